@@ -1,0 +1,43 @@
+# Two commands do everything from a fresh clone:  make demo  |  make test
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test setup system assets lint bench clean
+
+demo: setup assets
+	$(BIN)/gisefficiency demo
+
+test: setup assets system
+	$(BIN)/ruff check gisefficiency tests benchmarks
+	$(BIN)/python -m pytest -n 2 -q
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+# Headless Chromium and CJK fonts for the browser tests, from Debian's packages.
+system:
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	fi
+
+# Leaflet and plugin JS/CSS for offline maps, taken from their npm packages (not committed).
+assets:
+	$(BIN)/python -m gisefficiency.assets
+
+lint:
+	$(BIN)/ruff check gisefficiency tests benchmarks
+
+bench: setup
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) maps/*.html maps/*/ build
