@@ -1,0 +1,5 @@
+"""``python -m gisefficiency`` runs the command line."""
+
+from gisefficiency.cli import main
+
+main()

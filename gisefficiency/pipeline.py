@@ -1,0 +1,313 @@
+"""The orchestrator: chains the stages for one configuration. It holds no logic of its own.
+
+Data flows one way: io -> land -> link -> metrics -> evaluate -> raster (zonal, plot ratio)
+-> parcel flags -> blocks -> clusters -> scenarios -> assembled Result. Writing files is
+``gisefficiency.io.output.write_outputs``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from gisefficiency import assemble
+from gisefficiency.config import Config
+from gisefficiency.errors import ConfigError
+from gisefficiency.result import Result
+
+log = logging.getLogger(__name__)
+
+Step = Callable[[str], contextlib.AbstractContextManager[Any]]
+
+
+@contextlib.contextmanager
+def _quiet_step(label: str) -> Iterator[None]:
+    yield
+
+
+def run(config: Config, *, step: Step | None = None) -> Result:
+    """Run every stage on the inputs named in ``config``.
+
+    Parameters
+    ----------
+    config
+        A validated configuration (see :func:`gisefficiency.config.load_config`).
+    step
+        Optional context-manager factory wrapping each stage (the CLI shows progress with it).
+
+    Returns
+    -------
+    Result
+    """
+    from gisefficiency.blocks import find_blocks
+    from gisefficiency.evaluate import evaluate, flag_parcels
+    from gisefficiency.io.parcels import read_parcels
+    from gisefficiency.io.tables import read_firms, read_land
+    from gisefficiency.land import prepare_parcels
+    from gisefficiency.link import link_firms
+    from gisefficiency.metrics import parcel_metrics, unit_metrics
+    from gisefficiency.policy import load_preset
+
+    step = step or _quiet_step
+    timings: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def timed(key: str, label: str) -> Iterator[None]:
+        start = time.perf_counter()
+        with step(label):
+            yield
+        timings[key] = time.perf_counter() - start
+
+    if config.parcels.path is None or config.firms.path is None:
+        raise ConfigError("config: [parcels] path and [firms] path are required -> add both to the config")
+
+    with timed("policy", "载入政策 / policy preset"):
+        policy = load_preset(config.policy.preset)
+        year = config.policy.year or policy.reference_year
+
+    with timed("read", "读取数据 / reading inputs"):
+        parcels = read_parcels(
+            config.parcels.path,
+            layer=config.parcels.layer,
+            id_column=config.parcels.id,
+            crs=config.parcels.crs,
+            encoding=config.parcels.encoding,
+            engine=config.parcels.engine,
+            aliases=config.parcels.aliases or None,
+        )
+        firms = read_firms(
+            config.firms.path,
+            sheet=config.firms.sheet,
+            aliases=config.firms.aliases or None,
+            units=config.firms.units or None,
+        )
+        land = (
+            read_land(config.land.path, aliases=config.land.aliases or None) if config.land.path else None
+        )
+
+    with timed("land", "地块面积 / land area"):
+        parcels = prepare_parcels(
+            parcels,
+            area_basis=config.parcels.area_basis,
+            area_diff_share=config.parcels.area_diff_share,
+            duplicates=config.parcels.duplicates,
+        )
+
+    with timed("link", "企业关联地块 / linking firms"):
+        links = link_firms(
+            parcels,
+            firms,
+            land=land,
+            methods=config.link.methods,
+            tenant_mode=config.link.tenant_mode,
+            fixed_ratio_m2_per_mu=config.link.fixed_ratio_m2_per_mu,
+            nearest_m=config.link.nearest_m,
+            point_crs=config.link.point_crs,
+        )
+
+    with timed("metrics", "亩均指标 / per-mu metrics"):
+        panel = unit_metrics(firms, links)
+        parcel_panel = parcel_metrics(parcels, firms, links)
+
+    with timed("evaluate", "综合评价 / evaluation"):
+        evaluation = evaluate(panel, policy, year=year, links=links)
+
+    raster_out = None
+    if config.raster.enabled:
+        with timed("raster_zonal", "栅格统计 / zonal statistics"):
+            raster_out = _zonal(parcels, config)
+            if raster_out is not None and raster_out.zonal is not None:
+                parcels = assemble.add_columns(parcels, raster_out.zonal)
+
+    with timed("flags", "低效用地 / low-efficiency land"):
+        flags = flag_parcels(parcels, parcel_panel, links, evaluation.verdicts, policy, year=year)
+        parcels = assemble.parcels_table(parcels, links, parcel_panel, evaluation, flags, year=year)
+
+    with timed("blocks", "集中连片 / contiguous blocks"):
+        blocks = find_blocks(
+            parcels,
+            gap_m=config.blocks.gap_m,
+            min_area_mu=config.blocks.min_area_mu,
+            min_parcels=config.blocks.min_parcels,
+            keep=config.blocks.keep,
+            keep_max_share=config.blocks.keep_max_share,
+            close_gaps=config.blocks.close_gaps,
+            target_tax_per_mu=config.blocks.target_tax_per_mu or policy.target_tax_per_mu,
+        )
+        parcels = assemble.add_columns(parcels, blocks.membership)
+
+    clusters = None
+    if config.clusters.enabled:
+        with timed("clusters", "空间聚类 / statistical clusters"):
+            clusters = _clusters(parcels, config)
+            parcels = assemble.add_columns(parcels, clusters[["cluster"]])
+
+    firms_table = assemble.firms_table(firms, links, evaluation, panel, parcels, year=year)
+    result = Result(
+        parcels=parcels,
+        firms=firms_table,
+        blocks=blocks.blocks,
+        panel=panel,
+        year=year,
+        policy=policy,
+        links=links,
+        evaluation=evaluation,
+        clusters=clusters,
+        meta={
+            "county": config.project.name,
+            "config": str(config.source) if config.source else None,
+            "parcels_path": str(config.parcels.path),
+            "firms_path": str(config.firms.path),
+            "timings_s": timings,
+            "parcel_panel": parcel_panel,
+        },
+    )
+
+    with timed("scenarios", "情景测算 / scenarios"):
+        result.scenarios = run_scenarios(result, config)
+        result.parcels = assemble.mark_scenario(result.parcels, result.scenarios)
+
+    if raster_out is not None:
+        result.meta["raster"] = raster_out
+    return result
+
+
+def run_scenarios(result: Result, config: Config) -> list[Any]:
+    """Run every ``[[scenarios]]`` of the config on a result (the top-ranked blocks if none given)."""
+    from gisefficiency.scenario import Scenario, run_scenario
+
+    specs = config.scenarios or (_default_scenario(result),)
+    scenarios = []
+    for spec in specs:
+        blocks = spec.blocks
+        if spec.top_blocks:
+            ranked = result.blocks.sort_values("rank").index[: spec.top_blocks]
+            blocks = tuple(int(b) for b in ranked)
+        polygon = None
+        if spec.polygon is not None:
+            from gisefficiency.io.vector import read_selection_polygon
+
+            polygon = read_selection_polygon(spec.polygon)
+        scenario = Scenario(
+            name=spec.name or "scenario",
+            blocks=blocks,
+            parcels=spec.parcels,
+            firms=spec.firms,
+            polygon=polygon,
+            target_tax_per_mu=spec.target_tax_per_mu or result.policy.target_tax_per_mu,
+            target_tce_per_mu=spec.target_tce_per_mu,
+        )
+        scenarios.append(
+            run_scenario(
+                result.parcels,
+                scenario,
+                blocks=result.blocks,
+                firms=result.firms,
+                targets=dict(result.policy.targets),
+                year=result.year,
+            )
+        )
+    return scenarios
+
+
+def _default_scenario(result: Result) -> Any:
+    from gisefficiency.config import ScenarioSection
+
+    return ScenarioSection(name="全部连片区块 / all blocks", blocks=tuple(int(b) for b in result.blocks.index))
+
+
+def _zonal(parcels: Any, config: Config) -> Any:
+    from gisefficiency.io.raster import read_raster
+    from gisefficiency.raster import raster_outputs
+
+    height = read_raster(config.raster.height) if config.raster.height else None
+    return raster_outputs(
+        parcels,
+        resolution_m=config.raster.resolution_m,
+        metrics=(),
+        height=height,
+        bandwidth_m=config.raster.bandwidth_m,
+    )
+
+
+def _clusters(parcels: Any, config: Config) -> Any:
+    from gisefficiency.clusters import local_clusters
+
+    return local_clusters(
+        parcels[parcels["status"] == "ok"],
+        column=config.clusters.column,
+        method=config.clusters.method,
+        gap_m=config.blocks.gap_m,
+        permutations=config.clusters.permutations,
+        fdr=config.clusters.fdr,
+        seed=config.clusters.seed,
+    )
+
+
+def write_all(
+    result: Result,
+    config: Config,
+    *,
+    out_dir: Any = None,
+    lang: str | None = None,
+    anonymise: bool | None = None,
+    maps: bool = True,
+) -> dict[str, Any]:
+    """Write every output of a run: results.gpkg, CSV tables, GeoTIFFs, map.html and report.html.
+
+    Parameters
+    ----------
+    result
+        What :func:`run` returned.
+    config
+        The run's configuration (output folder, map and raster options).
+    out_dir
+        Overrides ``[output] dir``.
+    lang
+        ``"zh"`` or ``"en"``; overrides ``[map] lang``.
+    anonymise
+        Replace firm names and USCCs by codes in the map and report; overrides ``[output] anonymise``.
+    maps
+        Also write the HTML map and report.
+    """
+    from pathlib import Path
+
+    from gisefficiency.io.output import write_html, write_outputs
+
+    out = Path(out_dir) if out_dir else Path(config.output.dir)
+    lang = lang or config.map.lang
+    if lang not in ("zh", "en"):
+        raise ConfigError(f"lang = {lang!r}: must be 'zh' or 'en'")
+    anonymise = config.output.anonymise if anonymise is None else anonymise
+    written = write_outputs(result, out)
+    overlays = {}
+    if config.raster.enabled:
+        from gisefficiency.io.raster import write_raster_outputs
+        from gisefficiency.raster import metric_rasters
+
+        rasters = metric_rasters(result, config)
+        written.update(write_raster_outputs(rasters, out))
+        result.rasters = {k: v for k, v in written.items() if str(v).endswith(".tif")}
+        overlays = rasters.overlays
+    if maps:
+        from gisefficiency.maps import make_map, save_map
+        from gisefficiency.report import anonymise_result, build_report
+
+        shown = anonymise_result(result) if anonymise else result
+        m = make_map(
+            shown,
+            lang=lang,
+            basemap=config.map.basemap,
+            offline=config.map.offline,
+            tianditu_key=config.map.tianditu_key,
+            max_parcels=config.map.max_parcels,
+            overlays=overlays,
+        )
+        map_path = save_map(m, out / "map.html", inline=config.map.offline)
+        written["map"] = map_path
+        html = build_report(shown, lang=lang, anonymise=anonymise, map_html=Path(map_path).read_text("utf-8"))
+        written["report"] = write_html(html, out / "report.html")
+    return written
