@@ -1,0 +1,183 @@
+"""Summary tables of the HTML report, computed with pandas groupby and formatted for display.
+
+Per-mu figures are ratios of sums: total tax (or value added) of the firms that have both the figure and
+land, divided by those firms' land. Firms with a missing figure are left out of that ratio (never counted as 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+#: Decimals shown per kind of number: 万元/亩 and other per-mu figures, land (mu), money (万元), energy (tce).
+DECIMALS: dict[str, int] = {"per_mu": 2, "mu": 2, "money": 2, "tce": 2, "score": 2, "priority": 3, "int": 0}
+
+MISSING = "—"
+
+
+@dataclass
+class Column:
+    """One displayed column: source key, header label, kind (``text`` or a key of ``DECIMALS``, ``pct``)."""
+
+    key: str
+    label: str
+    kind: str = "text"
+
+
+@dataclass
+class Table:
+    """A display table: rows of ``(text, sort_value)`` cells; numeric cells sort by their raw value."""
+
+    id: str
+    columns: list[Column]
+    rows: list[list[tuple[str, str | None]]] = field(default_factory=list)
+    sortable: bool = True
+    searchable: bool = False
+
+    @property
+    def empty(self) -> bool:
+        """Whether the table has no row."""
+        return not self.rows
+
+
+def col(frame: pd.DataFrame | None, name: str, default: object = np.nan) -> pd.Series:
+    """Column ``name`` of ``frame``, or a column of ``default`` when the frame or column is missing."""
+    if frame is None:
+        return pd.Series(dtype=float)
+    if name in frame.columns:
+        return frame[name]
+    return pd.Series(default, index=frame.index, dtype=object if isinstance(default, str) else float)
+
+
+def fmt_number(value: object, decimals: int = 2) -> str:
+    """Format one number with thousands separators and fixed decimals; missing -> ``"—"``."""
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return MISSING
+    if not np.isfinite(v):
+        return MISSING
+    return f"{v:,.{decimals}f}"
+
+
+def _format_column(series: pd.Series, kind: str) -> tuple[list[str], list[str | None]]:
+    """Display texts and sort keys of a column (numbers sort numerically, missing sorts last)."""
+    if kind == "text":
+        texts = series.astype(object).where(series.notna(), MISSING).map(str)
+        return texts.tolist(), [None] * len(series)
+    values = pd.to_numeric(series, errors="coerce").astype(float)
+    finite = np.isfinite(values.to_numpy())
+    if kind == "pct":
+        texts = np.where(finite, values.map(lambda v: f"{v:.1%}"), MISSING)
+    else:
+        decimals = DECIMALS[kind]
+        texts = np.where(finite, values.map(lambda v: f"{v:,.{decimals}f}"), MISSING)
+    keys = np.where(finite, values.map(repr), "")
+    return texts.tolist(), keys.tolist()
+
+
+def make_table(
+    frame: pd.DataFrame, columns: Sequence[Column], *, id: str, searchable: bool = False
+) -> Table:
+    """Format ``frame``'s ``columns`` into a display ``Table`` (one column at a time, vectorised)."""
+    if frame is None or frame.empty:
+        return Table(id=id, columns=list(columns), searchable=searchable)
+    formatted = [_format_column(col(frame, c.key), c.kind) for c in columns]
+    rows = [list(cells) for cells in zip(*(zip(t, k, strict=True) for t, k in formatted), strict=True)]
+    return Table(id=id, columns=list(columns), rows=rows, searchable=searchable)
+
+
+def per_mu_summary(firms: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
+    """Firms, land, tax, value added, energy and per-mu figures per group of ``keys``.
+
+    Parameters
+    ----------
+    firms
+        One row per firm with ``land_mu, tax, value_added, energy_tce, low_efficiency``.
+    keys
+        Group label per firm (aligned to ``firms``); NA labels form their own group.
+
+    Returns
+    -------
+    DataFrame
+        Index = group, columns ``n_firms, land_mu, tax, value_added, energy_tce, tax_per_mu, va_per_mu,
+        low_firms``; sums of all-missing groups stay NaN.
+    """
+    land = pd.to_numeric(col(firms, "land_mu"), errors="coerce").astype(float)
+    land = land.where(land > 0)
+    tax = pd.to_numeric(col(firms, "tax"), errors="coerce").astype(float)
+    va = pd.to_numeric(col(firms, "value_added"), errors="coerce").astype(float)
+    tax_ok = tax.notna() & land.notna()
+    va_ok = va.notna() & land.notna()
+    low = col(firms, "low_efficiency", default=False).astype("boolean").fillna(False).astype(int)
+    work = pd.DataFrame(
+        {
+            "n_firms": 1,
+            "land_mu": land,
+            "tax": tax,
+            "value_added": va,
+            "energy_tce": pd.to_numeric(col(firms, "energy_tce"), errors="coerce").astype(float),
+            "tax_num": tax.where(tax_ok),
+            "tax_land": land.where(tax_ok),
+            "va_num": va.where(va_ok),
+            "va_land": land.where(va_ok),
+            "low_firms": low,
+        },
+        index=firms.index,
+    )
+    grouped = work.groupby(keys.to_numpy(), dropna=False, sort=False).sum(min_count=1)
+    grouped["tax_per_mu"] = grouped["tax_num"] / grouped["tax_land"]
+    grouped["va_per_mu"] = grouped["va_num"] / grouped["va_land"]
+    grouped["n_firms"] = grouped["n_firms"].fillna(0).astype(int)
+    grouped["low_firms"] = grouped["low_firms"].fillna(0).astype(int)
+    return grouped.drop(columns=["tax_num", "tax_land", "va_num", "va_land"])
+
+
+def parcel_summary(parcels: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
+    """Parcels, land, low-efficiency land and idle parcels per group of ``keys``."""
+    land = pd.to_numeric(col(parcels, "land_mu"), errors="coerce").astype(float)
+    low = col(parcels, "low_efficiency", default=False).astype("boolean").fillna(False)
+    idle = col(parcels, "idle", default=False).astype("boolean").fillna(False)
+    work = pd.DataFrame(
+        {
+            "n_parcels": 1,
+            "parcel_land_mu": land,
+            "low_eff_mu": land.where(low, 0.0).where(land.notna()),
+            "low_parcels": low.astype(int),
+            "idle_parcels": idle.astype(int),
+        },
+        index=parcels.index,
+    )
+    return work.groupby(keys.to_numpy(), dropna=False, sort=False).sum(min_count=1)
+
+
+def industry_division(codes: pd.Series) -> pd.Series:
+    """GB/T 4754 two-digit division of industry codes (``"3311"``, ``"C3311"``, ``33``) as text, NA if none."""
+    text = codes.astype("string").str.strip()
+    return text.str.extract(r"^[A-Za-z]?(\d{2})", expand=False)
+
+
+def join_text(values: pd.Series, sep: str = "、") -> pd.Series:
+    """Lists/tuples/arrays joined with ``sep``; strings kept; anything else missing."""
+    def one(v: object) -> object:
+        if isinstance(v, list | tuple | np.ndarray | pd.Series):
+            return sep.join(str(x) for x in v if x is not None and x == x)
+        return v if isinstance(v, str) else pd.NA
+
+    return values.map(one)
+
+
+def names_of(ids: pd.Series, names: pd.Series, sep: str = "、") -> pd.Series:
+    """For each row's list of firm ids, the joined firm names (unknown ids shown as the id)."""
+    listy = ids.map(lambda v: isinstance(v, list | tuple | np.ndarray))
+    out = join_text(ids.where(~listy), sep).astype(object)
+    if listy.any():
+        # One explode + map + regroup for all rows, instead of a lookup loop per block.
+        exploded = ids[listy].explode().dropna()
+        mapped = exploded.map(names).fillna(exploded)
+        joined = mapped.astype(str).groupby(level=0, sort=False).agg(sep.join)
+        out[listy] = joined.reindex(ids.index[listy]).fillna("")
+    return out

@@ -1,0 +1,103 @@
+"""End to end on the sample county: every row accounted for, land and money conserved, outputs readable."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+
+from gisefficiency.constants import M2_PER_MU
+
+
+def test_every_parcel_row_has_a_status(demo_result, sample_dir):
+    raw = pyogrio.read_dataframe(sample_dir / "parcels.gpkg", layer="parcels", read_geometry=False)
+    parcels = demo_result.parcels
+    # The one duplicated id is resolved by keep_first, so one row fewer, and it is reported.
+    assert len(parcels) == raw["parcel_id"].nunique()
+    assert parcels["status"].notna().all()
+    assert set(parcels["status"].str.split(":").str[0]) <= {"ok", "excluded"}
+
+
+def test_land_is_conserved_from_parcels_to_firms(demo_result):
+    parcels = demo_result.parcels
+    shares = demo_result.links.shares
+    with_firms = parcels.index[parcels["n_firms"] > 0]
+    per_parcel = shares.groupby("parcel_id")["land_mu"].sum().reindex(with_firms)
+    np.testing.assert_allclose(per_parcel.to_numpy(), parcels.loc[with_firms, "land_mu"].to_numpy(), rtol=1e-9)
+    firms = demo_result.firms
+    assert firms["land_mu"].sum() == pytest.approx(shares["land_mu"].sum(), rel=1e-9)
+
+
+def test_area_mu_is_exact_fraction(demo_result):
+    p = demo_result.parcels[demo_result.parcels["status"] == "ok"]
+    np.testing.assert_allclose(p["area_mu"], p.geometry.area / M2_PER_MU, rtol=1e-12)
+
+
+def test_tax_is_conserved_from_firms_to_parcels(demo_result):
+    year = demo_result.year
+    panel = demo_result.meta["parcel_panel"]
+    parcel_tax = panel.xs(year, level="year")["tax"].sum()
+    firms = demo_result.firms
+    linked = firms[firms["link_status"] == "linked"]
+    assert parcel_tax == pytest.approx(linked["own_tax"].sum(), rel=1e-9)
+
+
+def test_every_firm_has_a_link_status_and_a_verdict(demo_result, sample_dir):
+    firms = demo_result.firms
+    assert firms.index.is_unique
+    assert firms["link_status"].notna().all()
+    linked = firms[firms["link_status"] == "linked"]
+    assert linked["grade"].isin(["A", "B", "C", "D", "N"]).all()
+    assert linked["reason_zh"].notna().all()
+
+
+def test_blocks_cover_only_low_efficiency_or_kept_parcels(demo_result):
+    p = demo_result.parcels
+    in_block = p[p["block_id"].notna()]
+    assert len(demo_result.blocks) > 0
+    roles = in_block["block_role"]
+    assert in_block.loc[roles == "low", "low_efficiency"].all()
+    sums = in_block[roles == "low"].groupby("block_id")["land_mu"].sum()
+    blocks = demo_result.blocks
+    kept = blocks.get("kept_mu", 0)
+    np.testing.assert_allclose(sums.reindex(blocks.index), (blocks["area_mu"] - kept), rtol=1e-9)
+
+
+def test_results_gpkg_has_three_layers_readable_by_both_engines(demo_outputs):
+    import fiona
+
+    path = demo_outputs["results"]
+    layers = {name for name, _ in pyogrio.list_layers(path)}
+    assert {"parcels", "firms", "blocks"} <= layers
+    with fiona.open(path, layer="blocks") as src:
+        assert len(src) > 0
+        assert "area_mu" in src.schema["properties"]
+    parcels = pyogrio.read_dataframe(path, layer="parcels")
+    assert parcels.crs.to_epsg() == 4549
+    for col in ("parcel_id", "area_mu", "n_firms", "tax_per_mu", "low_efficiency", "block_id"):
+        assert col in parcels.columns
+    firms = pyogrio.read_dataframe(path, layer="firms")
+    for col in ("uscc", "name", "land_mu", "tax_per_mu", "grade", "disposal", "disposal_zh", "reason_zh"):
+        assert col in firms.columns
+    assert firms["name"].str.contains("有限公司|厂|公司").any()  # Chinese text survives
+
+
+def test_scenarios_written_and_compared(demo_result):
+    assert len(demo_result.scenarios) == 2
+    first = demo_result.scenarios[0].summary
+    assert first["freed_mu"] > 0
+    assert demo_result.parcels["in_scenario"].sum() > 0
+
+
+def test_missing_tax_is_never_zero(demo_result):
+    panel = demo_result.panel
+    missing_tax = panel["tax"].isna()
+    assert panel.loc[missing_tax, "tax_per_mu"].isna().all()
+    assert not np.isinf(panel.select_dtypes("number").to_numpy(dtype=float, na_value=np.nan)).any()
+
+
+def test_result_frames_are_indexed_by_id(demo_result):
+    assert demo_result.parcels.index.name == "parcel_id"
+    assert demo_result.firms.index.name == "uscc"
+    assert isinstance(demo_result.panel.index, pd.MultiIndex)
