@@ -120,15 +120,26 @@ def scenario(
     )
 
 
+def with_scenario(result: Result, chosen: Any) -> Result:
+    """A copy of ``result`` whose freed-land layer shows ``chosen`` (``parcels.in_scenario``)."""
+    from gisefficiency.assemble import mark_scenario
+
+    return dataclasses.replace(result, parcels=mark_scenario(result.parcels, [chosen]), scenarios=[chosen])
+
+
+def scenario_map(result: Result, chosen: Any, *, lang: str = "zh") -> Any:
+    """The interactive map with ``chosen``'s parcels drawn as freed land."""
+    return with_scenario(result, chosen).explore(lang=lang)
+
+
 def export_scenario(result: Result, chosen: Any, out_dir: str | Path, *, lang: str = "zh") -> dict[str, Path]:
     """Write a chosen scenario's parcels as GeoPackage and an offline HTML map marking its freed land."""
-    from gisefficiency.assemble import mark_scenario
     from gisefficiency.io.output import gpkg_ready
     from gisefficiency.maps import make_map, save_map
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    shown = dataclasses.replace(result, parcels=mark_scenario(result.parcels, [chosen]), scenarios=[chosen])
+    shown = with_scenario(result, chosen)
     selected = shown.parcels[shown.parcels["in_scenario"]]
     gpkg = out / "scenario.gpkg"
     if gpkg.exists():

@@ -1,0 +1,199 @@
+"""Column headers: match Chinese and English headers to canonical names, and units of measure.
+
+Bureau spreadsheets and attribute tables write the same field many ways: "证载面积（平方米）",
+"证载面积(㎡)", " 证载 面积 ", "*统一社会信用代码". Headers are compared after Unicode NFKC
+folding (full-width brackets, letters and digits become ASCII), dropping bracketed parts
+(the unit), white space, underscores, hyphens, colons and required-field asterisks, and case.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+
+from gisefficiency.constants import M2_PER_MU
+from gisefficiency.errors import ConfigError
+from gisefficiency.schema import ALIASES, FIRM_COLUMNS, LAND_COLUMNS, PARCEL_COLUMNS
+
+#: Money -> 万元 (every money figure in the documents is in 万元).
+MONEY_UNITS: dict[str, float] = {
+    "万元": 1.0, "wanyuan": 1.0, "10kyuan": 1.0, "元": 1e-4, "yuan": 1e-4, "cny": 1e-4, "rmb": 1e-4,
+    "千元": 0.1, "百万元": 100.0, "亿元": 1e4,
+}
+#: Energy -> tonnes of standard coal equivalent.
+ENERGY_UNITS: dict[str, float] = {
+    "tce": 1.0, "吨标准煤": 1.0, "吨标煤": 1.0, "t标准煤": 1.0, "吨": 1.0, "t": 1.0,
+    "万吨标准煤": 1e4, "万tce": 1e4, "kgce": 1e-3, "千克标准煤": 1e-3, "公斤标准煤": 1e-3,
+}
+#: Electricity -> 万kWh.
+ELECTRICITY_UNITS: dict[str, float] = {
+    "万kwh": 1.0, "万千瓦时": 1.0, "万度": 1.0, "kwh": 1e-4, "千瓦时": 1e-4, "度": 1e-4,
+    "mwh": 0.1, "兆瓦时": 0.1, "gwh": 100.0, "亿千瓦时": 1e4, "亿kwh": 1e4,
+}
+#: Emissions -> tonnes.
+MASS_UNITS: dict[str, float] = {
+    "t": 1.0, "吨": 1.0, "kg": 1e-3, "千克": 1e-3, "公斤": 1e-3, "万吨": 1e4,
+}
+#: Areas -> m2.
+AREA_UNITS: dict[str, float] = {
+    "m2": 1.0, "平方米": 1.0, "平米": 1.0, "亩": M2_PER_MU, "mu": M2_PER_MU,
+    "公顷": 1e4, "ha": 1e4, "hm2": 1e4, "万平方米": 1e4, "km2": 1e6, "平方公里": 1e6,
+}
+#: Heights -> m.
+LENGTH_UNITS: dict[str, float] = {"m": 1.0, "米": 1.0}
+#: Head counts -> persons.
+PERSON_UNITS: dict[str, float] = {"人": 1.0, "person": 1.0, "persons": 1.0}
+
+#: Canonical numeric column -> its accepted units and the factor to the canonical unit.
+COLUMN_UNITS: dict[str, dict[str, float]] = {
+    "tax": MONEY_UNITS, "value_added": MONEY_UNITS, "revenue": MONEY_UNITS, "rd": MONEY_UNITS,
+    "energy_tce": ENERGY_UNITS, "electricity": ELECTRICITY_UNITS,
+    "cod_t": MASS_UNITS, "nh3n_t": MASS_UNITS, "so2_t": MASS_UNITS, "nox_t": MASS_UNITS,
+    "staff": PERSON_UNITS,
+    "cert_area_m2": AREA_UNITS, "floor_area_m2": AREA_UNITS, "building_height_m": LENGTH_UNITS,
+}
+
+_BRACKETED = re.compile(r"[(\[{<《【〔][^)\]}>》】〕]*[)\]}>》】〕]")
+_DROPPED = re.compile(r"[\s_\-:*]+")
+# A year in a wide header: "2021年实缴税金", "实缴税金2021", "2021年度工业增加值", "实缴税金(2021年)".
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)\s*(?:年度|年)?")
+
+
+def normalise_header(text: object) -> str:
+    """Fold a header to its matching key.
+
+    Parameters
+    ----------
+    text
+        A column header as read.
+
+    Returns
+    -------
+    str
+        NFKC-folded, bracketed parts removed, spaces, ``_``, ``-``, ``:`` and ``*`` removed, lower case.
+
+    Examples
+    --------
+    >>> normalise_header("证载面积（平方米）")
+    '证载面积'
+    >>> normalise_header(" Parcel_ID ")
+    'parcelid'
+    """
+    folded = unicodedata.normalize("NFKC", str(text))
+    return _DROPPED.sub("", _BRACKETED.sub("", folded)).lower()
+
+
+def normalise_unit(text: object) -> str:
+    """Fold a unit for lookup: NFKC (so "㎡" and "m²" become "m2"), no spaces, lower case."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(text))).lower()
+
+
+def header_unit(text: object) -> str | None:
+    """The unit written in a header's brackets, e.g. "平方米" in "证载面积（平方米）".
+
+    Year markers and separators inside the brackets are ignored ("(2021年, 万元)" gives "万元").
+    Returns None when the header has no bracketed part.
+    """
+    folded = unicodedata.normalize("NFKC", str(text))
+    found = _BRACKETED.findall(folded)
+    if not found:
+        return None
+    inner = found[-1][1:-1]
+    parts = [p for p in re.split(r"[,;/、，；]", _YEAR.sub("", inner)) if normalise_unit(p)]
+    return normalise_unit(parts[-1]) if parts else None
+
+
+def alias_lookup(aliases: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Matching key -> canonical name, from ``schema.ALIASES``, the canonical names and ``aliases``.
+
+    User aliases win over the built-in ones. Their targets may be any name (a non-canonical target
+    keeps a column apart, e.g. a second tax column mapped to ``"tax_other"``).
+    """
+    lookup: dict[str, str] = {}
+    for name in (*PARCEL_COLUMNS, *FIRM_COLUMNS, *LAND_COLUMNS):
+        lookup[normalise_header(name)] = name
+    for header, name in ALIASES.items():
+        lookup[normalise_header(header)] = name
+    for header, name in (aliases or {}).items():
+        lookup[normalise_header(header)] = str(name)
+    return lookup
+
+
+def match_header(header: object, lookup: Mapping[str, str]) -> str | None:
+    """Canonical name of one header, or None when it is not known."""
+    return lookup.get(normalise_header(header))
+
+
+def match_wide_header(header: object, lookup: Mapping[str, str]) -> tuple[str, int] | None:
+    """``(canonical, year)`` for a year-in-header column such as "2021年实缴税金", else None.
+
+    The year must be a four-digit 19xx/20xx number, optionally followed by 年 or 年度, and the rest
+    of the header must be a known alias.
+    """
+    folded = unicodedata.normalize("NFKC", str(header))
+    found = _YEAR.findall(folded)
+    if len(found) != 1:
+        return None
+    rest = _YEAR.sub("", folded)
+    name = lookup.get(normalise_header(rest))
+    if name is None or name == "year":
+        return None
+    return name, int(found[0])
+
+
+def unit_factor(column: str, unit: str, *, source: str = "units") -> float:
+    """Factor that converts ``column`` from ``unit`` to its canonical unit.
+
+    Parameters
+    ----------
+    column
+        Canonical column name, e.g. ``"tax"``.
+    unit
+        The unit the data is in, e.g. ``"元"``, ``"kWh"``, ``"亩"``.
+    source
+        Where the unit came from, for the message.
+
+    Raises
+    ------
+    ConfigError
+        If the column has no units or the unit is not one of those listed in ``COLUMN_UNITS``.
+    """
+    table = COLUMN_UNITS.get(column)
+    if table is None:
+        raise ConfigError(
+            f"{source}: column {column!r} has no unit to convert -> give units only for "
+            f"{', '.join(sorted(COLUMN_UNITS))}"
+        )
+    factor = table.get(normalise_unit(unit))
+    if factor is None:
+        raise ConfigError(
+            f"{source}: unknown unit {unit!r} for column {column!r} -> use one of {', '.join(table)}"
+        )
+    return factor
+
+
+def find_unit(column: str, header: object) -> tuple[float, str | None]:
+    """Conversion factor from the unit in a header's brackets (1.0 when there is none).
+
+    Returns the factor and the unit text when the header names a unit this column does not accept
+    (the caller reports it and keeps the values as they are).
+    """
+    unit = header_unit(header)
+    table = COLUMN_UNITS.get(column)
+    if unit is None or table is None:
+        return 1.0, None
+    if unit in table:
+        return table[unit], None
+    return 1.0, unit
+
+
+def dedupe(names: Iterable[str]) -> list[str]:
+    """Make names unique by suffixing repeats with ``.2``, ``.3`` ... (as spreadsheet readers do)."""
+    seen: dict[str, int] = {}
+    out: list[str] = []
+    for name in names:
+        count = seen.get(name, 0) + 1
+        seen[name] = count
+        out.append(name if count == 1 else f"{name}.{count}")
+    return out
