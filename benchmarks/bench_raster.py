@@ -7,6 +7,7 @@ timings in seconds, the speed ratio and the share of cells on which both rasters
 from __future__ import annotations
 
 import json
+import resource
 import sys
 import time
 
@@ -58,8 +59,9 @@ def bench(n: int, *, resolution_m: float = 20.0, seed: int = 0) -> dict:
     Returns
     -------
     dict
-        ``n, resolution_m, shape, gen_s, ours_s, metric_s, rasterio_s, ratio`` (rasterio / ours) and
-        ``agree_share`` (cells with the same parcel in both rasters).
+        ``n, resolution_m, shape, gen_s, ours_s, metric_s, rasterio_s, ratio`` (rasterio / ours),
+        ``agree_share`` (cells with the same parcel in both rasters) and ``peak_rss_mb`` (process peak so
+        far, including the parcels and rasterio's run).
     """
     t = time.perf_counter()
     parcels = synthetic_parcels(n, seed=seed)
@@ -83,6 +85,7 @@ def bench(n: int, *, resolution_m: float = 20.0, seed: int = 0) -> dict:
         "rasterio_s": round(rasterio_s, 3),
         "ratio": round(rasterio_s / ours_s, 2),
         "agree_share": float(np.mean(theirs == index.array)),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 
 

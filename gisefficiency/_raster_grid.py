@@ -136,14 +136,26 @@ def polygon_edges(geoms: np.ndarray) -> Edges:
 
     Non-polygonal parts (points, lines of a collection) have no area and give no edges.
     """
-    parts, part_of = shapely.get_parts(geoms, return_index=True)
-    rings, ring_of = shapely.get_rings(parts, return_index=True)
-    coords, coord_of = shapely.get_coordinates(rings, return_index=True)
+    geoms = np.asarray(geoms, dtype=object)
+    # a polygon without holes is one ring: its coordinates need no ring objects (get_rings is slow)
+    simple = (shapely.get_type_id(geoms) == shapely.GeometryType.POLYGON) & (
+        shapely.get_num_interior_rings(geoms) == 0)
+    simple_pos = np.flatnonzero(simple)
+    coords, coord_of = shapely.get_coordinates(geoms[simple_pos], return_index=True)
+    owner = simple_pos[coord_of]
+    if not simple.all():
+        rest = np.flatnonzero(~simple)
+        parts, part_of = shapely.get_parts(geoms[rest], return_index=True)
+        rings, ring_of = shapely.get_rings(parts, return_index=True)
+        rc, rc_of = shapely.get_coordinates(rings, return_index=True)
+        coords = np.concatenate([coords, rc])
+        # rings get ids after the simple polygons' so two rings never share a run
+        coord_of = np.concatenate([coord_of, len(simple_pos) + rc_of])
+        owner = np.concatenate([owner, rest[part_of[ring_of[rc_of]]]])
     # rings are closed, so consecutive coordinates of the same ring form exactly the ring's edges
-    same = coord_of[:-1] == coord_of[1:]
-    start = np.flatnonzero(same)
-    label = part_of[ring_of[coord_of[start]]].astype(np.int64)
-    return label, coords[start, 0], coords[start, 1], coords[start + 1, 0], coords[start + 1, 1]
+    start = np.flatnonzero(coord_of[:-1] == coord_of[1:])
+    return (owner[start].astype(np.int64), coords[start, 0], coords[start, 1], coords[start + 1, 0],
+            coords[start + 1, 1])
 
 
 def _expand(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -226,9 +238,9 @@ def touched_pairs(edges: Edges, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
 
 
 def geometry_pairs(
-    geoms: np.ndarray, grid: Grid, *, all_touched: bool = False, fallback: bool = True
+    geoms: np.ndarray, grid: Grid, *, fallback: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All ``(flat cell, label)`` pairs of ``geoms`` on ``grid`` and each geometry's fallback cell.
+    """All ``(flat cell, label)`` pairs of ``geoms`` on ``grid`` (cell centre inside) and fallback cells.
 
     A geometry that no cell centre falls into (smaller than a cell, or a sliver) gets, with ``fallback``,
     the cell holding its ``point_on_surface`` as one extra pair, so it never vanishes.
@@ -236,28 +248,43 @@ def geometry_pairs(
     Returns
     -------
     cells, labels
-        Pair arrays (int64), in no particular order.
+        Pair arrays (int64), in no particular order; a cell inside two overlapping geometries is paired
+        with both.
     fallback_cell
         Per geometry: the flat cell added for it, or -1 (not needed, or outside the grid).
     """
-    edges = polygon_edges(geoms)
-    cells, labels = centre_pairs(edges, grid)
-    if all_touched:
-        tc, tl = touched_pairs(edges, grid)
-        cells, labels = np.concatenate([cells, tc]), np.concatenate([labels, tl])
-        # a cell both inside and touched, or touched by several edges, is one pair
-        key = np.unique(labels * (grid.width * grid.height) + cells)
-        labels, cells = np.divmod(key, grid.width * grid.height)
-    del edges
+    cells, labels = centre_pairs(polygon_edges(geoms), grid)
     n = len(geoms)
     fallback_cell = np.full(n, -1, dtype=np.int64)
     if fallback and n:
-        hit = np.bincount(labels, minlength=n) > 0
-        miss = np.flatnonzero(~hit & ~shapely.is_empty(geoms) & ~shapely.is_missing(geoms))
-        if miss.size:
-            pts = shapely.point_on_surface(geoms[miss])
-            fallback_cell[miss] = grid.cell_of(shapely.get_x(pts), shapely.get_y(pts))
-            add = miss[fallback_cell[miss] >= 0]
-            cells = np.concatenate([cells, fallback_cell[add]])
-            labels = np.concatenate([labels, add])
+        fallback_cell = fallback_cells(geoms, np.bincount(labels, minlength=n) == 0, grid)
+        add = np.flatnonzero(fallback_cell >= 0)
+        cells = np.concatenate([cells, fallback_cell[add]])
+        labels = np.concatenate([labels, add])
     return cells, labels, fallback_cell
+
+
+def burn_index(geoms: np.ndarray, grid: Grid, *, all_touched: bool = False, fill: int = -1) -> np.ndarray:
+    """int32 raster of each cell's geometry position; where geometries share a cell the later one wins."""
+    edges = polygon_edges(geoms)
+    cells, labels = centre_pairs(edges, grid)  # already ordered by label
+    if all_touched:
+        tc, tl = touched_pairs(edges, grid)  # ordered by label too
+        cells, labels = np.concatenate([cells, tc]), np.concatenate([labels, tl])
+        # merge the two label-ordered lists so the last write to a cell is the highest label (GDAL order)
+        order = np.argsort(labels, kind="stable")
+        cells, labels = cells[order], labels[order]
+    del edges
+    array = np.full(grid.height * grid.width, fill, dtype=np.int32)
+    array[cells] = labels  # numpy assigns in order: the last (highest) label wins
+    return array.reshape(grid.shape)
+
+
+def fallback_cells(geoms: np.ndarray, miss: np.ndarray, grid: Grid) -> np.ndarray:
+    """Per geometry: the flat cell of its ``point_on_surface`` where ``miss`` is True, else -1."""
+    out = np.full(len(geoms), -1, dtype=np.int64)
+    pick = np.flatnonzero(miss & ~shapely.is_empty(geoms) & ~shapely.is_missing(geoms))
+    if pick.size:
+        pts = shapely.point_on_surface(geoms[pick])
+        out[pick] = grid.cell_of(shapely.get_x(pts), shapely.get_y(pts))
+    return out

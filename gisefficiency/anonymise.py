@@ -38,6 +38,9 @@ CODE_PREFIX: dict[str, str] = {"zh": "企业-", "en": "Firm-"}
 #: Result fields that never hold firm data.
 _SKIP_FIELDS = frozenset({"policy", "config", "rasters", "meta"})
 _TEXT_HINTS = ("reason", "name", "firm")
+#: A well-formed USCC: 18 letters or digits (GB 32100-2015).
+_USCC_SHAPE = re.compile(r"[0-9A-Za-z]{18}")
+_ALNUM_RUN = re.compile(r"[0-9A-Za-z]{18,}")
 
 
 def _is_text(series: pd.Series) -> bool:
@@ -65,14 +68,34 @@ class Anonymiser:
         prefix = CODE_PREFIX[lang]
         self.code = {uscc: prefix + num for uscc, num in numbers.items()}
         self.name_code = {name: self.code[uscc] for name, uscc in names.items() if name}
-        # Longest first, so a name that contains another name is replaced whole.
-        self._text_map = {**self.name_code, **self.masked}
+        # Well-formed USCCs are found by one small regex (runs of 18+ letters/digits) and a dict lookup;
+        # only names and odd ids need the big trie pattern, which is what costs time on a county.
+        odd = {u: m for u, m in self.masked.items() if not _USCC_SHAPE.fullmatch(u)}
+        self._text_map = {**self.name_code, **odd}
         self._pattern = self._compile(self._text_map)
 
     @staticmethod
     def _compile(table: dict[str, str]) -> re.Pattern[str] | None:
-        keys = sorted((k for k in table if k), key=len, reverse=True)
-        return re.compile("|".join(map(re.escape, keys))) if keys else None
+        keys = [k for k in table if k]
+        return re.compile(_trie_pattern(keys)) if keys else None
+
+    def _mask_run(self, match: re.Match[str]) -> str:
+        """Mask a USCC in a run of letters/digits (also one glued to other characters)."""
+        run = match.group(0)
+        if run in self.masked:
+            return self.masked[run]
+        if len(run) == 18:
+            return run
+        out, i = [], 0
+        while i < len(run):
+            window = run[i : i + 18]
+            if window in self.masked:
+                out.append(self.masked[window])
+                i += 18
+            else:
+                out.append(run[i])
+                i += 1
+        return "".join(out)
 
     @classmethod
     def from_result(cls, result: Result, *, lang: Lang = "zh") -> Anonymiser:
@@ -83,36 +106,42 @@ class Anonymiser:
             idx = frame.index
             for level in range(idx.nlevels):
                 if idx.names[level] in ID_COLUMNS:
-                    usccs.update(v for v in idx.get_level_values(level).unique() if isinstance(v, str))
+                    usccs.update(_texts(pd.Series(idx.get_level_values(level))))
             for col in ID_COLUMNS + ID_LIST_COLUMNS:
                 if col in frame.columns:
                     values = frame[col].explode() if col in ID_LIST_COLUMNS else frame[col]
-                    usccs.update(v for v in values.dropna().unique() if isinstance(v, str))
+                    usccs.update(_texts(values))
             ids = _row_ids(frame)
             if "name" in frame.columns and ids is not None:
                 pairs = pd.DataFrame({"name": frame["name"].to_numpy(), "id": ids}).dropna()
-                pairs = pairs[pairs["id"].map(lambda v: isinstance(v, str))]
-                for name, uscc in zip(pairs["name"], pairs["id"], strict=True):
-                    names.setdefault(str(name), uscc)
+                pairs = pairs.astype(str).drop_duplicates("name")
+                # Names met first (the firms frame) win over later frames.
+                names = {**pairs.set_index("name")["id"].to_dict(), **names}
         return cls(usccs, names, lang=lang)
 
     def scrub_text(self, text: str) -> str:
-        """Replace every name and USCC in a free text (also JSON- and HTML-escaped forms, for map HTML)."""
+        """Replace every name and USCC in a free text (also JSON- and HTML-escaped names, for map HTML)."""
         table = dict(self._text_map)
-        for name, code in self.name_code.items():
-            table[json.dumps(name)[1:-1]] = json.dumps(code)[1:-1]
-            table[str(escape(name))] = str(escape(code))
-        pattern = self._compile(table)
-        return pattern.sub(lambda m: table[m.group(0)], text) if pattern else text
+        pattern = self._pattern
+        extra = {str(escape(n)): str(escape(c)) for n, c in self.name_code.items() if str(escape(n)) != n}
+        if "\\u" in text:  # JSON with non-ASCII escaped (json.dumps default)
+            extra.update({json.dumps(n)[1:-1]: json.dumps(c)[1:-1] for n, c in self.name_code.items()})
+        if extra:
+            table.update(extra)
+            pattern = self._compile(table)
+        if pattern is not None:
+            text = pattern.sub(lambda m: table[m.group(0)], text)
+        return _ALNUM_RUN.sub(self._mask_run, text)
 
     def _scrub_series(self, series: pd.Series) -> pd.Series:
-        if self._pattern is None:
-            return series
         table = self._text_map
-        return series.str.replace(self._pattern, lambda m: table[m.group(0)], regex=True)
+        if self._pattern is not None:
+            series = series.str.replace(self._pattern, lambda m: table[m.group(0)], regex=True)
+        return series.str.replace(_ALNUM_RUN, self._mask_run, regex=True)
 
     def _map_ids(self, values: pd.Series) -> pd.Series:
-        return values.map(lambda v: self.masked.get(v, v) if isinstance(v, str) else v)
+        mapped = values.map(self.masked)
+        return mapped.where(mapped.notna(), values)
 
     def frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Return an anonymised copy of ``frame`` (index, id columns, names, reasons)."""
@@ -181,6 +210,36 @@ class Anonymiser:
             }
             return dataclasses.replace(obj, **changes)
         return obj
+
+
+def _trie_pattern(keys: Iterable[str]) -> str:
+    """One regex matching any of ``keys``, longest first, with shared prefixes factored out.
+
+    A flat alternation of tens of thousands of names is tried name by name at every position of every text
+    (20,000 firms: ~1 ms per text); the trie form only follows branches that match (~10 µs per text), so
+    scrubbing stays fast for a whole county.
+    """
+    trie: dict[str, dict] = {}
+    for key in keys:
+        node = trie
+        for ch in key:
+            node = node.setdefault(ch, {})
+        node[""] = {}  # end of a key
+
+    def build(node: dict[str, dict]) -> str:
+        alternatives = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not alternatives:
+            return ""
+        body = alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
+        # Greedy optional: the longer key wins, the shorter one ending here is the fallback.
+        return f"(?:{body})?" if "" in node else body
+
+    return build(trie)
+
+
+def _texts(values: pd.Series) -> np.ndarray:
+    """Distinct non-missing values as text."""
+    return values.dropna().astype(str).unique()
 
 
 def _row_ids(frame: pd.DataFrame) -> np.ndarray | None:

@@ -49,7 +49,7 @@ def _svg(body: str, *, title: str, width: int, height: int, css_class: str) -> M
     )
 
 
-def _y_axis(ticks: np.ndarray, y_of, x0: float, x1: float, label: str) -> list[str]:
+def _y_axis(ticks: np.ndarray, y_of, x0: float, x1: float, label: str, label_y: float | None = None) -> list[str]:
     parts = []
     for tick in ticks:
         y = y_of(tick)
@@ -57,9 +57,8 @@ def _y_axis(ticks: np.ndarray, y_of, x0: float, x1: float, label: str) -> list[s
         parts.append(
             f'<text x="{x0 - 6:.1f}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{_fmt(tick)}</text>'
         )
-    parts.append(
-        f'<text x="14" y="{_MARGIN["top"] - 10}" font-size="11" fill="{_AXIS}">{escape(label)}</text>'
-    )
+    label_y = _MARGIN["top"] - 10 if label_y is None else label_y
+    parts.append(f'<text x="14" y="{label_y:.1f}" font-size="11" fill="{_AXIS}">{escape(label)}</text>')
     return parts
 
 
@@ -116,7 +115,8 @@ def histogram_svg(
     counts, edges = np.histogram(np.clip(arr, lo, hi), bins=bins, range=(lo, hi))
     m = _MARGIN
     x0, x1, y0, y1 = m["left"], width - m["right"], height - m["bottom"], m["top"]
-    ticks_y = _nice_ticks(0, max(int(counts.max()), 1))
+    # Counts are integers: never a tick step below 1.
+    ticks_y = _nice_ticks(0, max(int(counts.max()), 1), n=min(5, max(int(counts.max()), 1)))
 
     def x_of(v: float) -> float:
         return x0 + (v - lo) / (hi - lo) * (x1 - x0)
@@ -271,7 +271,7 @@ def line_chart_svg(
     if not np.isfinite(values).any():
         return None
     m = _MARGIN
-    x0, x1, y0, y1 = m["left"], width - m["right"] - 10, height - m["bottom"], m["top"] + 14
+    x0, x1, y0, y1 = m["left"], width - m["right"] - 10, height - m["bottom"], m["top"] + 22
     ticks_y = _nice_ticks(min(0.0, float(np.nanmin(values))), float(np.nanmax(values)))
     lo, hi = float(ticks_y[0]), float(ticks_y[-1])
     n = len(data.index)
@@ -282,7 +282,8 @@ def line_chart_svg(
     def y_of(v: float) -> float:
         return y0 - (v - lo) / (hi - lo) * (y0 - y1)
 
-    parts = _y_axis(ticks_y, y_of, x0, x1, y_label)
+    # The axis label sits under the legend row, just above the top tick.
+    parts = _y_axis(ticks_y, y_of, x0, x1, y_label, label_y=y1 - 12)
     parts.append(f'<line x1="{x0}" x2="{x1}" y1="{y0}" y2="{y0}" stroke="{_AXIS}"/>')
     for i, x_value in enumerate(data.index):
         parts.append(

@@ -136,7 +136,7 @@ class MapSection:
     """The interactive map."""
 
     lang: Literal["zh", "en"] = "zh"
-    basemap: Literal["osm", "amap", "amap_satellite", "tianditu", "tianditu_satellite", "none"] = "osm"
+    basemap: Literal["osm", "gaode", "gaode_satellite", "tianditu", "tianditu_satellite", "none"] = "osm"
     offline: bool = True
     max_parcels: int = 50_000
     tianditu_key: str | None = None

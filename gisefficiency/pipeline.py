@@ -109,18 +109,15 @@ def run(config: Config, *, step: Step | None = None) -> Result:
         )
 
     with timed("metrics", "亩均指标 / per-mu metrics"):
-        panel = unit_metrics(firms, links)
+        panel = unit_metrics(firms, links, parcels=parcels)
         parcel_panel = parcel_metrics(parcels, firms, links)
 
     with timed("evaluate", "综合评价 / evaluation"):
         evaluation = evaluate(panel, policy, year=year, links=links)
 
-    raster_out = None
-    if config.raster.enabled:
-        with timed("raster_zonal", "栅格统计 / zonal statistics"):
-            raster_out = _zonal(parcels, config)
-            if raster_out is not None and raster_out.zonal is not None:
-                parcels = assemble.add_columns(parcels, raster_out.zonal)
+    if config.raster.enabled and config.raster.height is not None:
+        with timed("raster_zonal", "建筑高度与容积率 / building height and plot ratio"):
+            parcels = assemble.add_columns(parcels, _building_stats(parcels, config))
 
     with timed("flags", "低效用地 / low-efficiency land"):
         flags = flag_parcels(parcels, parcel_panel, links, evaluation.verdicts, policy, year=year)
@@ -144,6 +141,19 @@ def run(config: Config, *, step: Step | None = None) -> Result:
         with timed("clusters", "空间聚类 / statistical clusters"):
             clusters = _clusters(parcels, config)
             parcels = assemble.add_columns(parcels, clusters[["cluster"]])
+
+    raster_out = None
+    if config.raster.enabled:
+        from gisefficiency.raster import raster_outputs
+
+        with timed("rasters", "栅格图层 / raster layers"):
+            raster_out = raster_outputs(
+                parcels[parcels["status"] == "ok"],
+                resolution_m=config.raster.resolution_m,
+                metrics=config.raster.metrics,
+                bandwidth_m=config.raster.bandwidth_m,
+                density_resolution_m=config.raster.density_resolution_m,
+            )
 
     firms_table = assemble.firms_table(firms, links, evaluation, panel, parcels, year=year)
     result = Result(
@@ -170,8 +180,7 @@ def run(config: Config, *, step: Step | None = None) -> Result:
         result.scenarios = run_scenarios(result, config)
         result.parcels = assemble.mark_scenario(result.parcels, result.scenarios)
 
-    if raster_out is not None:
-        result.meta["raster"] = raster_out
+    result.meta["raster"] = raster_out
     return result
 
 
@@ -219,18 +228,18 @@ def _default_scenario(result: Result) -> Any:
     return ScenarioSection(name="全部连片区块 / all blocks", blocks=tuple(int(b) for b in result.blocks.index))
 
 
-def _zonal(parcels: Any, config: Config) -> Any:
+def _building_stats(parcels: Any, config: Config) -> Any:
+    """Zonal statistics of the building-height raster and the plot ratio estimate per parcel."""
     from gisefficiency.io.raster import read_raster
-    from gisefficiency.raster import raster_outputs
+    from gisefficiency.raster import plot_ratio, zonal_stats
 
-    height = read_raster(config.raster.height) if config.raster.height else None
-    return raster_outputs(
-        parcels,
-        resolution_m=config.raster.resolution_m,
-        metrics=(),
-        height=height,
-        bandwidth_m=config.raster.bandwidth_m,
+    height = read_raster(config.raster.height)
+    ok = parcels[parcels["status"] == "ok"]
+    stats = zonal_stats(ok, height, stats=("max", "coverage")).rename(
+        columns={"max": "height_max_m", "coverage": "height_coverage_share"}
     )
+    ratio = plot_ratio(ok, height, storey_height_m=config.raster.storey_height_m)
+    return stats.join(ratio.drop(columns=[c for c in ratio.columns if c in stats.columns]))
 
 
 def _clusters(parcels: Any, config: Config) -> Any:
@@ -284,14 +293,14 @@ def write_all(
     anonymise = config.output.anonymise if anonymise is None else anonymise
     written = write_outputs(result, out)
     overlays = {}
-    if config.raster.enabled:
-        from gisefficiency.io.raster import write_raster_outputs
-        from gisefficiency.raster import metric_rasters
+    raster_out = result.meta.get("raster")
+    if raster_out is not None:
+        from gisefficiency.io.output import write_rasters
 
-        rasters = metric_rasters(result, config)
-        written.update(write_raster_outputs(rasters, out))
-        result.rasters = {k: v for k, v in written.items() if str(v).endswith(".tif")}
-        overlays = rasters.overlays
+        rasters = write_rasters(raster_out, out)
+        written.update(rasters)
+        result.rasters = rasters
+        overlays = _density_overlay(raster_out, lang)
     if maps:
         from gisefficiency.maps import make_map, save_map
         from gisefficiency.report import anonymise_result, build_report
@@ -311,3 +320,19 @@ def write_all(
         html = build_report(shown, lang=lang, anonymise=anonymise, map_html=Path(map_path).read_text("utf-8"))
         written["report"] = write_html(html, out / "report.html")
     return written
+
+
+def _density_overlay(raster_out: Any, lang: str) -> dict[str, Any]:
+    """The low-efficiency density surface as a PNG overlay with lon/lat bounds for the map."""
+    from pyproj import Transformer
+
+    from gisefficiency.raster import to_png_overlay
+
+    density = raster_out.density
+    if density is None:
+        return {}
+    png, (west, south, east, north) = to_png_overlay(density.array, transform=density.transform)
+    to_lonlat = Transformer.from_crs(density.crs, "EPSG:4326", always_xy=True)
+    lon, lat = to_lonlat.transform([west, east], [south, north])
+    name = "低效用地密度（亩/平方公里）" if lang == "zh" else "Low-efficiency land density (mu/km²)"
+    return {name: (png, ((lat[0], lon[0]), (lat[1], lon[1]))) }

@@ -10,7 +10,7 @@ and PNG overlay (``gisefficiency._raster_density``) are re-exported here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -21,7 +21,7 @@ from affine import Affine
 from pyproj import CRS
 
 from gisefficiency._raster_density import density_surface, to_png_overlay
-from gisefficiency._raster_grid import Grid, RasterData, geometry_pairs
+from gisefficiency._raster_grid import Grid, RasterData, burn_index, fallback_cells
 from gisefficiency._raster_zonal import ZONAL_STATS, plot_ratio, storey_equivalent, zonal_stats
 from gisefficiency.errors import CRSError, InputError, Problem, format_ids
 
@@ -53,6 +53,9 @@ GRADE_ORDER: tuple[str, ...] = ("A", "B", "C", "D", "N")
 #: Nodata of integer rasters (parcel positions, category codes).
 INT_NODATA: int = -1
 
+#: Largest grid ``parcel_index_raster`` builds (cells): 1M parcels at 20 m are about 0.1 of it.
+MAX_CELLS: int = 400_000_000
+
 
 @dataclass(frozen=True)
 class IndexRaster:
@@ -69,10 +72,11 @@ class IndexRaster:
     area_m2
         Drawn polygon area of each parcel (square CRS units, metres).
     cell_count
-        Cells whose centre the parcel holds.
+        Cells the parcel owns in ``array``.
     fallback_cell
-        For parcels holding no cell centre: the flat cell index of their ``point_on_surface`` (-1 otherwise
-        or outside the grid). Density metrics put such parcels' totals there.
+        For parcels that own no cell (smaller than a cell, or covered by later overlapping parcels): the flat
+        cell index of their ``point_on_surface`` (-1 otherwise or outside the grid). Density metrics put
+        such parcels' totals there.
     meta
         ``resolution_m``, ``aligned`` (cell edges on multiples of the resolution), ``all_touched``,
         ``rule`` (what a cell means), ``nodata``.
@@ -180,13 +184,18 @@ def parcel_index_raster(
                              [Problem("all geometries are empty", fix="check the parcel layer")])
         bounds = tuple(parcels.total_bounds)
     grid = Grid.covering(bounds, resolution_m, align=align)
-    cells, labels, fallback = geometry_pairs(geoms, grid, all_touched=all_touched)
-    array = np.full(grid.height * grid.width, INT_NODATA, dtype=np.int32)
-    hit = fallback[labels] < 0  # fallback pairs are for small parcels' metrics, not for the index
-    array[cells[hit]] = labels[hit]
-    counts = np.bincount(labels[hit], minlength=len(parcels))
+    if grid.width * grid.height > MAX_CELLS:
+        raise InputError(
+            "the parcel-index raster would be too large",
+            [Problem(f"{grid.height} × {grid.width} cells at {resolution_m} m (limit {MAX_CELLS:,})",
+                     fix="use a coarser [raster].resolution_m or smaller bounds")],
+        )
+    array = burn_index(geoms, grid, all_touched=all_touched, fill=INT_NODATA)
+    # counted after burning: a parcel fully covered by later ones then gets a fallback cell, like small ones
+    counts = np.bincount(array[array >= 0], minlength=len(parcels))
+    fallback = fallback_cells(geoms, counts == 0, grid)
     return IndexRaster(
-        array=array.reshape(grid.shape),
+        array=array,
         transform=grid.transform,
         crs=crs,
         parcel_ids=parcels.index.copy(),
@@ -216,6 +225,11 @@ def _aligned_values(index: IndexRaster, values: Any) -> pd.Series:
                 [Problem(f"none of the index values match the parcels, e.g. {format_ids(unknown)}",
                          fix="pass a Series indexed by parcel_id (or an array in parcel order)")],
             )
+        # reindexing plain int/bool columns would turn them into floats: keep them integer with NA
+        if pd.api.types.is_bool_dtype(values.dtype):
+            values = values.astype("boolean")
+        elif pd.api.types.is_integer_dtype(values.dtype):
+            values = values.astype("Int64")
         return values.reindex(index.parcel_ids)
     arr = np.asarray(values)
     if arr.ndim != 1 or len(arr) != len(index.parcel_ids):
@@ -333,6 +347,9 @@ def raster_outputs(
     height: RasterData | None = None,
     bandwidth_m: float = 500.0,
     density_resolution_m: float = 50.0,
+    storey_height_m: float = 3.0,
+    double_over_m: float = 8.0,
+    progress: Callable[[str], None] | None = None,
 ) -> RasterOutputs:
     """Every raster the pipeline writes, from one parcel-index rasterization.
 
@@ -349,9 +366,15 @@ def raster_outputs(
         (``grade`` in ``GRADE_ORDER``; integer ids keep their own value as code).
     height
         Building height raster (metres): adds the ``plot_ratio`` frame.
+    storey_height_m, double_over_m
+        Passed to ``plot_ratio`` (industrial parks with 4-5 m storeys need a larger ``storey_height_m``
+        than the 3 m default, or the estimate overshoots the recorded floor area).
     bandwidth_m, density_resolution_m
         Kernel radius and cell size of the low-efficiency land density (needs ``low_efficiency`` and
         ``land_mu`` columns; otherwise no density).
+    progress
+        Called with the name of each finished step (``"index"``, each metric, ``"plot_ratio"``,
+        ``"density"``), e.g. to advance a progress bar; 2 + len(metrics) calls at most.
 
     Returns
     -------
@@ -362,7 +385,12 @@ def raster_outputs(
         raise InputError("raster metrics not found in the parcels",
                          [Problem(f"missing columns: {', '.join(missing)}", column=m,
                                   fix="fix [raster].metrics in the config") for m in missing])
+    def done(step: str) -> None:
+        if progress is not None:
+            progress(step)
+
     index = parcel_index_raster(parcels, resolution_m=resolution_m)
+    done("index")
     layers: dict[str, RasterLayer] = {}
     for name in metrics:
         col = parcels[name]
@@ -379,10 +407,15 @@ def raster_outputs(
             codes, cats = encode_categories(col, order=GRADE_ORDER if name == "grade" else None)
             layers[name] = RasterLayer(metric_raster(index, codes), index.transform, index.crs,
                                        INT_NODATA, cats)
-    ratio = plot_ratio(parcels, height) if height is not None else None
+        done(name)
+    ratio = None
+    if height is not None:
+        ratio = plot_ratio(parcels, height, storey_height_m=storey_height_m, double_over_m=double_over_m)
+        done("plot_ratio")
     dens = None
     if {"low_efficiency", "land_mu"} <= set(parcels.columns):
         arr, transform = density_surface(parcels, bandwidth_m=bandwidth_m, resolution_m=density_resolution_m)
         dens = RasterLayer(arr, transform, index.crs, np.nan, unit="亩/km²")
+        done("density")
     return RasterOutputs(index=index, layers=layers, plot_ratio=ratio, density=dens)
 

@@ -17,14 +17,19 @@ DECIMALS: dict[str, int] = {"per_mu": 2, "mu": 2, "money": 2, "tce": 2, "score":
 
 MISSING = "—"
 
+#: Rows a long searchable table shows before "show all": thousands of visible rows make the page slow.
+PAGE_ROWS: int = 200
+
 
 @dataclass
 class Column:
-    """One displayed column: source key, header label, kind (``text`` or a key of ``DECIMALS``, ``pct``)."""
+    """One displayed column: source key, header label, kind (``text`` or a key of ``DECIMALS``, ``pct``), and
+    the CSS class of its text cells (``wrap`` long text, ``name`` firm names, ``short`` never wrapped)."""
 
     key: str
     label: str
     kind: str = "text"
+    css: str = ""
 
 
 @dataclass
@@ -36,6 +41,8 @@ class Table:
     rows: list[list[tuple[str, str | None]]] = field(default_factory=list)
     sortable: bool = True
     searchable: bool = False
+    #: Rows shown at first in a searchable table; the rest wait behind "show all" (and all print).
+    page: int = PAGE_ROWS
 
     @property
     def empty(self) -> bool:

@@ -87,3 +87,27 @@ def write_outputs(result: Result, out_dir: str | Path, *, extras: dict[str, Any]
     written.update(write_tables(result, out_dir))
     written.update(extras or {})
     return written
+
+
+def write_rasters(raster_out: Any, out_dir: Path) -> dict[str, Path]:
+    """Write every metric layer and the density surface as Cloud-Optimized GeoTIFFs.
+
+    Category layers (grade, disposal, block id) also get ``<name>_categories.csv`` (code, label) so
+    QGIS users can style the codes.
+    """
+    from gisefficiency.io.raster import write_cog
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    layers = dict(raster_out.layers)
+    if raster_out.density is not None:
+        layers["low_efficiency_density"] = raster_out.density
+    for name, layer in layers.items():
+        path = out_dir / f"{name}.tif"
+        write_cog(path, layer.array, transform=layer.transform, crs=layer.crs, nodata=layer.nodata)
+        written[f"raster_{name}"] = path
+        if layer.categories:
+            table = pd.DataFrame({"code": list(layer.categories), "label": list(layer.categories.values())})
+            table.to_csv(out_dir / f"{name}_categories.csv", index=False, encoding="utf-8-sig")
+    return written

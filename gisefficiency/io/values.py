@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from gisefficiency.schema import FALSE_VALUES, MISSING_VALUES, TRUE_VALUES
 
@@ -23,26 +24,81 @@ EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _SERIAL_MIN, _SERIAL_MAX = 1, 100_000
 
 
+def _unique(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Distinct non-missing cells (object Series) and each cell's code into them (-1 = missing).
+
+    Parsers work on the distinct values only: bureau columns repeat the same texts (years, 是/否,
+    规上/规下, USCCs over several years), so text handling costs per distinct value, not per row.
+    """
+    codes, uniques = pd.factorize(pd.Series(values, copy=False), use_na_sentinel=True)
+    return pd.Series(np.asarray(uniques, dtype=object), dtype=object), codes
+
+
+def _spread(parsed: pd.Series, bad: pd.Series, codes: np.ndarray, index: pd.Index) -> tuple[pd.Series, pd.Series]:
+    """Parsed distinct values back onto every cell (missing cells: NA, not bad)."""
+    values = parsed.array.take(codes, allow_fill=True) if len(parsed) else (
+        pd.Series(pd.NA, index=range(len(codes)), dtype=parsed.dtype).array)
+    flags = np.where(codes >= 0, bad.to_numpy(bool)[np.maximum(codes, 0)] if len(bad) else False, False)
+    return pd.Series(values, index=index), pd.Series(flags, index=index, dtype=bool)
+
+
+def _fold(uniques: pd.Series) -> pd.Series:
+    """Distinct cells as NFKC-folded, stripped strings; integral numbers without ``.0``."""
+    values = uniques.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=True) != "string":
+        # Mixed cells (Excel): numbers that are whole print without ".0" (ids and codes stored as floats).
+        number = np.fromiter(
+            (isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool) for v in values),
+            dtype=bool, count=len(values),
+        )
+        numeric = pd.to_numeric(pd.Series(np.where(number, values, np.nan)), errors="coerce").to_numpy(float)
+        whole = number & np.isfinite(numeric) & (numeric == np.floor(numeric)) & (np.abs(numeric) < 2**53)
+        values = values.astype(str).astype(object)
+        values[whole] = numeric[whole].astype(np.int64).astype(str)
+    text = pd.Series(pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string())), index=uniques.index)
+    wide = ~text.str.isascii().fillna(True).to_numpy(bool)
+    if wide.any():  # full-width digits, letters and brackets: only non-ASCII texts need folding
+        text[wide] = text[wide].str.normalize("NFKC")
+    return text.str.strip()
+
+
 def as_text(values: pd.Series) -> pd.Series:
     """Cells as stripped, NFKC-folded pandas strings; NA for missing.
 
-    Integral floats lose their ``.0`` (Excel stores ids and codes as floats).
+    Integral numbers lose their ``.0`` (Excel stores ids and codes as floats).
     """
     s = pd.Series(values, copy=False)
-    if pd.api.types.is_float_dtype(s.dtype):
-        integral = s.notna() & np.isfinite(s) & (s == np.floor(s))
-        text = s.astype(object).where(~integral, s.where(integral).astype("Int64").astype(object))
-        s = text
-    text = s.astype("string").str.normalize("NFKC").str.strip()
-    text = text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True)
-    return text.mask(text.isin(MISSING_VALUES))
+    uniques, codes = _unique(s)
+    text = _fold(uniques)
+    text = text.mask(text.isin(MISSING_VALUES))
+    return _spread(text, pd.Series(False, index=text.index), codes, s.index)[0]
+
+
+def as_code(values: pd.Series) -> pd.Series:
+    """Codes (USCC, ids) as upper-case strings without any white space; NA for missing."""
+    s = pd.Series(values, copy=False)
+    uniques, codes = _unique(s)
+    text = _fold(uniques).str.upper().str.replace(r"\s+", "", regex=True)
+    text = text.mask(text.isin(MISSING_VALUES))
+    return _spread(text, pd.Series(False, index=text.index), codes, s.index)[0]
+
+
+def is_one_of(values: pd.Series, words: frozenset[str]) -> pd.Series:
+    """True where a cell, folded (NFKC, no spaces/``_-:*``, lower case), is one of ``words``."""
+    s = pd.Series(values, copy=False)
+    uniques, codes = _unique(s)
+    key = _fold(uniques).str.replace(r"[\s_\-:*]+", "", regex=True).str.lower()
+    hit = key.isin(words).fillna(False).to_numpy(bool)
+    return pd.Series(np.where(codes >= 0, hit[np.maximum(codes, 0)] if len(hit) else False, False), index=s.index)
 
 
 def missing_mask(values: pd.Series, extra: frozenset[str] = frozenset()) -> pd.Series:
     """True where a cell is empty or one of the missing-value texts."""
     s = pd.Series(values, copy=False)
-    text = s.astype("string").str.strip()
-    return (s.isna() | text.isin(MISSING_VALUES | extra)).fillna(True).astype(bool)
+    uniques, codes = _unique(s)
+    empty = uniques.astype(str).str.strip().isin(MISSING_VALUES | extra).to_numpy(bool)
+    return pd.Series((codes < 0) | np.where(codes >= 0, empty[np.maximum(codes, 0)] if len(empty) else False,
+                                            False), index=s.index)
 
 
 def parse_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -54,26 +110,38 @@ def parse_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         float values (NaN where missing or unreadable) and the mask of unreadable cells.
     """
     s = pd.Series(values, copy=False)
-    if pd.api.types.is_bool_dtype(s.dtype):
-        return s.astype(float), pd.Series(False, index=s.index)
     if pd.api.types.is_numeric_dtype(s.dtype):
         return s.astype(float), pd.Series(False, index=s.index)
-    text = s.astype("string").str.normalize("NFKC").str.strip()
-    missing = s.isna() | text.isna() | text.isin(NUMERIC_MISSING)
-    clean = text.str.replace(r"[,\s]", "", regex=True).str.replace(r"^\((.*)\)$", r"-\1", regex=True)
-    number = pd.to_numeric(clean.mask(missing), errors="coerce").astype(float)
-    bad = (~missing & number.isna()).fillna(False).astype(bool)
-    return number, bad
+    uniques, codes = _unique(s)
+    number = pd.to_numeric(uniques, errors="coerce").astype(float)
+    slow = number.isna()
+    if slow.any():
+        # Only texts the C parser refused: thousands separators, full-width digits, (12), 无, ...
+        text = _fold(uniques[slow])
+        missing = text.isin(NUMERIC_MISSING).fillna(True)
+        clean = text.str.replace(r"[,\s]", "", regex=True)
+        negative = clean.str.fullmatch(r"\(.*\)").fillna(False)
+        clean = clean.where(~negative, "-" + clean.str.slice(1, -1))
+        number[slow] = pd.to_numeric(clean.mask(missing).astype(object), errors="coerce").astype(float)
+        bad = pd.Series(False, index=uniques.index)
+        bad[slow] = (~missing & number[slow].isna()).to_numpy(bool)
+    else:
+        bad = pd.Series(False, index=uniques.index)
+    out, flags = _spread(number, bad, codes, s.index)
+    return out.astype(float), flags
 
 
 def parse_years(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Years written as ``2021``, ``2021.0``, ``"2021年"`` or ``"2021年度"`` -> Int64 (1900-2100)."""
-    text = as_text(values).str.replace(r"\s*(年度|年)$", "", regex=True)
-    missing = text.isna()
-    year = pd.to_numeric(text.where(text.str.fullmatch(r"\d{4}").fillna(False)), errors="coerce")
-    year = year.where((year >= 1900) & (year <= 2100))
-    bad = (~missing & year.isna()).astype(bool)
-    return year.astype("Int64"), bad
+    s = pd.Series(values, copy=False)
+    uniques, codes = _unique(s)
+    text = _fold(uniques).str.replace(r"\s*(年度|年)$", "", regex=True)
+    text = text.mask(text.isin(MISSING_VALUES))
+    year = pd.to_numeric(text.where(text.str.fullmatch(r"\d{4}").fillna(False)).astype(object), errors="coerce")
+    year = year.where((year >= 1900) & (year <= 2100)).astype("Int64")
+    bad = (text.notna() & year.isna()).astype(bool)
+    out, flags = _spread(year, bad, codes, s.index)
+    return out.astype("Int64"), flags
 
 
 def parse_flags(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -82,24 +150,31 @@ def parse_flags(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     An empty cell means "not known", not "no" (missing stays missing), although
     ``schema.FALSE_VALUES`` lists ``""``.
     """
-    text = as_text(values).str.lower()
-    true = text.isin(TRUE_VALUES).fillna(False)
-    false = text.isin(FALSE_VALUES - {""}).fillna(False)
-    missing = text.isna()
-    out = pd.Series(pd.NA, index=text.index, dtype="boolean")
-    out[true.to_numpy(bool)] = True
-    out[false.to_numpy(bool)] = False
-    bad = (~missing & ~true & ~false).astype(bool)
-    return out, bad
+    s = pd.Series(values, copy=False)
+    uniques, codes = _unique(s)
+    text = _fold(uniques).str.lower()
+    missing = text.isin(MISSING_VALUES).fillna(True).to_numpy(bool)
+    true = text.isin(TRUE_VALUES).fillna(False).to_numpy(bool)
+    false = text.isin(FALSE_VALUES - {""}).fillna(False).to_numpy(bool) & ~true
+    flag = pd.Series(pd.NA, index=uniques.index, dtype="boolean")
+    flag[true] = True
+    flag[false & ~missing] = False
+    bad = pd.Series(~missing & ~true & ~false, index=uniques.index)
+    out, flags = _spread(flag, bad, codes, s.index)
+    return out.astype("boolean"), flags
 
 
 def parse_choice(values: pd.Series, mapping: dict[str, str]) -> tuple[pd.Series, pd.Series]:
     """Map texts through ``mapping`` (keys compared in lower case) -> pandas strings; NA for missing."""
     lowered = {str(k).lower(): v for k, v in mapping.items()}
-    text = as_text(values).str.lower().str.replace(r"\s+", "", regex=True)
+    s = pd.Series(values, copy=False)
+    uniques, codes = _unique(s)
+    text = _fold(uniques).str.lower().str.replace(r"\s+", "", regex=True)
+    text = text.mask(text.isin(MISSING_VALUES))
     out = text.map(lowered, na_action="ignore").astype("string")
     bad = (text.notna() & out.isna()).astype(bool)
-    return out, bad
+    choice, flags = _spread(out, bad, codes, s.index)
+    return choice.astype("string"), flags
 
 
 def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -114,11 +189,14 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         out = s if s.dt.tz is None else s.dt.tz_localize(None)
         return out.astype("datetime64[ns]"), pd.Series(False, index=s.index)
-    text = as_text(s)
+    uniques, codes = _unique(s)
+    text = _fold(uniques)
+    text = text.mask(text.isin(MISSING_VALUES))
     missing = text.isna()
-    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
 
-    number = pd.to_numeric(text.where(text.str.fullmatch(r"\d+(\.\d+)?").fillna(False)), errors="coerce")
+    number = pd.to_numeric(text.where(text.str.fullmatch(r"\d+(\.\d+)?").fillna(False)).astype(object),
+                           errors="coerce")
     compact = text.str.fullmatch(r"(19|20)\d{6}").fillna(False)
     serial = number.notna() & ~compact & (number >= _SERIAL_MIN) & (number < _SERIAL_MAX)
     if serial.any():
@@ -134,4 +212,5 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         frame = parts[has].astype(int).set_axis(["year", "month", "day"], axis=1)
         out[has] = pd.to_datetime(frame, errors="coerce")
     bad = (~missing & out.isna()).astype(bool)
-    return out, bad
+    dates, flags = _spread(out, bad, codes, s.index)
+    return dates.astype("datetime64[ns]"), flags

@@ -1,7 +1,8 @@
-"""From candidate links to land shares: usable parcels, method priority, own/leased, tenants' land.
+"""From candidate links to land shares: usable parcels, own or leased, tenants' land, evaluated units.
 
-All steps work on whole columns: parcels are factorised to integer codes and per-parcel sums are
-``numpy.bincount`` calls, so the cost does not depend on how firms are spread over parcels.
+Links carry integer codes (``f`` firm, ``p`` parcel, see ``_candidates``), so per-parcel sums are
+``numpy.bincount`` calls and lookups are array indexing: the cost does not depend on how firms are
+spread over parcels.
 """
 
 from __future__ import annotations
@@ -9,58 +10,58 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gisefficiency.link._candidates import empty_issues
+from gisefficiency.link._candidates import issues_frame
 
 
-def classify(cand: pd.DataFrame, parcel_info: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def classify(cand: pd.DataFrame, usable: np.ndarray, status: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split candidates into usable links and issues (parcel id unknown, parcel excluded)."""
-    pos = parcel_info.index.get_indexer(cand["parcel_id"].to_numpy(dtype=object))
-    known = pos >= 0
-    usable = known & parcel_info["_usable"].to_numpy()[np.where(known, pos, 0)]
-    status = parcel_info["status"].to_numpy(dtype=object)[np.where(known, pos, 0)]
-    bad = cand[~usable]
-    issues = pd.DataFrame({
-        "uscc": bad["uscc"].to_numpy(), "parcel_id": bad["parcel_id"].to_numpy(),
-        "method": bad["method"].to_numpy(),
-        "issue": np.where(known[~usable], "excluded_parcel", "unknown_parcel"),
-        "value": np.nan,
-        "detail": np.where(known[~usable], status[~usable], None),
-    })
-    issues = pd.concat([empty_issues(), issues], ignore_index=True).astype(empty_issues().dtypes)
-    return cand[usable].reset_index(drop=True), issues
+    p = cand["p"].to_numpy()
+    known = p >= 0
+    safe = np.where(known, p, 0)
+    ok = known & usable[safe]
+    bad = ~ok
+    issues = issues_frame(
+        f=cand["f"].to_numpy()[bad], p=p[bad], label=cand["label"].to_numpy()[bad],
+        method=cand["method"].to_numpy()[bad],
+        issue=np.where(known[bad], "excluded_parcel", "unknown_parcel").astype(object),
+        detail=np.where(known[bad], status[safe][bad], None),
+    )
+    return cand[ok].reset_index(drop=True), issues
 
 
-def choose(valid: pd.DataFrame, methods: tuple[str, ...]) -> pd.DataFrame:
-    """Keep, for each firm, the links of the first method (in ``methods`` order) that gave it a parcel."""
-    rank = valid["method"].map({m: i for i, m in enumerate(methods)}).astype("int64")
-    best = rank.groupby(valid["uscc"].to_numpy()).transform("min")
-    out = valid[rank.to_numpy() == best.to_numpy()]
-    return out.drop_duplicates(["uscc", "parcel_id"]).reset_index(drop=True)
-
-
-def assign_kind(links: pd.DataFrame, parcel_info: pd.DataFrame, land: pd.DataFrame | None) -> pd.DataFrame:
+def assign_kind(
+    links: pd.DataFrame,
+    holder_f: np.ndarray,
+    has_holder: np.ndarray,
+    land: pd.DataFrame | None,
+) -> pd.DataFrame:
     """Own or leased for each link: the land rows say so where they have the pair, else the parcel holder.
 
-    A firm on a parcel held by another USCC is a tenant; the holder, and any firm on a parcel without a
-    known holder, owns. Leased floor area comes from the land rows (NaN where they do not give it).
+    A firm on a parcel held by another USCC (in the panel or not) is a tenant; the holder, and any firm
+    on a parcel without a known holder, owns. Leased floor area comes from the land rows (NaN where they
+    do not give it).
     """
-    out = links.drop(columns=["kind", "floor_area_m2"])
+    f = links["f"].to_numpy()
+    p = links["p"].to_numpy()
+    kind = np.full(len(links), None, dtype=object)
+    floor = np.full(len(links), np.nan)
     if land is not None and len(land):
-        out = out.merge(land[["uscc", "parcel_id", "kind", "floor_area_m2"]], on=["uscc", "parcel_id"],
-                        how="left")
-    else:
-        out["kind"] = pd.Series(pd.NA, index=out.index, dtype="string")
-        out["floor_area_m2"] = np.nan
-    holder = parcel_info["holder_uscc"].reindex(out["parcel_id"].to_numpy()).to_numpy(dtype=object)
-    holder_is_other = pd.notna(holder) & (holder != out["uscc"].to_numpy(dtype=object))
-    by_holder = np.where(holder_is_other, "leased", "own")
-    out["kind"] = out["kind"].astype("string").fillna(pd.Series(by_holder, index=out.index, dtype="string"))
-    return out
+        rows = land[(land["f"].to_numpy() >= 0) & (land["p"].to_numpy() >= 0)]
+        width = int(max(p.max(initial=0), rows["p"].max() if len(rows) else 0)) + 1
+        keys = pd.Index(rows["f"].to_numpy() * width + rows["p"].to_numpy())
+        pos = keys.get_indexer(f * width + p)
+        hit = pos >= 0
+        kind[hit] = rows["kind"].to_numpy(dtype=object)[pos[hit]]
+        floor[hit] = rows["floor_area_m2"].to_numpy(dtype="float64")[pos[hit]]
+    by_holder = np.where(has_holder[p] & (holder_f[p] != f), "leased", "own")
+    kind = np.where(pd.isna(kind), by_holder, kind)
+    return links.assign(kind=kind.astype(object), floor_area_m2=floor)
 
 
 def apportion(
     links: pd.DataFrame,
-    parcel_info: pd.DataFrame,
+    land_mu: np.ndarray,
+    parcel_floor: np.ndarray,
     *,
     tenant_mode: str,
     fixed_ratio_m2_per_mu: float,
@@ -76,30 +77,31 @@ def apportion(
     owner the rest goes to the tenants in proportion to their shares (equally if those are all zero),
     so land is conserved.
 
-    Returns the links with ``land_mu`` and counts for the report (tenants with unknown floor, parcels
-    whose tenants were capped).
+    Returns the links with ``land_mu`` and counts for the report (tenancies with unknown floor,
+    parcels whose tenants were capped).
     """
-    codes, _ = pd.factorize(links["parcel_id"])
-    n = int(codes.max()) + 1 if len(codes) else 0
+    codes = links["p"].to_numpy()
+    n = len(land_mu)
 
     def per_parcel(weights: np.ndarray) -> np.ndarray:
         return np.bincount(codes, weights=weights, minlength=n)[codes]
 
-    mu = parcel_info["land_mu"].reindex(links["parcel_id"].to_numpy()).to_numpy(dtype="float64")
-    parcel_floor = parcel_info["floor_area_m2"].reindex(links["parcel_id"].to_numpy()).to_numpy(dtype="float64")
+    mu = land_mu[codes]
     floor = links["floor_area_m2"].to_numpy(dtype="float64")
-    own = links["kind"].eq("own").to_numpy(dtype=bool)
+    own = links["kind"].to_numpy() == "own"
     tenant = ~own
     known_floor = ~np.isnan(floor)
+    floor0 = np.nan_to_num(floor)
     n_firms = per_parcel(np.ones(len(codes)))
     n_own = per_parcel(own.astype("float64"))
 
     if tenant_mode == "fixed_ratio":
-        raw = np.nan_to_num(floor) / fixed_ratio_m2_per_mu
+        raw = floor0 / fixed_ratio_m2_per_mu
     else:
-        rows_floor = per_parcel(np.nan_to_num(floor))
-        total = np.where(~np.isnan(parcel_floor) & (parcel_floor >= rows_floor), parcel_floor, rows_floor)
-        raw = np.divide(mu * np.nan_to_num(floor), total, out=np.zeros(len(codes)), where=total > 0)
+        rows_floor = per_parcel(floor0)
+        given = parcel_floor[codes]
+        total = np.where(~np.isnan(given) & (given >= rows_floor), given, rows_floor)
+        raw = np.divide(mu * floor0, total, out=np.zeros(len(codes)), where=total > 0)
     tenant_mu = np.where(tenant, np.where(known_floor, raw, mu / n_firms), 0.0)
     if tenant_mode == "merge_to_holder":
         tenant_mu = np.where(n_own > 0, 0.0, tenant_mu)
@@ -109,8 +111,8 @@ def apportion(
     taken = np.minimum(taken, mu)
     rest = np.maximum(mu - taken, 0.0)
 
-    n_own_floor = per_parcel((own & (np.nan_to_num(floor) > 0)).astype("float64"))
-    weight = np.where(own, np.where(n_own_floor == n_own, np.nan_to_num(floor), 1.0), 0.0)
+    n_own_floor = per_parcel((own & (floor0 > 0)).astype("float64"))
+    weight = np.where(own, np.where(n_own_floor == n_own, floor0, 1.0), 0.0)
     weight_sum = per_parcel(weight)
     owner_mu = np.divide(rest * weight, weight_sum, out=np.zeros(len(codes)), where=weight_sum > 0)
     n_tenants = n_firms - n_own
@@ -120,33 +122,37 @@ def apportion(
         rest / np.maximum(n_tenants, 1),
     )
     share = np.where(own, owner_mu, tenant_mu + np.where(n_own == 0, orphan_mu, 0.0))
-
-    out = links.assign(land_mu=share)
     counts = {
         "tenant_floor_unknown": int((tenant & ~known_floor).sum()),
-        "tenant_capped": int(len(np.unique(codes[over]))),
+        "tenant_capped": len(np.unique(codes[over])),
     }
-    return out, counts
+    return links.assign(land_mu=share), counts
 
 
-def eval_ids(shares: pd.DataFrame, firm_index: pd.Index, *, tenant_mode: str) -> pd.Series:
-    """The evaluated unit of each firm: itself, or in ``merge_to_holder`` mode a pure tenant's holder.
+def eval_codes(shares: pd.DataFrame, n_firms: int, *, tenant_mode: str) -> np.ndarray:
+    """Firm code of the evaluated unit of each firm: itself, or in ``merge_to_holder`` mode a tenant's holder.
 
     A firm that owns any of its parcels stays its own unit. A firm that only rents, on a parcel where
-    an owner is linked, joins the main owner (largest share, then smallest USCC) of its largest such
-    parcel (then smallest id).
+    an owner is linked, joins that parcel's main owner (largest share, then first in the panel); of
+    several such parcels the largest (then the first in the layer) decides.
     """
-    out = pd.Series(firm_index.to_numpy(), index=firm_index, dtype="string")
+    out = np.arange(n_firms)
     if tenant_mode != "merge_to_holder" or shares.empty:
         return out
-    own = shares["kind"].eq("own")
-    owners = shares[own].sort_values(["parcel_id", "land_mu", "uscc"], ascending=[True, False, True])
-    main_owner = owners.drop_duplicates("parcel_id").set_index("parcel_id")["uscc"]
-    owns_any = shares.loc[own, "uscc"].unique()
-    rented = shares[~own & ~shares["uscc"].isin(owns_any) & shares["parcel_id"].isin(main_owner.index)]
-    parcel_mu = shares.groupby("parcel_id")["land_mu"].sum()
-    rented = rented.assign(_mu=rented["parcel_id"].map(parcel_mu))
-    rented = rented.sort_values(["uscc", "_mu", "parcel_id"], ascending=[True, False, True])
-    first = rented.drop_duplicates("uscc")
-    out.loc[first["uscc"].to_numpy()] = first["parcel_id"].map(main_owner).to_numpy()
+    f = shares["f"].to_numpy()
+    p = shares["p"].to_numpy()
+    mu = shares["land_mu"].to_numpy()
+    own = shares["kind"].to_numpy() == "own"
+    order = np.lexsort((f[own], -mu[own], p[own]))
+    owner_p, first = np.unique(p[own][order], return_index=True)
+    main_owner = np.full(int(p.max()) + 1, -1)
+    main_owner[owner_p] = f[own][order][first]
+    owns_any = np.zeros(n_firms, dtype=bool)
+    owns_any[f[own]] = True
+    parcel_mu = np.bincount(p, weights=mu)
+    rented = ~own & ~owns_any[f] & (main_owner[p] >= 0)
+    rf, rp = f[rented], p[rented]
+    order = np.lexsort((rp, -parcel_mu[rp], rf))
+    firms, first = np.unique(rf[order], return_index=True)
+    out[firms] = main_owner[rp[order][first]]
     return out

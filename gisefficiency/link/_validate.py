@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -32,6 +33,7 @@ def check_options(
     tenant_mode: str,
     fixed_ratio_m2_per_mu: float,
     nearest_m: float | None,
+    point_crs: str | None,
     table_years: str,
 ) -> tuple[str, ...]:
     """Validate the keyword options of ``link_firms`` and return ``methods`` as a tuple."""
@@ -61,9 +63,18 @@ def check_options(
             f"nearest_m must be a distance in metres >= 0 (0 or None: no nearest-parcel search), "
             f"got {nearest_m!r}"
         )
+    if point_crs is not None and canonical_coord_sys(point_crs) is None:
+        raise ConfigError(f"unknown point_crs {point_crs!r} -> use wgs84, cgcs2000, gcj02 or bd09")
     if table_years not in TABLE_YEARS:
         raise ConfigError(f"unknown table_years {table_years!r} -> use one of {', '.join(TABLE_YEARS)}")
     return methods
+
+
+def canonical_coord_sys(name: object) -> str | None:
+    """Canonical name (wgs84, cgcs2000, gcj02, bd09) of a coordinate-system spelling, None if unknown."""
+    from gisefficiency.crs import COORD_SYSTEMS
+
+    return COORD_SYSTEMS.get(str(name).strip().lower())
 
 
 def _finite(value: object) -> bool:
@@ -75,13 +86,37 @@ def _positive_finite(value: object) -> bool:
 
 
 def as_id(values: pd.Series) -> pd.Series:
-    """Return ids as pandas strings (NA kept); integral floats lose their ``.0`` (Excel reads ids as floats)."""
+    """Ids as pandas ``str`` (missing stays missing), trimmed; integral floats lose their ``.0``.
+
+    One string dtype throughout: lookups between ``str`` and the other string dtypes are many times
+    slower. Excel hands ids over as floats (101.0), hence the float branch.
+    """
     if pd.api.types.is_float_dtype(values.dtype):
         integral = values.notna() & (values == np.floor(values))
         out = values.astype(object)
         out[integral] = values[integral].astype("int64").astype(str)
-        return out.astype("string").str.strip()
-    return values.astype("string").str.strip().replace("", pd.NA)
+        values = out
+    text = values.astype("str").str.strip()
+    return text.mask(text.eq(""))
+
+
+def encode(keys: pd.Series, *others: pd.Series) -> tuple[pd.Index, list[np.ndarray]]:
+    """Integer codes of ``keys`` and of ``others`` from one hash pass over all of them.
+
+    Returns the distinct keys in order of first appearance (code i = position i) and one code array per
+    input: codes below ``len(uniques)`` are keys; larger codes are values found only in ``others``
+    (equal values share a code, so they still group); missing values are -1.
+    """
+    parts = [pd.Series(part, copy=False).reset_index(drop=True) for part in (keys, *others)]
+    codes, uniques = pd.factorize(pd.concat(parts, ignore_index=True))
+    n = int(codes[: len(parts[0])].max()) + 1 if len(parts[0]) else 0
+    bounds = np.cumsum([0] + [len(part) for part in parts])
+    return pd.Index(uniques[:n]), [codes[a:b] for a, b in itertools.pairwise(bounds)]
+
+
+def known(codes: np.ndarray, n: int) -> np.ndarray:
+    """Codes from ``encode`` with values that are not keys set to -1."""
+    return np.where(codes < n, codes, -1)
 
 
 def check_parcels(parcels: pd.DataFrame) -> None:

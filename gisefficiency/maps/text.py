@@ -15,6 +15,7 @@ MAP_TEXT: dict[str, tuple[str, str]] = {
     "layer_idle": ("闲置地块", "Idle parcels"),
     "layer_streets": ("街道/乡镇亩均税收", "Tax per mu by street/town"),
     "layer_raster_grade": ("地块评价类别(栅格)", "Parcel grades (raster)"),
+    "raster": ("栅格", "raster"),
     # legend entries
     "no_data": ("无数据", "No data"),
     "no_grade": ("无评价(无企业或未参评)", "No grade (no firm or not evaluated)"),

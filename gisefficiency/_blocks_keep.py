@@ -1,0 +1,152 @@
+"""Which non-flagged parcels a block keeps (留用) without being broken: the enclosure test.
+
+Definitions (used by ``blocks.find_blocks``):
+
+- **hull candidate**: a parcel that is not flagged and lies inside the convex hull of the block's
+  flagged parcels grown by ``HULL_TOLERANCE_M`` (so edges collinear with the block's outline count).
+- **faced share**: the share of the candidate's outer boundary that faces the block. The exterior
+  ring of each polygon part is sampled at ``FACE_SAMPLES`` points evenly spaced by arc length. From
+  each point a probe goes along the outward normal of its edge; the point faces the block when one
+  of the probe points at depths ``FACE_PROBE_M``, ``FACE_PROBE_M + gap/2`` and ``FACE_PROBE_M + gap``
+  metres lies in the union of the block's flagged parcels, i.e. the block lies right across the
+  boundary (touching, or across a road up to the gap). Each point stands for 1/``FACE_SAMPLES``
+  of its part's perimeter. Probing along the normal, rather than measuring plain distance, keeps a
+  neighbour on one side from also "covering" the ends of the adjacent sides: a square with block
+  parcels on exactly three sides faces 0.75 of its boundary.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import shapely
+
+#: Boundary sample points per polygon part for the faced share (16: 4 per side of a square).
+FACE_SAMPLES: int = 16
+
+#: First probe depth (m) beyond the boundary: meets touching neighbours despite float-level gaps.
+FACE_PROBE_M: float = 0.5
+
+#: Growth of the block hull (m) for the hull test.
+HULL_TOLERANCE_M: float = 1.0
+
+
+def hull_candidates(
+    member_geoms: np.ndarray,
+    member_block: np.ndarray,
+    other_geoms: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (other parcel position, block position) where the parcel lies in the block's hull.
+
+    Parameters
+    ----------
+    member_geoms, member_block
+        Flagged members of the kept blocks and their block position ``0..k-1``.
+    other_geoms
+        Non-flagged parcels that may be kept.
+    """
+    coords, owner = shapely.get_coordinates(shapely.convex_hull(member_geoms), return_index=True)
+    point_block = member_block[owner]
+    order = np.argsort(point_block, kind="stable")  # shapely wants sorted indices
+    hulls = shapely.convex_hull(shapely.multipoints(coords[order], indices=point_block[order]))
+    hulls = shapely.buffer(hulls, HULL_TOLERANCE_M, quad_segs=2)
+    near = shapely.STRtree(hulls).query(other_geoms, predicate="within")
+    return near[0], near[1]
+
+
+def faced_share(
+    cand_geoms: np.ndarray,
+    cand_block: np.ndarray,
+    block_geoms: np.ndarray,
+    *,
+    gap_m: float,
+) -> np.ndarray:
+    """Share (0..1) of each candidate's outer boundary that faces its block (see module notes).
+
+    Parameters
+    ----------
+    cand_geoms, cand_block
+        One row per (candidate parcel, block position) pair.
+    block_geoms
+        Union of each block's flagged parcels, by block position.
+    gap_m
+        The adjacency gap of the blocks, metres.
+    """
+    n = len(cand_geoms)
+    if n == 0:
+        return np.empty(0)
+    parts, part_pair = shapely.get_parts(shapely.orient_polygons(cand_geoms), return_index=True)
+    coords, ring = shapely.get_coordinates(shapely.get_exterior_ring(parts), return_index=True)
+    # Edges run between consecutive coordinates of the same ring (counter-clockwise).
+    same = ring[1:] == ring[:-1]
+    start, end, edge_ring = coords[:-1][same], coords[1:][same], ring[:-1][same]
+    vec = end - start
+    length = np.hypot(vec[:, 0], vec[:, 1])
+    cum_end = np.cumsum(length)
+    ring_len = np.bincount(edge_ring, weights=length, minlength=len(parts))
+    ring_start = np.r_[0.0, np.cumsum(ring_len)[:-1]]
+    k = FACE_SAMPLES
+    sample_ring = np.repeat(np.arange(len(parts)), k)
+    at = ring_start[sample_ring] + np.tile((np.arange(k) + 0.5) / k, len(parts)) * ring_len[sample_ring]
+    edge = np.minimum(np.searchsorted(cum_end, at, side="right"), len(length) - 1)
+    safe = np.where(length[edge] > 0, length[edge], 1.0)
+    t = (at - (cum_end[edge] - length[edge])) / safe
+    point = start[edge] + vec[edge] * t[:, None]
+    # Outward normal of a counter-clockwise ring: the edge direction turned clockwise.
+    outward = np.column_stack([vec[edge, 1], -vec[edge, 0]]) / safe[:, None]
+    target = block_geoms[cand_block[part_pair[sample_ring]]]
+    shapely.prepare(block_geoms)
+    faced = np.zeros(len(point), dtype=bool)
+    for depth in sorted({FACE_PROBE_M, FACE_PROBE_M + gap_m / 2, FACE_PROBE_M + gap_m}):
+        todo = np.nonzero(~faced)[0]
+        probe = point[todo] + outward[todo] * depth
+        faced[todo] = shapely.intersects_xy(target[todo], probe[:, 0], probe[:, 1])
+    weight = np.repeat(ring_len / k, k)
+    faced_len = np.bincount(part_pair[sample_ring], weights=weight * faced, minlength=n)
+    total_len = np.bincount(part_pair, weights=ring_len, minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total_len > 0, faced_len / total_len, 0.0)
+
+
+def choose_kept(
+    pairs: pd.DataFrame,
+    *,
+    keep: str,
+    enclosed_share: float,
+    max_share: float,
+    low_mu: pd.Series,
+) -> pd.DataFrame:
+    """Apply the keep rule to candidate pairs.
+
+    Parameters
+    ----------
+    pairs
+        Columns ``pos`` (parcel position), ``parcel_id``, ``block`` (block position), ``faced``
+        (faced share), ``land_mu``.
+    keep
+        ``"enclosed"``: every candidate facing the block on at least ``enclosed_share`` of its
+        boundary. ``"share"``: candidates facing the block at all, most-faced first (then smaller,
+        then by id), kept while the block's kept land stays within ``max_share`` of its whole land.
+    enclosed_share, max_share
+        Thresholds of the two rules (0..1).
+    low_mu
+        Flagged land of each block position (index = block position).
+
+    Returns
+    -------
+    DataFrame
+        The kept rows of ``pairs``, each parcel at most once (its most-faced block; ties: lower block).
+    """
+    pairs = pairs.sort_values(["pos", "faced", "block"], ascending=[True, False, True])
+    pairs = pairs.drop_duplicates("pos")
+    if keep == "enclosed":
+        return pairs[pairs["faced"] >= enclosed_share]
+    pairs = pairs[pairs["faced"] > 0]
+    pairs = pairs.sort_values(["block", "faced", "land_mu", "parcel_id"], ascending=[True, False, True, True])
+    cum = pairs.groupby("block", sort=False)["land_mu"].cumsum()
+    # kept / (low + kept) <= s  <=>  kept <= s / (1 - s) * low
+    limit = low_mu.reindex(pairs["block"]).to_numpy() * max_share / (1.0 - max_share)
+    within = (cum.to_numpy() <= limit + 1e-9).astype(int)
+    # Prefix rule: stop at the first parcel that breaks the cap.
+    prefix = pd.Series(within, index=pairs.index).groupby(pairs["block"].to_numpy()).cumprod()
+    return pairs[prefix.to_numpy() == 1]

@@ -1,0 +1,161 @@
+"""Gap-tolerant adjacency between parcels, its connected components, and grouped unions.
+
+Shared by ``blocks`` (contiguous low-efficiency blocks) and ``clusters`` (spatial weights).
+Adjacency is "touching or within ``gap_m``", tested with ``intersects`` / ``dwithin`` and never
+with ``touches``: real cadastral parcels overlap at float level at T-junctions, and ``touches``
+misses those pairs (37 % of neighbour pairs on the benchmark data, see
+``/work/shared/reference/env-perf-research.md`` section 6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import shapely
+from scipy.sparse import coo_array
+from scipy.sparse.csgraph import connected_components
+
+#: Worker threads for GEOS array calls: shapely releases the GIL, and the machine has 2 cores.
+THREADS: int = 2
+
+#: Rows per chunk handed to a thread; small enough to balance, large enough to amortise.
+_CHUNK: int = 50_000
+
+
+def _threaded(func: Callable[[slice], np.ndarray], n: int, *, axis: int = 0) -> np.ndarray:
+    """Run ``func`` over row slices of ``range(n)`` on ``THREADS`` threads and concatenate in order."""
+    slices = [slice(start, min(start + _CHUNK, n)) for start in range(0, n, _CHUNK)]
+    if len(slices) <= 1:
+        return func(slice(0, n))
+    with ThreadPoolExecutor(THREADS) as pool:
+        parts = list(pool.map(func, slices))
+    return np.concatenate(parts, axis=axis)
+
+
+def adjacency_pairs(geoms: np.ndarray, *, gap_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Unordered pairs of geometries that intersect (``gap_m == 0``) or lie within ``gap_m``.
+
+    A bulk ``STRtree`` query of the envelopes grown by ``gap_m`` gives the candidate pairs; each
+    unordered pair is then tested once with ``shapely.dwithin`` (or ``intersects``) in chunks on
+    two threads. This is the same relation as ``STRtree.query(predicate="dwithin")`` but does half
+    the GEOS distance work, because the tree query would test both (i, j) and (j, i).
+
+    Parameters
+    ----------
+    geoms
+        Array of shapely geometries (projected, metres); no missing or empty ones.
+    gap_m
+        Largest distance in metres between two adjacent geometries; 0 means they must intersect.
+
+    Returns
+    -------
+    tuple of ndarray
+        Positions ``(i, j)`` with ``i < j``, sorted by ``i`` then ``j``.
+    """
+    n = len(geoms)
+    if n < 2:
+        empty = np.empty(0, dtype=np.intp)
+        return empty, empty.copy()
+    bounds = shapely.bounds(geoms)
+    boxes = shapely.box(bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3])
+    tree = shapely.STRtree(boxes)
+    grown = shapely.box(bounds[:, 0] - gap_m, bounds[:, 1] - gap_m, bounds[:, 2] + gap_m, bounds[:, 3] + gap_m)
+
+    def query(rows: slice) -> np.ndarray:
+        found = tree.query(grown[rows])
+        found[0] += rows.start
+        return found[:, found[0] < found[1]]
+
+    cand = _threaded(query, n, axis=1)
+    left, right = geoms[cand[0]], geoms[cand[1]]
+
+    def exact(rows: slice) -> np.ndarray:
+        if gap_m > 0:
+            return shapely.dwithin(left[rows], right[rows], gap_m)
+        return shapely.intersects(left[rows], right[rows])
+
+    hit = _threaded(exact, cand.shape[1])
+    i, j = cand[0][hit], cand[1][hit]
+    order = np.lexsort((j, i))
+    return i[order], j[order]
+
+
+def intersecting(geoms: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Boolean mask of the pairs ``(geoms[i], geoms[j])`` that intersect, on two threads."""
+    return _threaded(lambda rows: shapely.intersects(geoms[i[rows]], geoms[j[rows]]), len(i))
+
+
+def components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Connected-component label of each of ``n`` nodes given undirected edges ``(i, j)``."""
+    graph = coo_array((np.ones(len(i), dtype=np.int8), (i, j)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    return labels
+
+
+def _pairwise_union(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    return _threaded(lambda rows: shapely.union(left[rows], right[rows]), len(left))
+
+
+def grouped_union(geoms: np.ndarray, groups: np.ndarray, *, touching: np.ndarray | None = None) -> np.ndarray:
+    """Union of the geometries of each group, one valid (Multi)Polygon per group.
+
+    Parameters
+    ----------
+    geoms
+        Polygonal geometries.
+    groups
+        Integer group label ``0..k-1`` of each geometry; every label must occur.
+    touching
+        Optional label of the "touch component" of each geometry: geometries that do not intersect
+        any other geometry of a different touch component. Only members of the same touch
+        component need an overlay; the touch components of a group are disjoint, so they are
+        assembled into a MultiPolygon without one (much faster when blocks span roads).
+
+    Returns
+    -------
+    ndarray
+        ``k`` geometries, in label order.
+
+    Notes
+    -----
+    The overlay is a vectorised segmented pairwise reduction: in each round, members 0+1, 2+3, ...
+    of every group are unioned by one ``shapely.union`` array call on two threads, so the number of
+    Python-level steps is ``log2`` of the largest group, not the number of groups.
+    """
+    k = int(groups.max()) + 1 if len(groups) else 0
+    sub = touching if touching is not None else groups
+    # Sort by touch component, then along x so that neighbours are merged first.
+    xs = shapely.get_x(shapely.centroid(geoms))
+    order = np.lexsort((xs, sub))
+    geo, lab = geoms[order], sub[order]
+    while len(lab) > 1:
+        start = np.r_[True, lab[1:] != lab[:-1]]
+        if start.all():
+            break
+        idx = np.arange(len(lab))
+        pos = idx - np.maximum.accumulate(np.where(start, idx, 0))
+        merge = np.nonzero((pos % 2 == 0) & np.r_[lab[1:] == lab[:-1], False])[0]
+        geo = geo.copy()
+        geo[merge] = _pairwise_union(geo[merge], geo[merge + 1])
+        keep = pos % 2 == 0
+        geo, lab = geo[keep], lab[keep]
+    if touching is None:
+        out = np.empty(k, dtype=object)
+        out[lab] = geo
+        return out
+    # Map each touch component back to its group, then assemble the disjoint parts.
+    group_of_touch = np.empty(int(sub.max()) + 1, dtype=np.intp)
+    group_of_touch[sub] = groups
+    # A union of polygons is polygonal, so its parts are Polygons.
+    parts, part_of = shapely.get_parts(geo, return_index=True)
+    part_group = group_of_touch[lab[part_of]]
+    part_order = np.argsort(part_group, kind="stable")
+    parts, part_group = parts[part_order], part_group[part_order]
+    multi = shapely.multipolygons(parts, indices=part_group)
+    counts = np.bincount(part_group, minlength=k)
+    single = counts == 1
+    out = np.asarray(multi, dtype=object)
+    out[single] = shapely.get_geometry(out[single], 0)
+    return out

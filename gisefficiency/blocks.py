@@ -1,0 +1,413 @@
+"""Contiguous low-efficiency blocks (集中连片): adjacency across roads, components, block polygons.
+
+A block is a connected component of flagged parcels, two parcels being adjacent when they touch
+or lie within ``gap_m`` of each other (roads are 15-40 m wide, so blocks join across roads).
+Non-flagged parcels enclosed by a block may be kept (留用) inside it without breaking it; they are
+reported apart and never counted as freed land. See ``docs/contract.md`` (Blocks).
+
+Columns read from ``parcels`` (reference year):
+
+==================  ==========================================================================
+``land_mu``         land of the parcel (亩); parcels without it are left out of every block
+flag column         ``low_efficiency`` by default: True marks a candidate (NA counts as False)
+``tax``             实缴税金, 万元 (optional)
+``value_added``     工业增加值, 万元 (optional)
+``energy_tce``      综合能耗, tce (optional)
+firm ids            ``firm_usccs`` or ``firm_ids`` (comma-joined USCCs) or ``holder_uscc`` (optional)
+``n_firms``         firms on the parcel, used only when no firm id column exists (optional)
+``street``          街道/乡镇 (optional)
+``status``          rows whose status is not ``"ok"`` are left out (optional)
+==================  ==========================================================================
+
+Sums are NaN-safe: a block whose parcels all lack a figure gets NaN, never 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gisefficiency import _blocks_keep
+from gisefficiency.adjacency import _threaded, adjacency_pairs, components, grouped_union, intersecting
+from gisefficiency.errors import ConfigError, CRSError, InputError, Problem, format_ids
+
+Keep = Literal["enclosed", "share", "none"]
+
+#: Keep rules accepted by ``find_blocks``.
+KEEP_RULES: tuple[str, ...] = ("enclosed", "share", "none")
+
+#: Default priority weights; each criterion is min-max normalised over the blocks first.
+#: ``freed_mu``: more freed land first; ``low_tax_per_mu``: lower block tax per mu first;
+#: ``compactness``: rounder blocks first; ``low_share``: more low-efficiency land first.
+PRIORITY_WEIGHTS: dict[str, float] = {
+    "freed_mu": 0.4,
+    "low_tax_per_mu": 0.3,
+    "compactness": 0.2,
+    "low_share": 0.1,
+}
+
+#: Firm id columns looked for, in this order (comma-joined USCCs, or a single holder USCC).
+FIRM_ID_COLUMNS: tuple[str, ...] = ("firm_usccs", "firm_ids", "holder_uscc")
+
+BLOCK_COLUMNS: tuple[str, ...] = (
+    "area_mu", "n_parcels", "n_kept", "kept_mu", "n_firms", "firm_ids", "low_share", "tax",
+    "value_added", "energy_tce", "tax_per_mu", "compactness", "streets", "freed_mu", "freed_tce",
+    "tax_lost", "tax_at_target", "priority", "rank",
+)
+
+
+@dataclass
+class Blocks:
+    """Output of ``find_blocks``.
+
+    Attributes
+    ----------
+    membership
+        Index ``parcel_id`` (every input parcel): ``block_id`` (Int64, NA outside blocks) and
+        ``block_role`` (``"low"`` flagged member, ``"kept"`` enclosed parcel kept, NA otherwise).
+    blocks
+        GeoDataFrame, index ``block_id`` (1..n, ordered by the smallest flagged parcel id, so the
+        same input gives the same ids whatever its row order), one valid (Multi)Polygon per block.
+
+        - ``area_mu``: land of the whole block (flagged + kept parcels), 亩;
+        - ``n_parcels`` / ``freed_mu``: number and land of its flagged parcels; ``n_kept`` /
+          ``kept_mu``: the kept ones; ``low_share`` = ``freed_mu / area_mu``;
+        - ``n_firms``, ``firm_ids`` (comma-joined, sorted), ``tax``, ``value_added``,
+          ``energy_tce``, ``tax_per_mu`` = ``tax / area_mu``, ``streets``: the whole block;
+        - ``freed_tce`` and ``tax_lost``: energy and tax of the flagged parcels (what closing them
+          frees and loses); ``tax_at_target`` = ``freed_mu × target_tax_per_mu`` (万元);
+        - ``compactness``: Polsby-Popper 4πA/P² of the block polygon (1 = disc);
+        - ``priority`` (0..1, weighted, see ``PRIORITY_WEIGHTS``) and ``rank`` (1 = first).
+    """
+
+    membership: pd.DataFrame
+    blocks: gpd.GeoDataFrame
+
+
+def find_blocks(
+    parcels: gpd.GeoDataFrame,
+    *,
+    flag: str = "low_efficiency",
+    gap_m: float = 30.0,
+    min_area_mu: float = 50.0,
+    min_parcels: int = 2,
+    keep: Keep = "enclosed",
+    keep_max_share: float = 0.2,
+    keep_enclosed_share: float = 0.75,
+    close_gaps: bool = False,
+    target_tax_per_mu: float | None = None,
+    priority_weights: Mapping[str, float] | None = None,
+) -> Blocks:
+    """Find contiguous blocks of flagged (low-efficiency) parcels.
+
+    Parameters
+    ----------
+    parcels
+        Parcels (index ``parcel_id``, projected CRS in metres) with ``land_mu`` and the flag column;
+        the other columns read are listed in the module docstring.
+    flag
+        Boolean column marking the candidate parcels.
+    gap_m
+        Two flagged parcels are adjacent when they intersect (``0``) or lie within ``gap_m`` metres.
+    min_area_mu
+        Smallest freed (flagged) land of a block, 亩; kept parcels do not make a block big enough.
+    min_parcels
+        Smallest number of flagged parcels in a block.
+    keep
+        Rule for non-flagged parcels inside a block (see ``gisefficiency._blocks_keep``):
+        ``"enclosed"`` keeps every parcel whose point lies in the block's convex hull and whose
+        outer boundary faces the block on at least ``keep_enclosed_share`` of its length;
+        ``"share"`` keeps hull parcels facing the block at all, most-faced first, while kept land
+        stays within ``keep_max_share`` of the block's land; ``"none"`` keeps nothing.
+    keep_max_share
+        Cap of kept land over the block's whole land for ``keep="share"`` (0 <= s < 1).
+    keep_enclosed_share
+        Faced-boundary share needed for ``keep="enclosed"`` (0 < s <= 1).
+    close_gaps
+        Close the road gaps inside each block polygon (buffer +gap/2, union, buffer -gap/2).
+    target_tax_per_mu
+        Tax per mu expected after redevelopment (万元/亩) for ``tax_at_target``; None gives NaN.
+    priority_weights
+        Weights of ``freed_mu``, ``low_tax_per_mu``, ``compactness``, ``low_share`` (any subset;
+        rescaled to sum to 1). Default ``PRIORITY_WEIGHTS``.
+
+    Returns
+    -------
+    Blocks
+        ``membership`` per parcel and the ``blocks`` table.
+
+    Raises
+    ------
+    ConfigError
+        An option is out of range.
+    CRSError
+        The parcels have no CRS or a geographic one.
+    InputError
+        A needed column is missing, the flag is not boolean, or parcel ids repeat.
+    """
+    weights = _check_options(gap_m, min_area_mu, min_parcels, keep, keep_max_share, keep_enclosed_share,
+                             target_tax_per_mu, priority_weights)
+    _check_parcels(parcels, flag)
+
+    geom_all = np.asarray(parcels.geometry.array, dtype=object)
+    usable = ~(shapely.is_missing(geom_all) | shapely.is_empty(geom_all))
+    usable &= parcels["land_mu"].notna().to_numpy()
+    if "status" in parcels.columns:
+        usable &= parcels["status"].astype("string").eq("ok").fillna(False).to_numpy(dtype=bool)
+    flagged = parcels[flag].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    ids = parcels.index.to_numpy()
+    # Stable block order needs a row-order-free key: the rank of each parcel id among all ids.
+    id_rank = pd.Index(ids).argsort(kind="stable").argsort()
+
+    cand = np.nonzero(usable & flagged)[0]
+    geoms = geom_all[cand]
+    i, j = adjacency_pairs(geoms, gap_m=gap_m)
+    comp = components(len(cand), i, j)
+    land = parcels["land_mu"].to_numpy(dtype=float)[cand]
+    comp_land = np.bincount(comp, weights=land, minlength=comp.max() + 1 if len(comp) else 0)
+    comp_n = np.bincount(comp, minlength=len(comp_land))
+    comp_ok = (comp_n >= min_parcels) & (comp_land >= min_area_mu - 1e-9)
+    min_rank = np.full(len(comp_land), np.iinfo(np.int64).max)
+    np.minimum.at(min_rank, comp, id_rank[cand])
+    ok_comps = np.nonzero(comp_ok)[0]
+    block_of_comp = np.full(len(comp_land), -1)
+    block_of_comp[ok_comps[np.argsort(min_rank[ok_comps])]] = np.arange(len(ok_comps))
+    member_block = block_of_comp[comp]
+    in_block = member_block >= 0
+    low_pos, low_block = cand[in_block], member_block[in_block]
+    n_blocks = len(ok_comps)
+
+    # Block polygons of the flagged parcels: only parcels that intersect need an overlay.
+    keep_pair = in_block[i] & in_block[j]
+    ti, tj = i[keep_pair], j[keep_pair]
+    if gap_m > 0 and len(ti):
+        hit = intersecting(geoms, ti, tj)
+        ti, tj = ti[hit], tj[hit]
+    local = np.full(len(cand), -1)
+    local[in_block] = np.arange(len(low_pos))
+    touch = components(len(low_pos), local[ti], local[tj])
+    geometry = (grouped_union(geom_all[low_pos], low_block, touching=touch) if n_blocks
+                else np.empty(0, dtype=object))
+
+    kept_pos, kept_block = _kept(parcels, geom_all, usable & ~flagged, low_pos, low_block, geometry,
+                                 keep=keep, gap_m=gap_m, enclosed_share=keep_enclosed_share,
+                                 max_share=keep_max_share)
+    if len(kept_pos):
+        grown = np.unique(kept_block)
+        extra = np.r_[geometry[grown], geom_all[kept_pos]]
+        extra_block = np.r_[grown, kept_block]
+        _, dense = np.unique(extra_block, return_inverse=True)
+        geometry = geometry.copy()
+        geometry[grown] = grouped_union(extra, dense)
+    if close_gaps and gap_m > 0 and n_blocks:
+        geometry = _close(geometry, gap_m)
+    pos = np.r_[low_pos, kept_pos]
+    block = np.r_[low_block, kept_block]
+
+    membership = _membership(parcels.index, low_pos, low_block, kept_pos, kept_block)
+    table = _attributes(parcels, pos, block, len(low_pos), n_blocks, geometry, target_tax_per_mu, weights)
+    return Blocks(membership=membership, blocks=table)
+
+
+def _check_options(gap_m, min_area_mu, min_parcels, keep, keep_max_share, keep_enclosed_share,
+                   target_tax_per_mu, priority_weights) -> dict[str, float]:
+    bad = []
+    if not (np.isfinite(gap_m) and gap_m >= 0):
+        bad.append(f"gap_m={gap_m!r} must be a distance in metres >= 0 (e.g. 30)")
+    if not (np.isfinite(min_area_mu) and min_area_mu >= 0):
+        bad.append(f"min_area_mu={min_area_mu!r} must be >= 0 (e.g. 50)")
+    if int(min_parcels) != min_parcels or min_parcels < 1:
+        bad.append(f"min_parcels={min_parcels!r} must be an integer >= 1")
+    if keep not in KEEP_RULES:
+        bad.append(f"keep={keep!r} must be one of {', '.join(KEEP_RULES)}")
+    if not (0 <= keep_max_share < 1):
+        bad.append(f"keep_max_share={keep_max_share!r} must be in [0, 1)")
+    if not (0 < keep_enclosed_share <= 1):
+        bad.append(f"keep_enclosed_share={keep_enclosed_share!r} must be in (0, 1]")
+    if target_tax_per_mu is not None and not (np.isfinite(target_tax_per_mu) and target_tax_per_mu >= 0):
+        bad.append(f"target_tax_per_mu={target_tax_per_mu!r} must be >= 0 万元/亩 or None")
+    weights = dict(PRIORITY_WEIGHTS if priority_weights is None else priority_weights)
+    unknown = sorted(set(weights) - set(PRIORITY_WEIGHTS))
+    if unknown:
+        bad.append(f"priority_weights has unknown criteria {unknown}; use {sorted(PRIORITY_WEIGHTS)}")
+    elif any(not np.isfinite(w) or w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
+        bad.append(f"priority_weights={weights!r} must be >= 0 with a positive sum")
+    if bad:
+        raise ConfigError("find_blocks: " + "; ".join(bad))
+    total = sum(weights.values())
+    return {k: w / total for k, w in weights.items()}
+
+
+def _check_parcels(parcels: gpd.GeoDataFrame, flag: str) -> None:
+    crs = parcels.crs
+    if crs is None or not crs.is_projected:
+        raise CRSError(
+            f"find_blocks: parcels must be in a projected CRS in metres, got {crs!r}",
+            [Problem("distances and areas need metres", fix="reproject, e.g. parcels.to_crs('EPSG:4549')")],
+        )
+    problems = [
+        Problem(f"column {col!r} is missing", fix=fix, column=col)
+        for col, fix in ((flag, "run evaluate.flag_parcels or pass flag=<your boolean column>"),
+                         ("land_mu", "run land.prepare_parcels first"))
+        if col not in parcels.columns
+    ]
+    if flag in parcels.columns:
+        values = parcels[flag]
+        if not (pd.api.types.is_bool_dtype(values) or values.dropna().isin([True, False]).all()):
+            odd = values[~values.isin([True, False]) & values.notna()]
+            problems.append(Problem(
+                f"flag column must be boolean; rows {format_ids(odd.index)} hold {format_ids(odd.unique())}",
+                fix="use True/False (NA = not flagged)", column=flag))
+    dup = parcels.index[parcels.index.duplicated()]
+    if len(dup):
+        problems.append(Problem(f"parcel ids repeat: {format_ids(pd.unique(dup))}",
+                                fix="resolve duplicates with land.prepare_parcels", column="parcel_id"))
+    if problems:
+        raise InputError("find_blocks: parcels cannot be used", problems)
+
+
+def _kept(parcels, geom_all, eligible, low_pos, low_block, block_geoms, *, keep, gap_m, enclosed_share,
+          max_share) -> tuple[np.ndarray, np.ndarray]:
+    """Positions and block positions of the kept parcels (rules in ``gisefficiency._blocks_keep``)."""
+    empty = np.empty(0, dtype=np.intp)
+    others = np.nonzero(eligible)[0]
+    if keep == "none" or len(block_geoms) == 0 or len(others) == 0:
+        return empty, empty.copy()
+    if keep == "share" and max_share == 0:
+        return empty, empty.copy()
+    member_geoms = geom_all[low_pos]
+    o_idx, b_idx = _blocks_keep.hull_candidates(member_geoms, low_block, geom_all[others])
+    if len(o_idx) == 0:
+        return empty, empty.copy()
+    pos = others[o_idx]
+    faced = _blocks_keep.faced_share(geom_all[pos], b_idx, block_geoms, gap_m=gap_m)
+    pairs = pd.DataFrame({
+        "pos": pos, "parcel_id": parcels.index.to_numpy()[pos], "block": b_idx, "faced": faced,
+        "land_mu": parcels["land_mu"].to_numpy(dtype=float)[pos],
+    })
+    low_mu = pd.Series(parcels["land_mu"].to_numpy(dtype=float)[low_pos]).groupby(low_block).sum()
+    chosen = _blocks_keep.choose_kept(pairs, keep=keep, enclosed_share=enclosed_share, max_share=max_share,
+                                      low_mu=low_mu)
+    return chosen["pos"].to_numpy(dtype=np.intp), chosen["block"].to_numpy(dtype=np.intp)
+
+
+def _close(geometry: np.ndarray, gap_m: float) -> np.ndarray:
+    half = gap_m / 2.0
+
+    def closing(rows: slice) -> np.ndarray:
+        grown = shapely.buffer(geometry[rows], half, join_style="mitre")
+        return shapely.buffer(grown, -half, join_style="mitre")
+
+    closed = _threaded(closing, len(geometry))
+    bad = ~shapely.is_valid(closed)
+    closed[bad] = shapely.make_valid(closed[bad])
+    return closed
+
+
+def _membership(index: pd.Index, low_pos, low_block, kept_pos, kept_block) -> pd.DataFrame:
+    block_id = np.full(len(index), -1, dtype=np.int64)
+    role = np.full(len(index), None, dtype=object)
+    block_id[low_pos], role[low_pos] = low_block + 1, "low"
+    block_id[kept_pos], role[kept_pos] = kept_block + 1, "kept"
+    out = pd.DataFrame(
+        {"block_id": pd.array(block_id, dtype="Int64"), "block_role": pd.array(role, dtype="string")},
+        index=index.copy(),
+    )
+    out.loc[block_id < 0, "block_id"] = pd.NA
+    return out
+
+
+def _minmax(values: pd.Series) -> pd.Series:
+    low, high = values.min(), values.max()
+    if not np.isfinite(high - low) or high == low:
+        # A constant criterion cannot order the blocks: every block gets the neutral 0.5.
+        return values.where(values.isna(), 0.5)
+    return (values - low) / (high - low)
+
+
+def _sum(frame: pd.DataFrame, column: str, by: np.ndarray, n: int) -> pd.Series:
+    if column not in frame.columns:
+        return pd.Series(np.nan, index=range(n))
+    values = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    return values.groupby(by).sum(min_count=1).reindex(range(n))
+
+
+def _joined(values: pd.Series, by: np.ndarray, n: int, *, split: bool) -> tuple[pd.Series, pd.Series]:
+    """Sorted distinct comma-joined values per block, and their count."""
+    frame = pd.DataFrame({"b": by, "v": values.astype("string").to_numpy()})
+    if split:
+        frame = frame.assign(v=frame["v"].str.split(",")).explode("v")
+    frame["v"] = frame["v"].str.strip()
+    frame = frame[frame["v"].notna() & frame["v"].ne("")].drop_duplicates().sort_values(["b", "v"])
+    joined = frame.groupby("b")["v"].agg(",".join).reindex(range(n))
+    count = frame.groupby("b")["v"].size().reindex(range(n))
+    return joined, count
+
+
+def _attributes(parcels, pos, block, n_low, n_blocks, geometry, target, weights) -> gpd.GeoDataFrame:
+    rows = parcels.iloc[pos]
+    role_low = np.arange(len(pos)) < n_low
+    idx = range(n_blocks)
+    land = rows["land_mu"].to_numpy(dtype=float)
+    out = pd.DataFrame(index=idx)
+    out["area_mu"] = pd.Series(land).groupby(block).sum().reindex(idx)
+    out["n_parcels"] = np.bincount(block[role_low], minlength=n_blocks)
+    out["n_kept"] = np.bincount(block[~role_low], minlength=n_blocks)
+    out["kept_mu"] = np.bincount(block[~role_low], weights=land[~role_low], minlength=n_blocks)
+    firm_col = next((c for c in FIRM_ID_COLUMNS if c in rows.columns), None)
+    if firm_col is not None:
+        out["firm_ids"], count = _joined(rows[firm_col], block, n_blocks, split=firm_col != "holder_uscc")
+        out["n_firms"] = count.fillna(0).astype("Int64")
+    else:
+        out["firm_ids"] = pd.Series(pd.NA, index=idx, dtype="string")
+        n_firms = _sum(rows, "n_firms", block, n_blocks)
+        out["n_firms"] = n_firms.round().astype("Int64")
+    out["firm_ids"] = out["firm_ids"].astype("string")
+    freed = pd.Series(land[role_low]).groupby(block[role_low]).sum().reindex(idx)
+    out["low_share"] = freed / out["area_mu"]
+    for col in ("tax", "value_added", "energy_tce"):
+        out[col] = _sum(rows, col, block, n_blocks)
+    out["tax_per_mu"] = out["tax"] / out["area_mu"]
+    area = shapely.area(geometry)
+    perimeter = shapely.length(geometry)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["compactness"] = np.where(perimeter > 0, 4 * np.pi * area / perimeter**2, np.nan)
+    if "street" in rows.columns:
+        out["streets"] = _joined(rows["street"], block, n_blocks, split=False)[0].astype("string")
+    else:
+        out["streets"] = pd.Series(pd.NA, index=idx, dtype="string")
+    low_rows = rows.iloc[np.nonzero(role_low)[0]]
+    out["freed_mu"] = freed
+    out["freed_tce"] = _sum(low_rows, "energy_tce", block[role_low], n_blocks)
+    out["tax_lost"] = _sum(low_rows, "tax", block[role_low], n_blocks)
+    out["tax_at_target"] = freed * (np.nan if target is None else float(target))
+    out["priority"] = _priority(out, weights)
+    order = out["priority"].sort_values(ascending=False, kind="stable", na_position="last").index
+    rank = pd.Series(np.arange(1, n_blocks + 1), index=order).reindex(idx)
+    out["rank"] = rank.where(out["priority"].notna()).astype("Int64")
+    out.index = pd.Index(np.arange(1, n_blocks + 1, dtype=np.int64), name="block_id")
+    out = out[list(BLOCK_COLUMNS)]
+    return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geometry, index=out.index, crs=parcels.crs),
+                            crs=parcels.crs)
+
+
+def _priority(table: pd.DataFrame, weights: dict[str, float]) -> pd.Series:
+    criteria = {
+        "freed_mu": _minmax(table["freed_mu"]),
+        "low_tax_per_mu": 1.0 - _minmax(table["tax_per_mu"]),
+        "compactness": _minmax(table["compactness"]),
+        "low_share": _minmax(table["low_share"]),
+    }
+    score = pd.Series(0.0, index=table.index)
+    for name, weight in weights.items():
+        if weight > 0:
+            # Missing input stays missing: a block with an unknown criterion has no priority.
+            score = score + weight * criteria[name]
+    return score
+

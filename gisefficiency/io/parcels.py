@@ -1,0 +1,379 @@
+"""Read a parcel layer (GeoPackage, Shapefile, GeoJSON, FlatGeobuf, GeoParquet) into the parcels frame.
+
+The result follows ``docs/contract.md``: index ``parcel_id`` (str), canonical column names, extra
+columns kept, ``src_row`` (1-based row in the source) and a projected CRS in metres.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from pyproj import CRS
+from pyproj.exceptions import CRSError as ProjCRSError
+
+from gisefficiency.crs import distorts_area, gk3_zone_crs, guess_crs, guess_epsg, is_metric_projected
+from gisefficiency.errors import CRSError, InputError, Problem, format_ids
+from gisefficiency.io.columns import alias_lookup, dedupe, find_unit, match_header, normalise_header
+from gisefficiency.io.values import as_code, as_text, parse_dates, parse_numbers
+
+log = logging.getLogger(__name__)
+
+#: File suffixes read, and what they are.
+PARCEL_FORMATS: dict[str, str] = {
+    ".gpkg": "GeoPackage", ".shp": "Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON",
+    ".fgb": "FlatGeobuf", ".parquet": "GeoParquet", ".geoparquet": "GeoParquet",
+}
+ENGINES: tuple[str, ...] = ("pyogrio", "fiona")
+#: Layer names taken without asking when a file has several layers and exactly one of these.
+PARCEL_LAYER_NAMES: frozenset[str] = frozenset({"parcels", "parcel", "宗地", "地块", "宗地图", "zd", "dk"})
+
+_NUMERIC = ("cert_area_m2", "floor_area_m2", "building_height_m")
+_DATES = ("supply_date",)
+_CODES = ("holder_uscc",)
+
+
+def read_parcels(
+    path: str | Path,
+    *,
+    layer: str | None = None,
+    id_column: str = "parcel_id",
+    crs: str | None = None,
+    encoding: str | None = None,
+    engine: Literal["pyogrio", "fiona"] = "pyogrio",
+    aliases: Mapping[str, str] | None = None,
+) -> gpd.GeoDataFrame:
+    """Read parcels, map their columns to canonical names and make sure the CRS is in metres.
+
+    Parameters
+    ----------
+    path
+        A .gpkg, .shp, .geojson/.json, .fgb or .parquet file.
+    layer
+        Layer to read from a multi-layer file (GeoPackage); required when it has several, unless
+        exactly one of them is named like ``PARCEL_LAYER_NAMES`` (parcels, 宗地, 地块).
+    id_column
+        Header of the parcel id column (an alias such as 宗地号 works for the default ``parcel_id``).
+    crs
+        CRS to assume (e.g. ``"EPSG:4549"``), overriding the file's; required when the file has none.
+    encoding
+        Text encoding of a Shapefile's .dbf. Default: the .cpg file, else UTF-8 if the text is valid
+        UTF-8, else GB18030 (a superset of GBK).
+    engine
+        ``"pyogrio"`` (default, Arrow where possible) or ``"fiona"``.
+    aliases
+        Extra header -> canonical column name mappings (``[parcels.aliases]``).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Index ``parcel_id`` (str); canonical columns found, other columns kept; ``src_row``;
+        projected CRS in metres (lon/lat is projected to its CGCS2000 3° Gauss-Krüger zone).
+
+    Raises
+    ------
+    InputError
+        Missing file, unknown format, ambiguous layer, missing id column or ids, unreadable values.
+    CRSError
+        No CRS and none given, or coordinates that contradict the CRS.
+    """
+    path = Path(path)
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r} -> use one of {', '.join(ENGINES)}")
+    if not path.exists():
+        raise InputError(f"{path}: parcel file not found -> check [parcels] path in the config")
+    suffix = path.suffix.lower()
+    if suffix not in PARCEL_FORMATS:
+        raise InputError(
+            f"{path}: unknown parcel format {suffix!r} -> use one of {', '.join(sorted(PARCEL_FORMATS))}"
+        )
+    frame = _read(path, suffix, layer=layer, encoding=encoding, engine=engine)
+    frame = frame.reset_index(drop=True)
+    frame["src_row"] = np.arange(1, len(frame) + 1, dtype=np.int64)
+    frame = _canonical_columns(frame, path, id_column=id_column, aliases=aliases)
+    frame = _set_crs(frame, path, crs=crs)
+    return frame
+
+
+def _read(path: Path, suffix: str, *, layer: str | None, encoding: str | None, engine: str) -> gpd.GeoDataFrame:
+    if PARCEL_FORMATS[suffix] == "GeoParquet":
+        try:
+            return gpd.read_parquet(path)
+        except Exception as exc:
+            raise InputError(f"{path}: cannot read GeoParquet ({exc}) -> check the file") from exc
+    layer = _choose_layer(path, layer, engine)
+    if suffix == ".shp" and encoding is None:
+        encoding = shapefile_encoding(path)
+    kwargs: dict[str, object] = {}
+    if layer is not None:
+        kwargs["layer"] = layer
+    if encoding is not None:
+        kwargs["encoding"] = encoding
+    try:
+        if engine == "fiona":
+            return gpd.read_file(path, engine="fiona", **kwargs)
+        import pyogrio
+
+        try:
+            return pyogrio.read_dataframe(path, use_arrow=True, **kwargs)
+        except (pyogrio.errors.DataSourceError, UnicodeDecodeError) as exc:
+            # Arrow refuses some non-UTF-8 sources; the row reader decodes them itself.
+            log.debug("arrow read of %s failed (%s); reading without arrow", path, exc)
+            return pyogrio.read_dataframe(path, use_arrow=False, **kwargs)
+    except InputError:
+        raise
+    except Exception as exc:
+        raise InputError(f"{path}: cannot read the parcel layer ({exc}) -> check the file in QGIS") from exc
+
+
+def _list_layers(path: Path, engine: str) -> list[str]:
+    if engine == "fiona":
+        import fiona
+
+        return list(fiona.listlayers(path))
+    import pyogrio
+
+    return [str(name) for name, _ in pyogrio.list_layers(path)]
+
+
+def _choose_layer(path: Path, layer: str | None, engine: str) -> str | None:
+    try:
+        layers = _list_layers(path, engine)
+    except Exception as exc:
+        raise InputError(f"{path}: cannot open the parcel file ({exc}) -> check the file in QGIS") from exc
+    if layer is not None:
+        if layer not in layers:
+            raise InputError(
+                f"{path}: no layer {layer!r}; layers are {', '.join(map(repr, layers))} "
+                f"-> set layer = \"...\" under [parcels] to one of them"
+            )
+        return layer
+    named = [name for name in layers if normalise_header(name) in PARCEL_LAYER_NAMES]
+    if len(layers) > 1 and len(named) == 1:
+        log.info("%s: reading layer %r of %s", path, named[0], ", ".join(layers))
+        return named[0]
+    if len(layers) > 1:
+        raise InputError(
+            f"{path}: {len(layers)} layers ({', '.join(map(repr, layers))}), which one holds the parcels? "
+            f"-> set layer = \"{layers[0]}\" (or another) under [parcels]"
+        )
+    return None
+
+
+def shapefile_encoding(path: str | Path) -> str | None:
+    """Encoding to read a Shapefile's attributes with when the caller gave none.
+
+    None when a .cpg file exists (the driver honours it); otherwise ``"utf-8"`` if the .dbf's field
+    names and text fields decode as UTF-8, else ``"gb18030"`` (Chinese files without a .cpg are
+    usually GBK, and GB18030 is its superset).
+    """
+    path = Path(path)
+    if any(path.with_suffix(s).exists() for s in (".cpg", ".CPG")):
+        return None
+    dbf = next((path.with_suffix(s) for s in (".dbf", ".DBF") if path.with_suffix(s).exists()), None)
+    if dbf is None:
+        return None
+    return "utf-8" if _dbf_text_is_utf8(dbf.read_bytes()) else "gb18030"
+
+
+def _dbf_text_is_utf8(data: bytes) -> bool:
+    """Whether every field name and character field of a dBase file is valid UTF-8."""
+    if len(data) < 32:
+        return True
+    n_records = int.from_bytes(data[4:8], "little")
+    header_len = int.from_bytes(data[8:10], "little")
+    record_len = int.from_bytes(data[10:12], "little")
+    names, char_fields, offset = [], [], 1  # byte 0 of a record is the deletion flag
+    for start in range(32, header_len - 1, 32):
+        if data[start] == 0x0D:
+            break
+        desc = data[start:start + 32]
+        names.append(desc[:11].split(b"\x00", 1)[0])
+        length = desc[16]
+        if desc[11:12] == b"C":
+            length += desc[17] * 256  # character fields may use the decimal byte as length high byte
+            char_fields.append((offset, length))
+        offset += length
+    try:
+        b"".join(names).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    if not char_fields or record_len == 0 or n_records == 0:
+        return True
+    body = data[header_len:header_len + n_records * record_len]
+    n = len(body) // record_len
+    records = np.frombuffer(body[: n * record_len], dtype=np.uint8).reshape(n, record_len)
+    for start, length in char_fields:
+        column = records[:, start:start + length]
+        if not (column >= 0x80).any():
+            continue
+        # Decode field by field (a multi-byte character never spans two fields), NUL-padded.
+        text = np.ascontiguousarray(np.concatenate([column, np.zeros((n, 1), np.uint8)], axis=1)).tobytes()
+        try:
+            text.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return True
+
+
+def _canonical_columns(
+    frame: gpd.GeoDataFrame, path: Path, *, id_column: str, aliases: Mapping[str, str] | None
+) -> gpd.GeoDataFrame:
+    geometry = frame.geometry.name
+    headers = [c for c in frame.columns if c not in (geometry, "src_row")]
+    lookup = alias_lookup(aliases)
+    id_header = _find_id_header(headers, id_column, lookup)
+    if id_header is None:
+        raise InputError(
+            f"{path}: no parcel id column {id_column!r}; columns found: {', '.join(map(str, headers))} "
+            f"-> set id = \"<column>\" under [parcels] to the column holding 宗地号/不动产单元号"
+        )
+    rename: dict[str, str] = {id_header: "parcel_id"}
+    targets: dict[str, list[str]] = {}
+    for header in headers:
+        if header == id_header:
+            continue
+        name = match_header(header, lookup)
+        if name is not None and name != "parcel_id" and name != header:
+            targets.setdefault(name, []).append(header)
+            rename[header] = name
+    clashes = {name: hs for name, hs in targets.items() if len(hs) > 1 or name in headers}
+    if clashes:
+        raise InputError(
+            f"{path}: several columns mean the same thing",
+            [Problem(f"columns {', '.join(map(repr, hs + ([name] if name in headers else [])))} "
+                     f"all map to {name!r}",
+                     fix=f"rename one, or map it to another name in [parcels.aliases], e.g. "
+                         f"\"{hs[-1]}\" = \"{name}_2\"", file=str(path), column=hs[0])
+             for name, hs in clashes.items()],
+        )
+    out = frame.rename(columns=rename)
+    out.columns = dedupe(map(str, out.columns))
+    problems = _parse_columns(out, path, original={v: k for k, v in rename.items()})
+    if problems:
+        raise InputError(f"{path}: {len(problems)} unreadable parcel value(s)", problems)
+    missing_id = out["parcel_id"].isna()
+    if missing_id.any():
+        rows = out.loc[missing_id, "src_row"].tolist()
+        raise InputError(
+            f"{path}: {len(rows)} parcel(s) without an id in column {id_header!r}, rows {format_ids(rows)} "
+            f"-> fill in the parcel ids (or drop those features)"
+        )
+    return out.set_index("parcel_id")
+
+
+def _find_id_header(headers: list[str], id_column: str, lookup: Mapping[str, str]) -> str | None:
+    if id_column in headers:
+        return id_column
+    key = normalise_header(id_column)
+    folded = [h for h in headers if normalise_header(h) == key]
+    if folded:
+        return folded[0]
+    target = lookup.get(key, id_column)
+    if target == "parcel_id":
+        return next((h for h in headers if match_header(h, lookup) == "parcel_id"), None)
+    return None
+
+
+def _parse_columns(frame: gpd.GeoDataFrame, path: Path, *, original: Mapping[str, str]) -> list[Problem]:
+    """Parse canonical columns in place (on the caller's own copy); return the unreadable cells."""
+    problems: list[Problem] = []
+    frame["parcel_id"] = as_text(frame["parcel_id"])
+    for name in _CODES:
+        if name in frame:
+            frame[name] = as_code(frame[name])
+    for name in ("land_use", "street"):
+        if name in frame:
+            frame[name] = as_text(frame[name])
+    parsers = [(n, parse_numbers) for n in _NUMERIC] + [(n, parse_dates) for n in _DATES]
+    for name, parser in parsers:
+        if name not in frame:
+            continue
+        header = original.get(name, name)
+        raw = frame[name]
+        values, bad = parser(raw)
+        if name in _NUMERIC:
+            factor, unknown = find_unit(name, header)
+            if unknown is not None:
+                log.warning("%s: unit %r in header %r not recognised; values kept as %s", path, unknown,
+                            header, name)
+            values = values * factor
+        frame[name] = values
+        kind = "a number" if name in _NUMERIC else "a date such as 2019-05-01"
+        problems.extend(
+            Problem(f"not {kind}", fix=f"correct the value in column {header!r}", file=str(path),
+                    row=int(row), column=header, value=value)
+            for row, value in zip(frame.loc[bad, "src_row"], raw[bad], strict=True)
+        )
+    return problems
+
+
+def _set_crs(frame: gpd.GeoDataFrame, path: Path, *, crs: str | None) -> gpd.GeoDataFrame:
+    bounds = _bounds(frame)
+    if crs is not None:
+        try:
+            given = CRS.from_user_input(crs)
+        except ProjCRSError as exc:
+            raise CRSError(
+                f"{path}: cannot understand crs {crs!r} ({exc}) -> write it as \"EPSG:4549\""
+            ) from exc
+        if frame.crs is not None and not given.equals(frame.crs):
+            log.warning("%s: file CRS %s replaced by the configured %s", path, frame.crs.to_string(), crs)
+        frame = frame.set_crs(given, allow_override=True)
+    if frame.crs is None:
+        guess = guess_epsg(bounds) or "EPSG:4549"
+        raise CRSError(
+            f"{path}: the layer has no CRS; its coordinates: {guess_crs(bounds)} "
+            f"-> set crs = \"{guess}\" under [parcels] in the config (or add a .prj / define the CRS in QGIS)"
+        )
+    _check_coordinates(frame.crs, bounds, path)
+    if is_metric_projected(frame.crs) and not distorts_area(frame.crs):
+        return frame
+    lon = _median_lon(frame)
+    target = gk3_zone_crs(lon)
+    log.info("%s: projecting from %s to %s for areas in metres", path, frame.crs.name, target.name)
+    return frame.to_crs(target)
+
+
+def _bounds(frame: gpd.GeoDataFrame) -> np.ndarray:
+    geoms = frame.geometry.to_numpy()
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if not present.any():
+        return np.full(4, np.nan)
+    return shapely.total_bounds(geoms[present])
+
+
+def _median_lon(frame: gpd.GeoDataFrame) -> float:
+    geoms = frame.geometry.to_numpy()
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if not present.any():
+        raise CRSError("the layer has no geometries -> check the parcel file")
+    b = shapely.bounds(geoms[present])
+    x, y = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+    if frame.crs.is_geographic:
+        return float(np.median(x))
+    lonlat = gpd.GeoSeries(gpd.points_from_xy(x, y), crs=frame.crs).to_crs("EPSG:4490")
+    return float(np.median(lonlat.x))
+
+
+def _check_coordinates(crs: CRS, bounds: np.ndarray, path: Path) -> None:
+    """Catch a CRS that contradicts the coordinates (a wrong .prj is common)."""
+    if not np.all(np.isfinite(bounds)):
+        return
+    minx, miny, maxx, maxy = bounds
+    degrees = -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90
+    if crs.is_geographic and not degrees:
+        raise CRSError(
+            f"{path}: the file says {crs.name} (degrees) but its coordinates {guess_crs(bounds)} "
+            f"-> set crs = \"{guess_epsg(bounds) or 'EPSG:4549'}\" under [parcels]"
+        )
+    if crs.is_projected and degrees and max(abs(maxx - minx), abs(maxy - miny)) < 10:
+        raise CRSError(
+            f"{path}: the file says {crs.name} (metres) but its coordinates {guess_crs(bounds)} "
+            f"-> set crs = \"EPSG:4490\" (or \"EPSG:4326\") under [parcels]"
+        )

@@ -1,0 +1,462 @@
+"""Read firm tables (firm-year panels) and firm-parcel land rows from .xlsx, .xls, .csv or .parquet.
+
+Headers are found under title rows and matched to canonical names (``schema.ALIASES`` plus the
+user's aliases); wide layouts ("2021年实缴税金", "实缴税金2021") are melted into one row per firm
+and year. Every unreadable cell is collected as a :class:`~gisefficiency.errors.Problem` and all of
+them are raised at once; ``check_firms`` also returns the warnings (bad USCC check digits,
+negative tax, missing energy, ...) for ``gisefficiency validate``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from gisefficiency.crs import COORD_SYSTEMS
+from gisefficiency.errors import ConfigError, InputError, Problem, format_ids
+from gisefficiency.io.columns import (
+    COLUMN_UNITS,
+    alias_lookup,
+    dedupe,
+    find_unit,
+    match_header,
+    match_wide_header,
+    unit_factor,
+)
+from gisefficiency.io.sheets import Grid, find_header, header_names, read_grid
+from gisefficiency.io.values import (
+    as_code,
+    as_text,
+    is_one_of,
+    missing_mask,
+    parse_choice,
+    parse_dates,
+    parse_flags,
+    parse_numbers,
+    parse_years,
+)
+from gisefficiency.schema import (
+    FIRM_COLUMNS,
+    FLAG_FIRM_COLUMNS,
+    NUMERIC_FIRM_COLUMNS,
+    SCALE_VALUES,
+)
+from gisefficiency.uscc import is_valid_uscc
+
+log = logging.getLogger(__name__)
+
+#: Land-row kind spellings -> "own" / "leased" (1/0 as the Wenzhou ETDZ platform's ``type``).
+KIND_VALUES: dict[str, str] = {
+    "own": "own", "owned": "own", "自有": "own", "自用": "own", "自建": "own", "1": "own",
+    "leased": "leased", "lease": "leased", "tenant": "leased", "租赁": "leased", "租用": "leased",
+    "承租": "leased", "出租": "leased", "0": "leased",
+}
+
+#: Row labels of total lines, dropped (with a warning) when the row has no USCC.
+TOTAL_WORDS: frozenset[str] = frozenset({"合计", "总计", "小计", "total", "sum"})
+
+_CODES = ("uscc", "holder_uscc")
+_TEXT = ("name", "industry", "parcel_id", "land_use", "street")
+_NUMBERS = (*NUMERIC_FIRM_COLUMNS, "lon", "lat", "cert_area_m2", "floor_area_m2", "building_height_m")
+_DATES = ("production_date", "supply_date")
+_CHOICES: dict[str, dict[str, str]] = {"scale": SCALE_VALUES, "coord_sys": COORD_SYSTEMS, "kind": KIND_VALUES}
+_WHAT = {"number": "a number", "date": "a date such as 2019-05-01", "flag": "是/否 (yes/no)",
+         "year": "a year such as 2021"}
+
+
+def read_firms(
+    path: str | Path,
+    *,
+    sheet: str | int | None = None,
+    aliases: Mapping[str, str] | None = None,
+    units: Mapping[str, str] | None = None,
+    header_row: int | None = None,
+) -> pd.DataFrame:
+    """Read a firm table into the long firm-year panel of ``docs/contract.md``.
+
+    Parameters
+    ----------
+    path
+        .xlsx, .xls, .csv (UTF-8, UTF-8 with BOM or GBK) or .parquet.
+    sheet
+        Sheet name or 0-based position (default: the first sheet).
+    aliases
+        Extra header -> canonical name mappings (``[firms.aliases]``).
+    units
+        Canonical column -> unit of the file's values, e.g. ``{"tax": "元", "electricity": "kWh"}``;
+        values are converted to the canonical unit (万元, tce, 万kWh, t). Units in header brackets
+        ("实缴税金（元）") are applied when a column has none here.
+    header_row
+        The header's row number as seen in Excel, when the automatic search picks the wrong row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        RangeIndex; canonical columns found, ``year`` (int), numbers float (NaN missing), flags
+        ``boolean``, ``scale`` "above"/"below"/NA, dates datetime64, ``uscc_valid`` (bool) and
+        ``src_row`` (the row number as seen in the file); other columns kept under their header.
+
+    Raises
+    ------
+    InputError
+        Listing every fatal problem (unreadable cells, missing USCC or year column, ...).
+    ConfigError
+        An unknown unit or a unit for a column without units.
+    """
+    frame, problems = _load_firms(Path(path), sheet=sheet, aliases=aliases, units=units, header_row=header_row)
+    return _finish(frame, problems, path, "firm table")
+
+
+def check_firms(
+    path: str | Path,
+    *,
+    sheet: str | int | None = None,
+    aliases: Mapping[str, str] | None = None,
+    units: Mapping[str, str] | None = None,
+    header_row: int | None = None,
+) -> list[Problem]:
+    """Every problem of a firm table, errors first then warnings, without raising for data problems.
+
+    Parameters are those of :func:`read_firms`.
+    """
+    try:
+        _, problems = _load_firms(Path(path), sheet=sheet, aliases=aliases, units=units, header_row=header_row)
+    except InputError as exc:
+        return exc.problems or [Problem(str(exc), file=str(path))]
+    return sorted(problems, key=lambda p: p.severity != "error")
+
+
+def read_land(
+    path: str | Path,
+    *,
+    aliases: Mapping[str, str] | None = None,
+    sheet: str | int | None = None,
+    header_row: int | None = None,
+) -> pd.DataFrame:
+    """Read firm-parcel land rows: ``uscc, parcel_id, kind ("own"|"leased"), floor_area_m2, src_row``.
+
+    Parameters
+    ----------
+    path
+        .xlsx, .xls, .csv or .parquet with one row per firm and parcel.
+    aliases, sheet, header_row
+        As in :func:`read_firms`. Kind accepts 自有/own/1 and 租赁/leased/0 (see ``KIND_VALUES``).
+
+    Raises
+    ------
+    InputError
+        Missing columns, missing USCC/parcel/kind values, unreadable cells.
+    """
+    frame, problems = _load_land(Path(path), aliases=aliases, sheet=sheet, header_row=header_row)
+    return _finish(frame, problems, path, "land table")
+
+
+def check_land(
+    path: str | Path,
+    *,
+    aliases: Mapping[str, str] | None = None,
+    sheet: str | int | None = None,
+    header_row: int | None = None,
+) -> list[Problem]:
+    """Every problem of a land table, errors first then warnings (see :func:`read_land`)."""
+    try:
+        _, problems = _load_land(Path(path), aliases=aliases, sheet=sheet, header_row=header_row)
+    except InputError as exc:
+        return exc.problems or [Problem(str(exc), file=str(path))]
+    return sorted(problems, key=lambda p: p.severity != "error")
+
+
+def _finish(frame: pd.DataFrame | None, problems: list[Problem], path: str | Path, what: str) -> pd.DataFrame:
+    errors = [p for p in problems if p.severity == "error"]
+    if errors or frame is None:
+        raise InputError(f"{path}: {len(errors)} problem(s) in the {what}", errors)
+    for problem in problems:
+        log.warning("%s", problem)
+    return frame
+
+
+def _load_firms(
+    path: Path, *, sheet: str | int | None, aliases: Mapping[str, str] | None,
+    units: Mapping[str, str] | None, header_row: int | None,
+) -> tuple[pd.DataFrame | None, list[Problem]]:
+    factors = _unit_factors(units)
+    frame, problems = _load_table(path, sheet=sheet, aliases=aliases, factors=factors,
+                                  header_row=header_row, expected=("uscc", "year", "tax"))
+    file = str(path)
+    for name, header in (("uscc", "统一社会信用代码"), ("year", "年度")):
+        if name not in frame:
+            fix = (f"add a {header} column, or map yours in [firms.aliases]" if name == "uscc" else
+                   "add a 年度 column, or put the year in the headers (2021年实缴税金), or map yours in [firms.aliases]")
+            problems.append(Problem(f"no {name} column ({header}) among: {', '.join(frame.attrs['headers'])}",
+                                    fix=fix, file=file, column=name))
+    if "uscc" not in frame or "year" not in frame:
+        return None, problems
+    year_header = frame.attrs["source"].get("year", "year")
+    unreadable = {p.row for p in problems if p.column == year_header and p.severity == "error"}
+    missing_year = frame["year"].isna() & ~frame["src_row"].isin(unreadable)
+    problems += [Problem("the year is missing", fix="fill in the year (年度) of this row", file=file,
+                         row=int(r), column=year_header)
+                 for r in frame.loc[missing_year, "src_row"]]
+    frame["year"] = frame["year"].astype("Int64")
+    problems += _firm_warnings(frame, file)
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    frame["year"] = frame["year"].astype(int)
+    order = [c for c in FIRM_COLUMNS if c in frame] + ["uscc_valid", "src_row"]
+    extras = [c for c in frame.columns if c not in order]
+    out = frame[order + extras].reset_index(drop=True)
+    out.attrs = {}
+    return out, problems
+
+
+def _load_land(
+    path: Path, *, aliases: Mapping[str, str] | None, sheet: str | int | None, header_row: int | None,
+) -> tuple[pd.DataFrame | None, list[Problem]]:
+    frame, problems = _load_table(path, sheet=sheet, aliases=aliases, factors={}, header_row=header_row,
+                                  expected=("uscc", "parcel_id", "kind"))
+    file = str(path)
+    for name, header in (("uscc", "统一社会信用代码"), ("parcel_id", "地块编号"), ("kind", "用地类型 (自有/租赁)")):
+        if name not in frame:
+            problems.append(Problem(f"no {name} column ({header}) among: {', '.join(frame.attrs['headers'])}",
+                                    fix="add it, or map your header in [land.aliases]", file=file, column=name))
+    if not {"uscc", "parcel_id", "kind"} <= set(frame.columns):
+        return None, problems
+    for name in ("uscc", "parcel_id", "kind"):
+        problems += [Problem(f"{name} is missing", fix="fill it in or delete the row", file=file, row=int(r),
+                             column=frame.attrs["source"].get(name, name))
+                     for r in frame.loc[frame[name].isna(), "src_row"]]
+    if "floor_area_m2" not in frame:
+        frame["floor_area_m2"] = float("nan")
+    negative = frame["floor_area_m2"] < 0
+    problems += [Problem("negative floor area", fix="correct the area (m2)", file=file, row=int(r),
+                         column=frame.attrs["source"].get("floor_area_m2"), value=v)
+                 for r, v in zip(frame.loc[negative, "src_row"], frame.loc[negative, "floor_area_m2"], strict=True)]
+    bad_uscc = frame["uscc"].notna() & ~is_valid_uscc(frame["uscc"])
+    problems += [Problem("USCC check digit or format is wrong (kept; it may not match a firm)",
+                         fix="check the 18-character code", file=file, row=int(r), column="uscc", value=v,
+                         severity="warning")
+                 for r, v in zip(frame.loc[bad_uscc, "src_row"], frame.loc[bad_uscc, "uscc"], strict=True)]
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    order = ["uscc", "parcel_id", "kind", "floor_area_m2", "src_row"]
+    out = frame[order + [c for c in frame.columns if c not in order]].reset_index(drop=True)
+    out.attrs = {}
+    return out, problems
+
+
+def _unit_factors(units: Mapping[str, str] | None) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for column, unit in (units or {}).items():
+        if column not in COLUMN_UNITS:
+            raise ConfigError(
+                f"[firms.units]: unknown column {column!r} -> give units for "
+                f"{', '.join(c for c in COLUMN_UNITS if c in FIRM_COLUMNS)}"
+            )
+        out[column] = unit_factor(column, unit, source="[firms.units]")
+    return out
+
+
+def _load_table(
+    path: Path, *, sheet: str | int | None, aliases: Mapping[str, str] | None, factors: Mapping[str, float],
+    header_row: int | None, expected: tuple[str, ...],
+) -> tuple[pd.DataFrame, list[Problem]]:
+    """Header, column plan, parsing and (for wide tables) melting; the frame carries ``attrs``
+    ``headers`` (as read) and ``source`` (canonical -> header) for messages."""
+    file = str(path)
+    grid: Grid = read_grid(path, sheet=sheet)
+    lookup = alias_lookup(aliases)
+    pos = find_header(grid, lookup, path=path, header_row=header_row, expected=expected)
+    headers = header_names(grid, pos)
+    body = grid.cells.iloc[pos + 1:]
+    src_row = pd.Series(body.index.to_numpy() + grid.first_row, index=body.index)
+    blank = pd.concat([missing_mask(body[j]) for j in body.columns], axis=1).all(axis=1) if len(body.columns) \
+        else pd.Series(True, index=body.index)
+    body, src_row = body[~blank], src_row[~blank]
+
+    problems: list[Problem] = []
+    static: dict[str, tuple[int, str]] = {}  # canonical or extra name -> (column position, header)
+    wide: dict[tuple[str, int], tuple[int, str]] = {}
+    unknown: list[tuple[int, str]] = []
+    for j, header in enumerate(headers):
+        # Year first: "工业增加值（2022年）" is a 2022 column, not the bracket-less "工业增加值".
+        wide_key = match_wide_header(header, lookup)
+        name = None if wide_key is not None else match_header(header, lookup)
+        if wide_key is not None:
+            if wide_key in wide:
+                problems.append(_clash(file, wide_key[0], [wide[wide_key][1], header]))
+            wide[wide_key] = (j, header)
+        elif name is not None:
+            if name in static:
+                problems.append(_clash(file, name, [static[name][1], header]))
+            static[name] = (j, header)
+        else:
+            unknown.append((j, header))
+    # Other columns are kept under their header (repeats suffixed .2, .3, ...).
+    for name, (j, header) in zip(dedupe(h for _, h in unknown), unknown, strict=True):
+        static.setdefault(name, (j, header))
+    measures = {m for m, _ in wide}
+    for m in sorted(measures & set(static)):
+        problems.append(_clash(file, m, [static[m][1], *(h for (mm, _), (_, h) in wide.items() if mm == m)]))
+    if wide and "year" in static:
+        problems.append(Problem(
+            f"the table has a year column ({static['year'][1]!r}) and year-in-header columns "
+            f"({', '.join(h for _, h in list(wide.values())[:3])})",
+            fix="use one layout: one row per firm and year with a 年度 column, or one row per firm with "
+                "2021年实缴税金-style headers", file=file))
+
+    columns: dict[str, pd.Series] = {}
+    for name, (j, header) in static.items():
+        columns[name] = _parse(name, header, body[j], src_row, factors, file, problems)
+    frame = pd.DataFrame(columns, index=body.index)
+    frame["src_row"] = src_row
+    if wide:
+        frame = _melt(frame, {k: _parse(k[0], h, body[j], src_row, factors, file, problems)
+                              for k, (j, h) in wide.items()})
+    source = {name: header for name, (_, header) in static.items()}
+    source.update({m: h for (m, _), (_, h) in wide.items()})
+    frame = _drop_totals(frame, body, src_row, file, problems)
+    frame.attrs = {"headers": headers, "source": source}
+    return frame, problems
+
+
+def _clash(file: str, name: str, headers: list[str]) -> Problem:
+    return Problem(
+        f"columns {', '.join(map(repr, headers))} all map to {name!r}",
+        fix=f"rename or delete one, or map it to another name in the config's aliases (\"{headers[-1]}\" = "
+            f"\"{name}_2\")", file=file, column=headers[-1])
+
+
+def _parse(name: str, header: str, raw: pd.Series, src_row: pd.Series, factors: Mapping[str, float],
+           file: str, problems: list[Problem]) -> pd.Series:
+    """Parse one column by its canonical name, appending a Problem per unreadable cell."""
+    parser: Callable[[pd.Series], tuple[pd.Series, pd.Series]] | None = None
+    kind = ""
+    if name in _CODES:
+        return as_code(raw)
+    if name in _TEXT:
+        return as_text(raw)
+    if name == "year":
+        parser, kind = parse_years, "year"
+    elif name in _NUMBERS:
+        parser, kind = parse_numbers, "number"
+    elif name in FLAG_FIRM_COLUMNS:
+        parser, kind = parse_flags, "flag"
+    elif name in _DATES:
+        parser, kind = parse_dates, "date"
+    elif name in _CHOICES:
+        mapping = _CHOICES[name]
+
+        def parser(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+            return parse_choice(s, mapping)
+
+        kind = "one of " + ", ".join(sorted(set(mapping)))
+    if parser is None:
+        return raw  # extra column: kept as read
+    values, bad = parser(raw)
+    what = _WHAT.get(kind, kind)
+    problems.extend(
+        Problem(f"not {what}", fix=f"correct the cell in column {header!r}", file=file, row=int(r),
+                column=header, value=v)
+        for r, v in zip(src_row[bad], raw[bad], strict=True)
+    )
+    if kind == "number":
+        factor = factors.get(name)
+        if factor is None:
+            factor, unknown = find_unit(name, header)
+            if unknown is not None:
+                problems.append(Problem(
+                    f"unit {unknown!r} in the header is not recognised; values are taken as they are",
+                    fix=f"give the unit in the config ([firms.units] {name} = \"...\")", file=file,
+                    column=header, severity="warning"))
+        values = values * factor
+    return values
+
+
+def _melt(frame: pd.DataFrame, wide: Mapping[tuple[str, int], pd.Series]) -> pd.DataFrame:
+    """One row per source row and year from year-in-header columns (a loop over the few years)."""
+    years = sorted({y for _, y in wide})
+    measures = list(dict.fromkeys(m for m, _ in sorted(wide, key=lambda k: k[1])))
+    dtypes = {m: next(s.dtype for (mm, _), s in wide.items() if mm == m) for m in measures}
+    parts = []
+    for year in years:
+        part = frame.copy()
+        part["year"] = year
+        for m in measures:
+            part[m] = wide.get((m, year), pd.Series(None, index=frame.index, dtype=dtypes[m]))
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True).sort_values(["src_row", "year"], kind="stable")
+    out["year"] = out["year"].astype("Int64")
+    return out
+
+
+def _drop_totals(frame: pd.DataFrame, body: pd.DataFrame, src_row: pd.Series, file: str,
+                 problems: list[Problem]) -> pd.DataFrame:
+    """Drop sum lines (合计/总计/小计 in one of the first cells) that have no USCC, with a warning."""
+    if "uscc" not in frame or body.empty:
+        return frame
+    candidates = set(frame.loc[frame["uscc"].isna(), "src_row"])
+    rows = src_row.isin(candidates).to_numpy(bool)
+    if not rows.any():
+        return frame
+    labels = pd.concat([is_one_of(body.loc[rows, j], TOTAL_WORDS) for j in body.columns[:4]], axis=1).any(axis=1)
+    totals = set(src_row[rows][labels.to_numpy(bool)])
+    total = frame["src_row"].isin(totals) & frame["uscc"].isna()
+    if total.any():
+        dropped = sorted(set(frame.loc[total, "src_row"].astype(int)))
+        problems.append(Problem(f"total row(s) skipped: rows {format_ids(dropped)}", file=file,
+                                fix="nothing to do if these are sums (合计); give them a USCC if they are firms",
+                                severity="warning"))
+    return frame[~total]
+
+
+def _firm_warnings(frame: pd.DataFrame, file: str) -> list[Problem]:
+    out: list[Problem] = []
+    src = frame.attrs.get("source", {})
+    uscc = frame["uscc"]
+    frame["uscc_valid"] = is_valid_uscc(uscc)
+    bad = uscc.notna() & ~frame["uscc_valid"]
+    out += [Problem("USCC check digit or format is wrong (the row is kept)", fix="check the 18-character code",
+                    file=file, row=int(r), column=src.get("uscc", "uscc"), value=v, severity="warning")
+            for r, v in zip(frame.loc[bad, "src_row"], uscc[bad], strict=True)]
+    out += _missing_summary(frame, uscc.isna(), "uscc", src, file,
+                            "the firm cannot be linked by USCC; fill in its 统一社会信用代码")
+    if "tax" in frame:
+        negative = frame["tax"] < 0
+        out += [Problem("negative tax (kept: refunds can exceed payments)", fix="check the value",
+                        file=file, row=int(r), column=src.get("tax", "tax"), value=v, severity="warning")
+                for r, v in zip(frame.loc[negative, "src_row"], frame.loc[negative, "tax"], strict=True)]
+        out += _missing_summary(frame, frame["tax"].isna(), "tax", src, file,
+                                "fill in 实缴税金 (万元); missing stays missing, it is not taken as 0")
+    else:
+        out.append(Problem("no tax column (实缴税金): per-mu tax cannot be computed", severity="warning",
+                           fix="add the column or map its header in [firms.aliases]", file=file))
+    above = frame["scale"] == "above" if "scale" in frame else pd.Series(False, index=frame.index)
+    above = above.fillna(False).astype(bool)
+    if "energy_tce" in frame:
+        out += _missing_summary(frame, above & frame["energy_tce"].isna(), "energy_tce", src, file,
+                                "fill in 综合能耗 (tce) for 规上 firms: 单位能耗增加值 needs it")
+    elif above.any():
+        out.append(Problem("no energy column (综合能耗) for 规上 firms: 单位能耗增加值 cannot be computed",
+                           fix="add the column or map its header in [firms.aliases]", file=file,
+                           severity="warning"))
+    keyed = frame[uscc.notna()]
+    dup = keyed.duplicated(["uscc", "year"], keep=False)
+    for (code, year), rows in keyed[dup].groupby(["uscc", "year"])["src_row"]:
+        out.append(Problem(f"firm {code} has {len(rows)} rows for {year}: rows {format_ids(rows.tolist())}",
+                           fix="keep one row per firm and year (or sum them)", file=file, column="uscc",
+                           severity="warning"))
+    return out
+
+
+def _missing_summary(frame: pd.DataFrame, mask: pd.Series, name: str, src: Mapping[str, str], file: str,
+                     fix: str) -> list[Problem]:
+    if not mask.any():
+        return []
+    rows = frame.loc[mask, "src_row"].astype(int).tolist()
+    return [Problem(f"{len(rows)} row(s) without {name}: rows {format_ids(rows, limit=10)}", fix=fix,
+                    file=file, column=src.get(name, name), severity="warning")]
+
+

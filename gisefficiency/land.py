@@ -1,0 +1,295 @@
+"""Land: repair parcel geometry, resolve duplicated ids and decide each parcel's area in mu.
+
+``prepare_parcels`` adds the land columns of ``docs/contract.md`` to the frame ``read_parcels``
+returns; ``summarise_land`` totals them for the link report. 1 mu is exactly 10000/15 m².
+"""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gisefficiency.constants import M2_PER_MU
+from gisefficiency.crs import distorts_area, is_metric_projected
+from gisefficiency.errors import ConfigError, CRSError, InputError, format_ids
+
+#: Where ``land_mu`` comes from: the certificate area when given (``"cert"``) or always the polygon.
+AREA_BASES: tuple[str, ...] = ("cert", "drawn")
+
+#: What to do with parcel ids that occur more than once.
+#: ``"error"`` stops with the ids; ``"keep_first"`` keeps the first row of each id (later rows are
+#: dropped, ``n_src_rows`` counts them); ``"merge"`` unions the geometries into one parcel, sums the
+#: certificate and floor areas (missing only when all are missing) and keeps the first non-missing
+#: value of every other column.
+DUPLICATE_RULES: tuple[str, ...] = ("error", "keep_first", "merge")
+
+_POLYGON, _MULTIPOLYGON = 3, 6
+_COLLECTIONS = (4, 5, 6, 7)  # multi-point, multi-line, multi-polygon, geometry collection
+_SUMMED = ("cert_area_m2", "floor_area_m2")
+_STATUS_RANK = {"ok": 0, "repaired": 1, "empty": 2}
+
+
+def prepare_parcels(
+    parcels: gpd.GeoDataFrame,
+    *,
+    area_basis: str = "cert",
+    area_diff_share: float = 0.05,
+    duplicates: str = "error",
+) -> gpd.GeoDataFrame:
+    """Repair geometries and compute every parcel's area in mu.
+
+    Parameters
+    ----------
+    parcels
+        Parcels as returned by ``io.read_parcels`` (index ``parcel_id``, projected CRS in metres).
+    area_basis
+        ``"cert"``: ``land_mu`` is the certificate area when given, else the drawn area;
+        ``"drawn"``: always the drawn polygon's area.
+    area_diff_share
+        ``area_flag`` is True where ``|cert - drawn| / drawn`` exceeds this share.
+    duplicates
+        One of ``DUPLICATE_RULES``: ``"error"`` (default), ``"keep_first"`` or ``"merge"``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        A new frame, one row per parcel id, with ``geom_status`` ("ok", "repaired", "empty"),
+        ``status`` ("ok" or "excluded: <reason>"), ``area_m2``, ``area_mu``, ``cert_area_mu``,
+        ``land_mu`` (NaN when excluded), ``land_source`` ("cert"/"drawn"), ``area_diff_share``,
+        ``area_flag`` and ``n_src_rows`` (source rows folded into the parcel).
+
+    Raises
+    ------
+    ConfigError
+        Unknown ``area_basis`` or ``duplicates``, or a negative ``area_diff_share``.
+    CRSError
+        If the frame is not in a projected CRS in metres.
+    InputError
+        Duplicated parcel ids with ``duplicates="error"``, or a layer without any polygon.
+    """
+    _check_options(area_basis, area_diff_share, duplicates)
+    _check_crs(parcels)
+    out = parcels.copy()
+    if out.index.name != "parcel_id":
+        out.index = out.index.rename("parcel_id")
+    geometry, geom_status, reason = repair_geometries(out.geometry.to_numpy())
+    if len(out) and (geom_status == "empty").all() and (reason != "empty geometry").any():
+        raise InputError(
+            "the parcel layer holds no polygons (found "
+            f"{', '.join(sorted(set(reason[reason != 'empty geometry'])))}) -> give a polygon layer"
+        )
+    out = out.set_geometry(gpd.GeoSeries(geometry, index=out.index, crs=out.crs), crs=out.crs)
+    out["geom_status"] = geom_status
+    out["status"] = np.where(geom_status == "empty", "excluded: " + reason.astype(object), "ok")
+    out["n_src_rows"] = 1
+    out = _resolve_duplicates(out, duplicates)
+
+    area_m2 = shapely.area(out.geometry.to_numpy())
+    area_m2 = np.where(out["geom_status"].to_numpy() == "empty", np.nan, area_m2)
+    out["area_m2"] = area_m2
+    out["area_mu"] = area_m2 / M2_PER_MU
+    if "cert_area_m2" in out:
+        cert_m2 = pd.to_numeric(out["cert_area_m2"], errors="coerce").astype(float)
+        # A zero or negative certificate area means "no certificate", not an empty parcel.
+        out["cert_area_mu"] = cert_m2.where(cert_m2 > 0) / M2_PER_MU
+    else:
+        out["cert_area_mu"] = np.nan
+    included = out["status"] == "ok"
+    use_cert = out["cert_area_mu"].notna() & (area_basis == "cert")
+    out["land_mu"] = out["cert_area_mu"].where(use_cert, out["area_mu"]).where(included)
+    out["land_source"] = pd.Series(np.where(use_cert, "cert", "drawn"), index=out.index, dtype="string")
+    out.loc[~included, "land_source"] = pd.NA
+    drawn = out["area_mu"].where(out["area_mu"] > 0)
+    out["area_diff_share"] = (out["cert_area_mu"] - drawn) / drawn
+    out["area_flag"] = (out["area_diff_share"].abs() > area_diff_share).fillna(False).astype(bool)
+    return out
+
+
+def repair_geometries(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keep the polygonal part of every geometry, repairing invalid ones with ``make_valid``.
+
+    Parameters
+    ----------
+    geoms
+        Array of shapely geometries (None allowed).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The geometries (Polygon/MultiPolygon, None where nothing polygonal is left), the status
+        ("ok", "repaired", "empty") and the reason of empty ones ("" otherwise).
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    n = len(geoms)
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    types = shapely.get_type_id(geoms)
+    polygonal = np.isin(types, (_POLYGON, _MULTIPOLYGON))
+    valid = shapely.is_valid(geoms)
+    todo = ~missing & ~(polygonal & valid)
+    out = geoms.copy()
+    out[missing] = None
+    status = np.full(n, "ok", dtype=object)
+    reason = np.full(n, "", dtype=object)
+    status[missing] = "empty"
+    reason[missing] = "empty geometry"
+    if todo.any():
+        fixed = _polygonal_parts(shapely.make_valid(geoms[todo]))
+        idx = np.flatnonzero(todo)
+        out[idx] = fixed
+        lost = shapely.is_missing(fixed)
+        status[idx] = np.where(lost, "empty", "repaired")
+        reason[idx] = np.where(lost, _type_reason(geoms[idx]), "")
+    return out, status.astype(str), reason.astype(str)
+
+
+def _type_reason(geoms: np.ndarray) -> np.ndarray:
+    names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
+                      "MultiPolygon", "GeometryCollection"], dtype=object)
+    types = shapely.get_type_id(geoms)
+    polygonal = np.isin(types, (_POLYGON, _MULTIPOLYGON))
+    label = "not a polygon (" + names[np.clip(types, 0, 7)] + ")"
+    return np.where(polygonal, "no area left after repair", label)
+
+
+def _polygonal_parts(geoms: np.ndarray) -> np.ndarray:
+    """Polygons of each geometry (nested collections flattened); None where there are none."""
+    parts, index = shapely.get_parts(geoms, return_index=True)
+    while True:
+        nested = np.isin(shapely.get_type_id(parts), _COLLECTIONS)
+        if not nested.any():
+            break
+        sub, sub_index = shapely.get_parts(parts[nested], return_index=True)
+        parts = np.concatenate([parts[~nested], sub])
+        index = np.concatenate([index[~nested], index[nested][sub_index]])
+    keep = (shapely.get_type_id(parts) == _POLYGON) & (shapely.area(parts) > 0)
+    parts, index = parts[keep], index[keep]
+    order = np.argsort(index, kind="stable")
+    parts, index = parts[order], index[order]
+    out = np.full(len(geoms), None, dtype=object)
+    if len(parts):
+        shapely.multipolygons(parts, indices=index, out=out)
+        single = np.bincount(index, minlength=len(geoms)) == 1
+        out[single] = shapely.get_geometry(out[single], 0)
+    return out
+
+
+def _resolve_duplicates(frame: gpd.GeoDataFrame, rule: str) -> gpd.GeoDataFrame:
+    dup = frame.index.duplicated(keep=False)
+    if not dup.any():
+        return frame
+    ids = frame.index[dup].unique()
+    if rule == "error":
+        raise InputError(
+            f"{len(ids)} parcel id(s) occur more than once: {format_ids(ids)} -> fix the ids, or set "
+            f"duplicates = \"keep_first\" (keep the first row) or \"merge\" (union the polygons, sum the "
+            f"certificate areas) under [parcels]"
+        )
+    counts = frame.index.value_counts()
+    if rule == "keep_first":
+        out = frame[~frame.index.duplicated(keep="first")].copy()
+        out["n_src_rows"] = counts.reindex(out.index).to_numpy()
+        return out
+    return _merge_duplicates(frame, dup, counts)
+
+
+def _merge_duplicates(frame: gpd.GeoDataFrame, dup: np.ndarray, counts: pd.Series) -> gpd.GeoDataFrame:
+    geom_name = frame.geometry.name
+    order = pd.Series(np.arange(len(frame)), index=frame.index).groupby(level=0, sort=False).min()
+    rows = frame[dup]
+    attrs = rows.drop(columns=[geom_name]).groupby(level=0, sort=False).first()
+    for name in _SUMMED:
+        if name in rows:
+            attrs[name] = pd.to_numeric(rows[name], errors="coerce").groupby(level=0, sort=False).sum(min_count=1)
+    rank = rows["geom_status"].map(_STATUS_RANK)
+    codes, uniques = pd.factorize(rows.index)
+    geoms = rows.geometry.to_numpy()
+    sort = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[sort])) + 1
+    # One union per duplicated id: only the (few) duplicated ids are looped over.
+    merged = np.array([shapely.union_all(group) for group in np.split(geoms[sort], bounds)], dtype=object)
+    merged = _polygonal_parts(merged)
+    merged_status = np.where(
+        shapely.is_missing(merged), "empty",
+        np.where(rank.groupby(codes).max().to_numpy() >= _STATUS_RANK["repaired"], "repaired", "ok"),
+    )
+    attrs = attrs.reindex(uniques)
+    attrs["geom_status"] = merged_status
+    attrs["status"] = np.where(merged_status == "empty", "excluded: empty geometry", "ok")
+    attrs["n_src_rows"] = counts.reindex(uniques).to_numpy()
+    merged_frame = gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(merged, index=attrs.index, crs=frame.crs))
+    merged_frame = merged_frame.rename_geometry(geom_name) if geom_name != "geometry" else merged_frame
+    out = pd.concat([frame[~dup], merged_frame[frame.columns]])
+    out = out.iloc[np.argsort(order.reindex(out.index).to_numpy(), kind="stable")]
+    return gpd.GeoDataFrame(out, geometry=geom_name, crs=frame.crs)
+
+
+def summarise_land(parcels: gpd.GeoDataFrame) -> dict[str, float]:
+    """Counts and area totals of prepared parcels, for the link report.
+
+    Parameters
+    ----------
+    parcels
+        Output of :func:`prepare_parcels`.
+
+    Returns
+    -------
+    dict
+        ``n_parcels``, ``n_ok``, ``n_repaired``, ``n_empty``, ``n_excluded``, ``n_duplicate_rows``
+        (source rows folded into another row), ``n_cert`` (parcels with a certificate area),
+        ``n_land_from_cert``, ``n_area_flag``; ``drawn_mu`` (drawn area of usable parcels),
+        ``cert_mu`` (certificate areas), ``repaired_mu`` (drawn area of repaired parcels),
+        ``area_mu_before`` (every row's land as given, the certificate area of excluded rows included),
+        ``area_mu_after`` (= the sum of ``land_mu``) and ``excluded_mu`` (their difference).
+    """
+    status = parcels["status"]
+    ok = status == "ok"
+    land = parcels["land_mu"].astype(float)
+    before = land.fillna(parcels["cert_area_mu"].astype(float))
+    after = float(land.sum(min_count=1)) if land.notna().any() else 0.0
+    total_before = float(before.sum()) if before.notna().any() else 0.0
+    n_src = parcels["n_src_rows"] if "n_src_rows" in parcels else pd.Series(1, index=parcels.index)
+    return {
+        "n_parcels": len(parcels),
+        "n_ok": int(ok.sum()),
+        "n_repaired": int((parcels["geom_status"] == "repaired").sum()),
+        "n_empty": int((parcels["geom_status"] == "empty").sum()),
+        "n_excluded": int((~ok).sum()),
+        "n_duplicate_rows": int((n_src - 1).sum()),
+        "n_cert": int(parcels["cert_area_mu"].notna().sum()),
+        "n_land_from_cert": int((parcels.get("land_source") == "cert").fillna(False).sum())
+        if "land_source" in parcels else 0,
+        "n_area_flag": int(parcels["area_flag"].sum()),
+        "drawn_mu": float(parcels.loc[ok, "area_mu"].sum()),
+        "cert_mu": float(parcels["cert_area_mu"].sum()),
+        "repaired_mu": float(parcels.loc[parcels["geom_status"] == "repaired", "area_mu"].sum()),
+        "area_mu_before": total_before,
+        "area_mu_after": after,
+        "excluded_mu": total_before - after,
+    }
+
+
+def _check_options(area_basis: str, area_diff_share: float, duplicates: str) -> None:
+    if area_basis not in AREA_BASES:
+        raise ConfigError(f"unknown area_basis {area_basis!r} -> use one of {', '.join(AREA_BASES)}")
+    if duplicates not in DUPLICATE_RULES:
+        raise ConfigError(f"unknown duplicates rule {duplicates!r} -> use one of {', '.join(DUPLICATE_RULES)}")
+    if isinstance(area_diff_share, bool) or not isinstance(area_diff_share, int | float) or not (
+        math.isfinite(area_diff_share) and area_diff_share >= 0
+    ):
+        raise ConfigError(
+            f"area_diff_share must be a share >= 0 (0.05 = 5 %), got {area_diff_share!r}"
+        )
+
+
+def _check_crs(parcels: gpd.GeoDataFrame) -> None:
+    crs = parcels.crs
+    if crs is None or not is_metric_projected(crs) or distorts_area(crs):
+        name = "none" if crs is None else crs.name
+        raise CRSError(
+            f"parcel areas need a projected CRS in metres that keeps areas, got {name} -> read the layer "
+            f"with io.read_parcels (it projects lon/lat to its CGCS2000 3° Gauss-Krüger zone) or to_crs(4549)"
+        )

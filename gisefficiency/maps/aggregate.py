@@ -1,0 +1,123 @@
+"""The aggregated view for more parcels than a browser can draw one by one.
+
+Above ``max_parcels`` the page would take tens of seconds to paint (50k canvas polygons measured ~3-4 s with
+JS styling, 1M would hang), so instead it shows: streets/towns as a 亩均税收 choropleth (total tax over total
+land), the parcels burned into PNG images (grade and tax classes, about 1600 px on the long side), the
+low-efficiency blocks as vectors, and a search that finds firms and low-efficiency parcels as points.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gisefficiency.assets import data_uri
+from gisefficiency.i18n import Lang
+from gisefficiency.maps.encode import encode_polygons, integers, numbers, split_ids, strings
+from gisefficiency.maps.image import codes_to_rgba, encode_png, rasterise_codes
+from gisefficiency.maps.layers import as_flag, col, grade_classes, tax_classes, tax_thresholds
+from gisefficiency.maps.text import text
+
+STREET_SIMPLIFY_M = 5.0
+
+
+def street_table(parcels: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """One row per street/town: its land (mu), parcel count, 亩均税收 and outline (projected CRS).
+
+    亩均税收 is total tax over the land of the parcels whose tax is known (missing tax is not read as 0);
+    without a ``tax`` column the parcels' tax is ``tax_per_mu × land``.
+    """
+    land_col = "land_mu" if "land_mu" in parcels.columns else "area_mu"
+    land = pd.to_numeric(parcels[land_col], errors="coerce") if land_col in parcels.columns else None
+    frame = pd.DataFrame({"street": parcels["street"].astype("object").fillna("—")}, index=parcels.index)
+    frame["land_mu"] = land if land is not None else np.nan
+    if "tax" in parcels.columns:
+        frame["tax"] = pd.to_numeric(parcels["tax"], errors="coerce")
+    elif "tax_per_mu" in parcels.columns:
+        frame["tax"] = pd.to_numeric(parcels["tax_per_mu"], errors="coerce") * frame["land_mu"]
+    else:
+        frame["tax"] = np.nan
+    frame["taxed_land"] = frame["land_mu"].where(frame["tax"].notna())
+    g = frame.groupby("street", sort=True)
+    table = pd.DataFrame({
+        "land_mu": g["land_mu"].sum(min_count=1),
+        "n_parcels": g.size(),
+        "tax": g["tax"].sum(min_count=1),
+        "taxed_land": g["taxed_land"].sum(min_count=1),
+    })
+    table["tax_per_mu"] = table["tax"] / table["taxed_land"].where(table["taxed_land"] > 0)
+    shapes = gpd.GeoDataFrame({"street": frame["street"]}, geometry=parcels.geometry.values, crs=parcels.crs)
+    outline = shapes.dissolve(by="street", method="disjoint_subset")
+    outline["geometry"] = outline.geometry.simplify(STREET_SIMPLIFY_M)
+    return gpd.GeoDataFrame(table.join(outline), geometry="geometry", crs=parcels.crs)
+
+
+def street_layer(streets: gpd.GeoDataFrame, lonlat: np.ndarray, policy: Any, lang: Lang) -> dict:
+    """The street choropleth layer spec for ``map.js`` (kind ``areas``)."""
+    classes = tax_classes(streets["tax_per_mu"], tax_thresholds(policy), lang)
+    classes["codes"] = integers(classes["codes"])
+    return {
+        "key": "streets", "kind": "areas", "name": text("layer_streets", lang), "show": True,
+        "geom": encode_polygons(lonlat), **classes,
+        "attrs": {
+            "name": strings(streets.index.astype(str)), "tax_per_mu": numbers(streets["tax_per_mu"]),
+            "land_mu": numbers(streets["land_mu"], decimals=2), "n_parcels": numbers(streets["n_parcels"], decimals=0),
+        },
+    }
+
+
+def raster_layer(key: str, name: str, lonlat: np.ndarray, classes: dict, *, show: bool,
+                 max_px: int = 1600) -> dict:
+    """Parcels burned into a PNG in a lon/lat grid (pixels square on the ground), as an image layer."""
+    minx, miny, maxx, maxy = shapely.total_bounds(lonlat)
+    # Size the grid by ground distance (lon shrinks by cos(lat)) so a pixel covers a square on the ground.
+    coslat = float(np.cos(np.radians((miny + maxy) / 2)))
+    width_units, height_units = (maxx - minx) * coslat, maxy - miny
+    span = max(width_units, height_units) or 1.0
+    shape = (max(1, round(max_px * height_units / span)), max(1, round(max_px * width_units / span)))
+    grid = rasterise_codes(lonlat, np.asarray(classes["codes"]), (minx, miny, maxx, maxy), shape)
+    png = encode_png(codes_to_rgba(grid, classes["colours"]))
+    return {
+        "key": key, "kind": "image", "name": name, "show": show, "url": data_uri(png, "image/png"),
+        "bounds": [[miny, minx], [maxy, maxx]], "opacity": 0.85,
+        "colours": classes["colours"], "labels": classes["labels"], "title": classes["title"],
+    }
+
+
+def search_points(parcels: gpd.GeoDataFrame, lonlat: np.ndarray, firm_ids: pd.Index) -> dict:
+    """Search targets without parcel geometries: one point per firm (a point on its first parcel) and the
+    low-efficiency parcels, as lat/lon columns (``null`` where a firm has no parcel)."""
+    xy = shapely.get_coordinates(shapely.point_on_surface(lonlat))
+    latlon = pd.DataFrame({"lat": xy[:, 1], "lon": xy[:, 0]}, index=parcels.index)
+    out: dict[str, Any] = {}
+    if "firm_usccs" in parcels.columns and len(firm_ids):
+        pairs = split_ids(parcels["firm_usccs"]).drop_duplicates("target")
+        where = latlon.reindex(pairs["owner"].to_numpy()).set_axis(pairs["target"].to_numpy()).reindex(firm_ids)
+        out["firm_lat"], out["firm_lon"] = numbers(where["lat"], decimals=6), numbers(where["lon"], decimals=6)
+    low = as_flag(col(parcels, "low_efficiency"), parcels.index)
+    out["parcel_ids"] = strings(parcels.index[low].astype(str))
+    out["parcel_lat"] = numbers(latlon["lat"][low], decimals=6)
+    out["parcel_lon"] = numbers(latlon["lon"][low], decimals=6)
+    return out
+
+
+def aggregated_layers(parcels: gpd.GeoDataFrame, lonlat: np.ndarray, streets: gpd.GeoDataFrame | None,
+                      streets_lonlat: np.ndarray | None, policy: Any, wanted: tuple[str, ...],
+                      lang: Lang) -> list[dict]:
+    """Layer specs of the aggregated view: the street choropleth and the grade and tax rasters."""
+    layers: list[dict] = []
+    if streets is not None and streets_lonlat is not None:
+        layers.append(street_layer(streets, streets_lonlat, policy, lang))
+    if "grade" in wanted:
+        classes = grade_classes(col(parcels, "grade"), parcels.index, lang)
+        layers.append(raster_layer("grade", text("layer_raster_grade", lang), lonlat, classes,
+                                   show=streets is None))
+    if "tax" in wanted and "tax_per_mu" in parcels.columns:
+        classes = tax_classes(parcels["tax_per_mu"], tax_thresholds(policy), lang)
+        layers.append(raster_layer("tax", f"{text('layer_tax', lang)} ({text('raster', lang)})", lonlat,
+                                   classes, show=False))
+    return layers

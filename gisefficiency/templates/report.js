@@ -1,0 +1,76 @@
+(function () {
+  "use strict";
+  function sortKey(cell) {
+    var v = cell.getAttribute("data-v");
+    if (v === null) { var t = cell.textContent.trim(); return t === "—" ? null : t; }
+    if (v === "") { return null; }
+    return Number(v);
+  }
+  var collator = new Intl.Collator(document.documentElement.lang || undefined, { numeric: true });
+  function compare(a, b) {
+    if (typeof a === "number" && typeof b === "number") { return a - b; }
+    return collator.compare(String(a), String(b));
+  }
+  function sortTable(table, index, th) {
+    var asc = th.getAttribute("aria-sort") !== "ascending";
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (c) { c.removeAttribute("aria-sort"); });
+    th.setAttribute("aria-sort", asc ? "ascending" : "descending");
+    var body = table.tBodies[0];
+    // Read each key once (not once per comparison): sorting thousands of rows stays instant.
+    var keyed = Array.prototype.map.call(body.rows, function (r, i) { return [sortKey(r.cells[index]), i, r]; });
+    keyed.sort(function (p, q) {
+      if (p[0] === null || q[0] === null) {  // missing values stay last in both directions
+        return p[0] === q[0] ? p[1] - q[1] : (p[0] === null ? 1 : -1);
+      }
+      var c = compare(p[0], q[0]);
+      return c === 0 ? p[1] - q[1] : (asc ? c : -c);
+    });
+    var frag = document.createDocumentFragment();
+    keyed.forEach(function (p) { frag.appendChild(p[2]); });
+    body.appendChild(frag);
+    if (table._refresh) { table._refresh(); }
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), function (table) {
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, i) {
+      th.tabIndex = 0;
+      th.addEventListener("click", function () { sortTable(table, i, th); });
+      th.addEventListener("keydown", function (e) {
+        if (e.key === "Enter" || e.key === " ") { e.preventDefault(); sortTable(table, i, th); }
+      });
+    });
+  });
+  // Filter box, row counter and paging: long tables show their first rows only (hidden rows cost no
+  // layout), "show all" lifts the limit; print shows every row (CSS).
+  Array.prototype.forEach.call(document.querySelectorAll("input.filter"), function (input) {
+    var table = document.getElementById(input.getAttribute("data-table"));
+    var counter = document.getElementById(table.id + "-count");
+    var more = document.getElementById(table.id + "-more");
+    var page = Number(table.getAttribute("data-page")) || Infinity;
+    var state = { q: "", limit: page };
+    function rowText(r) {
+      if (r._text === undefined) { r._text = r.textContent.toLowerCase(); }
+      return r._text;
+    }
+    function refresh() {
+      var rows = table.tBodies[0].rows, matched = 0, shown = 0;
+      for (var i = 0; i < rows.length; i++) {
+        var ok = !state.q || rowText(rows[i]).indexOf(state.q) !== -1;
+        if (ok) { matched++; }
+        var visible = ok && matched <= state.limit;
+        if (rows[i].hidden === visible) { rows[i].hidden = !visible; }
+        if (visible) { shown++; }
+      }
+      counter.textContent = counter.getAttribute("data-template")
+        .replace("{n}", shown.toLocaleString()).replace("{total}", matched.toLocaleString());
+      if (more) { more.hidden = shown >= matched; }
+    }
+    table._refresh = refresh;
+    input.addEventListener("input", function () {
+      state.q = input.value.trim().toLowerCase();
+      state.limit = page;
+      refresh();
+    });
+    if (more) { more.addEventListener("click", function () { state.limit = Infinity; refresh(); }); }
+    refresh();
+  });
+})();

@@ -1,0 +1,303 @@
+"""Tests of gisefficiency.blocks: contiguous low-efficiency blocks."""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.sparse.csgraph import connected_components
+
+from gisefficiency.blocks import PRIORITY_WEIGHTS, find_blocks
+from gisefficiency.constants import M2_PER_MU
+from gisefficiency.errors import ConfigError, CRSError, InputError
+
+CRS = "EPSG:4549"
+
+
+def grid(nx: int, ny: int, *, side: float = 100.0, col_gaps=None, row_gaps=None, flags=None, **columns):
+    """Squares of ``side`` metres (100 m = 15 mu), ``nx`` columns by ``ny`` rows, with optional road gaps.
+
+    Ids are ``r{row}c{col}``; ``flags`` is a set of (row, col) flagged low-efficiency.
+    """
+    col_gaps = [0.0] * (nx - 1) if col_gaps is None else list(col_gaps)
+    row_gaps = [0.0] * (ny - 1) if row_gaps is None else list(row_gaps)
+    x0 = np.r_[0.0, np.cumsum(side + np.asarray(col_gaps, dtype=float))]
+    y0 = np.r_[0.0, np.cumsum(side + np.asarray(row_gaps, dtype=float))]
+    rows, cols = np.divmod(np.arange(nx * ny), nx)
+    geoms = shapely.box(500_000 + x0[cols], 3_000_000 + y0[rows], 500_000 + x0[cols] + side,
+                        3_000_000 + y0[rows] + side)
+    ids = [f"r{r}c{c}" for r, c in zip(rows, cols, strict=True)]
+    flags = set(flags or ())
+    frame = gpd.GeoDataFrame(
+        {
+            "land_mu": shapely.area(geoms) / M2_PER_MU,
+            "low_efficiency": [(r, c) in flags for r, c in zip(rows, cols, strict=True)],
+            **columns,
+        },
+        geometry=geoms, crs=CRS, index=pd.Index(ids, name="parcel_id"),
+    )
+    return frame
+
+
+# ---------------------------------------------------------------- hand-computed cases
+
+
+def test_one_block_by_touching_and_singleton_dropped():
+    parcels = grid(3, 3, flags={(0, 0), (1, 0), (2, 0), (0, 2)})
+    out = find_blocks(parcels, gap_m=0, min_area_mu=0, keep="none")
+    assert list(out.blocks.index) == [1]
+    row = out.blocks.loc[1]
+    assert row["n_parcels"] == 3 and row["area_mu"] == pytest.approx(45.0)
+    assert row["freed_mu"] == pytest.approx(45.0) and row["low_share"] == pytest.approx(1.0)
+    # 100 x 300 m rectangle: 4 pi 30000 / 800^2
+    assert row["compactness"] == pytest.approx(4 * math.pi * 30_000 / 800**2)
+    assert out.blocks.geometry.iloc[0].geom_type == "Polygon"
+    m = out.membership
+    assert m.loc["r1c0", "block_id"] == 1 and m.loc["r1c0", "block_role"] == "low"
+    assert pd.isna(m.loc["r0c2", "block_id"]) and pd.isna(m.loc["r0c2", "block_role"])
+    assert str(m["block_id"].dtype) == "Int64"
+    assert len(m) == 9
+
+
+def test_gap_bridges_a_road_only_when_wide_enough():
+    parcels = grid(2, 1, col_gaps=[20.0], flags={(0, 0), (0, 1)})
+    assert len(find_blocks(parcels, gap_m=30, min_area_mu=0).blocks) == 1
+    assert len(find_blocks(parcels, gap_m=10, min_area_mu=0).blocks) == 0  # each alone < 2 parcels
+    joined = find_blocks(parcels, gap_m=30, min_area_mu=0).blocks
+    assert joined.geometry.iloc[0].geom_type == "MultiPolygon"
+    assert joined.geometry.iloc[0].area == pytest.approx(20_000)
+
+
+def test_close_gaps_fills_the_road_inside_the_block():
+    parcels = grid(2, 1, col_gaps=[20.0], flags={(0, 0), (0, 1)})
+    out = find_blocks(parcels, gap_m=30, min_area_mu=0, close_gaps=True).blocks
+    geom = out.geometry.iloc[0]
+    assert geom.is_valid and geom.geom_type == "Polygon"
+    assert geom.area == pytest.approx(100 * 220)  # the 20 m road between the two is closed
+    assert out.loc[1, "area_mu"] == pytest.approx(30.0)  # land is still the parcels' land
+
+
+def test_min_area_and_min_parcels_filters():
+    parcels = grid(3, 1, flags={(0, 0), (0, 1)})  # one component of 30 mu
+    assert len(find_blocks(parcels, gap_m=0, min_area_mu=30).blocks) == 1
+    assert len(find_blocks(parcels, gap_m=0, min_area_mu=30.01).blocks) == 0
+    assert len(find_blocks(parcels, gap_m=0, min_area_mu=0, min_parcels=3).blocks) == 0
+
+
+def test_enclosed_parcel_is_kept_and_not_freed():
+    ring = {(r, c) for r in range(3) for c in range(3)} - {(1, 1)}
+    tax = np.full(9, 2.0)
+    parcels = grid(3, 3, flags=ring, tax=tax, energy_tce=np.full(9, 10.0))
+    out = find_blocks(parcels, gap_m=0, min_area_mu=0, target_tax_per_mu=5.0)
+    assert out.membership.loc["r1c1", "block_role"] == "kept"
+    row = out.blocks.loc[1]
+    assert (row["n_parcels"], row["n_kept"]) == (8, 1)
+    assert row["kept_mu"] == pytest.approx(15.0)
+    assert row["area_mu"] == pytest.approx(135.0) and row["freed_mu"] == pytest.approx(120.0)
+    assert row["low_share"] == pytest.approx(120 / 135)
+    assert row["tax"] == pytest.approx(18.0) and row["tax_lost"] == pytest.approx(16.0)
+    assert row["tax_per_mu"] == pytest.approx(18.0 / 135)
+    assert row["freed_tce"] == pytest.approx(80.0) and row["energy_tce"] == pytest.approx(90.0)
+    assert row["tax_at_target"] == pytest.approx(600.0)  # 120 mu x 5 万元/亩
+    # The kept parcel fills the hole: one square polygon without interior ring.
+    geom = out.blocks.geometry.iloc[0]
+    assert geom.geom_type == "Polygon" and len(geom.interiors) == 0 and geom.area == pytest.approx(90_000)
+
+
+def test_three_sided_parcel_faces_exactly_three_quarters():
+    u_shape = {(0, 0), (0, 1), (0, 2), (1, 0), (1, 2)}  # open at the top
+    parcels = grid(3, 3, flags=u_shape)
+    kept = find_blocks(parcels, gap_m=0, min_area_mu=0, keep_enclosed_share=0.75).membership
+    assert kept.loc["r1c1", "block_role"] == "kept"
+    assert pd.isna(kept.loc["r2c1", "block_role"])  # top middle lies outside the block's hull
+    strict = find_blocks(parcels, gap_m=0, min_area_mu=0, keep_enclosed_share=0.8).membership
+    assert pd.isna(strict.loc["r1c1", "block_role"])
+
+
+def test_enclosed_across_roads_with_gap():
+    ring = {(r, c) for r in range(3) for c in range(3)} - {(1, 1)}
+    parcels = grid(3, 3, col_gaps=[20, 20], row_gaps=[20, 20], flags=ring)
+    out = find_blocks(parcels, gap_m=30, min_area_mu=0)
+    assert out.membership.loc["r1c1", "block_role"] == "kept"
+    assert find_blocks(parcels, gap_m=30, min_area_mu=0, keep="none").membership["block_role"].eq("kept").sum() == 0
+
+
+def test_share_rule_caps_kept_land():
+    ring = {(r, c) for r in range(3) for c in range(3)} - {(1, 1)}
+    parcels = grid(3, 3, flags=ring)
+    # kept / whole = 15 / 135 = 0.111
+    assert find_blocks(parcels, gap_m=0, min_area_mu=0, keep="share", keep_max_share=0.1).blocks.loc[1, "n_kept"] == 0
+    assert find_blocks(parcels, gap_m=0, min_area_mu=0, keep="share", keep_max_share=0.12).blocks.loc[1, "n_kept"] == 1
+
+
+def test_missing_figures_stay_missing_and_rank_is_na():
+    parcels = grid(5, 1, flags={(0, 0), (0, 1), (0, 3), (0, 4)}, tax=[1.0, np.nan, 9.0, np.nan, np.nan])
+    out = find_blocks(parcels, gap_m=0, min_area_mu=0, keep="none").blocks
+    assert out.loc[1, "tax"] == pytest.approx(1.0)  # NaN skipped when another value exists
+    assert np.isnan(out.loc[2, "tax"]) and np.isnan(out.loc[2, "tax_per_mu"])
+    assert np.isnan(out.loc[2, "priority"]) and pd.isna(out.loc[2, "rank"])
+    assert out.loc[1, "rank"] == 1
+    assert np.isnan(out.loc[1, "tax_at_target"])  # no target given
+
+
+def test_priority_hand_computed():
+    # Block 1: 2 squares (30 mu, tax 3/mu); block 2: 3 squares in a row (45 mu, tax 1/mu).
+    flags = {(0, 0), (0, 1), (2, 0), (2, 1), (2, 2)}
+    tax = np.r_[[45.0, 45.0, 0.0], [0.0] * 3, [15.0, 15.0, 15.0]]
+    parcels = grid(3, 3, flags=flags, tax=tax)
+    out = find_blocks(parcels, gap_m=0, min_area_mu=0, keep="none").blocks
+    c1, c2 = 4 * math.pi * 20_000 / 600**2, 4 * math.pi * 30_000 / 800**2
+    assert out.loc[1, "compactness"] == pytest.approx(c1)
+    assert out.loc[2, "compactness"] == pytest.approx(c2)
+    # normalised: freed 0 / 1, low tax 0 / 1, compactness 1 / 0 (c1 > c2), low_share constant -> 0.5
+    w = PRIORITY_WEIGHTS
+    assert out.loc[1, "priority"] == pytest.approx(w["compactness"] + 0.5 * w["low_share"])
+    assert out.loc[2, "priority"] == pytest.approx(w["freed_mu"] + w["low_tax_per_mu"] + 0.5 * w["low_share"])
+    assert list(out["rank"]) == [2, 1]
+    custom = find_blocks(parcels, gap_m=0, min_area_mu=0, keep="none", priority_weights={"compactness": 2.0}).blocks
+    assert list(custom["priority"]) == [1.0, 0.0]
+
+
+def test_firms_and_streets_joined():
+    parcels = grid(3, 1, flags={(0, 0), (0, 1), (0, 2)},
+                   firm_usccs=["B,A", "A", None], street=["东城街道", "西城街道", "东城街道"])
+    out = find_blocks(parcels, gap_m=0, min_area_mu=0).blocks
+    assert out.loc[1, "firm_ids"] == "A,B" and out.loc[1, "n_firms"] == 2
+    assert out.loc[1, "streets"] == "东城街道,西城街道"
+    plain = find_blocks(grid(2, 1, flags={(0, 0), (0, 1)}, n_firms=[2, np.nan]), gap_m=0, min_area_mu=0).blocks
+    assert plain.loc[1, "n_firms"] == 2 and pd.isna(plain.loc[1, "firm_ids"])
+
+
+def test_excluded_and_na_flags_are_not_candidates():
+    parcels = grid(3, 1, flags={(0, 0), (0, 1), (0, 2)})
+    parcels["status"] = ["ok", "excluded: empty geometry", "ok"]
+    parcels["low_efficiency"] = pd.array([True, True, pd.NA], dtype="boolean")
+    assert len(find_blocks(parcels, gap_m=0, min_area_mu=0).blocks) == 0
+
+
+def test_input_not_mutated_and_empty_result():
+    parcels = grid(2, 2)
+    before = parcels.copy()
+    out = find_blocks(parcels)
+    pd.testing.assert_frame_equal(parcels, before)
+    assert len(out.blocks) == 0 and list(out.blocks.columns)[:3] == ["area_mu", "n_parcels", "n_kept"]
+    assert out.membership["block_id"].isna().all()
+
+
+# ---------------------------------------------------------------- errors
+
+
+def test_errors_name_the_problem():
+    parcels = grid(2, 1, flags={(0, 0)})
+    with pytest.raises(CRSError, match="projected CRS"):
+        find_blocks(parcels.to_crs("EPSG:4326"))
+    with pytest.raises(InputError, match="'land_mu' is missing"):
+        find_blocks(parcels.drop(columns="land_mu"))
+    with pytest.raises(InputError, match="'wrong' is missing"):
+        find_blocks(parcels, flag="wrong")
+    with pytest.raises(InputError, match=r"must be boolean.*yes"):
+        find_blocks(parcels.assign(low_efficiency=["yes", "no"]))
+    dup = pd.concat([parcels, parcels.iloc[[0]]])
+    with pytest.raises(InputError, match="parcel ids repeat: r0c0"):
+        find_blocks(dup)
+    with pytest.raises(ConfigError, match="keep='all' must be one of"):
+        find_blocks(parcels, keep="all")
+    with pytest.raises(ConfigError, match="gap_m=-1"):
+        find_blocks(parcels, gap_m=-1)
+    with pytest.raises(ConfigError, match="unknown criteria"):
+        find_blocks(parcels, priority_weights={"beauty": 1})
+    with pytest.raises(ConfigError, match="keep_max_share=1"):
+        find_blocks(parcels, keep_max_share=1)
+
+
+# ---------------------------------------------------------------- real plots: libpysal agreement
+
+
+def test_components_equal_libpysal_fuzzy_contiguity_on_bubenec_plots():
+    momepy = pytest.importorskip("momepy")
+    from libpysal.graph import Graph
+
+    plots = gpd.read_file(momepy.datasets.get_path("bubenec"), layer="plots").to_crs("EPSG:32633")
+    plots.index = pd.Index([f"plot{i:04d}" for i in range(len(plots))], name="parcel_id")
+    plots["land_mu"] = plots.area / M2_PER_MU
+    plots["low_efficiency"] = True
+    out = find_blocks(plots, gap_m=0, min_area_mu=0, min_parcels=1, keep="none")
+    graph = Graph.build_fuzzy_contiguity(plots.geometry, predicate="intersects")
+    _, expected = connected_components(graph.sparse, directed=False)
+    ours = out.membership["block_id"].to_numpy(dtype=int)
+    # Same partition: each of our blocks is exactly one libpysal component and vice versa.
+    pairs = pd.DataFrame({"ours": ours, "theirs": expected}).drop_duplicates()
+    assert pairs["ours"].is_unique and pairs["theirs"].is_unique
+    assert len(out.blocks) == len(np.unique(expected))
+    assert out.blocks["area_mu"].sum() == pytest.approx(plots["land_mu"].sum())
+    assert out.blocks.geometry.is_valid.all()
+
+
+# ---------------------------------------------------------------- properties
+
+
+@st.composite
+def random_grids(draw):
+    nx, ny = draw(st.integers(2, 6)), draw(st.integers(2, 6))
+    gap_choice = st.sampled_from([0.0, 0.0, 10.0, 25.0, 40.0])
+    col_gaps = draw(st.lists(gap_choice, min_size=nx - 1, max_size=nx - 1))
+    row_gaps = draw(st.lists(gap_choice, min_size=ny - 1, max_size=ny - 1))
+    cells = [(r, c) for r in range(ny) for c in range(nx)]
+    flags = {cell for cell in cells if draw(st.booleans())}
+    gap_m = draw(st.sampled_from([0.0, 15.0, 30.0]))
+    seed = draw(st.integers(0, 2**16))
+    return grid(nx, ny, col_gaps=col_gaps, row_gaps=row_gaps, flags=flags), gap_m, seed
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_grids())
+def test_block_invariants(case):
+    parcels, gap_m, seed = case
+    out = find_blocks(parcels, gap_m=gap_m, min_area_mu=0, min_parcels=1, keep="none")
+    members = out.membership.dropna(subset=["block_id"])
+    flagged = parcels.index[parcels["low_efficiency"]]
+    # every flagged parcel is in exactly one block, nothing else is
+    assert set(members.index) == set(flagged)
+    blocks = out.blocks
+    # block areas sum to the land of the flagged parcels in them
+    by_block = parcels.loc[members.index, "land_mu"].groupby(members["block_id"].to_numpy()).sum()
+    np.testing.assert_allclose(blocks["area_mu"].to_numpy(), by_block.reindex(blocks.index).to_numpy())
+    # disjoint block polygons: the union's area is the sum of areas
+    if len(blocks):
+        assert shapely.union_all(blocks.geometry.values).area == pytest.approx(blocks.area.sum())
+        assert blocks.geometry.is_valid.all()
+    # each block is connected under the rule, and no two blocks are within the gap
+    geoms = parcels.geometry
+    for block_id, ids in members.groupby("block_id").groups.items():
+        g = geoms.loc[ids].to_numpy()
+        adj = shapely.dwithin(g[:, None], g[None, :], gap_m) if gap_m else shapely.intersects(g[:, None], g[None, :])
+        assert connected_components(adj, directed=False)[0] == 1, block_id
+    if len(blocks) > 1:
+        b = blocks.geometry.to_numpy()
+        near = shapely.dwithin(b[:, None], b[None, :], gap_m) if gap_m else shapely.intersects(b[:, None], b[None, :])
+        assert (near.sum(axis=1) == 1).all()
+    # ids are stable under row shuffling
+    shuffled = parcels.sample(frac=1.0, random_state=seed)
+    again = find_blocks(shuffled, gap_m=gap_m, min_area_mu=0, min_parcels=1, keep="none")
+    pd.testing.assert_frame_equal(again.membership.loc[out.membership.index], out.membership)
+    pd.testing.assert_frame_equal(pd.DataFrame(again.blocks.drop(columns="geometry")),
+                                  pd.DataFrame(blocks.drop(columns="geometry")))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_grids())
+def test_kept_parcels_invariants(case):
+    parcels, gap_m, _ = case
+    out = find_blocks(parcels, gap_m=gap_m, min_area_mu=0, min_parcels=1, keep="enclosed")
+    kept = out.membership[out.membership["block_role"] == "kept"]
+    assert not parcels.loc[kept.index, "low_efficiency"].any()
+    blocks = out.blocks
+    np.testing.assert_allclose(blocks["area_mu"], blocks["freed_mu"] + blocks["kept_mu"])
+    assert (blocks["n_kept"] == kept.groupby("block_id").size().reindex(blocks.index, fill_value=0)).all()
+    assert blocks.geometry.is_valid.all()

@@ -1,0 +1,336 @@
+"""Reading firm tables and land rows: formats, header search, aliases, layouts, values, units, problems."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+import xlwt
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gisefficiency.errors import ConfigError, InputError
+from gisefficiency.io.columns import alias_lookup, header_unit, match_wide_header, normalise_header
+from gisefficiency.io.tables import check_firms, check_land, read_firms, read_land
+from gisefficiency.io.values import parse_dates, parse_flags, parse_numbers, parse_years
+from gisefficiency.uscc import uscc_check_digit
+
+
+def uscc(prefix: str) -> str:
+    return prefix + uscc_check_digit(prefix)
+
+
+A, B, C = uscc("91330300MA2AB1234"), uscc("91330300MA2AB1235"), uscc("913303007109876543"[:17])
+BAD = A[:17] + ("0" if A[17] != "0" else "1")
+TITLE = ["XX县2021年度工业企业亩均效益评价数据（单位：万元）"]
+HEADER = ["序号", "统一社会信用代码", "企业名称", "年度", "实缴税金（万元）", "工业增加值", "是否规上",
+          "综合能耗（吨标准煤）", "投产日期", "高新技术企业"]
+ROWS = [
+    [1, f" {A.lower()} ", "甲机械有限公司", "2021年", "1,234.5", 300, "规上", None, "2019/5/1", "是"],
+    [2, B, "乙汽配厂", 2021, "—", 200, "规下", 5, 43586, None],
+    [3, BAD, "丙电气", 2021, -3, "无", "规上", 5.5, "2019年5月1日", "否"],
+    [4, None, "丁公司", 2021, 10, 20, "规下", 1, dt.datetime(2020, 1, 2), "√"],
+]
+
+
+def write_xlsx(path, rows, *, title=True, sheet="评价数据"):
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = sheet
+    if title:
+        ws.append(TITLE)
+    for row in rows:
+        ws.append(row)
+    book.save(path)
+    return path
+
+
+def write_xls(path, rows):
+    book = xlwt.Workbook(encoding="utf-8")
+    ws = book.add_sheet("评价数据")
+    date_style = xlwt.easyxf(num_format_str="YYYY-MM-DD")
+    for i, row in enumerate([TITLE, *rows]):
+        for j, value in enumerate(row):
+            if isinstance(value, dt.datetime):
+                ws.write(i, j, value, date_style)
+            elif value is not None:
+                ws.write(i, j, value)
+    book.save(str(path))
+    return path
+
+
+def write_csv(path, rows, encoding):
+    frame = pd.DataFrame(rows[1:], columns=rows[0])
+    text = ",".join(TITLE) + "\n" + frame.to_csv(index=False)
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def check_standard(frame: pd.DataFrame, *, datetime_cell=True):
+    assert list(frame.index) == [0, 1, 2, 3]
+    assert frame["uscc"].tolist()[:3] == [A, B, BAD]
+    assert pd.isna(frame["uscc"].iloc[3])
+    assert frame["uscc_valid"].tolist() == [True, True, False, False]
+    assert frame["src_row"].tolist() == [3, 4, 5, 6]  # Excel rows: title in row 1, header in row 2
+    assert frame["year"].tolist() == [2021] * 4 and frame["year"].dtype == np.int64
+    np.testing.assert_array_equal(frame["tax"], [1234.5, np.nan, -3.0, 10.0])
+    np.testing.assert_array_equal(frame["value_added"], [300.0, 200.0, np.nan, 20.0])
+    np.testing.assert_array_equal(frame["energy_tce"], [np.nan, 5.0, 5.5, 1.0])
+    assert frame["scale"].tolist() == ["above", "below", "above", "below"]
+    assert frame["high_tech"].dtype == "boolean"
+    assert frame["high_tech"].tolist()[0] is True and frame["high_tech"].tolist()[2] is False
+    assert pd.isna(frame["high_tech"].iloc[1]) and frame["high_tech"].iloc[3]
+    dates = frame["production_date"].tolist()
+    assert dates[:3] == [pd.Timestamp("2019-05-01")] * 3
+    if datetime_cell:
+        assert dates[3] == pd.Timestamp("2020-01-02")
+    assert pd.api.types.is_datetime64_any_dtype(frame["production_date"])
+    assert frame["name"].tolist() == ["甲机械有限公司", "乙汽配厂", "丙电气", "丁公司"]
+    assert "序号" in frame  # unknown columns are kept
+
+
+def test_xlsx_with_title_row(tmp_path):
+    check_standard(read_firms(write_xlsx(tmp_path / "f.xlsx", [HEADER, *ROWS])))
+
+
+def test_xls_written_by_xlwt(tmp_path):
+    check_standard(read_firms(write_xls(tmp_path / "f.xls", [HEADER, *ROWS])))
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk"])
+def test_csv_encodings(tmp_path, encoding):
+    rows = [HEADER, *[[*r[:8], r[8] if not isinstance(r[8], dt.datetime) else "2020-01-02", r[9]] for r in ROWS]]
+    check_standard(read_firms(write_csv(tmp_path / "f.csv", rows, encoding)))
+
+
+def test_parquet(tmp_path):
+    frame = pd.DataFrame([[str(v) if v is not None else None for v in r] for r in ROWS], columns=HEADER)
+    frame.to_parquet(tmp_path / "f.parquet")
+    out = read_firms(tmp_path / "f.parquet")
+    assert out["src_row"].tolist() == [1, 2, 3, 4]
+    assert out["tax"].tolist()[0] == 1234.5 and out["uscc"].iloc[0] == A
+
+
+def test_header_row_override_and_sheets(tmp_path):
+    path = write_xlsx(tmp_path / "f.xlsx", [["说明：数据来源于税务局"], HEADER, *ROWS])
+    assert read_firms(path, header_row=3, sheet="评价数据")["src_row"].tolist() == [4, 5, 6, 7]
+    assert read_firms(path, sheet=0)["src_row"].tolist() == [4, 5, 6, 7]
+    with pytest.raises(InputError, match=r"no sheet 'Sheet1'; sheets are '评价数据'"):
+        read_firms(path, sheet="Sheet1")
+    with pytest.raises(InputError, match=r"header_row 99 is outside the sheet"):
+        read_firms(path, header_row=99)
+
+
+def test_no_header(tmp_path):
+    path = write_xlsx(tmp_path / "f.xlsx", [["a", "b"], [1, 2]])
+    with pytest.raises(InputError, match=r"no header row found in the first 10 rows"):
+        read_firms(path)
+
+
+def test_user_aliases(tmp_path):
+    path = write_xlsx(tmp_path / "f.xlsx", [["信用码", "年", "纳税额"], [A, 2021, 5], [B, 2021, 6]], title=False)
+    out = read_firms(path, aliases={"信用码": "uscc", "年": "year", "纳税额": "tax"})
+    assert out["tax"].tolist() == [5.0, 6.0] and out["src_row"].tolist() == [2, 3]
+
+
+def test_wide_layout_is_melted(tmp_path):
+    rows = [
+        ["统一社会信用代码", "企业名称", "2021年实缴税金", "实缴税金2022", "2021年度工业增加值", "工业增加值（2022年）"],
+        [A, "甲", "10", 12, 100, 110],
+        [B, "乙", None, 7, 50, "—"],
+    ]
+    out = read_firms(write_xlsx(tmp_path / "w.xlsx", rows))
+    assert out[["uscc", "year"]].values.tolist() == [[A, 2021], [A, 2022], [B, 2021], [B, 2022]]
+    np.testing.assert_array_equal(out["tax"], [10.0, 12.0, np.nan, 7.0])
+    np.testing.assert_array_equal(out["value_added"], [100.0, 110.0, 50.0, np.nan])
+    assert out["src_row"].tolist() == [3, 3, 4, 4]
+    assert out["name"].tolist() == ["甲", "甲", "乙", "乙"]
+
+
+def test_wide_and_year_column_conflict(tmp_path):
+    rows = [["统一社会信用代码", "年度", "2021年实缴税金"], [A, 2021, 1]]
+    with pytest.raises(InputError, match=r"has a year column \('年度'\) and year-in-header columns"):
+        read_firms(write_xlsx(tmp_path / "w.xlsx", rows))
+
+
+def test_two_columns_for_tax(tmp_path):
+    rows = [["统一社会信用代码", "年度", "实缴税金", "税收"], [A, 2021, 1, 2]]
+    path = write_xlsx(tmp_path / "t.xlsx", rows)
+    with pytest.raises(InputError, match=r"columns '实缴税金', '税收' all map to 'tax'"):
+        read_firms(path)
+    assert read_firms(path, aliases={"税收": "tax_local"})["tax_local"].tolist() == [2]
+
+
+def test_units_convert_to_wan_yuan(tmp_path):
+    rows = [["统一社会信用代码", "年度", "实缴税金", "营业收入（元）", "用电量"], [A, 2021, 12_345, 2_000_000, 150_000]]
+    path = write_xlsx(tmp_path / "u.xlsx", rows)
+    out = read_firms(path, units={"tax": "元", "electricity": "kWh"})
+    assert out["tax"].iloc[0] == pytest.approx(1.2345)
+    assert out["revenue"].iloc[0] == pytest.approx(200.0)  # unit taken from the header's brackets
+    assert out["electricity"].iloc[0] == pytest.approx(15.0)
+    with pytest.raises(ConfigError, match=r"unknown unit '美元' for column 'tax' -> use one of 万元"):
+        read_firms(path, units={"tax": "美元"})
+    with pytest.raises(ConfigError, match=r"unknown column 'taxes'"):
+        read_firms(path, units={"taxes": "元"})
+
+
+def test_unknown_header_unit_is_a_warning(tmp_path):
+    rows = [["统一社会信用代码", "年度", "实缴税金（美元）"], [A, 2021, 1]]
+    problems = check_firms(write_xlsx(tmp_path / "u.xlsx", rows))
+    assert any("unit '美元' in the header is not recognised" in p.message for p in problems)
+
+
+def test_all_bad_cells_reported_at_once(tmp_path):
+    rows = [HEADER, *ROWS]
+    rows[1] = [*rows[1][:4], "约1200", *rows[1][5:]]
+    rows[2] = [*rows[2][:5], "n.a.", "中型", rows[2][7], "2019-02-30", "也许"]
+    path = write_xlsx(tmp_path / "bad.xlsx", rows)
+    with pytest.raises(InputError, match=r"5 problem\(s\) in the firm table") as info:
+        read_firms(path)
+    found = {(p.row, p.column, p.value) for p in info.value.problems}
+    assert found == {(3, "实缴税金（万元）", "约1200"), (4, "工业增加值", "n.a."), (4, "是否规上", "中型"),
+                     (4, "投产日期", "2019-02-30"), (4, "高新技术企业", "也许")}
+    with pytest.raises(InputError, match=r"row 3, column '实缴税金（万元）', value '约1200': not a number"):
+        read_firms(path)
+
+
+def test_missing_required_columns(tmp_path):
+    path = write_xlsx(tmp_path / "m.xlsx", [["企业名称", "实缴税金"], ["甲", 1]])
+    with pytest.raises(InputError, match=r"no uscc column \(统一社会信用代码\) among: 企业名称, 实缴税金"):
+        read_firms(path)
+    path = write_xlsx(tmp_path / "y.xlsx", [["统一社会信用代码", "实缴税金"], [A, 1]])
+    with pytest.raises(InputError, match=r"no year column \(年度\).*2021年实缴税金"):
+        read_firms(path)
+    path = write_xlsx(tmp_path / "v.xlsx", [["统一社会信用代码", "年度", "实缴税金"], [A, None, 1], [B, "去年", 2]],
+                      title=False)
+    with pytest.raises(InputError, match=r"row 2, column '年度': the year is missing") as info:
+        read_firms(path)
+    assert {(p.row, p.message) for p in info.value.problems} == {
+        (2, "the year is missing"), (3, "not a year such as 2021")}
+
+
+def test_check_firms_lists_warnings(tmp_path):
+    rows = [HEADER, *ROWS, [5, A, "甲机械有限公司", 2021, 1, 1, "规上", 1, None, None]]
+    problems = check_firms(write_xlsx(tmp_path / "f.xlsx", rows))
+    assert all(p.severity == "warning" for p in problems)
+    text = "\n".join(map(str, problems))
+    assert f"row 5, column '统一社会信用代码', value '{BAD}': USCC check digit" in text
+    assert "row 5, column '实缴税金（万元）', value -3.0: negative tax" in text
+    assert "1 row(s) without energy_tce: rows 3" in text
+    assert "1 row(s) without uscc: rows 6" in text
+    assert "1 row(s) without tax: rows 4" in text
+    assert f"firm {A} has 2 rows for 2021: rows 3, 7" in text
+    # read_firms succeeds on the same file: warnings do not stop it.
+    assert len(read_firms(tmp_path / "f.xlsx")) == 5
+
+
+def test_check_firms_returns_errors(tmp_path):
+    path = write_xlsx(tmp_path / "m.xlsx", [["企业名称"], ["甲"]])
+    problems = check_firms(path)
+    assert [p.severity for p in problems] == ["error", "error"]
+    assert check_firms(tmp_path / "none.xlsx")[0].message.endswith("file not found -> check the path in the config")
+
+
+def test_total_rows_are_skipped(tmp_path):
+    rows = [["统一社会信用代码", "企业名称", "年度", "实缴税金"], [A, "甲", 2021, 1], [None, "合 计", None, 1]]
+    path = write_xlsx(tmp_path / "t.xlsx", rows)
+    assert len(read_firms(path)) == 1
+    assert any("total row(s) skipped: rows 4" in p.message for p in check_firms(path))
+
+
+def test_file_errors(tmp_path):
+    with pytest.raises(InputError, match=r"file not found"):
+        read_firms(tmp_path / "nope.xlsx")
+    (tmp_path / "f.docx").write_bytes(b"x")
+    with pytest.raises(InputError, match=r"unknown table format '.docx'"):
+        read_firms(tmp_path / "f.docx")
+    (tmp_path / "broken.xlsx").write_bytes(b"not a workbook")
+    with pytest.raises(InputError, match=r"cannot open the workbook"):
+        read_firms(tmp_path / "broken.xlsx")
+
+
+# --- land rows ---------------------------------------------------------------------------------
+
+def test_read_land_kinds(tmp_path):
+    rows = [["统一社会信用代码", "地块编号", "用地类型", "租赁面积（平方米）"],
+            [A, 3301, "自有", None], [B, "3301", "租赁", "1,200"], [C, "3302", 1, 0], [A, "3303", "0", 500]]
+    out = read_land(write_xlsx(tmp_path / "l.xlsx", rows, title=False))
+    assert list(out.columns[:5]) == ["uscc", "parcel_id", "kind", "floor_area_m2", "src_row"]
+    assert out["kind"].tolist() == ["own", "leased", "own", "leased"]
+    assert out["parcel_id"].tolist() == ["3301", "3301", "3302", "3303"]
+    np.testing.assert_array_equal(out["floor_area_m2"], [np.nan, 1200.0, 0.0, 500.0])
+    assert out["src_row"].tolist() == [2, 3, 4, 5]
+
+
+def test_read_land_csv(tmp_path):
+    path = tmp_path / "land.csv"
+    path.write_bytes(b"uscc,parcel_id,kind,floor_area_m2\n" + f"{A},P1,own,\n{B},P1,leased,300\n".encode())
+    out = read_land(path)
+    assert out["kind"].tolist() == ["own", "leased"] and out["floor_area_m2"].iloc[1] == 300.0
+
+
+def test_read_land_problems(tmp_path):
+    rows = [["统一社会信用代码", "地块编号", "类型"], [A, "P1", "借用"], [None, "P2", "自有"], [BAD, "P3", "自有"]]
+    path = write_xlsx(tmp_path / "l.xlsx", rows, title=False)
+    with pytest.raises(InputError, match=r"row 2, column '类型', value '借用': not one of") as info:
+        read_land(path)
+    assert {p.row for p in info.value.problems} == {2, 3}
+    problems = check_land(path)
+    assert any(p.severity == "warning" and p.row == 4 for p in problems)
+    path = write_xlsx(tmp_path / "m.xlsx", [["统一社会信用代码", "地块编号"], [A, "P1"]], title=False)
+    with pytest.raises(InputError, match=r"no kind column"):
+        read_land(path)
+
+
+# --- columns and values ------------------------------------------------------------------------
+
+def test_header_normalisation():
+    assert normalise_header("证载面积（平方米）") == normalise_header("证载面积(㎡)") == "证载面积"
+    assert normalise_header(" *统一社会 信用代码 ") == "统一社会信用代码"
+    assert normalise_header("Parcel_ID") == "parcelid"
+    assert header_unit("证载面积（平方米）") == "平方米"
+    assert header_unit("用电量(万kWh)") == "万kwh"
+    assert header_unit("证载面积（㎡）") == "m2"
+    assert header_unit("实缴税金(2021年，万元)") == "万元"
+    assert header_unit("实缴税金") is None
+    lookup = alias_lookup()
+    assert match_wide_header("2021年实缴税金", lookup) == ("tax", 2021)
+    assert match_wide_header("实缴税金2022", lookup) == ("tax", 2022)
+    assert match_wide_header("2021年度工业增加值（万元）", lookup) == ("value_added", 2021)
+    assert match_wide_header("2021年度", lookup) is None
+    assert match_wide_header("企业名称", lookup) is None
+
+
+def test_value_parsers():
+    numbers, bad = parse_numbers(pd.Series(["1,234.5", "—", "", None, "无", "(12)", "１２", " 3 ", "x", 7]))
+    np.testing.assert_array_equal(numbers, [1234.5, np.nan, np.nan, np.nan, np.nan, -12, 12, 3, np.nan, 7])
+    assert bad.tolist() == [False] * 8 + [True, False]
+    years, bad = parse_years(pd.Series(["2021年", 2022.0, "2023年度", None, "21"]))
+    assert years.tolist()[:3] == [2021, 2022, 2023] and pd.isna(years.iloc[3]) and bad.tolist()[-1]
+    flags, bad = parse_flags(pd.Series(["是", "否", "", None, 1, 0.0, "TRUE", "有效", "无", "?"]))
+    assert flags.tolist()[:2] == [True, False] and pd.isna(flags.iloc[2]) and pd.isna(flags.iloc[3])
+    assert flags.tolist()[4:9] == [True, False, True, True, False] and bad.tolist() == [False] * 9 + [True]
+    dates, bad = parse_dates(pd.Series(["2019-05-01", "2019/5/1", "2019年5月1日", "2019.5.1", 43586, "43586",
+                                        "20190501", dt.datetime(2019, 5, 1), "2019-05-01 00:00:00", None, "明年"]))
+    assert (dates.iloc[:9] == pd.Timestamp("2019-05-01")).all()
+    assert pd.isna(dates.iloc[9]) and bad.tolist() == [False] * 10 + [True]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(-1e9, 1e9, allow_nan=False).map(lambda v: round(v, 2)))
+def test_thousands_separators_round_trip(value):
+    parsed, bad = parse_numbers(pd.Series([f"{value:,.2f}", f"{value:.2f}"]))
+    assert not bad.any()
+    np.testing.assert_allclose(parsed, [value, value], rtol=1e-12, atol=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dates(dt.date(1950, 1, 1), dt.date(2099, 12, 31)))
+def test_date_formats_agree(day):
+    serial = (pd.Timestamp(day) - pd.Timestamp("1899-12-30")).days
+    cells = [day.isoformat(), f"{day.year}/{day.month}/{day.day}", f"{day.year}年{day.month}月{day.day}日", serial]
+    parsed, bad = parse_dates(pd.Series(cells, dtype=object))
+    assert not bad.any() and (parsed == pd.Timestamp(day)).all()

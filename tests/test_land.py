@@ -1,0 +1,201 @@
+"""Geometry repair, duplicated ids and parcel areas in mu."""
+
+from __future__ import annotations
+
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely.geometry import GeometryCollection, LineString, MultiPolygon, Polygon, box
+
+from gisefficiency.constants import M2_PER_MU
+from gisefficiency.errors import ConfigError, CRSError, InputError
+from gisefficiency.land import prepare_parcels, repair_geometries, summarise_land
+
+SIDE_10_MU = math.sqrt(10 * M2_PER_MU)  # 81.6497 m: a square of exactly 10 mu
+X0, Y0 = 560_000.0, 3_100_000.0
+
+
+def grid_3x3(**columns) -> gpd.GeoDataFrame:
+    """Nine 10-mu squares in EPSG:4549, ids P1..P9."""
+    geoms = [box(X0 + i * SIDE_10_MU, Y0 + j * SIDE_10_MU, X0 + (i + 1) * SIDE_10_MU, Y0 + (j + 1) * SIDE_10_MU)
+             for j in range(3) for i in range(3)]
+    ids = pd.Index([f"P{k + 1}" for k in range(9)], name="parcel_id")
+    frame = gpd.GeoDataFrame({"src_row": np.arange(1, 10), **columns}, geometry=geoms, index=ids, crs="EPSG:4549")
+    return frame
+
+
+def test_ten_mu_squares():
+    out = prepare_parcels(grid_3x3())
+    np.testing.assert_allclose(out["area_mu"], 10.0, rtol=1e-12)
+    np.testing.assert_allclose(out["area_m2"], 10 * 10_000 / 15, rtol=1e-12)
+    np.testing.assert_array_equal(out["area_mu"].to_numpy(), out["area_m2"].to_numpy() / M2_PER_MU)
+    assert (out["geom_status"] == "ok").all() and (out["status"] == "ok").all()
+    assert out["cert_area_mu"].isna().all()
+    np.testing.assert_allclose(out["land_mu"], 10.0)
+    assert (out["land_source"] == "drawn").all()
+    assert not out["area_flag"].any()
+    assert out.index.tolist() == [f"P{k}" for k in range(1, 10)]
+
+
+def test_input_not_mutated():
+    frame = grid_3x3(cert_area_m2=[6000.0] * 9)
+    before = frame.copy()
+    prepare_parcels(frame)
+    pd.testing.assert_frame_equal(frame, before)
+
+
+def test_certificate_basis_and_difference_flag():
+    cert = [10 * M2_PER_MU, 11 * M2_PER_MU, np.nan, 0.0, 10.4 * M2_PER_MU, 9.0 * M2_PER_MU, np.nan, np.nan, np.nan]
+    out = prepare_parcels(grid_3x3(cert_area_m2=cert), area_diff_share=0.05)
+    assert out.loc["P2", "cert_area_mu"] == pytest.approx(11.0)
+    assert out.loc["P2", "land_mu"] == pytest.approx(11.0)
+    assert out.loc["P2", "area_diff_share"] == pytest.approx(0.1)
+    assert out.loc["P2", "area_flag"]
+    assert out.loc["P5", "area_diff_share"] == pytest.approx(0.04) and not out.loc["P5", "area_flag"]
+    assert out.loc["P6", "area_diff_share"] == pytest.approx(-0.1) and out.loc["P6", "area_flag"]
+    # No certificate (missing, or 0 which means "not filled in"): the drawn area is used.
+    assert math.isnan(out.loc["P3", "cert_area_mu"]) and out.loc["P3", "land_mu"] == pytest.approx(10.0)
+    assert math.isnan(out.loc["P4", "cert_area_mu"]) and out.loc["P4", "land_source"] == "drawn"
+    assert out["area_flag"].dtype == bool
+    drawn = prepare_parcels(grid_3x3(cert_area_m2=cert), area_basis="drawn")
+    np.testing.assert_allclose(drawn["land_mu"], 10.0)
+    assert drawn.loc["P2", "area_flag"]  # the flag does not depend on the basis
+
+
+def test_bowtie_is_repaired_into_two_triangles():
+    bowtie = Polygon([(X0, Y0), (X0 + 100, Y0 + 100), (X0 + 100, Y0), (X0, Y0 + 100)])
+    frame = grid_3x3()
+    frame.loc["P1", "geometry"] = bowtie
+    out = prepare_parcels(frame)
+    assert out.loc["P1", "geom_status"] == "repaired" and out.loc["P1", "status"] == "ok"
+    assert out.loc["P1", "geometry"].geom_type == "MultiPolygon"
+    assert out.loc["P1", "area_m2"] == pytest.approx(5000.0)  # two triangles of 50 x 100 / 2
+    assert out.loc["P1", "land_mu"] == pytest.approx(5000.0 / M2_PER_MU)
+    assert shapely.is_valid(out.geometry.to_numpy()).all()
+
+
+def test_null_empty_and_non_polygons_are_excluded_not_dropped():
+    frame = grid_3x3(cert_area_m2=[6000.0] * 9)
+    frame.loc["P2", "geometry"] = None
+    frame.loc["P3", "geometry"] = Polygon()
+    frame.loc["P4", "geometry"] = LineString([(X0, Y0), (X0 + 5, Y0 + 5)])
+    frame.loc["P5", "geometry"] = GeometryCollection([box(X0, Y0, X0 + 10, Y0 + 10), LineString([(0, 0), (1, 1)])])
+    out = prepare_parcels(frame)
+    assert len(out) == 9
+    for pid in ("P2", "P3"):
+        assert out.loc[pid, "geom_status"] == "empty"
+        assert out.loc[pid, "status"] == "excluded: empty geometry"
+        assert math.isnan(out.loc[pid, "land_mu"]) and math.isnan(out.loc[pid, "area_mu"])
+    assert out.loc["P4", "status"] == "excluded: not a polygon (LineString)"
+    assert out.loc["P5", "geom_status"] == "repaired" and out.loc["P5", "area_m2"] == pytest.approx(100.0)
+    assert out.loc["P5", "geometry"].geom_type == "Polygon"
+    assert pd.isna(out.loc["P2", "land_source"])
+
+
+def test_layer_without_polygons():
+    frame = grid_3x3()
+    frame["geometry"] = [LineString([(0, 0), (1, k + 1)]) for k in range(9)]
+    with pytest.raises(InputError, match=r"holds no polygons \(found not a polygon \(LineString\)\)"):
+        prepare_parcels(frame)
+
+
+def test_repair_geometries_nested_collection():
+    nested = GeometryCollection([MultiPolygon([box(0, 0, 1, 1), box(2, 0, 3, 1)]), LineString([(0, 0), (5, 5)])])
+    geoms, status, reason = repair_geometries(np.array([nested, None, box(0, 0, 2, 2)], dtype=object))
+    assert geoms[0].geom_type == "MultiPolygon" and geoms[0].area == pytest.approx(2.0)
+    assert status.tolist() == ["repaired", "empty", "ok"]
+    assert reason.tolist() == ["", "empty geometry", ""]
+
+
+def test_duplicates_error_lists_ids():
+    frame = grid_3x3()
+    frame.index = pd.Index(["A", "A", "B", "B", "C", "C", "D", "D", "F"], name="parcel_id")
+    frame = pd.concat([frame, grid_3x3().iloc[:3].set_axis(pd.Index(["F", "G", "G"], name="parcel_id"))])
+    with pytest.raises(InputError, match=r"6 parcel id\(s\) occur more than once: A, B, C, D, F \(and 1 more\)"):
+        prepare_parcels(frame)
+    with pytest.raises(InputError, match='duplicates = "keep_first"'):
+        prepare_parcels(frame)
+
+
+def test_duplicates_keep_first():
+    frame = grid_3x3(cert_area_m2=[1000.0 * (k + 1) for k in range(9)])
+    frame.index = pd.Index(["A", "A", "B", "C", "C", "C", "D", "E", "F"], name="parcel_id")
+    out = prepare_parcels(frame, duplicates="keep_first")
+    assert out.index.tolist() == ["A", "B", "C", "D", "E", "F"]
+    assert out.loc["A", "src_row"] == 1 and out.loc["C", "src_row"] == 4
+    assert out.loc["C", "n_src_rows"] == 3
+    assert summarise_land(out)["n_duplicate_rows"] == 3
+
+
+def test_duplicates_merge_unions_and_sums():
+    frame = grid_3x3(cert_area_m2=[6000.0, 7000.0, np.nan, np.nan, np.nan, np.nan, 1.0, 2.0, 3.0],
+                     street=["x", "y", "z", None, "w", "v", "u", "t", "s"])
+    frame.index = pd.Index(["A", "A", "B", "B", "C", "D", "E", "F", "G"], name="parcel_id")
+    out = prepare_parcels(frame, duplicates="merge")
+    assert out.index.tolist() == ["A", "B", "C", "D", "E", "F", "G"]
+    assert out.loc["A", "area_mu"] == pytest.approx(20.0)  # two adjacent 10-mu squares
+    assert out.loc["A", "geometry"].geom_type == "Polygon"
+    assert out.loc["A", "cert_area_mu"] == pytest.approx(13000.0 / M2_PER_MU)
+    assert math.isnan(out.loc["B", "cert_area_mu"])  # all missing stays missing
+    assert out.loc["A", "street"] == "x" and out.loc["B", "street"] == "z"
+    assert out.loc["A", "src_row"] == 1 and out.loc["A", "n_src_rows"] == 2
+    assert out.crs == frame.crs
+
+
+def test_bad_options():
+    with pytest.raises(ConfigError, match="unknown area_basis 'polygon'"):
+        prepare_parcels(grid_3x3(), area_basis="polygon")
+    with pytest.raises(ConfigError, match="unknown duplicates rule 'drop'"):
+        prepare_parcels(grid_3x3(), duplicates="drop")
+    with pytest.raises(ConfigError, match="area_diff_share must be a share >= 0"):
+        prepare_parcels(grid_3x3(), area_diff_share=-0.1)
+
+
+def test_needs_metric_crs():
+    with pytest.raises(CRSError, match="projected CRS in metres"):
+        prepare_parcels(grid_3x3().to_crs(4490))
+    with pytest.raises(CRSError, match="got none"):
+        prepare_parcels(grid_3x3().set_crs(None, allow_override=True))
+    with pytest.raises(CRSError, match="Pseudo-Mercator"):
+        prepare_parcels(grid_3x3().to_crs(3857))
+
+
+def test_summarise_land_totals():
+    frame = grid_3x3(cert_area_m2=[12 * M2_PER_MU] + [np.nan] * 8)
+    frame.loc["P9", "geometry"] = None
+    frame.loc["P9", "cert_area_m2"] = 5 * M2_PER_MU
+    frame.loc["P8", "geometry"] = Polygon([(X0, Y0), (X0 + 100, Y0 + 100), (X0 + 100, Y0), (X0, Y0 + 100)])
+    summary = summarise_land(prepare_parcels(frame))
+    assert summary["n_parcels"] == 9 and summary["n_ok"] == 8 and summary["n_excluded"] == 1
+    assert summary["n_repaired"] == 1 and summary["n_empty"] == 1
+    assert summary["n_cert"] == 2 and summary["n_land_from_cert"] == 1
+    assert summary["area_mu_after"] == pytest.approx(12 + 6 * 10 + 5000 / M2_PER_MU)
+    assert summary["area_mu_before"] == pytest.approx(summary["area_mu_after"] + 5)
+    assert summary["excluded_mu"] == pytest.approx(5.0)
+    assert summary["repaired_mu"] == pytest.approx(5000 / M2_PER_MU)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(1, 500), st.floats(1, 500), st.one_of(st.none(), st.floats(1, 1e6))),
+             min_size=1, max_size=30),
+    st.sampled_from(["cert", "drawn"]),
+)
+def test_land_mu_is_cert_or_drawn(rects, basis):
+    geoms = [box(X0 + 1000 * k, Y0, X0 + 1000 * k + w, Y0 + h) for k, (w, h, _) in enumerate(rects)]
+    cert = [np.nan if c is None else c for _, _, c in rects]
+    frame = gpd.GeoDataFrame({"cert_area_m2": cert}, geometry=geoms, crs="EPSG:4549",
+                             index=pd.Index([str(k) for k in range(len(rects))], name="parcel_id"))
+    out = prepare_parcels(frame, area_basis=basis)
+    assert len(out) == len(frame) and out.index.equals(frame.index)
+    drawn = np.array([w * h for w, h, _ in rects]) / M2_PER_MU
+    np.testing.assert_allclose(out["area_mu"], drawn, rtol=1e-9)
+    expected = np.where(np.isnan(cert) | (basis == "drawn"), drawn, np.array(cert) / M2_PER_MU)
+    np.testing.assert_allclose(out["land_mu"], expected, rtol=1e-9)
+    assert summarise_land(out)["area_mu_after"] == pytest.approx(expected.sum())

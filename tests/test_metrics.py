@@ -1,0 +1,165 @@
+"""Per-mu metrics of units and parcels: hand-computed values, missing stays missing, sums conserved."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from _evaluate_fixtures import firm_rows, frame, make_links
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gisefficiency.constants import M2_PER_MU
+from gisefficiency.errors import InputError
+from gisefficiency.metrics import METRICS, emission_tonnes, parcel_metrics, unit_metrics
+
+FULL = {"tax": 30.0, "value_added": 100.0, "revenue": 500.0, "energy_tce": 50.0, "electricity": 20.0,
+        "cod_t": 1.0, "nh3n_t": 0.5, "so2_t": 2.0, "nox_t": 1.5, "rd": 10.0, "staff": 20.0}
+
+
+def test_every_metric_hand_computed():
+    firms = frame(firm_rows("F1", {2021: FULL}, scale="above", name="甲厂"))
+    links = make_links([("F1", "P1", "own", 10.0)], ["F1"])
+    row = unit_metrics(firms, links).loc[("F1", 2021)]
+    assert row["land_mu"] == 10.0
+    assert row["emission_t"] == pytest.approx(5.0)  # raw tonnes 1 + 0.5 + 2 + 1.5
+    expected = {"tax_per_mu": 3.0, "va_per_mu": 10.0, "revenue_per_mu": 50.0, "va_per_tce": 2.0,
+                "va_per_emission_t": 20.0, "va_per_staff": 5.0, "rd_share": 0.02, "tax_per_elec": 1.5,
+                "revenue_per_elec": 25.0}
+    assert set(expected) == set(METRICS)
+    for name, value in expected.items():
+        assert row[name] == pytest.approx(value), name
+    assert row["group"] == "above" and row["name"] == "甲厂" and row["n_firms"] == 1
+
+
+def test_division_by_zero_and_missing_give_nan_never_inf_or_zero():
+    vals = {**FULL, "staff": 0.0, "energy_tce": np.nan, "electricity": -1.0, "revenue": np.nan}
+    firms = frame(firm_rows("F1", {2021: vals}) + firm_rows("F2", {2021: {"tax": 5.0}}))
+    links = make_links([("F1", "P1", "own", 10.0)], ["F1", "F2"])  # F2 unlinked: no land
+    panel = unit_metrics(firms, links)
+    f1, f2 = panel.loc[("F1", 2021)], panel.loc[("F2", 2021)]
+    for name in ("va_per_staff", "va_per_tce", "tax_per_elec", "revenue_per_mu", "rd_share"):
+        assert np.isnan(f1[name]), name
+    assert np.isnan(f2["land_mu"]) and np.isnan(f2["tax_per_mu"])
+    assert np.isnan(f2["value_added"])  # a column absent for the firm stays missing, not 0
+    assert np.isfinite(panel.select_dtypes("number").to_numpy(float)[~np.isnan(
+        panel.select_dtypes("number").to_numpy(float))]).all()
+
+
+def test_merged_unit_sums_members_with_min_count_and_takes_holder_attributes():
+    rows = (firm_rows("H", {2020: {"tax": 10.0}, 2021: {"tax": 12.0, "value_added": np.nan}},
+                      scale="above", name="业主", industry="3311")
+            + firm_rows("T", {2020: {"tax": 2.0}, 2021: {"tax": np.nan}}, scale="below", name="租户"))
+    firms = frame(rows)
+    links = make_links([("H", "P1", "own", 10.0), ("T", "P1", "leased", 0.0)], ["H", "T"], eval_ids={"T": "H"})
+    panel = unit_metrics(firms, links)
+    assert list(panel.index) == [("H", 2020), ("H", 2021)]
+    assert panel.loc[("H", 2020), "tax"] == 12.0
+    assert panel.loc[("H", 2021), "tax"] == 12.0  # the tenant's missing tax adds nothing
+    assert np.isnan(panel.loc[("H", 2021), "value_added"])  # all members missing: stays missing
+    assert panel.loc[("H", 2020), "tax_per_mu"] == pytest.approx(1.2)
+    assert panel.loc[("H", 2021), "n_firms"] == 2
+    assert panel.loc[("H", 2020), "scale"] == "above" and panel.loc[("H", 2020), "name"] == "业主"
+
+
+def test_firm_on_two_parcels_counts_both_and_tenant_group():
+    firms = frame(firm_rows("F", {2021: {"tax": 30.0}}, scale="below")
+                  + firm_rows("T", {2021: {"tax": 4.0}}, scale="below"))
+    links = make_links([("F", "P1", "own", 6.0), ("F", "P2", "own", 4.0), ("T", "P2", "leased", 2.0)],
+                       ["F", "T"], tenants=("T",))
+    panel = unit_metrics(firms, links)
+    assert panel.loc[("F", 2021), "land_mu"] == 10.0
+    assert panel.loc[("F", 2021), "tax_per_mu"] == 3.0
+    assert panel.loc[("T", 2021), "group"] == "tenant"
+    assert panel.loc[("T", 2021), "tax_per_mu"] == 2.0
+
+
+def test_supply_date_is_earliest_own_parcel():
+    firms = frame(firm_rows("F", {2021: {"tax": 1.0}}) + firm_rows("T", {2021: {"tax": 1.0}}))
+    links = make_links([("F", "P1", "own", 5.0), ("F", "P2", "own", 5.0), ("T", "P3", "leased", 1.0),
+                        ("F", "P3", "own", 4.0)], ["F", "T"])
+    parcels = pd.DataFrame({"land_mu": [5.0, 5.0, 5.0],
+                            "supply_date": pd.to_datetime(["2015-03-01", "2012-07-01", "2010-01-01"])},
+                           index=pd.Index(["P1", "P2", "P3"], name="parcel_id"))
+    panel = unit_metrics(firms, links, parcels=parcels)
+    assert panel.loc[("F", 2021), "supply_date"] == pd.Timestamp("2010-01-01")
+    assert panel.loc[("T", 2021), "supply_date"] == pd.Timestamp("2010-01-01")  # leased parcel as fallback
+    plain = unit_metrics(firms, links)
+    assert plain["supply_date"].isna().all()
+
+
+def test_emission_weights_and_partial_pollutants():
+    f = pd.DataFrame({"cod_t": [1.0, np.nan, np.nan], "nh3n_t": [2.0, 3.0, np.nan], "so2_t": [np.nan] * 3})
+    assert emission_tonnes(f).tolist()[:2] == [3.0, 3.0]
+    assert np.isnan(emission_tonnes(f).iloc[2])
+    weighted = emission_tonnes(f, {"cod_t": 1.0, "nh3n_t": 0.5})
+    assert weighted.tolist()[:2] == [2.0, 1.5]
+    firms = frame(firm_rows("F", {2021: {"value_added": 10.0, "cod_t": 1.0, "nh3n_t": 2.0}}))
+    links = make_links([("F", "P", "own", 1.0)], ["F"])
+    panel = unit_metrics(firms, links, emission_weights={"cod_t": 1.0, "nh3n_t": 0.5})
+    assert panel.loc[("F", 2021), "va_per_emission_t"] == pytest.approx(5.0)
+
+
+def test_inputs_are_not_mutated():
+    firms = frame(firm_rows("F", {2021: FULL}))
+    links = make_links([("F", "P", "own", 2.0)], ["F"])
+    before_f, before_s = firms.copy(), links.shares.copy()
+    unit_metrics(firms, links)
+    parcel_metrics(pd.DataFrame({"land_mu": [2.0]}, index=pd.Index(["P"], name="parcel_id")), firms, links)
+    pd.testing.assert_frame_equal(firms, before_f)
+    pd.testing.assert_frame_equal(links.shares, before_s)
+
+
+def test_bad_panels_are_reported():
+    links = make_links([], [])
+    with pytest.raises(InputError, match="column 'year' missing"):
+        unit_metrics(pd.DataFrame({"uscc": ["A"]}), links)
+    dup = frame(firm_rows("A", {2021: {"tax": 1.0}}) * 2)
+    with pytest.raises(InputError, match=r"several rows for the same firm and year[\s\S]*A/2021.*rows 1, 2"):
+        unit_metrics(dup, links)
+
+
+def test_parcel_metrics_apportion_by_land_share():
+    # F holds 6 mu of P1 and 4 mu of P2; T rents 2 mu of P2 (P2 is 6 mu in all).
+    firms = frame(firm_rows("F", {2021: {"tax": 100.0, "energy_tce": 50.0}})
+                  + firm_rows("T", {2021: {"tax": 12.0}}))
+    links = make_links([("F", "P1", "own", 6.0), ("F", "P2", "own", 4.0), ("T", "P2", "leased", 2.0)], ["F", "T"])
+    parcels = pd.DataFrame({"land_mu": [6.0, 6.0, 3.0]}, index=pd.Index(["P1", "P2", "P3"], name="parcel_id"))
+    pm = parcel_metrics(parcels, firms, links)
+    assert list(pm.index) == [("P1", 2021), ("P2", 2021)]  # P3 has no firm
+    assert pm.loc[("P1", 2021), "tax"] == pytest.approx(60.0)
+    assert pm.loc[("P2", 2021), "tax"] == pytest.approx(40.0 + 12.0)
+    assert pm.loc[("P2", 2021), "tax_per_mu"] == pytest.approx(52.0 / 6.0)
+    assert pm.loc[("P2", 2021), "energy_tce"] == pytest.approx(20.0)  # T's missing energy adds nothing
+    assert pm.loc[("P2", 2021), "n_firms"] == 2
+
+
+def test_parcel_metrics_split_firm_without_land_equally():
+    firms = frame(firm_rows("T", {2021: {"tax": 10.0}}))
+    links = make_links([("T", "P1", "leased", 0.0), ("T", "P2", "leased", 0.0)], ["T"])
+    parcels = pd.DataFrame({"land_mu": [1.0, 4.0]}, index=pd.Index(["P1", "P2"], name="parcel_id"))
+    pm = parcel_metrics(parcels, firms, links)
+    assert pm["tax"].tolist() == [5.0, 5.0]
+    assert pm["tax_per_mu"].tolist() == [5.0, 1.25]
+
+
+def test_one_mu_constant():
+    assert M2_PER_MU == 10000 / 15
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1e4, allow_nan=False), st.floats(0.5, 50), st.floats(0.5, 50)),
+                min_size=1, max_size=8))
+def test_parcel_sums_conserve_firm_tax(items):
+    """Every linked firm's tax ends up on its parcels, nothing more, nothing less."""
+    rows, shares = [], []
+    for i, (tax, a, b) in enumerate(items):
+        rows += firm_rows(f"F{i}", {2021: {"tax": tax}})
+        shares += [(f"F{i}", f"P{i}", "own", a), (f"F{i}", f"P{i + 1}", "own", b)]
+    firms = frame(rows)
+    links = make_links(shares, [f"F{i}" for i in range(len(items))])
+    land = links.shares.groupby("parcel_id")["land_mu"].sum()
+    pm = parcel_metrics(pd.DataFrame({"land_mu": land}), firms, links)
+    assert pm["tax"].sum() == pytest.approx(sum(t for t, _, _ in items), rel=1e-9, abs=1e-6)
+    panel = unit_metrics(firms, links)
+    assert panel["tax"].sum() == pytest.approx(sum(t for t, _, _ in items), rel=1e-9, abs=1e-6)
