@@ -2,7 +2,7 @@
 
 Definitions (used by ``blocks.find_blocks``):
 
-- **hull candidate**: a parcel that is not flagged and lies inside the convex hull of the block's
+- **hull candidate**: a parcel that is not flagged and lies within the convex hull of the block's
   flagged parcels grown by ``HULL_TOLERANCE_M`` (so edges collinear with the block's outline count).
 - **faced share**: the share of the candidate's outer boundary that faces the block. The exterior
   ring of each polygon part is sampled at ``FACE_SAMPLES`` points evenly spaced by arc length. From
@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gisefficiency.adjacency import _threaded
+
 #: Boundary sample points per polygon part for the faced share (16: 4 per side of a square).
 FACE_SAMPLES: int = 16
 
@@ -31,27 +33,25 @@ FACE_PROBE_M: float = 0.5
 HULL_TOLERANCE_M: float = 1.0
 
 
-def hull_candidates(
-    member_geoms: np.ndarray,
-    member_block: np.ndarray,
-    other_geoms: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
+def hull_candidates(block_geoms: np.ndarray, other_geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (other parcel position, block position) where the parcel lies in the block's hull.
 
     Parameters
     ----------
-    member_geoms, member_block
-        Flagged members of the kept blocks and their block position ``0..k-1``.
+    block_geoms
+        Union of each block's flagged parcels, by block position ``0..k-1``. Its convex hull is the
+        hull of the flagged parcels: the extreme points of a union are vertices of its members.
     other_geoms
         Non-flagged parcels that may be kept.
+
+    Notes
+    -----
+    The tree holds the parcels and is queried with the hulls (``contains``, the converse of the
+    parcel lying ``within`` the hull): each hull is prepared once, instead of every parcel.
     """
-    coords, owner = shapely.get_coordinates(shapely.convex_hull(member_geoms), return_index=True)
-    point_block = member_block[owner]
-    order = np.argsort(point_block, kind="stable")  # shapely wants sorted indices
-    hulls = shapely.convex_hull(shapely.multipoints(coords[order], indices=point_block[order]))
-    hulls = shapely.buffer(hulls, HULL_TOLERANCE_M, quad_segs=2)
-    near = shapely.STRtree(hulls).query(other_geoms, predicate="within")
-    return near[0], near[1]
+    hulls = shapely.buffer(shapely.convex_hull(block_geoms), HULL_TOLERANCE_M, quad_segs=2)
+    block, other = shapely.STRtree(other_geoms).query(hulls, predicate="contains")
+    return other, block
 
 
 def faced_share(
@@ -95,12 +95,16 @@ def faced_share(
     # Outward normal of a counter-clockwise ring: the edge direction turned clockwise.
     outward = np.column_stack([vec[edge, 1], -vec[edge, 0]]) / safe[:, None]
     target = block_geoms[cand_block[part_pair[sample_ring]]]
+    # Prepared once here, before the threads share the block polygons.
     shapely.prepare(block_geoms)
     faced = np.zeros(len(point), dtype=bool)
     for depth in sorted({FACE_PROBE_M, FACE_PROBE_M + gap_m / 2, FACE_PROBE_M + gap_m}):
         todo = np.nonzero(~faced)[0]
         probe = point[todo] + outward[todo] * depth
-        faced[todo] = shapely.intersects_xy(target[todo], probe[:, 0], probe[:, 1])
+        faced[todo] = _threaded(
+            lambda rows, todo=todo, probe=probe: shapely.intersects_xy(target[todo[rows]], probe[rows, 0],
+                                                                       probe[rows, 1]),
+            len(todo))
     weight = np.repeat(ring_len / k, k)
     faced_len = np.bincount(part_pair[sample_ring], weights=weight * faced, minlength=n)
     total_len = np.bincount(part_pair, weights=ring_len, minlength=n)

@@ -111,6 +111,10 @@ def assemble(n: int, segments: Sequence[tuple[np.ndarray, Text]]) -> pa.Array:
 
     Pieces are concatenated and put in row order with one ``take``, so each row's text is built once.
     """
+    live = [(pos, t) for pos, t in segments if len(pos)]
+    if len(live) == 1 and len(live[0][0]) == n and (n < 2 or (np.diff(live[0][0]) > 0).all()):
+        t = live[0][1]  # one piece already in row order: nothing to move
+        return const(n, t) if isinstance(t, str) else t
     covered = np.zeros(n, bool)
     arrays, positions = [], []
     for pos, t in segments:

@@ -20,13 +20,16 @@ from scipy.sparse.csgraph import connected_components
 #: Worker threads for GEOS array calls: shapely releases the GIL, and the machine has 2 cores.
 THREADS: int = 2
 
-#: Rows per chunk handed to a thread; small enough to balance, large enough to amortise.
+#: Rows per chunk handed to a thread: at most ``_CHUNK`` (memory), at least ``_MIN_CHUNK`` (overhead),
+#: and otherwise ``4 * THREADS`` chunks so that costly calls (overlays) on a few thousand rows balance.
 _CHUNK: int = 50_000
+_MIN_CHUNK: int = 1_000
 
 
 def _threaded(func: Callable[[slice], np.ndarray], n: int, *, axis: int = 0) -> np.ndarray:
     """Run ``func`` over row slices of ``range(n)`` on ``THREADS`` threads and concatenate in order."""
-    slices = [slice(start, min(start + _CHUNK, n)) for start in range(0, n, _CHUNK)]
+    size = max(_MIN_CHUNK, min(_CHUNK, -(-n // (4 * THREADS))))
+    slices = [slice(start, min(start + size, n)) for start in range(0, n, size)]
     if len(slices) <= 1:
         return func(slice(0, n))
     with ThreadPoolExecutor(THREADS) as pool:

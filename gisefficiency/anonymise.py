@@ -27,12 +27,13 @@ import pandas as pd
 from markupsafe import escape
 
 from gisefficiency.i18n import Lang
+from gisefficiency.report_tables import split_ids
 from gisefficiency.result import Result
 
 #: Columns and index levels that hold USCCs.
-ID_COLUMNS: tuple[str, ...] = ("uscc", "eval_id", "holder_uscc")
-#: Columns that hold lists (or delimited strings) of USCCs.
-ID_LIST_COLUMNS: tuple[str, ...] = ("firm_ids",)
+ID_COLUMNS: tuple[str, ...] = ("uscc", "eval_id", "holder_uscc", "main_uscc")
+#: Columns that hold lists (or comma-joined strings) of USCCs.
+ID_LIST_COLUMNS: tuple[str, ...] = ("firm_ids", "firm_usccs")
 #: Prefix of the firm code that replaces a name.
 CODE_PREFIX: dict[str, str] = {"zh": "企业-", "en": "Firm-"}
 #: Result fields that never hold firm data.
@@ -109,7 +110,7 @@ class Anonymiser:
                     usccs.update(_texts(pd.Series(idx.get_level_values(level))))
             for col in ID_COLUMNS + ID_LIST_COLUMNS:
                 if col in frame.columns:
-                    values = frame[col].explode() if col in ID_LIST_COLUMNS else frame[col]
+                    values = split_ids(frame[col]) if col in ID_LIST_COLUMNS else frame[col]
                     usccs.update(_texts(values))
             ids = _row_ids(frame)
             if "name" in frame.columns and ids is not None:

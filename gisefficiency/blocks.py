@@ -34,7 +34,13 @@ import pandas as pd
 import shapely
 
 from gisefficiency import _blocks_keep
-from gisefficiency.adjacency import _threaded, adjacency_pairs, components, grouped_union, intersecting
+from gisefficiency.adjacency import (
+    _threaded,
+    adjacency_pairs,
+    components,
+    grouped_union,
+    intersecting,
+)
 from gisefficiency.errors import ConfigError, CRSError, InputError, Problem, format_ids
 
 Keep = Literal["enclosed", "share", "none"]
@@ -161,9 +167,6 @@ def find_blocks(
     if "status" in parcels.columns:
         usable &= parcels["status"].astype("string").eq("ok").fillna(False).to_numpy(dtype=bool)
     flagged = parcels[flag].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    ids = parcels.index.to_numpy()
-    # Stable block order needs a row-order-free key: the rank of each parcel id among all ids.
-    id_rank = pd.Index(ids).argsort(kind="stable").argsort()
 
     cand = np.nonzero(usable & flagged)[0]
     geoms = geom_all[cand]
@@ -173,8 +176,11 @@ def find_blocks(
     comp_land = np.bincount(comp, weights=land, minlength=comp.max() + 1 if len(comp) else 0)
     comp_n = np.bincount(comp, minlength=len(comp_land))
     comp_ok = (comp_n >= min_parcels) & (comp_land >= min_area_mu - 1e-9)
+    # Stable block order needs a row-order-free key: the rank of each candidate's parcel id.
+    id_rank = np.empty(len(cand), dtype=np.int64)
+    id_rank[pd.Index(parcels.index[cand]).argsort(kind="stable")] = np.arange(len(cand))
     min_rank = np.full(len(comp_land), np.iinfo(np.int64).max)
-    np.minimum.at(min_rank, comp, id_rank[cand])
+    np.minimum.at(min_rank, comp, id_rank)
     ok_comps = np.nonzero(comp_ok)[0]
     block_of_comp = np.full(len(comp_land), -1)
     block_of_comp[ok_comps[np.argsort(min_rank[ok_comps])]] = np.arange(len(ok_comps))
@@ -192,9 +198,11 @@ def find_blocks(
     local = np.full(len(cand), -1)
     local[in_block] = np.arange(len(low_pos))
     touch = components(len(low_pos), local[ti], local[tj])
+    import time; _t = time.perf_counter()
     geometry = (grouped_union(geom_all[low_pos], low_block, touching=touch) if n_blocks
                 else np.empty(0, dtype=object))
 
+    print('phase1', time.perf_counter() - _t); _t = time.perf_counter()
     kept_pos, kept_block = _kept(parcels, geom_all, usable & ~flagged, low_pos, low_block, geometry,
                                  keep=keep, gap_m=gap_m, enclosed_share=keep_enclosed_share,
                                  max_share=keep_max_share)
@@ -205,6 +213,7 @@ def find_blocks(
         _, dense = np.unique(extra_block, return_inverse=True)
         geometry = geometry.copy()
         geometry[grown] = grouped_union(extra, dense)
+    print('kept+phase2', time.perf_counter() - _t)
     if close_gaps and gap_m > 0 and n_blocks:
         geometry = _close(geometry, gap_m)
     pos = np.r_[low_pos, kept_pos]
@@ -281,8 +290,7 @@ def _kept(parcels, geom_all, eligible, low_pos, low_block, block_geoms, *, keep,
         return empty, empty.copy()
     if keep == "share" and max_share == 0:
         return empty, empty.copy()
-    member_geoms = geom_all[low_pos]
-    o_idx, b_idx = _blocks_keep.hull_candidates(member_geoms, low_block, geom_all[others])
+    o_idx, b_idx = _blocks_keep.hull_candidates(block_geoms, geom_all[others])
     if len(o_idx) == 0:
         return empty, empty.copy()
     pos = others[o_idx]
@@ -343,15 +351,29 @@ def _joined(values: pd.Series, by: np.ndarray, n: int, *, split: bool) -> tuple[
     frame = pd.DataFrame({"b": by, "v": values.astype("string").to_numpy()})
     if split:
         frame = frame.assign(v=frame["v"].str.split(",")).explode("v")
-    frame["v"] = frame["v"].str.strip()
+    frame["v"] = frame["v"].astype("string").str.strip()
     frame = frame[frame["v"].notna() & frame["v"].ne("")].drop_duplicates().sort_values(["b", "v"])
-    joined = frame.groupby("b")["v"].agg(",".join).reindex(range(n))
-    count = frame.groupby("b")["v"].size().reindex(range(n))
-    return joined, count
+    block = frame["b"].to_numpy(dtype=np.intp)
+    text = frame["v"].to_numpy(dtype=object)
+    starts = np.flatnonzero(np.r_[True, block[1:] != block[:-1]]) if len(block) else np.empty(0, np.intp)
+    last = np.r_[starts[1:] - 1, len(block) - 1] if len(block) else starts
+    # Join without a Python call per block: append "," to all but each block's last value, then
+    # let numpy concatenate the strings of each block (object-dtype add.reduceat).
+    sep = np.full(len(text), ",", dtype=object)
+    sep[last] = ""
+    joined = np.add.reduceat(text + sep, starts) if len(block) else np.empty(0, dtype=object)
+    owner = block[starts]
+    out = pd.Series(pd.NA, index=range(n), dtype="string")
+    out.iloc[owner] = joined
+    count = pd.Series(np.nan, index=range(n))
+    count.iloc[owner] = np.diff(np.r_[starts, len(block)])
+    return out, count
 
 
 def _attributes(parcels, pos, block, n_low, n_blocks, geometry, target, weights) -> gpd.GeoDataFrame:
-    rows = parcels.iloc[pos]
+    wanted = ["land_mu", "tax", "value_added", "energy_tce", "n_firms", "street", *FIRM_ID_COLUMNS]
+    # Only the columns read: taking rows of the whole frame would also copy its geometries.
+    rows = pd.DataFrame(parcels[[c for c in wanted if c in parcels.columns]]).iloc[pos]
     role_low = np.arange(len(pos)) < n_low
     idx = range(n_blocks)
     land = rows["land_mu"].to_numpy(dtype=float)

@@ -7,7 +7,7 @@ escaped. Colours are plain hex strings; missing values are skipped, never drawn 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,21 @@ def _nice_ticks(lo: float, hi: float, n: int = 5) -> np.ndarray:
     return np.arange(start, hi + step * 0.5, step)
 
 
+def _bin_step(lo: float, hi: float, thresholds: np.ndarray, *, bins: int, max_bins: int) -> float:
+    """A round bin width near (hi - lo) / bins; the largest one that puts every threshold on an edge if any."""
+    raw = (hi - lo) / bins
+    mag = 10 ** np.floor(np.log10(raw))
+    steps = sorted({float(f * mag * 10**k) for f in (1, 2, 2.5, 5) for k in (-2, -1, 0, 1)}, reverse=True)
+    nice = min((s for s in steps if s >= raw), default=steps[0])
+    for step in (s for s in steps if s <= 2 * nice):
+        ratios = thresholds / step
+        if (hi - lo) / step > max_bins:
+            break
+        if np.allclose(ratios, np.round(ratios), atol=1e-9):
+            return step
+    return nice
+
+
 def _svg(body: str, *, title: str, width: int, height: int, css_class: str) -> Markup:
     """Wrap drawing elements into an accessible, width-filling SVG element."""
     return Markup(
@@ -49,7 +64,7 @@ def _svg(body: str, *, title: str, width: int, height: int, css_class: str) -> M
     )
 
 
-def _y_axis(ticks: np.ndarray, y_of, x0: float, x1: float, label: str, label_y: float | None = None) -> list[str]:
+def _y_axis(ticks: np.ndarray, y_of: Callable[[float], float], x0: float, x1: float, label: str, label_y: float | None = None) -> list[str]:
     parts = []
     for tick in ticks:
         y = y_of(tick)
@@ -70,7 +85,8 @@ def histogram_svg(
     title: str = "",
     x_label: str = "",
     y_label: str = "",
-    bins: int = 20,
+    bins: int = 40,
+    max_bins: int = 80,
     clip_quantile: float = 0.98,
     width: int = WIDTH,
     height: int = HEIGHT,
@@ -87,8 +103,9 @@ def histogram_svg(
         Format of each line's label; ``{value}`` is replaced by the formatted threshold.
     title, x_label, y_label
         Accessible title and axis labels.
-    bins
-        Number of equal-width bins.
+    bins, max_bins
+        Wanted and largest number of equal-width bins; the width is a round number (1-2-2.5-5 series) chosen
+        so that every threshold falls on a bin edge when that takes at most ``max_bins`` bins.
     clip_quantile
         Long right tails are folded into the last bin above this quantile (the bin is marked "≥"), so the
         bulk of the distribution stays readable; the axis always reaches the largest threshold.
@@ -111,8 +128,12 @@ def histogram_svg(
         hi = max(hi, float(thr.max()) * 1.1)
     if hi <= lo:
         hi = lo + 1.0
+    step = _bin_step(lo, hi, thr, bins=bins, max_bins=max_bins)
+    edges = np.arange(np.floor(lo / step), np.ceil(hi / step) + 0.5) * step
+    lo, hi = float(edges[0]), float(edges[-1])
     folded = bool((arr > hi).any())
-    counts, edges = np.histogram(np.clip(arr, lo, hi), bins=bins, range=(lo, hi))
+    counts, edges = np.histogram(np.clip(arr, lo, hi), bins=edges)
+    n_bins = len(counts)
     m = _MARGIN
     x0, x1, y0, y1 = m["left"], width - m["right"], height - m["bottom"], m["top"]
     # Counts are integers: never a tick step below 1.
@@ -130,14 +151,16 @@ def histogram_svg(
     for i in np.flatnonzero(counts):
         top = y_of(counts[i])
         label = f"{_fmt(edges[i])}–{_fmt(edges[i + 1])}: {counts[i]}"
-        if folded and i == bins - 1:
+        if folded and i == n_bins - 1:
             label = f"≥ {_fmt(edges[i])}: {counts[i]}"
+        gap = 1 if right[i] - left[i] > 4 else 0
         parts.append(
-            f'<rect x="{left[i] + 0.5:.1f}" y="{top:.1f}" width="{max(right[i] - left[i] - 1, 0.5):.1f}" '
+            f'<rect x="{left[i]:.1f}" y="{top:.1f}" width="{max(right[i] - left[i] - gap, 0.5):.1f}" '
             f'height="{y0 - top:.1f}" fill="{_BAR}"><title>{escape(label)}</title></rect>'
         )
     for tick in _nice_ticks(lo, hi, 8):
-        if lo <= tick <= hi:
+        # Leave room at the right end for the "≥" label of a folded tail.
+        if lo <= tick <= hi and not (folded and x_of(tick) > x1 - 48):
             x = x_of(tick)
             parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y0}" y2="{y0 + 4}" stroke="{_AXIS}"/>')
             parts.append(
@@ -149,15 +172,15 @@ def histogram_svg(
             f"≥{_fmt(edges[-2])}</text>"
         )
     parts.append(f'<line x1="{x0}" x2="{x1}" y1="{y0}" y2="{y0}" stroke="{_AXIS}"/>')
-    for k, t in enumerate(np.sort(thr)):
+    for t in np.sort(thr):
         x = x_of(t)
-        # Stagger labels vertically so close thresholds do not overprint each other.
-        ty = y1 + 12 + 14 * (k % 3)
         text = escape(threshold_label.replace("{value}", _fmt(t)))
+        # Labels run up along their line, so thresholds a few pixels apart never overprint.
         parts.append(
             f'<line class="threshold" x1="{x:.1f}" x2="{x:.1f}" y1="{y1}" y2="{y0}" stroke="{_THRESHOLD}" '
             f'stroke-width="1.5" stroke-dasharray="5 3"/>'
-            f'<text x="{x + 4:.1f}" y="{ty}" font-size="11" fill="{_THRESHOLD}">{text}</text>'
+            f'<text transform="translate({x - 3:.1f} {y1 + 2}) rotate(-90)" text-anchor="end" font-size="11" '
+            f'fill="{_THRESHOLD}" stroke="#fff" stroke-width="3" paint-order="stroke">{text}</text>'
         )
     parts.append(
         f'<text x="{(x0 + x1) / 2:.1f}" y="{height - 10}" text-anchor="middle" font-size="12">'

@@ -8,6 +8,7 @@ holds (``true_*``) and why it does not (``false_*``), with the numbers.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from gisefficiency._text import Text, cat, const, days, fmt, fmt1, ints, join, select, where
+from gisefficiency._text import Text, assemble, cat, days, fmt, fmt1, ints, join, select, where
 from gisefficiency.constants import PER_MU_DECIMALS
 from gisefficiency.i18n import SCALE_LABELS
 from gisefficiency.metrics import METRICS
@@ -39,7 +40,8 @@ from gisefficiency.rules import (
     Within,
 )
 
-__all__ = ["Context", "Outcome", "PanelContext", "UnitContext", "evaluate_condition", "resolve_date"]
+__all__ = ["Context", "Outcome", "PanelContext", "Producer", "UnitContext", "evaluate_condition", "first_true", "pick2",
+           "resolve_date"]
 
 _ZH_NUM = dict(enumerate(("零", "一", "两", "三", "四", "五", "六", "七", "八", "九", "十")))
 # The value's relation to the threshold when they are equal depends on the operator.
@@ -112,15 +114,26 @@ class UnitContext:
     def __init__(self, frame: pd.DataFrame, year: int) -> None:
         self.frame = frame
         self.year = int(year)
-        self.units = frame.index.get_level_values(0).unique().sort_values()
+        codes, uniques = pd.factorize(frame.index.get_level_values(0), sort=True)
+        self.units = pd.Index(uniques, name=frame.index.names[0])
         self.n = len(self.units)
-        self._codes = self.units.get_indexer(frame.index.get_level_values(0))
+        self._codes = codes
         self._year = frame.index.get_level_values(1).to_numpy(dtype="int64")
+        self._order = np.lexsort((self._year, codes))  # by unit, then year
         self._rows: dict[int, np.ndarray] = {}
         self._attrs: dict[str, pd.Series] = {}
 
     def years(self, k: int = 0) -> np.ndarray:
         return np.full(self.n, self.year - k, dtype="int64")
+
+    def rows(self, k: int = 0) -> np.ndarray:
+        """Panel row of each unit ``k`` years before the reference year (-1: none)."""
+        y = self.year - k
+        if y not in self._rows:
+            self._rows[y] = np.flatnonzero(self._year == y)
+        pos = np.full(self.n, -1)
+        pos[self._codes[self._rows[y]]] = self._rows[y]
+        return pos
 
     def values(self, col: str, k: int, *, numeric: bool = True) -> np.ndarray:
         out = np.full(self.n, np.nan) if numeric else np.full(self.n, "", dtype=object)
@@ -139,27 +152,59 @@ class UnitContext:
                 self._attrs[col] = pd.Series([pd.NA] * self.n, dtype=object)
             else:
                 # Static facts (dates, flags, scale) as last known up to the reference year.
-                s = self.frame.loc[self._year <= self.year, col]
-                last = s.groupby(level=0, sort=False).last()
-                self._attrs[col] = last.reindex(self.units).reset_index(drop=True)
+                s = self.frame[col]
+                o = self._order
+                o = o[(self._year[o] <= self.year) & s.notna().to_numpy(bool)[o]]
+                c = self._codes[o]
+                last = np.ones(len(o), bool)
+                last[:-1] = c[1:] != c[:-1]
+                pos = np.full(self.n, -1)
+                pos[c[last]] = o[last]
+                taken = s.iloc[np.where(pos >= 0, pos, 0)].reset_index(drop=True)
+                self._attrs[col] = taken.where(pd.Series(pos >= 0), pd.NA) if (pos < 0).any() else taken
         return self._attrs[col]
+
+
+Producer = Callable[[np.ndarray], tuple[Text, Text]]
 
 
 @dataclass
 class Outcome:
-    """Where a condition holds, and per row the reason it holds (true_*) or does not (false_*)."""
+    """Where a condition holds, and how to say why (or why not) for any rows, in Chinese and English.
+
+    ``why(rows)`` / ``why_not(rows)`` build the texts only for the given row positions, so a caller
+    asks for each row's reason once (reasons are the costly part at a million rows).
+    """
 
     mask: np.ndarray
-    true_zh: Text
-    true_en: Text
-    false_zh: Text
-    false_en: Text
+    why: Producer
+    why_not: Producer
     #: The counter-reasons of an ``any`` as separate pieces (so callers can drop repeats).
-    false_parts: list[tuple[Text, Text]] | None = None
+    parts: list[Producer] | None = None
 
-    def parts(self) -> list[tuple[Text, Text]]:
-        """Counter-reason pieces ``(zh, en)``."""
-        return self.false_parts if self.false_parts is not None else [(self.false_zh, self.false_en)]
+    def why_not_parts(self) -> list[Producer]:
+        """Counter-reason producers, one per leaf of an ``any``."""
+        return self.parts if self.parts is not None else [self.why_not]
+
+
+def pick2(idx: np.ndarray, choice: np.ndarray, producers: Sequence[Producer]) -> tuple[Text, Text]:
+    """Per row of ``idx``, the texts of producer ``choice`` (-1: empty); each producer sees only its rows."""
+    if len(producers) and len(choice) and (choice == choice[0]).all() and choice[0] >= 0:
+        return producers[int(choice[0])](idx)  # every row from one producer: no reordering
+    local = np.arange(len(idx))
+    zh, en = [], []
+    for j, f in enumerate(producers):
+        sel = choice == j
+        if sel.any():
+            z, e = f(idx[sel])
+            zh.append((local[sel], z))
+            en.append((local[sel], e))
+    return assemble(len(idx), zh), assemble(len(idx), en)
+
+
+def first_true(masks: Sequence[np.ndarray]) -> np.ndarray:
+    """Index of the first true mask per row, -1 if none."""
+    return np.select(list(masks), list(range(len(masks))), -1) if masks else np.zeros(0, int)
 
 
 def resolve_date(template: str, years: np.ndarray) -> np.ndarray:
@@ -172,7 +217,7 @@ def resolve_date(template: str, years: np.ndarray) -> np.ndarray:
     else:
         y = years + (int(k) if sign == "+" else -int(k) if sign == "-" else 0)
     uniq, inv = np.unique(y, return_inverse=True)  # a handful of years: parse each once
-    stamps = np.array([np.datetime64(f"{u:04d}-{month}-{day}", "ns") for u in uniq])
+    stamps = np.array([np.datetime64(f"{u:04d}-{month}-{day}", "ns") for u in uniq], dtype="datetime64[ns]")
     return stamps[inv] if len(y) else np.array([], dtype="datetime64[ns]")
 
 
@@ -199,12 +244,18 @@ def _span(years: int, wording: str, zh: bool) -> str:
     return f"in {years} consecutive years" if wording == "consecutive" else f"in each of the last {years} years"
 
 
+def _first_failing(oks: list[np.ndarray], one: Callable[[int, np.ndarray], tuple[Text, Text]]) -> Producer:
+    def why_not(idx: np.ndarray) -> tuple[Text, Text]:
+        choice = first_true([~ok[idx] for ok in oks])
+        return pick2(idx, choice, [lambda rows, j=j: one(j, rows) for j in range(len(oks))])
+    return why_not
+
+
 def _metric(c: Metric, ctx: Context) -> Outcome:
     zh_name, en_name, uzh, uen = NUMBER_COLUMNS[c.column]
     per_mu = c.column in METRICS and METRICS[c.column].per_mu
     uen_p = f" ({uen})" if uen else ""
-    n = ctx.n
-    oks, fails, tz, te, vz, ve = [], [], [], [], [], []
+    vals, misses, oks, years = [], [], [], []
     for k in range(c.years - 1, -1, -1):  # oldest year first
         v = ctx.values(c.column, k)
         if per_mu:
@@ -212,55 +263,74 @@ def _metric(c: Metric, ctx: Context) -> Outcome:
         missing = np.isnan(v)
         with np.errstate(invalid="ignore"):
             ok = (v >= c.value) & (v < c.upper) if c.op == "between" else OPS[c.op](v, c.value)
-        ok = (ok & ~missing) | (missing & c.if_missing)
-        y, vs = ints(ctx.years(k)), fmt(v)
-        miss_zh = cat("缺少", y, f"年{zh_name}数据" + ("，视为满足" if c.if_missing else ""))
-        miss_en = cat(f"no {en_name} data for ", y, " (taken as met)" if c.if_missing else "")
-        one_zh = cat(y, f"年{zh_name}", vs, f"{uzh}，", _relation(v, c.value, c.op, c.upper, True), uzh)
-        one_en = cat(f"{en_name} ", y, ": ", vs, uen_p, ", ", _relation(v, c.value, c.op, c.upper, False))
-        tz.append(where(missing, miss_zh, one_zh))
-        te.append(where(missing, miss_en, one_en))
-        vz.append(where(missing, cat(y, "年无数据"), cat(y, "年", vs)))
-        ve.append(where(missing, cat(y, ": no data"), cat(y, ": ", vs)))
-        oks.append(ok)
-        fails.append(~ok)
-    mask = np.logical_and.reduce(oks)
+        vals.append(v)
+        misses.append(missing)
+        oks.append((ok & ~missing) | (missing & c.if_missing))
+        years.append(ctx.years(k))
+
+    def one(j: int, idx: np.ndarray) -> tuple[Text, Text]:
+        v, miss, y = vals[j][idx], misses[j][idx], ints(years[j][idx])
+        vs = fmt(v)
+        zh = where(miss, cat("缺少", y, f"年{zh_name}数据" + ("，视为满足" if c.if_missing else "")),
+                   cat(y, f"年{zh_name}", vs, f"{uzh}，", _relation(v, c.value, c.op, c.upper, True), uzh))
+        en = where(miss, cat(f"no {en_name} data for ", y, " (taken as met)" if c.if_missing else ""),
+                   cat(f"{en_name} ", y, ": ", vs, uen_p, ", ", _relation(v, c.value, c.op, c.upper, False)))
+        return zh, en
+
     if c.years == 1:
-        return Outcome(mask, tz[0], te[0], tz[0], te[0])
+        return Outcome(oks[0], lambda idx: one(0, idx), lambda idx: one(0, idx))
     if c.op == "between":
         rel_zh = f"不低于{fmt1(c.value)}且低于{fmt1(c.upper)}{uzh}"  # type: ignore[arg-type]
         rel_en = f"at least {fmt1(c.value)} and below {fmt1(c.upper)}{uen_p}"  # type: ignore[arg-type]
     else:
         rel_zh = f"{_TRUE_ZH[c.op]}{fmt1(c.value)}{uzh}"
         rel_en = f"{_TRUE_EN[c.op]} {fmt1(c.value)}{uen_p}"
-    true_zh = cat(f"{zh_name}{_span(c.years, c.wording, True)}{rel_zh}（", join(vz, "、", n=n), f"{uzh}）")
-    true_en = cat(f"{en_name} {rel_en} {_span(c.years, c.wording, False)} (", join(ve, ", ", n=n), ")")
-    return Outcome(mask, true_zh, true_en, select(fails, tz, ""), select(fails, te, ""))
+
+    def why(idx: np.ndarray) -> tuple[Text, Text]:
+        vz, ve = [], []
+        for j in range(len(vals)):
+            miss, y, vs = misses[j][idx], ints(years[j][idx]), fmt(vals[j][idx])
+            vz.append(where(miss, cat(y, "年无数据"), cat(y, "年", vs)))
+            ve.append(where(miss, cat(y, ": no data"), cat(y, ": ", vs)))
+        n = len(idx)
+        return (cat(f"{zh_name}{_span(c.years, c.wording, True)}{rel_zh}（", join(vz, "、", n=n), f"{uzh}）"),
+                cat(f"{en_name} {rel_en} {_span(c.years, c.wording, False)} (", join(ve, ", ", n=n), ")"))
+
+    return Outcome(np.logical_and.reduce(oks), why, _first_failing(oks, one))
 
 
 def _grade(c: Grade, ctx: Context) -> Outcome:
     label_zh, label_en = "/".join(c.grades) + "类", "class " + "/".join(c.grades)
-    n = ctx.n
-    oks, fails, tz, te, vz, ve = [], [], [], [], [], []
+    gs_all, oks, years = [], [], []
     for k in range(c.years - 1, -1, -1):
-        g = ctx.values("grade", k, numeric=False)
+        g = ctx.values("grade", k, numeric=False).astype("<U1")  # fixed width: fast comparisons
+        gs_all.append(g)
+        oks.append(np.isin(g, c.grades))
+        years.append(ctx.years(k))
+
+    def one(j: int, idx: np.ndarray) -> tuple[Text, Text]:
+        g = gs_all[j][idx]
         known, ungraded = g != "", g == "N"
-        gs = pa.array(g, pa.string())
-        ok = np.isin(g, c.grades) & known
-        y = ints(ctx.years(k))
-        tz.append(select([~known, ungraded], [cat(y, "年无评价结果"), cat(y, "年不参评")], cat(y, "年评价为", gs, "类")))
-        te.append(select([~known, ungraded], [cat("no grade for ", y), cat("not graded in ", y)],
-                         cat("class ", gs, " in ", y)))
-        vz.append(where(known, cat(y, "年", gs), cat(y, "年无")))
-        ve.append(where(known, cat(y, ": ", gs), cat(y, ": none")))
-        oks.append(ok)
-        fails.append(~ok)
-    mask = np.logical_and.reduce(oks)
+        gs, y = pa.array(g.astype(object), pa.string()), ints(years[j][idx])
+        return (select([~known, ungraded], [cat(y, "年无评价结果"), cat(y, "年不参评")], cat(y, "年评价为", gs, "类")),
+                select([~known, ungraded], [cat("no grade for ", y), cat("not graded in ", y)],
+                       cat("class ", gs, " in ", y)))
+
     if c.years == 1:
-        return Outcome(mask, tz[0], te[0], tz[0], te[0])
-    true_zh = cat(f"{_span(c.years, c.wording, True)}评价为{label_zh}（", join(vz, "、", n=n), "）")
-    true_en = cat(f"{label_en} {_span(c.years, c.wording, False)} (", join(ve, ", ", n=n), ")")
-    return Outcome(mask, true_zh, true_en, select(fails, tz, ""), select(fails, te, ""))
+        return Outcome(oks[0], lambda idx: one(0, idx), lambda idx: one(0, idx))
+
+    def why(idx: np.ndarray) -> tuple[Text, Text]:
+        vz, ve = [], []
+        for j in range(len(gs_all)):
+            g = gs_all[j][idx]
+            gs, y, known = pa.array(g.astype(object), pa.string()), ints(years[j][idx]), g != ""
+            vz.append(where(known, cat(y, "年", gs), cat(y, "年无")))
+            ve.append(where(known, cat(y, ": ", gs), cat(y, ": none")))
+        n = len(idx)
+        return (cat(f"{_span(c.years, c.wording, True)}评价为{label_zh}（", join(vz, "、", n=n), "）"),
+                cat(f"{label_en} {_span(c.years, c.wording, False)} (", join(ve, ", ", n=n), ")"))
+
+    return Outcome(np.logical_and.reduce(oks), why, _first_failing(oks, one))
 
 
 def _flag(c: Flag, ctx: Context) -> Outcome:
@@ -268,13 +338,11 @@ def _flag(c: Flag, ctx: Context) -> Outcome:
     known = s.notna().to_numpy(bool)
     v = s.fillna(False).to_numpy(bool)
     zh, en = FLAG_COLUMNS[c.column]
-    yes_zh, no_zh, yes_en, no_en = zh, "非" + zh, en, "not a " + en
-    t_zh, f_zh = (yes_zh, no_zh) if c.value else (no_zh, yes_zh)
-    t_en, f_en = (yes_en, no_en) if c.value else (no_en, yes_en)
-    n = ctx.n
+    yes, no = (zh, en), ("非" + zh, "not a " + en)
+    t, f = (yes, no) if c.value else (no, yes)
     # An unknown flag explains nothing either way: its text stays empty.
-    return Outcome(known & (v == c.value), const(n, t_zh), const(n, t_en), where(known, f_zh, ""),
-                   where(known, f_en, ""))
+    return Outcome(known & (v == c.value), lambda idx: t,
+                   lambda idx: (where(known[idx], f[0], ""), where(known[idx], f[1], "")))
 
 
 def _attr(c: Attr, ctx: Context) -> Outcome:
@@ -285,58 +353,71 @@ def _attr(c: Attr, ctx: Context) -> Outcome:
     ok = (ok & ~missing) | (missing & c.if_missing)
     zh, en = ATTR_COLUMNS[c.column]
     if c.column in ("scale", "group"):
-        disp_zh = vals.map({k: p[0] for k, p in SCALE_LABELS.items()}).fillna(vals)
-        disp_en = vals.map({k: p[1] for k, p in SCALE_LABELS.items()}).fillna(vals)
+        disp_zh = vals.map({k: p[0] for k, p in SCALE_LABELS.items()}).fillna(vals).to_numpy(dtype=object)
+        disp_en = vals.map({k: p[1] for k, p in SCALE_LABELS.items()}).fillna(vals).to_numpy(dtype=object)
     else:
-        disp_zh = disp_en = vals
-    dz = pa.array(disp_zh.to_numpy(dtype=object), pa.string())
-    de = pa.array(disp_en.to_numpy(dtype=object), pa.string())
+        disp_zh = disp_en = vals.to_numpy(dtype=object)
     tail_zh, tail_en = ("，视为满足", " (taken as met)") if c.if_missing else ("", "")
-    t_zh = where(missing, f"{zh}缺失{tail_zh}", cat(f"{zh}为", dz))
-    t_en = where(missing, f"{en} unknown{tail_en}", cat(f"{en} ", de))
-    return Outcome(ok, t_zh, t_en, t_zh, t_en)
+
+    def text(idx: np.ndarray) -> tuple[Text, Text]:
+        miss = missing[idx]
+        return (where(miss, f"{zh}缺失{tail_zh}", cat(f"{zh}为", pa.array(disp_zh[idx], pa.string()))),
+                where(miss, f"{en} unknown{tail_en}", cat(f"{en} ", pa.array(disp_en[idx], pa.string()))))
+
+    return Outcome(ok, text, text)
 
 
-def _coalesce_dates(cols: tuple[str, ...], ctx: Context) -> tuple[np.ndarray, Text, Text]:
+def _coalesce_dates(cols: tuple[str, ...], ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    """The first known date among ``cols`` and which column gave it (-1: none)."""
     d = np.full(ctx.n, np.datetime64("NaT"), dtype="datetime64[ns]")
-    lz: Text = DATE_COLUMNS[cols[0]][0]
-    le: Text = DATE_COLUMNS[cols[0]][1]
-    for col in cols:
+    src = np.full(ctx.n, -1)
+    for j, col in enumerate(cols):
         v = _dates(ctx.attr(col))
         take = np.isnat(d) & ~np.isnat(v)
         d = np.where(take, v, d)
-        lz, le = where(take, DATE_COLUMNS[col][0], lz), where(take, DATE_COLUMNS[col][1], le)
-    if len(cols) > 1:  # name every candidate where none is known
-        lz = where(np.isnat(d), "/".join(DATE_COLUMNS[c][0] for c in cols), lz)
-        le = where(np.isnat(d), "/".join(DATE_COLUMNS[c][1] for c in cols), le)
-    return d, lz, le
+        src[take] = j
+    return d, src
+
+
+def _labels(cols: tuple[str, ...], src: np.ndarray) -> tuple[Text, Text]:
+    names = [DATE_COLUMNS[c] for c in cols]
+    none = ("/".join(n[0] for n in names), "/".join(n[1] for n in names))
+    conds = [src == j for j in range(len(cols))]
+    return select(conds, [n[0] for n in names], none[0]), select(conds, [n[1] for n in names], none[1])
 
 
 def _date(c: DateCmp, ctx: Context) -> Outcome:
-    d, lz, le = _coalesce_dates(c.columns, ctx)
+    d, src = _coalesce_dates(c.columns, ctx)
     thr = resolve_date(c.value, ctx.years(0))
     missing = np.isnat(d)
-    ok = OPS[c.op](d, thr) & ~missing
-    ds, ts = days(d), days(thr)
-    rel_zh = select([d < thr, d > thr], ["早于", "晚于"], _DEQ_ZH[c.op])
-    rel_en = select([d < thr, d > thr], ["before", "after"], _DEQ_EN[c.op])
-    t_zh = where(missing, cat(lz, "缺失"), cat(lz, ds, rel_zh, ts))
-    t_en = where(missing, cat(le, " unknown"), cat(le, " ", ds, " ", rel_en, " ", ts))
-    return Outcome(ok, t_zh, t_en, t_zh, t_en)
+
+    def text(idx: np.ndarray) -> tuple[Text, Text]:
+        di, ti = d[idx], thr[idx]
+        lz, le = _labels(c.columns, src[idx])
+        ds, ts, miss = days(di), days(ti), missing[idx]
+        rel_zh = select([di < ti, di > ti], ["早于", "晚于"], _DEQ_ZH[c.op])
+        rel_en = select([di < ti, di > ti], ["before", "after"], _DEQ_EN[c.op])
+        return (where(miss, cat(lz, "缺失"), cat(lz, ds, rel_zh, ts)),
+                where(miss, cat(le, " unknown"), cat(le, " ", ds, " ", rel_en, " ", ts)))
+
+    return Outcome(OPS[c.op](d, thr) & ~missing, text, text)
 
 
 def _within(c: Within, ctx: Context) -> Outcome:
-    d, lz, le = _coalesce_dates(c.columns, ctx)
+    d, src = _coalesce_dates(c.columns, ctx)
     y = ctx.years(0)
-    cutoff = resolve_date(f"{{year-{c.years}}}-12-31", y)
     missing = np.isnat(d)
-    ok = (d > cutoff) & ~missing
-    ds, ys = days(d), ints(y)
-    t_zh = where(missing, cat(lz, "缺失"), cat(lz, ds, "，至", ys, f"年末未满{c.years}年"))
-    t_en = where(missing, cat(le, " unknown"), cat(le, " ", ds, f": under {c.years} years by the end of ", ys))
-    f_zh = where(missing, cat(lz, "缺失"), cat(lz, ds, "，至", ys, f"年末已满{c.years}年"))
-    f_en = where(missing, cat(le, " unknown"), cat(le, " ", ds, f": {c.years} years or more by the end of ", ys))
-    return Outcome(ok, t_zh, t_en, f_zh, f_en)
+    ok = (d > resolve_date(f"{{year-{c.years}}}-12-31", y)) & ~missing
+
+    def text(idx: np.ndarray, under: bool) -> tuple[Text, Text]:
+        lz, le = _labels(c.columns, src[idx])
+        ds, ys, miss = days(d[idx]), ints(y[idx]), missing[idx]
+        zh_tail = f"年末未满{c.years}年" if under else f"年末已满{c.years}年"
+        en_tail = f": under {c.years} years by the end of " if under else f": {c.years} years or more by the end of "
+        return (where(miss, cat(lz, "缺失"), cat(lz, ds, "，至", ys, zh_tail)),
+                where(miss, cat(le, " unknown"), cat(le, " ", ds, en_tail, ys)))
+
+    return Outcome(ok, lambda idx: text(idx, True), lambda idx: text(idx, False))
 
 
 def _not_producing(c: NotProducingBy, ctx: Context) -> Outcome:
@@ -346,34 +427,61 @@ def _not_producing(c: NotProducingBy, ctx: Context) -> Outcome:
     by = resolve_date(c.value, ctx.years(0))
     known = ~np.isnat(pdate)
     ok = (known & (pdate > by)) | (~known & ip_known & ~ip)
-    ps, bs = days(pdate), days(by)
-    t_zh = where(known, cat("至", bs, "未投产（投产日期", ps, "）"), cat("至", bs, "未投产"))
-    t_en = where(known, cat("not producing by ", bs, " (production from ", ps, ")"), cat("not producing by ", bs))
-    f_zh = where(known, cat("投产日期", ps, "，不晚于", bs), where(ip_known, "已投产", "投产情况不明"))
-    f_en = where(known, cat("production from ", ps, ", not after ", bs),
-                 where(ip_known, "in production", "production status unknown"))
-    return Outcome(ok, where(ok, t_zh, f_zh), where(ok, t_en, f_en), f_zh, f_en)
+
+    def why_not(idx: np.ndarray) -> tuple[Text, Text]:
+        kn, ps, bs, ipk = known[idx], days(pdate[idx]), days(by[idx]), ip_known[idx]
+        return (where(kn, cat("投产日期", ps, "，不晚于", bs), where(ipk, "已投产", "投产情况不明")),
+                where(kn, cat("production from ", ps, ", not after ", bs),
+                      where(ipk, "in production", "production status unknown")))
+
+    def why(idx: np.ndarray) -> tuple[Text, Text]:
+        kn, ps, bs = known[idx], days(pdate[idx]), days(by[idx])
+        zh = where(kn, cat("至", bs, "未投产（投产日期", ps, "）"), cat("至", bs, "未投产"))
+        en = where(kn, cat("not producing by ", bs, " (production from ", ps, ")"), cat("not producing by ", bs))
+        fz, fe = why_not(idx)
+        return where(ok[idx], zh, fz), where(ok[idx], en, fe)
+
+    return Outcome(ok, why, why_not)
+
+
+def _all(outs: list[Outcome]) -> Outcome:
+    masks = [o.mask for o in outs]
+
+    def why(idx: np.ndarray) -> tuple[Text, Text]:
+        texts = [o.why(idx) for o in outs]
+        return join([t[0] for t in texts], "，", n=len(idx)), join([t[1] for t in texts], "; ", n=len(idx))
+
+    def why_not(idx: np.ndarray) -> tuple[Text, Text]:
+        return pick2(idx, first_true([~m[idx] for m in masks]), [o.why_not for o in outs])
+
+    return Outcome(np.logical_and.reduce(masks), why, why_not)
+
+
+def _any(outs: list[Outcome]) -> Outcome:
+    masks = [o.mask for o in outs]
+    pieces = [p for o in outs for p in o.why_not_parts()]
+
+    def why(idx: np.ndarray) -> tuple[Text, Text]:
+        return pick2(idx, first_true([m[idx] for m in masks]), [o.why for o in outs])
+
+    def why_not(idx: np.ndarray) -> tuple[Text, Text]:
+        texts = [p(idx) for p in pieces]
+        n = len(idx)
+        return (join([t[0] for t in texts], "；", n=n, unique=True),
+                join([t[1] for t in texts], "; ", n=n, unique=True))
+
+    return Outcome(np.logical_or.reduce(masks), why, why_not, pieces)
 
 
 def evaluate_condition(cond: Condition, ctx: Context) -> Outcome:
-    """Evaluate ``cond`` for every row of ``ctx`` at once."""
-    n = ctx.n
-    if isinstance(cond, All | AnyOf):
-        outs = [evaluate_condition(p, ctx) for p in cond.parts]
-        masks = [o.mask for o in outs]
-        if isinstance(cond, All):
-            fails = [~m for m in masks]
-            return Outcome(np.logical_and.reduce(masks), join([o.true_zh for o in outs], "，", n=n),
-                           join([o.true_en for o in outs], "; ", n=n),
-                           select(fails, [o.false_zh for o in outs], ""), select(fails, [o.false_en for o in outs], ""))
-        pieces = [pc for o in outs for pc in o.parts()]
-        return Outcome(np.logical_or.reduce(masks), select(masks, [o.true_zh for o in outs], ""),
-                       select(masks, [o.true_en for o in outs], ""),
-                       join([pc[0] for pc in pieces], "；", n=n, unique=True),
-                       join([pc[1] for pc in pieces], "; ", n=n, unique=True), pieces)
+    """Evaluate ``cond`` for every row of ``ctx`` at once (texts are built later, on demand)."""
+    if isinstance(cond, All):
+        return _all([evaluate_condition(p, ctx) for p in cond.parts])
+    if isinstance(cond, AnyOf):
+        return _any([evaluate_condition(p, ctx) for p in cond.parts])
     if isinstance(cond, Not):
         o = evaluate_condition(cond.part, ctx)
-        return Outcome(~o.mask, o.false_zh, o.false_en, o.true_zh, o.true_en)
+        return Outcome(~o.mask, o.why_not, o.why)
     handler = {Metric: _metric, Grade: _grade, Flag: _flag, Attr: _attr, DateCmp: _date, Within: _within,
                NotProducingBy: _not_producing}[type(cond)]
     return handler(cond, ctx)  # type: ignore[operator]

@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from gisefficiency._text import Text, cat, fmt, fmt1, join, select, to_series, where
-from gisefficiency.conditions import UnitContext, evaluate_condition
+from gisefficiency._text import Text, assemble, cat, fmt, fmt1, join, to_series, where
+from gisefficiency.conditions import UnitContext, evaluate_condition, pick2
 from gisefficiency.constants import M2_PER_MU, PER_MU_DECIMALS
 from gisefficiency.errors import InputError, Problem
 from gisefficiency.policy import Policy
@@ -50,7 +51,75 @@ class Evaluation:
 
 
 def _arrow(s: pd.Series) -> pa.Array:
-    return pa.array(s.astype(object).where(s.notna(), "").to_numpy(dtype=object), pa.string())
+    """A text column as a pyarrow array without nulls (no Python objects on the way)."""
+    if not isinstance(s.dtype, pd.StringDtype):
+        s = s.astype("string")
+    arr = pa.array(s.array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return pc.fill_null(arr.cast(pa.string()), "")
+
+
+def _rows(t: Text, idx: np.ndarray) -> Text:
+    return t if isinstance(t, str) else t.take(pa.array(idx))
+
+
+def _dispose(d: Any, cats: Any, ctx: UnitContext) -> tuple[np.ndarray, np.ndarray, np.ndarray, Text, Text]:
+    """Scope, exemptions and first-matching rules; each unit's reason is built once, for its case."""
+    n = ctx.n
+    scope = evaluate_condition(d.scope, ctx) if d.scope is not None else None
+    in_scope = scope.mask if scope is not None else np.ones(n, bool)
+    ex_choice = np.full(n, -1)
+    ex_outs = []
+    for j, e in enumerate(d.exempt):
+        o = evaluate_condition(e.when, ctx)
+        ex_choice[(ex_choice < 0) & o.mask] = j
+        ex_outs.append(o)
+    rule_choice = np.full(n, -1)
+    outs = []
+    for j, rule in enumerate(d.rules):  # first matching rule wins
+        o = evaluate_condition(rule.when, ctx)
+        rule_choice[(rule_choice < 0) & o.mask] = j
+        outs.append(o)
+    exempt = in_scope & (ex_choice >= 0)
+    matched = rule_choice >= 0
+    category = np.array([r.category for r in d.rules] + [""], dtype=object)[rule_choice]
+    disposal = np.where(in_scope & ~exempt, category, "").astype(object)
+
+    def matched_why(idx: np.ndarray) -> tuple[Text, Text]:
+        def one(j: int, rows: np.ndarray) -> tuple[Text, Text]:
+            c = cats[d.rules[j].category]
+            zh, en = outs[j].why(rows)
+            return cat(f"{c.zh}：", zh), cat(f"{c.en}: ", en)
+        return pick2(idx, rule_choice[idx], [lambda rows, j=j: one(j, rows) for j in range(len(outs))])
+
+    def exempt_why(idx: np.ndarray) -> tuple[Text, Text]:
+        def one(j: int, rows: np.ndarray) -> tuple[Text, Text]:
+            e = d.exempt[j]
+            if isinstance(e.when, Flag):  # the label says it all
+                return e.zh, e.en
+            zh, en = ex_outs[j].why(rows)
+            return cat(f"{e.zh}（", zh, "）"), cat(f"{e.en} (", en, ")")
+        ez, ee = pick2(idx, ex_choice[idx], [lambda rows, j=j: one(j, rows) for j in range(len(ex_outs))])
+        wz, we = matched_why(idx)  # what the exemption spares the unit from
+        m = matched[idx]
+        return (cat("豁免：", ez, where(m, cat("（否则应列为", wz, "）"), "")),
+                cat("exempt: ", ee, where(m, cat(" (otherwise ", we, ")"), "")))
+
+    def none_why(idx: np.ndarray) -> tuple[Text, Text]:
+        texts = [p(idx) for o in outs for p in o.why_not_parts()]
+        k = len(idx)
+        return (cat("未达处置条件：", join([t[0] for t in texts], "；", n=k, unique=True)),
+                cat("no rule met: ", join([t[1] for t in texts], "; ", n=k, unique=True)))
+
+    def out_why(idx: np.ndarray) -> tuple[Text, Text]:
+        zh, en = scope.why_not(idx) if scope is not None else ("", "")
+        return cat(zh, f"，不在{d.scope_zh}"), cat(en, f": outside the {d.scope_en}")
+
+    case = np.select([~in_scope, exempt, disposal != ""], [0, 1, 2], 3)
+    idx = np.arange(n)
+    rz, re_ = pick2(idx, case, [out_why, exempt_why, matched_why, none_why])
+    return in_scope, exempt, disposal, rz, re_
 
 
 def _reference_year(panel: pd.DataFrame, policy: Policy, year: int | None) -> int:
@@ -95,11 +164,17 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
     frame = panel.drop(columns=[c for c in ("score", "grade") if c in panel]).join(grades[["score", "grade"]])
     ctx = UnitContext(frame, ref)
     units, n = ctx.units, ctx.n
-    at_ref = grades.xs(ref, level=1).reindex(units)
-    no_row = at_ref["grade"].isna().to_numpy(bool)
-    grade = at_ref["grade"].fillna("N").to_numpy(dtype="<U1")
-    g_zh = where(no_row, f"无{ref}年数据，不参评", _arrow(at_ref["grade_reason_zh"]))
-    g_en = where(no_row, f"no data for {ref}: not graded", _arrow(at_ref["grade_reason_en"]))
+    pos = ctx.rows(0)  # each unit's row in the reference year (-1: no data that year)
+    no_row = pos < 0
+    has = np.flatnonzero(~no_row)
+    take = pa.array(pos[has])
+    gone = np.flatnonzero(no_row)
+    score = np.full(n, np.nan)
+    score[has] = grades["score"].to_numpy(dtype=float)[pos[has]]
+    grade = np.full(n, "N", dtype="<U1")
+    grade[has] = grades["grade"].to_numpy(dtype=object)[pos[has]].astype("<U1")
+    g_zh = assemble(n, [(has, _arrow(grades["grade_reason_zh"]).take(take)), (gone, f"无{ref}年数据，不参评")])
+    g_en = assemble(n, [(has, _arrow(grades["grade_reason_en"]).take(take)), (gone, f"no data for {ref}: not graded")])
 
     d = policy.disposal
     cats = policy.categories
@@ -109,48 +184,7 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
         rz: Text = g_zh
         re_: Text = g_en
     else:
-        scope = evaluate_condition(d.scope, ctx) if d.scope is not None else None
-        in_scope = scope.mask if scope is not None else np.ones(n, bool)
-        ex_mask = np.zeros(n, bool)
-        ex_zh: Text = ""
-        ex_en: Text = ""
-        for e in d.exempt:
-            o = evaluate_condition(e.when, ctx)
-            new = o.mask & ~ex_mask
-            ex_mask |= new
-            if isinstance(e.when, Flag):  # the label says it all
-                ex_zh, ex_en = where(new, e.zh, ex_zh), where(new, e.en, ex_en)
-            else:
-                ex_zh = where(new, cat(f"{e.zh}（", o.true_zh, "）"), ex_zh)
-                ex_en = where(new, cat(f"{e.en} (", o.true_en, ")"), ex_en)
-        category = np.full(n, "", dtype=object)
-        why_zh: Text = ""
-        why_en: Text = ""
-        no_zh: list[Text] = []
-        no_en: list[Text] = []
-        for rule in d.rules:  # first matching rule wins
-            o = evaluate_condition(rule.when, ctx)
-            new = o.mask & (category == "")
-            c = cats[rule.category]
-            category[new] = rule.category
-            why_zh = where(new, cat(f"{c.zh}：", o.true_zh), why_zh)
-            why_en = where(new, cat(f"{c.en}: ", o.true_en), why_en)
-            no_zh += [pc[0] for pc in o.parts()]
-            no_en += [pc[1] for pc in o.parts()]
-        exempt = in_scope & ex_mask
-        matched = category != ""
-        disposal = np.where(in_scope & ~exempt, category, "").astype(object)
-        conds = [~in_scope, exempt, disposal != ""]
-        rz = select(conds, [
-            cat(scope.false_zh if scope is not None else "", f"，不在{d.scope_zh}"),
-            cat("豁免：", ex_zh, where(matched, cat("（否则应列为", why_zh, "）"), "")),
-            why_zh,
-        ], cat("未达处置条件：", join(no_zh, "；", n=n, unique=True)))
-        re_ = select(conds, [
-            cat(scope.false_en if scope is not None else "", f": outside the {d.scope_en}"),
-            cat("exempt: ", ex_en, where(matched, cat(" (otherwise ", why_en, ")"), "")),
-            why_en,
-        ], cat("no rule met: ", join(no_en, "; ", n=n, unique=True)))
+        in_scope, exempt, disposal, rz, re_ = _dispose(d, cats, ctx)
 
     lookup = pd.Series(disposal, dtype=object)
     low = lookup.map({"": False, **{k: c.low_efficiency for k, c in cats.items()}}).to_numpy(bool)
@@ -158,10 +192,14 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
     for f in policy.flags:
         o = evaluate_condition(f.when, ctx)
         flags[f.id] = o.mask
-        rz = where(o.mask, cat(rz, f"；{f.zh}：", o.true_zh), rz)
-        re_ = where(o.mask, cat(re_, f"; {f.en}: ", o.true_en), re_)
+        idx = np.flatnonzero(o.mask)
+        if len(idx):
+            fz, fe = o.why(idx)
+            rest = np.flatnonzero(~o.mask)
+            rz = assemble(n, [(idx, cat(_rows(rz, idx), f"；{f.zh}：", fz)), (rest, _rows(rz, rest))])
+            re_ = assemble(n, [(idx, cat(_rows(re_, idx), f"; {f.en}: ", fe)), (rest, _rows(re_, rest))])
     verdicts = pd.DataFrame({
-        "score": at_ref["score"].to_numpy(float),
+        "score": score,
         "grade": to_series(pa.array(grade.astype(object), pa.string()), units),
         "disposal": lookup.astype("string").to_numpy(),
         "disposal_zh": lookup.map({"": "", **{k: c.zh for k, c in cats.items()}}).astype("string").to_numpy(),

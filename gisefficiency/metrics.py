@@ -227,42 +227,49 @@ def unit_metrics(
     """
     _check_panel(firms)
     eval_id = _eval_ids(firms, links)
-    year = pd.to_numeric(firms["year"], errors="coerce").astype("int64")
-    num_cols = [c for c in NUMERIC_FIRM_COLUMNS if c in firms.columns]
-    inputs = pd.DataFrame({c: pd.to_numeric(firms[c], errors="coerce").astype("float64") for c in num_cols},
-                          index=firms.index)
-    inputs["emission_t"] = emission_tonnes(firms, emission_weights)
-    keys = [eval_id.rename("eval_id").to_numpy(), year.rename("year").to_numpy()]
-    summed = inputs.groupby(keys).sum(min_count=1)
-    summed.index.names = ["eval_id", "year"]
-    summed["n_firms"] = inputs.groupby(keys).size().to_numpy()
-    for c in INPUT_COLUMNS:
-        if c not in summed:
-            summed[c] = np.nan
-
-    # Representative row per (unit, year): the unit's own firm first, then the smallest USCC.
+    year = pd.to_numeric(firms["year"], errors="coerce").astype("int64").to_numpy()
+    # Integer keys (unit code, year) instead of grouping on text: one sort, then bincount sums.
+    eval_codes, eval_uniques = pd.factorize(eval_id, sort=True)
     uscc = firms["uscc"].astype("string")
-    eval_codes, _ = pd.factorize(eval_id, sort=True)
     uscc_codes, _ = pd.factorize(uscc, sort=True)
     not_rep = (uscc != eval_id).fillna(True).to_numpy(bool)
-    order = np.lexsort((uscc_codes, not_rep, year.to_numpy(), eval_codes))
-    e_sorted, y_sorted = eval_codes[order], year.to_numpy()[order]
+    order = np.lexsort((uscc_codes, not_rep, year, eval_codes))
+    e_sorted, y_sorted = eval_codes[order], year[order]
     first = np.ones(len(order), dtype=bool)
     first[1:] = (e_sorted[1:] != e_sorted[:-1]) | (y_sorted[1:] != y_sorted[:-1])
-    rep = order[first]
+    rep = order[first]  # representative row of each (unit, year): own firm first, then smallest USCC
+    group = np.cumsum(first) - 1  # group number of each sorted row
+    n_groups = int(first.sum())
+
+    index = pd.MultiIndex.from_arrays([pd.Index(eval_uniques).take(eval_codes[rep]), year[rep]],
+                                      names=["eval_id", "year"])
+    cols: dict[str, Any] = {}
+    inputs = {c: pd.to_numeric(firms[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+              for c in NUMERIC_FIRM_COLUMNS if c in firms.columns}
+    inputs["emission_t"] = emission_tonnes(firms, emission_weights).to_numpy(dtype="float64")
+    for c in INPUT_COLUMNS:
+        if c not in inputs:
+            cols[c] = np.full(n_groups, np.nan)
+            continue
+        v = inputs[c][order]
+        ok = ~np.isnan(v)
+        tot = np.bincount(group[ok], weights=v[ok], minlength=n_groups)
+        cols[c] = np.where(np.bincount(group[ok], minlength=n_groups) > 0, tot, np.nan)  # min_count=1
+    cols["n_firms"] = np.bincount(group, minlength=n_groups)
+    out = pd.DataFrame({c: cols[c] for c in INPUT_COLUMNS}, index=index)
+    out["n_firms"] = cols["n_firms"]
     attr_cols = [c for c in (*ATTRIBUTE_COLUMNS, *EXTRA_FLAG_COLUMNS) if c in firms.columns]
-    attrs = firms.iloc[rep][attr_cols].copy()
-    attrs.index = pd.MultiIndex.from_arrays([eval_id.to_numpy()[rep], year.to_numpy()[rep]],
-                                            names=["eval_id", "year"])
-    out = summed.join(attrs, how="left")
+    attrs = firms[attr_cols].iloc[rep]
+    for c in attr_cols:
+        out[c] = attrs[c].to_numpy()
 
     fl = links.firm_links
     eval_of_firm = fl["eval_id"].astype("string") if "eval_id" in fl else pd.Series(fl.index, index=fl.index)
+    unit_codes = eval_codes[rep]
     unit_land = fl["land_mu"].astype("float64").groupby(eval_of_firm.to_numpy()).sum(min_count=1)
-    ids = out.index.get_level_values("eval_id")
-    out["land_mu"] = unit_land.reindex(ids).to_numpy()
+    out["land_mu"] = unit_land.reindex(eval_uniques).to_numpy()[unit_codes]
     tenant = fl["tenant"].astype("boolean") if "tenant" in fl else pd.Series(dtype="boolean")
-    out["tenant"] = tenant.reindex(ids).fillna(False).to_numpy(bool)
+    out["tenant"] = tenant.reindex(eval_uniques).fillna(False).to_numpy(bool)[unit_codes]
 
     for c in ("name", "scale", "industry"):
         out[c] = out[c].astype("string") if c in out else pd.Series(pd.NA, index=out.index, dtype="string")
@@ -273,10 +280,10 @@ def unit_metrics(
                   else pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]"))
     supply = _supply_dates(parcels, links, eval_of_firm)
     if len(supply):
-        out["supply_date"] = out["supply_date"].fillna(pd.Series(supply.reindex(ids).to_numpy(), index=out.index))
+        by_unit = supply.reindex(eval_uniques).to_numpy(dtype="datetime64[ns]")[unit_codes]
+        out["supply_date"] = out["supply_date"].fillna(pd.Series(by_unit, index=out.index))
     out["group"] = out["scale"].where(~out["tenant"], "tenant").astype("string")
-    out = compute_metrics(out)
-    return out.sort_index()
+    return compute_metrics(out)  # rows are in (eval_id, year) order already
 
 
 def parcel_metrics(

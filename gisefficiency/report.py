@@ -30,8 +30,10 @@ from gisefficiency.report_labels import INDUSTRY_DIVISIONS, text
 from gisefficiency.report_tables import (
     Column,
     col,
+    county_trend,
     fmt_number,
     industry_division,
+    input_files,
     join_text,
     make_table,
     names_of,
@@ -215,15 +217,21 @@ def _blocks_table(r: Result, lang: Lang) -> Any:
     if blocks is None or len(blocks) == 0:
         return make_table(pd.DataFrame(), [], id="t-blocks")
     frame = pd.DataFrame(blocks.drop(columns="geometry", errors="ignore")).copy()
-    frame["block_id"] = col(frame, "block_id").where(col(frame, "block_id").notna(), pd.Series(frame.index, index=frame.index))
+    ids = frame["block_id"] if "block_id" in frame.columns else pd.Series(frame.index, index=frame.index)
+    numeric = pd.to_numeric(ids, errors="coerce")
+    numeric = numeric.where(numeric == numeric.round())
+    # Integer ids read "12", not "12.0" (the index may have become float on the way).
+    frame["block_id"] = numeric.astype("Int64").astype("string").where(numeric.notna(), ids.astype("string"))
     frame["streets"] = join_text(col(frame, "streets", default=""))
-    frame["firms"] = names_of(col(frame, "firm_ids", default=""), col(r.firms, "name", default=""))
+    frame["firms_full"], frame["firms"] = names_of(
+        col(frame, "firm_ids", default=""), col(r.firms, "name", default=""), more=text("and_more", lang)
+    )
     if "rank" in frame.columns:
         frame = frame.sort_values("rank", na_position="last")
     return make_table(frame, [
         Column("rank", text("rank", lang), "int"),
         Column("block_id", label("block_id", lang)),
-        Column("streets", text("streets", lang)),
+        Column("streets", text("streets", lang), css="short"),
         Column("area_mu", text("block_area", lang), "mu"),
         Column("n_parcels", label("n_parcels", lang), "int"),
         Column("n_firms", label("n_firms", lang), "int"),
@@ -235,7 +243,7 @@ def _blocks_table(r: Result, lang: Lang) -> Any:
         Column("tax_lost", label("tax_lost", lang), "money"),
         Column("tax_at_target", label("tax_at_target", lang), "money"),
         Column("priority", label("priority", lang), "priority"),
-        Column("firms", text("firms_in_block", lang), css="wrap"),
+        Column("firms", text("firms_in_block", lang), css="wrap", title_key="firms_full"),
     ], id="t-blocks", searchable=True)
 
 
@@ -315,27 +323,12 @@ def _scenario_table(r: Result, lang: Lang) -> Any:
     ], id="t-scenarios")
 
 
-def _trend(panel: pd.DataFrame | None) -> pd.DataFrame:
-    """County tax and value added per mu per year: sums over units with both figures and land."""
-    if panel is None or len(panel) == 0 or "year" not in (list(panel.index.names) + list(panel.columns)):
-        return pd.DataFrame()
-    years = panel.index.get_level_values("year") if "year" in panel.index.names else panel["year"]
-    land = pd.to_numeric(col(panel, "land_mu"), errors="coerce").astype(float)
-    land = land.where(land > 0)
-    out = {}
-    for name, source in (("tax_per_mu", "tax"), ("va_per_mu", "value_added")):
-        value = pd.to_numeric(col(panel, source), errors="coerce").astype(float)
-        ok = value.notna() & land.notna()
-        sums = pd.DataFrame({"v": value.where(ok).to_numpy(), "l": land.where(ok).to_numpy()}, index=np.asarray(years))
-        grouped = sums.groupby(level=0).sum(min_count=1)
-        out[name] = grouped["v"] / grouped["l"]
-    return pd.DataFrame(out).sort_index()
-
-
 def _charts(r: Result, lang: Lang) -> dict[str, Any]:
     thresholds = tuple(_attr(r.policy, "tax_thresholds", default=()) or ()) if r.policy is not None else ()
+    # Per-mu figures belong to the evaluated unit: count each unit once, not once per member firm.
+    units = r.firms.drop_duplicates("eval_id") if "eval_id" in r.firms.columns else r.firms
     hist = charts.histogram_svg(
-        col(r.firms, "tax_per_mu"), thresholds=thresholds, threshold_label=text("threshold", lang),
+        col(units, "tax_per_mu"), thresholds=thresholds, threshold_label=text("threshold", lang),
         title=text("chart_hist", lang), x_label=label("tax_per_mu", lang), y_label=text("chart_hist_y", lang),
     )
     unknown = text("street_unknown", lang)
@@ -348,7 +341,7 @@ def _charts(r: Result, lang: Lang) -> dict[str, Any]:
         title=text("chart_grade_street", lang),
     )
     trend = charts.line_chart_svg(
-        _trend(r.panel), colours={"tax_per_mu": "#4a7fb5", "va_per_mu": "#e08a2c"},
+        county_trend(r.panel), colours={"tax_per_mu": "#4a7fb5", "va_per_mu": "#e08a2c"},
         labels={"tax_per_mu": label("tax_per_mu", lang), "va_per_mu": label("va_per_mu", lang)},
         title=text("chart_trend", lang), y_label=text("per_mu_unit", lang),
     )
@@ -370,9 +363,11 @@ def _quality(r: Result, lang: Lang) -> Any:
         ("repaired_parcels", col(parcels, "geom_status", default="ok").astype(str).eq("repaired")),
         ("area_flagged", col(parcels, "area_flag", default=False).astype("boolean").fillna(False)),
     ]
+    # The link report already counts excluded and repaired parcels; the area check is only here.
+    covered = {"excluded_parcels", "repaired_parcels"} if rows else set()
     extra = [
         {"label": text(k, lang), "count": int(mask.sum()), "mu": land.where(mask).sum(min_count=1)}
-        for k, mask in checks if k_present(parcels, k)
+        for k, mask in checks if k_present(parcels, k) and k not in covered
     ]
     if extra:
         rows.append(pd.DataFrame(extra))
@@ -404,13 +399,6 @@ def _policy(r: Result, lang: Lang, categories: list[dict[str, str]]) -> dict[str
         "categories": categories,
         "targets": [(label(k, lang), fmt_number(v, 2)) for k, v in targets.items()],
     }
-
-
-def _inputs(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
-    inputs = meta.get("inputs") or {}
-    if isinstance(inputs, Mapping):
-        return [(str(k), str(v)) for k, v in inputs.items()]
-    return [(str(i + 1), str(v)) for i, v in enumerate(inputs)]
 
 
 def build_report(
@@ -480,7 +468,7 @@ def build_report(
         "flagged": _flagged_table(result, lang, categories, anonymise),
         "scenarios": _scenario_table(result, lang),
         "quality": _quality(result, lang),
-        "inputs": _inputs(meta),
+        "inputs": input_files(meta),
         "policy": _policy(result, lang, categories),
         "map_html": map_html,
     }

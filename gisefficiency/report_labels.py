@@ -87,6 +87,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "low_eff_mu": ("低效用地(亩)", "Low-efficiency land (mu)"),
     "low_eff_firms": ("低效企业数", "Low-efficiency firms"),
     "share_firms": ("企业占比", "Share of firms"),
+    "and_more": (" 等{n}家", " … ({n} in all)"),
     "firms_in_block": ("区块内企业", "Firms in block"),
     "rank": ("排序", "Rank"),
     "streets": ("涉及街道", "Streets"),

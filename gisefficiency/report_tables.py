@@ -6,8 +6,9 @@ land, divided by those firms' land. Firms with a missing figure are left out of 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,15 +31,17 @@ class Column:
     label: str
     kind: str = "text"
     css: str = ""
+    #: Frame column whose text is the cell's tooltip (also searched by the filter box), e.g. a full list.
+    title_key: str = ""
 
 
 @dataclass
 class Table:
-    """A display table: rows of ``(text, sort_value)`` cells; numeric cells sort by their raw value."""
+    """A display table: rows of ``(text, sort_value, title)`` cells; numeric cells sort by their raw value."""
 
     id: str
     columns: list[Column]
-    rows: list[list[tuple[str, str | None]]] = field(default_factory=list)
+    rows: list[list[tuple[str, str | None, str | None]]] = field(default_factory=list)
     sortable: bool = True
     searchable: bool = False
     #: Rows shown at first in a searchable table; the rest wait behind "show all" (and all print).
@@ -93,8 +96,26 @@ def make_table(
     if frame is None or frame.empty:
         return Table(id=id, columns=list(columns), searchable=searchable)
     formatted = [_format_column(col(frame, c.key), c.kind) for c in columns]
-    rows = [list(cells) for cells in zip(*(zip(t, k, strict=True) for t, k in formatted), strict=True)]
+    titles = [
+        col(frame, c.title_key).astype(object).where(col(frame, c.title_key).notna(), None).tolist()
+        if c.title_key else [None] * len(frame)
+        for c in columns
+    ]
+    rows = [
+        list(cells)
+        for cells in zip(*(zip(t, k, h, strict=True) for (t, k), h in zip(formatted, titles, strict=True)), strict=True)
+    ]
     return Table(id=id, columns=list(columns), rows=rows, searchable=searchable)
+
+
+def own_figure(firms: pd.DataFrame, name: str) -> pd.Series:
+    """A firm's own figure: ``own_<name>`` when the result has it, else ``<name>``.
+
+    In a pipeline result ``tax``/``value_added``/``energy_tce`` are those of the firm's evaluated unit (the
+    holder's totals for merged tenants), which would be counted once per member; ``own_*`` add up.
+    """
+    source = f"own_{name}" if f"own_{name}" in firms.columns else name
+    return pd.to_numeric(col(firms, source), errors="coerce").astype(float)
 
 
 def per_mu_summary(firms: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
@@ -103,7 +124,8 @@ def per_mu_summary(firms: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
     Parameters
     ----------
     firms
-        One row per firm with ``land_mu, tax, value_added, energy_tce, low_efficiency``.
+        One row per firm with ``land_mu, tax, value_added, energy_tce, low_efficiency`` (``own_*`` figures
+        are preferred where present, see ``own_figure``).
     keys
         Group label per firm (aligned to ``firms``); NA labels form their own group.
 
@@ -115,8 +137,8 @@ def per_mu_summary(firms: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
     """
     land = pd.to_numeric(col(firms, "land_mu"), errors="coerce").astype(float)
     land = land.where(land > 0)
-    tax = pd.to_numeric(col(firms, "tax"), errors="coerce").astype(float)
-    va = pd.to_numeric(col(firms, "value_added"), errors="coerce").astype(float)
+    tax = own_figure(firms, "tax")
+    va = own_figure(firms, "value_added")
     tax_ok = tax.notna() & land.notna()
     va_ok = va.notna() & land.notna()
     low = col(firms, "low_efficiency", default=False).astype("boolean").fillna(False).astype(int)
@@ -126,7 +148,7 @@ def per_mu_summary(firms: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
             "land_mu": land,
             "tax": tax,
             "value_added": va,
-            "energy_tce": pd.to_numeric(col(firms, "energy_tce"), errors="coerce").astype(float),
+            "energy_tce": own_figure(firms, "energy_tce"),
             "tax_num": tax.where(tax_ok),
             "tax_land": land.where(tax_ok),
             "va_num": va.where(va_ok),
@@ -177,14 +199,62 @@ def join_text(values: pd.Series, sep: str = "、") -> pd.Series:
     return values.map(one)
 
 
-def names_of(ids: pd.Series, names: pd.Series, sep: str = "、") -> pd.Series:
-    """For each row's list of firm ids, the joined firm names (unknown ids shown as the id)."""
+def split_ids(ids: pd.Series) -> pd.Series:
+    """One row per id: lists/tuples/arrays exploded, comma-joined strings split (index repeated)."""
     listy = ids.map(lambda v: isinstance(v, list | tuple | np.ndarray))
-    out = join_text(ids.where(~listy), sep).astype(object)
-    if listy.any():
-        # One explode + map + regroup for all rows, instead of a lookup loop per block.
-        exploded = ids[listy].explode().dropna()
-        mapped = exploded.map(names).fillna(exploded)
-        joined = mapped.astype(str).groupby(level=0, sort=False).agg(sep.join)
-        out[listy] = joined.reindex(ids.index[listy]).fillna("")
-    return out
+    text = ids.where(~listy).astype("string").str.split(",")
+    parts = pd.concat([ids[listy].explode(), text[~listy].explode()])
+    parts = parts.astype("string").str.strip()
+    return parts[parts.notna() & (parts != "")]
+
+
+def names_of(
+    ids: pd.Series, names: pd.Series, *, sep: str = "、", limit: int = 5, more: str = "等{n}家"
+) -> tuple[pd.Series, pd.Series]:
+    """Firm names of each row's ids (list or comma-joined); unknown ids are shown as the id.
+
+    Returns
+    -------
+    tuple of Series
+        The full joined list, and a short one: the first ``limit`` names plus ``more`` (``{n}`` = count)
+        when there are more, so a block of forty firms does not squeeze its table.
+    """
+    # One split + map + regroup for all rows, instead of a lookup loop per block.
+    parts = split_ids(ids)
+    mapped = parts.map(names).fillna(parts).astype(str)
+    grouped = mapped.groupby(level=0, sort=False)
+    full = grouped.agg(sep.join).reindex(ids.index)
+    count = grouped.size().reindex(ids.index).fillna(0).astype(int)
+    head = mapped[grouped.cumcount() < limit].groupby(level=0, sort=False).agg(sep.join).reindex(ids.index)
+    tail = count.map(lambda n: more.format(n=n))
+    short = head.where(count <= limit, head + tail)
+    return full.astype(object), short.astype(object)
+
+
+def county_trend(panel: pd.DataFrame | None) -> pd.DataFrame:
+    """County tax and value added per mu per year: sums over units with both figures and land."""
+    if panel is None or len(panel) == 0 or "year" not in (list(panel.index.names) + list(panel.columns)):
+        return pd.DataFrame()
+    years = panel.index.get_level_values("year") if "year" in panel.index.names else panel["year"]
+    land = pd.to_numeric(col(panel, "land_mu"), errors="coerce").astype(float)
+    land = land.where(land > 0)
+    out = {}
+    for name, source in (("tax_per_mu", "tax"), ("va_per_mu", "value_added")):
+        value = pd.to_numeric(col(panel, source), errors="coerce").astype(float)
+        ok = value.notna() & land.notna()
+        sums = pd.DataFrame({"v": value.where(ok).to_numpy(), "l": land.where(ok).to_numpy()}, index=np.asarray(years))
+        grouped = sums.groupby(level=0).sum(min_count=1)
+        out[name] = grouped["v"] / grouped["l"]
+    return pd.DataFrame(out).sort_index()
+
+
+def input_files(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Input files: ``meta["inputs"]`` (mapping or list) plus any ``meta["<what>_path"]``."""
+    inputs = meta.get("inputs") or {}
+    rows = (
+        [(str(k), str(v)) for k, v in inputs.items()]
+        if isinstance(inputs, Mapping)
+        else [(str(i + 1), str(v)) for i, v in enumerate(inputs)]
+    )
+    rows += [(k[: -len("_path")], str(v)) for k, v in meta.items() if k.endswith("_path") and v]
+    return rows

@@ -17,14 +17,15 @@ overrides. Decisions the documents leave open, made here:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from gisefficiency._text import Text, cat, empty, fmt, fmt1, ints, join, select, to_series, where
-from gisefficiency.conditions import PanelContext, evaluate_condition
+from gisefficiency._text import Text, assemble, cat, empty, fmt, fmt1, ints, join, select, to_series, where
+from gisefficiency.conditions import PanelContext, evaluate_condition, pick2
 from gisefficiency.errors import InputError, Problem
 from gisefficiency.metrics import METRICS
 from gisefficiency.policy import Policy, Scoring, ScoringGroup
@@ -55,16 +56,34 @@ def tenant_counts(links: Any) -> pd.Series:
     return pd.Series(1, index=pairs.index).groupby(unit.to_numpy()).sum().astype("int64")
 
 
-def _labelled(label: str, sep: str, cond: Any, reason: Text) -> Text:
-    """A rule's label before its reason; a yes/no flag's label alone says it all."""
-    if not label:
-        return reason
-    return label if isinstance(cond, Flag) else cat(label + sep, reason)
+def _labelled(rule: Any, why: tuple[Text, Text], tail_zh: str, tail_en: str) -> tuple[Text, Text]:
+    """A rule's label before its reason (a yes/no flag's label alone says it all), then the tail."""
+    out = []
+    for label, sep, reason, tail in ((rule.zh, "：", why[0], tail_zh), (rule.en, ": ", why[1], tail_en)):
+        if not label:
+            out.append(cat(reason, tail))
+        elif isinstance(rule.when, Flag):
+            out.append(label + tail)
+        else:
+            out.append(cat(label + sep, reason, tail))
+    return out[0], out[1]
 
 
 def _by_year(values: np.ndarray, years: np.ndarray, rows: np.ndarray, how: str) -> pd.Series:
-    s = pd.Series(values[rows]).groupby(years[rows])
-    return s.mean() if how == "mean" else s.sum(min_count=1)
+    """Mean or sum (NaN if none) of ``values[rows]`` per year; index = every year present."""
+    yu, inv = np.unique(years, return_inverse=True)
+    ok = rows & ~np.isnan(values)
+    cnt = np.bincount(inv[ok], minlength=len(yu))
+    tot = np.bincount(inv[ok], weights=values[ok], minlength=len(yu))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = tot / cnt if how == "mean" else np.where(cnt > 0, tot, np.nan)
+    return pd.Series(np.where(cnt > 0, out, np.nan), index=yu)
+
+
+def _at_years(stat: pd.Series, years: np.ndarray) -> np.ndarray:
+    """``stat`` (indexed by year) looked up for each row's year, NaN where absent."""
+    yu, inv = np.unique(years, return_inverse=True)
+    return stat.reindex(yu).to_numpy(dtype=float)[inv]
 
 
 def _benchmark(panel: pd.DataFrame, ind: str, g: ScoringGroup, x: np.ndarray, rows: np.ndarray,
@@ -82,9 +101,9 @@ def _benchmark(panel: pd.DataFrame, ind: str, g: ScoringGroup, x: np.ndarray, ro
         stat = _by_year(num, years, both, "sum") / _by_year(den, years, both, "sum")
         keys = years
     else:
-        stat = _by_year(x, years, rows & ~np.isnan(x), "mean")
+        stat = _by_year(x, years, rows, "mean")
         keys = years - 1 if g.benchmark == "prev_mean" else years
-    b = stat.reindex(keys).to_numpy(dtype=float) * g.benchmark_factor
+    b = _at_years(stat, keys) * g.benchmark_factor
     return np.where(b > 0, b, np.nan)
 
 
@@ -142,23 +161,27 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
                              "grade_reason_en": f"{policy.name} does not grade: not graded"}, index=panel.index)
     ctx = PanelContext(panel)
     years = panel.index.get_level_values(1).to_numpy(dtype="int64")
-    ys = ints(years)
     key = _group_keys(panel, sc)
-    none = key == ""
-    grade[none] = "N"
-    rz: Text = where(none, "规模未知，不参评", "")
-    re_: Text = where(none, "scale unknown: not graded", "")
+    seg_zh: list[tuple[np.ndarray, Text]] = []
+    seg_en: list[tuple[np.ndarray, Text]] = []
+
+    def settle(mask: np.ndarray, g: str, texts: Callable[[np.ndarray], tuple[Text, Text]]) -> None:
+        """Give ``mask`` rows grade ``g`` and their reasons now."""
+        idx = np.flatnonzero(mask)
+        grade[idx] = g
+        if len(idx):
+            zh, en = texts(idx)
+            seg_zh.append((idx, zh))
+            seg_en.append((idx, en))
+
+    settle(key == "", "N", lambda idx: ("规模未知，不参评", "scale unknown: not graded"))
     for rule in sc.not_graded:
         o = evaluate_condition(rule.when, ctx)
-        new = o.mask & (grade == "")
-        grade[new] = "N"
-        rz = where(new, cat(_labelled(rule.zh, "：", rule.when, o.true_zh), "，不参评"), rz)
-        re_ = where(new, cat(_labelled(rule.en, ": ", rule.when, o.true_en), ": not graded"), re_)
+        settle(o.mask & (grade == ""), "N", lambda idx, o=o, rule=rule: _labelled(rule, o.why(idx), "，不参评",
+                                                                                   ": not graded"))
 
-    notes_zh: Text = ""
-    notes_en: Text = ""
-    nob_zh: Text = ""
-    nob_en: Text = ""
+    notes: list[tuple[np.ndarray, str, str]] = []   # (rows, zh, en) remarks on missing data
+    no_bench: list[tuple[np.ndarray, str, str]] = []
     for gid, g in sc.groups.items():
         rows = (key == gid) & (grade == "")
         total = np.zeros(n)
@@ -177,36 +200,28 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
             no_b = rows & np.isnan(b)
             scored |= rows & ~no_b
             item = np.where(no_b, 0.0, item)
-            nob_zh = where(no_b, join([nob_zh, m.zh], "、", n=n), nob_zh)
-            nob_en = where(no_b, join([nob_en, m.en], ", ", n=n), nob_en)
+            no_bench.append((no_b, m.zh, m.en))
             mode = g.missing_by_indicator.get(ind, g.missing)
             lack = rows & np.isnan(x) & ~no_b & (grade == "")
-            note_zh = note_en = ""
             if mode == "zero":
                 item = np.where(lack, 0.0, item)
-                note_zh, note_en = f"缺{m.zh}数据按0分计", f"no {m.en} data: 0 points"
+                notes.append((lack, f"缺{m.zh}数据按0分计", f"no {m.en} data: 0 points"))
             elif mode == "group_mean":
                 have = rows & ~np.isnan(item)
-                avg = pd.Series(item[have]).groupby(years[have]).mean().reindex(years).to_numpy(float)
+                avg = _at_years(_by_year(item, years, have, "mean"), years)
                 item = np.where(lack, avg, item)
-                note_zh, note_en = f"缺{m.zh}数据按组平均得分计", f"no {m.en} data: group average item score"
+                notes.append((lack, f"缺{m.zh}数据按组平均得分计", f"no {m.en} data: group average item score"))
             else:
-                grade[lack] = "N"
-                rz = where(lack, cat("缺少", ys, f"年{m.zh}数据，不参评"), rz)
-                re_ = where(lack, cat(f"no {m.en} data for ", ys, ": not graded"), re_)
-            if note_zh and lack.any():
-                notes_zh = where(lack, join([notes_zh, note_zh], "，", n=n), notes_zh)
-                notes_en = where(lack, join([notes_en, note_en], "; ", n=n), notes_en)
+                settle(lack, "N", lambda idx, m=m: (cat("缺少", ints(years[idx]), f"年{m.zh}数据，不参评"),
+                                                      cat(f"no {m.en} data for ", ints(years[idx]), ": not graded")))
             total += np.nan_to_num(item)
-        blind = rows & ~scored & (grade == "")
-        grade[blind] = "N"
-        rz = where(blind, cat(ys, f"年{g.zh}组各项指标均无基准值（无数据或均值不为正），不参评"), rz)
-        re_ = where(blind, cat(f"no benchmark for any indicator of {g.en} in ", ys, ": not graded"), re_)
+        settle(rows & ~scored & (grade == ""), "N", lambda idx, g=g: (
+            cat(ints(years[idx]), f"年{g.zh}组各项指标均无基准值（无数据或均值不为正），不参评"),
+            cat(f"no benchmark for any indicator of {g.en} in ", ints(years[idx]), ": not graded")))
         graded = rows & (grade == "")
         score[graded] = total[graded]
 
-    adj_zh: Text = ""
-    adj_en: Text = ""
+    adjust: list[tuple[np.ndarray, Callable[[np.ndarray], tuple[Text, Text]]]] = []
     for a in sc.adjustments:
         in_groups = np.isin(key, list(a.groups)) & (grade == "")
         if a.type == "tenants":
@@ -216,82 +231,121 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
             cnt = tenant_counts(links).reindex(panel.index.get_level_values(0)).fillna(0).to_numpy(float)
             pts = np.where(cnt >= 1, a.first + a.additional * (cnt - 1), 0.0)
             hit = in_groups & (pts != 0)
-            detail_zh = cat(f"{a.zh}（出租给", fmt(cnt), "家企业）", fmt(pts), "分")
-            detail_en = cat(f"{a.en} (", fmt(cnt), " tenants) ", fmt(pts), " points")
+            adjust.append((hit, lambda idx, a=a, cnt=cnt, pts=pts: (
+                cat(f"{a.zh}（出租给", fmt(cnt[idx]), "家企业）", fmt(pts[idx]), "分"),
+                cat(f"{a.en} (", fmt(cnt[idx]), " tenants) ", fmt(pts[idx]), " points"))))
         else:
             assert a.when is not None
             o = evaluate_condition(a.when, ctx)
             hit = in_groups & o.mask
             pts = np.full(n, a.points)
-            detail_zh = cat(f"{a.zh}（", o.true_zh, f"）{fmt1(a.points)}分")
-            detail_en = cat(f"{a.en} (", o.true_en, f") {fmt1(a.points)} points")
+            adjust.append((hit, lambda idx, a=a, o=o: _detail(a, o.why(idx))))
         score = np.where(hit, score + pts, score)
-        adj_zh = where(hit, join([adj_zh, detail_zh], "，", n=n), adj_zh)
-        adj_en = where(hit, join([adj_en, detail_en], "; ", n=n), adj_en)
 
-    no_bench = ~empty(nob_zh, n)
-    notes_zh = join([where(no_bench, cat(ys, "年无", nob_zh, "基准值，不计分"), ""), notes_zh], "，", n=n)
-    notes_en = join([where(no_bench, cat("no benchmark for ", nob_en, " in ", ys, ": not scored"), ""), notes_en],
-                    "; ", n=n)
     graded = grade == ""
-    cls_zh, cls_en = _classes(panel, sc, key, graded, score, years, grade)
-    extra_zh, extra_en = join([notes_zh, adj_zh], "，", n=n), join([notes_en, adj_en], "; ", n=n)
-    has_zh, has_en = ~empty(extra_zh, n), ~empty(extra_en, n)
-    sc_txt = fmt(score)
-    rz = where(graded, cat("得分", sc_txt, where(has_zh, cat("（", extra_zh, "）"), ""), "；", cls_zh), rz)
-    re_ = where(graded, cat("score ", sc_txt, where(has_en, cat(" (", extra_en, ")"), ""), "; ", cls_en), re_)
+    class_text = _classes(panel, sc, key, graded, score, years, grade)
+
+    def base(idx: np.ndarray) -> tuple[Text, Text]:
+        k = len(idx)
+        nob_zh = join([where(m[idx], zh, "") for m, zh, _ in no_bench], "、", n=k)
+        nob_en = join([where(m[idx], en, "") for m, _, en in no_bench], ", ", n=k)
+        ys = ints(years[idx])
+        has_nob = ~empty(nob_zh, k)
+        parts_zh = [where(has_nob, cat(ys, "年无", nob_zh, "基准值，不计分"), "")]
+        parts_en = [where(has_nob, cat("no benchmark for ", nob_en, " in ", ys, ": not scored"), "")]
+        parts_zh += [where(m[idx], zh, "") for m, zh, _ in notes]
+        parts_en += [where(m[idx], en, "") for m, _, en in notes]
+        for hit, detail in adjust:
+            sub = hit[idx]
+            if sub.any():
+                dz, de = pick_rows(idx, sub, detail)
+                parts_zh.append(dz)
+                parts_en.append(de)
+        extra_zh, extra_en = join(parts_zh, "，", n=k), join(parts_en, "; ", n=k)
+        cz, ce = class_text(idx)
+        sc_txt = fmt(score[idx])
+        return (cat("得分", sc_txt, where(~empty(extra_zh, k), cat("（", extra_zh, "）"), ""), "；", cz),
+                cat("score ", sc_txt, where(~empty(extra_en, k), cat(" (", extra_en, ")"), ""), "; ", ce))
+
     for rule in sc.overrides:
         o = evaluate_condition(rule.when, ctx)
         hit = o.mask & graded
         graded = graded & ~hit
-        grade[hit] = rule.grade
-        rz = where(hit, cat(rz, "；", _labelled(rule.zh, "：", rule.when, o.true_zh), f"，定为{rule.grade}类"), rz)
-        re_ = where(hit, cat(re_, "; ", _labelled(rule.en, ": ", rule.when, o.true_en), f": class {rule.grade}"), re_)
-    return pd.DataFrame({"score": score, "grade": to_series(_grade_text(grade), panel.index),
-                         "grade_reason_zh": to_series(rz, panel.index), "grade_reason_en": to_series(re_, panel.index)},
-                        index=panel.index)
+        settle(hit, rule.grade, lambda idx, o=o, rule=rule: _override(base(idx), rule, o.why(idx)))
+    idx = np.flatnonzero(graded)
+    if len(idx):
+        zh, en = base(idx)
+        seg_zh.append((idx, zh))
+        seg_en.append((idx, en))
+    return pd.DataFrame({"score": score, "grade": to_series(pa.array(grade.astype(object), pa.string()), panel.index),
+                         "grade_reason_zh": to_series(assemble(n, seg_zh), panel.index),
+                         "grade_reason_en": to_series(assemble(n, seg_en), panel.index)}, index=panel.index)
 
 
-def _grade_text(grade: np.ndarray) -> Text:
-    return pa.array(grade.astype(object), pa.string())
+def pick_rows(idx: np.ndarray, sub: np.ndarray, producer: Callable[[np.ndarray], tuple[Text, Text]]
+              ) -> tuple[Text, Text]:
+    """Texts of ``producer`` for the ``sub`` rows of ``idx``, empty elsewhere."""
+    choice = np.where(sub, 0, -1)
+    return pick2(idx, choice, [producer])
+
+
+def _detail(a: Any, why: tuple[Text, Text]) -> tuple[Text, Text]:
+    return (cat(f"{a.zh}（", why[0], f"）{fmt1(a.points)}分"), cat(f"{a.en} (", why[1], f") {fmt1(a.points)} points"))
+
+
+def _override(base: tuple[Text, Text], rule: Any, why: tuple[Text, Text]) -> tuple[Text, Text]:
+    zh, en = _labelled(rule, why, f"，定为{rule.grade}类", f": class {rule.grade}")
+    return cat(base[0], "；", zh), cat(base[1], "; ", en)
 
 
 def _classes(panel: pd.DataFrame, sc: Scoring, key: np.ndarray, graded: np.ndarray, score: np.ndarray,
-             years: np.ndarray, grade: np.ndarray) -> tuple[Text, Text]:
-    """Assign A-D to graded rows in place; return the class reasons."""
-    cz: Text = ""
-    ce: Text = ""
+             years: np.ndarray, grade: np.ndarray) -> Callable[[np.ndarray], tuple[Text, Text]]:
+    """Assign A-D to graded rows in place; return the producer of the class reasons."""
+    n = len(score)
+    cls = np.full(n, "", dtype="<U1")
+    rank, size = np.zeros(n), np.ones(n)
+    method = np.full(n, -1)  # index of the group in sc.groups
     ig = _industry_groups(panel, sc)
-    for gid, g in sc.groups.items():
-        rows = graded & (key == gid)
+    groups = list(sc.groups.values())
+    for j, g in enumerate(groups):
+        rows = graded & (key == g.id)
         if not rows.any():
             continue
+        method[rows] = j
         if g.classes.method == "cutoff":
             cuts = g.classes.cutoffs
-            cls = np.select([score >= cuts["A"], score >= cuts["B"], score >= cuts["C"]], ["A", "B", "C"], "D")
-            grade[rows] = cls[rows]
-            conds = [cls == c for c in "ABC"]
-            cz = where(rows, select(conds, [f"{c}类（{c}类线{fmt1(cuts[c])}分）" for c in "ABC"],
-                                    f"D类（低于C类线{fmt1(cuts['C'])}分）"), cz)
-            ce = where(rows, select(conds, [f"class {c} ({c} line {fmt1(cuts[c])})" for c in "ABC"],
-                                    f"class D (below the C line {fmt1(cuts['C'])})"), ce)
+            cls[rows] = np.select([score >= cuts["A"], score >= cuts["B"], score >= cuts["C"]], ["A", "B", "C"],
+                                  "D")[rows]
             continue
         frame = pd.DataFrame({"s": score[rows], "y": years[rows], "ig": ig[rows]})
         by = frame.groupby(["y", "ig"])["s"]
-        rank, size = np.zeros(len(score)), np.ones(len(score))
         rank[rows] = by.rank(method="min", ascending=False).to_numpy(float)
         size[rows] = by.transform("size").to_numpy(float)
-        p = rank / size
         cum = np.cumsum([g.classes.shares[c] for c in _ORDER])
-        cls = np.select([p <= cum[0] + 1e-9, p <= cum[1] + 1e-9, p <= cum[2] + 1e-9], ["A", "B", "C"], "D")
-        grade[rows] = cls[rows]
-        cls_t = pa.array(cls.astype(object), pa.string())
+        p = rank / size
+        cls[rows] = np.select([p <= cum[0] + 1e-9, p <= cum[1] + 1e-9, p <= cum[2] + 1e-9], ["A", "B", "C"],
+                              "D")[rows]
+    grade[graded] = cls[graded]
+
+    def one(j: int, idx: np.ndarray) -> tuple[Text, Text]:
+        g = groups[j]
+        c = cls[idx]
+        if g.classes.method == "cutoff":
+            cuts = g.classes.cutoffs
+            conds = [c == x for x in "ABC"]
+            return (select(conds, [f"{x}类（{x}类线{fmt1(cuts[x])}分）" for x in "ABC"],
+                           f"D类（低于C类线{fmt1(cuts['C'])}分）"),
+                    select(conds, [f"class {x} ({x} line {fmt1(cuts[x])})" for x in "ABC"],
+                           f"class D (below the C line {fmt1(cuts['C'])})"))
+        ct = pa.array(c.astype(object), pa.string())
         if sc.industry_groups:
-            names = pa.array(ig.astype(object), pa.string())
+            names = pa.array(ig[idx], pa.string())
             grp_zh, grp_en = cat(f"{g.zh}（", names, "）"), cat(f"{g.en} (", names, ")")
         else:
             grp_zh, grp_en = g.zh, g.en
-        r_s, n_s, pct = fmt(rank), fmt(size), fmt(np.round(p * 100, 1))
-        cz = where(rows, cat(grp_zh, "组第", r_s, "/", n_s, "名（前", pct, "%），", cls_t, "类"), cz)
-        ce = where(rows, cat("rank ", r_s, " of ", n_s, " in ", grp_en, " (top ", pct, "%): class ", cls_t), ce)
-    return cz, ce
+        r_s, n_s = fmt(rank[idx]), fmt(size[idx])
+        pct = fmt(np.round(rank[idx] / size[idx] * 100, 1))
+        return (cat(grp_zh, "组第", r_s, "/", n_s, "名（前", pct, "%），", ct, "类"),
+                cat("rank ", r_s, " of ", n_s, " in ", grp_en, " (top ", pct, "%): class ", ct))
+
+    return lambda idx: pick2(idx, method[idx], [lambda rows, j=j: one(j, rows) for j in range(len(groups))])

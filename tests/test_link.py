@@ -322,6 +322,14 @@ def test_land_rows_with_years_use_the_latest_and_chinese_kinds():
     assert share(links, "B", "P1") == pytest.approx(7.5)  # 2023 only: 3000 of 4000 m2
 
 
+def test_ids_written_as_numbers_still_match():
+    parcels = grid_parcels()
+    parcels.index = pd.Index([str(100 + i) for i in range(9)], name="parcel_id")
+    firms = pd.DataFrame({"uscc": [" A1 ", "A2"], "year": 2023, "parcel_id": [101.0, 102.0]})
+    links = link_firms(parcels, firms)
+    assert links.shares[["uscc", "parcel_id"]].values.tolist() == [["A1", "101"], ["A2", "102"]]
+
+
 # --- points --------------------------------------------------------------------------------------------
 
 def test_points_in_gcj02_within_nearest_and_far():
@@ -346,6 +354,16 @@ def test_points_in_gcj02_within_nearest_and_far():
     # Without a tolerance the road point is unlinked too.
     strict = link_firms(parcels, firms, nearest_m=0)
     assert strict.firm_links.loc["ROAD", "status"].startswith("unlinked: firm point: 5.0 m")
+
+
+def test_point_in_an_excluded_parcel_is_reported():
+    parcels = grid_parcels()
+    parcels.loc["P5", "status"] = "excluded: not industrial land"
+    parcels.loc["P5", "land_mu"] = np.nan
+    lon, lat = lonlat_of(*centre("P5"))
+    links = link_firms(parcels, panel([{"uscc": "X", "lon": lon, "lat": lat}]), point_crs="cgcs2000")
+    assert links.firm_links.loc["X", "status"] == "unlinked: firm point: parcel P5 is excluded (not industrial land)"
+    assert links.report.unlinked.loc["X", "issues"] == "excluded_parcel"
 
 
 def test_points_in_bd09_and_default_point_crs():
@@ -385,7 +403,7 @@ def situations(draw):
     return parcels, panel(rows), land_rows(land), methods[:k], draw(st.sampled_from(TENANT_MODES))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(situations(), st.floats(100, 5000))
 def test_land_is_conserved(case, ratio):
     parcels, firms, land, methods, mode = case
@@ -409,6 +427,10 @@ def test_land_is_conserved(case, ratio):
     if mode == "merge_to_holder":
         evaluated = fl.loc[linked, "eval_id"]
         assert evaluated.isin(fl.index[linked]).all()
+    frame = links.report.to_frame().set_index("item")
+    assert frame.loc["firms_total", "count"] == len(fl)
+    assert frame.loc["linked", "count"] + frame.loc["unlinked", "count"] == len(fl)
+    assert len(links.report.summary_lines("en")) >= 3
 
 
 # --- errors --------------------------------------------------------------------------------------------

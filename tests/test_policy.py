@@ -165,3 +165,14 @@ def test_unknown_name_missing_file_and_bad_toml(tmp_path):
         load_preset(tmp_path / "nope.toml")
     with pytest.raises(ConfigError, match=r"bad\.toml: not valid UTF-8 TOML \(.*line 1"):
         load_preset(_write(tmp_path, "title_zh = \n", "bad.toml"))
+
+
+def test_documented_example_preset_loads_and_runs(tmp_path):
+    """The complete example in docs/presets.md is a valid preset."""
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "presets.md").read_text(encoding="utf-8")
+    block = doc.split("## Complete example", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    p = load_preset(_write(tmp_path, block, "example.toml"))
+    assert p.name == "example-county-2023" and p.reference_year == 2022
+    assert [r.category for r in p.disposal.rules] == ["close", "upgrade"]
+    assert p.tax_thresholds == (0.5, 1.5, 6.0)
+    assert p.parcel_rule.plot_ratio_below == 1.0

@@ -120,9 +120,8 @@ def test_targets_policy_quality_and_inputs(zh):
     assert "遂昌县全域低效工业企业整治方案(征求意见稿), 2022" in zh
     assert "1.00、3.00、5.00" in zh
     quality = {row[0]: row[1:] for row in table_rows(zh, "t-quality")}
-    assert quality["未关联企业"] == ["1", "—"]
-    assert quality["排除的地块（无有效图形等）"] == ["1", "—"]
-    assert quality["已修复图形的地块"] == ["1", "20.00"]
+    assert quality == {"按关联表关联": ["4", "50.00"], "未关联企业": ["1", "—"], "闲置地块": ["2", "12.00"],
+                       "证载面积与图斑面积差异超限的地块": ["0", "—"]}
     assert "layers/sample/parcels.gpkg" in zh
 
 
@@ -145,6 +144,14 @@ def test_english_labels(en):
     for zh_text in ("总体情况", "全部企业", "纺织业", "阈值", "无需处置"):
         assert zh_text not in en
     assert "tax per mu below 3 two years running" in en
+
+
+def test_quality_without_link_report_counts_parcels(result):
+    from dataclasses import replace
+
+    quality = {row[0]: row[1:] for row in table_rows(build_report(replace(result, links=None)), "t-quality")}
+    assert quality["排除的地块（无有效图形等）"] == ["1", "—"]  # excluded: its land is missing, not 0
+    assert quality["已修复图形的地块"] == ["1", "20.00"]
 
 
 def test_missing_parts_say_no_data():
@@ -495,3 +502,29 @@ def test_scrub_prefers_longest_name_and_finds_glued_usccs():
     assert anon.scrub_text(f"ID{ids[1]}x, {ids[2]}") == "ID**************0002x, **************0003"
     assert anon.scrub_text('{"n": "\\u534e\\u4e1c"}') == '{"n": "\\u4f01\\u4e1a-0002"}'
     assert anon.scrub_text("A&amp;B") == "A&amp;B"
+
+
+def test_block_firm_lists_are_shortened_with_full_tooltip(result):
+    from dataclasses import replace
+
+    blocks = result.blocks.copy()
+    ids = [*USCC.values(), "91330100000000006F", "91330100000000007G"]
+    blocks["firm_ids"] = [",".join(ids)]  # the blocks stage writes comma-joined USCCs
+    page = build_report(replace(result, blocks=blocks))
+    cell = re.search(r'<td class="wrap" title="([^"]*)">([^<]*)</td></tr>', page.split('id="t-blocks"')[1])
+    full, short = html.unescape(cell.group(1)), html.unescape(cell.group(2))
+    names = list(result.firms["name"])
+    assert full == "、".join([*names, ids[5], ids[6]])  # unknown ids are shown as the id
+    assert short == "、".join(names) + " 等7家"
+    anon = build_report(replace(result, blocks=blocks), anonymise=True)
+    assert "企业-0001、企业-0002、企业-0003、企业-0004、企业-0005 等7家" in anon
+    assert ids[6] not in anon
+
+
+def test_anonymising_twice_changes_nothing(result):
+    # pipeline.write_all anonymises the result and then asks the report to anonymise again.
+    once = anonymise_result(result)
+    twice = anonymise_result(once)
+    pd.testing.assert_frame_equal(pd.DataFrame(twice.firms), pd.DataFrame(once.firms))
+    pd.testing.assert_frame_equal(twice.panel, once.panel)
+    assert build_report(once, anonymise=True) == build_report(result, anonymise=True)

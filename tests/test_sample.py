@@ -381,12 +381,10 @@ def test_parquet_format_and_errors(tmp_path):
         generate_county(5)
 
 
-def test_parcel_ids_widen_past_9999_per_street():
-    assert re.fullmatch(r"\d{4}", "0001")
+def test_street_sequence_numbers_parcels_within_each_street():
     from gisefficiency.sample._parcels import street_sequence
 
-    seq = street_sequence(np.array([0, 1, 0, 0, 1]))
-    assert seq.tolist() == [1, 1, 2, 3, 2]
+    assert street_sequence(np.array([0, 1, 0, 0, 1, 2])).tolist() == [1, 1, 2, 3, 2, 1]
 
 
 @settings(max_examples=6, deadline=None)

@@ -8,7 +8,10 @@ first line of the file.
 
 from __future__ import annotations
 
+import codecs
+import csv
 import io
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from gisefficiency.errors import InputError, Problem
 from gisefficiency.io.columns import match_header, match_wide_header
@@ -27,6 +32,14 @@ HEADER_SCAN_ROWS: int = 10
 TABLE_FORMATS: dict[str, str] = {".xlsx": "Excel", ".xlsm": "Excel", ".xls": "Excel 97-2003", ".csv": "CSV",
                                  ".txt": "CSV", ".parquet": "Parquet"}
 
+#: Lines at the top of a CSV file used to guess the separator and the number of columns.
+CSV_SCAN_LINES: int = HEADER_SCAN_ROWS * 5
+
+# Text cells as pandas' CSV reader gives them (dtype=str): Arrow-backed, NaN for missing.
+_TEXT_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
+# Line breaks of CSV parsers (str.splitlines knows more).
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
 
 @dataclass(frozen=True)
 class Grid:
@@ -35,16 +48,27 @@ class Grid:
     Attributes
     ----------
     cells
-        Object DataFrame with positional columns 0..n-1, one row per source row.
+        DataFrame with positional columns 0..n-1, one row per source row. Column dtypes are what the
+        format gives: object for Excel, text (``str``) for CSV, the stored types for Parquet.
     first_row
         Row number (as a person sees it) of ``cells``' first row.
     header
-        Position in ``cells`` of the header row, when the format has a fixed one (Parquet).
+        Position in ``cells`` of the header row, when the format has a fixed one (Parquet: -1, the
+        column names, which sit in the row above ``cells``).
+    names
+        The stored column names (Parquet), or None.
     """
 
     cells: pd.DataFrame
     first_row: int = 1
     header: int | None = None
+    names: tuple[str, ...] | None = None
+
+    def row(self, pos: int) -> list[object]:
+        """The cells of one row (position -1: the stored column names)."""
+        if pos == -1 and self.names is not None:
+            return list(self.names)
+        return self.cells.iloc[pos].tolist()
 
 
 def read_grid(path: Path, *, sheet: str | int | None = None) -> Grid:
@@ -62,12 +86,23 @@ def read_grid(path: Path, *, sheet: str | int | None = None) -> Grid:
         raise InputError(f"{path}: unknown table format {suffix!r} -> save it as .xlsx, .xls, .csv or .parquet")
     if suffix == ".parquet":
         frame = pd.read_parquet(path)
-        header = pd.DataFrame([list(frame.columns)], dtype=object)
-        body = frame.astype(object).set_axis(range(frame.shape[1]), axis=1)
-        return Grid(pd.concat([header, body], ignore_index=True), first_row=0, header=0)
+        # Columns keep their stored types (numbers stay numbers); only types the parsers do not
+        # know (categoricals, lists, ...) become plain cells.
+        body = frame.set_axis(range(frame.shape[1]), axis=1)
+        odd = [j for j, dtype in enumerate(body.dtypes) if not _plain(dtype)]
+        if odd:
+            body = body.astype(dict.fromkeys(odd, object))
+        return Grid(body, first_row=1, header=-1, names=tuple(str(c) for c in frame.columns))
     if suffix in (".csv", ".txt"):
         return Grid(_read_csv(path))
     return Grid(_read_excel(path, suffix, sheet))
+
+
+def _plain(dtype: object) -> bool:
+    """Whether the value parsers take a column of this dtype as it is."""
+    return (pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype)
+            or pd.api.types.is_datetime64_any_dtype(dtype) or isinstance(dtype, pd.StringDtype)
+            or pd.api.types.is_object_dtype(dtype)) and not isinstance(dtype, pd.CategoricalDtype)
 
 
 def _read_excel(path: Path, suffix: str, sheet: str | int | None) -> pd.DataFrame:
@@ -96,12 +131,11 @@ def _read_excel(path: Path, suffix: str, sheet: str | int | None) -> pd.DataFram
 
 def _read_csv(path: Path) -> pd.DataFrame:
     data = path.read_bytes()
+    fast = _read_csv_arrow(data)
+    if fast is not None:
+        return fast
     text = decode_text(data, path)
-    lines = text.splitlines()[: HEADER_SCAN_ROWS * 5]
-    sep = max((",", "\t", ";"), key=lambda s: sum(line.count(s) for line in lines))
-    import csv
-
-    width = max((len(row) for row in csv.reader(lines, delimiter=sep)), default=1)
+    sep, _, width = _layout(_head_lines(text))
     try:
         return pd.read_csv(
             io.StringIO(text), sep=sep, header=None, names=range(width), dtype=str, keep_default_na=False,
@@ -109,6 +143,94 @@ def _read_csv(path: Path) -> pd.DataFrame:
         )
     except pd.errors.ParserError as exc:
         raise InputError(f"{path}: cannot split the CSV into columns ({exc}) -> check quoting and separators") from exc
+
+
+def _layout(lines: list[str]) -> tuple[str, list[list[str]], int]:
+    """Separator (the most frequent of , tab ;), the lines split into cells, and the widest row's width."""
+    sep = max((",", "\t", ";"), key=lambda s: sum(line.count(s) for line in lines))
+    rows = list(csv.reader(lines, delimiter=sep))
+    return sep, rows, max((len(row) for row in rows), default=1)
+
+
+def _head_lines(text: str) -> list[str]:
+    """The first ``CSV_SCAN_LINES`` lines, without splitting the whole text."""
+    size = 1 << 16
+    while size < len(text) and len(text[:size].splitlines()) <= CSV_SCAN_LINES + 1:
+        size *= 4
+    return text[:size].splitlines()[:CSV_SCAN_LINES]
+
+
+def _utf8_head(data: bytes, start: int) -> str | None:
+    """UTF-8 text of a prefix of ``data[start:]`` holding more than ``CSV_SCAN_LINES`` lines; None if not UTF-8."""
+    size = 1 << 16
+    while True:
+        try:
+            head = codecs.getincrementaldecoder("utf-8")().decode(data[start:start + size], final=False)
+        except UnicodeDecodeError:
+            return None
+        if start + size >= len(data) or len(head.splitlines()) > CSV_SCAN_LINES + 1:
+            return head
+        size *= 4
+
+
+def _read_csv_arrow(data: bytes) -> pd.DataFrame | None:
+    """The cells pandas' reader gives for a UTF-8 file, read by Arrow's multi-threaded parser; None when unsure.
+
+    Rows above the first run of full-width rows (titles, notes) are taken from the scanned lines;
+    Arrow reads the rest and gives up on anything irregular (a short row, a blank line, bytes that
+    are not UTF-8), in which case the caller decodes the text and uses pandas' reader, which pads
+    short rows and tries GBK.
+    """
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    head = None if data.startswith((b"\xff\xfe", b"\xfe\xff")) else _utf8_head(data, start)
+    if head is None:
+        return None
+    lines = head.splitlines()[:CSV_SCAN_LINES]
+    sep, rows, width = _layout(lines)
+    breaks = list(_LINE_BREAK.finditer(head))
+    if (width < 2 or len(lines) < CSV_SCAN_LINES or len(rows) != len(lines) or len(breaks) <= CSV_SCAN_LINES
+            or _LINE_BREAK.split(head)[:CSV_SCAN_LINES] != lines):
+        # Small files, quoted line breaks among the first lines, or line breaks that Arrow does
+        # not split on (\v, \f, U+2028, ...).
+        return None
+    short = [i for i, row in enumerate(rows) if len(row) != width]
+    k = short[-1] + 1 if short else 0
+    offset = start + len(head[:breaks[k - 1].end()].encode("utf-8")) if k else start
+    names = [str(j) for j in range(width)]
+    body = _arrow_cells(memoryview(data)[offset:], names, sep)
+    if body is None:
+        return None
+    columns = {}
+    for j, name in enumerate(names):
+        top = pa.array([row[j] if j < len(row) and row[j] != "" else None for row in rows[:k]], pa.large_string())
+        # One contiguous array per column: hashing and casting run faster than over Arrow's blocks.
+        cells = pa.concat_arrays([top, *body.column(name).chunks])
+        columns[j] = pd.array(pa.chunked_array([cells]), dtype=_TEXT_DTYPE)
+    return pd.DataFrame(columns, index=pd.RangeIndex(k + body.num_rows), copy=False)
+
+
+def _arrow_cells(data: memoryview, names: list[str], sep: str) -> pa.Table | None:
+    """Every cell as text (None for empty ones), or None when Arrow finds a row it cannot take.
+
+    Arrow splits the file into blocks at line breaks unless told that values may hold them, which
+    makes it about three times slower. Its parser follows quotes either way and raises when a block
+    boundary fell inside a quoted value (the two halves cannot both have every column), so the fast
+    setting is tried first.
+    """
+    for newlines_in_values in (False, True):
+        try:
+            return pacsv.read_csv(
+                pa.py_buffer(data),
+                read_options=pacsv.ReadOptions(column_names=names),
+                parse_options=pacsv.ParseOptions(delimiter=sep, quote_char='"', double_quote=True, escape_char=False,
+                                                  newlines_in_values=newlines_in_values, ignore_empty_lines=False),
+                convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.large_string()),
+                                                     null_values=[""], strings_can_be_null=True,
+                                                     quoted_strings_can_be_null=True, check_utf8=True),
+            )
+        except pa.ArrowException:
+            continue  # a quoted line break across blocks; a short row, a blank line or non-UTF-8 bytes fail twice
+    return None
 
 
 def decode_text(data: bytes, path: Path) -> str:
@@ -137,7 +259,7 @@ def find_header(
     header_row: int | None = None,
     expected: tuple[str, ...] = (),
 ) -> int:
-    """Position in ``grid.cells`` of the header row.
+    """Position in ``grid.cells`` of the header row (-1: the stored column names of a Parquet file).
 
     Parameters
     ----------
@@ -149,9 +271,10 @@ def find_header(
     cells = grid.cells
     if header_row is not None:
         pos = header_row - grid.first_row
-        if not 0 <= pos < len(cells):
+        top = -1 if grid.names is not None else 0
+        if not top <= pos < len(cells):
             raise InputError(f"{path}: header_row {header_row} is outside the sheet (rows "
-                             f"{grid.first_row}-{grid.first_row + len(cells) - 1})")
+                             f"{grid.first_row + top}-{grid.first_row + len(cells) - 1})")
         return pos
     if grid.header is not None:
         return grid.header
@@ -177,7 +300,7 @@ def find_header(
 
 def header_names(grid: Grid, pos: int) -> list[str]:
     """The header row as text; empty header cells are named after their Excel column letter."""
-    values = grid.cells.iloc[pos].tolist()
+    values = grid.row(pos)
     return [str(v).strip() if v is not None and v == v and str(v).strip() else f"column {_letters(j)}"
             for j, v in enumerate(values)]
 

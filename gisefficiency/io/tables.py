@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from gisefficiency.crs import COORD_SYSTEMS
@@ -234,7 +235,7 @@ def _load_land(
     problems += [Problem("negative floor area", fix="correct the area (m2)", file=file, row=int(r),
                          column=frame.attrs["source"].get("floor_area_m2"), value=v)
                  for r, v in zip(frame.loc[negative, "src_row"], frame.loc[negative, "floor_area_m2"], strict=True)]
-    bad_uscc = frame["uscc"].notna() & ~is_valid_uscc(frame["uscc"])
+    bad_uscc = frame["uscc"].notna() & ~_valid_uscc(frame["uscc"])
     problems += [Problem("USCC check digit or format is wrong (kept; it may not match a firm)",
                          fix="check the 18-character code", file=file, row=int(r), column="uscc", value=v,
                          severity="warning")
@@ -272,9 +273,9 @@ def _load_table(
     headers = header_names(grid, pos)
     body = grid.cells.iloc[pos + 1:]
     src_row = pd.Series(body.index.to_numpy() + grid.first_row, index=body.index)
-    blank = pd.concat([missing_mask(body[j]) for j in body.columns], axis=1).all(axis=1) if len(body.columns) \
-        else pd.Series(True, index=body.index)
-    body, src_row = body[~blank], src_row[~blank]
+    blank = _blank_rows(body)
+    if blank.any():
+        body, src_row = body[~blank], src_row[~blank]
 
     problems: list[Problem] = []
     static: dict[str, tuple[int, str]] = {}  # canonical or extra name -> (column position, header)
@@ -310,7 +311,7 @@ def _load_table(
     columns: dict[str, pd.Series] = {}
     for name, (j, header) in static.items():
         columns[name] = _parse(name, header, body[j], src_row, factors, file, problems)
-    frame = pd.DataFrame(columns, index=body.index)
+    frame = pd.DataFrame(columns, index=body.index, copy=False)  # no 2-D block copy of 1M-row columns
     frame["src_row"] = src_row
     if wide:
         frame = _melt(frame, {k: _parse(k[0], h, body[j], src_row, factors, file, problems)
@@ -320,6 +321,25 @@ def _load_table(
     frame = _drop_totals(frame, body, src_row, file, problems)
     frame.attrs = {"headers": headers, "source": source}
     return frame, problems
+
+
+def _blank_rows(body: pd.DataFrame) -> np.ndarray:
+    """Rows whose every cell is missing; each column is looked at only on the rows still blank."""
+    blank = np.ones(len(body), dtype=bool)
+    for j in body.columns:
+        rows = np.flatnonzero(blank)
+        if not len(rows):
+            break
+        cells = body[j] if len(rows) == len(body) else body[j].iloc[rows]
+        blank[rows] = missing_mask(cells).to_numpy(bool)
+    return blank
+
+
+def _valid_uscc(codes: pd.Series) -> np.ndarray:
+    """``is_valid_uscc`` of each cell, computed once per distinct code (firms repeat over years)."""
+    index, distinct = pd.factorize(codes, use_na_sentinel=True)
+    valid = is_valid_uscc(np.asarray(distinct, dtype=str))
+    return np.where(index >= 0, valid[np.maximum(index, 0)] if len(valid) else False, False)
 
 
 def _clash(file: str, name: str, headers: list[str]) -> Problem:
@@ -371,7 +391,10 @@ def _parse(name: str, header: str, raw: pd.Series, src_row: pd.Series, factors: 
                     f"unit {unknown!r} in the header is not recognised; values are taken as they are",
                     fix=f"give the unit in the config ([firms.units] {name} = \"...\")", file=file,
                     column=header, severity="warning"))
-        values = values * factor
+        if factor != 1.0:
+            values = values * factor
+    if kind == "date":
+        values = values.dt.normalize()  # calendar dates: a time of day stored with them is dropped
     return values
 
 
@@ -416,7 +439,7 @@ def _firm_warnings(frame: pd.DataFrame, file: str) -> list[Problem]:
     out: list[Problem] = []
     src = frame.attrs.get("source", {})
     uscc = frame["uscc"]
-    frame["uscc_valid"] = is_valid_uscc(uscc)
+    frame["uscc_valid"] = _valid_uscc(uscc)
     bad = uscc.notna() & ~frame["uscc_valid"]
     out += [Problem("USCC check digit or format is wrong (the row is kept)", fix="check the 18-character code",
                     file=file, row=int(r), column=src.get("uscc", "uscc"), value=v, severity="warning")

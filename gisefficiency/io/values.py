@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from gisefficiency.schema import FALSE_VALUES, MISSING_VALUES, TRUE_VALUES
 
@@ -25,13 +26,21 @@ _SERIAL_MIN, _SERIAL_MAX = 1, 100_000
 
 
 def _unique(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Distinct non-missing cells (object Series) and each cell's code into them (-1 = missing).
+    """Distinct non-missing cells and each cell's code into them (-1 = missing).
 
     Parsers work on the distinct values only: bureau columns repeat the same texts (years, 是/否,
     规上/规下, USCCs over several years), so text handling costs per distinct value, not per row.
+    Text columns keep their Arrow strings (hashing those is fast); other cells come back as objects.
     """
-    codes, uniques = pd.factorize(pd.Series(values, copy=False), use_na_sentinel=True)
+    s = pd.Series(values, copy=False)
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    if _is_arrow_text(s.dtype):
+        return pd.Series(uniques, copy=False).astype("string[pyarrow]"), codes
     return pd.Series(np.asarray(uniques, dtype=object), dtype=object), codes
+
+
+def _is_arrow_text(dtype: object) -> bool:
+    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
 
 
 def _spread(parsed: pd.Series, bad: pd.Series, codes: np.ndarray, index: pd.Index) -> tuple[pd.Series, pd.Series]:
@@ -44,18 +53,21 @@ def _spread(parsed: pd.Series, bad: pd.Series, codes: np.ndarray, index: pd.Inde
 
 def _fold(uniques: pd.Series) -> pd.Series:
     """Distinct cells as NFKC-folded, stripped strings; integral numbers without ``.0``."""
-    values = uniques.to_numpy(dtype=object)
-    if pd.api.types.infer_dtype(values, skipna=True) != "string":
-        # Mixed cells (Excel): numbers that are whole print without ".0" (ids and codes stored as floats).
-        number = np.fromiter(
-            (isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool) for v in values),
-            dtype=bool, count=len(values),
-        )
-        numeric = pd.to_numeric(pd.Series(np.where(number, values, np.nan)), errors="coerce").to_numpy(float)
-        whole = number & np.isfinite(numeric) & (numeric == np.floor(numeric)) & (np.abs(numeric) < 2**53)
-        values = values.astype(str).astype(object)
-        values[whole] = numeric[whole].astype(np.int64).astype(str)
-    text = pd.Series(pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string())), index=uniques.index)
+    if _is_arrow_text(uniques.dtype):
+        text = uniques.astype("string[pyarrow]")
+    else:
+        values = uniques.to_numpy(dtype=object)
+        if pd.api.types.infer_dtype(values, skipna=True) != "string":
+            # Mixed cells (Excel): numbers that are whole print without ".0" (ids and codes stored as floats).
+            number = np.fromiter(
+                (isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool) for v in values),
+                dtype=bool, count=len(values),
+            )
+            numeric = pd.to_numeric(pd.Series(np.where(number, values, np.nan)), errors="coerce").to_numpy(float)
+            whole = number & np.isfinite(numeric) & (numeric == np.floor(numeric)) & (np.abs(numeric) < 2**53)
+            values = values.astype(str).astype(object)
+            values[whole] = numeric[whole].astype(np.int64).astype(str)
+        text = pd.Series(pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string())), index=uniques.index)
     wide = ~text.str.isascii().fillna(True).to_numpy(bool)
     if wide.any():  # full-width digits, letters and brackets: only non-ASCII texts need folding
         text[wide] = text[wide].str.normalize("NFKC")
@@ -78,7 +90,11 @@ def as_code(values: pd.Series) -> pd.Series:
     """Codes (USCC, ids) as upper-case strings without any white space; NA for missing."""
     s = pd.Series(values, copy=False)
     uniques, codes = _unique(s)
-    text = _fold(uniques).str.upper().str.replace(r"\s+", "", regex=True)
+    text = _fold(uniques).str.upper()
+    # Python's regex only for codes with anything but letters and digits (white space is Unicode's).
+    odd = ~text.str.fullmatch(r"[0-9A-Z]*").fillna(True).to_numpy(bool)
+    if odd.any():
+        text[odd] = text[odd].str.replace(r"\s+", "", regex=True)
     text = text.mask(text.isin(MISSING_VALUES))
     return _spread(text, pd.Series(False, index=text.index), codes, s.index)[0]
 
@@ -95,6 +111,8 @@ def is_one_of(values: pd.Series, words: frozenset[str]) -> pd.Series:
 def missing_mask(values: pd.Series, extra: frozenset[str] = frozenset()) -> pd.Series:
     """True where a cell is empty or one of the missing-value texts."""
     s = pd.Series(values, copy=False)
+    if not (pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype)):
+        return s.isna().astype(bool)  # numbers, flags and dates are never missing-value texts
     uniques, codes = _unique(s)
     empty = uniques.astype(str).str.strip().isin(MISSING_VALUES | extra).to_numpy(bool)
     return pd.Series((codes < 0) | np.where(codes >= 0, empty[np.maximum(codes, 0)] if len(empty) else False,
@@ -112,8 +130,12 @@ def parse_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     s = pd.Series(values, copy=False)
     if pd.api.types.is_numeric_dtype(s.dtype):
         return s.astype(float), pd.Series(False, index=s.index)
+    if _is_arrow_text(s.dtype):
+        fast = _arrow_numbers(s)
+        if fast is not None:
+            return fast, pd.Series(False, index=s.index)
     uniques, codes = _unique(s)
-    number = pd.to_numeric(uniques, errors="coerce").astype(float)
+    number = pd.to_numeric(uniques.astype(object), errors="coerce").astype(float)
     slow = number.isna()
     if slow.any():
         # Only texts the C parser refused: thousands separators, full-width digits, (12), 无, ...
@@ -129,6 +151,29 @@ def parse_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         bad = pd.Series(False, index=uniques.index)
     out, flags = _spread(number, bad, codes, s.index)
     return out.astype(float), flags
+
+
+def _arrow_numbers(text: pd.Series) -> pd.Series | None:
+    """A whole text column read by Arrow's number parser, when every cell is a plain finite number.
+
+    Plain ASCII numbers, with thousands separators or spaces removed, parse to the same floats as
+    the general path (both round correctly); anything else (a missing-value text, "(12)", "nan",
+    full-width digits) returns None and the caller takes the general path.
+    """
+    cells = pa.array(text.array)
+    try:
+        number = pc.cast(cells, pa.float64())
+    except pa.ArrowInvalid:
+        if pc.all(pc.string_is_ascii(cells)).as_py() is False:
+            return None
+        try:  # "1,234.5", "1 234.5"
+            number = pc.cast(pc.replace_substring_regex(cells, r"[,\s]", ""), pa.float64())
+        except pa.ArrowInvalid:
+            return None
+    out = number.to_numpy(zero_copy_only=False)
+    if np.isfinite(out).sum() != len(out) - number.null_count:
+        return None  # "nan", "inf": the general path decides
+    return pd.Series(out, index=text.index, dtype=float)
 
 
 def parse_years(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -188,7 +233,9 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     s = pd.Series(values, copy=False)
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         out = s if s.dt.tz is None else s.dt.tz_localize(None)
-        return out.astype("datetime64[ns]"), pd.Series(False, index=s.index)
+        # Stored at ms or s resolution (Parquet), years outside 1677-2262 do not fit nanoseconds.
+        fits = out.isna() | ((out >= pd.Timestamp.min) & (out <= pd.Timestamp.max))
+        return out.where(fits).astype("datetime64[ns]"), ~fits.astype(bool)
     uniques, codes = _unique(s)
     text = _fold(uniques)
     text = text.mask(text.isin(MISSING_VALUES))

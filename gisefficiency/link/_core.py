@@ -271,8 +271,8 @@ def _label_issues(issues: pd.DataFrame, firm_ids: pd.Index, parcel_ids: pd.Index
         "issue": issues["issue"].to_numpy(),
         "value": issues["value"].to_numpy(dtype="float64"),
         "detail": issues["detail"].to_numpy(),
-    }).astype({"uscc": "string", "parcel_id": "string", "method": "string", "issue": "string",
-               "detail": "string"})
+    }).astype({"uscc": "str", "parcel_id": "str", "method": "str", "issue": "str",
+               "detail": "str"})
 
 
 def _firm_links(
@@ -318,7 +318,7 @@ def _parcel_links(parcels: gpd.GeoDataFrame, info: pd.DataFrame, shares: pd.Data
         "holder_uscc": info["holder_uscc"].to_numpy(),
         "idle": (n_firms == 0) & info["_usable"].to_numpy(),
     }, index=parcels.index.copy())
-    out["holder_uscc"] = out["holder_uscc"].astype("string")
+    out["holder_uscc"] = out["holder_uscc"].astype("str")
     out.index.name = "parcel_id"
     return out
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -121,7 +121,6 @@ class LinkReport:
     mu_tenants: float
     n_tenant_floor_unknown: int
     n_tenant_capped: int
-    extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def n_linked(self) -> int:
@@ -211,6 +210,8 @@ class LinkReport:
 def issue_reasons(issues: pd.DataFrame, *, nearest_m: float | None) -> pd.DataFrame:
     """Add ``reason_zh`` and ``reason_en`` sentences to an issue frame, column-wise."""
     out = issues.copy()
+    if out.empty:
+        return out.assign(reason_zh=pd.Series(dtype="str"), reason_en=pd.Series(dtype="str"))
     method = out["method"].astype(str)
     m_zh = method.map({k: v[0] for k, v in METHOD_LABELS.items()})
     m_en = method.map({k: v[1] for k, v in METHOD_LABELS.items()})
@@ -240,8 +241,8 @@ def issue_reasons(issues: pd.DataFrame, *, nearest_m: float | None) -> pd.DataFr
          m_en + ": (" + detail + ") is not a valid longitude/latitude"],
         default="",
     )
-    out["reason_zh"] = pd.array(zh, dtype="string")
-    out["reason_en"] = pd.array(en, dtype="string")
+    out["reason_zh"] = pd.array(zh, dtype="str")
+    out["reason_en"] = pd.array(en, dtype="str")
     return out
 
 
@@ -271,7 +272,7 @@ def firm_reasons(
     count = pd.Series(np.bincount(at, minlength=m))
     zh = pd.Series(pd.NA, index=range(m), dtype="string")
     en = pd.Series(pd.NA, index=range(m), dtype="string")
-    for j in range(shown):  # a fixed handful of passes, each over all firms at once
+    for j in range(shown if len(mine) else 0):  # a fixed handful of passes, each over all firms at once
         sel = k == j
         for text, col, sep in ((zh, "reason_zh", "；"), (en, "reason_en", "; ")):
             add = pd.Series(pd.NA, index=range(m), dtype="string")
@@ -292,4 +293,4 @@ def firm_reasons(
         "issues": codes.str.lstrip(",").replace("", "no_data").to_numpy(),
         "reason_zh": zh.fillna(none_zh).to_numpy(),
         "reason_en": en.fillna(none_en).to_numpy(),
-    }, index=pd.Index(labels.to_numpy()[firms], name="uscc")).astype("string")
+    }, index=pd.Index(labels.to_numpy()[firms], name="uscc")).astype("str")

@@ -101,24 +101,25 @@ def apportion(
         rows_floor = per_parcel(floor0)
         given = parcel_floor[codes]
         total = np.where(~np.isnan(given) & (given >= rows_floor), given, rows_floor)
-        raw = np.divide(mu * floor0, total, out=np.zeros(len(codes)), where=total > 0)
+        # Ratios first, then times land: products of tiny floors with land would underflow.
+        raw = mu * np.divide(floor0, total, out=np.zeros(len(codes)), where=total > 0)
     tenant_mu = np.where(tenant, np.where(known_floor, raw, mu / n_firms), 0.0)
     if tenant_mode == "merge_to_holder":
         tenant_mu = np.where(n_own > 0, 0.0, tenant_mu)
     taken = per_parcel(tenant_mu)
     over = taken > mu * (1 + 1e-12)
-    tenant_mu = np.where(over, tenant_mu * mu / np.where(taken > 0, taken, 1.0), tenant_mu)
+    tenant_mu = np.where(over, tenant_mu * (mu / np.where(taken > 0, taken, 1.0)), tenant_mu)
     taken = np.minimum(taken, mu)
     rest = np.maximum(mu - taken, 0.0)
 
     n_own_floor = per_parcel((own & (floor0 > 0)).astype("float64"))
     weight = np.where(own, np.where(n_own_floor == n_own, floor0, 1.0), 0.0)
     weight_sum = per_parcel(weight)
-    owner_mu = np.divide(rest * weight, weight_sum, out=np.zeros(len(codes)), where=weight_sum > 0)
+    owner_mu = rest * np.divide(weight, weight_sum, out=np.zeros(len(codes)), where=weight_sum > 0)
     n_tenants = n_firms - n_own
     orphan_mu = np.where(
         taken > 0,
-        np.divide(rest * tenant_mu, taken, out=np.zeros(len(codes)), where=taken > 0),
+        rest * np.divide(tenant_mu, taken, out=np.zeros(len(codes)), where=taken > 0),
         rest / np.maximum(n_tenants, 1),
     )
     share = np.where(own, owner_mu, tenant_mu + np.where(n_own == 0, orphan_mu, 0.0))

@@ -48,7 +48,11 @@
     var page = Number(table.getAttribute("data-page")) || Infinity;
     var state = { q: "", limit: page };
     function rowText(r) {
-      if (r._text === undefined) { r._text = r.textContent.toLowerCase(); }
+      if (r._text === undefined) {
+        // Tooltips hold full lists (e.g. every firm of a block): search them too.
+        var titles = Array.prototype.map.call(r.querySelectorAll("[title]"), function (e) { return e.title; });
+        r._text = (r.textContent + " " + titles.join(" ")).toLowerCase();
+      }
       return r._text;
     }
     function refresh() {
