@@ -101,38 +101,17 @@ def _pairwise_union(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return _threaded(lambda rows: shapely.union(left[rows], right[rows]), len(left))
 
 
-def grouped_union(geoms: np.ndarray, groups: np.ndarray, *, touching: np.ndarray | None = None) -> np.ndarray:
-    """Union of the geometries of each group, one valid (Multi)Polygon per group.
+def union_by_label(geoms: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Union of the geometries sharing each label ``0..k-1`` (every label must occur), in label order.
 
-    Parameters
-    ----------
-    geoms
-        Polygonal geometries.
-    groups
-        Integer group label ``0..k-1`` of each geometry; every label must occur.
-    touching
-        Optional label of the "touch component" of each geometry: geometries that do not intersect
-        any other geometry of a different touch component. Only members of the same touch
-        component need an overlay; the touch components of a group are disjoint, so they are
-        assembled into a MultiPolygon without one (much faster when blocks span roads).
-
-    Returns
-    -------
-    ndarray
-        ``k`` geometries, in label order.
-
-    Notes
-    -----
-    The overlay is a vectorised segmented pairwise reduction: in each round, members 0+1, 2+3, ...
-    of every group are unioned by one ``shapely.union`` array call on two threads, so the number of
-    Python-level steps is ``log2`` of the largest group, not the number of groups.
+    A vectorised segmented pairwise reduction: in each round, members 0+1, 2+3, ... of every label
+    (sorted along x, so that neighbours are merged first) are unioned by one ``shapely.union``
+    array call on two threads, so the number of Python-level steps is ``log2`` of the largest
+    label, not the number of labels. A label with one geometry keeps it without an overlay.
     """
-    k = int(groups.max()) + 1 if len(groups) else 0
-    sub = touching if touching is not None else groups
-    # Sort by touch component, then along x so that neighbours are merged first.
     xs = shapely.get_x(shapely.centroid(geoms))
-    order = np.lexsort((xs, sub))
-    geo, lab = geoms[order], sub[order]
+    order = np.lexsort((xs, labels))
+    geo, lab = geoms[order], labels[order]
     while len(lab) > 1:
         start = np.r_[True, lab[1:] != lab[:-1]]
         if start.all():
@@ -144,21 +123,52 @@ def grouped_union(geoms: np.ndarray, groups: np.ndarray, *, touching: np.ndarray
         geo[merge] = _pairwise_union(geo[merge], geo[merge + 1])
         keep = pos % 2 == 0
         geo, lab = geo[keep], lab[keep]
-    if touching is None:
-        out = np.empty(k, dtype=object)
-        out[lab] = geo
-        return out
-    # Map each touch component back to its group, then assemble the disjoint parts.
-    group_of_touch = np.empty(int(sub.max()) + 1, dtype=np.intp)
-    group_of_touch[sub] = groups
+    out = np.empty(int(labels.max()) + 1 if len(labels) else 0, dtype=object)
+    out[lab] = geo
+    return out
+
+
+def assemble(pieces: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
+    """One (Multi)Polygon per group ``0..k-1`` from polygonal pieces that do not intersect each other.
+
+    Disjoint pieces need no overlay: their polygons are gathered into a MultiPolygon, and a group
+    made of a single polygon gets that Polygon. Every group must own a piece.
+    """
     # A union of polygons is polygonal, so its parts are Polygons.
-    parts, part_of = shapely.get_parts(geo, return_index=True)
-    part_group = group_of_touch[lab[part_of]]
+    parts, part_of = shapely.get_parts(pieces, return_index=True)
+    part_group = groups[part_of]
     part_order = np.argsort(part_group, kind="stable")
     parts, part_group = parts[part_order], part_group[part_order]
-    multi = shapely.multipolygons(parts, indices=part_group)
-    counts = np.bincount(part_group, minlength=k)
-    single = counts == 1
-    out = np.asarray(multi, dtype=object)
+    out = np.asarray(shapely.multipolygons(parts, indices=part_group), dtype=object)
+    single = np.bincount(part_group, minlength=k) == 1
     out[single] = shapely.get_geometry(out[single], 0)
     return out
+
+
+def grouped_union(geoms: np.ndarray, groups: np.ndarray, *, touching: np.ndarray | None = None) -> np.ndarray:
+    """Union of the geometries of each group, one (Multi)Polygon per group.
+
+    Parameters
+    ----------
+    geoms
+        Polygonal geometries.
+    groups
+        Integer group label ``0..k-1`` of each geometry; every label must occur.
+    touching
+        Optional label of the "touch component" of each geometry: geometries that do not intersect
+        any other geometry of a different touch component. Only members of the same touch
+        component need an overlay (``union_by_label``); the touch components of a group are
+        disjoint, so they are assembled into a MultiPolygon without one (``assemble``), which is
+        much faster when blocks span roads.
+
+    Returns
+    -------
+    ndarray
+        ``k`` geometries, in label order.
+    """
+    if touching is None:
+        return union_by_label(geoms, groups)
+    pieces = union_by_label(geoms, touching)
+    group_of_piece = np.empty(len(pieces), dtype=np.intp)
+    group_of_piece[touching] = groups
+    return assemble(pieces, group_of_piece, int(groups.max()) + 1 if len(groups) else 0)

@@ -37,9 +37,10 @@ from gisefficiency import _blocks_keep
 from gisefficiency.adjacency import (
     _threaded,
     adjacency_pairs,
+    assemble,
     components,
-    grouped_union,
     intersecting,
+    union_by_label,
 )
 from gisefficiency.errors import ConfigError, CRSError, InputError, Problem, format_ids
 
@@ -198,22 +199,17 @@ def find_blocks(
     local = np.full(len(cand), -1)
     local[in_block] = np.arange(len(low_pos))
     touch = components(len(low_pos), local[ti], local[tj])
-    import time; _t = time.perf_counter()
-    geometry = (grouped_union(geom_all[low_pos], low_block, touching=touch) if n_blocks
-                else np.empty(0, dtype=object))
+    pieces = union_by_label(geom_all[low_pos], touch)
+    piece_block = np.empty(len(pieces), dtype=np.intp)
+    piece_block[touch] = low_block
+    geometry = assemble(pieces, piece_block, n_blocks) if n_blocks else np.empty(0, dtype=object)
 
-    print('phase1', time.perf_counter() - _t); _t = time.perf_counter()
     kept_pos, kept_block = _kept(parcels, geom_all, usable & ~flagged, low_pos, low_block, geometry,
                                  keep=keep, gap_m=gap_m, enclosed_share=keep_enclosed_share,
                                  max_share=keep_max_share)
     if len(kept_pos):
-        grown = np.unique(kept_block)
-        extra = np.r_[geometry[grown], geom_all[kept_pos]]
-        extra_block = np.r_[grown, kept_block]
-        _, dense = np.unique(extra_block, return_inverse=True)
-        geometry = geometry.copy()
-        geometry[grown] = grouped_union(extra, dense)
-    print('kept+phase2', time.perf_counter() - _t)
+        geometry = _with_kept(geometry, pieces, piece_block, geom_all[low_pos], touch,
+                              geom_all[kept_pos], kept_block)
     if close_gaps and gap_m > 0 and n_blocks:
         geometry = _close(geometry, gap_m)
     pos = np.r_[low_pos, kept_pos]
@@ -303,6 +299,35 @@ def _kept(parcels, geom_all, eligible, low_pos, low_block, block_geoms, *, keep,
     chosen = _blocks_keep.choose_kept(pairs, keep=keep, enclosed_share=enclosed_share, max_share=max_share,
                                       low_mu=low_mu)
     return chosen["pos"].to_numpy(dtype=np.intp), chosen["block"].to_numpy(dtype=np.intp)
+
+
+def _with_kept(geometry, pieces, piece_block, member_geoms, touch, kept_geoms, kept_block) -> np.ndarray:
+    """Block polygons grown by their kept parcels.
+
+    A kept parcel is unioned only with the flagged pieces (touch components) and the other kept
+    parcels of its block that it intersects; the rest of the block is reassembled without an
+    overlay (a union with the whole block polygon costs as much as the block is large).
+    """
+    n_pieces, n_kept = len(pieces), len(kept_geoms)
+    tree = shapely.STRtree(np.r_[member_geoms, kept_geoms])
+    k, other = tree.query(kept_geoms, predicate="intersects")
+    node_of = np.r_[touch, n_pieces + np.arange(n_kept)]
+    node_block = np.r_[piece_block, kept_block]
+    a, b = n_pieces + k, node_of[other]
+    same = (node_block[a] == node_block[b]) & (a != b)
+    label = components(n_pieces + n_kept, a[same], b[same])
+    # Rebuild only the blocks that keep parcels; the others keep their polygon as it is.
+    grown = np.zeros(len(geometry), dtype=bool)
+    grown[kept_block] = True
+    node = np.nonzero(grown[node_block])[0]
+    _, dense = np.unique(label[node], return_inverse=True)
+    merged = union_by_label(np.r_[pieces, kept_geoms][node], dense)
+    merged_block = np.empty(len(merged), dtype=np.intp)
+    merged_block[dense] = node_block[node]
+    blocks, block_of = np.unique(merged_block, return_inverse=True)
+    out = geometry.copy()
+    out[blocks] = assemble(merged, block_of, len(blocks))
+    return out
 
 
 def _close(geometry: np.ndarray, gap_m: float) -> np.ndarray:

@@ -69,6 +69,8 @@ class LinkSection:
     fixed_ratio_m2_per_mu: float = 2000.0
     nearest_m: float = 30.0
     point_crs: str | None = None
+    combine: Literal["union", "first"] = "union"
+    table_years: Literal["latest", "all"] = "latest"
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,8 @@ def run(config: Config, *, step: Step | None = None) -> Result:
             fixed_ratio_m2_per_mu=config.link.fixed_ratio_m2_per_mu,
             nearest_m=config.link.nearest_m,
             point_crs=config.link.point_crs,
+            combine=config.link.combine,
+            table_years=config.link.table_years,
         )
 
     with timed("metrics", "亩均指标 / per-mu metrics"):

@@ -112,6 +112,8 @@ class Scoring:
 
     groups: FrozenDict
     industry_groups: FrozenDict = field(default_factory=FrozenDict)
+    #: Industry group name -> (zh, en) label used in reasons (the name itself when not given).
+    industry_labels: FrozenDict = field(default_factory=FrozenDict)
     negative: str = "clip"
     adjustments: tuple[Adjustment, ...] = ()
     not_graded: tuple[GradeRule, ...] = ()
@@ -342,9 +344,19 @@ def _scoring(r: _Reader, d: Any) -> Scoring:
     groups_d = r.table(d["groups"], "scoring.groups", set(GROUP_IDS))
     groups = FrozenDict({g: _group(r, g, v, f"scoring.groups.{g}") for g, v in groups_d.items()})
     ind = r.table(d.get("industry_groups", {}), "scoring.industry_groups", set(d.get("industry_groups", {})))
+    prefixes, labels = {}, {}
     for k, v in ind.items():
-        if not isinstance(v, list) or not all(isinstance(x, str) and x for x in v):
-            r.fail(f"scoring.industry_groups.{k}", "must be a list of industry code prefixes like [\"17\", \"18\"]")
+        p = f"scoring.industry_groups.{k}"
+        if isinstance(v, dict):
+            v = r.table(v, p, {"zh", "en", "prefixes"}, ("prefixes",))
+            labels[k] = (r.text(v, "zh", p, k), r.text(v, "en", p, k))
+            v = v["prefixes"]
+        else:
+            labels[k] = (k, k)
+        if not isinstance(v, list) or not v or not all(isinstance(x, str) and x for x in v):
+            r.fail(p, "must be a list of industry code prefixes like [\"17\", \"18\"] "
+                      "(or a table {zh, en, prefixes})")
+        prefixes[k] = tuple(v)
     negative = d.get("negative", "clip")
     if negative not in ("clip", "keep"):
         r.fail("scoring", f"'negative' must be 'clip' or 'keep', got {negative!r}")
@@ -368,7 +380,8 @@ def _scoring(r: _Reader, d: Any) -> Scoring:
                                           when=r.cond(item["when"], f"{p}.when")))
         else:
             r.fail(p, f"'type' must be 'tenants' or 'condition', got {item['type']!r}")
-    return Scoring(groups=groups, industry_groups=FrozenDict({k: tuple(v) for k, v in ind.items()}),
+    return Scoring(groups=groups, industry_groups=FrozenDict(prefixes),
+                   industry_labels=FrozenDict({**labels, "other": ("其他", "other")}),
                    negative=negative, adjustments=tuple(adjustments),
                    not_graded=_grade_rules(r, d.get("not_graded"), "scoring.not_graded", allow_n=True),
                    overrides=_grade_rules(r, d.get("overrides"), "scoring.overrides", allow_n=False))

@@ -339,8 +339,10 @@ def _classes(panel: pd.DataFrame, sc: Scoring, key: np.ndarray, graded: np.ndarr
                            f"class D (below the C line {fmt1(cuts['C'])})"))
         ct = pa.array(c.astype(object), pa.string())
         if sc.industry_groups:
-            names = pa.array(ig[idx], pa.string())
-            grp_zh, grp_en = cat(f"{g.zh}（", names, "）"), cat(f"{g.en} (", names, ")")
+            names = pd.Series(ig[idx])
+            nz = pa.array(names.map({k: v[0] for k, v in sc.industry_labels.items()}).to_numpy(object), pa.string())
+            ne = pa.array(names.map({k: v[1] for k, v in sc.industry_labels.items()}).to_numpy(object), pa.string())
+            grp_zh, grp_en = cat(f"{g.zh}（", nz, "）"), cat(f"{g.en} (", ne, ")")
         else:
             grp_zh, grp_en = g.zh, g.en
         r_s, n_s = fmt(rank[idx]), fmt(size[idx])

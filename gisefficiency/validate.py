@@ -104,7 +104,8 @@ def validate_inputs(config: Config) -> list[Problem]:
             lambda: link_firms(
                 parcels, firms, land=land, methods=config.link.methods, tenant_mode=config.link.tenant_mode,
                 fixed_ratio_m2_per_mu=config.link.fixed_ratio_m2_per_mu, nearest_m=config.link.nearest_m,
-                point_crs=config.link.point_crs,
+                point_crs=config.link.point_crs, combine=config.link.combine,
+                table_years=config.link.table_years,
             ),
         )
         if links is not None:

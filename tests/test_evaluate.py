@@ -298,7 +298,9 @@ def test_wenling_ranks_within_industry_groups_and_ties_share_the_better_class():
     g = ev.grades.xs(2022, level=1)
     assert "".join(g.loc[[f"A{i:02d}" for i in range(1, 6)], "grade"]) == "ABBBD"
     assert set(g.loc[[f"M{i}" for i in range(5)], "grade"]) == {"A"}
-    assert g.loc["A01", "grade_reason_zh"].endswith("规上（textile_shoes_rubber）组第1/5名（前20%），A类")
+    assert g.loc["A01", "grade_reason_zh"].endswith("规上（纺织鞋帽橡塑）组第1/5名（前20%），A类")
+    assert g.loc["M0", "grade_reason_en"].endswith("rank 1 of 5 in above size (metals and metal products) (top 20%): "
+                                                   "class A")
 
 
 def test_wenling_leasing_penalties():

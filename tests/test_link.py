@@ -253,10 +253,36 @@ def priority_case():
 )
 def test_first_method_in_priority_wins(methods, parcel, method):
     parcels, firms = priority_case()
-    links = link_firms(parcels, firms, methods=methods)
+    links = link_firms(parcels, firms, methods=methods, combine="first")
     assert links.shares[["parcel_id", "method"]].values.tolist() == [[parcel, method]]
     assert links.firm_links.loc["G1", "method"] == method
     assert links.shares["land_mu"].tolist() == [10.0]
+
+
+@pytest.mark.parametrize("methods", [("table", "holder", "point"), ("point", "holder", "table")])
+def test_union_keeps_every_record_parcel_and_points_only_as_fallback(methods):
+    # The table names P2, the register holds P3 in G1's name: G1 keeps both; its point (P4) is not used
+    # because records placed it, whatever the order.
+    parcels, firms = priority_case()
+    links = link_firms(parcels, firms, methods=methods)
+    got = sorted(links.shares[["parcel_id", "method"]].values.tolist())
+    assert got == [["P2", "table"], ["P3", "holder"]]
+    assert links.firm_links.loc["G1", "land_mu"] == 20.0
+    assert links.firm_links.loc["G1", "n_parcels"] == 2
+
+
+def test_union_uses_points_for_firms_without_records():
+    parcels, firms = priority_case()
+    parcels["holder_uscc"] = pd.array([None] * 9, dtype="string")
+    firms["parcel_id"] = pd.array([None], dtype="string")
+    links = link_firms(parcels, firms, methods=("table", "holder", "point"))
+    assert links.shares[["parcel_id", "method"]].values.tolist() == [["P4", "point"]]
+
+
+def test_bad_combine_is_named():
+    parcels, firms = priority_case()
+    with pytest.raises(ValueError, match="combine = 'all': must be 'union' or 'first'"):
+        link_firms(parcels, firms, combine="all")
 
 
 def test_failed_higher_method_is_reported_and_next_one_links():

@@ -152,6 +152,8 @@ def test_user_preset_file_works_without_code_change(tmp_path):
     (BASE + '[[categories]]\nid = "c"\nzh = "c"\nen = "c"\ncolour = "red"\n',
      r"\[categories\[0\]\] 'colour' must be '#rrggbb', got 'red'"),
     (BASE + 'reference_year = "2021"\n', r"'reference_year' must be a year like 2021, got '2021'"),
+    (BASE + "[scoring.industry_groups]\nmetal = 31\n" + GROUP.format(weights="tax_per_mu = 30"),
+     r"\[scoring\.industry_groups\.metal\] must be a list of industry code prefixes"),
 ])
 def test_invalid_presets_name_file_and_key_path(tmp_path, body, match):
     with pytest.raises(ConfigError, match=match):

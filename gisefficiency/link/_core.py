@@ -67,11 +67,15 @@ def link_firms(
     nearest_m: float | None = 30.0,
     point_crs: str | None = None,
     table_years: str = "latest",
+    combine: str = "union",
 ) -> Links:
     """Link every firm of the panel to parcels and share each parcel's land among its firms.
 
-    Each method in ``methods`` proposes parcels for firms; a firm is linked by the first method, in the
-    order given, that proposes at least one usable parcel, and keeps all that method's parcels. Proposals
+    Each method in ``methods`` proposes parcels for firms. With ``combine="union"`` (default) a firm
+    keeps every usable parcel the record methods (table, land, holder) propose, and a point places only
+    firms no record method could; with ``combine="first"`` a firm is linked by the first method, in the
+    order given, that proposes at least one usable parcel, and keeps all that method's parcels. A link's
+    ``method`` is the first method in ``methods`` that proposed it. Proposals
     to parcel ids not in the layer, or to excluded parcels (``status`` not ``"ok"`` or ``land_mu``
     missing), are reported in ``report.issues`` and, for firms left unlinked, in their status.
 
@@ -111,6 +115,8 @@ def link_firms(
         ``"latest"``: a firm's parcels are those of the latest year in which the table gives any (a firm
         that moved is not charged for its old site); ``"all"``: the union over all years. Points always
         come from the latest year that has one.
+    combine
+        ``"union"`` or ``"first"``, as above.
 
     Returns
     -------
@@ -160,11 +166,19 @@ def link_firms(
     if checked is not None:
         land_rows = aggregate_land(checked.assign(_f=land_f, _p=land_p), len(firm_ids), len(parcel_ids))
 
-    # Sources are asked in priority order, each only about firms no earlier source could place: a firm
-    # is linked by the first one that finds it a usable parcel, and later sources are not consulted.
+    # With combine="union" the record sources (table, land rows, holder) are all consulted and a firm
+    # keeps every usable parcel any of them gives: a firm whose table row names one parcel still holds
+    # the other parcels registered in its name. Points only place firms no record could, because a
+    # geocoded point is the weakest evidence. With combine="first" a firm is linked by the first source
+    # in priority order that places it, and later sources are not consulted.
+    if combine not in ("union", "first"):
+        raise ValueError(f"combine = {combine!r}: must be 'union' or 'first'")
     found_parts, issue_parts = [candidates()], [issues_frame()]
     linked = np.zeros(len(firm_ids), dtype=bool)
-    for method in methods:  # at most four sources
+    order = list(methods)
+    if combine == "union" and "point" in order:  # points come last: they only place what records could not
+        order = [m for m in order if m != "point"] + ["point"]
+    for method in order:  # at most four sources
         if method == "table":
             cand = table_candidates(panel, table_years=table_years)
         elif method == "holder":
@@ -178,12 +192,14 @@ def link_firms(
             cand, point_issues = point_candidates(todo, parcels.geometry, usable, point_crs=point_crs,
                                                   nearest_m=nearest_m)
             issue_parts.append(point_issues)
-        cand = cand[~linked[cand["f"].to_numpy()]]
+        if combine == "first" or method == "point":
+            cand = cand[~linked[cand["f"].to_numpy()]]
         valid, rejected = classify(cand, usable, status)
         found_parts.append(valid)
         issue_parts.append(rejected)
         linked[valid["f"].to_numpy()] = True
-    found = pd.concat(found_parts, ignore_index=True)
+    # A pair proposed by several sources is one link, credited to the source of highest priority.
+    found = pd.concat(found_parts, ignore_index=True).drop_duplicates(["f", "p"], keep="first")
     chosen = assign_kind(found, holder_f, has_holder, land_rows)
     shares, counts = apportion(chosen, info["land_mu"].to_numpy(), info["floor_area_m2"].to_numpy(),
                                tenant_mode=tenant_mode, fixed_ratio_m2_per_mu=fixed_ratio_m2_per_mu)
