@@ -18,13 +18,22 @@ from gisefficiency.constants import PER_MU_DECIMALS
 
 Text = pa.Array | str
 
-__all__ = ["Text", "assemble", "cat", "const", "days", "empty", "fmt", "fmt1", "ints", "join", "pick", "select",
-           "to_series", "where"]
+__all__ = ["Text", "assemble", "cat", "const", "days", "empty", "fmt", "fmt1", "ints", "join", "labels", "pick",
+           "select", "to_series", "where"]
 
 
 def const(n: int, s: str = "") -> pa.Array:
     """``n`` copies of ``s``."""
     return pa.array([s], pa.string()).take(pa.array(np.zeros(n, dtype=np.int32)))
+
+
+def labels(values: np.ndarray, names: Sequence[str], shown: Sequence[str] | None = None) -> pa.Array:
+    """Text of a small-vocabulary array: ``values`` equal to ``names[i]`` show ``shown[i]`` (others '')."""
+    codes = np.full(len(values), len(names), dtype=np.int32)
+    for i, name in enumerate(names):
+        codes[values == name] = i
+    vocab = pa.array([*(shown if shown is not None else names), ""], pa.string())
+    return vocab.take(pa.array(codes))
 
 
 def cat(*parts: Text) -> Text:

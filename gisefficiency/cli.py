@@ -50,7 +50,9 @@ def _user_errors() -> Iterator[None]:
     except GisEfficiencyError as exc:
         if _DEBUG:
             raise
-        err.print(f"[bold red]错误 / error:[/bold red] {exc}", markup=True, highlight=False)
+        # Data text (paths, ids, "[parcels]") must print as it is, never as rich markup.
+        err.print("错误 / error:", style="bold red", end=" ")
+        err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -116,7 +118,8 @@ def validate(config: Annotated[Path, typer.Argument(help="Run configuration (TOM
     errors = [p for p in problems if p.severity == "error"]
     for p in problems:
         colour = "red" if p.severity == "error" else "yellow"
-        console.print(f"[{colour}]{p.severity}[/{colour}] {p}", highlight=False, markup=True)
+        console.print(p.severity, style=colour, end=" ")
+        console.print(str(p), markup=False, highlight=False, soft_wrap=True)
     console.print(f"{len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
     raise typer.Exit(1 if errors else 0)
 

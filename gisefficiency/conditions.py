@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from gisefficiency._text import Text, assemble, cat, days, fmt, fmt1, ints, join, select, where
+from gisefficiency._text import Text, assemble, cat, days, fmt, fmt1, ints, join, labels, select, where
 from gisefficiency.constants import PER_MU_DECIMALS
 from gisefficiency.i18n import SCALE_LABELS
 from gisefficiency.metrics import METRICS
@@ -25,6 +25,7 @@ from gisefficiency.rules import (
     DATE_COLUMNS,
     DATE_TEMPLATE,
     FLAG_COLUMNS,
+    GRADES,
     NUMBER_COLUMNS,
     OPS,
     All,
@@ -311,7 +312,7 @@ def _grade(c: Grade, ctx: Context) -> Outcome:
     def one(j: int, idx: np.ndarray) -> tuple[Text, Text]:
         g = gs_all[j][idx]
         known, ungraded = g != "", g == "N"
-        gs, y = pa.array(g.astype(object), pa.string()), ints(years[j][idx])
+        gs, y = labels(g, GRADES), ints(years[j][idx])
         return (select([~known, ungraded], [cat(y, "年无评价结果"), cat(y, "年不参评")], cat(y, "年评价为", gs, "类")),
                 select([~known, ungraded], [cat("no grade for ", y), cat("not graded in ", y)],
                        cat("class ", gs, " in ", y)))
@@ -323,7 +324,7 @@ def _grade(c: Grade, ctx: Context) -> Outcome:
         vz, ve = [], []
         for j in range(len(gs_all)):
             g = gs_all[j][idx]
-            gs, y, known = pa.array(g.astype(object), pa.string()), ints(years[j][idx]), g != ""
+            gs, y, known = labels(g, GRADES), ints(years[j][idx]), g != ""
             vz.append(where(known, cat(y, "年", gs), cat(y, "年无")))
             ve.append(where(known, cat(y, ": ", gs), cat(y, ": none")))
         n = len(idx)

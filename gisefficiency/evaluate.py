@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gisefficiency._text import Text, assemble, cat, fmt, fmt1, join, to_series, where
+from gisefficiency._text import Text, assemble, cat, fmt, fmt1, join, labels, to_series, where
 from gisefficiency.conditions import UnitContext, evaluate_condition, pick2
 from gisefficiency.constants import M2_PER_MU, PER_MU_DECIMALS
 from gisefficiency.errors import InputError, Problem
@@ -200,7 +200,7 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
             re_ = assemble(n, [(idx, cat(_rows(re_, idx), f"; {f.en}: ", fe)), (rest, _rows(re_, rest))])
     verdicts = pd.DataFrame({
         "score": score,
-        "grade": to_series(pa.array(grade.astype(object), pa.string()), units),
+        "grade": to_series(labels(grade, ("A", "B", "C", "D", "N")), units),
         "disposal": lookup.astype("string").to_numpy(),
         "disposal_zh": lookup.map({"": "", **{k: c.zh for k, c in cats.items()}}).astype("string").to_numpy(),
         "disposal_en": lookup.map({"": "", **{k: c.en for k, c in cats.items()}}).astype("string").to_numpy(),

@@ -24,7 +24,20 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from gisefficiency._text import Text, assemble, cat, empty, fmt, fmt1, ints, join, select, to_series, where
+from gisefficiency._text import (
+    Text,
+    assemble,
+    cat,
+    empty,
+    fmt,
+    fmt1,
+    ints,
+    join,
+    labels,
+    select,
+    to_series,
+    where,
+)
 from gisefficiency.conditions import PanelContext, evaluate_condition, pick2
 from gisefficiency.errors import InputError, Problem
 from gisefficiency.metrics import METRICS
@@ -34,6 +47,8 @@ from gisefficiency.rules import Flag
 __all__ = ["grade_units", "tenant_counts"]
 
 _ORDER = ("A", "B", "C", "D")
+#: Rows -> the text pieces (zh, en) put before a class reason.
+Prefix = Callable[[np.ndarray], tuple[list[Text], list[Text]]]
 
 
 def tenant_counts(links: Any) -> pd.Series:
@@ -222,13 +237,16 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
         score[graded] = total[graded]
 
     adjust: list[tuple[np.ndarray, Callable[[np.ndarray], tuple[Text, Text]]]] = []
+    tenants: np.ndarray | None = None
     for a in sc.adjustments:
         in_groups = np.isin(key, list(a.groups)) & (grade == "")
         if a.type == "tenants":
             if links is None:
                 raise InputError(f"preset {policy.name} has a leasing adjustment ({a.zh}) and needs the links",
                                  [Problem("links missing", fix="call evaluate(panel, policy, links=links)")])
-            cnt = tenant_counts(links).reindex(panel.index.get_level_values(0)).fillna(0).to_numpy(float)
+            if tenants is None:  # once for all leasing adjustments
+                tenants = tenant_counts(links).reindex(panel.index.get_level_values(0)).fillna(0).to_numpy(float)
+            cnt = tenants
             pts = np.where(cnt >= 1, a.first + a.additional * (cnt - 1), 0.0)
             hit = in_groups & (pts != 0)
             adjust.append((hit, lambda idx, a=a, cnt=cnt, pts=pts: (
@@ -245,14 +263,18 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
     graded = grade == ""
     class_text = _classes(panel, sc, key, graded, score, years, grade)
 
-    def base(idx: np.ndarray) -> tuple[Text, Text]:
+    def prefix(idx: np.ndarray) -> tuple[list[Text], list[Text]]:
+        """The score and its remarks, before the class text (one concatenation builds the whole line)."""
         k = len(idx)
         nob_zh = join([where(m[idx], zh, "") for m, zh, _ in no_bench], "、", n=k)
         nob_en = join([where(m[idx], en, "") for m, _, en in no_bench], ", ", n=k)
-        ys = ints(years[idx])
         has_nob = ~empty(nob_zh, k)
-        parts_zh = [where(has_nob, cat(ys, "年无", nob_zh, "基准值，不计分"), "")]
-        parts_en = [where(has_nob, cat("no benchmark for ", nob_en, " in ", ys, ": not scored"), "")]
+        parts_zh: list[Text] = [""]
+        parts_en: list[Text] = [""]
+        if has_nob.any():
+            ys = ints(years[idx])
+            parts_zh = [where(has_nob, cat(ys, "年无", nob_zh, "基准值，不计分"), "")]
+            parts_en = [where(has_nob, cat("no benchmark for ", nob_en, " in ", ys, ": not scored"), "")]
         parts_zh += [where(m[idx], zh, "") for m, zh, _ in notes]
         parts_en += [where(m[idx], en, "") for m, _, en in notes]
         for hit, detail in adjust:
@@ -262,10 +284,12 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
                 parts_zh.append(dz)
                 parts_en.append(de)
         extra_zh, extra_en = join(parts_zh, "，", n=k), join(parts_en, "; ", n=k)
-        cz, ce = class_text(idx)
         sc_txt = fmt(score[idx])
-        return (cat("得分", sc_txt, where(~empty(extra_zh, k), cat("（", extra_zh, "）"), ""), "；", cz),
-                cat("score ", sc_txt, where(~empty(extra_en, k), cat(" (", extra_en, ")"), ""), "; ", ce))
+        return (["得分", sc_txt, _bracket(extra_zh, "（", "）", k), "；"],
+                ["score ", sc_txt, _bracket(extra_en, " (", ")", k), "; "])
+
+    def base(idx: np.ndarray) -> tuple[Text, Text]:
+        return class_text(idx, prefix)
 
     for rule in sc.overrides:
         o = evaluate_condition(rule.when, ctx)
@@ -277,9 +301,21 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
         zh, en = base(idx)
         seg_zh.append((idx, zh))
         seg_en.append((idx, en))
-    return pd.DataFrame({"score": score, "grade": to_series(pa.array(grade.astype(object), pa.string()), panel.index),
+    return pd.DataFrame({"score": score, "grade": to_series(labels(grade, ("A", "B", "C", "D", "N")), panel.index),
                          "grade_reason_zh": to_series(assemble(n, seg_zh), panel.index),
                          "grade_reason_en": to_series(assemble(n, seg_en), panel.index)}, index=panel.index)
+
+
+def _bracket(t: Text, left: str, right: str, n: int) -> Text:
+    """``t`` in brackets where it is not empty; only those rows are concatenated."""
+    has = ~empty(t, n)
+    if not has.any():
+        return ""
+    if has.all():
+        return cat(left, t, right)
+    rows = np.flatnonzero(has)
+    assert not isinstance(t, str)
+    return assemble(n, [(rows, cat(left, t.take(pa.array(rows)), right))])
 
 
 def pick_rows(idx: np.ndarray, sub: np.ndarray, producer: Callable[[np.ndarray], tuple[Text, Text]]
@@ -299,8 +335,8 @@ def _override(base: tuple[Text, Text], rule: Any, why: tuple[Text, Text]) -> tup
 
 
 def _classes(panel: pd.DataFrame, sc: Scoring, key: np.ndarray, graded: np.ndarray, score: np.ndarray,
-             years: np.ndarray, grade: np.ndarray) -> Callable[[np.ndarray], tuple[Text, Text]]:
-    """Assign A-D to graded rows in place; return the producer of the class reasons."""
+             years: np.ndarray, grade: np.ndarray) -> Callable[[np.ndarray, Prefix], tuple[Text, Text]]:
+    """Assign A-D to graded rows in place; return the producer of the class reasons (after a prefix)."""
     n = len(score)
     cls = np.full(n, "", dtype="<U1")
     rank, size = np.zeros(n), np.ones(n)
@@ -327,27 +363,32 @@ def _classes(panel: pd.DataFrame, sc: Scoring, key: np.ndarray, graded: np.ndarr
                               "D")[rows]
     grade[graded] = cls[graded]
 
-    def one(j: int, idx: np.ndarray) -> tuple[Text, Text]:
+    def one(j: int, idx: np.ndarray, prefix: Prefix) -> tuple[Text, Text]:
         g = groups[j]
         c = cls[idx]
+        pz, pe = prefix(idx)
         if g.classes.method == "cutoff":
             cuts = g.classes.cutoffs
             conds = [c == x for x in "ABC"]
-            return (select(conds, [f"{x}类（{x}类线{fmt1(cuts[x])}分）" for x in "ABC"],
-                           f"D类（低于C类线{fmt1(cuts['C'])}分）"),
-                    select(conds, [f"class {x} ({x} line {fmt1(cuts[x])})" for x in "ABC"],
-                           f"class D (below the C line {fmt1(cuts['C'])})"))
-        ct = pa.array(c.astype(object), pa.string())
+            return (cat(*pz, select(conds, [f"{x}类（{x}类线{fmt1(cuts[x])}分）" for x in "ABC"],
+                                    f"D类（低于C类线{fmt1(cuts['C'])}分）")),
+                    cat(*pe, select(conds, [f"class {x} ({x} line {fmt1(cuts[x])})" for x in "ABC"],
+                                    f"class D (below the C line {fmt1(cuts['C'])})")))
+        ct = labels(c, _ORDER)
         if sc.industry_groups:
-            names = pd.Series(ig[idx])
-            nz = pa.array(names.map({k: v[0] for k, v in sc.industry_labels.items()}).to_numpy(object), pa.string())
-            ne = pa.array(names.map({k: v[1] for k, v in sc.industry_labels.items()}).to_numpy(object), pa.string())
+            keys = list(sc.industry_labels)
+            ig_i = ig[idx]
+            nz = labels(ig_i, keys, [sc.industry_labels[k][0] for k in keys])
+            ne = labels(ig_i, keys, [sc.industry_labels[k][1] for k in keys])
             grp_zh, grp_en = cat(f"{g.zh}（", nz, "）"), cat(f"{g.en} (", ne, ")")
         else:
             grp_zh, grp_en = g.zh, g.en
         r_s, n_s = fmt(rank[idx]), fmt(size[idx])
         pct = fmt(np.round(rank[idx] / size[idx] * 100, 1))
-        return (cat(grp_zh, "组第", r_s, "/", n_s, "名（前", pct, "%），", ct, "类"),
-                cat("rank ", r_s, " of ", n_s, " in ", grp_en, " (top ", pct, "%): class ", ct))
+        return (cat(*pz, grp_zh, "组第", r_s, "/", n_s, "名（前", pct, "%），", ct, "类"),
+                cat(*pe, "rank ", r_s, " of ", n_s, " in ", grp_en, " (top ", pct, "%): class ", ct))
 
-    return lambda idx: pick2(idx, method[idx], [lambda rows, j=j: one(j, rows) for j in range(len(groups))])
+    def text(idx: np.ndarray, prefix: Prefix) -> tuple[Text, Text]:
+        return pick2(idx, method[idx], [lambda rows, j=j: one(j, rows, prefix) for j in range(len(groups))])
+
+    return text

@@ -334,3 +334,215 @@ def test_date_formats_agree(day):
     cells = [day.isoformat(), f"{day.year}/{day.month}/{day.day}", f"{day.year}年{day.month}月{day.day}日", serial]
     parsed, bad = parse_dates(pd.Series(cells, dtype=object))
     assert not bad.any() and (parsed == pd.Timestamp(day)).all()
+
+
+# --- fast paths: Arrow CSV reader, typed Parquet columns, whole-column parsers -------------------
+
+from gisefficiency.io import sheets  # noqa: E402
+from gisefficiency.io.values import as_code, as_text, missing_mask, parse_choice  # noqa: E402
+
+TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
+def firm_lines(n, *, start=0):
+    """CSV lines of a firm-year table: thousands separators, quoted commas, blanks, Chinese, flags."""
+    out = []
+    for i in range(start, start + n):
+        code = uscc(f"91330300MA{i:07d}")
+        tax = f'"{1000 + i * 7.25:,.2f}"' if i % 3 == 0 else f"{i * 0.5:.2f}"
+        name = f'"甲{i}机械,有限公司"' if i % 5 == 0 else f"企业{i}"
+        flag = ("是", "否", "", "1")[i % 4]
+        out.append(f"{code},{name},{2019 + i % 4}年,{tax},{'' if i % 7 == 0 else i},{flag},2019/{1 + i % 12}/{1 + i % 28}")
+    return out
+
+
+CSV_HEADER = "统一社会信用代码,企业名称,年度,实缴税金（万元）,工业增加值,高新技术企业,投产日期"
+
+
+@pytest.mark.parametrize("title", [[], ["XX县2021年度数据"], ["XX县数据,,", "单位：万元"]])
+def test_arrow_csv_cells_equal_pandas_cells(title):
+    data = "\n".join([*title, CSV_HEADER, *firm_lines(120)]).encode() + b"\n"
+    fast = sheets._read_csv_arrow(data)
+    assert fast is not None
+    pd.testing.assert_frame_equal(fast, sheets._read_csv_pandas(data, sheets.Path("f.csv")))
+    assert fast[0].dtype == TEXT and fast.shape == (len(title) + 121, 7)
+
+
+def test_arrow_csv_blank_lines_are_blank_rows():
+    lines = [CSV_HEADER, *firm_lines(80)]
+    lines.insert(60, "")
+    data = "\n".join(lines).encode() + b"\n\n\n"
+    fast = sheets._read_csv_arrow(data)
+    pd.testing.assert_frame_equal(fast, sheets._read_csv_pandas(data, sheets.Path("f.csv")))
+    assert fast.iloc[60].isna().all() and len(fast) == 84
+
+
+@pytest.mark.parametrize("case", ["spaces line", "short row", "long row", "gbk", "utf-16", "few lines"])
+def test_arrow_csv_declines_irregular_files(case, tmp_path):
+    lines = [CSV_HEADER, *firm_lines(80)]
+    encoding = {"gbk": "gbk", "utf-16": "utf-16"}.get(case, "utf-8")
+    if case == "spaces line":
+        lines.insert(60, "  ")
+    elif case == "short row":
+        lines[70] = lines[70].rsplit(",", 2)[0]
+    elif case == "long row":
+        lines[70] += ",extra"
+    elif case == "few lines":
+        lines = lines[:20]
+    data = "\n".join(lines).encode(encoding)
+    assert sheets._read_csv_arrow(data) is None
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    if case == "long row":
+        with pytest.raises(InputError, match=r"cannot split the CSV into columns"):
+            sheets.read_grid(path)
+        return
+    grid = sheets.read_grid(path)
+    assert len(grid.cells) == len(lines)
+    if case == "short row":
+        assert grid.cells.iloc[70].isna().tolist()[-2:] == [True, True]
+
+
+def test_arrow_csv_quoted_line_breaks_over_blocks():
+    # Over 1 MB, so Arrow cuts the file into blocks; quoted line breaks must survive the cuts.
+    lines = [CSV_HEADER]
+    for i in range(24_000):
+        name = f'"企业{i}\n(分厂)"' if i % 9 == 0 and i > 100 else f"企业{i}"
+        lines.append(f"{uscc(f'91330300MA{i:07d}')},{name},2021,{i}.5,{i},是,2019-05-01")
+    data = ("\r\n".join(lines) + "\r\n").encode("utf-8-sig")
+    fast = sheets._read_csv_arrow(data)
+    assert fast is not None and len(data) > 1 << 20
+    pd.testing.assert_frame_equal(fast, sheets._read_csv_pandas(data, sheets.Path("f.csv")))
+    assert fast.iloc[109, 1] == "企业108\n(分厂)"
+
+
+def test_read_firms_csv_same_on_both_readers(tmp_path, monkeypatch):
+    path = tmp_path / "f.csv"
+    path.write_bytes("\n".join(["XX县2021年度数据", CSV_HEADER, *firm_lines(200)]).encode("utf-8-sig"))
+    fast = read_firms(path)
+    monkeypatch.setattr(sheets, "_read_csv_arrow", lambda data: None)
+    pd.testing.assert_frame_equal(fast, read_firms(path))
+    assert fast["src_row"].iloc[0] == 3 and fast["tax"].iloc[0] == 1000.0 and fast["tax"].iloc[3] == 1021.75
+    assert pd.isna(fast["value_added"].iloc[0]) and fast["year"].iloc[1] == 2020
+
+
+def parquet_firms(n=60):
+    rng = np.random.default_rng(3)
+    return pd.DataFrame({
+        "统一社会信用代码": [uscc(f"91330300MA{i:07d}") if i % 11 else None for i in range(n)],
+        "企业名称": [f"企业{i}" for i in range(n)],
+        "年度": np.full(n, 2021),
+        "地块编号": pd.array([f"33-{i % 7}" for i in range(n)], dtype="string"),
+        "行业代码": np.where(np.arange(n) % 4 == 0, np.nan, np.arange(n) % 40 + 13.0),
+        "规模": pd.Categorical(np.where(np.arange(n) % 2 == 0, "规上", "规下")),
+        "实缴税金（元）": np.where(np.arange(n) % 5 == 0, np.nan, rng.gamma(2, 2e5, n).round(2)),
+        "综合能耗": np.arange(n, dtype=np.int64),
+        "高新技术企业": pd.array([True, False, None] * (n // 3), dtype="boolean"),
+        "是否投产": np.arange(n) % 2 == 0,
+        "投产日期": pd.to_datetime(["2019-05-01 13:30", None, "2020-01-02"] * (n // 3), format="mixed").as_unit("ms"),
+        "备注": [None, "无", "3.5"] * (n // 3),
+        "工期": pd.to_timedelta(np.arange(n), unit="D"),
+    })
+
+
+def old_parquet_grid(path):
+    """The grid as the object-cell reader gave it: header row, then every cell as a Python object."""
+    frame = pd.read_parquet(path)
+    header = pd.DataFrame([list(frame.columns)], dtype=object)
+    body = frame.astype(object).set_axis(range(frame.shape[1]), axis=1)
+    return sheets.Grid(pd.concat([header, body], ignore_index=True), first_row=0, header=0)
+
+
+def test_parquet_typed_columns_read_as_object_cells_did(tmp_path, monkeypatch):
+    path = tmp_path / "f.parquet"
+    parquet_firms().to_parquet(path)
+    typed = read_firms(path)
+    problems = check_firms(path)
+    from gisefficiency.io import tables
+
+    monkeypatch.setattr(tables, "read_grid", lambda p, sheet=None: old_parquet_grid(p))
+    old = read_firms(path)
+    pd.testing.assert_frame_equal(typed.drop(columns=["备注", "工期"]), old.drop(columns=["备注", "工期"]))
+    # Extra columns keep their stored type (text stays pandas text rather than Python objects).
+    assert pd.isna(typed["备注"].iloc[0]) and typed["备注"].tolist()[1:3] == old["备注"].tolist()[1:3] == ["无", "3.5"]
+    assert typed["工期"].iloc[2] == old["工期"].iloc[2] == pd.Timedelta(days=2)
+    assert [str(p) for p in problems] == [str(p) for p in check_firms(path)]
+    assert typed["tax"].iloc[1] == pytest.approx(old["tax"].iloc[1]) and typed["industry"].iloc[1] == "14"
+    assert typed["production_date"].iloc[0] == pd.Timestamp("2019-05-01")  # calendar dates
+    assert typed["scale"].tolist()[:2] == ["above", "below"] and typed["energy_tce"].dtype == float
+
+
+def test_parquet_header_row_override(tmp_path):
+    frame = pd.DataFrame({"a": ["统一社会信用代码", A], "b": ["年度", "2021"], "c": ["实缴税金", "5"]})
+    path = tmp_path / "f.parquet"
+    frame.to_parquet(path)
+    out = read_firms(path, header_row=1)
+    assert out["uscc"].tolist() == [A] and out["tax"].tolist() == [5.0] and out["src_row"].tolist() == [2]
+    with pytest.raises(InputError, match=r"header_row 5 is outside the sheet \(rows 0-2\)"):
+        read_firms(path, header_row=5)
+    with pytest.raises(InputError, match=r"no uscc column"):
+        read_firms(path, header_row=0)
+
+
+def test_blank_rows_are_dropped_whatever_the_column_types(tmp_path):
+    rows = [["统一社会信用代码", "年度", "实缴税金", "备注"], [A, 2021, 1, None], [None, None, None, " — "],
+            ["", "", None, None], [B, 2021, 2, "x"]]
+    out = read_firms(write_xlsx(tmp_path / "b.xlsx", rows, title=False))
+    assert out["src_row"].tolist() == [2, 5] and out["uscc"].tolist() == [A, B]
+    frame = pd.DataFrame({"统一社会信用代码": [A, None, B], "年度": [2021.0, np.nan, 2021.0], "实缴税金": [1.0, np.nan, 2.0]})
+    frame.to_parquet(tmp_path / "b.parquet")
+    assert read_firms(tmp_path / "b.parquet")["src_row"].tolist() == [1, 3]
+
+
+CELLS = st.one_of(
+    st.none(),
+    st.sampled_from(["—", "", " ", "无", "nan", "inf", "NULL", "1,234.5", "(12)", "１２", " 3 ", "1e3", "x",
+                     "是", "否", "√", "TRUE", "规上", " 规 下 ", "自有", "2021年", "2019/5/1", "20190501",
+                     "43586", "91330300ma2ab1234x", "9133 0300\u3000MA2A", "ｶﾞ", "Ⅻ", "㎡"]),
+    st.floats(-1e6, 1e6, allow_nan=False).map(lambda v: f"{v:,.3f}"),
+    st.floats(-1e6, 1e6, allow_nan=False).map(lambda v: f"{v:.4f}"),
+    st.text(alphabet="0123456789,.-() 甲乙\u3000ＡＢ１", max_size=8),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(CELLS, min_size=1, max_size=30))
+def test_parsers_agree_on_arrow_text_and_object_cells(cells):
+    text = pd.Series(cells, dtype=TEXT)
+    objects = pd.Series(cells, dtype=object)
+    for parse in (parse_numbers, parse_years, parse_flags, parse_dates,
+                  lambda s: parse_choice(s, {"规上": "above", "规下": "below"})):
+        fast, fast_bad = parse(text)
+        slow, slow_bad = parse(objects)
+        pd.testing.assert_series_equal(fast, slow)
+        pd.testing.assert_series_equal(fast_bad, slow_bad)
+    for convert in (as_text, as_code, missing_mask):
+        pd.testing.assert_series_equal(convert(text), convert(objects))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(-1e12, 1e12, allow_nan=False), min_size=1, max_size=50), st.sampled_from(
+    ["{:.2f}", "{:,.2f}", "{:.6e}", "{!r}", "{:,.0f}"]))
+def test_arrow_number_parser_matches_python(values, fmt):
+    cells = [fmt.format(v) for v in values]
+    parsed, bad = parse_numbers(pd.Series(cells, dtype=TEXT))
+    assert not bad.any()
+    np.testing.assert_array_equal(parsed, [float(c.replace(",", "")) for c in cells])
+
+
+def test_dates_stored_as_datetimes():
+    stamps = pd.Series(pd.to_datetime(["2019-05-01", "2500-01-01", None]).as_unit("ms"))
+    dates, bad = parse_dates(stamps)
+    assert dates.dtype == "datetime64[ns]" and dates.iloc[0] == pd.Timestamp("2019-05-01")
+    assert pd.isna(dates.iloc[1]) and bad.tolist() == [False, True, False]
+    aware, bad = parse_dates(pd.Series(pd.to_datetime(["2019-05-01 08:00"]).tz_localize("Asia/Shanghai")))
+    assert aware.iloc[0] == pd.Timestamp("2019-05-01 08:00") and not bad.any()
+
+
+def test_all_empty_columns(tmp_path):
+    # A column with no value at all (Excel gives None cells) parses to all-missing, not an error.
+    rows = [["统一社会信用代码", "年度", "实缴税金", "经度", "投产日期", "高新技术企业"], [A, 2021, 1, None, None, None],
+            [B, 2021, 2, None, None, None]]
+    out = read_firms(write_xlsx(tmp_path / "e.xlsx", rows, title=False))
+    assert out["lon"].isna().all() and out["lon"].dtype == float
+    assert out["production_date"].isna().all() and out["high_tech"].isna().all()

@@ -14,7 +14,7 @@ def test_every_parcel_row_has_a_status(demo_result, sample_dir):
     raw = pyogrio.read_dataframe(sample_dir / "parcels.gpkg", layer="parcels", read_geometry=False)
     parcels = demo_result.parcels
     # The one duplicated id is resolved by keep_first, so one row fewer, and it is reported.
-    assert len(parcels) == raw["parcel_id"].nunique()
+    assert len(parcels) == raw["地块编号"].nunique()
     assert parcels["status"].notna().all()
     assert set(parcels["status"].str.split(":").str[0]) <= {"ok", "excluded"}
 

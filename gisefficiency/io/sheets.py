@@ -132,8 +132,11 @@ def _read_excel(path: Path, suffix: str, sheet: str | int | None) -> pd.DataFram
 def _read_csv(path: Path) -> pd.DataFrame:
     data = path.read_bytes()
     fast = _read_csv_arrow(data)
-    if fast is not None:
-        return fast
+    return fast if fast is not None else _read_csv_pandas(data, path)
+
+
+def _read_csv_pandas(data: bytes, path: Path) -> pd.DataFrame:
+    """Every line as a row (blank ones too), short rows padded, every cell text or NaN."""
     text = decode_text(data, path)
     sep, _, width = _layout(_head_lines(text))
     try:
@@ -203,9 +206,8 @@ def _read_csv_arrow(data: bytes) -> pd.DataFrame | None:
     columns = {}
     for j, name in enumerate(names):
         top = pa.array([row[j] if j < len(row) and row[j] != "" else None for row in rows[:k]], pa.large_string())
-        # One contiguous array per column: hashing and casting run faster than over Arrow's blocks.
-        cells = pa.concat_arrays([top, *body.column(name).chunks])
-        columns[j] = pd.array(pa.chunked_array([cells]), dtype=_TEXT_DTYPE)
+        columns[j] = pd.array(pa.chunked_array([top, *body.column(name).chunks], pa.large_string()),
+                              dtype=_TEXT_DTYPE)
     return pd.DataFrame(columns, index=pd.RangeIndex(k + body.num_rows), copy=False)
 
 
@@ -221,7 +223,8 @@ def _arrow_cells(data: memoryview, names: list[str], sep: str) -> pa.Table | Non
         try:
             return pacsv.read_csv(
                 pa.py_buffer(data),
-                read_options=pacsv.ReadOptions(column_names=names),
+                # A few large blocks: both cores busy, and few chunks for hashing and casting later.
+                read_options=pacsv.ReadOptions(column_names=names, block_size=max(1 << 20, len(data) // 8)),
                 parse_options=pacsv.ParseOptions(delimiter=sep, quote_char='"', double_quote=True, escape_char=False,
                                                   newlines_in_values=newlines_in_values, ignore_empty_lines=False),
                 convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.large_string()),

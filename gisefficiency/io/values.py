@@ -45,8 +45,7 @@ def _is_arrow_text(dtype: object) -> bool:
 
 def _spread(parsed: pd.Series, bad: pd.Series, codes: np.ndarray, index: pd.Index) -> tuple[pd.Series, pd.Series]:
     """Parsed distinct values back onto every cell (missing cells: NA, not bad)."""
-    values = parsed.array.take(codes, allow_fill=True) if len(parsed) else (
-        pd.Series(pd.NA, index=range(len(codes)), dtype=parsed.dtype).array)
+    values = parsed.array.take(codes, allow_fill=True)  # an all-missing column takes nothing: all NA
     flags = np.where(codes >= 0, bad.to_numpy(bool)[np.maximum(codes, 0)] if len(bad) else False, False)
     return pd.Series(values, index=index), pd.Series(flags, index=index, dtype=bool)
 
@@ -70,8 +69,23 @@ def _fold(uniques: pd.Series) -> pd.Series:
         text = pd.Series(pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string())), index=uniques.index)
     wide = ~text.str.isascii().fillna(True).to_numpy(bool)
     if wide.any():  # full-width digits, letters and brackets: only non-ASCII texts need folding
-        text[wide] = text[wide].str.normalize("NFKC")
+        text[wide] = _nfkc(text[wide])
     return text.str.strip()
+
+
+def _nfkc(text: pd.Series) -> pd.Series:
+    """NFKC as Python's ``unicodedata`` does it, which runs per string: Arrow finds the few that change.
+
+    Normalisation of an assigned character never changes between Unicode versions, so a text that
+    Arrow (utf8proc, newer Unicode) leaves alone is left alone by Python too; those Arrow changes
+    get Python's result.
+    """
+    cells = pa.array(text.array)
+    changed = pc.not_equal(pc.utf8_normalize(cells, "NFKC"), cells).to_numpy(zero_copy_only=False)
+    out = text.copy()
+    if changed.any():
+        out[changed] = text[changed].str.normalize("NFKC")
+    return out
 
 
 def as_text(values: pd.Series) -> pd.Series:
