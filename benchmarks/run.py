@@ -88,8 +88,8 @@ def child_run(n: int, raster: bool) -> dict:
         stages["metric_rasters"] = time.perf_counter() - s
     return {
         "parcels": n,
-        "firm_years": int(len(result.panel)),
-        "blocks": int(len(result.blocks)),
+        "firm_years": len(result.panel),
+        "blocks": len(result.blocks),
         "generate_s": generate_s,
         "run_s": run_s,
         "stages_s": stages,

@@ -83,7 +83,7 @@ def block_firms(result: Result, block_id: int) -> pd.DataFrame:
     return pd.DataFrame(result.firms.loc[result.firms.index.isin(usccs), cols]).sort_values("tax_per_mu")
 
 
-def scenario(
+def redevelop(
     result: Result,
     *,
     name: str,
@@ -154,12 +154,21 @@ def export_scenario(result: Result, chosen: Any, out_dir: str | Path, *, lang: s
 
 
 def run_policies(config: Config, presets: list[str]) -> dict[str, Result]:
-    """Run the same county under several policy presets (names or preset file paths)."""
+    """Run the same county under several policy presets (names or preset file paths).
+
+    Rasters and statistical clusters do not depend on the preset's verdicts being compared here, so they
+    are skipped to keep the comparison quick; each preset uses its own reference year.
+    """
     from gisefficiency import pipeline
 
     out = {}
+    light = dataclasses.replace(
+        config,
+        raster=dataclasses.replace(config.raster, enabled=False),
+        clusters=dataclasses.replace(config.clusters, enabled=False),
+    )
     for preset in presets:
-        cfg = dataclasses.replace(config, policy=dataclasses.replace(config.policy, preset=str(preset), year=None))
+        cfg = dataclasses.replace(light, policy=dataclasses.replace(config.policy, preset=str(preset), year=None))
         out[Path(preset).stem if str(preset).endswith(".toml") else preset] = pipeline.run(cfg)
     return out
 

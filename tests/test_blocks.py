@@ -301,3 +301,49 @@ def test_kept_parcels_invariants(case):
     np.testing.assert_allclose(blocks["area_mu"], blocks["freed_mu"] + blocks["kept_mu"])
     assert (blocks["n_kept"] == kept.groupby("block_id").size().reindex(blocks.index, fill_value=0)).all()
     assert blocks.geometry.is_valid.all()
+
+
+# ---------------------------------------------------------------- single union pass with kept parcels
+
+
+def test_kept_parcels_bridge_the_pieces_of_a_block():
+    # Left and right columns are flagged; they do not touch but lie within the gap (100 m), so they
+    # form one block of two pieces. The middle column faces the block on its left and right sides
+    # (share 0.5); keeping all three joins the two pieces into one square polygon.
+    flags = {(r, c) for r in range(3) for c in (0, 2)}
+    parcels = grid(3, 3, flags=flags)
+    out = find_blocks(parcels, gap_m=150, min_area_mu=0, keep="share", keep_max_share=0.5)
+    kept = out.membership.index[out.membership["block_role"].eq("kept").fillna(False).to_numpy(dtype=bool)]
+    assert sorted(kept) == ["r0c1", "r1c1", "r2c1"]
+    geom = out.blocks.geometry.iloc[0]
+    assert geom.is_valid and geom.geom_type == "Polygon" and len(geom.interiors) == 0
+    assert geom.area == pytest.approx(90_000)
+    assert out.blocks.loc[1, "compactness"] == pytest.approx(math.pi / 4)  # 4 pi 300^2 / 1200^2
+    # Without kept parcels the block stays two disjoint 100 x 300 m pieces.
+    plain = find_blocks(parcels, gap_m=150, min_area_mu=0, keep="none").blocks.geometry.iloc[0]
+    assert plain.geom_type == "MultiPolygon" and plain.area == pytest.approx(60_000)
+
+
+def test_firm_ids_joined_per_block_without_duplicates_or_blanks():
+    flags = {(0, 0), (0, 1), (0, 3), (0, 4)}
+    parcels = grid(5, 1, flags=flags, firm_usccs=["C, A", "A,,B", "Z", " ", "Y,X,Y"],
+                   street=["乙街道", "甲街道", "丙街道", None, "乙街道"])
+    out = find_blocks(parcels, gap_m=0, min_area_mu=0, keep="none").blocks
+    assert list(out["firm_ids"]) == ["A,B,C", "X,Y"]
+    assert list(out["n_firms"]) == [3, 2]
+    assert list(out["streets"]) == ["乙街道,甲街道", "乙街道"]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_grids(), st.sampled_from(["enclosed", "share"]))
+def test_block_polygon_is_the_union_of_its_parcels(case, keep):
+    parcels, gap_m, _ = case
+    out = find_blocks(parcels, gap_m=gap_m, min_area_mu=0, min_parcels=1, keep=keep, keep_max_share=0.5)
+    members = out.membership.dropna(subset=["block_id"])
+    for block_id, ids in members.groupby("block_id").groups.items():
+        geom = out.blocks.geometry.loc[block_id]
+        expected = shapely.union_all(parcels.geometry.loc[ids].to_numpy())
+        assert geom.is_valid
+        assert shapely.symmetric_difference(geom, expected).area == pytest.approx(0, abs=1e-6)
+        # Disjoint squares: the polygon's area is the block's land.
+        assert geom.area == pytest.approx(out.blocks.loc[block_id, "area_mu"] * M2_PER_MU)

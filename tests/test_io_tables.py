@@ -408,7 +408,7 @@ def test_arrow_csv_quoted_line_breaks_over_blocks():
     lines = [CSV_HEADER]
     for i in range(24_000):
         name = f'"企业{i}\n(分厂)"' if i % 9 == 0 and i > 100 else f"企业{i}"
-        lines.append(f"{uscc(f'91330300MA{i:07d}')},{name},2021,{i}.5,{i},是,2019-05-01")
+        lines.append(f"91330300MA{i:08d},{name},2021,{i}.5,{i},是,2019-05-01")
     data = ("\r\n".join(lines) + "\r\n").encode("utf-8-sig")
     fast = sheets._read_csv_arrow(data)
     assert fast is not None and len(data) > 1 << 20
@@ -505,8 +505,8 @@ CELLS = st.one_of(
 )
 
 
-@settings(max_examples=80, deadline=None)
-@given(st.lists(CELLS, min_size=1, max_size=30))
+@settings(max_examples=15, deadline=None)
+@given(st.lists(CELLS, min_size=1, max_size=60))
 def test_parsers_agree_on_arrow_text_and_object_cells(cells):
     text = pd.Series(cells, dtype=TEXT)
     objects = pd.Series(cells, dtype=object)
