@@ -8,7 +8,7 @@ Definitions (used by ``blocks.find_blocks``):
   ring of each polygon part is sampled at ``FACE_SAMPLES`` points evenly spaced by arc length. From
   each point a probe goes along the outward normal of its edge; the point faces the block when one
   of the probe points at depths ``FACE_PROBE_M``, ``FACE_PROBE_M + gap/2`` and ``FACE_PROBE_M + gap``
-  metres lies in the union of the block's flagged parcels (intersects one of them), i.e. the block lies right across the
+  metres lies in the union of the block's flagged parcels, i.e. the block lies right across the
   boundary (touching, or across a road up to the gap). Each point stands for 1/``FACE_SAMPLES``
   of its part's perimeter. Probing along the normal, rather than measuring plain distance, keeps a
   neighbour on one side from also "covering" the ends of the adjacent sides: a square with block
@@ -17,11 +17,14 @@ Definitions (used by ``blocks.find_blocks``):
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
+
 import numpy as np
 import pandas as pd
 import shapely
 
-from gisefficiency.adjacency import _threaded
+from gisefficiency.adjacency import THREADS, _threaded
 
 #: Boundary sample points per polygon part for the faced share (16: 4 per side of a square).
 FACE_SAMPLES: int = 16
@@ -33,39 +36,39 @@ FACE_PROBE_M: float = 0.5
 HULL_TOLERANCE_M: float = 1.0
 
 
-def hull_candidates(
-    member_geoms: np.ndarray,
-    member_block: np.ndarray,
-    other_geoms: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
+def hull_candidates(block_geoms: np.ndarray, other_geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (other parcel position, block position) where the parcel lies in the block's hull.
 
     Parameters
     ----------
-    member_geoms, member_block
-        Flagged members of the blocks and their block position ``0..k-1``.
+    block_geoms
+        Union of each block's flagged parcels, by block position ``0..k-1``. Its convex hull is the
+        hull of the flagged parcels: the extreme points of a union are vertices of its members.
     other_geoms
         Non-flagged parcels that may be kept.
 
     Notes
     -----
-    The hull of a block is the convex hull of one GeometryCollection of its members (built
-    without an overlay). The tree holds the parcels and is queried with the hulls
-    (``contains``, the converse of the parcel lying ``within`` the hull), so each hull is
-    prepared once instead of every parcel.
+    The tree holds the parcels and is queried with the hulls (``contains``, the converse of the
+    parcel lying ``within`` the hull): each hull is prepared once, instead of every parcel.
     """
-    order = np.argsort(member_block, kind="stable")  # shapely wants sorted indices
-    gathered = shapely.geometrycollections(member_geoms[order], indices=member_block[order])
-    hulls = shapely.buffer(shapely.convex_hull(gathered), HULL_TOLERANCE_M, quad_segs=2)
-    block, other = shapely.STRtree(other_geoms).query(hulls, predicate="contains")
+    hulls = _threaded(lambda rows: shapely.buffer(shapely.convex_hull(block_geoms[rows]), HULL_TOLERANCE_M,
+                                                  quad_segs=2), len(block_geoms))
+    tree = shapely.STRtree(other_geoms)
+
+    def query(rows: slice) -> np.ndarray:
+        found = tree.query(hulls[rows], predicate="contains")
+        found[0] += rows.start
+        return found
+
+    block, other = _threaded(query, len(hulls), axis=1)
     return other, block
 
 
 def faced_share(
     cand_geoms: np.ndarray,
     cand_block: np.ndarray,
-    member_geoms: np.ndarray,
-    member_block: np.ndarray,
+    block_geoms: np.ndarray,
     *,
     gap_m: float,
 ) -> np.ndarray:
@@ -75,10 +78,8 @@ def faced_share(
     ----------
     cand_geoms, cand_block
         One row per (candidate parcel, block position) pair.
-    member_geoms, member_block
-        Flagged members of the blocks and their block position. A probe point lies in the union
-        of a block's members when it intersects one of them: one bulk ``STRtree`` query per probe
-        depth answers every candidate at once, without building the union.
+    block_geoms
+        Union of each block's flagged parcels, by block position.
     gap_m
         The adjacency gap of the blocks, metres.
     """
@@ -105,25 +106,33 @@ def faced_share(
     # Outward normal of a counter-clockwise ring: the edge direction turned clockwise.
     outward = np.column_stack([vec[edge, 1], -vec[edge, 0]]) / safe[:, None]
     target = cand_block[part_pair[sample_ring]]
-    tree = shapely.STRtree(member_geoms)
+    # Prepared here, and each thread gets whole blocks: GEOS builds a prepared polygon's point
+    # index lazily on first use, so two threads must not probe the same block polygon at once.
+    shapely.prepare(block_geoms)
     faced = np.zeros(len(point), dtype=bool)
     for depth in sorted({FACE_PROBE_M, FACE_PROBE_M + gap_m / 2, FACE_PROBE_M + gap_m}):
         todo = np.nonzero(~faced)[0]
-        probe = shapely.points(point[todo] + outward[todo] * depth)
-
-        def query(rows: slice, probe=probe) -> np.ndarray:
-            found = tree.query(probe[rows], predicate="intersects")
-            found[0] += rows.start
-            return found
-
-        hit, member = _threaded(query, len(todo), axis=1)
-        own = member_block[member] == target[todo[hit]]
-        faced[todo[hit[own]]] = True
+        todo = todo[np.argsort(target[todo], kind="stable")]
+        probe = point[todo] + outward[todo] * depth
+        faced[todo] = _by_block(lambda rows, todo=todo, probe=probe: shapely.intersects_xy(
+            block_geoms[target[todo[rows]]], probe[rows, 0], probe[rows, 1]), target[todo])
     weight = np.repeat(ring_len / k, k)
     faced_len = np.bincount(part_pair[sample_ring], weights=weight * faced, minlength=n)
     total_len = np.bincount(part_pair, weights=ring_len, minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total_len > 0, faced_len / total_len, 0.0)
+
+
+def _by_block(func, block: np.ndarray) -> np.ndarray:
+    """``func`` over row slices of a block-sorted array on ``THREADS`` threads, cut between blocks."""
+    n = len(block)
+    cuts = np.searchsorted(block, block[np.linspace(0, n, 4 * THREADS + 1, dtype=int)[1:-1]], side="left")
+    bounds = np.unique(np.r_[0, cuts, n])
+    slices = [slice(lo, hi) for lo, hi in pairwise(bounds)]
+    if len(slices) <= 1 or n < 10_000:
+        return func(slice(0, n))
+    with ThreadPoolExecutor(THREADS) as pool:
+        return np.concatenate(list(pool.map(func, slices)))
 
 
 def choose_kept(

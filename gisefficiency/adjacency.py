@@ -61,10 +61,10 @@ def adjacency_pairs(geoms: np.ndarray, *, gap_m: float) -> tuple[np.ndarray, np.
     if n < 2:
         empty = np.empty(0, dtype=np.intp)
         return empty, empty.copy()
-    bounds = shapely.bounds(geoms)
-    boxes = shapely.box(bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3])
-    tree = shapely.STRtree(boxes)
-    grown = shapely.box(bounds[:, 0] - gap_m, bounds[:, 1] - gap_m, bounds[:, 2] + gap_m, bounds[:, 3] + gap_m)
+    # The tree indexes the envelopes of the geometries; a query without predicate matches envelopes.
+    tree = shapely.STRtree(geoms)
+    bounds = shapely.bounds(geoms) + np.array([-gap_m, -gap_m, gap_m, gap_m])
+    grown = _threaded(lambda rows: shapely.box(*bounds[rows].T), n)
 
     def query(rows: slice) -> np.ndarray:
         found = tree.query(grown[rows])
@@ -109,7 +109,10 @@ def union_by_label(geoms: np.ndarray, labels: np.ndarray) -> np.ndarray:
     array call on two threads, so the number of Python-level steps is ``log2`` of the largest
     label, not the number of labels. A label with one geometry keeps it without an overlay.
     """
-    xs = shapely.get_x(shapely.centroid(geoms))
+    # Only labels with several members are merged, so only their members need a position.
+    shared = np.bincount(labels)[labels] > 1
+    xs = np.zeros(len(geoms))
+    xs[shared] = _threaded(lambda rows: shapely.get_x(shapely.centroid(geoms[shared][rows])), int(shared.sum()))
     order = np.lexsort((xs, labels))
     geo, lab = geoms[order], labels[order]
     while len(lab) > 1:

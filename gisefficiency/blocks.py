@@ -37,9 +37,10 @@ from gisefficiency import _blocks_keep
 from gisefficiency.adjacency import (
     _threaded,
     adjacency_pairs,
+    assemble,
     components,
-    grouped_union,
     intersecting,
+    union_by_label,
 )
 from gisefficiency.errors import ConfigError, CRSError, InputError, Problem, format_ids
 
@@ -189,13 +190,7 @@ def find_blocks(
     low_pos, low_block = cand[in_block], member_block[in_block]
     n_blocks = len(ok_comps)
 
-    kept_pos, kept_block = _kept(parcels, geom_all, usable & ~flagged, low_pos, low_block, n_blocks,
-                                 keep=keep, gap_m=gap_m, enclosed_share=keep_enclosed_share,
-                                 max_share=keep_max_share)
-    pos = np.r_[low_pos, kept_pos]
-    block = np.r_[low_block, kept_block]
-
-    # Block polygons: one union pass in which only parcels that intersect (a "touch component")
+    # Block polygons of the flagged parcels: only parcels that intersect (a "touch component")
     # need an overlay; the touch components of a block are then assembled without one.
     keep_pair = in_block[i] & in_block[j]
     ti, tj = i[keep_pair], j[keep_pair]
@@ -204,15 +199,22 @@ def find_blocks(
         ti, tj = ti[hit], tj[hit]
     local = np.full(len(cand), -1)
     local[in_block] = np.arange(len(low_pos))
-    ti, tj = local[ti], local[tj]
+    touch = components(len(low_pos), local[ti], local[tj])
+    pieces = union_by_label(geom_all[low_pos], touch)
+    piece_block = np.empty(len(pieces), dtype=np.intp)
+    piece_block[touch] = low_block
+    geometry = assemble(pieces, piece_block, n_blocks) if n_blocks else np.empty(0, dtype=object)
+
+    kept_pos, kept_block = _kept(parcels, geom_all, usable & ~flagged, low_pos, low_block, geometry,
+                                 keep=keep, gap_m=gap_m, enclosed_share=keep_enclosed_share,
+                                 max_share=keep_max_share)
     if len(kept_pos):
-        ki, kj = _kept_touching(geom_all[pos], block, len(low_pos))
-        ti, tj = np.r_[ti, ki], np.r_[tj, kj]
-    touch = components(len(pos), ti, tj)
-    geometry = (grouped_union(geom_all[pos], block, touching=touch) if n_blocks
-                else np.empty(0, dtype=object))
+        geometry = _with_kept(geometry, pieces, piece_block, geom_all[low_pos], touch,
+                              geom_all[kept_pos], kept_block)
     if close_gaps and gap_m > 0 and n_blocks:
         geometry = _close(geometry, gap_m)
+    pos = np.r_[low_pos, kept_pos]
+    block = np.r_[low_block, kept_block]
     membership = _membership(parcels.index, low_pos, low_block, kept_pos, kept_block)
     table = _attributes(parcels, pos, block, len(low_pos), n_blocks, geometry, target_tax_per_mu, weights)
     return Blocks(membership=membership, blocks=table)
@@ -275,21 +277,20 @@ def _check_parcels(parcels: gpd.GeoDataFrame, flag: str) -> None:
         raise InputError("find_blocks: parcels cannot be used", problems)
 
 
-def _kept(parcels, geom_all, eligible, low_pos, low_block, n_blocks, *, keep, gap_m, enclosed_share,
+def _kept(parcels, geom_all, eligible, low_pos, low_block, block_geoms, *, keep, gap_m, enclosed_share,
           max_share) -> tuple[np.ndarray, np.ndarray]:
     """Positions and block positions of the kept parcels (rules in ``gisefficiency._blocks_keep``)."""
     empty = np.empty(0, dtype=np.intp)
     others = np.nonzero(eligible)[0]
-    if keep == "none" or n_blocks == 0 or len(others) == 0:
+    if keep == "none" or len(block_geoms) == 0 or len(others) == 0:
         return empty, empty.copy()
     if keep == "share" and max_share == 0:
         return empty, empty.copy()
-    member_geoms = geom_all[low_pos]
-    o_idx, b_idx = _blocks_keep.hull_candidates(member_geoms, low_block, geom_all[others])
+    o_idx, b_idx = _blocks_keep.hull_candidates(block_geoms, geom_all[others])
     if len(o_idx) == 0:
         return empty, empty.copy()
     pos = others[o_idx]
-    faced = _blocks_keep.faced_share(geom_all[pos], b_idx, member_geoms, low_block, gap_m=gap_m)
+    faced = _blocks_keep.faced_share(geom_all[pos], b_idx, block_geoms, gap_m=gap_m)
     pairs = pd.DataFrame({
         "pos": pos, "parcel_id": parcels.index.to_numpy()[pos], "block": b_idx, "faced": faced,
         "land_mu": parcels["land_mu"].to_numpy(dtype=float)[pos],
@@ -300,18 +301,32 @@ def _kept(parcels, geom_all, eligible, low_pos, low_block, n_blocks, *, keep, ga
     return chosen["pos"].to_numpy(dtype=np.intp), chosen["block"].to_numpy(dtype=np.intp)
 
 
-def _kept_touching(geoms: np.ndarray, block: np.ndarray, n_low: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (kept, member or kept) of the same block that intersect; kept rows start at ``n_low``.
+def _with_kept(geometry, pieces, piece_block, member_geoms, touch, kept_geoms, kept_block) -> np.ndarray:
+    """Block polygons grown by their kept parcels.
 
-    With the flagged members' own intersecting pairs they give the touch components of the whole
-    block, so that kept parcels join the single union pass instead of a second overlay with the
-    finished block polygon.
+    A kept parcel is unioned only with the flagged pieces (touch components) and the other kept
+    parcels of its block that it intersects; the rest of the block is reassembled without an
+    overlay (a union with the whole block polygon costs as much as the block is large).
     """
-    kept = np.arange(n_low, len(geoms))
-    k, other = shapely.STRtree(geoms).query(geoms[kept], predicate="intersects")
-    a = kept[k]
-    same = (block[a] == block[other]) & (a != other)
-    return a[same], other[same]
+    n_pieces, n_kept = len(pieces), len(kept_geoms)
+    k, other = shapely.STRtree(np.r_[member_geoms, kept_geoms]).query(kept_geoms, predicate="intersects")
+    node_of = np.r_[touch, n_pieces + np.arange(n_kept)]
+    node_block = np.r_[piece_block, kept_block]
+    a, b = n_pieces + k, node_of[other]
+    same = (node_block[a] == node_block[b]) & (a != b)
+    label = components(n_pieces + n_kept, a[same], b[same])
+    # Rebuild only the blocks that keep parcels; the others keep their polygon as it is.
+    grown = np.zeros(len(geometry), dtype=bool)
+    grown[kept_block] = True
+    node = np.nonzero(grown[node_block])[0]
+    _, dense = np.unique(label[node], return_inverse=True)
+    merged = union_by_label(np.r_[pieces, kept_geoms][node], dense)
+    merged_block = np.empty(len(merged), dtype=np.intp)
+    merged_block[dense] = node_block[node]
+    blocks, block_of = np.unique(merged_block, return_inverse=True)
+    out = geometry.copy()
+    out[blocks] = assemble(merged, block_of, len(blocks))
+    return out
 
 
 def _close(geometry: np.ndarray, gap_m: float) -> np.ndarray:

@@ -198,8 +198,11 @@ def scenario(
 
 
 def _fmt(v: object) -> str:
+    """Numbers as bureaus print them: thousands separators, 2 decimals, missing as a dash (never 0)."""
     if isinstance(v, float):
-        return f"{v:,.2f}"
+        if v != v:
+            return "—"
+        return f"{v:,.0f}" if v.is_integer() and abs(v) < 1e12 else f"{v:,.2f}"
     return str(v)
 
 

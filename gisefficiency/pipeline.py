@@ -111,11 +111,12 @@ def run(config: Config, *, step: Step | None = None) -> Result:
         )
 
     with timed("metrics", "亩均指标 / per-mu metrics"):
-        panel = unit_metrics(firms, links, parcels=parcels)
-        parcel_panel = parcel_metrics(parcels, firms, links)
+        panel = unit_metrics(firms, links, parcels=parcels, emission_weights=policy.emission_weights)
+        parcel_panel = parcel_metrics(parcels, firms, links, emission_weights=policy.emission_weights)
 
     with timed("evaluate", "综合评价 / evaluation"):
         evaluation = evaluate(panel, policy, year=year, links=links)
+        year = evaluation.year  # the data's latest year when neither config nor preset names one
 
     if config.raster.enabled and config.raster.height is not None:
         with timed("raster_zonal", "建筑高度与容积率 / building height and plot ratio"):

@@ -546,3 +546,12 @@ def test_all_empty_columns(tmp_path):
     out = read_firms(write_xlsx(tmp_path / "e.xlsx", rows, title=False))
     assert out["lon"].isna().all() and out["lon"].dtype == float
     assert out["production_date"].isna().all() and out["high_tech"].isna().all()
+
+
+def test_arrow_csv_quote_quirks_as_pandas():
+    lines = [CSV_HEADER, *firm_lines(60)]
+    lines[55:60] = ['1,12"寸,b,,,,', '2,"x""y",b,,,,', '3, "x",b,,,,', '4,"a"b,c,,,,', '5,"",,,,,']
+    data = "\n".join(lines).encode()
+    fast = sheets._read_csv_arrow(data)
+    pd.testing.assert_frame_equal(fast, sheets._read_csv_pandas(data, sheets.Path("f.csv")))
+    assert fast.iloc[55:59, 1].tolist() == ['12"寸', 'x"y', ' "x"', "ab"] and pd.isna(fast.iloc[59, 1])
