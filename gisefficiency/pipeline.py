@@ -44,10 +44,7 @@ def run(config: Config, *, step: Step | None = None) -> Result:
     """
     from gisefficiency.blocks import find_blocks
     from gisefficiency.evaluate import evaluate, flag_parcels
-    from gisefficiency.io.parcels import read_parcels
-    from gisefficiency.io.tables import read_firms, read_land
-    from gisefficiency.land import prepare_parcels
-    from gisefficiency.link import link_firms
+    from gisefficiency.io.tables import read_firms
     from gisefficiency.metrics import parcel_metrics, unit_metrics
     from gisefficiency.policy import load_preset
 
@@ -69,46 +66,15 @@ def run(config: Config, *, step: Step | None = None) -> Result:
         year = config.policy.year or policy.reference_year
 
     with timed("read", "读取数据 / reading inputs"):
-        parcels = read_parcels(
-            config.parcels.path,
-            layer=config.parcels.layer,
-            id_column=config.parcels.id,
-            crs=config.parcels.crs,
-            encoding=config.parcels.encoding,
-            engine=config.parcels.engine,
-            aliases=config.parcels.aliases or None,
-        )
-        firms = read_firms(
-            config.firms.path,
-            sheet=config.firms.sheet,
-            aliases=config.firms.aliases or None,
-            units=config.firms.units or None,
-        )
-        land = (
-            read_land(config.land.path, aliases=config.land.aliases or None) if config.land.path else None
-        )
+        parcels = read_configured_parcels(config)
+        firms = read_firms(config.firms.path, **firm_options(config))
+        land = read_configured_land(config)
 
     with timed("land", "地块面积 / land area"):
-        parcels = prepare_parcels(
-            parcels,
-            area_basis=config.parcels.area_basis,
-            area_diff_share=config.parcels.area_diff_share,
-            duplicates=config.parcels.duplicates,
-        )
+        parcels = prepare_configured_parcels(config, parcels)
 
     with timed("link", "企业关联地块 / linking firms"):
-        links = link_firms(
-            parcels,
-            firms,
-            land=land,
-            methods=config.link.methods,
-            tenant_mode=config.link.tenant_mode,
-            fixed_ratio_m2_per_mu=config.link.fixed_ratio_m2_per_mu,
-            nearest_m=config.link.nearest_m,
-            point_crs=config.link.point_crs,
-            combine=config.link.combine,
-            table_years=config.link.table_years,
-        )
+        links = link_configured(config, parcels, firms, land)
 
     with timed("metrics", "亩均指标 / per-mu metrics"):
         panel = unit_metrics(firms, links, parcels=parcels, emission_weights=policy.emission_weights)
@@ -185,6 +151,63 @@ def run(config: Config, *, step: Step | None = None) -> Result:
 
     result.meta["raster"] = raster_out
     return result
+
+
+def read_configured_parcels(config: Config) -> Any:
+    """Read ``[parcels]`` as the config says (shared by :func:`run` and ``validate``)."""
+    from gisefficiency.io.parcels import read_parcels
+
+    return read_parcels(
+        config.parcels.path,
+        layer=config.parcels.layer,
+        id_column=config.parcels.id,
+        crs=config.parcels.crs,
+        encoding=config.parcels.encoding,
+        engine=config.parcels.engine,
+        aliases=config.parcels.aliases or None,
+    )
+
+
+def prepare_configured_parcels(config: Config, parcels: Any) -> Any:
+    """Repair geometries and compute land in mu as ``[parcels]`` says."""
+    from gisefficiency.land import prepare_parcels
+
+    return prepare_parcels(
+        parcels,
+        area_basis=config.parcels.area_basis,
+        area_diff_share=config.parcels.area_diff_share,
+        duplicates=config.parcels.duplicates,
+    )
+
+
+def firm_options(config: Config) -> dict[str, Any]:
+    """Keyword options of ``read_firms`` / ``check_firms`` from ``[firms]``."""
+    return {"sheet": config.firms.sheet, "aliases": config.firms.aliases or None, "units": config.firms.units or None}
+
+
+def read_configured_land(config: Config) -> Any:
+    """Read the optional ``[land]`` rows, or None."""
+    from gisefficiency.io.tables import read_land
+
+    return read_land(config.land.path, aliases=config.land.aliases or None) if config.land.path else None
+
+
+def link_configured(config: Config, parcels: Any, firms: Any, land: Any) -> Any:
+    """Link firms to parcels with the ``[link]`` options."""
+    from gisefficiency.link import link_firms
+
+    return link_firms(
+        parcels,
+        firms,
+        land=land,
+        methods=config.link.methods,
+        tenant_mode=config.link.tenant_mode,
+        fixed_ratio_m2_per_mu=config.link.fixed_ratio_m2_per_mu,
+        nearest_m=config.link.nearest_m,
+        point_crs=config.link.point_crs,
+        combine=config.link.combine,
+        table_years=config.link.table_years,
+    )
 
 
 def run_scenarios(result: Result, config: Config) -> list[Any]:

@@ -39,10 +39,14 @@ def validate_inputs(config: Config) -> list[Problem]:
     list of Problem
         Errors first, then warnings, each naming the file, row, column and the fix.
     """
-    from gisefficiency.io.parcels import read_parcels
-    from gisefficiency.io.tables import check_firms, read_firms, read_land
-    from gisefficiency.land import prepare_parcels
-    from gisefficiency.link import link_firms
+    from gisefficiency.io.tables import check_firms, read_firms
+    from gisefficiency.pipeline import (
+        firm_options,
+        link_configured,
+        prepare_configured_parcels,
+        read_configured_land,
+        read_configured_parcels,
+    )
     from gisefficiency.policy import load_preset
 
     problems: list[Problem] = []
@@ -55,38 +59,16 @@ def validate_inputs(config: Config) -> list[Problem]:
     parcels: Any = None
     if config.parcels.path is not None:
         pfile = str(config.parcels.path)
-        parcels = _attempt(
-            problems,
-            lambda: read_parcels(
-                config.parcels.path,
-                layer=config.parcels.layer,
-                id_column=config.parcels.id,
-                crs=config.parcels.crs,
-                encoding=config.parcels.encoding,
-                engine=config.parcels.engine,
-                aliases=config.parcels.aliases or None,
-            ),
-            pfile,
-        )
+        parcels = _attempt(problems, lambda: read_configured_parcels(config), pfile)
         if parcels is not None:
             raw = parcels
-            parcels = _attempt(
-                problems,
-                lambda: prepare_parcels(
-                    raw,
-                    area_basis=config.parcels.area_basis,
-                    area_diff_share=config.parcels.area_diff_share,
-                    duplicates=config.parcels.duplicates,
-                ),
-                pfile,
-            )
+            parcels = _attempt(problems, lambda: prepare_configured_parcels(config, raw), pfile)
         if parcels is not None:
             problems.extend(_parcel_warnings(parcels, pfile))
 
     firms: Any = None
     if config.firms.path is not None:
-        kwargs = {"sheet": config.firms.sheet, "aliases": config.firms.aliases or None,
-                  "units": config.firms.units or None}
+        kwargs = firm_options(config)
         checked = _attempt(problems, lambda: check_firms(config.firms.path, **kwargs), str(config.firms.path))
         problems.extend(checked or [])
         if not any(p.severity == "error" for p in checked or []):
@@ -94,20 +76,10 @@ def validate_inputs(config: Config) -> list[Problem]:
 
     land = None
     if config.land.path is not None:
-        land = _attempt(
-            problems, lambda: read_land(config.land.path, aliases=config.land.aliases or None), str(config.land.path)
-        )
+        land = _attempt(problems, lambda: read_configured_land(config), str(config.land.path))
 
     if parcels is not None and firms is not None:
-        links = _attempt(
-            problems,
-            lambda: link_firms(
-                parcels, firms, land=land, methods=config.link.methods, tenant_mode=config.link.tenant_mode,
-                fixed_ratio_m2_per_mu=config.link.fixed_ratio_m2_per_mu, nearest_m=config.link.nearest_m,
-                point_crs=config.link.point_crs, combine=config.link.combine,
-                table_years=config.link.table_years,
-            ),
-        )
+        links = _attempt(problems, lambda: link_configured(config, parcels, firms, land))
         if links is not None:
             fl = links.firm_links
             for uscc, status in fl.loc[fl["status"] != "linked", "status"].items():

@@ -180,9 +180,9 @@ def _read_csv_arrow(data: bytes) -> pd.DataFrame | None:
     """The cells pandas' reader gives for a UTF-8 file, read by Arrow's multi-threaded parser; None when unsure.
 
     Rows above the first run of full-width rows (titles, notes) are taken from the scanned lines;
-    Arrow reads the rest and gives up on anything irregular (a short row, a blank line, bytes that
-    are not UTF-8), in which case the caller decodes the text and uses pandas' reader, which pads
-    short rows and tries GBK.
+    Arrow reads the rest (a blank line is a row of empty cells, as with pandas) and gives up on
+    anything irregular (a short or long row, a line of spaces, bytes that are not UTF-8), in which
+    case the caller decodes the text and uses pandas' reader, which pads short rows and tries GBK.
     """
     start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
     head = None if data.startswith((b"\xff\xfe", b"\xfe\xff")) else _utf8_head(data, start)
@@ -232,7 +232,7 @@ def _arrow_cells(data: memoryview, names: list[str], sep: str) -> pa.Table | Non
                                                      quoted_strings_can_be_null=True, check_utf8=True),
             )
         except pa.ArrowException:
-            continue  # a quoted line break across blocks; a short row, a blank line or non-UTF-8 bytes fail twice
+            continue  # a quoted line break across blocks; a short row or non-UTF-8 bytes fail twice
     return None
 
 
