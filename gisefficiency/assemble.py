@@ -6,6 +6,7 @@ its land (its grade and disposal are the parcel's).
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 import geopandas as gpd
@@ -58,11 +59,15 @@ def parcels_table(
     shares = links.shares.merge(
         links.firm_links[["name", "eval_id"]], left_on="uscc", right_index=True, how="left"
     )
-    names = shares.groupby("parcel_id", sort=False).agg(
-        firm_names=("name", lambda s: "、".join(s.dropna().astype(str))),
-        firm_usccs=("uscc", lambda s: ",".join(s.astype(str))),
+    out = add_columns(
+        out,
+        pd.DataFrame(
+            {
+                "firm_names": _joined(shares["parcel_id"], shares["name"], "、"),
+                "firm_usccs": _joined(shares["parcel_id"], shares["uscc"], ","),
+            }
+        ),
     )
-    out = add_columns(out, names)
 
     # The firm holding most land on a parcel speaks for it (ties: the owner before tenants).
     main = (
@@ -158,3 +163,22 @@ def _grouped_union(codes: np.ndarray, n: int, geoms: np.ndarray) -> np.ndarray:
         merged = frame.dissolve(by="code", method="disjoint_subset")
         out[merged.index.to_numpy()] = merged.geometry.to_numpy()
     return out
+
+
+def _joined(keys: pd.Series, values: pd.Series, sep: str) -> pd.Series:
+    """Text of ``values`` joined per key, in row order; missing values left out.
+
+    One sort and one ``str.join`` per key over plain Python strings: pandas' per-group Series for a
+    lambda cost ~0.5 ms a parcel, this ~1 µs.
+    """
+    keep = values.notna().to_numpy()
+    k = keys.to_numpy()[keep]
+    v = values.astype(str).to_numpy(dtype=object)[keep]
+    order = np.argsort(k, kind="stable")
+    k, v = k[order], v[order]
+    if len(k) == 0:
+        return pd.Series([], dtype=object)
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    bounds = np.r_[starts, len(k)]
+    text = [sep.join(v[a:b]) for a, b in pairwise(bounds)]
+    return pd.Series(text, index=k[starts], dtype=object)

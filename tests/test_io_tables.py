@@ -419,6 +419,7 @@ def test_arrow_csv_quoted_line_breaks_over_blocks():
 def test_read_firms_csv_same_on_both_readers(tmp_path, monkeypatch):
     path = tmp_path / "f.csv"
     path.write_bytes("\n".join(["XX县2021年度数据", CSV_HEADER, *firm_lines(200)]).encode("utf-8-sig"))
+    assert sheets._read_csv_arrow(path.read_bytes()) is not None
     fast = read_firms(path)
     monkeypatch.setattr(sheets, "_read_csv_arrow", lambda data: None)
     pd.testing.assert_frame_equal(fast, read_firms(path))
@@ -555,3 +556,18 @@ def test_arrow_csv_quote_quirks_as_pandas():
     fast = sheets._read_csv_arrow(data)
     pd.testing.assert_frame_equal(fast, sheets._read_csv_pandas(data, sheets.Path("f.csv")))
     assert fast.iloc[55:59, 1].tolist() == ['12"寸', 'x"y', ' "x"', "ab"] and pd.isna(fast.iloc[59, 1])
+
+
+def test_check_firms_csv_same_on_both_readers(tmp_path, monkeypatch):
+    lines = [CSV_HEADER, *firm_lines(90)]
+    lines[60] = lines[60].replace(",2021年,", ",去年,").replace(",2020年,", ",去年,").replace(",2022年,", ",去年,")
+    lines[70] = f"{BAD},丙,2021,约1200,—,也许,2019-02-30"
+    lines[80] = ",合计,,99,,,"
+    path = tmp_path / "bad.csv"
+    path.write_bytes("\n".join(lines).encode())
+    assert sheets._read_csv_arrow(path.read_bytes()) is not None
+    fast = [str(p) for p in check_firms(path)]
+    monkeypatch.setattr(sheets, "_read_csv_arrow", lambda data: None)
+    assert fast == [str(p) for p in check_firms(path)]
+    assert any("row 71, column '实缴税金（万元）', value '约1200': not a number" in p for p in fast)
+    assert any("total row(s) skipped: rows 81" in p for p in fast) and any(BAD in p for p in fast)
