@@ -1,4 +1,4 @@
-"""Gap-tolerant adjacency between parcels, its connected components, and grouped unions.
+"""Gap-tolerant adjacency between parcels, its connected components, and unions by label.
 
 Shared by ``blocks`` (contiguous low-efficiency blocks) and ``clusters`` (spatial weights).
 Adjacency is "touching or within ``gap_m``", tested with ``intersects`` / ``dwithin`` and never
@@ -85,8 +85,10 @@ def adjacency_pairs(geoms: np.ndarray, *, gap_m: float) -> tuple[np.ndarray, np.
     return i[order], j[order]
 
 
-def intersecting(geoms: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Boolean mask of the pairs ``(geoms[i], geoms[j])`` that intersect, on two threads."""
+def intersecting(geoms: np.ndarray, i: np.ndarray, j: np.ndarray, *, tolerance: float = 0.0) -> np.ndarray:
+    """Boolean mask of the pairs ``(geoms[i], geoms[j])`` that intersect (or lie within ``tolerance``)."""
+    if tolerance > 0:
+        return _threaded(lambda rows: shapely.dwithin(geoms[i[rows]], geoms[j[rows]], tolerance), len(i))
     return _threaded(lambda rows: shapely.intersects(geoms[i[rows]], geoms[j[rows]]), len(i))
 
 
@@ -146,32 +148,3 @@ def assemble(pieces: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
     single = np.bincount(part_group, minlength=k) == 1
     out[single] = shapely.get_geometry(out[single], 0)
     return out
-
-
-def grouped_union(geoms: np.ndarray, groups: np.ndarray, *, touching: np.ndarray | None = None) -> np.ndarray:
-    """Union of the geometries of each group, one (Multi)Polygon per group.
-
-    Parameters
-    ----------
-    geoms
-        Polygonal geometries.
-    groups
-        Integer group label ``0..k-1`` of each geometry; every label must occur.
-    touching
-        Optional label of the "touch component" of each geometry: geometries that do not intersect
-        any other geometry of a different touch component. Only members of the same touch
-        component need an overlay (``union_by_label``); the touch components of a group are
-        disjoint, so they are assembled into a MultiPolygon without one (``assemble``), which is
-        much faster when blocks span roads.
-
-    Returns
-    -------
-    ndarray
-        ``k`` geometries, in label order.
-    """
-    if touching is None:
-        return union_by_label(geoms, groups)
-    pieces = union_by_label(geoms, touching)
-    group_of_piece = np.empty(len(pieces), dtype=np.intp)
-    group_of_piece[touching] = groups
-    return assemble(pieces, group_of_piece, int(groups.max()) + 1 if len(groups) else 0)

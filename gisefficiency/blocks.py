@@ -59,6 +59,11 @@ PRIORITY_WEIGHTS: dict[str, float] = {
     "low_share": 0.1,
 }
 
+#: Parcels of a block closer than this (m) are unioned by an overlay; farther ones are only gathered
+#: into the block's MultiPolygon. Cadastral neighbours separated by float noise (T-junctions) must be
+#: unioned: side by side, their parts can overlap after the overlay and make the MultiPolygon invalid.
+TOUCH_TOLERANCE_M: float = 1e-6
+
 #: Firm id columns looked for, in this order (comma-joined USCCs, or a single holder USCC).
 FIRM_ID_COLUMNS: tuple[str, ...] = ("firm_usccs", "firm_ids", "holder_uscc")
 
@@ -195,7 +200,7 @@ def find_blocks(
     keep_pair = in_block[i] & in_block[j]
     ti, tj = i[keep_pair], j[keep_pair]
     if gap_m > 0 and len(ti):
-        hit = intersecting(geoms, ti, tj)
+        hit = intersecting(geoms, ti, tj, tolerance=TOUCH_TOLERANCE_M)
         ti, tj = ti[hit], tj[hit]
     local = np.full(len(cand), -1)
     local[in_block] = np.arange(len(low_pos))
@@ -309,7 +314,8 @@ def _with_kept(geometry, pieces, piece_block, member_geoms, touch, kept_geoms, k
     overlay (a union with the whole block polygon costs as much as the block is large).
     """
     n_pieces, n_kept = len(pieces), len(kept_geoms)
-    k, other = shapely.STRtree(np.r_[member_geoms, kept_geoms]).query(kept_geoms, predicate="intersects")
+    k, other = shapely.STRtree(np.r_[member_geoms, kept_geoms]).query(kept_geoms, predicate="dwithin",
+                                                                       distance=TOUCH_TOLERANCE_M)
     node_of = np.r_[touch, n_pieces + np.arange(n_kept)]
     node_block = np.r_[piece_block, kept_block]
     a, b = n_pieces + k, node_of[other]
