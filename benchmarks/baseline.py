@@ -25,6 +25,7 @@ def run_baseline(parcels_path: Path, firms_path: Path, *, year: int, threshold: 
     t: dict[str, float] = {}
     start = time.perf_counter()
     parcels = gpd.read_parquet(parcels_path) if parcels_path.suffix == ".parquet" else gpd.read_file(parcels_path)
+    parcels = parcels.rename(columns={"地块编号": "parcel_id"}).drop_duplicates("parcel_id")
     firms = pd.read_parquet(firms_path)
     t["read"] = time.perf_counter() - start
 

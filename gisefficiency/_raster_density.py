@@ -1,12 +1,10 @@
 """Kernel density of low-efficiency land and PNG overlays (re-exported by ``gisefficiency.raster``).
 
-The PNG is encoded here with ``zlib`` (matplotlib is not a dependency): RGBA, 8 bits, filter 0.
+The PNG is encoded by ``gisefficiency.png`` (``zlib`` only; matplotlib is not a dependency).
 """
 
 from __future__ import annotations
 
-import struct
-import zlib
 from typing import Literal
 
 import geopandas as gpd
@@ -18,6 +16,7 @@ from pyproj import CRS
 
 from gisefficiency._raster_grid import Grid
 from gisefficiency.errors import CRSError, InputError, Problem, format_ids
+from gisefficiency.png import encode_png, hex_to_rgb
 
 #: Sequential and diverging colour ramps (ColorBrewer / viridis anchors), low -> high.
 COLOUR_RAMPS: dict[str, tuple[str, ...]] = {
@@ -104,24 +103,6 @@ def density_surface(
     return dens / grid.cell_area * M2_PER_KM2, grid.transform
 
 
-def _rgb(hex_colour: str) -> tuple[int, int, int]:
-    h = hex_colour.lstrip("#")
-    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16)
-
-
-def encode_png(rgba: np.ndarray) -> bytes:
-    """PNG bytes of an ``(rows, cols, 4)`` uint8 RGBA image (zlib, no filtering)."""
-    rows, cols = rgba.shape[:2]
-    raw = np.hstack([np.zeros((rows, 1), np.uint8), rgba.reshape(rows, cols * 4)]).tobytes()
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", cols, rows, 8, 6, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6))
-            + chunk(b"IEND", b""))
-
-
 def to_png_overlay(
     array: np.ndarray,
     *,
@@ -170,7 +151,7 @@ def to_png_overlay(
     if isinstance(cmap, dict):
         for code, colour in cmap.items():  # a handful of categories
             mask = visible & (values == code)
-            rgba[mask, :3] = _rgb(colour)
+            rgba[mask, :3] = hex_to_rgb(colour)
             rgba[mask, 3] = alpha
     else:
         if cmap not in COLOUR_RAMPS:
@@ -180,7 +161,7 @@ def to_png_overlay(
         lo = float(shown.min()) if vmin is None and shown.size else (vmin or 0.0)
         hi = float(shown.max()) if vmax is None and shown.size else (vmax if vmax is not None else 1.0)
         t = np.clip((shown - lo) / (hi - lo), 0, 1) if hi > lo else np.ones_like(shown)
-        anchors = np.array([_rgb(c) for c in COLOUR_RAMPS[cmap]], dtype=float)
+        anchors = np.array([hex_to_rgb(c) for c in COLOUR_RAMPS[cmap]], dtype=float)
         pos = np.linspace(0, 1, len(anchors))
         for ch in range(3):
             rgba[visible, ch] = np.round(np.interp(t, pos, anchors[:, ch])).astype(np.uint8)

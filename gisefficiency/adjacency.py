@@ -113,8 +113,9 @@ def union_by_label(geoms: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """
     # Only labels with several members are merged, so only their members need a position.
     shared = np.bincount(labels)[labels] > 1
+    moving = geoms[shared]
     xs = np.zeros(len(geoms))
-    xs[shared] = _threaded(lambda rows: shapely.get_x(shapely.centroid(geoms[shared][rows])), int(shared.sum()))
+    xs[shared] = _threaded(lambda rows: shapely.get_x(shapely.centroid(moving[rows])), len(moving))
     order = np.lexsort((xs, labels))
     geo, lab = geoms[order], labels[order]
     while len(lab) > 1:

@@ -154,6 +154,15 @@ def find_blocks(
     Blocks
         ``membership`` per parcel and the ``blocks`` table.
 
+    Notes
+    -----
+    Block polygons are built with as few overlays as possible: flagged parcels of a block that
+    intersect (or lie within ``TOUCH_TOLERANCE_M``) form "touch components", each unioned once;
+    the components of a block are then gathered into its MultiPolygon without an overlay. A kept
+    parcel is unioned only with the components and kept parcels it touches. Costly GEOS calls run
+    in chunks on ``adjacency.THREADS`` threads (1M parcels, 40 % flagged: see
+    ``benchmarks/bench_blocks.py``).
+
     Raises
     ------
     ConfigError
@@ -310,7 +319,7 @@ def _with_kept(geometry, pieces, piece_block, member_geoms, touch, kept_geoms, k
     """Block polygons grown by their kept parcels.
 
     A kept parcel is unioned only with the flagged pieces (touch components) and the other kept
-    parcels of its block that it intersects; the rest of the block is reassembled without an
+    parcels of its block that it touches (within ``TOUCH_TOLERANCE_M``); the rest of the block is reassembled without an
     overlay (a union with the whole block polygon costs as much as the block is large).
     """
     n_pieces, n_kept = len(pieces), len(kept_geoms)
@@ -383,20 +392,19 @@ def _joined(values: pd.Series, by: np.ndarray, n: int, *, split: bool) -> tuple[
         frame = frame.assign(v=frame["v"].str.split(",")).explode("v")
     frame["v"] = frame["v"].astype("string").str.strip()
     frame = frame[frame["v"].notna() & frame["v"].ne("")].drop_duplicates().sort_values(["b", "v"])
+    out = pd.Series(pd.NA, index=range(n), dtype="string")
+    count = pd.Series(np.nan, index=range(n))
+    if frame.empty:
+        return out, count
     block = frame["b"].to_numpy(dtype=np.intp)
     text = frame["v"].to_numpy(dtype=object)
-    starts = np.flatnonzero(np.r_[True, block[1:] != block[:-1]]) if len(block) else np.empty(0, np.intp)
-    last = np.r_[starts[1:] - 1, len(block) - 1] if len(block) else starts
+    starts = np.flatnonzero(np.r_[True, block[1:] != block[:-1]])
     # Join without a Python call per block: append "," to all but each block's last value, then
     # let numpy concatenate the strings of each block (object-dtype add.reduceat).
     sep = np.full(len(text), ",", dtype=object)
-    sep[last] = ""
-    joined = np.add.reduceat(text + sep, starts) if len(block) else np.empty(0, dtype=object)
-    owner = block[starts]
-    out = pd.Series(pd.NA, index=range(n), dtype="string")
-    out.iloc[owner] = joined
-    count = pd.Series(np.nan, index=range(n))
-    count.iloc[owner] = np.diff(np.r_[starts, len(block)])
+    sep[np.r_[starts[1:] - 1, len(block) - 1]] = ""
+    out.iloc[block[starts]] = np.add.reduceat(text + sep, starts)
+    count.iloc[block[starts]] = np.diff(np.r_[starts, len(block)])
     return out, count
 
 

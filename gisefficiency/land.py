@@ -7,10 +7,14 @@ returns; ``summarise_land`` totals them for the link report. 1 mu is exactly 100
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from gisefficiency.constants import M2_PER_MU
@@ -28,6 +32,11 @@ AREA_BASES: tuple[str, ...] = ("cert", "drawn")
 DUPLICATE_RULES: tuple[str, ...] = ("error", "keep_first", "merge")
 
 _POLYGON, _MULTIPOLYGON = 3, 6
+#: ``geom_status`` values by code.
+_STATUS_NAMES: tuple[str, ...] = ("ok", "repaired", "empty")
+_OK, _REPAIRED, _EMPTY = 0, 1, 2
+#: Threads for the validity check: at most this many, each with at least ``_MIN_PER_THREAD`` geometries.
+_MAX_THREADS, _MIN_PER_THREAD = 4, 50_000
 _COLLECTIONS = (4, 5, 6, 7)  # multi-point, multi-line, multi-polygon, geometry collection
 _SUMMED = ("cert_area_m2", "floor_area_m2")
 _STATUS_RANK = {"ok": 0, "repaired": 1, "empty": 2}
@@ -76,36 +85,48 @@ def prepare_parcels(
     out = parcels.copy()
     if out.index.name != "parcel_id":
         out.index = out.index.rename("parcel_id")
-    geometry, geom_status, reason = repair_geometries(out.geometry.to_numpy())
-    if len(out) and (geom_status == "empty").all() and (reason != "empty geometry").any():
+    geometry, code, reason = _repair(out.geometry.to_numpy())
+    empty = code == _EMPTY
+    if len(out) and empty.all() and (reason != "empty geometry").any():
         raise InputError(
             "the parcel layer holds no polygons (found "
             f"{', '.join(sorted(set(reason[reason != 'empty geometry'])))}) -> give a polygon layer"
         )
     out = out.set_geometry(gpd.GeoSeries(geometry, index=out.index, crs=out.crs), crs=out.crs)
-    out["geom_status"] = geom_status
-    out["status"] = np.where(geom_status == "empty", "excluded: " + reason.astype(object), "ok")
-    out["n_src_rows"] = 1
+    out["geom_status"] = _labels(code, _STATUS_NAMES)
+    # Status texts of the (few) empty rows only; every other row is "ok".
+    reasons, reason_code = np.unique(reason.astype(str), return_inverse=True)
+    status_code = np.zeros(len(out), dtype=np.int32)
+    status_code[empty] = reason_code.reshape(-1) + 1
+    out["status"] = _labels(status_code, ("ok", *("excluded: " + r for r in reasons.tolist())))
+    out["n_src_rows"] = np.ones(len(out), dtype=np.int64)
     out = _resolve_duplicates(out, duplicates)
 
+    # Plain arrays from here on: pandas alignment on a million string ids costs more than the sums.
+    geom_empty = _equals(out["geom_status"], "empty")
+    included = _equals(out["status"], "ok")
     area_m2 = shapely.area(out.geometry.to_numpy())
-    area_m2 = np.where(out["geom_status"].to_numpy() == "empty", np.nan, area_m2)
-    out["area_m2"] = area_m2
-    out["area_mu"] = area_m2 / M2_PER_MU
+    area_m2[geom_empty] = np.nan
+    area_mu = area_m2 / M2_PER_MU
     if "cert_area_m2" in out:
-        cert_m2 = pd.to_numeric(out["cert_area_m2"], errors="coerce").astype(float)
+        cert_m2 = pd.to_numeric(out["cert_area_m2"], errors="coerce").astype(float).to_numpy(dtype=float)
         # A zero or negative certificate area means "no certificate", not an empty parcel.
-        out["cert_area_mu"] = cert_m2.where(cert_m2 > 0) / M2_PER_MU
+        cert_mu = np.where(cert_m2 > 0, cert_m2, np.nan) / M2_PER_MU
     else:
-        out["cert_area_mu"] = np.nan
-    included = out["status"] == "ok"
-    use_cert = out["cert_area_mu"].notna() & (area_basis == "cert")
-    out["land_mu"] = out["cert_area_mu"].where(use_cert, out["area_mu"]).where(included)
-    out["land_source"] = pd.Series(np.where(use_cert, "cert", "drawn"), index=out.index, dtype="string")
-    out.loc[~included, "land_source"] = pd.NA
-    drawn = out["area_mu"].where(out["area_mu"] > 0)
-    out["area_diff_share"] = (out["cert_area_mu"] - drawn) / drawn
-    out["area_flag"] = (out["area_diff_share"].abs() > area_diff_share).fillna(False).astype(bool)
+        cert_mu = np.full(len(out), np.nan)
+    use_cert = ~np.isnan(cert_mu) & (area_basis == "cert")
+    land_mu = np.where(use_cert, cert_mu, area_mu)
+    land_mu[~included] = np.nan
+    drawn = np.where(area_mu > 0, area_mu, np.nan)
+    diff_share = (cert_mu - drawn) / drawn
+    out["area_m2"] = area_m2
+    out["area_mu"] = area_mu
+    out["cert_area_mu"] = cert_mu
+    out["land_mu"] = land_mu
+    out["land_source"] = _labels(np.where(use_cert, 0, 1), ("cert", "drawn"), valid=included, na="NA")
+    out["area_diff_share"] = diff_share
+    with np.errstate(invalid="ignore"):
+        out["area_flag"] = np.abs(diff_share) > area_diff_share  # NaN compares False: no flag
     return out
 
 
@@ -123,27 +144,71 @@ def repair_geometries(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
         The geometries (Polygon/MultiPolygon, None where nothing polygonal is left), the status
         ("ok", "repaired", "empty") and the reason of empty ones ("" otherwise).
     """
+    out, code, reason = _repair(geoms)
+    full_reason = np.full(len(code), "", dtype=object)
+    full_reason[code == _EMPTY] = reason
+    return out, np.asarray(_STATUS_NAMES, dtype=str)[code], full_reason.astype(str)
+
+
+def _repair(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``repair_geometries`` with the status as codes into ``_STATUS_NAMES`` and the reasons of empty rows only.
+
+    Validity is checked once per polygon (the costly step, spread over the CPUs); ``make_valid``
+    and the part extraction run only on the invalid and non-polygonal rows.
+    """
     geoms = np.asarray(geoms, dtype=object)
-    n = len(geoms)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    types = shapely.get_type_id(geoms)
-    polygonal = np.isin(types, (_POLYGON, _MULTIPOLYGON))
-    valid = shapely.is_valid(geoms)
-    todo = ~missing & ~(polygonal & valid)
+    polygonal = np.isin(shapely.get_type_id(geoms), (_POLYGON, _MULTIPOLYGON)) & ~missing
+    valid = np.zeros(len(geoms), dtype=bool)
+    valid[polygonal] = _is_valid(geoms[polygonal])
+    todo = ~missing & ~valid
     out = geoms.copy()
     out[missing] = None
-    status = np.full(n, "ok", dtype=object)
-    reason = np.full(n, "", dtype=object)
-    status[missing] = "empty"
+    code = np.where(missing, _EMPTY, _OK).astype(np.int8)
+    reason = np.full(len(geoms), "", dtype=object)
     reason[missing] = "empty geometry"
     if todo.any():
         fixed = _polygonal_parts(shapely.make_valid(geoms[todo]))
         idx = np.flatnonzero(todo)
         out[idx] = fixed
         lost = shapely.is_missing(fixed)
-        status[idx] = np.where(lost, "empty", "repaired")
-        reason[idx] = np.where(lost, _type_reason(geoms[idx]), "")
-    return out, status.astype(str), reason.astype(str)
+        code[idx] = np.where(lost, _EMPTY, _REPAIRED)
+        reason[idx[lost]] = _type_reason(geoms[idx[lost]])
+    return out, code, reason[code == _EMPTY]
+
+
+def _is_valid(geoms: np.ndarray) -> np.ndarray:
+    """``shapely.is_valid``, on large arrays split over threads (GEOS releases the GIL while checking)."""
+    n_threads = min(_cpus(), _MAX_THREADS, len(geoms) // _MIN_PER_THREAD)
+    if n_threads < 2:
+        return shapely.is_valid(geoms)
+    with ThreadPoolExecutor(n_threads) as pool:
+        return np.concatenate(list(pool.map(shapely.is_valid, np.array_split(geoms, n_threads))))
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _labels(codes: np.ndarray, names: tuple[str, ...], *, valid: np.ndarray | None = None,
+            na: str = "nan") -> pd.arrays.ArrowStringArray:
+    """Text column ``names[codes]`` built in Arrow (a million Python strings would cost more).
+
+    ``valid`` False gives a missing cell; ``na`` picks the dtype: ``"nan"`` for pandas' default
+    ``str`` (as a column assigned from a NumPy text array gets), ``"NA"`` for ``string``.
+    """
+    indices = pa.array(np.asarray(codes, dtype=np.int32), mask=None if valid is None else ~valid)
+    text = pc.take(pa.array(list(names), type=pa.large_string()), indices)
+    dtype = pd.StringDtype("pyarrow", na_value=np.nan if na == "nan" else pd.NA)
+    return pd.array(text, dtype=dtype)
+
+
+def _equals(column: pd.Series, value: str) -> np.ndarray:
+    """``column == value`` as a bool array, missing cells False (compared in Arrow for Arrow strings)."""
+    return (column == value).fillna(False).to_numpy(dtype=bool)
 
 
 def _type_reason(geoms: np.ndarray) -> np.ndarray:

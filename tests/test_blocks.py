@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import geopandas as gpd
 import numpy as np
@@ -347,3 +348,45 @@ def test_block_polygon_is_the_union_of_its_parcels(case, keep):
         assert shapely.symmetric_difference(geom, expected).area == pytest.approx(0, abs=1e-6)
         # Disjoint squares: the polygon's area is the block's land.
         assert geom.area == pytest.approx(out.blocks.loc[block_id, "area_mu"] * M2_PER_MU)
+
+
+def test_hairline_neighbours_are_unioned_so_the_polygon_stays_valid():
+    # Three parcels of the benchmark generator: P3 meets P1 at a T-junction that is collinear only up
+    # to float rounding. Gathering the union of P1+P2 and P3 side by side (they do not "intersect")
+    # gave an invalid, self-intersecting MultiPolygon; within TOUCH_TOLERANCE_M they are unioned.
+    wkt = [
+        "POLYGON ((404286.65248492354 3033133.572785792, 404445.49447238474 3033138.610281979, "
+        "404447.0939912485 3033178.0243641976, 404286.65248492354 3033180.260790201, "
+        "404286.65248492354 3033133.572785792))",
+        "POLYGON ((404286.65248492354 3033180.2607902004, 404447.0939912485 3033178.024364197, "
+        "404448.79606716504 3033219.965576418, 404286.65248492354 3033219.9655764177, "
+        "404286.65248492354 3033180.2607902004))",
+        "POLYGON ((404658.13334024104 3033100.721778006, 404658.13334024104 3033177.69343025, "
+        "404447.06809088413 3033177.386147847, 404443.9541142018 3033100.653990595, "
+        "404658.13334024104 3033100.721778006))",
+    ]
+    geoms = shapely.from_wkt(wkt)
+    parcels = gpd.GeoDataFrame({"land_mu": shapely.area(geoms) / M2_PER_MU, "low_efficiency": True},
+                               geometry=geoms, crs=CRS, index=pd.Index(["P1", "P2", "P3"], name="parcel_id"))
+    out = find_blocks(parcels, gap_m=30, min_area_mu=0, keep="none").blocks
+    assert len(out) == 1
+    geom = out.geometry.iloc[0]
+    assert geom.is_valid
+    assert geom.area == pytest.approx(shapely.union_all(geoms).area)
+
+
+def test_faced_share_threads_split_between_blocks():
+    from gisefficiency._blocks_keep import _by_block
+
+    block = np.repeat(np.arange(7), [1, 5000, 3, 9000, 2, 4000, 1])
+    seen = []
+
+    def record(rows):
+        seen.append((rows.start, rows.stop))
+        return block[rows]
+
+    np.testing.assert_array_equal(_by_block(record, block), block)
+    bounds = sorted(seen)
+    assert bounds[0][0] == 0 and bounds[-1][1] == len(block) and len(bounds) > 1
+    for (_, stop), (start, _) in pairwise(bounds):
+        assert stop == start and block[start - 1] != block[start]  # never inside one block

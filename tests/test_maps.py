@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import zlib
 from types import SimpleNamespace
 
 import geopandas as gpd
@@ -27,8 +29,9 @@ from gisefficiency.maps.encode import (
     simplify_parcels,
     split_ids,
 )
-from gisefficiency.maps.image import encode_png, overlay_png
+from gisefficiency.maps.image import overlay_png, rasterise_codes
 from gisefficiency.maps.layers import tax_classes
+from gisefficiency.png import encode_png, hex_to_rgb
 
 pytestmark = pytest.mark.skipif(
     any(assets.missing_files(k) for k in assets.PACKAGES), reason="run `python -m gisefficiency.assets` first"
@@ -67,8 +70,11 @@ def test_encode_roundtrip_drops_closing_vertex_and_keeps_holes():
     assert json.loads(enc["g"]) == [1, 2]
     geoms = decode_polygons(enc)
     np.testing.assert_allclose(geoms[0][0][0], outer, atol=0.5 / COORD_SCALE)
-    np.testing.assert_allclose(geoms[0][0][1], hole, atol=0.5 / COORD_SCALE)
+    # the hole was counter-clockwise: it comes back clockwise (reversed), for map.js's nonzero fill
+    np.testing.assert_allclose(geoms[0][0][1], [hole[0], hole[2], hole[1]], atol=0.5 / COORD_SCALE)
     assert len(geoms[1]) == 2
+    signed = [shapely.LinearRing(ring).is_ccw for ring in geoms[0][0]]
+    assert signed == [True, False]
 
 
 @settings(max_examples=40, deadline=None)
@@ -121,11 +127,97 @@ def test_tax_classes_use_policy_thresholds_and_no_data_class():
     assert classes["labels"][0] == "0.50 – 1.00"
 
 
+def decode_png(png: bytes) -> np.ndarray:
+    """Pixels of a PNG from ``gisefficiency.png.encode_png`` (one IDAT, filter 0, RGBA 8 bit)."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    cols, rows = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert png[24:29] == bytes([8, 6, 0, 0, 0])  # 8 bit, RGBA, deflate, filter method 0, no interlace
+    length = int.from_bytes(png[33:37], "big")
+    assert png[37:41] == b"IDAT"
+    raw = np.frombuffer(zlib.decompress(png[41:41 + length]), dtype=np.uint8).reshape(rows, 1 + cols * 4)
+    assert (raw[:, 0] == 0).all()
+    return raw[:, 1:].reshape(rows, cols, 4)
+
+
 def test_png_encoder_writes_a_valid_png_header():
     png = encode_png(np.zeros((3, 5, 4), dtype=np.uint8))
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert int.from_bytes(png[16:20], "big") == 5 and int.from_bytes(png[20:24], "big") == 3
     assert overlay_png(np.array([[1.0, np.nan], [2.0, 3.0]]))[:4] == b"\x89PNG"
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 9), st.integers(1, 9), st.integers(0, 2**32 - 1))
+def test_png_roundtrip_keeps_every_pixel(rows, cols, seed):
+    rgba = np.random.default_rng(seed).integers(0, 256, (rows, cols, 4), dtype=np.uint8)
+    np.testing.assert_array_equal(decode_png(encode_png(rgba)), rgba)
+
+
+def test_png_encoder_refuses_non_rgba():
+    with pytest.raises(ValueError, match=r"\(h, w, 4\) RGBA array, got shape \(2, 2, 3\)"):
+        encode_png(np.zeros((2, 2, 3), dtype=np.uint8))
+
+
+def test_hex_to_rgb_long_short_and_bad():
+    assert hex_to_rgb("#1a9850") == (26, 152, 80)
+    assert hex_to_rgb("#f4a") == (255, 68, 170)
+    with pytest.raises(ValueError, match="'#12345' is not"):
+        hex_to_rgb("#12345")
+
+
+def test_one_png_encoder_for_maps_and_rasters():
+    from gisefficiency import _raster_density, png
+    from gisefficiency.maps import aggregate, image
+
+    assert image.encode_png is png.encode_png and aggregate.encode_png is png.encode_png
+    assert _raster_density.encode_png is png.encode_png and _raster_density.hex_to_rgb is png.hex_to_rgb
+    # the density overlay goes through the shared encoder: its pixels decode to the ramp's end colours
+    from affine import Affine
+
+    from gisefficiency.raster import to_png_overlay
+
+    out, _ = to_png_overlay(np.array([[0.0, 1.0], [2.0, np.nan]]), transform=Affine(10, 0, 0, 0, -10, 20),
+                            cmap="Reds", opacity=1.0)
+    pixels = decode_png(out)
+    assert tuple(pixels[0, 1]) == (*hex_to_rgb("#fff5f0"), 255)  # vmin: first anchor
+    assert tuple(pixels[1, 0]) == (*hex_to_rgb("#67000d"), 255)  # vmax: last anchor
+    assert pixels[0, 0, 3] == 0 and pixels[1, 1, 3] == 0  # zero and NaN are transparent
+
+
+def test_rasterise_codes_puts_each_class_on_its_parcels():
+    a = shapely.box(120.00, 30.00, 120.01, 30.01)
+    b = shapely.box(120.01, 30.00, 120.02, 30.01)
+    unclassed = shapely.box(120.00, 30.00, 120.01, 30.01)  # over a, later: must not blank it
+    grid, bounds = rasterise_codes(np.array([a, b, unclassed]), np.array([0, 1, -1]), max_px=20)
+    # 0.02° of longitude is the long side: 20 columns; 0.01° of latitude at 30°N is 2226 m / 2 / cos(30°)
+    # ≈ 1285 Mercator metres, so ceil(1285 / 111.3) = 12 rows of 111.3 m
+    assert grid.shape == (12, 20) and grid.dtype == np.int32
+    assert (grid[:, 1:9] == 0).all() and (grid[:, 11:19] == 1).all()
+    (south, west), (north, east) = bounds
+    assert west == pytest.approx(120.0, abs=1e-9) and east == pytest.approx(120.02, abs=1e-9)
+    assert north == pytest.approx(30.01, abs=1e-9) and 29.999 < south < 30.0
+    none, _ = rasterise_codes(np.array([a, b]), np.array([-1, -1]), max_px=20)
+    assert (none == -1).all()
+
+
+def test_aggregated_raster_pixels_show_the_parcel_grades(result):
+    data = payload_of(render_html(make_map(result, basemap="none", max_parcels=50)))
+    grade = next(lay for lay in data["layers"] if lay["key"] == "grade")
+    pixels = decode_png(base64.b64decode(grade["url"].split(",", 1)[1]))
+    (south, west), (north, east) = grade["bounds"]
+    rows, cols = pixels.shape[:2]
+    lonlat = gpd.GeoSeries(result.parcels.geometry.values, crs=result.parcels.crs).to_crs(4326)
+    merc = lonlat.to_crs(3857)
+    corner = gpd.GeoSeries([shapely.Point(west, north), shapely.Point(east, south)], crs=4326).to_crs(3857)
+    x0, y0, x1, y1 = corner.x[0], corner.y[0], corner.x[1], corner.y[1]
+    inner = merc.centroid
+    col = ((inner.x - x0) / (x1 - x0) * cols).astype(int).to_numpy()
+    row = ((y0 - inner.y) / (y0 - y1) * rows).astype(int).to_numpy()
+    expected = pd.Index(["A", "B", "C", "D", "N"]).get_indexer(result.parcels["grade"].astype(object))
+    expected[expected < 0] = 5
+    colours = np.array([hex_to_rgb(c) for c in grade["colours"]])
+    np.testing.assert_array_equal(pixels[row, col, :3], colours[expected])
+    assert (pixels[row, col, 3] == 200).all()
 
 
 # ---------------------------------------------------------------- HTML as text
@@ -374,3 +466,99 @@ def test_fake_policy_namespace_is_enough():
     res.policy = SimpleNamespace(categories={}, tax_thresholds=None)
     data = payload_of(render_html(make_map(res, basemap="none")))
     assert "disposal" not in [lay["key"] for lay in data["layers"]]
+
+
+# ---------------------------------------------------------------- canvas parcels and block labels
+
+VISIBLE_LABEL_RECTS = """[...document.querySelectorAll('.leaflet-tooltip-pane .gise-block-label')].map(e => {
+    const r = e.getBoundingClientRect(); return [e.textContent, r.left, r.top, r.right, r.bottom]; })"""
+
+
+def _overlapping(rects: list) -> list:
+    return [(a[0], b[0]) for i, a in enumerate(rects) for b in rects[i + 1:]
+            if a[1] < b[3] and b[1] < a[3] and a[2] < b[4] and b[2] < a[4]]
+
+
+def _click_parcel(page, k: int, zoom: int = 18) -> None:
+    """Centre the map on parcel k at ``zoom`` and click its middle."""
+    xy = page.evaluate(f"""(() => {{
+        const c = L.latLngBounds(GiseMap.decode(GISE.data.parcels.geom).boxes[{k}]).getCenter();
+        GISE.map.setView(c, {zoom}, {{animate: false}});
+        const p = GISE.map.latLngToContainerPoint(c); return [p.x, p.y]; }})()""")
+    page.page.mouse.click(xy[0], xy[1])
+
+
+@pytest.mark.browser
+@needs_browser
+def test_canvas_parcels_answer_clicks_and_hover_per_parcel(result, tmp_path):
+    path = save_map(make_map(result, basemap="none", layers=["grade", "disposal"]), tmp_path / "canvas.html")
+    with open_page(path, wait_for="window.GISE && GISE.ready", screenshot=False) as page:
+        # one canvas path per thematic layer instead of one Leaflet polygon per parcel
+        assert page.evaluate("Object.values(GISE.layers.grade._layers)[0] instanceof GiseMap.ParcelSet")
+        assert page.evaluate("Object.keys(GISE.map._layers).length") < 40
+        _click_parcel(page, 7)
+        page.page.wait_for_selector(".leaflet-popup-content .gise-popup", timeout=5000)
+        assert page.evaluate("document.querySelector('.gise-popup-title').textContent") == "地块 P00007"
+        # hover: the tooltip follows the parcel under the mouse, also from one parcel to its neighbour
+        page.evaluate("GISE.map.closePopup()")
+        for k in (8, 9):
+            xy = page.evaluate(f"""(() => {{ const p = GISE.map.latLngToContainerPoint(
+                L.latLngBounds(GiseMap.decode(GISE.data.parcels.geom).boxes[{k}]).getCenter()); return [p.x, p.y]; }})()""")
+            page.page.mouse.move(xy[0], xy[1], steps=4)
+            page.page.wait_for_timeout(100)
+            assert page.evaluate("document.querySelector('.leaflet-tooltip-pane').textContent").startswith(
+                f"地块 P{k:05d}")
+        # a parcel without a disposal category is not drawn on the disposal layer, so it has no popup there
+        page.page.get_by_label("地块评价类别").uncheck()
+        page.page.get_by_label("处置类别").check()
+        disposal = result.parcels["disposal"].to_numpy()
+        none = int(np.flatnonzero(disposal == "")[0])
+        some = int(np.flatnonzero(disposal == "close")[0])
+        page.evaluate("GISE.map.closePopup()")
+        _click_parcel(page, none)
+        page.page.wait_for_timeout(200)
+        assert page.evaluate("document.querySelectorAll('.leaflet-popup').length") == 0
+        _click_parcel(page, some)
+        page.page.wait_for_selector(".leaflet-popup-content .gise-popup", timeout=5000)
+        assert page.evaluate("document.querySelector('.gise-popup-title').textContent") == f"地块 P{some:05d}"
+        assert page.errors == []
+
+
+def _label_result():
+    """400 parcels (20 × 20 of 60 × 50 m); 40 one-parcel blocks and two identical large blocks."""
+    res = fake_result(400, xss=False)
+    geoms = list(res.parcels.geometry.values[:40])
+    big = shapely.box(500_000, 3_320_000 + 10 * 50, 500_000 + 10 * 60, 3_320_000 + 16 * 50)
+    ids = [*range(1, 41), 100, 101]
+    res.blocks = gpd.GeoDataFrame(
+        {"area_mu": [g.area / 666.6666666666666 for g in [*geoms, big, big]], "n_parcels": 1.0, "freed_mu": 0.0},
+        index=pd.Index(ids, name="block_id"), geometry=[*geoms, big, big], crs=res.parcels.crs)
+    return res
+
+
+@pytest.mark.browser
+@needs_browser
+def test_block_labels_only_where_they_fit_and_never_overlap(tmp_path):
+    path = save_map(make_map(_label_result(), basemap="none", layers=["grade", "blocks"]), tmp_path / "labels.html")
+    with open_page(path, wait_for="window.GISE && GISE.ready", screenshot=tmp_path / "labels.png") as page:
+        rects = page.evaluate(VISIBLE_LABEL_RECTS)
+        # at the whole-area view the one-parcel blocks are ~30 px wide: no label; of the two identical large
+        # blocks only one is labelled (the second label would sit on the first)
+        assert [r[0].split(" · ")[0] for r in rects] in (["区块 100"], ["区块 101"])
+        assert page.evaluate("document.querySelectorAll('.leaflet-overlay-pane canvas').length") == 1
+        for dz in (1, 2, 3):
+            page.evaluate("GISE.map.setZoom(GISE.map.getZoom() + 1, {animate: false})")
+            rects = page.evaluate(VISIBLE_LABEL_RECTS)
+            assert _overlapping(rects) == [], f"zoom +{dz}"
+        # zoomed into block 5 its label shows, inside the window; its outline and popup stay at every zoom
+        page.evaluate("""(() => { const b = GISE.data.layers.find(l => l.key === 'blocks');
+            const box = GiseMap.decode(b.geom).boxes[4];
+            GISE.map.setView(L.latLngBounds(box).getCenter(), 19, {animate: false}); })()""")
+        rects = page.evaluate(VISIBLE_LABEL_RECTS)
+        mine = [r for r in rects if r[0].startswith("区块 5 · ")]
+        assert len(mine) == 1 and mine[0][1] >= 0 and mine[0][3] <= 1200 and mine[0][2] >= 0 and mine[0][4] <= 800
+        assert _overlapping(rects) == []
+        page.evaluate("GISE.map.setZoom(12, {animate: false})")
+        assert page.evaluate(VISIBLE_LABEL_RECTS) == []
+        assert page.evaluate("Object.values(GISE.layers.blocks._layers)[0].getLayers().length") == 43  # 42 + labels
+        assert page.errors == []

@@ -31,8 +31,7 @@ def gpkg_ready(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         if isinstance(s.dtype, pd.BooleanDtype) or s.dtype == bool:
             out[col] = s.astype("Int8")
         elif s.dtype == object or isinstance(s.dtype, pd.StringDtype):
-            out[col] = s.map(lambda v: v if v is None or isinstance(v, str) else str(v), na_action="ignore")
-            out[col] = out[col].astype(object).where(out[col].notna(), None)
+            out[col] = s.astype("string")
         elif isinstance(s.dtype, pd.CategoricalDtype):
             out[col] = s.astype(str)
     return out
@@ -45,7 +44,7 @@ def write_results_gpkg(result: Result, path: Path) -> Path:
         path.unlink()
     for layer, attr in GPKG_LAYERS.items():
         frame = getattr(result, attr)
-        gpkg_ready(frame).to_file(path, layer=layer, driver="GPKG", engine="pyogrio")
+        gpkg_ready(frame).to_file(path, layer=layer, driver="GPKG", engine="pyogrio", use_arrow=True)
     return path
 
 

@@ -13,6 +13,9 @@ from typing import Literal
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError as ProjCRSError
@@ -21,6 +24,7 @@ from gisefficiency.crs import distorts_area, gk3_zone_crs, guess_crs, guess_epsg
 from gisefficiency.errors import CRSError, InputError, Problem, format_ids
 from gisefficiency.io.columns import alias_lookup, dedupe, find_unit, match_header, normalise_header
 from gisefficiency.io.values import as_code, as_text, parse_dates, parse_numbers
+from gisefficiency.schema import MISSING_VALUES
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,7 @@ PARCEL_LAYER_NAMES: frozenset[str] = frozenset({"parcels", "parcel", "宗地", "
 _NUMERIC = ("cert_area_m2", "floor_area_m2", "building_height_m")
 _DATES = ("supply_date",)
 _CODES = ("holder_uscc",)
+_MISSING_TEXTS = pa.array(sorted(MISSING_VALUES), type=pa.large_string())
 
 
 def read_parcels(
@@ -120,7 +125,8 @@ def _read(path: Path, suffix: str, *, layer: str | None, encoding: str | None, e
         import pyogrio
 
         try:
-            return pyogrio.read_dataframe(path, use_arrow=True, **kwargs)
+            frame = pyogrio.read_dataframe(path, use_arrow=True, arrow_to_pandas_kwargs=_ARROW_TO_PANDAS, **kwargs)
+            return _binary_as_objects(frame)
         except (pyogrio.errors.DataSourceError, UnicodeDecodeError) as exc:
             # Arrow refuses some non-UTF-8 sources; the row reader decodes them itself.
             log.debug("arrow read of %s failed (%s); reading without arrow", path, exc)
@@ -129,6 +135,29 @@ def _read(path: Path, suffix: str, *, layer: str | None, encoding: str | None, e
         raise
     except Exception as exc:
         raise InputError(f"{path}: cannot read the parcel layer ({exc}) -> check the file in QGIS") from exc
+
+
+def _arrow_binary(dtype: pa.DataType) -> pd.ArrowDtype | None:
+    """Keep Arrow binary columns in Arrow when converting to pandas (see ``_ARROW_TO_PANDAS``)."""
+    return pd.ArrowDtype(dtype) if dtype in (pa.binary(), pa.large_binary()) else None
+
+
+#: The WKB geometry column stays in Arrow on its way to ``shapely.from_wkb``: pandas would otherwise
+#: build and inspect a million ``bytes`` objects first.
+_ARROW_TO_PANDAS: dict[str, object] = {"types_mapper": _arrow_binary}
+
+
+def _binary_as_objects(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Binary attribute fields (rare) back to Python ``bytes``, as a plain read gives them."""
+    for name in frame.columns:
+        dtype = frame[name].dtype
+        binary = isinstance(dtype, pd.ArrowDtype) and (
+            pa.types.is_binary(dtype.pyarrow_dtype) or pa.types.is_large_binary(dtype.pyarrow_dtype)
+        )
+        if binary and name != frame.geometry.name:
+            frame[name] = pd.Series(frame[name].to_numpy(dtype=object, na_value=None), index=frame.index,
+                                    dtype=object)
+    return frame
 
 
 def _list_layers(path: Path, engine: str) -> list[str]:
@@ -283,7 +312,7 @@ def _find_id_header(headers: list[str], id_column: str, lookup: Mapping[str, str
 def _parse_columns(frame: gpd.GeoDataFrame, path: Path, *, original: Mapping[str, str]) -> list[Problem]:
     """Parse canonical columns in place (on the caller's own copy); return the unreadable cells."""
     problems: list[Problem] = []
-    frame["parcel_id"] = as_text(frame["parcel_id"])
+    frame["parcel_id"] = _id_text(frame["parcel_id"])
     for name in _CODES:
         if name in frame:
             frame[name] = as_code(frame[name])
@@ -311,6 +340,28 @@ def _parse_columns(frame: gpd.GeoDataFrame, path: Path, *, original: Mapping[str
             for row, value in zip(frame.loc[bad, "src_row"], raw[bad], strict=True)
         )
     return problems
+
+
+def _id_text(values: pd.Series) -> pd.Series:
+    """``as_text`` of the id column, skipping its per-id work when Arrow shows it would change nothing.
+
+    Ids are all distinct, so ``as_text`` (which works per distinct value) costs a hash and a fold per
+    row. When every id is ASCII (NFKC leaves it alone), has no white space to strip (the same Arrow
+    trim ``as_text`` uses) and is no missing-value text, ``as_text`` returns the ids unchanged as
+    pandas ``string``; otherwise it runs.
+    """
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+        return as_text(values)
+    cells = pa.array(values.array)
+    plain = (
+        pc.all(pc.string_is_ascii(cells)).as_py() is not False
+        and pc.all(pc.equal(pc.utf8_trim_whitespace(cells), cells)).as_py() is not False
+        and pc.any(pc.is_in(cells, value_set=_MISSING_TEXTS)).as_py() is not True
+    )
+    if not plain:
+        return as_text(values)
+    return pd.Series(pd.array(cells, dtype=pd.StringDtype("pyarrow", na_value=pd.NA)), index=values.index,
+                     name=values.name)
 
 
 def _set_crs(frame: gpd.GeoDataFrame, path: Path, *, crs: str | None) -> gpd.GeoDataFrame:
@@ -341,11 +392,10 @@ def _set_crs(frame: gpd.GeoDataFrame, path: Path, *, crs: str | None) -> gpd.Geo
 
 
 def _bounds(frame: gpd.GeoDataFrame) -> np.ndarray:
-    geoms = frame.geometry.to_numpy()
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    if not present.any():
+    """Extent of the non-empty geometries (NaN when there are none)."""
+    if not len(frame):
         return np.full(4, np.nan)
-    return shapely.total_bounds(geoms[present])
+    return shapely.total_bounds(frame.geometry.to_numpy())  # skips None and empty geometries
 
 
 def _median_lon(frame: gpd.GeoDataFrame) -> float:

@@ -18,9 +18,10 @@ import shapely
 from gisefficiency.assets import data_uri
 from gisefficiency.i18n import Lang
 from gisefficiency.maps.encode import encode_polygons, integers, numbers, split_ids, strings
-from gisefficiency.maps.image import codes_to_rgba, encode_png, rasterise_codes
+from gisefficiency.maps.image import codes_to_rgba, rasterise_codes
 from gisefficiency.maps.layers import as_flag, col, grade_classes, tax_classes, tax_thresholds
 from gisefficiency.maps.text import text
+from gisefficiency.png import encode_png
 
 STREET_SIMPLIFY_M = 5.0
 
@@ -72,18 +73,12 @@ def street_layer(streets: gpd.GeoDataFrame, lonlat: np.ndarray, policy: Any, lan
 
 def raster_layer(key: str, name: str, lonlat: np.ndarray, classes: dict, *, show: bool,
                  max_px: int = 1600) -> dict:
-    """Parcels burned into a PNG in a lon/lat grid (pixels square on the ground), as an image layer."""
-    minx, miny, maxx, maxy = shapely.total_bounds(lonlat)
-    # Size the grid by ground distance (lon shrinks by cos(lat)) so a pixel covers a square on the ground.
-    coslat = float(np.cos(np.radians((miny + maxy) / 2)))
-    width_units, height_units = (maxx - minx) * coslat, maxy - miny
-    span = max(width_units, height_units) or 1.0
-    shape = (max(1, round(max_px * height_units / span)), max(1, round(max_px * width_units / span)))
-    grid = rasterise_codes(lonlat, np.asarray(classes["codes"]), (minx, miny, maxx, maxy), shape)
+    """Parcels burned into a PNG (Web Mercator grid, pixels square on the ground), as an image layer."""
+    grid, bounds = rasterise_codes(lonlat, np.asarray(classes["codes"]), max_px=max_px)
     png = encode_png(codes_to_rgba(grid, classes["colours"]))
     return {
         "key": key, "kind": "image", "name": name, "show": show, "url": data_uri(png, "image/png"),
-        "bounds": [[miny, minx], [maxy, maxx]], "opacity": 0.85,
+        "bounds": bounds, "opacity": 0.85,
         "colours": classes["colours"], "labels": classes["labels"], "title": classes["title"],
     }
 

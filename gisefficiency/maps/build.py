@@ -30,6 +30,7 @@ from gisefficiency.maps.layers import (
     VISIBLE,
     block_attributes,
     firm_table,
+    label_points,
     parcel_attributes,
     parcel_layers,
     ui_text,
@@ -204,11 +205,12 @@ def make_map(
     if "blocks" in wanted and isinstance(blocks, gpd.GeoDataFrame) and len(blocks):
         blocks = _drawable(_projected(blocks, "blocks"))
         geoms = simplify_parcels(blocks.geometry.values, tolerance_m=BLOCK_SIMPLIFY_M).geometry
+        block_lonlat = to_display_lonlat(gpd.GeoSeries(geoms, crs=blocks.crs), shift=shift)
         specs.append({
             "key": "blocks", "kind": "blocks", "name": text("layer_blocks", lang), "colour": BLOCK_COLOUR,
-            "geom": encode_polygons(to_display_lonlat(gpd.GeoSeries(geoms, crs=blocks.crs), shift=shift)),
-            "attrs": block_attributes(blocks), "colours": [BLOCK_COLOUR], "labels": [text("block_outline", lang)],
-            "title": text("layer_blocks", lang),
+            "geom": encode_polygons(block_lonlat),
+            "attrs": {**block_attributes(blocks), **label_points(block_lonlat)},
+            "colours": [BLOCK_COLOUR], "labels": [text("block_outline", lang)], "title": text("layer_blocks", lang),
         })
     for name, (png, bounds) in images.items():  # a few user overlays
         if shift is not None:

@@ -156,11 +156,14 @@ def encode_polygons(geoms: np.ndarray) -> dict[str, Raw]:
 
     Returns ``c`` (interleaved lon/lat integer deltas in 1e-6 degree, first value absolute), ``r`` (vertices
     per ring, closing vertex dropped), ``p`` (rings per polygon) and ``g`` (polygons per geometry).
+    Exteriors run counter-clockwise and holes clockwise: ``map.js`` fills all parcels of a class as one path
+    with the nonzero rule, where opposite windings make holes and overlapping parcels still stay filled.
     """
     arr = np.asarray(geoms, dtype=object)
     if len(arr) == 0:
         empty = Raw("[]")
         return {"c": empty, "r": empty, "p": empty, "g": empty}
+    arr = shapely.orient_polygons(arr, exterior_cw=False)
     kind, coords, offsets = shapely.to_ragged_array(arr)
     if kind == shapely.GeometryType.POLYGON:  # all single polygons: one polygon per geometry
         ring_off, poly_off = offsets

@@ -1,42 +1,25 @@
-"""PNG overlays: encode arrays as PNG (no imaging library needed) and rasterise parcels for the aggregated view."""
+"""PNG overlays: colour arrays into images (encoded by ``gisefficiency.png``) and rasterise parcels for the
+aggregated view."""
 
 from __future__ import annotations
 
-import struct
-import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
+from pyproj import Transformer
 
 from gisefficiency.errors import ConfigError
+from gisefficiency.png import encode_png, hex_to_rgb
+from gisefficiency.raster import metric_raster, parcel_index_raster
+
+__all__ = ["RAMP", "as_overlays", "check_bounds", "codes_to_rgba", "encode_png", "hex_to_rgb", "overlay_png",
+           "rasterise_codes", "values_to_rgba"]
 
 #: Sequential ramp (ColorBrewer YlOrRd, 7 classes) for single-band overlays such as a density GeoTIFF.
 RAMP = ("#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#b10026")
-
-
-def hex_to_rgb(colour: str) -> tuple[int, int, int]:
-    """``"#1a9850"`` -> ``(26, 152, 80)``."""
-    c = colour.lstrip("#")
-    if len(c) == 3:
-        c = "".join(ch * 2 for ch in c)
-    return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
-
-
-def encode_png(rgba: np.ndarray) -> bytes:
-    """Encode an ``(h, w, 4)`` uint8 RGBA array as PNG bytes."""
-    arr = np.ascontiguousarray(rgba, dtype=np.uint8)
-    if arr.ndim != 3 or arr.shape[2] != 4:
-        raise ValueError(f"expected an (h, w, 4) RGBA array, got shape {arr.shape}")
-    h, w, _ = arr.shape
-    # Filter byte 0 (none) before every scanline.
-    raw = np.concatenate([np.zeros((h, 1), dtype=np.uint8), arr.reshape(h, w * 4)], axis=1).tobytes()
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
 
 
 def codes_to_rgba(codes: np.ndarray, colours: Sequence[str], *, alpha: int = 200) -> np.ndarray:
@@ -96,24 +79,49 @@ def check_bounds(name: str, bounds: Any) -> list[list[float]]:
 
 
 def rasterise_codes(
-    geoms: np.ndarray, codes: np.ndarray, bounds: Sequence[float], shape: tuple[int, int]
-) -> np.ndarray:
-    """Burn integer class codes of polygons into a grid of ``shape`` (rows, cols) covering ``bounds``.
+    lonlat: np.ndarray, codes: np.ndarray, *, max_px: int = 1600
+) -> tuple[np.ndarray, list[list[float]]]:
+    """Burn integer class codes of lon/lat polygons into a Web Mercator grid for a Leaflet image overlay.
 
-    ``bounds`` is ``(minx, miny, maxx, maxy)`` in the geometries' CRS; cells without a parcel are ``-1``.
+    The grid is square in Web Mercator, the projection Leaflet stretches an image overlay in, so every pixel
+    lands where its parcels are (a lon/lat grid would drift north-south by the Mercator stretch) and covers
+    a square on the ground. The parcels go through ``gisefficiency.raster.parcel_index_raster`` (with
+    ``all_touched`` so parcels thinner than a pixel stay visible) and ``metric_raster`` gathers the codes.
+
+    Parameters
+    ----------
+    lonlat
+        Polygons in lon/lat degrees (possibly shifted to GCJ-02 for display).
+    codes
+        Class code per polygon; codes < 0 are not drawn.
+    max_px
+        Pixels on the long side of the image.
+
+    Returns
+    -------
+    grid
+        int32 ``(rows, cols)``: the code of the parcel in each pixel, -1 where none (the last parcel wins
+        where parcels overlap).
+    bounds
+        ``[[south, west], [north, east]]`` of the grid in degrees, for ``L.imageOverlay``.
     """
-    from rasterio.features import rasterize
-    from rasterio.transform import from_bounds
-
-    height, width = shape
-    transform = from_bounds(*(float(b) for b in bounds), width, height)
-    keep = np.asarray(codes) >= 0
-    if not keep.any():
-        return np.full((height, width), -1, dtype=np.int16)
-    return rasterize(
-        zip(geoms[keep], np.asarray(codes)[keep].astype(np.int16), strict=True),
-        out_shape=(height, width), transform=transform, fill=-1, dtype="int16", all_touched=True,
-    )
+    codes = np.asarray(codes, dtype=np.int64)
+    # Only parcels with a class are burned, so an unclassed parcel never hides an overlapping classed one;
+    # with no classed parcel at all the grid still covers every parcel (a fully transparent image).
+    keep = codes >= 0 if (codes >= 0).any() else np.ones(len(codes), dtype=bool)
+    merc = gpd.GeoSeries(np.asarray(lonlat, dtype=object)[keep], crs="EPSG:4326").to_crs("EPSG:3857")
+    minx, miny, maxx, maxy = merc.total_bounds
+    resolution = max(maxx - minx, maxy - miny) / max_px or 1.0
+    index = parcel_index_raster(gpd.GeoDataFrame(geometry=merc.values, crs="EPSG:3857"),
+                                resolution_m=resolution, align=False, all_touched=True)
+    values = pd.Series(codes[keep], index=index.parcel_ids, dtype="Int64")
+    grid = metric_raster(index, values.where(values >= 0))
+    t = index.transform
+    rows, cols = grid.shape
+    to_lonlat = Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True)
+    west, south = to_lonlat.transform(t.c, t.f + rows * t.e)
+    east, north = to_lonlat.transform(t.c + cols * t.a, t.f)
+    return grid, [[float(south), float(west)], [float(north), float(east)]]
 
 
 def as_overlays(overlays: Mapping[str, Any] | None) -> dict[str, tuple[bytes, list[list[float]]]]:

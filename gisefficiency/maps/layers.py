@@ -12,6 +12,7 @@ from typing import Any
 import mapclassify
 import numpy as np
 import pandas as pd
+import shapely
 
 from gisefficiency.constants import PER_MU_DECIMALS
 from gisefficiency.i18n import GRADE_COLOURS, GRADE_LABELS, Lang, label
@@ -246,3 +247,12 @@ def block_attributes(blocks: pd.DataFrame) -> dict[str, Raw]:
         if name in blocks.columns:
             out[name] = numbers(blocks[name], decimals=2)
     return out
+
+
+def label_points(lonlat: np.ndarray) -> dict[str, Raw]:
+    """Where each block's label goes: a point inside the polygon (``point_on_surface``), lat/lon columns.
+
+    A centroid can fall outside an L- or U-shaped block and label the neighbour; this point cannot.
+    """
+    xy = shapely.get_coordinates(shapely.point_on_surface(np.asarray(lonlat, dtype=object)))
+    return {"label_lat": numbers(xy[:, 1], decimals=6), "label_lon": numbers(xy[:, 0], decimals=6)}
