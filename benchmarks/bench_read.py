@@ -1,10 +1,11 @@
 """Benchmark of reading inputs: ``read_parcels`` + ``prepare_parcels`` and ``read_firms`` (Parquet and CSV).
 
 Run ``python benchmarks/bench_read.py [n_parcels] [n_firm_years] [--cache DIR]`` to time a generated
-county (GeoPackage parcels with Chinese columns; a firm-year table with Chinese headers, a title row
-in the CSV, 是/否 flags, dates and blank cells, written as Parquet and CSV), or
+county (parcels with Chinese columns as GeoPackage and GeoParquet; a firm-year table with Chinese
+headers, a title row in the CSV, 是/否 flags, dates and blank cells, written as Parquet and CSV), or
 ``python benchmarks/bench_read.py --parcels p.gpkg --firms f.xlsx [f.csv ...]`` for real files.
-``--cache DIR`` keeps the generated files for the next run. The target for reading plus linking 1M
+``--cache DIR`` keeps the generated files for the next run. The output also gives the load average
+(1 minute) before and after: on a shared 2-core machine the wall times follow it. The target for reading plus linking 1M
 parcels and 1M firm-years is under 10 s on the 2-core reference machine, so ``read_firms`` should stay
 under about 3 s for Parquet and 6 s for CSV.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import sys
 import tempfile
 import time
@@ -63,9 +65,24 @@ def bench(n_parcels: int = 100_000, n_firm_years: int | None = None, *, cache: s
         paths = [folder / "parcels.gpkg", folder / "firms.parquet", folder / "firms.csv"]
         if not all(p.exists() for p in paths):
             paths = make_inputs(folder, n_parcels, n_firm_years, seed=seed)
+        parquet = folder / "parcels.parquet"
+        if not parquet.exists():  # caches written before the GeoParquet copy existed
+            gpd.read_file(paths[0], engine="pyogrio", use_arrow=True).to_parquet(parquet)
         generate = time.perf_counter() - start
         out = bench_files(paths[0], paths[1:])
-    return {"generate": generate, **out}
+        read, prepare, _ = time_parcels(parquet)
+    return {"generate": generate, **out, "read_parcels_parquet": read, "prepare_parcels_parquet": prepare,
+            "total_parquet": read + prepare + out["total"] - out["read_parcels"] - out["prepare_parcels"]}
+
+
+def time_parcels(path: str | Path, **read_options) -> tuple[float, float, int]:
+    """Seconds for ``read_parcels`` and ``prepare_parcels`` of one parcel file, and its parcel count."""
+    mark = time.perf_counter()
+    parcels = read_parcels(path, **read_options)
+    read = time.perf_counter() - mark
+    mark = time.perf_counter()
+    parcels = prepare_parcels(parcels)
+    return read, time.perf_counter() - mark, len(parcels)
 
 
 def bench_files(parcels_path: str | Path, firms_paths: list[str | Path], **read_options) -> dict[str, float]:
@@ -87,12 +104,7 @@ def bench_files(parcels_path: str | Path, firms_paths: list[str | Path], **read_
         (parcels plus the first firm table), and the row counts ``n_parcels`` and ``n_firm_rows``.
     """
     times: dict[str, float] = {}
-    mark = time.perf_counter()
-    parcels = read_parcels(parcels_path, **read_options)
-    times["read_parcels"] = time.perf_counter() - mark
-    mark = time.perf_counter()
-    parcels = prepare_parcels(parcels)
-    times["prepare_parcels"] = time.perf_counter() - mark
+    times["read_parcels"], times["prepare_parcels"], n_parcels = time_parcels(parcels_path, **read_options)
     n_firm_rows = 0
     for path in firms_paths:
         mark = time.perf_counter()
@@ -101,7 +113,7 @@ def bench_files(parcels_path: str | Path, firms_paths: list[str | Path], **read_
         n_firm_rows = len(firms)
     firm_times = [v for k, v in times.items() if k.startswith("read_firms_")]
     times["total"] = times["read_parcels"] + times["prepare_parcels"] + (firm_times[0] if firm_times else 0.0)
-    times["n_parcels"] = float(len(parcels))
+    times["n_parcels"] = float(n_parcels)
     times["n_firm_rows"] = float(n_firm_rows)
     return times
 
@@ -175,6 +187,10 @@ def _firm_table(rng: np.random.Generator, n_rows: int, parcel_ids: np.ndarray) -
 
 def main(argv: list[str]) -> None:
     logging.basicConfig(level=logging.ERROR)  # warnings about the data are not what is measured
+    if "--help" in argv or "-h" in argv:
+        print(__doc__)
+        return
+    load_before = os.getloadavg()[0]
     if "--parcels" in argv:
         parcels_path = Path(argv[argv.index("--parcels") + 1])
         firms_paths = [Path(a) for a in argv[argv.index("--firms") + 1:] if not a.startswith("--")]
@@ -183,6 +199,7 @@ def main(argv: list[str]) -> None:
         cache = argv[argv.index("--cache") + 1] if "--cache" in argv else None
         sizes = [int(a) for a in argv if a.isdigit()]
         result = bench(sizes[0] if sizes else 100_000, sizes[1] if len(sizes) > 1 else None, cache=cache)
+    result = {**result, "load_before": load_before, "load_after": os.getloadavg()[0]}
     print(json.dumps({k: round(v, 3) if not k.startswith("n_") else int(v) for k, v in result.items()}, indent=2))
 
 

@@ -37,6 +37,8 @@ _STATUS_NAMES: tuple[str, ...] = ("ok", "repaired", "empty")
 _OK, _REPAIRED, _EMPTY = 0, 1, 2
 #: Threads for the validity check: at most this many, each with at least ``_MIN_PER_THREAD`` geometries.
 _MAX_THREADS, _MIN_PER_THREAD = 4, 50_000
+#: pandas' default text dtype (``str``, NaN for missing) and ``string`` (NA for missing).
+_STR, _STRING = pd.StringDtype(na_value=np.nan), pd.StringDtype()
 _COLLECTIONS = (4, 5, 6, 7)  # multi-point, multi-line, multi-polygon, geometry collection
 _SUMMED = ("cert_area_m2", "floor_area_m2")
 _STATUS_RANK = {"ok": 0, "repaired": 1, "empty": 2}
@@ -123,7 +125,7 @@ def prepare_parcels(
     out["area_mu"] = area_mu
     out["cert_area_mu"] = cert_mu
     out["land_mu"] = land_mu
-    out["land_source"] = _labels(np.where(use_cert, 0, 1), ("cert", "drawn"), valid=included, na="NA")
+    out["land_source"] = _labels(np.where(use_cert, 0, 1), ("cert", "drawn"), valid=included, dtype=_STRING)
     out["area_diff_share"] = diff_share
     with np.errstate(invalid="ignore"):
         out["area_flag"] = np.abs(diff_share) > area_diff_share  # NaN compares False: no flag
@@ -147,7 +149,7 @@ def repair_geometries(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     out, code, reason = _repair(geoms)
     full_reason = np.full(len(code), "", dtype=object)
     full_reason[code == _EMPTY] = reason
-    return out, np.asarray(_STATUS_NAMES, dtype=str)[code], full_reason.astype(str)
+    return out, np.asarray(_STATUS_NAMES, dtype=object)[code].astype(str), full_reason.astype(str)
 
 
 def _repair(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -194,16 +196,14 @@ def _cpus() -> int:
 
 
 def _labels(codes: np.ndarray, names: tuple[str, ...], *, valid: np.ndarray | None = None,
-            na: str = "nan") -> pd.arrays.ArrowStringArray:
+            dtype: pd.StringDtype = _STR) -> pd.api.extensions.ExtensionArray:
     """Text column ``names[codes]`` built in Arrow (a million Python strings would cost more).
 
-    ``valid`` False gives a missing cell; ``na`` picks the dtype: ``"nan"`` for pandas' default
-    ``str`` (as a column assigned from a NumPy text array gets), ``"NA"`` for ``string``.
+    ``valid`` False gives a missing cell. The default dtype is pandas' ``str``, the one a column
+    assigned from a NumPy text array gets; ``_STRING`` gives ``string``.
     """
     indices = pa.array(np.asarray(codes, dtype=np.int32), mask=None if valid is None else ~valid)
-    text = pc.take(pa.array(list(names), type=pa.large_string()), indices)
-    dtype = pd.StringDtype("pyarrow", na_value=np.nan if na == "nan" else pd.NA)
-    return pd.array(text, dtype=dtype)
+    return pd.array(pc.take(pa.array(list(names), type=pa.large_string()), indices), dtype=dtype)
 
 
 def _equals(column: pd.Series, value: str) -> np.ndarray:

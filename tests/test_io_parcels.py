@@ -9,12 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyproj import Geod
 from shapely.geometry import box
 
 from gisefficiency.constants import M2_PER_MU
 from gisefficiency.errors import CRSError, InputError
-from gisefficiency.io.parcels import read_parcels, shapefile_encoding
+from gisefficiency.io.parcels import _id_text, read_parcels, shapefile_encoding
+from gisefficiency.io.values import as_text
 from gisefficiency.land import prepare_parcels
 
 ENGINES = ("pyogrio", "fiona")
@@ -291,3 +294,78 @@ def test_reads_the_sample_county(tmp_path):
     assert firms["src_row"].min() >= 3 and firms["uscc"].notna().all()
     land = read_land(written["land"])
     assert set(land["kind"]) <= {"own", "leased"}
+
+
+# Ids as files hold them: plain codes, padded, full-width, missing-value texts, Chinese, empty cells.
+_ID_CELLS = st.one_of(
+    st.none(), st.sampled_from(["", " ", "—", "nan", "NULL", "-", "Ａ１", "宗地1", "  330302001 ", "\t7\n", "1.0"]),
+    st.text(alphabet="0123456789ABCDEFGHJKXYZ-_ ", max_size=12),
+    st.text(max_size=6),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_ID_CELLS, max_size=30), st.sampled_from(["str", "string", "object"]))
+def test_id_text_is_as_text(cells, dtype):
+    """The shortcut for plain ids gives exactly what as_text gives, for every kind of cell."""
+    values = pd.Series(cells, dtype=dtype, index=pd.RangeIndex(3, 3 + len(cells)), name="parcel_id")
+    pd.testing.assert_series_equal(_id_text(values), as_text(values), check_exact=True)
+
+
+def test_plain_ids_skip_the_per_id_work(monkeypatch):
+    import gisefficiency.io.parcels as parcels_module
+
+    calls = []
+    monkeypatch.setattr(parcels_module, "as_text", lambda v: calls.append(len(v)) or as_text(v))
+    plain = pd.Series(["330302001", "330302002", None], dtype="str")
+    assert _id_text(plain).tolist() == ["330302001", "330302002", pd.NA] and calls == []
+    padded = pd.Series([" 330302001", "Ａ2"], dtype="str")
+    assert _id_text(padded).tolist() == ["330302001", "A2"] and calls == [2]
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".parquet"])
+def test_ids_are_folded_in_both_readers(tmp_path, suffix):
+    path = tmp_path / f"p{suffix}"
+    frame = parcels_4549(4)
+    frame["宗地号"] = [" 330302001", "３３０３０２００２", "330302003\t", "330302004"]
+    frame.to_parquet(path) if suffix == ".parquet" else frame.to_file(path)
+    out = read_parcels(path)
+    assert out.index.tolist() == ["330302001", "330302002", "330302003", "330302004"]
+    assert out.index.dtype == pd.StringDtype()
+
+
+def test_binary_attribute_field_stays_bytes(tmp_path):
+    """The WKB column is kept in Arrow on the way to shapely; a binary attribute field still reads as bytes."""
+    import pyarrow as pa
+    import pyogrio
+
+    path = tmp_path / "p.gpkg"
+    frame = parcels_4549(3)
+    table = pa.table({"宗地号": frame["宗地号"].tolist(),
+                      "附件": pa.array([b"\x00\x01", None, "图".encode()], pa.binary()),
+                      "geometry": pa.array(shapely.to_wkb(frame.geometry.to_numpy()), pa.binary())})
+    pyogrio.write_arrow(table, path, driver="GPKG", geometry_name="geometry", geometry_type="Polygon",
+                        crs="EPSG:4549")
+    assert pyogrio.read_info(path)["fields"].tolist() == ["宗地号", "附件"]
+    out = read_parcels(path)
+    plain = pyogrio.read_dataframe(path, use_arrow=False)
+    assert out["附件"].dtype == object and plain["附件"].dtype == object
+    assert out["附件"].tolist() == plain["附件"].tolist() == [b"\x00\x01", None, "图".encode()]
+    assert shapely.equals(out.geometry.to_numpy(), plain.geometry.to_numpy()).all()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_empty_and_missing_geometries_do_not_disturb_the_crs(tmp_path, engine):
+    """The extent that checks and picks the CRS skips null and empty geometries."""
+    path = tmp_path / "p.gpkg"
+    frame = parcels_4549(4).to_crs(4490)
+    frame.loc[1, "geometry"] = None
+    frame.loc[2, "geometry"] = shapely.Polygon()
+    frame.to_file(path)
+    out = read_parcels(path, engine=engine)
+    assert out.crs.to_epsg() == 4549  # CM 120E zone of lon 120.6
+    assert out.geometry.iloc[0].area == pytest.approx(3000.0, rel=1e-3)
+    nothing = tmp_path / "none.gpkg"
+    frame.assign(geometry=None).set_crs(None, allow_override=True).to_file(nothing)
+    with pytest.raises(CRSError, match="the layer has no CRS"):
+        read_parcels(nothing, engine=engine)

@@ -199,3 +199,95 @@ def test_land_mu_is_cert_or_drawn(rects, basis):
     expected = np.where(np.isnan(cert) | (basis == "drawn"), drawn, np.array(cert) / M2_PER_MU)
     np.testing.assert_allclose(out["land_mu"], expected, rtol=1e-9)
     assert summarise_land(out)["area_mu_after"] == pytest.approx(expected.sum())
+
+
+# Geometry kinds for the property test below: how each one ends up (status, reason).
+_KINDS = {
+    "box": ("ok", ""),
+    "bowtie": ("repaired", ""),
+    "overlapping_multi": ("repaired", ""),
+    "none": ("empty", "empty geometry"),
+    "empty": ("empty", "empty geometry"),
+    "line": ("empty", "not a polygon (LineString)"),
+    "point": ("empty", "not a polygon (Point)"),
+    "flat": ("empty", "no area left after repair"),
+}
+
+
+def _geometry(kind: str, k: int, side: float):
+    x = X0 + 1000 * k
+    return {
+        "box": box(x, Y0, x + side, Y0 + side),
+        "bowtie": Polygon([(x, Y0), (x + side, Y0 + side), (x + side, Y0), (x, Y0 + side)]),
+        "overlapping_multi": MultiPolygon([box(x, Y0, x + side, Y0 + side), box(x + side / 2, Y0, x + side * 1.5, Y0 + side)]),
+        "none": None,
+        "empty": Polygon(),
+        "line": LineString([(x, Y0), (x + side, Y0)]),
+        "point": shapely.Point(x, Y0),
+        "flat": Polygon([(x, Y0), (x + side, Y0), (x + 2 * side, Y0)]),
+    }[kind]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(sorted(_KINDS)), st.floats(1, 300),
+                       st.one_of(st.none(), st.just(0.0), st.floats(-100, 1e6))), min_size=1, max_size=25),
+    st.sampled_from(["cert", "drawn"]),
+    st.floats(0, 0.5),
+)
+def test_columns_follow_their_definitions(rows, basis, share):
+    """Every land column, cell by cell, as docs/contract.md defines it (computed here row by row)."""
+    frame = gpd.GeoDataFrame(
+        {"src_row": np.arange(1, len(rows) + 1), "cert_area_m2": [np.nan if c is None else c for _, _, c in rows]},
+        geometry=[_geometry(kind, k, side) for k, (kind, side, _) in enumerate(rows)], crs="EPSG:4549",
+        index=pd.Index([f"Q{k}" for k in range(len(rows))], name="parcel_id"))
+    if all(_KINDS[kind][0] == "empty" for kind, _, _ in rows) and any(
+            _KINDS[kind][1] != "empty geometry" for kind, _, _ in rows):
+        with pytest.raises(InputError, match="holds no polygons"):
+            prepare_parcels(frame, area_basis=basis, area_diff_share=share)
+        return
+    out = prepare_parcels(frame, area_basis=basis, area_diff_share=share)
+    assert out.index.equals(frame.index) and out.crs == frame.crs
+    assert str(out["geom_status"].dtype) == "str" and str(out["status"].dtype) == "str"
+    assert out["land_source"].dtype == pd.StringDtype() and out["area_flag"].dtype == bool
+    assert out["n_src_rows"].dtype == np.int64 and (out["n_src_rows"] == 1).all()
+    for k, (kind, side, cert) in enumerate(rows):
+        row = out.iloc[k]
+        status, reason = _KINDS[kind]
+        assert row["geom_status"] == status
+        assert row["status"] == ("ok" if status != "empty" else f"excluded: {reason}")
+        expected_m2 = {"box": side**2, "bowtie": side**2 / 2, "overlapping_multi": 1.5 * side**2}.get(kind, np.nan)
+        if status == "empty":
+            assert math.isnan(row["area_m2"]) and math.isnan(row["land_mu"]) and pd.isna(row["land_source"])
+        else:
+            assert row["area_m2"] == pytest.approx(expected_m2, rel=1e-9)
+        assert row["area_mu"] == row["area_m2"] / M2_PER_MU or math.isnan(row["area_mu"])
+        cert_mu = cert / M2_PER_MU if cert is not None and cert > 0 else np.nan
+        np.testing.assert_equal(row["cert_area_mu"], cert_mu)
+        if status != "empty":
+            from_cert = basis == "cert" and not math.isnan(cert_mu)
+            assert row["land_mu"] == (cert_mu if from_cert else row["area_mu"])
+            assert row["land_source"] == ("cert" if from_cert else "drawn")
+        diff = (cert_mu - row["area_mu"]) / row["area_mu"]
+        np.testing.assert_equal(row["area_diff_share"], diff)
+        assert row["area_flag"] == bool(abs(diff) > share)
+
+
+def test_validity_check_over_threads_gives_the_same_frame(monkeypatch):
+    import gisefficiency.land as land_module
+
+    kinds = ["box", "bowtie", "none", "box", "line", "overlapping_multi", "box", "empty", "bowtie", "box"] * 3
+    frame = gpd.GeoDataFrame(
+        {"cert_area_m2": [6000.0, np.nan] * 15},
+        geometry=[_geometry(kind, k, 50.0) for k, kind in enumerate(kinds)], crs="EPSG:4549",
+        index=pd.Index([f"T{k}" for k in range(len(kinds))], name="parcel_id"))
+    monkeypatch.setattr(land_module, "_MAX_THREADS", 1)
+    single = prepare_parcels(frame)
+    monkeypatch.setattr(land_module, "_MAX_THREADS", 4)
+    monkeypatch.setattr(land_module, "_MIN_PER_THREAD", 4)
+    monkeypatch.setattr(land_module, "_cpus", lambda: 3)
+    geoms = frame.geometry.to_numpy()
+    np.testing.assert_array_equal(land_module._is_valid(geoms), shapely.is_valid(geoms))
+    threaded = prepare_parcels(frame)
+    pd.testing.assert_frame_equal(threaded, single, check_exact=True)
+    assert single["geom_status"].value_counts().to_dict() == {"ok": 12, "repaired": 9, "empty": 9}

@@ -198,6 +198,10 @@ def test_rasterise_codes_puts_each_class_on_its_parcels():
     assert north == pytest.approx(30.01, abs=1e-9) and 29.999 < south < 30.0
     none, _ = rasterise_codes(np.array([a, b]), np.array([-1, -1]), max_px=20)
     assert (none == -1).all()
+    # a parcel far thinner than a pixel (111 m) still shows, in the one pixel under its point on surface
+    sliver = shapely.box(120.0151, 30.0051, 120.01511, 30.0052)
+    grid, _ = rasterise_codes(np.array([a, b, sliver]), np.array([0, 1, 2]), max_px=20)
+    assert (grid == 2).sum() == 1 and grid[4:6, 15].tolist().count(2) == 1
 
 
 def test_aggregated_raster_pixels_show_the_parcel_grades(result):
@@ -561,4 +565,42 @@ def test_block_labels_only_where_they_fit_and_never_overlap(tmp_path):
         page.evaluate("GISE.map.setZoom(12, {animate: false})")
         assert page.evaluate(VISIBLE_LABEL_RECTS) == []
         assert page.evaluate("Object.values(GISE.layers.blocks._layers)[0].getLayers().length") == 43  # 42 + labels
+        assert page.errors == []
+
+
+@pytest.mark.browser
+@needs_browser
+def test_canvas_parcel_hole_is_neither_painted_nor_clickable(tmp_path):
+    res = fake_result(3, xss=False, densify_m=None)
+    x0, y0 = 500_000.0, 3_320_000.0
+    donut = shapely.Polygon(shapely.box(x0, y0, x0 + 60, y0 + 50).exterior.coords,
+                            [shapely.box(x0 + 20, y0 + 15, x0 + 40, y0 + 35).exterior.coords])
+    res.parcels = res.parcels.set_geometry(
+        gpd.GeoSeries([donut, *res.parcels.geometry.values[1:]], index=res.parcels.index, crs=res.parcels.crs))
+    path = save_map(make_map(res, basemap="none", layers=["grade"]), tmp_path / "donut.html")
+    hole = gpd.GeoSeries([shapely.Point(x0 + 30, y0 + 25), shapely.Point(x0 + 10, y0 + 25)], crs=res.parcels.crs)
+    (hx, hy), (rx, ry) = shapely.get_coordinates(hole.to_crs(4326).values)
+    with open_page(path, wait_for="window.GISE && GISE.ready", screenshot=False) as page:
+        def at(lat, lon):
+            return page.evaluate(f"(() => {{ GISE.map.setView([{lat}, {lon}], 20, {{animate: false}}); "
+                                 "const p = GISE.map.latLngToContainerPoint(GISE.map.getCenter()); return [p.x, p.y]; })()")
+
+        def alpha(x, y):  # alpha of the canvas pixel under a container point
+            return page.evaluate(f"""(() => {{ const c = document.querySelector('.leaflet-overlay-pane canvas');
+                const r = c.getBoundingClientRect(); const k = c.width / r.width;
+                return c.getContext('2d').getImageData(({x} - r.left) * k, ({y} - r.top) * k, 1, 1).data[3]; }})()""")
+
+        page.page.wait_for_timeout(100)
+        x, y = at(hy, hx)
+        page.page.wait_for_timeout(100)
+        assert alpha(x, y) == 0
+        page.page.mouse.click(x, y)
+        page.page.wait_for_timeout(200)
+        assert page.evaluate("document.querySelectorAll('.leaflet-popup').length") == 0
+        x, y = at(ry, rx)
+        page.page.wait_for_timeout(100)
+        assert alpha(x, y) > 0
+        page.page.mouse.click(x, y)
+        page.page.wait_for_selector(".leaflet-popup-content .gise-popup", timeout=5000)
+        assert page.evaluate("document.querySelector('.gise-popup-title').textContent") == "地块 P00000"
         assert page.errors == []

@@ -360,8 +360,7 @@ def _id_text(values: pd.Series) -> pd.Series:
     )
     if not plain:
         return as_text(values)
-    return pd.Series(pd.array(cells, dtype=pd.StringDtype("pyarrow", na_value=pd.NA)), index=values.index,
-                     name=values.name)
+    return pd.Series(pd.array(cells, dtype=pd.StringDtype("pyarrow", na_value=pd.NA)), index=values.index)
 
 
 def _set_crs(frame: gpd.GeoDataFrame, path: Path, *, crs: str | None) -> gpd.GeoDataFrame:
