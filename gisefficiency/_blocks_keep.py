@@ -87,6 +87,19 @@ def faced_share(
     n = len(cand_geoms)
     if n == 0:
         return np.empty(0)
+    # Prepared here, and each thread gets whole blocks: GEOS builds a prepared polygon's point
+    # index lazily on first use, so two threads must not probe the same block polygon at once.
+    shapely.prepare(block_geoms)
+    order = np.argsort(cand_block, kind="stable")
+    geoms, blocks = cand_geoms[order], cand_block[order]
+    share = np.empty(n)
+    share[order] = _by_block(lambda rows: _faced(geoms[rows], blocks[rows], block_geoms, gap_m), blocks)
+    return share
+
+
+def _faced(cand_geoms: np.ndarray, cand_block: np.ndarray, block_geoms: np.ndarray, gap_m: float) -> np.ndarray:
+    """``faced_share`` of some candidates in the calling thread (block polygons already prepared)."""
+    n = len(cand_geoms)
     parts, part_pair = shapely.get_parts(shapely.orient_polygons(cand_geoms), return_index=True)
     coords, ring = shapely.get_coordinates(shapely.get_exterior_ring(parts), return_index=True)
     # Edges run between consecutive coordinates of the same ring (counter-clockwise).
@@ -107,16 +120,11 @@ def faced_share(
     # Outward normal of a counter-clockwise ring: the edge direction turned clockwise.
     outward = np.column_stack([vec[edge, 1], -vec[edge, 0]]) / safe[:, None]
     target = cand_block[part_pair[sample_ring]]
-    # Prepared here, and each thread gets whole blocks: GEOS builds a prepared polygon's point
-    # index lazily on first use, so two threads must not probe the same block polygon at once.
-    shapely.prepare(block_geoms)
     faced = np.zeros(len(point), dtype=bool)
     for depth in sorted({FACE_PROBE_M, FACE_PROBE_M + gap_m / 2, FACE_PROBE_M + gap_m}):
         todo = np.nonzero(~faced)[0]
-        todo = todo[np.argsort(target[todo], kind="stable")]
         probe = point[todo] + outward[todo] * depth
-        faced[todo] = _by_block(lambda rows, todo=todo, probe=probe: shapely.intersects_xy(
-            block_geoms[target[todo[rows]]], probe[rows, 0], probe[rows, 1]), target[todo])
+        faced[todo] = shapely.intersects_xy(block_geoms[target[todo]], probe[:, 0], probe[:, 1])
     weight = np.repeat(ring_len / k, k)
     faced_len = np.bincount(part_pair[sample_ring], weights=weight * faced, minlength=n)
     total_len = np.bincount(part_pair, weights=ring_len, minlength=n)
@@ -128,6 +136,8 @@ def _by_block(func: Callable[[slice], np.ndarray], block: np.ndarray) -> np.ndar
     """``func`` over row slices of a block-sorted array on ``THREADS`` threads, cut between blocks.
 
     Small inputs (under 10,000 rows) run in the calling thread, where threads cost more than they save.
+    Whole calls of numpy and GEOS work per chunk, rather than a single GEOS call, so that the numpy
+    part runs in parallel too.
     """
     n = len(block)
     cuts = np.searchsorted(block, block[np.linspace(0, n, 4 * THREADS + 1, dtype=int)[1:-1]], side="left")

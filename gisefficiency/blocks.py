@@ -306,7 +306,7 @@ def _kept(parcels, geom_all, eligible, low_pos, low_block, block_geoms, *, keep,
     pos = others[o_idx]
     faced = _blocks_keep.faced_share(geom_all[pos], b_idx, block_geoms, gap_m=gap_m)
     pairs = pd.DataFrame({
-        "pos": pos, "parcel_id": parcels.index.to_numpy()[pos], "block": b_idx, "faced": faced,
+        "pos": pos, "parcel_id": parcels.index[pos], "block": b_idx, "faced": faced,
         "land_mu": parcels["land_mu"].to_numpy(dtype=float)[pos],
     })
     low_mu = pd.Series(parcels["land_mu"].to_numpy(dtype=float)[low_pos]).groupby(low_block).sum()
@@ -323,16 +323,25 @@ def _with_kept(geometry, pieces, piece_block, member_geoms, touch, kept_geoms, k
     overlay (a union with the whole block polygon costs as much as the block is large).
     """
     n_pieces, n_kept = len(pieces), len(kept_geoms)
-    k, other = shapely.STRtree(np.r_[member_geoms, kept_geoms]).query(kept_geoms, predicate="dwithin",
-                                                                       distance=TOUCH_TOLERANCE_M)
-    node_of = np.r_[touch, n_pieces + np.arange(n_kept)]
-    node_block = np.r_[piece_block, kept_block]
-    a, b = n_pieces + k, node_of[other]
-    same = (node_block[a] == node_block[b]) & (a != b)
-    label = components(n_pieces + n_kept, a[same], b[same])
-    # Rebuild only the blocks that keep parcels; the others keep their polygon as it is.
     grown = np.zeros(len(geometry), dtype=bool)
     grown[kept_block] = True
+    # Kept parcels are few: a tree of them, queried by envelope with the members of the grown
+    # blocks and with themselves, then one exact test per pair (on two threads).
+    near = np.nonzero(grown[piece_block[touch]])[0]
+    tree = shapely.STRtree(kept_geoms)
+    m_hit, m_kept = tree.query(member_geoms[near])
+    k_hit, k_kept = tree.query(kept_geoms)
+    geoms = np.r_[member_geoms[near], kept_geoms]
+    a, b = np.r_[m_kept, k_kept] + len(near), np.r_[m_hit, k_hit + len(near)]
+    block_of = np.r_[piece_block[touch[near]], kept_block]
+    pair = (block_of[a] == block_of[b]) & (a != b)
+    a, b = a[pair], b[pair]
+    hit = intersecting(geoms, a, b, tolerance=TOUCH_TOLERANCE_M)
+    # Nodes: the pieces (touch components) first, then the kept parcels.
+    node_of = np.r_[touch[near], n_pieces + np.arange(n_kept)]
+    node_block = np.r_[piece_block, kept_block]
+    label = components(n_pieces + n_kept, node_of[a[hit]], node_of[b[hit]])
+    # Rebuild only the blocks that keep parcels; the others keep their polygon as it is.
     node = np.nonzero(grown[node_block])[0]
     _, dense = np.unique(label[node], return_inverse=True)
     merged = union_by_label(np.r_[pieces, kept_geoms][node], dense)

@@ -639,7 +639,7 @@
         buildTip: function (text) { return el('li', null, text); },
         moveToLocation: function (latlng) { showTargets(latlng._gise || []); },
         marker: false, initial: false, autoType: false, tooltipLimit: 30, delayType: 250, collapsed: false,
-        textPlaceholder: T.search_placeholder, textErr: T.search_not_found, textCancel: T.search_cancel,
+        textPlaceholder: T.search_hint, textErr: T.search_not_found, textCancel: T.search_cancel,
         position: 'topleft'
       });
       map.addControl(search);

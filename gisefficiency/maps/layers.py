@@ -235,7 +235,7 @@ def ui_text(lang: Lang) -> dict[str, str]:
                  "block_id", "uscc", "name", "tax_per_mu", "va_per_mu", "grade", "disposal", "reason",
                  "n_parcels", "freed_mu")
     keys_map = ("parcel", "firms_on_parcel", "no_firm", "block", "block_role_low", "block_role_kept", "yes",
-                "no", "mu", "wan_per_mu", "search_placeholder", "search_not_found", "search_cancel",
+                "no", "mu", "wan_per_mu", "search_hint", "search_not_found", "search_cancel",
                 "export_geojson", "export_empty", "legend_title", "in_scenario", "layer_scenario")
     return {**{k: label(k, lang) for k in keys_i18n}, **{k: text(k, lang) for k in keys_map}}
 

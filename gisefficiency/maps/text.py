@@ -42,7 +42,7 @@ MAP_TEXT: dict[str, tuple[str, str]] = {
     "mu": ("亩", "mu"),
     "wan_per_mu": ("万元/亩", "10k yuan/mu"),
     # search and tools
-    "search_placeholder": ("搜索企业名称/信用代码/地块编号", "Search firm, USCC or parcel id"),
+    "search_hint": ("搜索企业名称/信用代码/地块编号", "Search firm, USCC or parcel id"),
     "search_not_found": ("未找到", "Not found"),
     "search_cancel": ("取消", "Cancel"),
     "fullscreen": ("全屏", "Full screen"),
