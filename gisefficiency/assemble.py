@@ -152,17 +152,12 @@ def _year_slice(panel: pd.DataFrame, year: int) -> pd.DataFrame:
 
 
 def _grouped_union(codes: np.ndarray, n: int, geoms: np.ndarray) -> np.ndarray:
-    """Union geometries by group code; single-member groups are taken as they are."""
-    out = np.empty(n, dtype=object)
-    counts = np.bincount(codes, minlength=n)
-    single = counts[codes] == 1
-    out[codes[single]] = geoms[single]
-    multi = ~single
-    if multi.any():
-        frame = gpd.GeoDataFrame({"code": codes[multi]}, geometry=list(geoms[multi]))
-        merged = frame.dissolve(by="code", method="disjoint_subset")
-        out[merged.index.to_numpy()] = merged.geometry.to_numpy()
-    return out
+    """Union geometries by group code ``0..n-1`` (a firm's parcels); single-member groups as they are."""
+    from gisefficiency.adjacency import union_by_label
+
+    if n == 0:
+        return np.empty(0, dtype=object)
+    return union_by_label(np.asarray(geoms, dtype=object), np.asarray(codes))
 
 
 def _joined(keys: pd.Series, values: pd.Series, sep: str) -> pd.Series:
