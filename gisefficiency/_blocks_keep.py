@@ -37,14 +37,37 @@ FACE_PROBE_M: float = 0.5
 HULL_TOLERANCE_M: float = 1.0
 
 
-def hull_candidates(block_geoms: np.ndarray, other_geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def block_hulls(member_geoms: np.ndarray, member_block: np.ndarray, n_blocks: int) -> np.ndarray:
+    """Convex hull of each block's flagged parcels, grown by ``HULL_TOLERANCE_M``, by block position.
+
+    Parameters
+    ----------
+    member_geoms, member_block
+        The flagged parcels and their block position ``0..n_blocks-1`` (every block has one).
+    n_blocks
+        Number of blocks.
+
+    Notes
+    -----
+    The hull of a set of polygons is the hull of their vertices, so it needs no union of the
+    block: it is the hull of the block polygon, whose extreme points are vertices of its members.
+    """
+    # One coordinate sequence per block (a LineString: unlike a MultiPoint, it needs no geometry
+    # per point), whose hull is the hull of its vertices.
+    order = np.argsort(member_block, kind="stable")
+    coords, idx = shapely.get_coordinates(member_geoms[order], return_index=True)
+    line = shapely.linestrings(coords, indices=member_block[order][idx])
+    return _threaded(lambda rows: shapely.buffer(shapely.convex_hull(line[rows]), HULL_TOLERANCE_M,
+                                                 quad_segs=2), n_blocks)
+
+
+def hull_candidates(hulls: np.ndarray, other_geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (other parcel position, block position) where the parcel lies in the block's hull.
 
     Parameters
     ----------
-    block_geoms
-        Union of each block's flagged parcels, by block position ``0..k-1``. Its convex hull is the
-        hull of the flagged parcels: the extreme points of a union are vertices of its members.
+    hulls
+        Grown hull of each block's flagged parcels (``block_hulls``), by block position.
     other_geoms
         Non-flagged parcels that may be kept.
 
@@ -53,8 +76,6 @@ def hull_candidates(block_geoms: np.ndarray, other_geoms: np.ndarray) -> tuple[n
     The tree holds the parcels and is queried with the hulls (``contains``, the converse of the
     parcel lying ``within`` the hull): each hull is prepared once, instead of every parcel.
     """
-    hulls = _threaded(lambda rows: shapely.buffer(shapely.convex_hull(block_geoms[rows]), HULL_TOLERANCE_M,
-                                                  quad_segs=2), len(block_geoms))
     tree = shapely.STRtree(other_geoms)
 
     def query(rows: slice) -> np.ndarray:
@@ -69,7 +90,8 @@ def hull_candidates(block_geoms: np.ndarray, other_geoms: np.ndarray) -> tuple[n
 def faced_share(
     cand_geoms: np.ndarray,
     cand_block: np.ndarray,
-    block_geoms: np.ndarray,
+    member_geoms: np.ndarray,
+    member_block: np.ndarray,
     *,
     gap_m: float,
 ) -> np.ndarray:
@@ -79,26 +101,67 @@ def faced_share(
     ----------
     cand_geoms, cand_block
         One row per (candidate parcel, block position) pair.
-    block_geoms
-        Union of each block's flagged parcels, by block position.
+    member_geoms, member_block
+        The flagged parcels of the blocks and their block position.
     gap_m
         The adjacency gap of the blocks, metres.
+
+    Notes
+    -----
+    A probe point lies in the union of a block's flagged parcels exactly when it lies in one of
+    them, so the probes are tested against the parcels (found by a tree of their envelopes), and
+    no block polygon is needed.
     """
     n = len(cand_geoms)
     if n == 0:
         return np.empty(0)
-    # Prepared here, and each thread gets whole blocks: GEOS builds a prepared polygon's point
-    # index lazily on first use, so two threads must not probe the same block polygon at once.
-    shapely.prepare(block_geoms)
+    # Flagged parcels of its block near each candidate (envelopes within the deepest probe): the
+    # probes of a candidate are tested against these only, without a point geometry per probe.
+    reach = FACE_PROBE_M + gap_m + 1.0
+    grown = shapely.bounds(cand_geoms) + np.array([-reach, -reach, reach, reach])
+    near_c, near_m = shapely.STRtree(member_geoms).query(shapely.box(*grown.T))
+    same = member_block[near_m] == cand_block[near_c]
+    near_c, near_m = near_c[same], near_m[same]
+    by_cand = np.argsort(near_c, kind="stable")
+    near_c, near_m = near_c[by_cand], near_m[by_cand]
     order = np.argsort(cand_block, kind="stable")
-    geoms, blocks = cand_geoms[order], cand_block[order]
+    rank = np.empty(n, dtype=np.intp)
+    rank[order] = np.arange(n)
+    # Neighbour lists in candidate-sorted order, as CSR offsets, so that slices of candidates work.
+    count = np.bincount(rank[near_c], minlength=n)
+    offset = np.r_[0, np.cumsum(count)]
+    neigh = near_m[np.argsort(rank[near_c], kind="stable")]
+    m_bounds = shapely.bounds(member_geoms)
+    geoms = cand_geoms[order]
     share = np.empty(n)
-    share[order] = _by_block(lambda rows: _faced(geoms[rows], blocks[rows], block_geoms, gap_m), blocks)
+    share[order] = _by_block(
+        lambda rows: _faced(geoms[rows], offset[rows.start:rows.stop + 1], neigh, member_geoms, m_bounds, gap_m),
+        cand_block[order])
     return share
 
 
-def _faced(cand_geoms: np.ndarray, cand_block: np.ndarray, block_geoms: np.ndarray, gap_m: float) -> np.ndarray:
-    """``faced_share`` of some candidates in the calling thread (block polygons already prepared)."""
+def _in_near(x: np.ndarray, y: np.ndarray, cand: np.ndarray, offset: np.ndarray, neigh: np.ndarray,
+             member_geoms: np.ndarray, m_bounds: np.ndarray) -> np.ndarray:
+    """Whether each point ``(x, y)`` of candidate ``cand`` lies in one of the candidate's neighbours.
+
+    ``neigh[offset[c]:offset[c + 1]]`` are the neighbours of candidate ``c``; boundaries count.
+    """
+    count = offset[cand + 1] - offset[cand]
+    point = np.repeat(np.arange(len(x)), count)
+    first = np.repeat(offset[cand] - np.r_[0, np.cumsum(count)[:-1]], count)
+    member = neigh[first + np.arange(len(point))]
+    px, py, box = x[point], y[point], m_bounds[member]
+    inbox = (px >= box[:, 0]) & (px <= box[:, 2]) & (py >= box[:, 1]) & (py <= box[:, 3])
+    point, member = point[inbox], member[inbox]
+    hit = shapely.intersects_xy(member_geoms[member], x[point], y[point])
+    inside = np.zeros(len(x), dtype=bool)
+    inside[point[hit]] = True
+    return inside
+
+
+def _faced(cand_geoms: np.ndarray, offset: np.ndarray, neigh: np.ndarray, member_geoms: np.ndarray,
+           m_bounds: np.ndarray, gap_m: float) -> np.ndarray:
+    """``faced_share`` of some candidates in the calling thread (their neighbour lists: ``_in_near``)."""
     n = len(cand_geoms)
     parts, part_pair = shapely.get_parts(shapely.orient_polygons(cand_geoms), return_index=True)
     coords, ring = shapely.get_coordinates(shapely.get_exterior_ring(parts), return_index=True)
@@ -119,12 +182,13 @@ def _faced(cand_geoms: np.ndarray, cand_block: np.ndarray, block_geoms: np.ndarr
     point = start[edge] + vec[edge] * t[:, None]
     # Outward normal of a counter-clockwise ring: the edge direction turned clockwise.
     outward = np.column_stack([vec[edge, 1], -vec[edge, 0]]) / safe[:, None]
-    target = cand_block[part_pair[sample_ring]]
+    target = part_pair[sample_ring]
     faced = np.zeros(len(point), dtype=bool)
     for depth in sorted({FACE_PROBE_M, FACE_PROBE_M + gap_m / 2, FACE_PROBE_M + gap_m}):
         todo = np.nonzero(~faced)[0]
         probe = point[todo] + outward[todo] * depth
-        faced[todo] = shapely.intersects_xy(block_geoms[target[todo]], probe[:, 0], probe[:, 1])
+        faced[todo] = _in_near(probe[:, 0], probe[:, 1], target[todo], offset, neigh, member_geoms,
+                               m_bounds)
     weight = np.repeat(ring_len / k, k)
     faced_len = np.bincount(part_pair[sample_ring], weights=weight * faced, minlength=n)
     total_len = np.bincount(part_pair, weights=ring_len, minlength=n)

@@ -140,12 +140,22 @@ def assemble(pieces: np.ndarray, groups: np.ndarray, k: int) -> np.ndarray:
     Disjoint pieces need no overlay: their polygons are gathered into a MultiPolygon, and a group
     made of a single polygon gets that Polygon. Every group must own a piece.
     """
-    # A union of polygons is polygonal, so its parts are Polygons.
-    parts, part_of = shapely.get_parts(pieces, return_index=True)
-    part_group = groups[part_of]
-    part_order = np.argsort(part_group, kind="stable")
-    parts, part_group = parts[part_order], part_group[part_order]
-    out = np.asarray(shapely.multipolygons(parts, indices=part_group), dtype=object)
-    single = np.bincount(part_group, minlength=k) == 1
-    out[single] = shapely.get_geometry(out[single], 0)
+    # A union of polygons is polygonal, so its parts are Polygons. Taking parts copies them: only
+    # the MultiPolygon pieces are split, and a Polygon piece is used as it is (geometries are immutable).
+    multi = shapely.get_type_id(pieces) == shapely.GeometryType.MULTIPOLYGON
+    split, split_of = shapely.get_parts(pieces[multi], return_index=True)
+    parts = np.r_[pieces[~multi], split]
+    part_of = np.r_[np.nonzero(~multi)[0], np.nonzero(multi)[0][split_of]]
+    # Sorted by group, then by piece, the parts of a MultiPolygon piece keeping their order.
+    order = np.lexsort((part_of, groups[part_of]))
+    parts, part_group = parts[order], groups[part_of][order]
+    count = np.bincount(part_group, minlength=k)
+    out = np.empty(k, dtype=object)
+    # A group of one Polygon is that Polygon; only groups of several are gathered.
+    single = count[part_group] == 1
+    out[part_group[single]] = parts[single]
+    several = np.nonzero(count > 1)[0]
+    if len(several):
+        _, dense = np.unique(part_group[~single], return_inverse=True)
+        out[several] = shapely.multipolygons(parts[~single], indices=dense)
     return out

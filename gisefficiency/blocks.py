@@ -25,6 +25,7 @@ Sums are NaN-safe: a block whose parcels all lack a figure gets NaN, never 0.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -204,33 +205,26 @@ def find_blocks(
     low_pos, low_block = cand[in_block], member_block[in_block]
     n_blocks = len(ok_comps)
 
-    # Block polygons of the flagged parcels: only parcels that intersect (a "touch component")
-    # need an overlay; the touch components of a block are then assembled without one.
-    keep_pair = in_block[i] & in_block[j]
-    ti, tj = i[keep_pair], j[keep_pair]
-    if gap_m > 0 and len(ti):
-        hit = intersecting(geoms, ti, tj, tolerance=TOUCH_TOLERANCE_M)
-        ti, tj = ti[hit], tj[hit]
-    local = np.full(len(cand), -1)
-    local[in_block] = np.arange(len(low_pos))
-    touch = components(len(low_pos), local[ti], local[tj])
-    pieces = union_by_label(geom_all[low_pos], touch)
-    piece_block = np.empty(len(pieces), dtype=np.intp)
-    piece_block[touch] = low_block
-    geometry = assemble(pieces, piece_block, n_blocks) if n_blocks else np.empty(0, dtype=object)
-
-    kept_pos, kept_block = _kept(parcels, geom_all, usable & ~flagged, low_pos, low_block, geometry,
+    # Kept parcels are chosen before any block polygon exists (hull and probes use the flagged
+    # parcels themselves), so that flagged and kept parcels are unioned in a single pass.
+    kept_pos, kept_block = _kept(parcels, geom_all, usable & ~flagged, low_pos, low_block, n_blocks,
                                  keep=keep, gap_m=gap_m, enclosed_share=keep_enclosed_share,
                                  max_share=keep_max_share)
-    if len(kept_pos):
-        geometry = _with_kept(geometry, pieces, piece_block, geom_all[low_pos], touch,
-                              geom_all[kept_pos], kept_block)
-    if close_gaps and gap_m > 0 and n_blocks:
-        geometry = _close(geometry, gap_m)
     pos = np.r_[low_pos, kept_pos]
     block = np.r_[low_block, kept_block]
+    keep_pair = in_block[i] & in_block[j]
+    local = np.full(len(cand), -1)
+    local[in_block] = np.arange(len(low_pos))
+    # The block attributes (pandas, holding the GIL) are summed while the unions (GEOS, which
+    # releases it) run: they need the polygons only for the compactness, added afterwards.
+    with ThreadPoolExecutor(1) as pool:
+        sums = pool.submit(_attributes, parcels, pos, block, len(low_pos), n_blocks, target_tax_per_mu)
+        geometry = _polygons(geom_all[low_pos], low_block, local[i[keep_pair]], local[j[keep_pair]],
+                             geom_all[kept_pos], kept_block, n_blocks, gap_m=gap_m)
+        if close_gaps and gap_m > 0 and n_blocks:
+            geometry = _close(geometry, gap_m)
+        table = _ranked(sums.result(), geometry, parcels.crs, weights)
     membership = _membership(parcels.index, low_pos, low_block, kept_pos, kept_block)
-    table = _attributes(parcels, pos, block, len(low_pos), n_blocks, geometry, target_tax_per_mu, weights)
     return Blocks(membership=membership, blocks=table)
 
 
@@ -291,20 +285,22 @@ def _check_parcels(parcels: gpd.GeoDataFrame, flag: str) -> None:
         raise InputError("find_blocks: parcels cannot be used", problems)
 
 
-def _kept(parcels, geom_all, eligible, low_pos, low_block, block_geoms, *, keep, gap_m, enclosed_share,
+def _kept(parcels, geom_all, eligible, low_pos, low_block, n_blocks, *, keep, gap_m, enclosed_share,
           max_share) -> tuple[np.ndarray, np.ndarray]:
     """Positions and block positions of the kept parcels (rules in ``gisefficiency._blocks_keep``)."""
     empty = np.empty(0, dtype=np.intp)
     others = np.nonzero(eligible)[0]
-    if keep == "none" or len(block_geoms) == 0 or len(others) == 0:
+    if keep == "none" or n_blocks == 0 or len(others) == 0:
         return empty, empty.copy()
     if keep == "share" and max_share == 0:
         return empty, empty.copy()
-    o_idx, b_idx = _blocks_keep.hull_candidates(block_geoms, geom_all[others])
+    member_geoms = geom_all[low_pos]
+    hulls = _blocks_keep.block_hulls(member_geoms, low_block, n_blocks)
+    o_idx, b_idx = _blocks_keep.hull_candidates(hulls, geom_all[others])
     if len(o_idx) == 0:
         return empty, empty.copy()
     pos = others[o_idx]
-    faced = _blocks_keep.faced_share(geom_all[pos], b_idx, block_geoms, gap_m=gap_m)
+    faced = _blocks_keep.faced_share(geom_all[pos], b_idx, member_geoms, low_block, gap_m=gap_m)
     pairs = pd.DataFrame({
         "pos": pos, "parcel_id": parcels.index[pos], "block": b_idx, "faced": faced,
         "land_mu": parcels["land_mu"].to_numpy(dtype=float)[pos],
@@ -315,42 +311,52 @@ def _kept(parcels, geom_all, eligible, low_pos, low_block, block_geoms, *, keep,
     return chosen["pos"].to_numpy(dtype=np.intp), chosen["block"].to_numpy(dtype=np.intp)
 
 
-def _with_kept(geometry, pieces, piece_block, member_geoms, touch, kept_geoms, kept_block) -> np.ndarray:
-    """Block polygons grown by their kept parcels.
+def _polygons(low_geoms, low_block, li, lj, kept_geoms, kept_block, n_blocks, *, gap_m) -> np.ndarray:
+    """One valid (Multi)Polygon per block: its flagged and kept parcels, in one union pass.
 
-    A kept parcel is unioned only with the flagged pieces (touch components) and the other kept
-    parcels of its block that it touches (within ``TOUCH_TOLERANCE_M``); the rest of the block is reassembled without an
-    overlay (a union with the whole block polygon costs as much as the block is large).
+    Only parcels of a block that intersect (or lie within ``TOUCH_TOLERANCE_M``) need an overlay:
+    they form "touch components", each unioned once (a component of one parcel is passed through);
+    the components of a block are then gathered into its MultiPolygon without an overlay.
+
+    Parameters
+    ----------
+    low_geoms, low_block
+        Flagged parcels of the blocks and their block position.
+    li, lj
+        Pairs of flagged parcels (positions in ``low_geoms``) of the same block within ``gap_m``.
+    kept_geoms, kept_block
+        Kept parcels and their block position.
+    n_blocks
+        Number of blocks.
+    gap_m
+        The adjacency gap: when 0, the pairs ``li, lj`` already intersect.
     """
-    n_pieces, n_kept = len(pieces), len(kept_geoms)
-    grown = np.zeros(len(geometry), dtype=bool)
-    grown[kept_block] = True
-    # Kept parcels are few: a tree of them, queried by envelope with the members of the grown
-    # blocks and with themselves, then one exact test per pair (on two threads).
-    near = np.nonzero(grown[piece_block[touch]])[0]
-    tree = shapely.STRtree(kept_geoms)
-    m_hit, m_kept = tree.query(member_geoms[near])
-    k_hit, k_kept = tree.query(kept_geoms)
-    geoms = np.r_[member_geoms[near], kept_geoms]
-    a, b = np.r_[m_kept, k_kept] + len(near), np.r_[m_hit, k_hit + len(near)]
-    block_of = np.r_[piece_block[touch[near]], kept_block]
-    pair = (block_of[a] == block_of[b]) & (a != b)
-    a, b = a[pair], b[pair]
-    hit = intersecting(geoms, a, b, tolerance=TOUCH_TOLERANCE_M)
-    # Nodes: the pieces (touch components) first, then the kept parcels.
-    node_of = np.r_[touch[near], n_pieces + np.arange(n_kept)]
-    node_block = np.r_[piece_block, kept_block]
-    label = components(n_pieces + n_kept, node_of[a[hit]], node_of[b[hit]])
-    # Rebuild only the blocks that keep parcels; the others keep their polygon as it is.
-    node = np.nonzero(grown[node_block])[0]
-    _, dense = np.unique(label[node], return_inverse=True)
-    merged = union_by_label(np.r_[pieces, kept_geoms][node], dense)
-    merged_block = np.empty(len(merged), dtype=np.intp)
-    merged_block[dense] = node_block[node]
-    blocks, block_of = np.unique(merged_block, return_inverse=True)
-    out = geometry.copy()
-    out[blocks] = assemble(merged, block_of, len(blocks))
-    return out
+    if n_blocks == 0:
+        return np.empty(0, dtype=object)
+    n_low, n_kept = len(low_geoms), len(kept_geoms)
+    if gap_m > 0 and len(li):
+        hit = intersecting(low_geoms, li, lj, tolerance=TOUCH_TOLERANCE_M)
+        li, lj = li[hit], lj[hit]
+    geoms, node_block = np.r_[low_geoms, kept_geoms], np.r_[low_block, kept_block]
+    if n_kept:
+        # Kept parcels are few: a tree of them, queried by envelope with the flagged parcels of
+        # the blocks that keep some and with themselves, then one exact test per pair.
+        grown = np.zeros(n_blocks, dtype=bool)
+        grown[kept_block] = True
+        near = np.nonzero(grown[low_block])[0]
+        tree = shapely.STRtree(kept_geoms)
+        m_hit, m_kept = tree.query(low_geoms[near])
+        k_hit, k_kept = tree.query(kept_geoms)
+        a, b = np.r_[n_low + m_kept, n_low + k_kept], np.r_[near[m_hit], n_low + k_hit]
+        pair = (node_block[a] == node_block[b]) & (a != b)
+        a, b = a[pair], b[pair]
+        hit = intersecting(geoms, a, b, tolerance=TOUCH_TOLERANCE_M)
+        li, lj = np.r_[li, a[hit]], np.r_[lj, b[hit]]
+    touch = components(n_low + n_kept, li, lj)
+    pieces = union_by_label(geoms, touch)
+    piece_block = np.empty(len(pieces), dtype=np.intp)
+    piece_block[touch] = node_block
+    return assemble(pieces, piece_block, n_blocks)
 
 
 def _close(geometry: np.ndarray, gap_m: float) -> np.ndarray:
@@ -417,7 +423,8 @@ def _joined(values: pd.Series, by: np.ndarray, n: int, *, split: bool) -> tuple[
     return out, count
 
 
-def _attributes(parcels, pos, block, n_low, n_blocks, geometry, target, weights) -> gpd.GeoDataFrame:
+def _attributes(parcels, pos, block, n_low, n_blocks, target) -> pd.DataFrame:
+    """The block table from the parcel figures, without the polygon-based columns (``_ranked``)."""
     wanted = ["land_mu", "tax", "value_added", "energy_tce", "n_firms", "street", *FIRM_ID_COLUMNS]
     # Only the columns read: taking rows of the whole frame would also copy its geometries.
     rows = pd.DataFrame(parcels[[c for c in wanted if c in parcels.columns]]).iloc[pos]
@@ -443,10 +450,6 @@ def _attributes(parcels, pos, block, n_low, n_blocks, geometry, target, weights)
     for col in ("tax", "value_added", "energy_tce"):
         out[col] = _sum(rows, col, block, n_blocks)
     out["tax_per_mu"] = out["tax"] / out["area_mu"]
-    area = shapely.area(geometry)
-    perimeter = shapely.length(geometry)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out["compactness"] = np.where(perimeter > 0, 4 * np.pi * area / perimeter**2, np.nan)
     if "street" in rows.columns:
         out["streets"] = _joined(rows["street"], block, n_blocks, split=False)[0].astype("string")
     else:
@@ -456,14 +459,24 @@ def _attributes(parcels, pos, block, n_low, n_blocks, geometry, target, weights)
     out["freed_tce"] = _sum(low_rows, "energy_tce", block[role_low], n_blocks)
     out["tax_lost"] = _sum(low_rows, "tax", block[role_low], n_blocks)
     out["tax_at_target"] = freed * (np.nan if target is None else float(target))
+    return out
+
+
+def _ranked(out: pd.DataFrame, geometry: np.ndarray, crs, weights: dict[str, float]) -> gpd.GeoDataFrame:
+    """The block table completed with its polygons: compactness, priority and rank."""
+    n_blocks = len(out)
+    idx = out.index
+    area = shapely.area(geometry)
+    perimeter = shapely.length(geometry)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["compactness"] = np.where(perimeter > 0, 4 * np.pi * area / perimeter**2, np.nan)
     out["priority"] = _priority(out, weights)
     order = out["priority"].sort_values(ascending=False, kind="stable", na_position="last").index
     rank = pd.Series(np.arange(1, n_blocks + 1), index=order).reindex(idx)
     out["rank"] = rank.where(out["priority"].notna()).astype("Int64")
     out.index = pd.Index(np.arange(1, n_blocks + 1, dtype=np.int64), name="block_id")
     out = out[list(BLOCK_COLUMNS)]
-    return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geometry, index=out.index, crs=parcels.crs),
-                            crs=parcels.crs)
+    return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geometry, index=out.index, crs=crs), crs=crs)
 
 
 def _priority(table: pd.DataFrame, weights: dict[str, float]) -> pd.Series:
