@@ -118,26 +118,40 @@ def faced_share(
     # Flagged parcels of its block near each candidate (envelopes within the deepest probe): the
     # probes of a candidate are tested against these only, without a point geometry per probe.
     reach = FACE_PROBE_M + gap_m + 1.0
-    grown = shapely.bounds(cand_geoms) + np.array([-reach, -reach, reach, reach])
+    c_bounds, m_bounds = shapely.bounds(cand_geoms), shapely.bounds(member_geoms)
+    grown = c_bounds + np.array([-reach, -reach, reach, reach])
     near_c, near_m = shapely.STRtree(member_geoms).query(shapely.box(*grown.T))
     same = member_block[near_m] == cand_block[near_c]
     near_c, near_m = near_c[same], near_m[same]
-    by_cand = np.argsort(near_c, kind="stable")
-    near_c, near_m = near_c[by_cand], near_m[by_cand]
     order = np.argsort(cand_block, kind="stable")
     rank = np.empty(n, dtype=np.intp)
     rank[order] = np.arange(n)
+    # A probe at depth d lies in the candidate's envelope grown by d: per depth, only the parcels
+    # whose envelope is that close are tested (most probes are met at the first, shallow depth).
+    cb, mb = c_bounds[near_c], m_bounds[near_m]
+    apart = np.maximum(np.maximum(mb[:, 0] - cb[:, 2], cb[:, 0] - mb[:, 2]),
+                       np.maximum(mb[:, 1] - cb[:, 3], cb[:, 1] - mb[:, 3]))
+    depths = _depths(gap_m)
     # Neighbour lists in candidate-sorted order, as CSR offsets, so that slices of candidates work.
-    count = np.bincount(rank[near_c], minlength=n)
-    offset = np.r_[0, np.cumsum(count)]
-    neigh = near_m[np.argsort(rank[near_c], kind="stable")]
-    m_bounds = shapely.bounds(member_geoms)
+    by_rank = np.argsort(rank[near_c], kind="stable")
+    near_rank, near_m, apart = rank[near_c][by_rank], near_m[by_rank], apart[by_rank]
+    lists = []
+    for depth in depths:
+        close = apart <= depth + 1e-3
+        offset = np.r_[0, np.cumsum(np.bincount(near_rank[close], minlength=n))]
+        lists.append((offset, near_m[close]))
     geoms = cand_geoms[order]
     share = np.empty(n)
     share[order] = _by_block(
-        lambda rows: _faced(geoms[rows], offset[rows.start:rows.stop + 1], neigh, member_geoms, m_bounds, gap_m),
+        lambda rows: _faced(geoms[rows], [(o[rows.start:rows.stop + 1], m) for o, m in lists], member_geoms,
+                            m_bounds, depths),
         cand_block[order])
     return share
+
+
+def _depths(gap_m: float) -> list[float]:
+    """Probe depths beyond the boundary (m), shallowest first."""
+    return sorted({FACE_PROBE_M, FACE_PROBE_M + gap_m / 2, FACE_PROBE_M + gap_m})
 
 
 def _in_near(x: np.ndarray, y: np.ndarray, cand: np.ndarray, offset: np.ndarray, neigh: np.ndarray,
@@ -159,9 +173,12 @@ def _in_near(x: np.ndarray, y: np.ndarray, cand: np.ndarray, offset: np.ndarray,
     return inside
 
 
-def _faced(cand_geoms: np.ndarray, offset: np.ndarray, neigh: np.ndarray, member_geoms: np.ndarray,
-           m_bounds: np.ndarray, gap_m: float) -> np.ndarray:
-    """``faced_share`` of some candidates in the calling thread (their neighbour lists: ``_in_near``)."""
+def _faced(cand_geoms: np.ndarray, lists: list[tuple[np.ndarray, np.ndarray]], member_geoms: np.ndarray,
+           m_bounds: np.ndarray, depths: list[float]) -> np.ndarray:
+    """``faced_share`` of some candidates in the calling thread.
+
+    ``lists`` holds, per depth, the candidates' neighbour lists (``offset``, ``neigh``: ``_in_near``).
+    """
     n = len(cand_geoms)
     parts, part_pair = shapely.get_parts(shapely.orient_polygons(cand_geoms), return_index=True)
     coords, ring = shapely.get_coordinates(shapely.get_exterior_ring(parts), return_index=True)
@@ -184,7 +201,7 @@ def _faced(cand_geoms: np.ndarray, offset: np.ndarray, neigh: np.ndarray, member
     outward = np.column_stack([vec[edge, 1], -vec[edge, 0]]) / safe[:, None]
     target = part_pair[sample_ring]
     faced = np.zeros(len(point), dtype=bool)
-    for depth in sorted({FACE_PROBE_M, FACE_PROBE_M + gap_m / 2, FACE_PROBE_M + gap_m}):
+    for depth, (offset, neigh) in zip(depths, lists, strict=True):
         todo = np.nonzero(~faced)[0]
         probe = point[todo] + outward[todo] * depth
         faced[todo] = _in_near(probe[:, 0], probe[:, 1], target[todo], offset, neigh, member_geoms,

@@ -157,12 +157,15 @@ def find_blocks(
 
     Notes
     -----
-    Block polygons are built with as few overlays as possible: flagged parcels of a block that
-    intersect (or lie within ``TOUCH_TOLERANCE_M``) form "touch components", each unioned once;
-    the components of a block are then gathered into its MultiPolygon without an overlay. A kept
-    parcel is unioned only with the components and kept parcels it touches. Costly GEOS calls run
-    in chunks on ``adjacency.THREADS`` threads (1M parcels, 40 % flagged: see
-    ``benchmarks/bench_blocks.py``).
+    Kept parcels are chosen before any block polygon is built: the hull test uses the hull of the
+    flagged parcels' vertices and the faced share probes the flagged parcels themselves, both the
+    same as with the union of the block. Block polygons are then built with as few overlays as
+    possible: flagged parcels of a block that intersect (or lie within ``TOUCH_TOLERANCE_M``) form
+    "touch components", each unioned once (a lone parcel is passed through); a kept parcel is
+    unioned only with the components and kept parcels it touches; the pieces of a block are
+    gathered into its MultiPolygon without an overlay.
+    Costly GEOS calls run in chunks on ``adjacency.THREADS`` threads, and the block attributes
+    (pandas) are summed meanwhile (1M parcels, 40 % flagged: see ``benchmarks/bench_blocks.py``).
 
     Raises
     ------
@@ -206,7 +209,7 @@ def find_blocks(
     n_blocks = len(ok_comps)
 
     # Kept parcels are chosen before any block polygon exists (hull and probes use the flagged
-    # parcels themselves), so that flagged and kept parcels are unioned in a single pass.
+    # parcels themselves), so that each block polygon is assembled once, kept parcels included.
     kept_pos, kept_block = _kept(parcels, geom_all, usable & ~flagged, low_pos, low_block, n_blocks,
                                  keep=keep, gap_m=gap_m, enclosed_share=keep_enclosed_share,
                                  max_share=keep_max_share)
@@ -312,11 +315,12 @@ def _kept(parcels, geom_all, eligible, low_pos, low_block, n_blocks, *, keep, ga
 
 
 def _polygons(low_geoms, low_block, li, lj, kept_geoms, kept_block, n_blocks, *, gap_m) -> np.ndarray:
-    """One valid (Multi)Polygon per block: its flagged and kept parcels, in one union pass.
+    """One valid (Multi)Polygon per block: its flagged and kept parcels.
 
     Only parcels of a block that intersect (or lie within ``TOUCH_TOLERANCE_M``) need an overlay:
-    they form "touch components", each unioned once (a component of one parcel is passed through);
-    the components of a block are then gathered into its MultiPolygon without an overlay.
+    flagged parcels form "touch components", each unioned once (a component of one parcel is
+    passed through); a kept parcel is then unioned only with the components and kept parcels it
+    touches; the pieces of a block are gathered into its MultiPolygon without an overlay.
 
     Parameters
     ----------
@@ -337,26 +341,40 @@ def _polygons(low_geoms, low_block, li, lj, kept_geoms, kept_block, n_blocks, *,
     if gap_m > 0 and len(li):
         hit = intersecting(low_geoms, li, lj, tolerance=TOUCH_TOLERANCE_M)
         li, lj = li[hit], lj[hit]
-    geoms, node_block = np.r_[low_geoms, kept_geoms], np.r_[low_block, kept_block]
-    if n_kept:
-        # Kept parcels are few: a tree of them, queried by envelope with the flagged parcels of
-        # the blocks that keep some and with themselves, then one exact test per pair.
-        grown = np.zeros(n_blocks, dtype=bool)
-        grown[kept_block] = True
-        near = np.nonzero(grown[low_block])[0]
-        tree = shapely.STRtree(kept_geoms)
-        m_hit, m_kept = tree.query(low_geoms[near])
-        k_hit, k_kept = tree.query(kept_geoms)
-        a, b = np.r_[n_low + m_kept, n_low + k_kept], np.r_[near[m_hit], n_low + k_hit]
-        pair = (node_block[a] == node_block[b]) & (a != b)
-        a, b = a[pair], b[pair]
-        hit = intersecting(geoms, a, b, tolerance=TOUCH_TOLERANCE_M)
-        li, lj = np.r_[li, a[hit]], np.r_[lj, b[hit]]
-    touch = components(n_low + n_kept, li, lj)
-    pieces = union_by_label(geoms, touch)
+    touch = components(n_low, li, lj)
+    pieces = union_by_label(low_geoms, touch)
     piece_block = np.empty(len(pieces), dtype=np.intp)
-    piece_block[touch] = node_block
-    return assemble(pieces, piece_block, n_blocks)
+    piece_block[touch] = low_block
+    if n_kept == 0:
+        return assemble(pieces, piece_block, n_blocks)
+    # Kept parcels are few: a tree of them, queried by envelope with the flagged parcels of the
+    # blocks that keep some and with themselves, then one exact test per pair.
+    n_pieces = len(pieces)
+    grown = np.zeros(n_blocks, dtype=bool)
+    grown[kept_block] = True
+    near = np.nonzero(grown[low_block])[0]
+    tree = shapely.STRtree(kept_geoms)
+    m_hit, m_kept = tree.query(low_geoms[near])
+    k_hit, k_kept = tree.query(kept_geoms)
+    geoms = np.r_[low_geoms[near], kept_geoms]
+    a, b = np.r_[m_kept, k_kept] + len(near), np.r_[m_hit, k_hit + len(near)]
+    block_of = np.r_[low_block[near], kept_block]
+    pair = (block_of[a] == block_of[b]) & (a != b)
+    a, b = a[pair], b[pair]
+    hit = intersecting(geoms, a, b, tolerance=TOUCH_TOLERANCE_M)
+    # A kept parcel is unioned with the pieces (touch components of flagged parcels) and the
+    # other kept parcels it touches. Nodes: the pieces first, then the kept parcels.
+    node_of = np.r_[touch[near], n_pieces + np.arange(n_kept)]
+    node_block = np.r_[piece_block, kept_block]
+    label = components(n_pieces + n_kept, node_of[a[hit]], node_of[b[hit]])
+    # Only the blocks that keep parcels are regrouped; the pieces of the others stay as they are.
+    node = np.nonzero(grown[node_block])[0]
+    _, dense = np.unique(label[node], return_inverse=True)
+    merged = union_by_label(np.r_[pieces, kept_geoms][node], dense)
+    merged_block = np.empty(len(merged), dtype=np.intp)
+    merged_block[dense] = node_block[node]
+    rest = ~grown[piece_block]
+    return assemble(np.r_[pieces[rest], merged], np.r_[piece_block[rest], merged_block], n_blocks)
 
 
 def _close(geometry: np.ndarray, gap_m: float) -> np.ndarray:

@@ -19,6 +19,7 @@ from gisefficiency._text import Text, assemble, cat, fmt, fmt1, join, labels, to
 from gisefficiency.conditions import UnitContext, evaluate_condition, pick2
 from gisefficiency.constants import M2_PER_MU, PER_MU_DECIMALS
 from gisefficiency.errors import InputError, Problem
+from gisefficiency.metrics import _encode, _text
 from gisefficiency.policy import Policy
 from gisefficiency.rules import Flag
 from gisefficiency.scoring import grade_units
@@ -58,6 +59,26 @@ def _arrow(s: pd.Series) -> pa.Array:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     return pc.fill_null(arr.cast(pa.string()), "")
+
+
+def _arrow_nulls(s: pd.Series) -> pa.Array:
+    """A text column as a pyarrow array, nulls kept."""
+    arr = pa.array(s.astype("string").array)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _positions(pos: np.ndarray) -> pa.Array:
+    """Row positions for ``take``; -1 gives null."""
+    return pa.array(np.maximum(pos, 0), mask=pos < 0)
+
+
+def _lookup(values: np.ndarray, keys: pd.Index, idx: pd.Index) -> np.ndarray:
+    """``values`` (float, one per text key) at the ids of ``idx``; NaN where absent (first of repeated keys)."""
+    at = pc.index_in(_text(idx), value_set=_text(keys))
+    pos = pc.fill_null(at, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    out = np.full(len(pos), np.nan)
+    out[pos >= 0] = values[pos[pos >= 0]]
+    return out
 
 
 def _rows(t: Text, idx: np.ndarray) -> Text:
@@ -259,20 +280,44 @@ def flag_parcels(
     if rule.any_firm_flagged and len(links.shares):
         fl = links.firm_links
         sh = links.shares
-        uscc = sh["uscc"].astype("string")
-        unit = uscc.map(fl["eval_id"].astype("string")).fillna(uscc) if "eval_id" in fl else uscc
-        low = unit.map(verdicts["low_efficiency"].astype(bool)).fillna(False).to_numpy(bool)
-        f = pd.DataFrame({"parcel_id": sh["parcel_id"].to_numpy(), "unit": unit.to_numpy()})[low]
-        f = f.drop_duplicates().sort_values(["parcel_id", "unit"])
-        first = f.drop_duplicates("parcel_id").set_index("parcel_id")["unit"]
-        count = f.groupby("parcel_id").size()
-        names = fl["name"].astype("string") if "name" in fl else pd.Series(dtype="string")
-        unit_first = first.reindex(idx)
-        hit = unit_first.notna().to_numpy(bool)
-        who = _arrow(unit_first.map(names).fillna(unit_first))
-        dz = _arrow(unit_first.map(verdicts["disposal_zh"]))
-        de = _arrow(unit_first.map(verdicts["disposal_en"]))
-        k = count.reindex(idx).fillna(0).to_numpy(float)
+        has_eval = "eval_id" in fl
+        # integer codes of the text ids (sorted order), so every lookup below is numpy indexing
+        texts = [_text(sh["uscc"]), _text(fl.index), _text(verdicts.index)]
+        if has_eval:
+            texts.append(_text(fl["eval_id"]))
+        codes, ids = _encode(*texts)
+        sh_codes, fl_codes, v_codes = codes[:3]
+        unit_of = np.arange(len(ids))
+        if has_eval:
+            known = codes[3] >= 0
+            unit_of[fl_codes[known]] = codes[3][known]  # firms the link stage never saw are their own unit
+        low_of = np.zeros(len(ids), dtype=bool)
+        low_of[v_codes] = verdicts["low_efficiency"].astype(bool).to_numpy(dtype=bool)
+        (p_codes, idx_codes), _ = _encode(_text(sh["parcel_id"]), _text(idx))
+        ok = (sh_codes >= 0) & (p_codes >= 0)
+        unit = np.where(ok, unit_of[sh_codes], -1)
+        low = ok & low_of[np.maximum(unit, 0)]
+        n_p = max(int(p_codes.max(initial=-1)), int(idx_codes.max(initial=-1))) + 1
+        pairs = np.unique(p_codes[low] * len(ids) + unit[low])  # distinct (parcel, low unit), sorted
+        pair_parcel = pairs // max(len(ids), 1)
+        count_of = np.bincount(pair_parcel, minlength=n_p)
+        first_of = np.full(n_p, -1)
+        starts = np.flatnonzero(np.r_[True, pair_parcel[1:] != pair_parcel[:-1]]) if len(pairs) else []
+        first_of[pair_parcel[starts]] = (pairs % max(len(ids), 1))[starts]  # smallest unit id of the parcel
+        first = np.where(idx_codes >= 0, first_of[np.maximum(idx_codes, 0)], -1)
+        hit = first >= 0
+        fl_pos = np.full(len(ids), -1)
+        fl_pos[fl_codes] = np.arange(len(fl_codes))
+        v_pos = np.full(len(ids), -1)
+        v_pos[v_codes] = np.arange(len(v_codes))
+        unit_text = ids.take(_positions(first))
+        name = _arrow_nulls(fl["name"]).take(_positions(np.where(hit, fl_pos[first], -1))) if "name" in fl \
+            else pa.nulls(n, pa.string())
+        who = pc.fill_null(pc.coalesce(name.cast(pa.string()), unit_text.cast(pa.string())), "")
+        vp = _positions(np.where(hit, v_pos[first], -1))
+        dz = pc.fill_null(_arrow_nulls(verdicts["disposal_zh"]).take(vp).cast(pa.string()), "")
+        de = pc.fill_null(_arrow_nulls(verdicts["disposal_en"]).take(vp).cast(pa.string()), "")
+        k = np.where(idx_codes >= 0, count_of[np.maximum(idx_codes, 0)], 0).astype(float)
         more_zh = where(k > 1, cat("等", fmt(k), "家"), "")
         more_en = where(k > 1, cat(" and ", fmt(k - 1), " more"), "")
         add(hit, cat("地块上有低效企业", who, more_zh, "（", dz, "）"),
@@ -280,7 +325,8 @@ def flag_parcels(
     if rule.tax_per_mu_below is not None and len(parcel_panel):
         yrs = parcel_panel.index.get_level_values(1)
         y = int(year if year is not None else yrs.max())
-        t = parcel_panel.loc[yrs == y, "tax_per_mu"].droplevel(1).reindex(idx).to_numpy(float)
+        sub = parcel_panel.loc[yrs == y, "tax_per_mu"]
+        t = _lookup(sub.to_numpy(dtype=float, na_value=np.nan), sub.index.get_level_values(0), idx)
         t = np.round(t, PER_MU_DECIMALS)
         thr = rule.tax_per_mu_below
         with np.errstate(invalid="ignore"):

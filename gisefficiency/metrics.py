@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from gisefficiency.errors import InputError, Problem, format_ids
 from gisefficiency.schema import FLAG_FIRM_COLUMNS, NUMERIC_FIRM_COLUMNS
@@ -114,9 +116,15 @@ def emission_tonnes(frame: pd.DataFrame, weights: Mapping[str, float] | None = N
     cols = [c for c in weights if c in frame.columns]
     if not cols:
         return pd.Series(np.nan, index=frame.index, dtype="float64")
-    parts = pd.DataFrame({c: pd.to_numeric(frame[c], errors="coerce").astype("float64") * float(weights[c])
-                          for c in cols}, index=frame.index)
-    return parts.sum(axis=1, min_count=1)
+    total = np.zeros(len(frame))
+    count = np.zeros(len(frame), dtype=np.int64)
+    for c in cols:  # missing as 0, added in column order from 0.0 on, as pandas' row sum does
+        v = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan) * float(weights[c])
+        ok = ~np.isnan(v)
+        v[~ok] = 0.0
+        total += v
+        count += ok
+    return pd.Series(np.where(count > 0, total, np.nan), index=frame.index, dtype="float64")
 
 
 def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
@@ -141,12 +149,16 @@ def compute_metrics(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**cols)
 
 
-def _check_panel(firms: pd.DataFrame) -> None:
+def _check_columns(firms: pd.DataFrame) -> None:
     missing = [c for c in ("uscc", "year") if c not in firms.columns]
     if missing:
         raise InputError("firm panel lacks required columns",
                          [Problem(f"column {c!r} missing", fix="map the firm table's id and year columns "
                                   "([firms.aliases] in the config)", column=c) for c in missing])
+
+
+def _check_panel(firms: pd.DataFrame) -> None:
+    _check_columns(firms)
     dup = firms.duplicated(["uscc", "year"], keep=False)
     if dup.any():
         rows = firms.loc[dup]
@@ -158,30 +170,113 @@ def _check_panel(firms: pd.DataFrame) -> None:
                      column="uscc")])
 
 
-def _eval_ids(firms: pd.DataFrame, links: Any) -> pd.Series:
-    uscc = firms["uscc"].astype("string")
-    fl = links.firm_links
-    if "eval_id" in fl:
-        ids = uscc.map(fl["eval_id"].astype("string"))
-        return ids.fillna(uscc)  # firms the link stage never saw are their own unit
-    return uscc
+def _panel_keys(firms: pd.DataFrame, uscc_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct years (int64) and each row's year code, after checking one row per firm and year."""
+    year = pd.to_numeric(firms["year"], errors="coerce")
+    if year.isna().any():
+        _check_panel(firms)  # duplicates are reported before the missing year
+    year = year.astype("int64").to_numpy()
+    years, y_codes = np.unique(year, return_inverse=True)
+    key = uscc_codes * len(years) + y_codes
+    # equal text ids and years give equal codes, so no repeated key means no repeated (uscc, year)
+    if (uscc_codes < 0).any() or len(np.unique(key)) < len(key):
+        _check_panel(firms)
+    return years, y_codes.reshape(-1)
 
 
-def _supply_dates(parcels: pd.DataFrame | None, links: Any, eval_id_of: pd.Series) -> pd.Series:
-    """Earliest supply date of each unit's own parcels, else of the parcels it uses."""
-    if parcels is None or "supply_date" not in parcels:
-        return pd.Series(dtype="datetime64[ns]")
+def _multi_index(ids: pa.Array, codes: np.ndarray, years: np.ndarray, y_codes: np.ndarray, names: list[str],
+                 dtype: Any = "string") -> pd.MultiIndex:
+    """MultiIndex ``(id, year)`` straight from integer codes (ids sorted, as ``from_arrays`` would level them)."""
+    present = np.zeros(len(ids), dtype=bool)
+    present[codes] = True
+    new = np.cumsum(present) - 1
+    y_present = np.zeros(len(years), dtype=bool)
+    y_present[y_codes] = True
+    y_new = np.cumsum(y_present) - 1
+    level = _string_index(ids, np.flatnonzero(present), dtype=dtype)
+    return pd.MultiIndex(levels=[level, pd.Index(years[y_present])], codes=[new[codes], y_new[y_codes]],
+                         names=names, verify_integrity=False)
+
+
+def _text(values: Any) -> pa.Array:
+    """Ids as one pyarrow large_string array (nulls kept), without Python objects on the way."""
+    arr = pa.array(values.array if isinstance(values, (pd.Series, pd.Index)) else values, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(pa.large_string())
+
+
+def _encode(*arrays: pa.Array) -> tuple[list[np.ndarray], pa.Array]:
+    """Integer codes of text ids over several arrays at once, numbered in sorted id order (-1: missing).
+
+    Codes ordered like the ids let every join, group and sort run on int64 with numpy and still give
+    the rows in the order a sort on the text would.
+    """
+    enc = pc.dictionary_encode(pa.concat_arrays(list(arrays)))
+    uniques = enc.dictionary
+    order = pc.sort_indices(uniques).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    raw = enc.indices
+    codes = rank[pc.fill_null(raw, 0).to_numpy(zero_copy_only=False).astype(np.int64)] if len(raw) else \
+        np.zeros(0, np.int64)
+    if raw.null_count:
+        codes[raw.is_null().to_numpy(zero_copy_only=False)] = -1
+    out, at = [], 0
+    for a in arrays:
+        out.append(codes[at:at + len(a)])
+        at += len(a)
+    return out, uniques.take(pa.array(order))
+
+
+def _string_index(ids: pa.Array, codes: np.ndarray, *, dtype: Any = "string") -> pd.Index:
+    """The text ids of ``codes`` as a pandas string Index."""
+    return pd.Index(pd.array(ids.take(pa.array(codes)).cast(pa.string()), dtype=dtype))
+
+
+def _min_count_sum(keys: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Sum per key with ``min_count=1`` (a key whose values are all missing stays NaN)."""
+    ok = ~np.isnan(values)
+    tot = np.bincount(keys[ok], weights=values[ok], minlength=n)
+    return np.where(np.bincount(keys[ok], minlength=n) > 0, tot, np.nan)
+
+
+def _unit_of(fl: pd.DataFrame, fl_codes: np.ndarray, eval_codes: np.ndarray | None, n_ids: int) -> np.ndarray:
+    """Unit code of every id code: its ``firm_links`` eval_id, else itself (firms the link stage never saw)."""
+    unit = np.arange(n_ids, dtype=np.int64)
+    if eval_codes is not None:
+        known = eval_codes >= 0
+        unit[fl_codes[known]] = eval_codes[known]
+    return unit
+
+
+def _supply_dates(parcels: pd.DataFrame | None, links: Any, sh_codes: np.ndarray, unit: np.ndarray,
+                  n_ids: int) -> np.ndarray | None:
+    """Earliest supply date (datetime64[ns]) per id code: of the unit's own parcels, else of the parcels it uses.
+
+    None when there are no dates or no shares.
+    """
+    if parcels is None or "supply_date" not in parcels or len(links.shares) == 0:
+        return None
     shares = links.shares
-    dates = pd.to_datetime(parcels["supply_date"], errors="coerce")
-    dates = dates[~dates.index.duplicated()]
-    s = pd.DataFrame({
-        "eval_id": shares["uscc"].astype("string").map(eval_id_of).fillna(shares["uscc"].astype("string")),
-        "own": shares["kind"].eq("own").to_numpy(bool),
-        "date": shares["parcel_id"].map(dates).to_numpy(),
-    })
-    own = s[s["own"]].groupby("eval_id")["date"].min()
-    anyd = s.groupby("eval_id")["date"].min()
-    return own.combine_first(anyd)
+    dates = pd.to_datetime(parcels["supply_date"], errors="coerce").to_numpy(dtype="datetime64[ns]")
+    # index_in returns the first match, as keeping the first of duplicated parcel ids does
+    at = pc.index_in(_text(shares["parcel_id"]), value_set=_text(parcels.index))
+    pos = pc.fill_null(at, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    nat = np.iinfo(np.int64).max
+    raw = np.where(pos >= 0, dates.view(np.int64)[np.maximum(pos, 0)], nat)
+    raw[raw == np.iinfo(np.int64).min] = nat  # NaT never wins a minimum
+    named = sh_codes >= 0  # a share without firm id belongs to no unit
+    keys = unit[sh_codes[named]]
+    raw = raw[named]
+    own = shares["kind"].eq("own").to_numpy(dtype=bool, na_value=False)[named]
+    earliest_own = np.full(n_ids, nat, dtype=np.int64)
+    np.minimum.at(earliest_own, keys[own], raw[own])
+    earliest = np.full(n_ids, nat, dtype=np.int64)
+    np.minimum.at(earliest, keys, raw)
+    best = np.where(earliest_own != nat, earliest_own, earliest)
+    best[best == nat] = np.iinfo(np.int64).min
+    return best.view("datetime64[ns]")
 
 
 def unit_metrics(
@@ -225,51 +320,56 @@ def unit_metrics(
     InputError
         ``uscc`` or ``year`` missing, or several rows for one firm and year.
     """
-    _check_panel(firms)
-    eval_id = _eval_ids(firms, links)
-    year = pd.to_numeric(firms["year"], errors="coerce").astype("int64").to_numpy()
-    # Integer keys (unit code, year) instead of grouping on text: one sort, then bincount sums.
-    eval_codes, eval_uniques = pd.factorize(eval_id, sort=True)
-    uscc = firms["uscc"].astype("string")
-    uscc_codes, _ = pd.factorize(uscc, sort=True)
-    not_rep = (uscc != eval_id).fillna(True).to_numpy(bool)
-    order = np.lexsort((uscc_codes, not_rep, year, eval_codes))
-    e_sorted, y_sorted = eval_codes[order], year[order]
+    _check_columns(firms)
+    fl = links.firm_links
+    shares = links.shares
+    has_eval = "eval_id" in fl
+    # One integer code per text id (USCCs of the panel, the links and the units), in sorted id order.
+    arrays = [_text(firms["uscc"]), _text(fl.index), _text(shares["uscc"])]
+    if has_eval:
+        arrays.append(_text(fl["eval_id"]))
+    codes, ids = _encode(*arrays)
+    uscc_codes, fl_codes, sh_codes = codes[:3]
+    fl_eval = codes[3] if has_eval else None
+    n_ids = len(ids)
+    unit = _unit_of(fl, fl_codes, fl_eval, n_ids)
+    years, y_codes = _panel_keys(firms, uscc_codes)
+    eval_codes = unit[uscc_codes]
+    not_rep = uscc_codes != eval_codes
+    # one int64 sort key (unit, year, not own row, uscc): unique, as (uscc, year) is
+    ny = len(years)
+    unit_year = eval_codes * ny + y_codes
+    order = np.argsort((unit_year * 2 + not_rep) * n_ids + uscc_codes)
+    uy_sorted = unit_year[order]
     first = np.ones(len(order), dtype=bool)
-    first[1:] = (e_sorted[1:] != e_sorted[:-1]) | (y_sorted[1:] != y_sorted[:-1])
+    first[1:] = uy_sorted[1:] != uy_sorted[:-1]
     rep = order[first]  # representative row of each (unit, year): own firm first, then smallest USCC
     group = np.cumsum(first) - 1  # group number of each sorted row
     n_groups = int(first.sum())
+    unit_codes = eval_codes[rep]
 
-    index = pd.MultiIndex.from_arrays([pd.Index(eval_uniques).take(eval_codes[rep]), year[rep]],
-                                      names=["eval_id", "year"])
+    index = _multi_index(ids, unit_codes, years, y_codes[rep], ["eval_id", "year"])
     cols: dict[str, Any] = {}
     inputs = {c: pd.to_numeric(firms[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
               for c in NUMERIC_FIRM_COLUMNS if c in firms.columns}
     inputs["emission_t"] = emission_tonnes(firms, emission_weights).to_numpy(dtype="float64")
     for c in INPUT_COLUMNS:
-        if c not in inputs:
-            cols[c] = np.full(n_groups, np.nan)
-            continue
-        v = inputs[c][order]
-        ok = ~np.isnan(v)
-        tot = np.bincount(group[ok], weights=v[ok], minlength=n_groups)
-        cols[c] = np.where(np.bincount(group[ok], minlength=n_groups) > 0, tot, np.nan)  # min_count=1
-    cols["n_firms"] = np.bincount(group, minlength=n_groups)
-    out = pd.DataFrame({c: cols[c] for c in INPUT_COLUMNS}, index=index)
-    out["n_firms"] = cols["n_firms"]
+        cols[c] = _min_count_sum(group, inputs[c][order], n_groups) if c in inputs else np.full(n_groups, np.nan)
+    out = pd.DataFrame(cols, index=index)
+    out["n_firms"] = np.bincount(group, minlength=n_groups)
     attr_cols = [c for c in (*ATTRIBUTE_COLUMNS, *EXTRA_FLAG_COLUMNS) if c in firms.columns]
-    attrs = firms[attr_cols].iloc[rep]
     for c in attr_cols:
-        out[c] = attrs[c].to_numpy()
+        out[c] = pd.Series(firms[c].array.take(rep), index=index)
 
-    fl = links.firm_links
-    eval_of_firm = fl["eval_id"].astype("string") if "eval_id" in fl else pd.Series(fl.index, index=fl.index)
-    unit_codes = eval_codes[rep]
-    unit_land = fl["land_mu"].astype("float64").groupby(eval_of_firm.to_numpy()).sum(min_count=1)
-    out["land_mu"] = unit_land.reindex(eval_uniques).to_numpy()[unit_codes]
-    tenant = fl["tenant"].astype("boolean") if "tenant" in fl else pd.Series(dtype="boolean")
-    out["tenant"] = tenant.reindex(eval_uniques).fillna(False).to_numpy(bool)[unit_codes]
+    # Land of a unit: the firm_links rows naming it as eval_id (all firm_links rows without eval_id).
+    land = fl["land_mu"].to_numpy(dtype="float64", na_value=np.nan)
+    land_keys = fl_eval if fl_eval is not None else fl_codes
+    named = land_keys >= 0
+    out["land_mu"] = _min_count_sum(land_keys[named], land[named], n_ids)[unit_codes]
+    tenant = np.zeros(n_ids, dtype=bool)
+    if "tenant" in fl:
+        tenant[fl_codes] = fl["tenant"].astype("boolean").to_numpy(dtype=bool, na_value=False)
+    out["tenant"] = tenant[unit_codes]
 
     for c in ("name", "scale", "industry"):
         out[c] = out[c].astype("string") if c in out else pd.Series(pd.NA, index=out.index, dtype="string")
@@ -278,10 +378,9 @@ def unit_metrics(
     for c in ("production_date", "supply_date"):
         out[c] = (pd.to_datetime(out[c], errors="coerce") if c in out
                   else pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]"))
-    supply = _supply_dates(parcels, links, eval_of_firm)
-    if len(supply):
-        by_unit = supply.reindex(eval_uniques).to_numpy(dtype="datetime64[ns]")[unit_codes]
-        out["supply_date"] = out["supply_date"].fillna(pd.Series(by_unit, index=out.index))
+    supply = _supply_dates(parcels, links, sh_codes, unit, n_ids)
+    if supply is not None:
+        out["supply_date"] = out["supply_date"].fillna(pd.Series(supply[unit_codes], index=out.index))
     out["group"] = out["scale"].where(~out["tenant"], "tenant").astype("string")
     return compute_metrics(out)  # rows are in (eval_id, year) order already
 
@@ -315,32 +414,62 @@ def parcel_metrics(
         MultiIndex ``(parcel_id, year)`` for every parcel with at least one linked firm-year: apportioned
         inputs, ``n_firms``, the parcel's ``land_mu`` and the metrics of :data:`METRICS`.
     """
-    _check_panel(firms)
+    _check_columns(firms)
     shares = links.shares
-    uscc = shares["uscc"].astype("string")
-    mu = shares["land_mu"].astype("float64")
-    firm_mu = mu.groupby(uscc.to_numpy()).transform("sum")
-    n_links = mu.groupby(uscc.to_numpy()).transform("size")
+    (f_codes, sh_codes), _ = _encode(_text(firms["uscc"]), _text(shares["uscc"]))
+    years, y_codes = _panel_keys(firms, f_codes)
+    (p_codes,), pids = _encode(_text(shares["parcel_id"]))
+    linked = (sh_codes >= 0) & (p_codes >= 0)  # a link without firm or parcel id joins nothing
+    sh_codes, p_codes = sh_codes[linked], p_codes[linked]
+    n_ids = int(max(f_codes.max(initial=-1), sh_codes.max(initial=-1))) + 1
+    mu = shares["land_mu"].to_numpy(dtype="float64", na_value=np.nan)[linked]
+    # pandas' grouped sum (compensated) on integer keys: the same totals as grouping on the text ids
+    firm_mu = pd.Series(mu).groupby(sh_codes).transform("sum").to_numpy()
+    n_links = np.bincount(sh_codes, minlength=n_ids)[sh_codes]
     with np.errstate(invalid="ignore", divide="ignore"):
-        frac = np.where(firm_mu.to_numpy() > 0, mu.to_numpy() / firm_mu.to_numpy(), 1.0 / n_links.to_numpy())
-    link = pd.DataFrame({"uscc": uscc.to_numpy(), "parcel_id": shares["parcel_id"].to_numpy(), "frac": frac})
+        frac = np.where(firm_mu > 0, mu / firm_mu, 1.0 / n_links)
+
+    # Inner join firm-years x links on the firm, in merge order: firm rows in turn, each with its links.
+    by_firm = np.argsort(sh_codes, kind="stable")
+    counts = np.bincount(sh_codes, minlength=n_ids)
+    starts = np.cumsum(counts) - counts
+    cnt = np.where(f_codes >= 0, counts[np.maximum(f_codes, 0)], 0) if n_ids else np.zeros(len(f_codes), int)
+    left = np.repeat(np.arange(len(f_codes)), cnt)
+    offset = np.arange(len(left)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    right = by_firm[starts[f_codes][left] + offset]
 
     num_cols = [c for c in NUMERIC_FIRM_COLUMNS if c in firms.columns]
-    rows = pd.DataFrame({c: pd.to_numeric(firms[c], errors="coerce").astype("float64") for c in num_cols},
-                        index=firms.index)
-    rows["emission_t"] = emission_tonnes(firms, emission_weights)
-    rows["uscc"] = firms["uscc"].astype("string").to_numpy()
-    rows["year"] = pd.to_numeric(firms["year"], errors="coerce").astype("int64").to_numpy()
-    joined = rows.merge(link, on="uscc", how="inner")
     value_cols = [*num_cols, "emission_t"]
-    joined[value_cols] = joined[value_cols].mul(joined["frac"], axis=0)
-    grouped = joined.groupby(["parcel_id", "year"])
-    out = grouped[value_cols].sum(min_count=1)
-    out["n_firms"] = grouped["uscc"].nunique()
+    values = {c: pd.to_numeric(firms[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+              for c in num_cols}
+    values["emission_t"] = emission_tonnes(firms, emission_weights).to_numpy(dtype="float64")
+    ny = len(years)
+    key = p_codes[right] * ny + y_codes[left]  # (parcel, year), numbered in sorted order
+    seen = np.zeros(len(pids) * ny, dtype=bool)
+    seen[key] = True
+    keys = np.flatnonzero(seen)
+    group = (np.cumsum(seen) - 1)[key]
+    fr = frac[right]
+    block = np.empty((len(left), len(value_cols)))
+    for i, c in enumerate(value_cols):
+        np.multiply(values[c][left], fr, out=block[:, i])
+    # groups as categorical codes: pandas' compensated grouped sum without hashing the keys again
+    cats = pd.Categorical.from_codes(group, categories=pd.RangeIndex(len(keys)))
+    out = pd.DataFrame(block, columns=value_cols, copy=False).groupby(cats, observed=True).sum(min_count=1)
+    out.index = _multi_index(pids, keys // ny, years, keys % ny, ["parcel_id", "year"],
+                             dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+    # a firm counts once per parcel and year even if it has several links to the parcel
+    _, first_pair = np.unique(sh_codes * max(len(pids), 1) + p_codes, return_index=True)
+    first_link = np.zeros(len(sh_codes), dtype=bool)
+    first_link[first_pair] = True
+    out["n_firms"] = np.bincount(group[first_link[right]], minlength=len(keys))
     for c in INPUT_COLUMNS:
         if c not in out:
             out[c] = np.nan
-    land = parcels["land_mu"].astype("float64")
-    land = land[~land.index.duplicated()]
-    out["land_mu"] = land.reindex(out.index.get_level_values("parcel_id")).to_numpy()
-    return compute_metrics(out).sort_index()
+    land = parcels["land_mu"].to_numpy(dtype="float64", na_value=np.nan)
+    # index_in returns the first match, as keeping the first of duplicated parcel ids does
+    at = pc.index_in(_text(pids), value_set=_text(parcels.index))
+    pos = pc.fill_null(at, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    land_of = np.where(pos >= 0, land[np.maximum(pos, 0)], np.nan) if len(land) else np.full(len(pos), np.nan)
+    out["land_mu"] = land_of[keys // len(years)]
+    return compute_metrics(out)

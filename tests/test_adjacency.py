@@ -70,3 +70,14 @@ def test_union_by_label_equals_union_all(cells, n_labels):
     for label in range(labels.max() + 1):
         expected = shapely.union_all(geoms[labels == label])
         assert shapely.symmetric_difference(out[label], expected).area == pytest.approx(0, abs=1e-9)
+
+
+def test_assemble_keeps_part_order_and_passes_single_polygons():
+    a, b, c, d = (shapely.box(x, 0, x + 1, 1) for x in (0, 5, 8, 20))
+    pieces = np.array([d, shapely.MultiPolygon([b, c]), a], dtype=object)
+    out = assemble(pieces, np.array([1, 0, 0]), 2)
+    assert out[1] is d  # a lone Polygon is the block polygon as it is
+    # Group 0: the parts of piece 1 (in their order), then piece 2.
+    assert [p.bounds[0] for p in shapely.get_parts(out[0])] == [5.0, 8.0, 0.0]
+    one = assemble(np.array([shapely.MultiPolygon([a, b])], dtype=object), np.array([0]), 1)
+    assert one[0].geom_type == "MultiPolygon" and one[0].area == pytest.approx(2.0)

@@ -390,3 +390,32 @@ def test_faced_share_threads_split_between_blocks():
     assert bounds[0][0] == 0 and bounds[-1][1] == len(block) and len(bounds) > 1
     for (_, stop), (start, _) in pairwise(bounds):
         assert stop == start and block[start - 1] != block[start]  # never inside one block
+
+
+def test_block_hulls_are_the_hull_of_the_union():
+    from gisefficiency._blocks_keep import HULL_TOLERANCE_M, block_hulls
+
+    geoms = np.array([shapely.box(0, 0, 10, 10), shapely.box(30, 0, 40, 5), shapely.box(0, 20, 5, 30),
+                      shapely.box(100, 100, 110, 110)], dtype=object)
+    block = np.array([0, 0, 0, 1])
+    hulls = block_hulls(geoms, block, 2)
+    for k in range(2):
+        expected = shapely.convex_hull(shapely.union_all(geoms[block == k])).buffer(HULL_TOLERANCE_M, quad_segs=2)
+        assert shapely.equals_exact(shapely.normalize(hulls[k]), shapely.normalize(expected), tolerance=1e-9)
+    # Hand-computed: hull of block 0 is the pentagon (0,0) (40,0) (40,5) (5,30) (0,30).
+    assert shapely.convex_hull(shapely.union_all(geoms[:3])).area == pytest.approx(40 * 5 + 0.5 * 35 * 25 + 5 * 25)
+
+
+def test_faced_share_probes_the_flagged_parcels():
+    from gisefficiency._blocks_keep import faced_share
+
+    # A 100 m square with flagged parcels west (touching), north (across a 20 m road) and east
+    # (touching, in another block), and none south: it faces its block on 2 of its 4 sides.
+    cand = shapely.box(0, 0, 100, 100)
+    members = np.array([shapely.box(-100, 0, 0, 100), shapely.box(0, 120, 100, 220), shapely.box(100, 0, 200, 100)],
+                       dtype=object)
+    member_block = np.array([0, 0, 1])
+    share = faced_share(np.array([cand, cand], dtype=object), np.array([0, 1]), members, member_block, gap_m=30)
+    np.testing.assert_allclose(share, [0.5, 0.25])
+    # Beyond the gap the northern parcel no longer counts.
+    assert faced_share(np.array([cand], dtype=object), np.array([0]), members, member_block, gap_m=10)[0] == 0.25
