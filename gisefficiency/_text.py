@@ -138,8 +138,14 @@ def assemble(n: int, segments: Sequence[tuple[np.ndarray, Text]]) -> pa.Array:
         arrays.append(const(len(rest)))
     if not arrays:
         return const(0)
-    order = np.argsort(np.concatenate(positions), kind="stable")
-    return pa.concat_arrays([a.cast(pa.string()) for a in arrays]).take(pa.array(order))
+    where_from = np.concatenate(positions)
+    if len(where_from) == n:  # disjoint pieces cover every row once: invert the permutation, no sort
+        order = np.empty(n, dtype=np.int64)
+        order[where_from] = np.arange(n)
+    else:
+        order = np.argsort(where_from, kind="stable")
+    strings = [a if a.type == pa.string() else a.cast(pa.string()) for a in arrays]
+    return pa.concat_arrays(strings).take(pa.array(order))
 
 
 def pick(idx: np.ndarray, choice: np.ndarray, producers: Sequence[Callable[[np.ndarray], Text]]) -> pa.Array:

@@ -176,12 +176,20 @@ def _panel_keys(firms: pd.DataFrame, uscc_codes: np.ndarray) -> tuple[np.ndarray
     if year.isna().any():
         _check_panel(firms)  # duplicates are reported before the missing year
     year = year.astype("int64").to_numpy()
-    years, y_codes = np.unique(year, return_inverse=True)
-    key = uscc_codes * len(years) + y_codes
+    if len(year) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    lo, hi = int(year.min()), int(year.max())
+    if hi - lo < 100_000:  # a plausible span of years: count them instead of sorting or hashing
+        present = np.bincount(year - lo, minlength=hi - lo + 1) > 0
+        years = np.flatnonzero(present) + lo
+        y_codes = (np.cumsum(present) - 1)[year - lo]
+    else:
+        years, y_codes = np.unique(year, return_inverse=True)
+        y_codes = y_codes.reshape(-1)
     # equal text ids and years give equal codes, so no repeated key means no repeated (uscc, year)
-    if (uscc_codes < 0).any() or len(np.unique(key)) < len(key):
+    if (uscc_codes < 0).any() or np.bincount(uscc_codes * len(years) + y_codes).max() > 1:
         _check_panel(firms)
-    return years, y_codes.reshape(-1)
+    return years, y_codes
 
 
 def _multi_index(ids: pa.Array, codes: np.ndarray, years: np.ndarray, y_codes: np.ndarray, names: list[str],
@@ -349,13 +357,14 @@ def unit_metrics(
     unit_codes = eval_codes[rep]
 
     index = _multi_index(ids, unit_codes, years, y_codes[rep], ["eval_id", "year"])
-    cols: dict[str, Any] = {}
     inputs = {c: pd.to_numeric(firms[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
               for c in NUMERIC_FIRM_COLUMNS if c in firms.columns}
     inputs["emission_t"] = emission_tonnes(firms, emission_weights).to_numpy(dtype="float64")
-    for c in INPUT_COLUMNS:
-        cols[c] = _min_count_sum(group, inputs[c][order], n_groups) if c in inputs else np.full(n_groups, np.nan)
-    out = pd.DataFrame(cols, index=index)
+    block = np.full((n_groups, len(INPUT_COLUMNS)), np.nan)  # one float block: no stacking copy
+    for i, c in enumerate(INPUT_COLUMNS):
+        if c in inputs:
+            block[:, i] = _min_count_sum(group, inputs[c][order], n_groups)
+    out = pd.DataFrame(block, index=index, columns=list(INPUT_COLUMNS), copy=False)
     out["n_firms"] = np.bincount(group, minlength=n_groups)
     attr_cols = [c for c in (*ATTRIBUTE_COLUMNS, *EXTRA_FLAG_COLUMNS) if c in firms.columns]
     for c in attr_cols:
@@ -450,12 +459,13 @@ def parcel_metrics(
     keys = np.flatnonzero(seen)
     group = (np.cumsum(seen) - 1)[key]
     fr = frac[right]
-    block = np.empty((len(left), len(value_cols)))
+    # one row per column, as pandas stores a float block: the grouped sum then reads memory in order
+    block = np.empty((len(value_cols), len(left)))
     for i, c in enumerate(value_cols):
-        np.multiply(values[c][left], fr, out=block[:, i])
+        np.multiply(values[c][left], fr, out=block[i])
     # groups as categorical codes: pandas' compensated grouped sum without hashing the keys again
     cats = pd.Categorical.from_codes(group, categories=pd.RangeIndex(len(keys)))
-    out = pd.DataFrame(block, columns=value_cols, copy=False).groupby(cats, observed=True).sum(min_count=1)
+    out = pd.DataFrame(block.T, columns=value_cols, copy=False).groupby(cats, observed=True).sum(min_count=1)
     out.index = _multi_index(pids, keys // ny, years, keys % ny, ["parcel_id", "year"],
                              dtype=pd.StringDtype("pyarrow", na_value=np.nan))
     # a firm counts once per parcel and year even if it has several links to the parcel
