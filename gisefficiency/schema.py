@@ -109,6 +109,13 @@ SCALE_VALUES: dict[str, str] = {
     "规下": "below", "规模以下": "below", "below": "below", "否": "below", "0": "below",
 }
 
+#: Land-row kind spellings -> "own" / "leased" (1/0 as the Wenzhou ETDZ platform's ``type``).
+KIND_VALUES: dict[str, str] = {
+    "own": "own", "owned": "own", "自有": "own", "自用": "own", "自建": "own", "1": "own",
+    "leased": "leased", "lease": "leased", "tenant": "leased", "租赁": "leased", "租用": "leased",
+    "承租": "leased", "出租": "leased", "0": "leased",
+}
+
 TRUE_VALUES: frozenset[str] = frozenset({"是", "true", "1", "y", "yes", "t", "有效", "√"})
 FALSE_VALUES: frozenset[str] = frozenset({"否", "false", "0", "n", "no", "f", "无", "无效", ""})
 

@@ -42,6 +42,7 @@ from gisefficiency.io.values import (
 from gisefficiency.schema import (
     FIRM_COLUMNS,
     FLAG_FIRM_COLUMNS,
+    KIND_VALUES,
     NUMERIC_FIRM_COLUMNS,
     SCALE_VALUES,
 )
@@ -49,12 +50,6 @@ from gisefficiency.uscc import is_valid_uscc
 
 log = logging.getLogger(__name__)
 
-#: Land-row kind spellings -> "own" / "leased" (1/0 as the Wenzhou ETDZ platform's ``type``).
-KIND_VALUES: dict[str, str] = {
-    "own": "own", "owned": "own", "自有": "own", "自用": "own", "自建": "own", "1": "own",
-    "leased": "leased", "lease": "leased", "tenant": "leased", "租赁": "leased", "租用": "leased",
-    "承租": "leased", "出租": "leased", "0": "leased",
-}
 
 #: Row labels of total lines, dropped (with a warning) when the row has no USCC.
 TOTAL_WORDS: frozenset[str] = frozenset({"合计", "总计", "小计", "total", "sum"})

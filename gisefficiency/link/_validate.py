@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from gisefficiency.errors import ConfigError, InputError, Problem, format_ids
+from gisefficiency.schema import KIND_VALUES
 
 #: Ways a firm can be tied to a parcel, in the default priority.
 LINK_METHODS: tuple[str, ...] = ("table", "land", "holder", "point")
@@ -20,11 +21,6 @@ TENANT_MODES: tuple[str, ...] = ("merge_to_holder", "floor_share", "fixed_ratio"
 #: Which years of the firm table give a firm's parcels.
 TABLE_YEARS: tuple[str, ...] = ("latest", "all")
 
-#: Land-row ``kind`` spellings -> canonical value ("1"/"0" as the Wenzhou ETDZ platform's ``type``).
-KIND_VALUES: dict[str, str] = {
-    "own": "own", "owned": "own", "自有": "own", "自用": "own", "1": "own",
-    "leased": "leased", "lease": "leased", "tenant": "leased", "租赁": "leased", "租用": "leased", "0": "leased",
-}
 
 
 def check_options(
