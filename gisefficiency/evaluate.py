@@ -19,7 +19,7 @@ from gisefficiency._text import Text, assemble, cat, fmt, fmt1, join, labels, to
 from gisefficiency.conditions import UnitContext, evaluate_condition, pick2
 from gisefficiency.constants import M2_PER_MU, PER_MU_DECIMALS
 from gisefficiency.errors import InputError, Problem
-from gisefficiency.metrics import _encode, _text
+from gisefficiency.ids import arrow_ids, encode
 from gisefficiency.policy import Policy
 from gisefficiency.rules import Flag
 from gisefficiency.scoring import grade_units
@@ -74,7 +74,7 @@ def _positions(pos: np.ndarray) -> pa.Array:
 
 def _lookup(values: np.ndarray, keys: pd.Index, idx: pd.Index) -> np.ndarray:
     """``values`` (float, one per text key) at the ids of ``idx``; NaN where absent (first of repeated keys)."""
-    at = pc.index_in(_text(idx), value_set=_text(keys))
+    at = pc.index_in(arrow_ids(idx), value_set=arrow_ids(keys))
     pos = pc.fill_null(at, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     out = np.full(len(pos), np.nan)
     out[pos >= 0] = values[pos[pos >= 0]]
@@ -282,10 +282,10 @@ def flag_parcels(
         sh = links.shares
         has_eval = "eval_id" in fl
         # integer codes of the text ids (sorted order), so every lookup below is numpy indexing
-        texts = [_text(sh["uscc"]), _text(fl.index), _text(verdicts.index)]
+        texts = [arrow_ids(sh["uscc"]), arrow_ids(fl.index), arrow_ids(verdicts.index)]
         if has_eval:
-            texts.append(_text(fl["eval_id"]))
-        codes, ids = _encode(*texts)
+            texts.append(arrow_ids(fl["eval_id"]))
+        codes, ids = encode(*texts)
         sh_codes, fl_codes, v_codes = codes[:3]
         unit_of = np.arange(len(ids))
         if has_eval:
@@ -293,7 +293,7 @@ def flag_parcels(
             unit_of[fl_codes[known]] = codes[3][known]  # firms the link stage never saw are their own unit
         low_of = np.zeros(len(ids), dtype=bool)
         low_of[v_codes] = verdicts["low_efficiency"].astype(bool).to_numpy(dtype=bool)
-        (p_codes, idx_codes), _ = _encode(_text(sh["parcel_id"]), _text(idx))
+        (p_codes, idx_codes), _ = encode(arrow_ids(sh["parcel_id"]), arrow_ids(idx))
         ok = (sh_codes >= 0) & (p_codes >= 0)
         unit = np.where(ok, unit_of[sh_codes], -1)
         low = ok & low_of[np.maximum(unit, 0)]

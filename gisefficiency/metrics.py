@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gisefficiency.errors import InputError, Problem, format_ids
+from gisefficiency.ids import arrow_ids, encode, string_index
 from gisefficiency.schema import FLAG_FIRM_COLUMNS, NUMERIC_FIRM_COLUMNS
 
 __all__ = [
@@ -201,45 +202,15 @@ def _multi_index(ids: pa.Array, codes: np.ndarray, years: np.ndarray, y_codes: n
     y_present = np.zeros(len(years), dtype=bool)
     y_present[y_codes] = True
     y_new = np.cumsum(y_present) - 1
-    level = _string_index(ids, np.flatnonzero(present), dtype=dtype)
+    level = string_index(ids, np.flatnonzero(present), dtype=dtype)
     return pd.MultiIndex(levels=[level, pd.Index(years[y_present])], codes=[new[codes], y_new[y_codes]],
                          names=names, verify_integrity=False)
 
 
-def _text(values: Any) -> pa.Array:
-    """Ids as one pyarrow large_string array (nulls kept), without Python objects on the way."""
-    arr = pa.array(values.array if isinstance(values, (pd.Series, pd.Index)) else values, from_pandas=True)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    return arr.cast(pa.large_string())
 
 
-def _encode(*arrays: pa.Array) -> tuple[list[np.ndarray], pa.Array]:
-    """Integer codes of text ids over several arrays at once, numbered in sorted id order (-1: missing).
-
-    Codes ordered like the ids let every join, group and sort run on int64 with numpy and still give
-    the rows in the order a sort on the text would.
-    """
-    enc = pc.dictionary_encode(pa.concat_arrays(list(arrays)))
-    uniques = enc.dictionary
-    order = pc.sort_indices(uniques).to_numpy()
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    raw = enc.indices
-    codes = rank[pc.fill_null(raw, 0).to_numpy(zero_copy_only=False).astype(np.int64)] if len(raw) else \
-        np.zeros(0, np.int64)
-    if raw.null_count:
-        codes[raw.is_null().to_numpy(zero_copy_only=False)] = -1
-    out, at = [], 0
-    for a in arrays:
-        out.append(codes[at:at + len(a)])
-        at += len(a)
-    return out, uniques.take(pa.array(order))
 
 
-def _string_index(ids: pa.Array, codes: np.ndarray, *, dtype: Any = "string") -> pd.Index:
-    """The text ids of ``codes`` as a pandas string Index."""
-    return pd.Index(pd.array(ids.take(pa.array(codes)).cast(pa.string()), dtype=dtype))
 
 
 def _min_count_sum(keys: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
@@ -269,7 +240,7 @@ def _supply_dates(parcels: pd.DataFrame | None, links: Any, sh_codes: np.ndarray
     shares = links.shares
     dates = pd.to_datetime(parcels["supply_date"], errors="coerce").to_numpy(dtype="datetime64[ns]")
     # index_in returns the first match, as keeping the first of duplicated parcel ids does
-    at = pc.index_in(_text(shares["parcel_id"]), value_set=_text(parcels.index))
+    at = pc.index_in(arrow_ids(shares["parcel_id"]), value_set=arrow_ids(parcels.index))
     pos = pc.fill_null(at, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     nat = np.iinfo(np.int64).max
     raw = np.where(pos >= 0, dates.view(np.int64)[np.maximum(pos, 0)], nat)
@@ -333,10 +304,10 @@ def unit_metrics(
     shares = links.shares
     has_eval = "eval_id" in fl
     # One integer code per text id (USCCs of the panel, the links and the units), in sorted id order.
-    arrays = [_text(firms["uscc"]), _text(fl.index), _text(shares["uscc"])]
+    arrays = [arrow_ids(firms["uscc"]), arrow_ids(fl.index), arrow_ids(shares["uscc"])]
     if has_eval:
-        arrays.append(_text(fl["eval_id"]))
-    codes, ids = _encode(*arrays)
+        arrays.append(arrow_ids(fl["eval_id"]))
+    codes, ids = encode(*arrays)
     uscc_codes, fl_codes, sh_codes = codes[:3]
     fl_eval = codes[3] if has_eval else None
     n_ids = len(ids)
@@ -425,9 +396,9 @@ def parcel_metrics(
     """
     _check_columns(firms)
     shares = links.shares
-    (f_codes, sh_codes), _ = _encode(_text(firms["uscc"]), _text(shares["uscc"]))
+    (f_codes, sh_codes), _ = encode(arrow_ids(firms["uscc"]), arrow_ids(shares["uscc"]))
     years, y_codes = _panel_keys(firms, f_codes)
-    (p_codes,), pids = _encode(_text(shares["parcel_id"]))
+    (p_codes,), pids = encode(arrow_ids(shares["parcel_id"]))
     linked = (sh_codes >= 0) & (p_codes >= 0)  # a link without firm or parcel id joins nothing
     sh_codes, p_codes = sh_codes[linked], p_codes[linked]
     n_ids = int(max(f_codes.max(initial=-1), sh_codes.max(initial=-1))) + 1
@@ -478,7 +449,7 @@ def parcel_metrics(
             out[c] = np.nan
     land = parcels["land_mu"].to_numpy(dtype="float64", na_value=np.nan)
     # index_in returns the first match, as keeping the first of duplicated parcel ids does
-    at = pc.index_in(_text(pids), value_set=_text(parcels.index))
+    at = pc.index_in(arrow_ids(pids), value_set=arrow_ids(parcels.index))
     pos = pc.fill_null(at, -1).to_numpy(zero_copy_only=False).astype(np.int64)
     land_of = np.where(pos >= 0, land[np.maximum(pos, 0)], np.nan) if len(land) else np.full(len(pos), np.nan)
     out["land_mu"] = land_of[keys // len(years)]
