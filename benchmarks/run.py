@@ -164,7 +164,7 @@ def main() -> None:
             ours = entry["pipeline"].get("stages_s", {})
             base = entry["baseline"]
             if "total" in base and ours:
-                same_job = sum(ours.get(k, 0.0) for k in ("read", "land", "link", "metrics", "evaluate", "flags", "blocks"))
+                same_job = sum(ours.get(k, 0.0) for k in ("read", "land", "link", "metrics", "evaluate", "flags", "parcels", "blocks"))
                 entry["speedup_vs_baseline"] = base["total"] / same_job if same_job else None
         if args.stages:
             entry["stages"] = spawn("stage-child", n)

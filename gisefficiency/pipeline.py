@@ -90,6 +90,7 @@ def run(config: Config, *, step: Step | None = None) -> Result:
 
     with timed("flags", "低效用地 / low-efficiency land"):
         flags = flag_parcels(parcels, parcel_panel, links, evaluation.verdicts, policy, year=year)
+    with timed("parcels", "地块汇总 / parcel table"):
         parcels = assemble.parcels_table(parcels, links, parcel_panel, evaluation, flags, year=year)
 
     with timed("blocks", "集中连片 / contiguous blocks"):
@@ -124,7 +125,8 @@ def run(config: Config, *, step: Step | None = None) -> Result:
                 density_resolution_m=config.raster.density_resolution_m,
             )
 
-    firms_table = assemble.firms_table(firms, links, evaluation, panel, parcels, year=year)
+    with timed("firms", "企业汇总 / firm table"):
+        firms_table = assemble.firms_table(firms, links, evaluation, panel, parcels, year=year)
     result = Result(
         parcels=parcels,
         firms=firms_table,
