@@ -3,6 +3,11 @@
 A text is a ``pyarrow.StringArray`` without nulls (empty means ""), or a plain ``str`` broadcast to
 every row. Numbers print at published precision (4 decimals, trailing zeros dropped), dates as
 ``YYYY-MM-DD``.
+
+Speed notes (a million rows of ~100-byte texts is 100+ MB per temporary, and fresh memory is slow):
+each row's text should be written by as few ``binary_join_element_wise`` passes as possible, so
+adjacent constant pieces are merged first, pieces with a handful of distinct values are taken from
+a small vocabulary, and :func:`join` skips empty pieces in the same pass by marking them null.
 """
 
 from __future__ import annotations
@@ -19,7 +24,11 @@ from gisefficiency.constants import PER_MU_DECIMALS
 Text = pa.Array | str
 
 __all__ = ["Text", "assemble", "cat", "const", "days", "empty", "fmt", "fmt1", "ints", "join", "labels", "pick",
-           "select", "to_series", "where"]
+           "select", "to_series", "vocab", "where",
+           "with_valid"]
+
+# Arrow prints whole numbers below 1e10 without an exponent; casting int64 is ~4x faster than float64.
+_INT_FAST = 1e9
 
 
 def const(n: int, s: str = "") -> pa.Array:
@@ -27,20 +36,41 @@ def const(n: int, s: str = "") -> pa.Array:
     return pa.array([s], pa.string()).take(pa.array(np.zeros(n, dtype=np.int32)))
 
 
+def vocab(codes: np.ndarray, strings: Sequence[str]) -> pa.Array:
+    """Row ``i`` shows ``strings[codes[i]]`` (one ``take`` from a small dictionary)."""
+    return pa.array(list(strings), pa.string()).take(pa.array(np.asarray(codes, dtype=np.int32)))
+
+
 def labels(values: np.ndarray, names: Sequence[str], shown: Sequence[str] | None = None) -> pa.Array:
     """Text of a small-vocabulary array: ``values`` equal to ``names[i]`` show ``shown[i]`` (others '')."""
     codes = np.full(len(values), len(names), dtype=np.int32)
     for i, name in enumerate(names):
         codes[values == name] = i
-    vocab = pa.array([*(shown if shown is not None else names), ""], pa.string())
-    return vocab.take(pa.array(codes))
+    return vocab(codes, [*(shown if shown is not None else names), ""])
+
+
+def _merged(parts: Sequence[Text]) -> list[Text]:
+    """``parts`` with adjacent constants merged and empty constants dropped (fewer pieces to join)."""
+    out: list[Text] = []
+    for p in parts:
+        if isinstance(p, str):
+            if p == "":
+                continue
+            if out and isinstance(out[-1], str):
+                out[-1] = out[-1] + p
+                continue
+        out.append(p)
+    return out
 
 
 def cat(*parts: Text) -> Text:
     """Concatenate texts row by row."""
-    if all(isinstance(p, str) for p in parts):
-        return "".join(parts)  # type: ignore[arg-type]
-    return pc.binary_join_element_wise(*parts, "")
+    merged = _merged(parts)
+    if not merged:
+        return ""
+    if len(merged) == 1:
+        return merged[0]
+    return pc.binary_join_element_wise(*merged, "")
 
 
 def where(mask: np.ndarray, a: Text, b: Text) -> Text:
@@ -50,47 +80,95 @@ def where(mask: np.ndarray, a: Text, b: Text) -> Text:
         return b  # type: ignore[return-value]
     if m.all():
         return a  # type: ignore[return-value]
+    if isinstance(a, str) and isinstance(b, str):
+        return vocab(m.view(np.int8), [b, a])
     return pc.if_else(pa.array(m), a, b)
 
 
 def select(conds: Sequence[np.ndarray], choices: Sequence[Text], default: Text) -> Text:
     """The choice of the first true condition, else ``default`` (like ``numpy.select``)."""
+    if all(isinstance(c, str) for c in choices) and isinstance(default, str) and len(conds):
+        codes = np.select([np.asarray(c, bool) for c in conds], list(range(len(conds))), len(conds))
+        if (codes == codes[0]).all() if len(codes) else True:
+            return ([*choices, default][int(codes[0])] if len(codes) else default)  # type: ignore[return-value]
+        return vocab(codes, [*choices, default])  # type: ignore[list-item]
     out = default
     for c, ch in reversed(list(zip(conds, choices, strict=True))):
         out = where(c, ch, out)
     return out
 
 
+def _lengths(t: pa.Array) -> np.ndarray:
+    """Byte length of each string (from the offsets, no kernel call)."""
+    off = np.frombuffer(t.buffers()[1], dtype=np.int32, count=len(t) + 1, offset=4 * t.offset)
+    return np.diff(off)
+
+
 def empty(t: Text, n: int) -> np.ndarray:
     """Rows where the text is empty."""
     if isinstance(t, str):
         return np.full(n, t == "")
+    if t.type == pa.string() and t.null_count == 0:
+        return _lengths(t) == 0
     return pc.equal(t, "").to_numpy(zero_copy_only=False)
 
 
+def with_valid(t: pa.Array, valid: np.ndarray) -> pa.Array:
+    """``t`` with rows outside ``valid`` marked null (the string data is shared, not copied)."""
+    bits = np.packbits(np.concatenate([np.zeros(t.offset, bool), valid]), bitorder="little")
+    return pa.Array.from_buffers(pa.string(), len(t), [pa.py_buffer(bits), *t.buffers()[1:]], offset=t.offset)
+
+
 def join(parts: Sequence[Text], sep: str, *, n: int, unique: bool = False) -> Text:
-    """Join texts row by row with ``sep``, skipping empty pieces (and repeated ones with ``unique``)."""
-    out = parts[0]
-    for i, p in enumerate(parts[1:], start=1):
-        if isinstance(p, str) and p == "":
-            continue
-        if isinstance(out, str) and out == "" and not unique:
-            out = p
-            continue
-        if unique and not isinstance(p, str):
-            seen = np.zeros(n, bool)
-            for q in parts[:i]:
-                seen |= pc.equal(p, q).to_numpy(zero_copy_only=False)
-            p = where(seen, "", p)
-        e_out, e_p = empty(out, n), empty(p, n)
-        out = where(e_out, p, where(e_p, out, cat(out, sep, p)))
+    """Join texts row by row with ``sep``, skipping empty pieces (and repeated ones with ``unique``).
+
+    One ``binary_join_element_wise`` pass: empty (or repeated) pieces are marked null and skipped.
+    """
+    live = [p for p in parts if not (isinstance(p, str) and p == "")]
+    if unique:  # equal constants: the first one stands for all
+        seen_s: set[str] = set()
+        kept: list[Text] = []
+        for p in live:
+            if isinstance(p, str):
+                if p in seen_s:
+                    continue
+                seen_s.add(p)
+            kept.append(p)
+        live = kept
+    if not live:
+        return ""
+    if len(live) == 1:
+        return live[0]
+    arrays = [const(n, p) if isinstance(p, str) else p for p in live]
+    valid = [~empty(a, n) for a in arrays]
+    if unique:
+        for i in range(1, len(arrays)):
+            for j in range(i):
+                both = valid[i] & valid[j]
+                if both.any():
+                    same = pc.equal(arrays[i], arrays[j]).to_numpy(zero_copy_only=False)
+                    valid[i] = valid[i] & ~(both & same)
+    anything = np.logical_or.reduce(valid)
+    pieces = [a if v.all() else with_valid(a, v) for a, v in zip(arrays, valid, strict=True)]
+    if not anything.all():
+        # Arrow drops rows whose pieces are all null (pyarrow 26): an empty, non-null piece keeps them.
+        pieces.append(with_valid(const(n), ~anything))
+    out = pc.binary_join_element_wise(*pieces, sep, null_handling="skip")
+    assert len(out) == n and out.null_count == 0
     return out
 
 
 def fmt(values: np.ndarray) -> pa.Array:
     """Numbers at published precision: 0.62, 3, 24.097; missing as '—'."""
     v = np.round(np.asarray(values, dtype="float64"), PER_MU_DECIMALS) + 0.0  # + 0.0 drops -0.0
-    return pc.fill_null(pc.cast(pa.array(v, from_pandas=True), pa.string()), "—")
+    with np.errstate(invalid="ignore"):
+        whole = bool(len(v)) and bool(np.all(np.isnan(v) | ((v == np.trunc(v)) & (np.abs(v) < _INT_FAST))))
+    if whole:
+        nan = np.isnan(v)
+        arr = pa.array(np.where(nan, 0, v).astype(np.int64), mask=nan if nan.any() else None)
+    else:
+        arr = pa.array(v, from_pandas=True)
+    return pc.fill_null(pc.cast(arr, pa.string()), "—")
 
 
 def fmt1(x: float) -> str:
@@ -98,9 +176,17 @@ def fmt1(x: float) -> str:
     return str(fmt(np.array([x]))[0].as_py())
 
 
-def ints(values: np.ndarray) -> pa.Array:
-    """Whole numbers (years) as text."""
-    return pc.cast(pa.array(np.asarray(values, dtype="int64")), pa.string())
+def ints(values: np.ndarray) -> Text:
+    """Whole numbers (years) as text; a single value for every row comes back as one ``str``."""
+    v = np.asarray(values, dtype="int64")
+    if len(v) == 0:
+        return const(0)
+    lo, hi = int(v.min()), int(v.max())
+    if lo == hi:
+        return str(lo)
+    if hi - lo < 4096:  # years: a small vocabulary
+        return vocab(v - lo, [str(y) for y in range(lo, hi + 1)])
+    return pc.cast(pa.array(v), pa.string())
 
 
 def days(values: np.ndarray) -> pa.Array:
@@ -113,8 +199,6 @@ def to_series(t: Text, index: pd.Index) -> pd.Series:
     """A pandas ``string`` column of the text."""
     arr = const(len(index), t) if isinstance(t, str) else t
     return pd.Series(pd.arrays.ArrowStringArray(arr), index=index)
-
-
 def assemble(n: int, segments: Sequence[tuple[np.ndarray, Text]]) -> pa.Array:
     """One text of length ``n`` from pieces for row positions (rows no piece covers are empty).
 

@@ -15,8 +15,23 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from gisefficiency._text import Text, assemble, cat, days, fmt, fmt1, ints, join, labels, select, where
+from gisefficiency._text import (
+    Text,
+    assemble,
+    cat,
+    days,
+    fmt,
+    fmt1,
+    ints,
+    join,
+    labels,
+    select,
+    vocab,
+    where,
+    with_valid,
+)
 from gisefficiency.constants import PER_MU_DECIMALS
 from gisefficiency.i18n import SCALE_LABELS
 from gisefficiency.metrics import METRICS
@@ -226,16 +241,29 @@ def _dates(s: pd.Series) -> np.ndarray:
     return pd.to_datetime(s, errors="coerce").to_numpy(dtype="datetime64[ns]")
 
 
-def _relation(v: np.ndarray, lo: float, op: str, hi: float | None, zh: bool) -> Text:
+def _relation_words(lo: float, op: str, hi: float | None, zh: bool) -> list[str]:
+    """The value's relation to the threshold: below, above, in between/equal (see :func:`_relation_code`)."""
     s = "" if zh else " "
     if op == "between":
         assert hi is not None
         w = ("低于", "不低于", "不低于", "且低于") if zh else ("below", "not below", "at least", "and below")
-        return select([v < lo, v >= hi], [f"{w[0]}{s}{fmt1(lo)}", f"{w[1]}{s}{fmt1(hi)}"],
-                      f"{w[2]}{s}{fmt1(lo)}{s}{w[3]}{s}{fmt1(hi)}")
+        return [f"{w[0]}{s}{fmt1(lo)}", f"{w[1]}{s}{fmt1(hi)}", f"{w[2]}{s}{fmt1(lo)}{s}{w[3]}{s}{fmt1(hi)}"]
     thr = fmt1(lo)
     less, more, eq = ("低于", "高于", _EQ_ZH[op]) if zh else ("below", "above", _EQ_EN[op])
-    return select([v < lo, v > lo], [f"{less}{s}{thr}", f"{more}{s}{thr}"], f"{eq}{s}{thr}")
+    return [f"{less}{s}{thr}", f"{more}{s}{thr}", f"{eq}{s}{thr}"]
+
+
+def _relation_code(v: np.ndarray, lo: float, op: str, hi: float | None) -> np.ndarray:
+    """0 below ``lo``, 1 above (``hi`` for between), 2 otherwise."""
+    with np.errstate(invalid="ignore"):
+        upper = v >= hi if op == "between" else v > lo
+        return np.where(v < lo, 0, np.where(upper, 1, 2))
+
+
+def _codes_of_years(y: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """Years as codes 0..k-1 into the returned consecutive years."""
+    y0 = int(y.min()) if len(y) else 0
+    return y - y0, list(range(y0, (int(y.max()) if len(y) else -1) + 1))
 
 
 def _span(years: int, wording: str, zh: bool) -> str:
@@ -269,14 +297,35 @@ def _metric(c: Metric, ctx: Context) -> Outcome:
         oks.append((ok & ~missing) | (missing & c.if_missing))
         years.append(ctx.years(k))
 
+    tail_zh, tail_en = ("，视为满足", " (taken as met)") if c.if_missing else ("", "")
+    tails_zh = [f"{uzh}，{w}{uzh}" for w in _relation_words(c.value, c.op, c.upper, True)] + [""]
+    tails_en = [f"{uen_p}, {w}" for w in _relation_words(c.value, c.op, c.upper, False)] + [""]
+
+    def text_at(v: np.ndarray, miss: np.ndarray, y: np.ndarray) -> tuple[Text, Text]:
+        """The value against the threshold (or that it is missing), one join of three pieces per language."""
+        yc, ys = _codes_of_years(y)
+        head = yc * 2 + miss
+        head_zh = [t for yr in ys for t in (f"{yr}年{zh_name}", f"缺少{yr}年{zh_name}数据{tail_zh}")]
+        head_en = [t for yr in ys for t in (f"{en_name} {yr}: ", f"no {en_name} data for {yr}{tail_en}")]
+        rel = np.where(miss, 3, _relation_code(v, c.value, c.op, c.upper))
+        vs = with_valid(fmt(v), ~miss) if miss.any() else fmt(v)  # missing values are left out
+        return (pc.binary_join_element_wise(vocab(head, head_zh), vs, vocab(rel, tails_zh), "", null_handling="skip"),
+                pc.binary_join_element_wise(vocab(head, head_en), vs, vocab(rel, tails_en), "", null_handling="skip"))
+
+    stack_v, stack_m, stack_y = np.stack(vals), np.stack(misses), np.stack(years)
+
     def one(j: int, idx: np.ndarray) -> tuple[Text, Text]:
-        v, miss, y = vals[j][idx], misses[j][idx], ints(years[j][idx])
-        vs = fmt(v)
-        zh = where(miss, cat("缺少", y, f"年{zh_name}数据" + ("，视为满足" if c.if_missing else "")),
-                   cat(y, f"年{zh_name}", vs, f"{uzh}，", _relation(v, c.value, c.op, c.upper, True), uzh))
-        en = where(miss, cat(f"no {en_name} data for ", y, " (taken as met)" if c.if_missing else ""),
-                   cat(f"{en_name} ", y, ": ", vs, uen_p, ", ", _relation(v, c.value, c.op, c.upper, False)))
-        return zh, en
+        return text_at(vals[j][idx], misses[j][idx], years[j][idx])
+
+    def first_failing(idx: np.ndarray) -> tuple[Text, Text]:
+        """The first year that fails, read straight from the stacked years (no per-year pieces)."""
+        choice = first_true([~ok[idx] for ok in oks])
+        has = np.flatnonzero(choice >= 0)
+        at, rows = choice[has], idx[has]
+        zh, en = text_at(stack_v[at, rows], stack_m[at, rows], stack_y[at, rows])
+        if len(has) == len(idx):
+            return zh, en
+        return assemble(len(idx), [(has, zh)]), assemble(len(idx), [(has, en)])
 
     if c.years == 1:
         return Outcome(oks[0], lambda idx: one(0, idx), lambda idx: one(0, idx))
@@ -297,7 +346,7 @@ def _metric(c: Metric, ctx: Context) -> Outcome:
         return (cat(f"{zh_name}{_span(c.years, c.wording, True)}{rel_zh}（", join(vz, "、", n=n), f"{uzh}）"),
                 cat(f"{en_name} {rel_en} {_span(c.years, c.wording, False)} (", join(ve, ", ", n=n), ")"))
 
-    return Outcome(np.logical_and.reduce(oks), why, _first_failing(oks, one))
+    return Outcome(np.logical_and.reduce(oks), why, first_failing)
 
 
 def _grade(c: Grade, ctx: Context) -> Outcome:

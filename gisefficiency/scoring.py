@@ -36,7 +36,7 @@ from gisefficiency._text import (
     labels,
     select,
     to_series,
-    where,
+    vocab,
 )
 from gisefficiency.conditions import PanelContext, evaluate_condition, pick2
 from gisefficiency.errors import InputError, Problem
@@ -85,20 +85,27 @@ def _labelled(rule: Any, why: tuple[Text, Text], tail_zh: str, tail_en: str) -> 
 
 
 def _by_year(values: np.ndarray, years: np.ndarray, rows: np.ndarray, how: str) -> pd.Series:
-    """Mean or sum (NaN if none) of ``values[rows]`` per year; index = every year present."""
-    yu, inv = np.unique(years, return_inverse=True)
+    """Mean or sum (NaN if none) of ``values[rows]`` per year; index = every year from first to last."""
+    y0 = int(years.min()) if len(years) else 0
+    code = years - y0  # years are a short range of whole numbers: they are their own group codes
+    span = int(code.max()) + 1 if len(years) else 0
     ok = rows & ~np.isnan(values)
-    cnt = np.bincount(inv[ok], minlength=len(yu))
-    tot = np.bincount(inv[ok], weights=values[ok], minlength=len(yu))
+    cnt = np.bincount(code[ok], minlength=span)
+    tot = np.bincount(code[ok], weights=values[ok], minlength=span)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = tot / cnt if how == "mean" else np.where(cnt > 0, tot, np.nan)
-    return pd.Series(np.where(cnt > 0, out, np.nan), index=yu)
+    return pd.Series(np.where(cnt > 0, out, np.nan), index=np.arange(y0, y0 + span))
 
 
 def _at_years(stat: pd.Series, years: np.ndarray) -> np.ndarray:
-    """``stat`` (indexed by year) looked up for each row's year, NaN where absent."""
-    yu, inv = np.unique(years, return_inverse=True)
-    return stat.reindex(yu).to_numpy(dtype=float)[inv]
+    """``stat`` (indexed by consecutive years, as :func:`_by_year` gives) for each row's year, NaN where absent."""
+    out = np.full(len(years), np.nan)
+    if len(stat) == 0:
+        return out
+    at = years - int(stat.index[0])
+    ok = (at >= 0) & (at < len(stat))
+    out[ok] = stat.to_numpy(dtype=float)[at[ok]]
+    return out
 
 
 def _benchmark(panel: pd.DataFrame, ind: str, g: ScoringGroup, x: np.ndarray, rows: np.ndarray,
@@ -122,26 +129,42 @@ def _benchmark(panel: pd.DataFrame, ind: str, g: ScoringGroup, x: np.ndarray, ro
     return np.where(b > 0, b, np.nan)
 
 
-def _industry_groups(panel: pd.DataFrame, sc: Scoring) -> np.ndarray:
+def _codes(s: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes of a text column and its distinct values; missing text is ''."""
+    codes, uniques = pd.factorize(s.astype("string"))
+    names = [str(u) for u in uniques] + [""]
+    return np.where(codes < 0, len(names) - 1, codes), names
+
+
+def _industry_groups(panel: pd.DataFrame, sc: Scoring) -> tuple[np.ndarray, list[str]]:
+    """Industry group of each row as a code into the returned names (``'other'`` last; ``['']`` if none)."""
     if not sc.industry_groups:
-        return np.full(len(panel), "", dtype=object)
-    ind = panel["industry"].astype("string").fillna("") if "industry" in panel else pd.Series([""] * len(panel))
-    out = np.full(len(panel), "other", dtype=object)
-    done = np.zeros(len(panel), bool)
-    for name, prefixes in sc.industry_groups.items():
-        hit = ind.str.startswith(tuple(prefixes)).to_numpy(bool) & ~done
-        out[hit] = name
+        return np.zeros(len(panel), dtype=np.int64), [""]
+    names = [*sc.industry_groups, "other"]
+    if "industry" not in panel:
+        return np.full(len(panel), len(names) - 1, dtype=np.int64), names
+    codes, values = _codes(panel["industry"])  # prefixes are tested on the few distinct codes only
+    vals = pd.Series(values, dtype="string")
+    group_of = np.full(len(values), len(names) - 1, dtype=np.int64)
+    done = np.zeros(len(values), bool)
+    for j, prefixes in enumerate(sc.industry_groups.values()):
+        hit = vals.str.startswith(tuple(prefixes)).to_numpy(bool) & ~done
+        group_of[hit] = j
         done |= hit
-    return out
+    return group_of[codes], names
 
 
 def _group_keys(panel: pd.DataFrame, sc: Scoring) -> np.ndarray:
-    scale = panel["scale"].astype("string") if "scale" in panel else pd.Series(pd.NA, index=panel.index,
-                                                                                dtype="string")
-    key = scale.to_numpy(dtype=object, na_value="")
+    """Scoring group of each row as a position in ``sc.groups`` (-1: none)."""
+    gids = list(sc.groups)
+    key = np.full(len(panel), -1, dtype=np.int64)
+    if "scale" in panel:
+        codes, values = _codes(panel["scale"])
+        key = np.array([gids.index(v) if v in gids else -1 for v in values], dtype=np.int64)[codes]
     if "tenant" in sc.groups and "group" in panel:
-        key = np.where(panel["group"].astype("string").eq("tenant").fillna(False).to_numpy(bool), "tenant", key)
-    return np.where(np.isin(key, list(sc.groups)), key, "").astype(object)
+        tenant = panel["group"].astype("string").eq("tenant").fillna(False).to_numpy(bool)
+        key = np.where(tenant, gids.index("tenant"), key)
+    return key
 
 
 def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd.DataFrame:
@@ -189,7 +212,7 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
             seg_zh.append((idx, zh))
             seg_en.append((idx, en))
 
-    settle(key == "", "N", lambda idx: ("规模未知，不参评", "scale unknown: not graded"))
+    settle(key < 0, "N", lambda idx: ("规模未知，不参评", "scale unknown: not graded"))
     for rule in sc.not_graded:
         o = evaluate_condition(rule.when, ctx)
         settle(o.mask & (grade == ""), "N", lambda idx, o=o, rule=rule: _labelled(rule, o.why(idx), "，不参评",
@@ -197,8 +220,8 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
 
     notes: list[tuple[np.ndarray, str, str]] = []   # (rows, zh, en) remarks on missing data
     no_bench: list[tuple[np.ndarray, str, str]] = []
-    for gid, g in sc.groups.items():
-        rows = (key == gid) & (grade == "")
+    for j_group, g in enumerate(sc.groups.values()):
+        rows = (key == j_group) & (grade == "")
         total = np.zeros(n)
         scored = np.zeros(n, bool)
         for ind, w in g.weights.items():
@@ -239,7 +262,7 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
     adjust: list[tuple[np.ndarray, Callable[[np.ndarray], tuple[Text, Text]]]] = []
     tenants: np.ndarray | None = None
     for a in sc.adjustments:
-        in_groups = np.isin(key, list(a.groups)) & (grade == "")
+        in_groups = np.isin(key, [j for j, gid in enumerate(sc.groups) if gid in a.groups]) & (grade == "")
         if a.type == "tenants":
             if links is None:
                 raise InputError(f"preset {policy.name} has a leasing adjustment ({a.zh}) and needs the links",
@@ -264,29 +287,10 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
     class_text = _classes(panel, sc, key, graded, score, years, grade)
 
     def prefix(idx: np.ndarray) -> tuple[list[Text], list[Text]]:
-        """The score and its remarks, before the class text (one concatenation builds the whole line)."""
-        k = len(idx)
-        nob_zh = join([where(m[idx], zh, "") for m, zh, _ in no_bench], "、", n=k)
-        nob_en = join([where(m[idx], en, "") for m, _, en in no_bench], ", ", n=k)
-        has_nob = ~empty(nob_zh, k)
-        parts_zh: list[Text] = [""]
-        parts_en: list[Text] = [""]
-        if has_nob.any():
-            ys = ints(years[idx])
-            parts_zh = [where(has_nob, cat(ys, "年无", nob_zh, "基准值，不计分"), "")]
-            parts_en = [where(has_nob, cat("no benchmark for ", nob_en, " in ", ys, ": not scored"), "")]
-        parts_zh += [where(m[idx], zh, "") for m, zh, _ in notes]
-        parts_en += [where(m[idx], en, "") for m, _, en in notes]
-        for hit, detail in adjust:
-            sub = hit[idx]
-            if sub.any():
-                dz, de = pick_rows(idx, sub, detail)
-                parts_zh.append(dz)
-                parts_en.append(de)
-        extra_zh, extra_en = join(parts_zh, "，", n=k), join(parts_en, "; ", n=k)
+        """The score and its remarks in brackets, before the class text (joined with it in one pass)."""
+        ez, ee = _remarks(idx, years, no_bench, notes, adjust)
         sc_txt = fmt(score[idx])
-        return (["得分", sc_txt, _bracket(extra_zh, "（", "）", k), "；"],
-                ["score ", sc_txt, _bracket(extra_en, " (", ")", k), "; "])
+        return ["得分", sc_txt, ez], ["score ", sc_txt, ee]
 
     def base(idx: np.ndarray) -> tuple[Text, Text]:
         return class_text(idx, prefix)
@@ -304,6 +308,61 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
     return pd.DataFrame({"score": score, "grade": to_series(labels(grade, ("A", "B", "C", "D", "N")), panel.index),
                          "grade_reason_zh": to_series(assemble(n, seg_zh), panel.index),
                          "grade_reason_en": to_series(assemble(n, seg_en), panel.index)}, index=panel.index)
+
+
+def _combos(bits: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Code of each row's combination of ``bits`` (0..k-1) and one row showing each combination."""
+    code = np.zeros(n, dtype=np.int64)
+    for i, b in enumerate(bits):
+        code = code * 2 + b
+        if i % 30 == 29:  # keep the codes small: renumber the combinations seen so far
+            code = pd.factorize(code)[0].astype(np.int64)
+    code, uniq = pd.factorize(code)
+    first = np.full(len(uniq), -1)
+    first[code[::-1]] = np.arange(n)[::-1]
+    return code, first
+
+
+def _remarks(idx: np.ndarray, years: np.ndarray, no_bench: list[tuple[np.ndarray, str, str]],
+             notes: list[tuple[np.ndarray, str, str]],
+             adjust: list[tuple[np.ndarray, Callable[[np.ndarray], tuple[Text, Text]]]]) -> tuple[Text, Text]:
+    """'（...）' after the score: indicators without a benchmark, missing-data notes, bonuses and penalties.
+
+    Benchmark and data remarks take a handful of forms: each form is written once and taken per row;
+    only rows with an adjustment have their remarks joined row by row.
+    """
+    k = len(idx)
+    y = years[idx]
+    nob = [m[idx] for m, _, _ in no_bench]
+    has_nob = np.logical_or.reduce(nob) if nob else np.zeros(k, bool)
+    bits = [*nob, *(m[idx] for m, _, _ in notes)]
+    if has_nob.any():  # the no-benchmark remark names the year
+        bits += [has_nob & (y == v) for v in np.unique(y[has_nob])]
+    code, first = _combos(bits, k)
+    forms_zh, forms_en = [], []
+    for r in first:
+        names = [(zh, en) for (m, zh, en), b in zip(no_bench, nob, strict=True) if b[r]]
+        zh_parts = [f"{y[r]}年无{'、'.join(z for z, _ in names)}基准值，不计分"] if names else []
+        en_parts = [f"no benchmark for {', '.join(e for _, e in names)} in {y[r]}: not scored"] if names else []
+        zh_parts += [zh for m, zh, _ in notes if m[idx[r]]]
+        en_parts += [en for m, _, en in notes if m[idx[r]]]
+        forms_zh.append("，".join(p for p in zh_parts if p))
+        forms_en.append("; ".join(p for p in en_parts if p))
+    hits = [h[idx] for h, _ in adjust]
+    adj = np.logical_or.reduce(hits) if hits else np.zeros(k, bool)
+    sub = np.flatnonzero(adj)
+    details = [pick_rows(idx[sub], h[idx[sub]], detail) for h, detail in adjust if h[idx[sub]].any()]
+    out = []
+    for lang, (forms, left, right, sep) in enumerate(((forms_zh, "（", "）", "，"), (forms_en, " (", ")", "; "))):
+        shown = vocab(code, [f"{left}{f}{right}" if f else "" for f in forms])
+        if not len(sub):
+            out.append(shown)
+            continue
+        parts: list[Text] = [vocab(code[sub], forms), *(d[lang] for d in details)]
+        joined = _bracket(join(parts, sep, n=len(sub)), left, right, len(sub))
+        rest = np.flatnonzero(~adj)
+        out.append(assemble(k, [(sub, joined), (rest, shown.take(pa.array(rest)))]))
+    return out[0], out[1]
 
 
 def _bracket(t: Text, left: str, right: str, n: int) -> Text:
@@ -334,6 +393,29 @@ def _override(base: tuple[Text, Text], rule: Any, why: tuple[Text, Text]) -> tup
     return cat(base[0], "；", zh), cat(base[1], "; ", en)
 
 
+def _ranks(score: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rank within ``group`` by descending score (ties share the best rank), group sizes, group number.
+
+    The same as pandas ``groupby(...).rank(method="min", ascending=False)`` for finite scores, on
+    integer group codes with one sort.
+    """
+    m = len(score)
+    order = np.lexsort((-score, group))
+    g, s = group[order], score[order]
+    pos = np.arange(m)
+    new_group = np.r_[True, g[1:] != g[:-1]] if m else np.zeros(0, bool)
+    new_run = new_group | np.r_[True, s[1:] != s[:-1]] if m else new_group
+    start = np.maximum.accumulate(np.where(new_group, pos, 0))
+    run = np.maximum.accumulate(np.where(new_run, pos, 0))
+    number = np.cumsum(new_group) - 1
+    sizes = np.bincount(number)
+    rank, size, gnum = np.empty(m), np.empty(m), np.empty(m, dtype=np.int64)
+    rank[order] = run - start + 1
+    size[order] = sizes[number]
+    gnum[order] = number
+    return rank, size, gnum
+
+
 def _classes(panel: pd.DataFrame, sc: Scoring, key: np.ndarray, graded: np.ndarray, score: np.ndarray,
              years: np.ndarray, grade: np.ndarray) -> Callable[[np.ndarray, Prefix], tuple[Text, Text]]:
     """Assign A-D to graded rows in place; return the producer of the class reasons (after a prefix)."""
@@ -341,10 +423,15 @@ def _classes(panel: pd.DataFrame, sc: Scoring, key: np.ndarray, graded: np.ndarr
     cls = np.full(n, "", dtype="<U1")
     rank, size = np.zeros(n), np.ones(n)
     method = np.full(n, -1)  # index of the group in sc.groups
-    ig = _industry_groups(panel, sc)
+    ig, ig_names = _industry_groups(panel, sc)
     groups = list(sc.groups.values())
+    # every (group, year, industry group) ranking has a number; its text pieces are written once
+    ranking = np.full(n, -1, dtype=np.int64)
+    words_zh: list[tuple[str, str]] = []
+    words_en: list[str] = []
+    y0 = int(years.min()) if n else 0
     for j, g in enumerate(groups):
-        rows = graded & (key == g.id)
+        rows = graded & (key == j)
         if not rows.any():
             continue
         method[rows] = j
@@ -353,15 +440,34 @@ def _classes(panel: pd.DataFrame, sc: Scoring, key: np.ndarray, graded: np.ndarr
             cls[rows] = np.select([score >= cuts["A"], score >= cuts["B"], score >= cuts["C"]], ["A", "B", "C"],
                                   "D")[rows]
             continue
-        frame = pd.DataFrame({"s": score[rows], "y": years[rows], "ig": ig[rows]})
-        by = frame.groupby(["y", "ig"])["s"]
-        rank[rows] = by.rank(method="min", ascending=False).to_numpy(float)
-        size[rows] = by.transform("size").to_numpy(float)
+        r = np.flatnonzero(rows)
+        within = (years[r] - y0) * len(ig_names) + ig[r]
+        if np.isfinite(score[r]).all():
+            rank[r], size[r], number = _ranks(score[r], within)
+        else:  # pandas keeps missing scores unranked
+            frame = pd.DataFrame({"s": score[r], "k": within})
+            by = frame.groupby("k")["s"]
+            rank[r] = by.rank(method="min", ascending=False).to_numpy(float)
+            size[r] = by.transform("size").to_numpy(float)
+            number = by.ngroup().to_numpy(np.int64)
+        ranking[r] = number + len(words_en)
+        starts = np.zeros(int(number.max()) + 1, dtype=np.int64)
+        starts[number] = r  # a row of each ranking: its industry group and size
+        for row in starts:
+            name = ig_names[ig[row]]
+            lz, le = sc.industry_labels.get(name, ("", "")) if sc.industry_groups else ("", "")
+            gz, ge = (f"{g.zh}（{lz}）", f"{g.en} ({le})") if sc.industry_groups else (g.zh, g.en)
+            words_zh.append((f"；{gz}组第", f"/{fmt1(size[row])}名（前"))
+            words_en.append(f" of {fmt1(size[row])} in {ge} (top ")
         cum = np.cumsum([g.classes.shares[c] for c in _ORDER])
         p = rank / size
         cls[rows] = np.select([p <= cum[0] + 1e-9, p <= cum[1] + 1e-9, p <= cum[2] + 1e-9], ["A", "B", "C"],
                               "D")[rows]
     grade[graded] = cls[graded]
+    # percent ranks have one decimal in [0, 100]: 1001 texts, each with the 4 classes after it
+    pct_txt = fmt(np.arange(1001) / 10).to_pylist()
+    pct_zh = [f"{p}%），{c}类" for p in pct_txt for c in _ORDER]
+    pct_en = [f"{p}%): class {c}" for p in pct_txt for c in _ORDER]
 
     def one(j: int, idx: np.ndarray, prefix: Prefix) -> tuple[Text, Text]:
         g = groups[j]
@@ -370,23 +476,17 @@ def _classes(panel: pd.DataFrame, sc: Scoring, key: np.ndarray, graded: np.ndarr
         if g.classes.method == "cutoff":
             cuts = g.classes.cutoffs
             conds = [c == x for x in "ABC"]
-            return (cat(*pz, select(conds, [f"{x}类（{x}类线{fmt1(cuts[x])}分）" for x in "ABC"],
-                                    f"D类（低于C类线{fmt1(cuts['C'])}分）")),
-                    cat(*pe, select(conds, [f"class {x} ({x} line {fmt1(cuts[x])})" for x in "ABC"],
-                                    f"class D (below the C line {fmt1(cuts['C'])})")))
-        ct = labels(c, _ORDER)
-        if sc.industry_groups:
-            keys = list(sc.industry_labels)
-            ig_i = ig[idx]
-            nz = labels(ig_i, keys, [sc.industry_labels[k][0] for k in keys])
-            ne = labels(ig_i, keys, [sc.industry_labels[k][1] for k in keys])
-            grp_zh, grp_en = cat(f"{g.zh}（", nz, "）"), cat(f"{g.en} (", ne, ")")
-        else:
-            grp_zh, grp_en = g.zh, g.en
-        r_s, n_s = fmt(rank[idx]), fmt(size[idx])
-        pct = fmt(np.round(rank[idx] / size[idx] * 100, 1))
-        return (cat(*pz, grp_zh, "组第", r_s, "/", n_s, "名（前", pct, "%），", ct, "类"),
-                cat(*pe, "rank ", r_s, " of ", n_s, " in ", grp_en, " (top ", pct, "%): class ", ct))
+            return (cat(*pz, "；", select(conds, [f"{x}类（{x}类线{fmt1(cuts[x])}分）" for x in "ABC"],
+                                         f"D类（低于C类线{fmt1(cuts['C'])}分）")),
+                    cat(*pe, "; ", select(conds, [f"class {x} ({x} line {fmt1(cuts[x])})" for x in "ABC"],
+                                         f"class D (below the C line {fmt1(cuts['C'])})")))
+        k = np.rint(np.round(rank[idx] / size[idx] * 100, 1) * 10).astype(np.int64)
+        both = k * 4 + np.searchsorted(np.array(_ORDER), c)
+        at = ranking[idx]
+        r_s = fmt(rank[idx])
+        return (cat(*pz, vocab(at, [w[0] for w in words_zh]), r_s, vocab(at, [w[1] for w in words_zh]),
+                    vocab(both, pct_zh)),
+                cat(*pe, "; rank ", r_s, vocab(at, words_en), vocab(both, pct_en)))
 
     def text(idx: np.ndarray, prefix: Prefix) -> tuple[Text, Text]:
         return pick2(idx, method[idx], [lambda rows, j=j: one(j, rows, prefix) for j in range(len(groups))])
