@@ -23,6 +23,9 @@ from gisefficiency.constants import M2_PER_MU
 from gisefficiency.crs import gcj02_to_bd09, wgs84_to_gcj02
 from gisefficiency.errors import ConfigError, CRSError, InputError
 from gisefficiency.link import TENANT_MODES, LinkReport, Links, link_firms
+from gisefficiency.link._candidates import _group_sum, first_of, latest
+from gisefficiency.link._core import _last_name
+from gisefficiency.link._validate import _fixed_width_codes, _hashed_codes, as_id, encode, id_runs
 
 SIDE_M = math.sqrt(10 * M2_PER_MU)
 ROAD_M = 20.0
@@ -512,3 +515,81 @@ def test_bad_inputs():
         link_firms(grid_parcels(), firms, land=land_rows([("A", "P1", "own", 1.0), ("A", "P1", "leased", 1.0)]))
     with pytest.raises(InputError, match="land rows lack column"):
         link_firms(grid_parcels(), firms, land=pd.DataFrame({"uscc": ["A"]}))
+
+
+# --- integer id codes and the array helpers behind them (private, tested against pandas) ---------
+
+_ids = st.lists(st.one_of(st.none(), st.sampled_from(["91330300MA000001", "91330300MA000002", "91330300MA000003",
+                                                       " 91330300MA000001", "  ", "P1", "P22"])), max_size=30)
+
+
+def _factorize(*columns: list) -> tuple[list, list]:
+    """What the codes must be: pandas.factorize over the trimmed ids of all columns one after another."""
+    series = pd.Series([None if v is None or not v.strip() else v.strip() for c in columns for v in c], dtype=object)
+    codes, uniques = pd.factorize(series)
+    return list(uniques), codes.tolist()
+
+
+def test_encode_hand_computed():
+    ids, n, (a, b) = encode(as_id(pd.Series(["X", "Y", None, "X"], dtype="str")),
+                            id_runs(pd.Series(["Z", "Z", "Y", " "], dtype="string")))
+    assert ids.to_pylist() == ["X", "Y", "Z"] and n == 2
+    assert a.tolist() == [0, 1, -1, 0] and b.tolist() == [2, 2, 1, -1]
+    heads, runs = id_runs(pd.Series(["A", "A", None, None, " A", "A"], dtype="string"))
+    assert heads.to_pylist() == ["A", None, "A", "A"] and runs.tolist() == [2, 2, 1, 1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(_ids, _ids, st.booleans())
+def test_encode_equals_pandas_factorize(first, second, as_runs):
+    """Both code paths (fixed-width words and the Arrow text hash) number ids like pandas.factorize."""
+    one = pd.Series(first, dtype="string")
+    two = pd.Series(second, dtype="string")
+    ids, n, codes = encode(as_id(one), id_runs(two) if as_runs else as_id(two))
+    uniques, expected = _factorize(first, second)
+    assert ids.to_pylist() == uniques
+    assert np.concatenate(codes).tolist() == expected
+    assert n == len({v for v in expected[:len(first)] if v >= 0})
+    heads = [as_id(one), as_id(two)]
+    fast, slow = _fixed_width_codes(heads), _hashed_codes(heads)
+    if fast is not None:  # only when every id has one byte length of 8 to 64
+        assert fast[0].to_pylist() == slow[0].to_pylist()
+        assert [c.tolist() for c in fast[1]] == [c.tolist() for c in slow[1]]
+
+
+def test_fixed_width_codes_only_for_one_width():
+    assert _fixed_width_codes([as_id(pd.Series(["P1", "P22"], dtype="str"))]) is None
+    assert _fixed_width_codes([as_id(pd.Series(["short", "shirt"], dtype="str"))]) is None  # under 8 bytes
+    ids, (codes,) = _fixed_width_codes([as_id(pd.Series(["ABCDEFGHIJ", "ABCDEFGHIK", "ABCDEFGHIJ"], dtype="str"))])
+    assert ids.to_pylist() == ["ABCDEFGHIJ", "ABCDEFGHIK"] and codes.tolist() == [0, 1, 0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(-1, 3), st.integers(-1, 3), st.one_of(st.none(), st.integers(2019, 2022)),
+                          st.one_of(st.none(), st.floats(0, 1e6, allow_nan=False))), max_size=25))
+def test_array_helpers_equal_pandas(rows):
+    a = np.array([r[0] for r in rows], dtype=np.int64)
+    b = np.array([r[1] for r in rows], dtype=np.int64)
+    year = np.array([np.nan if r[2] is None else r[2] for r in rows], dtype="float64")
+    value = np.array([np.nan if r[3] is None else r[3] for r in rows], dtype="float64")
+    frame = pd.DataFrame({"a": a, "b": b, "year": year, "value": value})
+    assert first_of(a, b).tolist() == (~frame.duplicated(["a", "b"])).tolist()
+    last = frame.groupby("a")["year"].transform("max").to_numpy()
+    assert latest(a, year).tolist() == ((year == last) | (np.isnan(year) & np.isnan(last))).tolist()
+    group = a + 1
+    expected = frame.groupby(group)["value"].sum(min_count=1).reindex(range(5)).to_numpy()
+    np.testing.assert_array_equal(_group_sum(value, group, 5), expected)  # bit for bit, NaN where none
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.one_of(st.none(), st.integers(2019, 2021)),
+                          st.one_of(st.none(), st.sampled_from(["甲", "乙", "丙"]))), max_size=25))
+def test_last_name_is_the_last_in_year_order(rows):
+    """The name of a firm's latest year (rows without a year last, panel order within a year)."""
+    firms = pd.DataFrame({"uscc": [f"F{r[0]}" for r in rows], "year": pd.array([r[1] for r in rows], dtype="Int64"),
+                          "name": pd.array([r[2] for r in rows], dtype="string")})
+    f = np.array([r[0] for r in rows], dtype=np.int64)
+    expected = firms.assign(f=f).sort_values("year", kind="stable").groupby("f")["name"].last().reindex(range(4))
+    got = _last_name(firms, f, 4)
+    assert list(got.fillna("-")) == list(pd.array(expected.to_numpy(), dtype="str").fillna("-"))
+    assert str(got.dtype) == "str"

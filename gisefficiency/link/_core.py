@@ -4,19 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from gisefficiency.ids import arrow_ids
 from gisefficiency.link._candidates import (
+    ISSUES,
+    KINDS,
+    METHOD,
+    VIAS,
+    Arrays,
     aggregate_land,
     candidates,
+    concat,
+    first_of,
     holder_candidates,
-    issues_frame,
+    issues,
     land_candidates,
     point_candidates,
     table_candidates,
+    take,
 )
 from gisefficiency.link._report import LinkReport, firm_reasons, issue_reasons
 from gisefficiency.link._shares import apportion, assign_kind, classify, eval_codes
@@ -28,6 +39,7 @@ from gisefficiency.link._validate import (
     check_options,
     check_parcels,
     encode,
+    id_runs,
     known,
 )
 
@@ -136,35 +148,27 @@ def link_firms(
                             fixed_ratio_m2_per_mu=fixed_ratio_m2_per_mu, nearest_m=nearest_m,
                             point_crs=point_crs, table_years=table_years)
     check_parcels(parcels)
-    check_firms(firms)
-    panel = _normalise_firms(firms)
+    uscc_runs = check_firms(firms)
     info = _parcel_info(parcels)
-    checked = None
-    if land is not None:
-        checked = check_land(land)
-        checked["uscc"] = as_id(checked["uscc"])
-        checked["parcel_id"] = as_id(checked["parcel_id"])
-    no_rows = pd.Series([], dtype="str")
+    checked = None if land is None else check_land(land)
+    no_rows = pa.array([], type=pa.large_string())
     # One hash pass per id space: firm codes 0..n-1 are the panel's firms in order of appearance, parcel
     # codes are positions in the layer; every later join is array indexing on these codes.
-    firm_ids, (panel_f, holder_code, land_f) = encode(
-        panel["uscc"], info["holder_uscc"], no_rows if checked is None else checked["uscc"])
-    firm_ids.name = "uscc"
-    parcel_ids, (_, panel_p, land_p) = encode(
-        info["id"], panel.get("parcel_id", no_rows),
-        no_rows if checked is None else checked["parcel_id"])
-    panel["f"] = panel_f
-    if "parcel_id" in panel.columns:
-        panel["p"] = known(panel_p, len(parcel_ids))
-    has_holder = info["holder_uscc"].notna().to_numpy()
-    holder_f = known(holder_code, len(firm_ids))
-    usable = info["_usable"].to_numpy()
-    status = info["status"].to_numpy(dtype=object)
+    firm_ids, n_firms, (panel_f, holder_code, land_f) = encode(
+        uscc_runs, info["holder"], no_rows if checked is None else as_id(checked["uscc"]))
+    has_pid = "parcel_id" in firms.columns
+    parcel_ids, n_parcels, (_, panel_q, land_q) = encode(
+        info["id"], id_runs(firms["parcel_id"]) if has_pid else no_rows,
+        no_rows if checked is None else as_id(checked["parcel_id"]))
+    year = pd.to_numeric(firms["year"], errors="coerce").to_numpy(dtype="float64") if "year" in firms else None
+    has_holder = pa.compute.is_valid(info["holder"]).to_numpy(zero_copy_only=False)
+    holder_f = known(holder_code, n_firms)
+    usable = info["usable"]
 
     land_rows = None
     unknown_land = pd.DataFrame(columns=["uscc", "parcel_id", "kind", "floor_area_m2"])
     if checked is not None:
-        land_rows = aggregate_land(checked.assign(_f=land_f, _p=land_p), len(firm_ids), len(parcel_ids))
+        land_rows = aggregate_land(checked, land_f, land_q, firm_ids, parcel_ids, n_firms, n_parcels)
 
     # With combine="union" the record sources (table, land rows, holder) are all consulted and a firm
     # keeps every usable parcel any of them gives: a firm whose table row names one parcel still holds
@@ -173,75 +177,95 @@ def link_firms(
     # in priority order that places it, and later sources are not consulted.
     if combine not in ("union", "first"):
         raise ValueError(f"combine = {combine!r}: must be 'union' or 'first'")
-    found_parts, issue_parts = [candidates()], [issues_frame()]
-    linked = np.zeros(len(firm_ids), dtype=bool)
+    found_parts, issue_parts = [candidates()], [issues()]
+    linked = np.zeros(n_firms, dtype=bool)
     order = list(methods)
     if combine == "union" and "point" in order:  # points come last: they only place what records could not
         order = [m for m in order if m != "point"] + ["point"]
     for method in order:  # at most four sources
         if method == "table":
-            cand = table_candidates(panel, table_years=table_years)
+            if not has_pid:
+                continue
+            cand = table_candidates(panel_f, known(panel_q, n_parcels), panel_q, year, table_years=table_years)
         elif method == "holder":
             cand = holder_candidates(holder_f)
         elif method == "land":
             if land_rows is None:
                 continue
-            cand, unknown_land = land_candidates(land_rows)
+            cand = land_candidates(land_rows)
+            unknown_land = _unknown_land(take(land_rows, land_rows["f"] < 0), firm_ids, parcel_ids)
         else:
-            todo = panel[~linked[panel["f"].to_numpy()]]
-            cand, point_issues = point_candidates(todo, parcels.geometry, usable, point_crs=point_crs,
-                                                  nearest_m=nearest_m)
+            if not {"lon", "lat"} <= set(firms.columns):
+                continue
+            cand, point_issues = point_candidates(_points(firms, panel_f, year, linked), parcels.geometry, usable,
+                                                  point_crs=point_crs, nearest_m=nearest_m)
             issue_parts.append(point_issues)
         if combine == "first" or method == "point":
-            cand = cand[~linked[cand["f"].to_numpy()]]
-        valid, rejected = classify(cand, usable, status)
+            cand = take(cand, ~linked[cand["f"]])
+        valid, rejected = classify(cand, usable, info["status"])
         found_parts.append(valid)
         issue_parts.append(rejected)
-        linked[valid["f"].to_numpy()] = True
+        linked[valid["f"]] = True
     # A pair proposed by several sources is one link, credited to the source of highest priority.
-    found = pd.concat(found_parts, ignore_index=True).drop_duplicates(["f", "p"], keep="first")
+    found = concat(found_parts)
+    found = take(found, first_of(found["f"], found["p"]))
     chosen = assign_kind(found, holder_f, has_holder, land_rows)
-    shares, counts = apportion(chosen, info["land_mu"].to_numpy(), info["floor_area_m2"].to_numpy(),
+    shares, counts = apportion(chosen, info["land_mu"], info["floor_area_m2"],
                                tenant_mode=tenant_mode, fixed_ratio_m2_per_mu=fixed_ratio_m2_per_mu)
 
-    issues = _label_issues(pd.concat(issue_parts, ignore_index=True), firm_ids, parcel_ids)
-    issues = issue_reasons(issues, nearest_m=nearest_m)
-    reasons = firm_reasons(issues, np.flatnonzero(~linked), firm_ids, methods)
-    firm_links = _firm_links(panel, firm_ids, shares, reasons, tenant_mode)
+    issue_frame = issue_reasons(_label_issues(concat(issue_parts), firm_ids, parcel_ids), nearest_m=nearest_m)
+    reasons = firm_reasons(issue_frame, np.flatnonzero(~linked), firm_ids, methods)
+    firm_links, firm_method = _firm_links(firms, panel_f, firm_ids, n_firms, shares, reasons, tenant_mode)
     parcel_links = _parcel_links(parcels, info, shares)
-    order = np.lexsort((shares["f"].to_numpy(), shares["kind"].to_numpy() != "own", shares["p"].to_numpy()))
-    shares = shares.iloc[order]
+    order = np.lexsort((shares["f"], shares["kind"] != 0, shares["p"]))
+    shares = take(shares, order)
     shares_out = pd.DataFrame({
-        "uscc": firm_ids.take(shares["f"].to_numpy()),
-        "parcel_id": parcels.index.take(shares["p"].to_numpy()),
-        "kind": shares["kind"].to_numpy(),
-        "method": shares["method"].to_numpy(),
-        "floor_area_m2": shares["floor_area_m2"].to_numpy(),
-        "land_mu": shares["land_mu"].to_numpy(),
-    }).astype({"kind": "str", "method": "str"})
-    report = _report(methods, tenant_mode, firm_links, shares, issues.drop(columns="f"), reasons,
-                     unknown_land, info, parcel_links, counts)
+        "uscc": _text(firm_ids, shares["f"]),
+        "parcel_id": parcels.index.take(shares["p"]),
+        "kind": _text(pa.array(KINDS, pa.large_string()), shares["kind"]),
+        "method": _text(pa.array(LINK_METHODS, pa.large_string()), shares["method"]),
+        "floor_area_m2": shares["floor"],
+        "land_mu": shares["land_mu"],
+    })
+    report = _report(methods, tenant_mode, firm_links, firm_method, shares, shares_out,
+                     issue_frame.drop(columns="f"), reasons, unknown_land, info, parcel_links, counts)
     return Links(shares=shares_out, firm_links=firm_links, parcel_links=parcel_links, report=report)
 
 
-def _normalise_firms(firms: pd.DataFrame) -> pd.DataFrame:
-    """The panel columns linking needs, ids as trimmed strings (the caller's frame is not touched)."""
-    cols = [c for c in ("uscc", "name", "year", "parcel_id", "lon", "lat", "coord_sys", "src_row")
-            if c in firms.columns]
-    out = firms[cols].copy()
-    out["uscc"] = as_id(out["uscc"])
-    if "parcel_id" in out.columns:
-        out["parcel_id"] = as_id(out["parcel_id"])
-    for col in ("lon", "lat"):
-        if col in out.columns:
-            out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
-    return out.reset_index(drop=True)
+def _text(ids: pa.Array, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """The ids of ``codes`` (-1: missing) as a pandas ``str`` array, taken in Arrow."""
+    return pd.array(ids.take(pa.array(codes, mask=codes < 0)), dtype="str")
 
 
-def _parcel_info(parcels: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Per parcel, in layer order: id as string, land, floor, holder, status and whether it can take firms.
+def _points(firms: pd.DataFrame, panel_f: np.ndarray, year: np.ndarray | None, linked: np.ndarray) -> pd.DataFrame:
+    """The panel rows with a point of firms not linked yet (index: panel row), for ``point_candidates``."""
+    lon = pd.to_numeric(firms["lon"], errors="coerce").to_numpy(dtype="float64")
+    lat = pd.to_numeric(firms["lat"], errors="coerce").to_numpy(dtype="float64")
+    rows = np.flatnonzero(~np.isnan(lon) & ~np.isnan(lat) & ~linked[panel_f])
+    pts = pd.DataFrame({"f": panel_f[rows], "lon": lon[rows], "lat": lat[rows]}, index=rows)
+    if year is not None:
+        pts["year"] = year[rows]
+    for col in ("coord_sys", "src_row"):
+        if col in firms.columns:
+            pts[col] = firms[col].take(rows).to_numpy() if col == "src_row" else firms[col].take(rows).array
+    return pts
 
-    ``status`` holds the reason (without the leading "excluded: ") for unusable parcels only.
+
+def _unknown_land(rows: Arrays, firm_ids: pa.Array, parcel_ids: pa.Array) -> pd.DataFrame:
+    """Aggregated land rows of firms that are not in the panel, as the report lists them."""
+    return pd.DataFrame({
+        "uscc": _text(firm_ids, rows["fq"]),
+        "parcel_id": _text(parcel_ids, rows["q"]),
+        "kind": _text(pa.array(KINDS, pa.large_string()), rows["kind"]),
+        "floor_area_m2": rows["floor"],
+    })
+
+
+def _parcel_info(parcels: gpd.GeoDataFrame) -> dict[str, Any]:
+    """Per parcel, in layer order: id, land, floor, holder, status and whether it can take firms.
+
+    ``status`` holds the reason (without the leading "excluded: ") for unusable parcels only; ``id``
+    and ``holder`` are Arrow text (see ``as_id``).
     """
     n = len(parcels)
     land_mu = pd.to_numeric(parcels["land_mu"], errors="coerce").to_numpy(dtype="float64")
@@ -258,83 +282,111 @@ def _parcel_info(parcels: gpd.GeoDataFrame) -> pd.DataFrame:
     no_land = usable & np.isnan(land_mu)
     status[no_land] = "land_mu missing"
     usable = usable & ~no_land
-    geom = parcels["geom_status"] if "geom_status" in parcels.columns else pd.Series(np.nan, index=parcels.index)
-    return pd.DataFrame({
-        "id": as_id(parcels.index.to_series()).reset_index(drop=True),
+    geom = parcels["geom_status"] if "geom_status" in parcels.columns else None
+    return {
+        "id": as_id(parcels.index.to_series()),
         "land_mu": land_mu,
         "floor_area_m2": (pd.to_numeric(parcels["floor_area_m2"], errors="coerce").to_numpy(dtype="float64")
                           if "floor_area_m2" in parcels.columns else np.full(n, np.nan)),
-        "holder_uscc": (as_id(parcels["holder_uscc"]).reset_index(drop=True) if "holder_uscc" in parcels.columns
-                        else pd.Series(np.nan, index=range(n), dtype="str")),
-        "status": pd.Series(status, dtype=object),
-        "_usable": usable,
-        "_repaired": geom.eq("repaired").fillna(False).to_numpy(dtype=bool),
-        "_empty": geom.eq("empty").fillna(False).to_numpy(dtype=bool),
+        "holder": (as_id(parcels["holder_uscc"]) if "holder_uscc" in parcels.columns
+                   else pa.nulls(n, pa.large_string())),
+        "status": status,
+        "usable": usable,
+        "repaired": np.zeros(n, dtype=bool) if geom is None else geom.eq("repaired").fillna(False).to_numpy(dtype=bool),
+        "empty": np.zeros(n, dtype=bool) if geom is None else geom.eq("empty").fillna(False).to_numpy(dtype=bool),
+    }
+
+
+def _label_issues(found: Arrays, firm_ids: pa.Array, parcel_ids: pa.Array) -> pd.DataFrame:
+    """Issues with USCC and parcel id labels (the id as written, or the layer's id for point issues)."""
+    return pd.DataFrame({
+        "f": found["f"],
+        "uscc": _text(firm_ids, found["f"]),
+        "parcel_id": _text(parcel_ids, found["q"]),
+        "method": _text(pa.array(LINK_METHODS, pa.large_string()), found["method"]),
+        "issue": _text(pa.array(ISSUES, pa.large_string()), found["issue"]),
+        "value": found["value"],
+        "detail": pd.array(found["detail"], dtype="str"),
     })
 
 
-def _label_issues(issues: pd.DataFrame, firm_ids: pd.Index, parcel_ids: pd.Index) -> pd.DataFrame:
-    """Issues with USCC and parcel id labels (the id as written, or the layer's id for point issues)."""
-    p = issues["p"].to_numpy()
-    label = issues["label"].to_numpy(dtype=object).copy()
-    from_layer = pd.isna(label) & (p >= 0)
-    label[from_layer] = parcel_ids.to_numpy(dtype=object)[p[from_layer]]
-    return pd.DataFrame({
-        "f": issues["f"].to_numpy(),
-        "uscc": firm_ids.to_numpy()[issues["f"].to_numpy()],
-        "parcel_id": label,
-        "method": issues["method"].to_numpy(),
-        "issue": issues["issue"].to_numpy(),
-        "value": issues["value"].to_numpy(dtype="float64"),
-        "detail": issues["detail"].to_numpy(),
-    }).astype({"uscc": "str", "parcel_id": "str", "method": "str", "issue": "str",
-               "detail": "str"})
+def _last_name(firms: pd.DataFrame, panel_f: np.ndarray, n: int) -> pd.api.extensions.ExtensionArray:
+    """Each firm's name as last written (in year order, rows without a year last; rows without a name
+    skipped), as ``str``: the row of the latest year, of those the last one in the panel."""
+    if "name" not in firms.columns:
+        return pd.array(np.full(n, np.nan), dtype="str")
+    names = firms["name"].reset_index(drop=True)
+    rows = np.flatnonzero(names.notna().to_numpy())
+    fr = panel_f[rows]
+    last = np.full(n, -1)
+    year = firms["year"] if "year" in firms.columns else None
+    if year is not None and not (pd.api.types.is_numeric_dtype(year) and not pd.api.types.is_bool_dtype(year)):
+        # Text years: order them as a stable sort on the text would.
+        order = year.reset_index(drop=True).sort_values(kind="stable").index.to_numpy()
+        order = order[names.notna().to_numpy()[order]]
+        np.maximum.at(last, panel_f[order], np.arange(len(order)))
+        picked = last >= 0
+        last[picked] = order[last[picked]]
+    elif year is None:
+        np.maximum.at(last, fr, rows)
+    else:
+        # Without sorting: a row without a year wins (it sorts last), else the latest year, then the
+        # last row of that year.
+        y = pd.to_numeric(year).to_numpy(dtype="float64", na_value=np.nan)[rows]
+        nan = np.isnan(y)
+        np.maximum.at(last, fr[nan], rows[nan])
+        top = np.full(n, -np.inf)
+        np.maximum.at(top, fr[~nan], y[~nan])
+        best = ~nan & (y == top[fr]) & (last[fr] < 0)
+        np.maximum.at(last, fr[best], rows[best])
+    return pd.array(pd.api.extensions.take(names.array, last, allow_fill=True), dtype="str")
 
 
 def _firm_links(
-    panel: pd.DataFrame,
-    firm_ids: pd.Index,
-    shares: pd.DataFrame,
+    firms: pd.DataFrame,
+    panel_f: np.ndarray,
+    firm_ids: pa.Array,
+    n: int,
+    shares: Arrays,
     reasons: pd.DataFrame,
     tenant_mode: str,
-) -> pd.DataFrame:
-    """One row per firm of the panel with its link status, land and evaluated unit."""
-    n = len(firm_ids)
-    f = shares["f"].to_numpy()
-    if "name" in panel.columns:
-        ordered = panel.sort_values("year", kind="stable") if "year" in panel.columns else panel
-        names = ordered.groupby("f")["name"].last().reindex(range(n)).to_numpy()  # last name written
-    else:
-        names = np.full(n, np.nan)
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """One row per firm of the panel with its link status, land and evaluated unit; and its method code."""
+    f = shares["f"]
     n_parcels = np.bincount(f, minlength=n)
     linked = n_parcels > 0
-    land_mu = np.where(linked, np.bincount(f, weights=shares["land_mu"].to_numpy(), minlength=n), np.nan)
-    n_own = np.bincount(f, weights=(shares["kind"].to_numpy() == "own").astype(float), minlength=n)
-    method = np.full(n, None, dtype=object)
-    method[f] = shares["method"].to_numpy()  # every link of a firm has the same method
-    status = np.full(n, "linked", dtype=object)
-    status[~linked] = ("unlinked: " + reasons["reason_en"]).to_numpy(dtype=object)
-    out = pd.DataFrame({
-        "name": pd.array(names, dtype="str"),
-        "status": pd.array(status, dtype="str"),
-        "method": pd.array(method, dtype="str"),
+    land_mu = np.where(linked, np.bincount(f, weights=shares["land_mu"], minlength=n), np.nan)
+    n_own = np.bincount(f, weights=(shares["kind"] == 0).astype(float), minlength=n)
+    # The method of a firm's last link (links of one firm found by several sources keep their own).
+    last = np.full(n, -1)
+    np.maximum.at(last, f, np.arange(len(f)))
+    method = np.full(n, -1, dtype=np.int8)
+    method[linked] = shares["method"][last[linked]]
+    # Status: "linked", or the reason of the k-th unlinked firm, picked from a short Arrow table.
+    slot = np.zeros(n, dtype=np.int64)
+    slot[~linked] = np.arange(1, int((~linked).sum()) + 1)
+    status = pa.concat_arrays([pa.array(["linked"], pa.large_string()),
+                               arrow_ids("unlinked: " + reasons["reason_en"])])
+    frame = pd.DataFrame({
+        "name": _last_name(firms, panel_f, n),
+        "status": _text(status, slot),
+        "method": _text(pa.array(LINK_METHODS, pa.large_string()), method),
         "land_mu": land_mu,
         "n_parcels": n_parcels.astype("int64"),
-        "eval_id": firm_ids.take(eval_codes(shares, n, tenant_mode=tenant_mode)),
+        "eval_id": _text(firm_ids, eval_codes(shares, n, tenant_mode=tenant_mode)),
         "tenant": linked & (n_own == 0) & (tenant_mode == "separate_group"),
-    }, index=firm_ids)
-    return out
+    }, index=pd.Index(pd.array(firm_ids.slice(0, n), dtype="str"), name="uscc"))
+    return frame, method
 
 
-def _parcel_links(parcels: gpd.GeoDataFrame, info: pd.DataFrame, shares: pd.DataFrame) -> pd.DataFrame:
+def _parcel_links(parcels: gpd.GeoDataFrame, info: dict[str, Any], shares: Arrays) -> pd.DataFrame:
     """One row per parcel (the layer's index): firms on it, holder, idle (usable and no firm)."""
-    n_firms = np.bincount(shares["p"].to_numpy(), minlength=len(info))
+    n_firms = np.bincount(shares["p"], minlength=len(info["usable"]))
     out = pd.DataFrame({
         "n_firms": n_firms.astype("int64"),
-        "holder_uscc": info["holder_uscc"].to_numpy(),
-        "idle": (n_firms == 0) & info["_usable"].to_numpy(),
+        "holder_uscc": pd.array(info["holder"], dtype="str"),
+        "idle": (n_firms == 0) & info["usable"],
     }, index=parcels.index.copy())
-    out["holder_uscc"] = out["holder_uscc"].astype("str")
     out.index.name = "parcel_id"
     return out
 
@@ -343,45 +395,48 @@ def _report(
     methods: tuple[str, ...],
     tenant_mode: str,
     firm_links: pd.DataFrame,
-    shares: pd.DataFrame,
-    issues: pd.DataFrame,
+    firm_method: np.ndarray,
+    shares: Arrays,
+    shares_out: pd.DataFrame,
+    found_issues: pd.DataFrame,
     reasons: pd.DataFrame,
     unknown_land: pd.DataFrame,
-    info: pd.DataFrame,
+    info: dict[str, Any],
     parcel_links: pd.DataFrame,
     counts: dict[str, int],
 ) -> LinkReport:
-    method = firm_links["method"].to_numpy(dtype=object, na_value=None)
     mu = firm_links["land_mu"].to_numpy()
-    by_method = {m: (int((method == m).sum()), float(mu[method == m].sum())) for m in methods}
-    unlinked = pd.concat([firm_links.loc[reasons.index, ["name"]], reasons], axis=1)
-    tenants = firm_links["status"].eq("linked").to_numpy() & (
-        np.bincount(shares["f"].to_numpy(), weights=(shares["kind"].to_numpy() == "own").astype(float),
-                    minlength=len(firm_links)) == 0)
-    usable = info["_usable"].to_numpy()
+    by_method = {m: (int((firm_method == METHOD[m]).sum()), float(mu[firm_method == METHOD[m]].sum()))
+                 for m in methods}
+    linked = firm_links["n_parcels"].to_numpy() > 0
+    unlinked = reasons.copy()
+    unlinked.insert(0, "name", firm_links["name"].array.take(np.flatnonzero(~linked)))
+    tenants = linked & (
+        np.bincount(shares["f"], weights=(shares["kind"] == 0).astype(float), minlength=len(firm_links)) == 0)
+    usable = info["usable"]
     with_firms = parcel_links["n_firms"].to_numpy() > 0
-    land = info["land_mu"].to_numpy()
-    nearest = (shares["via"].to_numpy() == "nearest") & (shares["method"].to_numpy() == "point")
+    land = info["land_mu"]
+    nearest = (shares["via"] == VIAS.index("nearest")) & (shares["method"] == METHOD["point"])
     return LinkReport(
         methods=methods,
         tenant_mode=tenant_mode,
         n_firms=len(firm_links),
         by_method=by_method,
-        n_point_nearest=len(np.unique(shares["f"].to_numpy()[nearest])),
+        n_point_nearest=len(np.unique(shares["f"][nearest])),
         unlinked=unlinked,
-        issues=issues.reset_index(drop=True),
+        issues=found_issues.reset_index(drop=True),
         land_rows_unknown_firm=unknown_land.reset_index(drop=True),
         idle_ids=parcel_links.index[parcel_links["idle"].to_numpy()],
-        n_parcels=len(info),
+        n_parcels=len(usable),
         n_usable=int(usable.sum()),
         n_with_firms=int(with_firms.sum()),
         n_excluded=int((~usable).sum()),
-        n_repaired=int(info["_repaired"].sum()),
-        n_empty_geom=int(info["_empty"].sum()),
+        n_repaired=int(info["repaired"].sum()),
+        n_empty_geom=int(info["empty"].sum()),
         mu_usable=float(land[usable].sum()),
         mu_with_firms=float(land[with_firms].sum()),
         mu_idle=float(land[usable & ~with_firms].sum()),
-        mu_shares=float(shares["land_mu"].sum()),
+        mu_shares=float(shares_out["land_mu"].sum()),
         n_tenants=int(tenants.sum()),
         mu_tenants=float(mu[tenants].sum()),
         n_tenant_floor_unknown=counts["tenant_floor_unknown"],

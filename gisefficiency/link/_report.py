@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from gisefficiency.i18n import Lang
 
@@ -249,7 +250,7 @@ def issue_reasons(issues: pd.DataFrame, *, nearest_m: float | None) -> pd.DataFr
 def firm_reasons(
     issues: pd.DataFrame,
     firms: np.ndarray,
-    labels: pd.Index,
+    labels: pa.Array,
     methods: tuple[str, ...],
     *,
     shown: int = 3,
@@ -257,7 +258,7 @@ def firm_reasons(
     """For the firm codes ``firms``: issue codes, and the first ``shown`` reasons joined (else "nothing to link it by").
 
     ``issues`` carries firm codes in ``f`` and reasons from ``issue_reasons``; ``labels`` maps codes to
-    USCCs. Built column-wise: the k-th issue of every firm is added in one step, for k < ``shown``.
+    USCCs (Arrow text). Built column-wise: the k-th issue of every firm is added in one step, for k < ``shown``.
     """
     m = len(firms)
     slot = np.full(len(labels), -1)
@@ -293,4 +294,4 @@ def firm_reasons(
         "issues": codes.str.lstrip(",").replace("", "no_data").to_numpy(),
         "reason_zh": zh.fillna(none_zh).to_numpy(),
         "reason_en": en.fillna(none_en).to_numpy(),
-    }, index=pd.Index(labels.to_numpy()[firms], name="uscc")).astype("str")
+    }, index=pd.Index(pd.array(labels.take(pa.array(firms, type=pa.int64())), dtype="str"), name="uscc")).astype("str")

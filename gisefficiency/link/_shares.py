@@ -8,64 +8,62 @@ spread over parcels.
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
-from gisefficiency.link._candidates import issues_frame
+from gisefficiency.link._candidates import ISSUES, Arrays, issues, take
 
 
-def classify(cand: pd.DataFrame, usable: np.ndarray, status: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+def classify(cand: Arrays, usable: np.ndarray, status: np.ndarray) -> tuple[Arrays, Arrays]:
     """Split candidates into usable links and issues (parcel id unknown, parcel excluded)."""
-    p = cand["p"].to_numpy()
+    p = cand["p"]
     known = p >= 0
     safe = np.where(known, p, 0)
     ok = known & usable[safe]
     bad = ~ok
-    issues = issues_frame(
-        f=cand["f"].to_numpy()[bad], p=p[bad], label=cand["label"].to_numpy()[bad],
-        method=cand["method"].to_numpy()[bad],
-        issue=np.where(known[bad], "excluded_parcel", "unknown_parcel").astype(object),
-        detail=np.where(known[bad], status[safe][bad], None),
+    found_issues = issues(
+        f=cand["f"][bad], p=p[bad], q=cand["q"][bad], method=cand["method"][bad],
+        issue=np.where(known[bad], ISSUES.index("excluded_parcel"), ISSUES.index("unknown_parcel")),
+        detail=np.where(known[bad], status[safe[bad]], None),
     )
-    return cand[ok].reset_index(drop=True), issues
+    return take(cand, ok), found_issues
 
 
 def assign_kind(
-    links: pd.DataFrame,
+    links: Arrays,
     holder_f: np.ndarray,
     has_holder: np.ndarray,
-    land: pd.DataFrame | None,
-) -> pd.DataFrame:
-    """Own or leased for each link: the land rows say so where they have the pair, else the parcel holder.
+    land: Arrays | None,
+) -> Arrays:
+    """Own (0) or leased (1) for each link: the land rows say so where they have the pair, else the holder.
 
     A firm on a parcel held by another USCC (in the panel or not) is a tenant; the holder, and any firm
     on a parcel without a known holder, owns. Leased floor area comes from the land rows (NaN where they
     do not give it).
     """
-    f = links["f"].to_numpy()
-    p = links["p"].to_numpy()
-    kind = np.full(len(links), None, dtype=object)
-    floor = np.full(len(links), np.nan)
-    if land is not None and len(land):
-        rows = land[(land["f"].to_numpy() >= 0) & (land["p"].to_numpy() >= 0)]
-        width = int(max(p.max(initial=0), rows["p"].max() if len(rows) else 0)) + 1
-        keys = pd.Index(rows["f"].to_numpy() * width + rows["p"].to_numpy())
-        pos = keys.get_indexer(f * width + p)
-        hit = pos >= 0
-        kind[hit] = rows["kind"].to_numpy(dtype=object)[pos[hit]]
-        floor[hit] = rows["floor_area_m2"].to_numpy(dtype="float64")[pos[hit]]
-    by_holder = np.where(has_holder[p] & (holder_f[p] != f), "leased", "own")
-    kind = np.where(pd.isna(kind), by_holder, kind)
-    return links.assign(kind=kind.astype(object), floor_area_m2=floor)
+    f, p = links["f"], links["p"]
+    kind = np.where(has_holder[p] & (holder_f[p] != f), 1, 0).astype(np.int8)
+    floor = np.full(len(f), np.nan)
+    if land is not None and len(land["f"]):
+        rows = take(land, (land["f"] >= 0) & (land["p"] >= 0))  # one row per pair (aggregate_land)
+        width = int(max(p.max(initial=0), rows["p"].max(initial=0))) + 1
+        keys = rows["f"] * width + rows["p"]
+        order = np.argsort(keys)
+        at = np.searchsorted(keys[order], f * width + p)
+        at = np.minimum(at, len(keys) - 1) if len(keys) else at
+        hit = (keys[order][at] == f * width + p) if len(keys) else np.zeros(len(f), dtype=bool)
+        pos = order[at[hit]]
+        kind[hit] = rows["kind"][pos]
+        floor[hit] = rows["floor"][pos]
+    return {**links, "kind": kind, "floor": floor}
 
 
 def apportion(
-    links: pd.DataFrame,
+    links: Arrays,
     land_mu: np.ndarray,
     parcel_floor: np.ndarray,
     *,
     tenant_mode: str,
     fixed_ratio_m2_per_mu: float,
-) -> tuple[pd.DataFrame, dict[str, int]]:
+) -> tuple[Arrays, dict[str, int]]:
     """Share each linked parcel's ``land_mu`` among its firms; per parcel the shares sum to its land.
 
     Tenants first: ``floor_share``/``separate_group`` give parcel mu x leased floor / total floor (the
@@ -80,15 +78,15 @@ def apportion(
     Returns the links with ``land_mu`` and counts for the report (tenancies with unknown floor,
     parcels whose tenants were capped).
     """
-    codes = links["p"].to_numpy()
+    codes = links["p"]
     n = len(land_mu)
 
     def per_parcel(weights: np.ndarray) -> np.ndarray:
         return np.bincount(codes, weights=weights, minlength=n)[codes]
 
     mu = land_mu[codes]
-    floor = links["floor_area_m2"].to_numpy(dtype="float64")
-    own = links["kind"].to_numpy() == "own"
+    floor = links["floor"]
+    own = links["kind"] == 0
     tenant = ~own
     known_floor = ~np.isnan(floor)
     floor0 = np.nan_to_num(floor)
@@ -127,10 +125,10 @@ def apportion(
         "tenant_floor_unknown": int((tenant & ~known_floor).sum()),
         "tenant_capped": len(np.unique(codes[over])),
     }
-    return links.assign(land_mu=share), counts
+    return {**links, "land_mu": share}, counts
 
 
-def eval_codes(shares: pd.DataFrame, n_firms: int, *, tenant_mode: str) -> np.ndarray:
+def eval_codes(shares: Arrays, n_firms: int, *, tenant_mode: str) -> np.ndarray:
     """Firm code of the evaluated unit of each firm: itself, or in ``merge_to_holder`` mode a tenant's holder.
 
     A firm that owns any of its parcels stays its own unit. A firm that only rents, on a parcel where
@@ -138,12 +136,12 @@ def eval_codes(shares: pd.DataFrame, n_firms: int, *, tenant_mode: str) -> np.nd
     several such parcels the largest (then the first in the layer) decides.
     """
     out = np.arange(n_firms)
-    if tenant_mode != "merge_to_holder" or shares.empty:
+    if tenant_mode != "merge_to_holder" or not len(shares["f"]):
         return out
-    f = shares["f"].to_numpy()
-    p = shares["p"].to_numpy()
-    mu = shares["land_mu"].to_numpy()
-    own = shares["kind"].to_numpy() == "own"
+    f = shares["f"]
+    p = shares["p"]
+    mu = shares["land_mu"]
+    own = shares["kind"] == 0
     order = np.lexsort((f[own], -mu[own], p[own]))
     owner_p, first = np.unique(p[own][order], return_index=True)
     main_owner = np.full(int(p.max()) + 1, -1)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from gisefficiency.errors import ConfigError, InputError, Problem, format_ids
+from gisefficiency.ids import arrow_ids
 from gisefficiency.schema import KIND_VALUES
 
 #: Ways a firm can be tied to a parcel, in the default priority.
@@ -81,33 +83,139 @@ def _positive_finite(value: object) -> bool:
     return _finite(value) and value > 0  # type: ignore[operator]
 
 
-def as_id(values: pd.Series) -> pd.Series:
-    """Ids as pandas ``str`` (missing stays missing), trimmed; integral floats lose their ``.0``.
+def as_id(values: pd.Series | pd.Index) -> pa.Array:
+    """Ids as one pyarrow ``large_string`` array, trimmed, empty text missing; integral floats lose ``.0``.
 
-    One string dtype throughout: lookups between ``str`` and the other string dtypes are many times
-    slower. Excel hands ids over as floats (101.0), hence the float branch.
+    The same values as pandas ``values.astype("str").str.strip()`` with "" masked (pandas trims Arrow
+    text with ``utf8_trim_whitespace`` too), but text columns go to Arrow without Python objects.
     """
-    if pd.api.types.is_float_dtype(values.dtype):
-        integral = values.notna() & (values == np.floor(values))
-        out = values.astype(object)
-        out[integral] = values[integral].astype("int64").astype(str)
-        values = out
-    text = values.astype("str").str.strip()
-    return text.mask(text.eq(""))
+    return _clean(_text(values))
 
 
-def encode(keys: pd.Series, *others: pd.Series) -> tuple[pd.Index, list[np.ndarray]]:
-    """Integer codes of ``keys`` and of ``others`` from one hash pass over all of them.
+def id_runs(values: pd.Series) -> tuple[pa.Array, np.ndarray]:
+    """``as_id`` of the first id of each run of equal neighbours, and the run lengths.
 
-    Returns the distinct keys in order of first appearance (code i = position i) and one code array per
-    input: codes below ``len(uniques)`` are keys; larger codes are values found only in ``others``
-    (equal values share a code, so they still group); missing values are -1.
+    A firm-year panel lists a firm's years together, so its ids are cleaned and hashed once per run
+    (a quarter of the rows) and the codes repeated back with ``numpy.repeat``.
     """
-    parts = [pd.Series(part, copy=False).reset_index(drop=True) for part in (keys, *others)]
-    codes, uniques = pd.factorize(pd.concat(parts, ignore_index=True))
-    n = int(codes[: len(parts[0])].max()) + 1 if len(parts[0]) else 0
-    bounds = np.cumsum([0] + [len(part) for part in parts])
-    return pd.Index(uniques[:n]), [codes[a:b] for a, b in itertools.pairwise(bounds)]
+    text = _text(values, whole=False)
+    start = np.ones(len(text), dtype=bool)
+    if len(text) > 1:
+        after, before = text[1:], text[:-1]
+        # Missing neighbours are one run too (a panel leaves a firm's parcel id empty in all its years).
+        same = pc.or_kleene(pc.equal(after, before), pc.and_(pc.is_null(after), pc.is_null(before)))
+        start[1:] = ~pc.fill_null(same, False).to_numpy(zero_copy_only=False)
+    at = np.flatnonzero(start)
+    heads = text.filter(pa.array(start))
+    heads = heads.combine_chunks() if isinstance(heads, pa.ChunkedArray) else heads
+    return _clean(heads), np.diff(np.r_[at, len(text)])
+
+
+def _text(values: pd.Series | pd.Index, *, whole: bool = True) -> pa.Array | pa.ChunkedArray:
+    """Ids as Arrow ``large_string`` (not trimmed); ``whole=False`` keeps the chunks of a column."""
+    if not isinstance(values.dtype, pd.StringDtype):
+        if pd.api.types.is_float_dtype(values.dtype):  # Excel hands ids over as floats (101.0)
+            integral = values.notna() & (values == np.floor(values))
+            out = values.astype(object)
+            out[integral] = values[integral].astype("int64").astype(str)
+            values = out
+        values = values.astype("str")
+    if whole:
+        return arrow_ids(values)
+    arr = pa.array(values.array, from_pandas=True)
+    return arr if arr.type == pa.large_string() else arr.cast(pa.large_string())
+
+
+def _clean(text: pa.Array) -> pa.Array:
+    text = pc.utf8_trim_whitespace(text)
+    return pc.if_else(pc.equal(text, ""), pa.scalar(None, text.type), text)
+
+
+def encode(*parts: pa.Array | tuple[pa.Array, np.ndarray]) -> tuple[pa.Array, int, list[np.ndarray]]:
+    """Integer codes of ids from one hash pass over several arrays (an array, or ``id_runs`` output).
+
+    Codes follow first appearance (as ``pandas.factorize``): codes below the returned count are ids
+    of the first array; larger codes are ids found only in later ones (equal ids share a code, so
+    they still group); missing ids are -1.
+
+    Returns
+    -------
+    pyarrow.Array, int, list of numpy.ndarray
+        The distinct ids in code order, how many of them occur in the first array, one code array per
+        input (per row, runs expanded).
+    """
+    heads = [part[0] if isinstance(part, tuple) else part for part in parts]
+    dictionary, raw = _fixed_width_codes(heads) or _hashed_codes(heads)
+    codes = [np.repeat(own, part[1]) if isinstance(part, tuple) else own
+             for part, own in zip(parts, raw, strict=True)]
+    n = int(codes[0].max()) + 1 if len(codes[0]) else 0
+    return dictionary, n, codes
+
+
+def _hashed_codes(heads: list[pa.Array]) -> tuple[pa.Array, list[np.ndarray]]:
+    """First-appearance codes of the ids of several arrays by Arrow's hash kernel."""
+    # A chunked array is encoded against one dictionary: no copy of the ids into one array.
+    enc = pc.dictionary_encode(pa.chunked_array(heads, type=pa.large_string()))
+    raw = np.concatenate([np.zeros(0, dtype=np.int64)] + [
+        pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64) for chunk in enc.chunks])
+    dictionary = enc.chunks[-1].dictionary if enc.num_chunks else pa.array([], pa.large_string())
+    return dictionary, np.split(raw, np.cumsum([len(h) for h in heads])[:-1])
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd: multiplying by it permutes 64-bit words
+
+
+def _fixed_width_codes(heads: list[pa.Array]) -> tuple[pa.Array, list[np.ndarray]] | None:
+    """``_hashed_codes`` for ids that all have one byte length of 8 to 64 (USCCs, most parcel ids), else None.
+
+    Such ids are read in place as a few 64-bit words, mixed into one integer and numbered by pandas'
+    int64 hash table, several times faster than hashing text. Every id is then checked word by word
+    against the first id given its number, so a collision of the mixed integers is never trusted:
+    the caller falls back to the text hash.
+    """
+    valid = [h.drop_null() if h.null_count else h for h in heads]
+    lengths = [pc.min_max(pc.binary_length(v)) for v in valid if len(v)]
+    width = {x.as_py() for m in lengths for x in m.values()}
+    if len(width) != 1 or not 8 <= next(iter(width)) <= 64:
+        return None
+    width = next(iter(width))
+    starts = sorted({min(8 * j, width - 8) for j in range(-(-width // 8))})  # words cover every byte
+    words, mixed = [], []
+    for v in valid:
+        offset = np.frombuffer(v.buffers()[1], dtype=np.int64, count=1, offset=8 * v.offset)[0]
+        view = [np.ndarray((len(v),), dtype="<u8", buffer=v.buffers()[2], offset=int(offset) + at,
+                           strides=(width,)) for at in starts] if len(v) else [np.zeros(0, np.uint64)] * len(starts)
+        h = np.zeros(len(v), dtype=np.uint64)
+        for w in view:
+            h = (h ^ w) * _MIX
+            h ^= h >> np.uint64(29)
+        words.append(view)
+        mixed.append(h)
+    codes, _ = pd.factorize(np.concatenate(mixed).view(np.int64))
+    # Numbers follow first appearance, so an id is the first of its number where the running max grows.
+    top = np.maximum.accumulate(codes)
+    first = np.flatnonzero(np.r_[True, top[1:] > top[:-1]]) if len(codes) else np.zeros(0, dtype=np.int64)
+    bounds = np.cumsum([0] + [len(v) for v in valid])
+    which = np.searchsorted(bounds, first, side="right") - 1
+    for j in range(len(starts)):
+        ref = np.empty(len(first), dtype=np.uint64)
+        for i, v_words in enumerate(words):
+            mine = which == i
+            ref[mine] = v_words[j][first[mine] - bounds[i]]
+        for i, v_words in enumerate(words):
+            if not np.array_equal(v_words[j], ref[codes[bounds[i]:bounds[i + 1]]]):
+                return None
+    dictionary = pa.chunked_array(valid, type=pa.large_string()).take(pa.array(first)).combine_chunks() \
+        if len(first) else pa.array([], pa.large_string())
+    out = []
+    for i, h in enumerate(heads):
+        own = codes[bounds[i]:bounds[i + 1]].astype(np.int64)
+        if h.null_count:
+            full = np.full(len(h), -1, dtype=np.int64)
+            full[h.is_valid().to_numpy(zero_copy_only=False)] = own
+            own = full
+        out.append(own)
+    return dictionary, out
 
 
 def known(codes: np.ndarray, n: int) -> np.ndarray:
@@ -125,7 +233,9 @@ def check_parcels(parcels: pd.DataFrame) -> None:
             "column 'land_mu' is missing", fix="run gisefficiency.land.prepare_parcels on the parcels first",
             column="land_mu",
         ))
-    dup = parcels.index[parcels.index.duplicated()].unique()
+    # ``is_unique`` is cached on the layer's index (the other stages ask too); the duplicates are only
+    # looked for when there are some.
+    dup = [] if parcels.index.is_unique else parcels.index[parcels.index.duplicated()].unique()
     if len(dup):
         problems.append(Problem(
             f"{len(dup)} parcel id(s) occur more than once: {format_ids(dup)}",
@@ -139,18 +249,20 @@ def check_parcels(parcels: pd.DataFrame) -> None:
         raise InputError("parcels cannot be linked", problems)
 
 
-def check_firms(firms: pd.DataFrame) -> None:
-    """Raise ``InputError`` if the firm panel has no ``uscc`` column or empty codes."""
+def check_firms(firms: pd.DataFrame) -> tuple[pa.Array, np.ndarray]:
+    """Raise ``InputError`` if the firm panel has no ``uscc`` column or empty codes; else its ``id_runs``."""
     if "uscc" not in firms.columns:
         raise InputError("the firm table has no 'uscc' column -> name the 统一社会信用代码 column (see schema.ALIASES)")
-    empty = firms["uscc"].isna() | firms["uscc"].astype("string").str.strip().eq("")
-    if empty.any():
+    runs = id_runs(firms["uscc"])
+    if runs[0].null_count:  # an id that is missing or blank: find the rows the slow way, for the message
+        empty = firms["uscc"].isna() | firms["uscc"].astype("string").str.strip().eq("")
         rows = firms.loc[empty, "src_row"] if "src_row" in firms.columns else firms.index[empty] + 1
         raise InputError(
             f"{int(empty.sum())} firm row(s) have no uscc",
             [Problem("uscc is empty", fix="fill in the 统一社会信用代码 or delete the row", row=int(r), column="uscc")
              for r in list(rows)[:20]],
         )
+    return runs
 
 
 def check_land(land: pd.DataFrame) -> pd.DataFrame:
@@ -165,7 +277,11 @@ def check_land(land: pd.DataFrame) -> pd.DataFrame:
     rows = out["src_row"] if "src_row" in out.columns else pd.Series(np.arange(1, len(out) + 1), index=out.index)
     problems: list[Problem] = []
     raw_kind = out["kind"].astype("string").str.strip().str.lower()
-    kind = raw_kind.map(KIND_VALUES)
+    # KIND_VALUES looked up in Arrow (a dict ``map`` would make a Python string of every row).
+    spellings = pa.array(list(KIND_VALUES), pa.large_string())
+    at = pc.index_in(arrow_ids(raw_kind), value_set=spellings)
+    kind = pd.Series(pd.array(pa.array(list(KIND_VALUES.values()), pa.large_string()).take(at), dtype="str"),
+                     index=out.index)
     bad = kind.isna()
     problems += [
         Problem("kind is not own or leased", fix="write own (自有) or leased (租赁)", row=int(r), column="kind",
