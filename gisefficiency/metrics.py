@@ -33,10 +33,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from gisefficiency._metrics_kernels import (
+    apportioned_sums,
+    floats,
+    group_sum,
+    min_count_sum,
+    multi_index,
+    plain_sum,
+    positions,
+    run_heads,
+    sorted_codes,
+    sorted_sums,
+    take_rows,
+    text_sorted,
+)
 from gisefficiency.errors import InputError, Problem, format_ids
-from gisefficiency.ids import arrow_ids, encode, string_index
+from gisefficiency.ids import arrow_ids
 from gisefficiency.schema import FLAG_FIRM_COLUMNS, NUMERIC_FIRM_COLUMNS
 
 __all__ = [
@@ -118,23 +131,29 @@ def emission_tonnes(frame: pd.DataFrame, weights: Mapping[str, float] | None = N
     if not cols:
         return pd.Series(np.nan, index=frame.index, dtype="float64")
     total = np.zeros(len(frame))
-    count = np.zeros(len(frame), dtype=np.int64)
-    for c in cols:  # missing as 0, added in column order from 0.0 on, as pandas' row sum does
-        v = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan) * float(weights[c])
-        ok = ~np.isnan(v)
-        v[~ok] = 0.0
-        total += v
-        count += ok
-    return pd.Series(np.where(count > 0, total, np.nan), index=frame.index, dtype="float64")
+    seen = np.zeros(len(frame), dtype=bool)
+    v = np.empty(len(frame))
+    ok = np.empty(len(frame), dtype=bool)
+    for c in cols:  # missing skipped, added in column order from 0.0 on, as pandas' row sum does
+        np.multiply(floats(frame, c), float(weights[c]), out=v)
+        np.isnan(v, out=ok)
+        np.logical_not(ok, out=ok)
+        np.add(total, v, out=total, where=ok)
+        seen |= ok
+    total[~seen] = np.nan
+    return pd.Series(total, index=frame.index, dtype="float64", copy=False)
 
 
 def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
-    n = num.to_numpy(dtype="float64", na_value=np.nan)
-    d = den.to_numpy(dtype="float64", na_value=np.nan)
-    ok = d > 0  # NaN compares False: missing, zero and negative denominators give NaN
-    out = np.full(len(n), np.nan)
-    np.divide(n, d, out=out, where=ok)
+    out = np.empty(len(num))
+    _divide(num.to_numpy(dtype="float64", na_value=np.nan), den.to_numpy(dtype="float64", na_value=np.nan), out)
     return pd.Series(out, index=num.index)
+
+
+def _divide(n: np.ndarray, d: np.ndarray, out: np.ndarray) -> None:
+    """``n / d`` into ``out``; NaN where ``d`` is missing, zero or negative (NaN compares False)."""
+    out.fill(np.nan)
+    np.divide(n, d, out=out, where=d > 0)
 
 
 def compute_metrics(frame: pd.DataFrame) -> pd.DataFrame:
@@ -148,6 +167,16 @@ def compute_metrics(frame: pd.DataFrame) -> pd.DataFrame:
         cols[name] = _ratio(frame.get(m.numerator, nan),
                             frame.get(m.denominator, nan))
     return frame.assign(**cols)
+
+
+def _metric_rows(rows: Mapping[str, np.ndarray], out: np.ndarray) -> None:
+    """Every metric of :data:`METRICS` into the rows of ``out`` (one row per metric, in order)."""
+    nan = None
+    for i, m in enumerate(METRICS.values()):
+        num, den = rows.get(m.numerator), rows.get(m.denominator)
+        if num is None or den is None:  # an absent input: the metric is missing
+            nan = np.full(out.shape[1], np.nan) if nan is None else nan
+        _divide(nan if num is None else num, nan if den is None else den, out[i])
 
 
 def _check_columns(firms: pd.DataFrame) -> None:
@@ -193,31 +222,7 @@ def _panel_keys(firms: pd.DataFrame, uscc_codes: np.ndarray) -> tuple[np.ndarray
     return years, y_codes
 
 
-def _multi_index(ids: pa.Array, codes: np.ndarray, years: np.ndarray, y_codes: np.ndarray, names: list[str],
-                 dtype: Any = "string") -> pd.MultiIndex:
-    """MultiIndex ``(id, year)`` straight from integer codes (ids sorted, as ``from_arrays`` would level them)."""
-    present = np.zeros(len(ids), dtype=bool)
-    present[codes] = True
-    new = np.cumsum(present) - 1
-    y_present = np.zeros(len(years), dtype=bool)
-    y_present[y_codes] = True
-    y_new = np.cumsum(y_present) - 1
-    level = string_index(ids, np.flatnonzero(present), dtype=dtype)
-    return pd.MultiIndex(levels=[level, pd.Index(years[y_present])], codes=[new[codes], y_new[y_codes]],
-                         names=names, verify_integrity=False)
 
-
-
-
-
-
-
-
-def _min_count_sum(keys: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    """Sum per key with ``min_count=1`` (a key whose values are all missing stays NaN)."""
-    ok = ~np.isnan(values)
-    tot = np.bincount(keys[ok], weights=values[ok], minlength=n)
-    return np.where(np.bincount(keys[ok], minlength=n) > 0, tot, np.nan)
 
 
 def _unit_of(fl: pd.DataFrame, fl_codes: np.ndarray, eval_codes: np.ndarray | None, n_ids: int) -> np.ndarray:
@@ -229,8 +234,7 @@ def _unit_of(fl: pd.DataFrame, fl_codes: np.ndarray, eval_codes: np.ndarray | No
     return unit
 
 
-def _supply_dates(parcels: pd.DataFrame | None, links: Any, sh_codes: np.ndarray, unit: np.ndarray,
-                  n_ids: int) -> np.ndarray | None:
+def _supply_dates(parcels: pd.DataFrame | None, links: Any, ids: pa.Array, unit: np.ndarray) -> np.ndarray | None:
     """Earliest supply date (datetime64[ns]) per id code: of the unit's own parcels, else of the parcels it uses.
 
     None when there are no dates or no shares.
@@ -238,14 +242,16 @@ def _supply_dates(parcels: pd.DataFrame | None, links: Any, sh_codes: np.ndarray
     if parcels is None or "supply_date" not in parcels or len(links.shares) == 0:
         return None
     shares = links.shares
+    n_ids = len(ids)
     dates = pd.to_datetime(parcels["supply_date"], errors="coerce").to_numpy(dtype="datetime64[ns]")
     # index_in returns the first match, as keeping the first of duplicated parcel ids does
-    at = pc.index_in(arrow_ids(shares["parcel_id"]), value_set=arrow_ids(parcels.index))
-    pos = pc.fill_null(at, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    pos = positions(arrow_ids(shares["parcel_id"]), arrow_ids(parcels.index))
     nat = np.iinfo(np.int64).max
     raw = np.where(pos >= 0, dates.view(np.int64)[np.maximum(pos, 0)], nat)
     raw[raw == np.iinfo(np.int64).min] = nat  # NaT never wins a minimum
-    named = sh_codes >= 0  # a share without firm id belongs to no unit
+    # ids are in code order: a share's position among them is its firm's code (-1: no unit can use it)
+    sh_codes = positions(arrow_ids(shares["uscc"]), ids)
+    named = sh_codes >= 0
     keys = unit[sh_codes[named]]
     raw = raw[named]
     own = shares["kind"].eq("own").to_numpy(dtype=bool, na_value=False)[named]
@@ -301,15 +307,15 @@ def unit_metrics(
     """
     _check_columns(firms)
     fl = links.firm_links
-    shares = links.shares
     has_eval = "eval_id" in fl
-    # One integer code per text id (USCCs of the panel, the links and the units), in sorted id order.
-    arrays = [arrow_ids(firms["uscc"]), arrow_ids(fl.index), arrow_ids(shares["uscc"])]
+    # One integer code per text id (USCCs of the panel and of the units), in sorted id order; firm_links
+    # is listed next to the panel and eval_id next to firm_links, as they usually line up row by row.
+    arrays = [arrow_ids(firms["uscc"]), arrow_ids(fl.index)]
     if has_eval:
         arrays.append(arrow_ids(fl["eval_id"]))
-    codes, ids = encode(*arrays)
-    uscc_codes, fl_codes, sh_codes = codes[:3]
-    fl_eval = codes[3] if has_eval else None
+    codes, ids = sorted_codes(*arrays)
+    uscc_codes, fl_codes = codes[:2]
+    fl_eval = codes[2] if has_eval else None
     n_ids = len(ids)
     unit = _unit_of(fl, fl_codes, fl_eval, n_ids)
     years, y_codes = _panel_keys(firms, uscc_codes)
@@ -322,47 +328,64 @@ def unit_metrics(
     uy_sorted = unit_year[order]
     first = np.ones(len(order), dtype=bool)
     first[1:] = uy_sorted[1:] != uy_sorted[:-1]
+    del uy_sorted, unit_year
     rep = order[first]  # representative row of each (unit, year): own firm first, then smallest USCC
     group = np.cumsum(first) - 1  # group number of each sorted row
-    n_groups = int(first.sum())
+    n_groups = len(rep)
     unit_codes = eval_codes[rep]
+    index = multi_index(ids, unit_codes, years, y_codes[rep], ["eval_id", "year"])
 
-    index = _multi_index(ids, unit_codes, years, y_codes[rep], ["eval_id", "year"])
-    inputs = {c: pd.to_numeric(firms[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-              for c in NUMERIC_FIRM_COLUMNS if c in firms.columns}
-    inputs["emission_t"] = emission_tonnes(firms, emission_weights).to_numpy(dtype="float64")
-    block = np.full((n_groups, len(INPUT_COLUMNS)), np.nan)  # one float block: no stacking copy
-    for i, c in enumerate(INPUT_COLUMNS):
-        if c in inputs:
-            block[:, i] = _min_count_sum(group, inputs[c][order], n_groups)
-    out = pd.DataFrame(block, index=index, columns=list(INPUT_COLUMNS), copy=False)
-    out["n_firms"] = np.bincount(group, minlength=n_groups)
-    attr_cols = [c for c in (*ATTRIBUTE_COLUMNS, *EXTRA_FLAG_COLUMNS) if c in firms.columns]
-    for c in attr_cols:
-        out[c] = pd.Series(firms[c].array.take(rep), index=index)
-
+    # All float columns in one block (one row per column, as pandas stores it): no copy when framed.
+    float_cols = [*INPUT_COLUMNS, "land_mu", *METRICS]
+    block = np.empty((len(float_cols), n_groups))  # every row is written below: no fill pass
+    rows = dict(zip(float_cols, block, strict=True))
+    starts = np.flatnonzero(first)
+    for c in INPUT_COLUMNS:
+        if c in firms.columns or c == "emission_t":
+            v = emission_tonnes(firms, emission_weights).to_numpy() if c == "emission_t" else floats(firms, c)
+            sorted_sums(v, order, group, starts, rows[c])
+        else:
+            rows[c].fill(np.nan)
+    del order
     # Land of a unit: the firm_links rows naming it as eval_id (all firm_links rows without eval_id).
     land = fl["land_mu"].to_numpy(dtype="float64", na_value=np.nan)
     land_keys = fl_eval if fl_eval is not None else fl_codes
     named = land_keys >= 0
-    out["land_mu"] = _min_count_sum(land_keys[named], land[named], n_ids)[unit_codes]
+    rows["land_mu"][:] = min_count_sum(land_keys[named], land[named], n_ids)[unit_codes]
+    _metric_rows(rows, block[len(INPUT_COLUMNS) + 1:])
+
+    out = pd.DataFrame(block.T, index=index, columns=float_cols, copy=False)
+    extra = {"n_firms": np.bincount(group, minlength=n_groups)}
+    del group
+    attr_cols = [c for c in (*ATTRIBUTE_COLUMNS, *EXTRA_FLAG_COLUMNS) if c in firms.columns]
+    for c in attr_cols:
+        extra[c] = pd.Series(take_rows(firms[c], rep, few_values=c in ("scale", "industry")), index=index)
     tenant = np.zeros(n_ids, dtype=bool)
     if "tenant" in fl:
         tenant[fl_codes] = fl["tenant"].astype("boolean").to_numpy(dtype=bool, na_value=False)
-    out["tenant"] = tenant[unit_codes]
-
+    extra["land_mu"] = None  # placeholder: keeps land_mu's place among the columns
+    extra["tenant"] = tenant[unit_codes]
     for c in ("name", "scale", "industry"):
-        out[c] = out[c].astype("string") if c in out else pd.Series(pd.NA, index=out.index, dtype="string")
-    for c in (*FLAG_FIRM_COLUMNS, *[f for f in EXTRA_FLAG_COLUMNS if f in out]):
-        out[c] = out[c].astype("boolean") if c in out else pd.Series(pd.NA, index=out.index, dtype="boolean")
+        extra[c] = (extra[c].astype("string") if c in extra
+                    else pd.Series(pd.NA, index=index, dtype="string"))
+    for c in (*FLAG_FIRM_COLUMNS, *[f for f in EXTRA_FLAG_COLUMNS if f in extra]):
+        extra[c] = (extra[c].astype("boolean") if c in extra
+                    else pd.Series(pd.NA, index=index, dtype="boolean"))
     for c in ("production_date", "supply_date"):
-        out[c] = (pd.to_datetime(out[c], errors="coerce") if c in out
-                  else pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]"))
-    supply = _supply_dates(parcels, links, sh_codes, unit, n_ids)
+        extra[c] = (pd.to_datetime(extra[c], errors="coerce") if c in extra
+                    else pd.Series(pd.NaT, index=index, dtype="datetime64[ns]"))
+    supply = _supply_dates(parcels, links, ids, unit)
     if supply is not None:
-        out["supply_date"] = out["supply_date"].fillna(pd.Series(supply[unit_codes], index=out.index))
-    out["group"] = out["scale"].where(~out["tenant"], "tenant").astype("string")
-    return compute_metrics(out)  # rows are in (eval_id, year) order already
+        extra["supply_date"] = extra["supply_date"].fillna(pd.Series(supply[unit_codes], index=index))
+    scale = extra["scale"]
+    extra["group"] = scale.where(~extra["tenant"], "tenant").astype("string")
+    # columns in the order of the contract: inputs, n_firms, attributes, land_mu, tenant, group, metrics
+    at = len(INPUT_COLUMNS)
+    for c, values in extra.items():
+        if values is not None:
+            out.insert(at, c, values)
+        at += 1
+    return out  # rows are in (eval_id, year) order already
 
 
 def parcel_metrics(
@@ -396,61 +419,72 @@ def parcel_metrics(
     """
     _check_columns(firms)
     shares = links.shares
-    (f_codes, sh_codes), _ = encode(arrow_ids(firms["uscc"]), arrow_ids(shares["uscc"]))
+    fu, su = arrow_ids(firms["uscc"]), arrow_ids(shares["uscc"])
+    # The join needs equal ids only, not their order: a firm's code is the first run of its rows.
+    heads = run_heads(fu)
+    fh = fu.filter(pa.array(heads))
+    f_codes = positions(fh, fh)[np.cumsum(heads) - 1]
+    sh_all = positions(su, fh)  # -1: a firm outside the panel (or none), which no firm-year joins
     years, y_codes = _panel_keys(firms, f_codes)
-    (p_codes,), pids = encode(arrow_ids(shares["parcel_id"]))
-    linked = (sh_codes >= 0) & (p_codes >= 0)  # a link without firm or parcel id joins nothing
-    sh_codes, p_codes = sh_codes[linked], p_codes[linked]
-    n_ids = int(max(f_codes.max(initial=-1), sh_codes.max(initial=-1))) + 1
-    mu = shares["land_mu"].to_numpy(dtype="float64", na_value=np.nan)[linked]
-    # pandas' grouped sum (compensated) on integer keys: the same totals as grouping on the text ids
-    firm_mu = pd.Series(mu).groupby(sh_codes).transform("sum").to_numpy()
-    n_links = np.bincount(sh_codes, minlength=n_ids)[sh_codes]
+    # parcel ids coded with the parcels' own, in sorted order: the rows' order, and each one's land
+    (land_codes, p_codes), pids = sorted_codes(arrow_ids(parcels.index), arrow_ids(shares["parcel_id"]))
+    linked = su.is_valid().to_numpy(zero_copy_only=False) & (p_codes >= 0)
+    mu = shares["land_mu"].to_numpy(dtype="float64", na_value=np.nan)
+    # how pandas would have summed each firm's land over all links with firm and parcel ids
+    plain = text_sorted(su.filter(pa.array(linked))) and not np.isnan(mu[linked]).any()
+    joins = linked & (sh_all >= 0)
+    sh_codes, p_codes, mu = sh_all[joins], p_codes[joins], mu[joins]
+    n_ids = len(fh)
+    firm_mu = (plain_sum(sh_codes, mu, n_ids, min_count=0) if plain
+               else group_sum(sh_codes, mu, n_ids, min_count=0))[sh_codes]
+    n_links = np.bincount(sh_codes, minlength=n_ids)
     with np.errstate(invalid="ignore", divide="ignore"):
-        frac = np.where(firm_mu > 0, mu / firm_mu, 1.0 / n_links)
+        frac = np.where(firm_mu > 0, mu / firm_mu, 1.0 / n_links[sh_codes])
 
     # Inner join firm-years x links on the firm, in merge order: firm rows in turn, each with its links.
     by_firm = np.argsort(sh_codes, kind="stable")
-    counts = np.bincount(sh_codes, minlength=n_ids)
-    starts = np.cumsum(counts) - counts
-    cnt = np.where(f_codes >= 0, counts[np.maximum(f_codes, 0)], 0) if n_ids else np.zeros(len(f_codes), int)
+    starts = np.cumsum(n_links) - n_links
+    cnt = np.where(f_codes >= 0, n_links[np.maximum(f_codes, 0)], 0) if n_ids else np.zeros(len(f_codes), int)
     left = np.repeat(np.arange(len(f_codes)), cnt)
-    offset = np.arange(len(left)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    right = by_firm[starts[f_codes][left] + offset]
+    right = np.arange(len(left)) - np.repeat(np.cumsum(cnt) - cnt, cnt)  # offset among the firm's links
+    right += starts[f_codes[left]]
+    right = by_firm[right]
+    del by_firm, cnt
 
-    num_cols = [c for c in NUMERIC_FIRM_COLUMNS if c in firms.columns]
-    value_cols = [*num_cols, "emission_t"]
-    values = {c: pd.to_numeric(firms[c], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-              for c in num_cols}
-    values["emission_t"] = emission_tonnes(firms, emission_weights).to_numpy(dtype="float64")
     ny = len(years)
     key = p_codes[right] * ny + y_codes[left]  # (parcel, year), numbered in sorted order
     seen = np.zeros(len(pids) * ny, dtype=bool)
     seen[key] = True
     keys = np.flatnonzero(seen)
     group = (np.cumsum(seen) - 1)[key]
-    fr = frac[right]
-    # one row per column, as pandas stores a float block: the grouped sum then reads memory in order
-    block = np.empty((len(value_cols), len(left)))
-    for i, c in enumerate(value_cols):
-        np.multiply(values[c][left], fr, out=block[i])
-    # groups as categorical codes: pandas' compensated grouped sum without hashing the keys again
-    cats = pd.Categorical.from_codes(group, categories=pd.RangeIndex(len(keys)))
-    out = pd.DataFrame(block.T, columns=value_cols, copy=False).groupby(cats, observed=True).sum(min_count=1)
-    out.index = _multi_index(pids, keys // ny, years, keys % ny, ["parcel_id", "year"],
-                             dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+    del key, seen
+    n_groups = len(keys)
+    num_cols = [c for c in NUMERIC_FIRM_COLUMNS if c in firms.columns]
+    value_cols = [*num_cols, "emission_t"]
+    float_cols = [*value_cols, *[c for c in INPUT_COLUMNS if c not in value_cols], "land_mu", *METRICS]
+    block = np.empty((len(float_cols), n_groups))  # every row is written below: no fill pass
+    rows = dict(zip(float_cols, block, strict=True))
+    for c in float_cols[len(value_cols):-len(METRICS) - 1]:
+        rows[c].fill(np.nan)  # inputs the panel lacks
+    values = {c: floats(firms, c) for c in num_cols}
+    values["emission_t"] = emission_tonnes(firms, emission_weights).to_numpy()
+    apportioned_sums(values, left, frac[right], group, rows)
+    del values
     # a firm counts once per parcel and year even if it has several links to the parcel
     _, first_pair = np.unique(sh_codes * max(len(pids), 1) + p_codes, return_index=True)
     first_link = np.zeros(len(sh_codes), dtype=bool)
     first_link[first_pair] = True
-    out["n_firms"] = np.bincount(group[first_link[right]], minlength=len(keys))
-    for c in INPUT_COLUMNS:
-        if c not in out:
-            out[c] = np.nan
+    n_firms = np.bincount(group[first_link[right]], minlength=n_groups)
+    del left, right, group
+    # land of a parcel: the first parcels row with its id, as index_in matches
     land = parcels["land_mu"].to_numpy(dtype="float64", na_value=np.nan)
-    # index_in returns the first match, as keeping the first of duplicated parcel ids does
-    at = pc.index_in(arrow_ids(pids), value_set=arrow_ids(parcels.index))
-    pos = pc.fill_null(at, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    land_of = np.where(pos >= 0, land[np.maximum(pos, 0)], np.nan) if len(land) else np.full(len(pos), np.nan)
-    out["land_mu"] = land_of[keys // len(years)]
-    return compute_metrics(out)
+    first_row = np.full(len(pids), len(land), dtype=np.int64)
+    np.minimum.at(first_row, land_codes[land_codes >= 0], np.flatnonzero(land_codes >= 0))
+    land_of = np.append(land, np.nan)[first_row]
+    rows["land_mu"][:] = land_of[keys // ny]
+    _metric_rows(rows, block[len(float_cols) - len(METRICS):])
+    index = multi_index(pids, keys // ny, years, keys % ny, ["parcel_id", "year"],
+                         dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+    out = pd.DataFrame(block.T, index=index, columns=float_cols, copy=False)
+    out.insert(len(value_cols), "n_firms", n_firms)
+    return out

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from _evaluate_fixtures import firm_rows, frame, make_links
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gisefficiency._metrics_kernels import (
+    fixed_width,
+    group_sum,
+    needs_kahan,
+    plain_sum,
+    positions,
+    run_heads,
+    sorted_codes,
+    take_rows,
+)
 from gisefficiency.constants import M2_PER_MU
 from gisefficiency.errors import InputError
+from gisefficiency.ids import encode
 from gisefficiency.metrics import METRICS, emission_tonnes, parcel_metrics, unit_metrics
 
 FULL = {"tax": 30.0, "value_added": 100.0, "revenue": 500.0, "energy_tce": 50.0, "electricity": 20.0,
@@ -163,3 +176,113 @@ def test_parcel_sums_conserve_firm_tax(items):
     assert pm["tax"].sum() == pytest.approx(sum(t for t, _, _ in items), rel=1e-9, abs=1e-6)
     panel = unit_metrics(firms, links)
     assert panel["tax"].sum() == pytest.approx(sum(t for t, _, _ in items), rel=1e-9, abs=1e-6)
+
+
+# --- kernels of the stage (gisefficiency._metrics_kernels): exact stand-ins for slower references ---
+
+ID_TEXT = st.text(alphabet="ab9Zé中", max_size=3)
+
+
+def _id_arrays(draw_lists):
+    return [pa.array(v, pa.large_string()) for v in draw_lists]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.none() | ID_TEXT, max_size=12), min_size=1, max_size=4), st.booleans())
+def test_sorted_codes_match_ids_encode(lists, runs):
+    """Same codes and ids as ids.encode, for repeated runs, aligned arrays, nulls and mixed widths."""
+    if runs:  # repeated runs, and the next array aligned with the previous one
+        lists = [[v for v in lst for _ in range(2)] for lst in lists]
+        lists.append(list(lists[-1]))
+    arrays = _id_arrays(lists)
+    if not any(a.null_count < len(a) for a in arrays[:1]) or all(a.null_count == len(a) for a in arrays):
+        return  # ids.encode needs at least one id
+    exp_codes, exp_ids = encode(*arrays)
+    codes, ids = sorted_codes(*arrays)
+    assert ids.equals(exp_ids)
+    for got, exp in zip(codes, exp_codes, strict=True):
+        np.testing.assert_array_equal(got, exp)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(alphabet="AB12é", min_size=2, max_size=2), min_size=1, max_size=15),
+       st.lists(st.text(alphabet="AB12é", min_size=2, max_size=2), max_size=15))
+def test_fixed_width_sort_and_positions_match_arrow(keys, values):
+    """One-width ids sort with numpy as Arrow sorts text (bytes), and are found as pc.index_in finds them."""
+    k = pa.array(keys, pa.large_string())
+    v = pa.array(values, pa.large_string())
+    (codes,), ids = sorted_codes(k)
+    assert ids.to_pylist() == sorted(set(keys), key=lambda t: t.encode())
+    assert [ids[int(c)].as_py() for c in codes] == keys
+    exp = pc.fill_null(pc.index_in(v, value_set=k), -1).to_numpy(zero_copy_only=False)
+    np.testing.assert_array_equal(positions(v, k), exp)
+
+
+def test_positions_hand_computed():
+    keys = pa.array(["P2", "P1", "P2", "P3"], pa.large_string())
+    vals = pa.array(["P2", "P9", "P3", "P1", "P22"], pa.large_string())
+    assert positions(vals, keys).tolist() == [0, -1, 3, 1, -1]  # first match; other widths never match
+    assert fixed_width(keys).tolist() == [b"P2", b"P1", b"P2", b"P3"]
+    assert fixed_width(vals) is None  # two byte lengths
+    assert run_heads(keys).tolist() == [True, True, True, True]
+    assert run_heads(pa.array(["a", "a", None, None, "b"])).tolist() == [True, False, True, True, True]
+
+
+FLOATS = st.sampled_from([1e16, 1.0, -1e16, 3.3, 0.1, np.nan, -0.0, 0.0, np.inf, 1e-300, 7e15 + 1, -2.5])
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), FLOATS, FLOATS), max_size=25), st.booleans(), st.sampled_from([0, 1]))
+def test_grouped_sums_are_bit_identical_to_pandas(rows, sort, min_count):
+    """group_sum / plain_sum give pandas' grouped sum bit for bit (Kahan, reduceat, NaN, inf, -0.0)."""
+    if sort:
+        rows = sorted(rows, key=lambda r: r[0])
+    keys = np.array([r[0] for r in rows], dtype=np.int64)
+    _, keys = np.unique(keys, return_inverse=True)
+    keys = keys.reshape(-1).astype(np.int64)
+    n = int(keys.max()) + 1 if len(keys) else 0
+    block = np.array([[r[1] for r in rows], [r[2] for r in rows]]).reshape(2, len(rows))
+    cats = pd.Categorical.from_codes(keys, categories=pd.RangeIndex(n))
+    with np.errstate(all="ignore"):
+        exp = pd.DataFrame(block.T, copy=False).groupby(cats, observed=True).sum(min_count=min_count).to_numpy().T
+        if needs_kahan(keys, bool(np.isnan(block).any())):
+            got = np.vstack([group_sum(keys, b, n, min_count=min_count) for b in block])
+        else:
+            got = plain_sum(keys, block, n, min_count=min_count)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(exp))
+    np.testing.assert_array_equal(np.nan_to_num(got).view(np.int64), np.nan_to_num(exp).view(np.int64))
+
+
+def test_group_sum_hand_computed():
+    keys = np.array([1, 0, 1, 1, 2])
+    vals = np.array([1e16, 5.0, 1.0, 1.0, np.nan])
+    got = group_sum(keys, vals, 3)
+    assert got[0] == 5.0 and np.isnan(got[2])  # all missing stays missing
+    assert got[1] == 1e16 + 2.0  # compensated: plain adding would lose both 1.0s
+    assert group_sum(keys, vals, 3, min_count=0)[2] == 0.0
+
+
+def test_take_rows_keeps_text_and_missing():
+    col = pd.Series(["above", None, "below", "above"] * 10, dtype="string")
+    rows = np.array([3, 1, 2, 0, 1])
+    for few in (True, False):
+        got = pd.Series(take_rows(col, rows, few_values=few))
+        pd.testing.assert_series_equal(got, pd.Series(col.array.take(rows)))
+    flags = pd.Series([True, None, False], dtype="boolean")
+    pd.testing.assert_series_equal(pd.Series(take_rows(flags, np.array([2, 1]))),
+                                   pd.Series(pd.array([False, None], dtype="boolean")))
+
+
+def test_merged_unit_members_summed_in_usccs_order_and_ties_with_own_row():
+    """Three members in one year: inputs summed, attributes from the holder's own row, ids sorted."""
+    rows = (firm_rows("Z9", {2021: {"tax": 1.0}}, scale="below", name="丙")
+            + firm_rows("H1", {2021: {"tax": 2.0}}, scale="above", name="业主")
+            + firm_rows("A5", {2021: {"tax": 4.0}, 2020: {"tax": 8.0}}, scale="below", name="甲"))
+    links = make_links([("H1", "P1", "own", 3.0), ("Z9", "P1", "leased", 0.0), ("A5", "P2", "leased", 0.0)],
+                       ["Z9", "H1", "A5"], eval_ids={"Z9": "H1", "A5": "H1"})
+    panel = unit_metrics(frame(rows), links)
+    assert list(panel.index) == [("H1", 2020), ("H1", 2021)]
+    assert panel.loc[("H1", 2021), "tax"] == 7.0 and panel.loc[("H1", 2021), "n_firms"] == 3
+    assert panel.loc[("H1", 2021), "name"] == "业主"
+    assert panel.loc[("H1", 2020), "name"] == "甲"  # no own row that year: the smallest member USCC
+    assert panel.loc[("H1", 2021), "tax_per_mu"] == pytest.approx(7.0 / 3.0)
