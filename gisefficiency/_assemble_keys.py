@@ -2,7 +2,7 @@
 
 pandas 3 keeps ids in Arrow-backed arrays, and every ``reindex``/``join``/``merge`` on them turns a
 million ids into Python objects and hashes them again (about 1 s at 1M ids). Here the ids of one kind
-(parcel ids, USCCs) from every frame are coded together once (``_assemble_hash`` for ids of one
+(parcel ids, USCCs) from every frame are coded together once (``ids.fixed_width_codes`` for ids of one
 width, else pyarrow ``dictionary_encode``), and each lookup
 becomes a numpy take. Taking with position -1 gives the missing value exactly as ``reindex`` does
 (bool and int columns become object and float only when something is missing).
@@ -19,8 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gisefficiency._assemble_hash import fixed_width_codes
-from gisefficiency.ids import arrow_ids
+from gisefficiency.ids import arrow_ids, fixed_width_codes
 
 #: Worker threads: pyarrow kernels (dictionary_encode, take) release the GIL, and the machine has 2 cores.
 THREADS: int = 2
@@ -42,7 +41,7 @@ def codes(*arrays: Any) -> tuple[list[np.ndarray], int]:
     parts = [arrow_ids(a) for a in arrays]
     fast = fixed_width_codes(parts)
     if fast is not None:
-        flat, n_codes = fast
+        flat, n_codes = fast[0], len(fast[1])
     else:
         enc = pc.dictionary_encode(pa.concat_arrays(parts))
         raw, n_codes = enc.indices, len(enc.dictionary)

@@ -19,10 +19,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gisefficiency.ids import string_index
+from gisefficiency.ids import fixed_width, positions, string_index
 
 __all__ = [
-    "apportioned_sums", "fixed_width", "floats", "group_sum", "min_count_sum", "multi_index", "needs_kahan", "plain_sum", "positions",
+    "apportioned_sums", "floats", "group_sum", "min_count_sum", "multi_index", "needs_kahan", "plain_sum",
     "run_heads", "sorted_codes", "sorted_sums", "take_rows", "text_sorted",
 ]
 
@@ -36,57 +36,10 @@ def run_heads(arr: pa.Array) -> np.ndarray:
     return heads
 
 
-def fixed_width(arr: pa.Array) -> np.ndarray | None:
-    """The ids as a numpy ``S<width>`` view without copying, if all have one byte length and none is missing."""
-    if arr.null_count or len(arr) == 0 or not pa.types.is_large_string(arr.type):
-        return None
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64, count=len(arr) + 1, offset=8 * arr.offset)
-    width = int(offsets[1] - offsets[0])
-    if width == 0 or int(offsets[-1] - offsets[0]) != width * len(arr):
-        return None
-    if (np.diff(offsets) != width).any():
-        return None
-    return np.frombuffer(arr.buffers()[2], dtype=f"S{width}", count=len(arr), offset=int(offsets[0]))
 
 
-def _hash64(view: np.ndarray) -> np.ndarray:
-    """A 64-bit hash of each fixed-width id (equal ids, equal hashes; matches are checked by the callers)."""
-    width = view.dtype.itemsize
-    n_words = -(-width // 8)
-    buf = np.zeros((len(view), n_words * 8), dtype=np.uint8)
-    buf[:, :width] = view.view(np.uint8).reshape(len(view), width)
-    words = buf.view(np.uint64)
-    h = np.full(len(view), 0x9E3779B97F4A7C15, dtype=np.uint64)
-    for j in range(n_words):  # splitmix64-style mixing, word by word
-        h ^= words[:, j]
-        h *= np.uint64(0xBF58476D1CE4E5B9)
-        h ^= h >> np.uint64(31)
-    return h
 
 
-def positions(values: pa.Array, keys: pa.Array) -> np.ndarray:
-    """Position in ``keys`` of each of ``values`` (the first match; -1 absent or missing), as ``pc.index_in``.
-
-    Ids of one byte length are matched on 64-bit hashes with pandas' integer hash table (2-3x faster
-    than hashing text), every match checked against the text; any doubt falls back to ``pc.index_in``.
-    """
-    kv, vv = fixed_width(keys), fixed_width(values)
-    if kv is not None and vv is not None:
-        if kv.dtype != vv.dtype:  # ids of different lengths never match
-            return np.full(len(values), -1, dtype=np.int64)
-        table = pd.Index(_hash64(kv))
-        if table.is_unique:
-            pos = table.get_indexer(_hash64(vv)).astype(np.int64, copy=False)
-        else:
-            codes, uniques = pd.factorize(table)
-            first = np.full(len(uniques), len(codes), dtype=np.int64)
-            np.minimum.at(first, codes, np.arange(len(codes), dtype=np.int64))
-            at = pd.Index(uniques).get_indexer(_hash64(vv))
-            pos = np.where(at >= 0, first[at], -1)
-        hit = pos >= 0
-        if (kv[pos[hit]] == vv[hit]).all():
-            return pos
-    return pc.fill_null(pc.index_in(values, value_set=keys), -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _distinct_sorted(arr: pa.Array) -> tuple[np.ndarray, pa.Array]:

@@ -41,7 +41,6 @@ from gisefficiency._metrics_kernels import (
     min_count_sum,
     multi_index,
     plain_sum,
-    positions,
     run_heads,
     sorted_codes,
     sorted_sums,
@@ -49,7 +48,7 @@ from gisefficiency._metrics_kernels import (
     text_sorted,
 )
 from gisefficiency.errors import InputError, Problem, format_ids
-from gisefficiency.ids import arrow_ids
+from gisefficiency.ids import arrow_ids, positions
 from gisefficiency.schema import FLAG_FIRM_COLUMNS, NUMERIC_FIRM_COLUMNS
 
 __all__ = [

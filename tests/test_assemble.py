@@ -137,60 +137,12 @@ def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
     )
 )
 def test_codes_group_equal_ids_like_dictionary_encode(parts):
-    from gisefficiency._assemble_hash import fixed_width_codes
-
     arrays = [pa.array(p, pa.large_string()) for p in parts]
     coded, n = keys.codes(*arrays)
     flat = np.concatenate(coded) if coded else np.zeros(0, np.int64)
     expected = pa.concat_arrays(arrays).dictionary_encode().indices.to_numpy(zero_copy_only=False)
     assert _same_partition(flat, expected.astype(np.int64))
     assert n >= len(set(flat.tolist()))
-    fast = fixed_width_codes(arrays)
-    if fast is not None:  # ids of one byte width
-        assert _same_partition(fast[0], expected.astype(np.int64))
-
-
-def test_fixed_width_codes_detects_a_hash_collision(monkeypatch):
-    from gisefficiency import _assemble_hash
-
-    ids = [pa.array(["A1234567890", "B1234567890", "A1234567890"], pa.large_string())]
-    assert _assemble_hash.fixed_width_codes(ids)[0].tolist() in ([0, 1, 0], [1, 0, 1])
-    # Every id hashed alike: the word check must reject the codes, and codes() must fall back.
-    monkeypatch.setattr(_assemble_hash, "_hash", lambda words: np.zeros(len(words[0]), dtype=np.uint64))
-    assert _assemble_hash.fixed_width_codes(ids) is None
-    (coded,), n = keys.codes(*ids)
-    assert n == 2 and coded[0] == coded[2] != coded[1]
-
-
-def test_fixed_width_codes_declines_mixed_widths_and_nulls():
-    from gisefficiency._assemble_hash import fixed_width_codes
-
-    assert fixed_width_codes([pa.array(["ab", "abc"], pa.large_string())]) is None
-    assert fixed_width_codes([pa.array(["ab", None], pa.large_string())]) is None
-    sliced = pa.array(["xx", "ab", "cd", "ab"], pa.large_string()).slice(1)
-    codes_, n = fixed_width_codes([sliced])
-    assert n == 2 and codes_[0] == codes_[2] != codes_[1]
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    width=st.sampled_from([1, 8, 9, 16, 18]),
-    picks=st.lists(st.lists(st.integers(0, 5), max_size=15), min_size=1, max_size=3),
-)
-def test_fixed_width_codes_group_equal_ids(width, picks):
-    from gisefficiency._assemble_hash import fixed_width_codes
-
-    # Ids of one width that differ in the first, a middle or the last byte.
-    pool = ["a" * width, "b" + "a" * (width - 1), "a" * (width - 1) + "z", ("a" * (width // 2) + "q").ljust(width, "a"),
-            "9" * width, "Z" * width]
-    pool = [p[:width] for p in pool]
-    arrays = [pa.array([pool[i] for i in p], pa.large_string()) for p in picks]
-    if not any(len(a) for a in arrays):
-        return
-    fast = fixed_width_codes(arrays)
-    assert fast is not None
-    expected = pa.concat_arrays(arrays).dictionary_encode().indices.to_numpy(zero_copy_only=False)
-    assert _same_partition(fast[0], expected.astype(np.int64))
 
 
 @settings(max_examples=80, deadline=None)

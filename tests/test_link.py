@@ -559,7 +559,8 @@ def test_encode_equals_pandas_factorize(first, second, as_runs):
 
 def test_fixed_width_codes_only_for_one_width():
     assert _fixed_width_codes([as_id(pd.Series(["P1", "P22"], dtype="str"))]) is None
-    assert _fixed_width_codes([as_id(pd.Series(["short", "shirt"], dtype="str"))]) is None  # under 8 bytes
+    short, (codes,) = _fixed_width_codes([as_id(pd.Series(["short", None, "shirt"], dtype="str"))])
+    assert short.to_pylist() == ["short", "shirt"] and codes.tolist() == [0, -1, 1]  # missing ids stay -1
     ids, (codes,) = _fixed_width_codes([as_id(pd.Series(["ABCDEFGHIJ", "ABCDEFGHIK", "ABCDEFGHIJ"], dtype="str"))])
     assert ids.to_pylist() == ["ABCDEFGHIJ", "ABCDEFGHIK"] and codes.tolist() == [0, 1, 0]
 

@@ -12,18 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gisefficiency._metrics_kernels import (
-    fixed_width,
     group_sum,
     needs_kahan,
     plain_sum,
-    positions,
     run_heads,
     sorted_codes,
     take_rows,
 )
 from gisefficiency.constants import M2_PER_MU
 from gisefficiency.errors import InputError
-from gisefficiency.ids import encode
+from gisefficiency.ids import encode, fixed_width, positions
 from gisefficiency.metrics import METRICS, emission_tonnes, parcel_metrics, unit_metrics
 
 FULL = {"tax": 30.0, "value_added": 100.0, "revenue": 500.0, "energy_tce": 50.0, "electricity": 20.0,

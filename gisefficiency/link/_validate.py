@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gisefficiency.errors import ConfigError, InputError, Problem, format_ids
-from gisefficiency.ids import arrow_ids
+from gisefficiency.ids import arrow_ids, fixed_width_codes
 from gisefficiency.schema import KIND_VALUES
 
 #: Ways a firm can be tied to a parcel, in the default priority.
@@ -162,54 +162,22 @@ def _hashed_codes(heads: list[pa.Array]) -> tuple[pa.Array, list[np.ndarray]]:
     return dictionary, np.split(raw, np.cumsum([len(h) for h in heads])[:-1])
 
 
-_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd: multiplying by it permutes 64-bit words
-
-
 def _fixed_width_codes(heads: list[pa.Array]) -> tuple[pa.Array, list[np.ndarray]] | None:
-    """``_hashed_codes`` for ids that all have one byte length of 8 to 64 (USCCs, most parcel ids), else None.
+    """``_hashed_codes`` for ids that all have one byte length (USCCs, most parcel ids), else None.
 
-    Such ids are read in place as a few 64-bit words, mixed into one integer and numbered by pandas'
-    int64 hash table, several times faster than hashing text. Every id is then checked word by word
-    against the first id given its number, so a collision of the mixed integers is never trusted:
-    the caller falls back to the text hash.
+    The numbering is :func:`gisefficiency.ids.fixed_width_codes` (first appearance, every match checked
+    byte by byte); missing ids stay -1.
     """
     valid = [h.drop_null() if h.null_count else h for h in heads]
-    lengths = [pc.min_max(pc.binary_length(v)) for v in valid if len(v)]
-    width = {x.as_py() for m in lengths for x in m.values()}
-    if len(width) != 1 or not 8 <= next(iter(width)) <= 64:
+    fast = fixed_width_codes(valid)
+    if fast is None:
         return None
-    width = next(iter(width))
-    starts = sorted({min(8 * j, width - 8) for j in range(-(-width // 8))})  # words cover every byte
-    words, mixed = [], []
-    for v in valid:
-        offset = np.frombuffer(v.buffers()[1], dtype=np.int64, count=1, offset=8 * v.offset)[0]
-        view = [np.ndarray((len(v),), dtype="<u8", buffer=v.buffers()[2], offset=int(offset) + at,
-                           strides=(width,)) for at in starts] if len(v) else [np.zeros(0, np.uint64)] * len(starts)
-        h = np.zeros(len(v), dtype=np.uint64)
-        for w in view:
-            h = (h ^ w) * _MIX
-            h ^= h >> np.uint64(29)
-        words.append(view)
-        mixed.append(h)
-    codes, _ = pd.factorize(np.concatenate(mixed).view(np.int64))
-    # Numbers follow first appearance, so an id is the first of its number where the running max grows.
-    top = np.maximum.accumulate(codes)
-    first = np.flatnonzero(np.r_[True, top[1:] > top[:-1]]) if len(codes) else np.zeros(0, dtype=np.int64)
+    codes, first = fast
+    dictionary = pa.chunked_array(valid, type=pa.large_string()).take(pa.array(first)).combine_chunks()
     bounds = np.cumsum([0] + [len(v) for v in valid])
-    which = np.searchsorted(bounds, first, side="right") - 1
-    for j in range(len(starts)):
-        ref = np.empty(len(first), dtype=np.uint64)
-        for i, v_words in enumerate(words):
-            mine = which == i
-            ref[mine] = v_words[j][first[mine] - bounds[i]]
-        for i, v_words in enumerate(words):
-            if not np.array_equal(v_words[j], ref[codes[bounds[i]:bounds[i + 1]]]):
-                return None
-    dictionary = pa.chunked_array(valid, type=pa.large_string()).take(pa.array(first)).combine_chunks() \
-        if len(first) else pa.array([], pa.large_string())
     out = []
     for i, h in enumerate(heads):
-        own = codes[bounds[i]:bounds[i + 1]].astype(np.int64)
+        own = codes[bounds[i]:bounds[i + 1]]
         if h.null_count:
             full = np.full(len(h), -1, dtype=np.int64)
             full[h.is_valid().to_numpy(zero_copy_only=False)] = own
