@@ -313,14 +313,19 @@ def test_id_text_is_as_text(cells, dtype):
 
 
 def test_plain_ids_skip_the_per_id_work(monkeypatch):
-    import gisefficiency.io.parcels as parcels_module
+    """ASCII ids without spaces or missing-value texts are taken as they are, not hashed and folded."""
+    import gisefficiency.io.values as values_module
 
     calls = []
-    monkeypatch.setattr(parcels_module, "as_text", lambda v: calls.append(len(v)) or as_text(v))
+    unique = values_module._unique
+    monkeypatch.setattr(values_module, "_unique", lambda v: calls.append(len(v)) or unique(v))
     plain = pd.Series(["330302001", "330302002", None], dtype="str")
     assert _id_text(plain).tolist() == ["330302001", "330302002", pd.NA] and calls == []
     padded = pd.Series([" 330302001", "Ａ2"], dtype="str")
     assert _id_text(padded).tolist() == ["330302001", "A2"] and calls == [2]
+    missing_text = pd.Series(["330302001", "--"], dtype="str")
+    assert _id_text(missing_text).tolist() == ["330302001", pd.NA] and calls == [2, 2]
+    assert _id_text(plain).tolist() == as_text(plain.astype(object)).tolist()
 
 
 @pytest.mark.parametrize("suffix", [".gpkg", ".parquet"])
@@ -369,3 +374,24 @@ def test_empty_and_missing_geometries_do_not_disturb_the_crs(tmp_path, engine):
     frame.assign(geometry=None).set_crs(None, allow_override=True).to_file(nothing)
     with pytest.raises(CRSError, match="the layer has no CRS"):
         read_parcels(nothing, engine=engine)
+
+
+def test_geoparquet_dates_parse_in_arrow_and_extra_dates_stay_python_dates(tmp_path):
+    """Arrow date columns skip the text parser; values, problems and extra columns are as before."""
+    import datetime as dt
+
+    path = tmp_path / "p.parquet"
+    frame = parcels_4549(3)
+    frame["供地日期"] = [dt.date(2017, 3, 1), None, dt.date(1969, 12, 31)]
+    frame["发证日期"] = [dt.date(2020, 1, 2), None, dt.date(2021, 5, 6)]
+    frame.to_parquet(path)
+    out = read_parcels(path)
+    assert out["supply_date"].dtype == "datetime64[ns]"
+    assert out["supply_date"].tolist()[0] == pd.Timestamp("2017-03-01") and pd.isna(out["supply_date"].iloc[1])
+    assert out["supply_date"].iloc[2] == pd.Timestamp("1969-12-31")
+    assert out["发证日期"].dtype == object and out["发证日期"].tolist() == [dt.date(2020, 1, 2), None, dt.date(2021, 5, 6)]
+    frame["供地日期"] = [dt.date(2017, 3, 1), dt.date(1500, 1, 1), None]
+    frame.to_parquet(path)
+    with pytest.raises(InputError, match=r"unreadable parcel value") as info:
+        read_parcels(path)
+    assert [(p.row, p.value) for p in info.value.problems] == [(2, dt.date(1500, 1, 1))]

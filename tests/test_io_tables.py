@@ -571,3 +571,151 @@ def test_check_firms_csv_same_on_both_readers(tmp_path, monkeypatch):
     assert fast == [str(p) for p in check_firms(path)]
     assert any("row 71, column '实缴税金（万元）', value '约1200': not a number" in p for p in fast)
     assert any("total row(s) skipped: rows 81" in p for p in fast) and any(BAD in p for p in fast)
+
+
+# --- Column codes, USCC checks and dates on arrays (the fast paths of reading) ---------------------------
+
+from gisefficiency.io.values import (  # noqa: E402
+    code_column,
+    normalize_days,
+    repeated_code_years,
+    uscc_bytes_valid,
+    valid_codes,
+)
+from gisefficiency.uscc import USCC_CHARSET, is_valid_uscc  # noqa: E402
+
+
+def test_code_column_numbers_folded_codes_once():
+    cells = pd.Series([" ab ", "AB", None, "Ｃ1", "--", "ab"], dtype=TEXT)
+    codes, positions, distinct = code_column(cells)
+    assert codes.tolist() == ["AB", "AB", pd.NA, "C1", pd.NA, "AB"]
+    assert codes.dtype == pd.StringDtype()
+    assert distinct.to_pylist()[positions[0]] == "AB" and positions.tolist()[:3] == [positions[0]] * 2 + [-1]
+    assert positions[4] == -1 and distinct.to_pylist()[positions[3]] == "C1"
+    assert len({positions[0], positions[3]}) == 2 and sorted(distinct.to_pylist()) == ["AB", "C1"]
+
+
+def test_unchanged_text_column_is_reused_not_copied():
+    import pyarrow as pa
+
+    cells = pd.Series(pd.array(pa.chunked_array([["P1", "P2"], ["P3", None]], pa.large_string()), dtype=TEXT))
+    out = as_text(cells)
+    assert out.tolist() == ["P1", "P2", "P3", pd.NA] and out.dtype == pd.StringDtype()
+    assert out.array._pa_array.num_chunks == 1  # one chunk, as later kernels want it
+    names = pd.Series(["甲公司", "乙公司", "甲公司", None], dtype=TEXT)  # non-ASCII: hashed, folded, reused
+    assert as_text(names).tolist() == ["甲公司", "乙公司", "甲公司", pd.NA]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.text(alphabet=USCC_CHARSET + USCC_CHARSET.lower() + "IOZSV 中-", min_size=16, max_size=19),
+                max_size=40))
+def test_uscc_validity_on_bytes_matches_is_valid_uscc(texts):
+    codes = [t for t in texts] + [uscc(t[:17].upper()) for t in texts if len(t) >= 17
+                                  and all(ch.upper() in USCC_CHARSET for ch in t[:17])]
+    import pyarrow as pa
+
+    distinct = pa.array(list(dict.fromkeys(codes)), pa.large_string())
+    positions = np.arange(len(distinct))
+    np.testing.assert_array_equal(valid_codes(positions, distinct), is_valid_uscc(distinct.to_pylist()))
+    plain = [c for c in distinct.to_pylist() if len(c.encode()) == 18]
+    matrix = np.frombuffer("".join(plain).encode(), np.uint8).reshape(-1, 18)
+    np.testing.assert_array_equal(uscc_bytes_valid(matrix), is_valid_uscc(plain))
+
+
+def test_valid_codes_spreads_to_rows():
+    import pyarrow as pa
+
+    distinct = pa.array([A, BAD], pa.large_string())
+    assert valid_codes(np.array([0, 1, -1, 0]), distinct).tolist() == [True, False, False, True]
+
+
+def test_repeated_code_years_by_hand():
+    import pyarrow as pa
+
+    distinct = pa.array(["Z9", "A1"], pa.large_string())
+    positions = np.array([0, 1, 0, 1, 0, -1, -1, 1])
+    year = pd.Series([2021, 2021, 2021, 2022, 2022, 2021, 2021, None], dtype="Int64")
+    src = pd.Series([10, 11, 12, 13, 14, 15, 16, 17])
+    # Z9 has rows 10 and 12 for 2021; rows without a code (15, 16) or a year (17) never repeat.
+    assert repeated_code_years(positions, year, src, distinct) == [("Z9", 2021, [10, 12])]
+    positions = np.array([1, 0, 1, 0, 1, 0, 0, 1])
+    year = pd.Series([2021, 2021, 2021, 2021, 1950, 1950, 1950, 2021], dtype="Int64")  # a wide key range
+    assert repeated_code_years(positions, year, src, distinct) == [
+        ("A1", 2021, [10, 12, 17]), ("Z9", 1950, [15, 16]), ("Z9", 2021, [11, 13])]
+
+
+def test_dates_at_coarse_units_convert_and_flag_out_of_range():
+    stored = pd.Series(np.array(["1500-01-01", "2019-05-01T13:30", "NaT", "2262-04-11", "2262-04-12"],
+                                dtype="datetime64[ms]"))
+    parsed, bad = parse_dates(stored)
+    assert parsed.dtype == "datetime64[ns]"
+    assert parsed.tolist()[1] == pd.Timestamp("2019-05-01 13:30") and parsed.isna().tolist() == [
+        True, False, True, False, True]
+    assert bad.tolist() == [True, False, False, False, True]
+    days = normalize_days(pd.Series(pd.to_datetime(["1969-12-31 23:59", None, "2019-05-01 13:30"])))
+    assert days.tolist()[0] == pd.Timestamp("1969-12-31") and pd.isna(days[1])
+    assert days[2] == pd.Timestamp("2019-05-01")
+
+
+def test_parquet_small_dictionaries_read_as_codes_give_the_same_frame(tmp_path, monkeypatch):
+    """Text columns with few values are read as Parquet dictionaries; the frame and problems are unchanged."""
+    from gisefficiency.io import sheets as sheets_module
+
+    n = 300
+    frame = pd.DataFrame({
+        "统一社会信用代码": [A, B, None] * (n // 3),
+        "年度": ["2021", "2022年", "2021"] * (n // 3),
+        "规模": ["规上", "规下", "—"] * (n // 3),
+        "高新技术企业": ["是", "否", None] * (n // 3),
+        "行业代码": ["34", "14", None] * (n // 3),
+        "备注": [None, "无", "合计"] * (n // 3),
+        "实缴税金": ["1,234.5", "—", "3"] * (n // 3),
+    })
+    frame.loc[7] = None  # a blank row
+    path = tmp_path / "f.parquet"
+    frame.to_parquet(path)
+    grid = sheets_module.read_grid(path)
+    assert {frame.columns[j] for j in grid.coded} >= {"规模", "高新技术企业", "行业代码", "备注"}
+    coded, problems = read_firms(path), [str(p) for p in check_firms(path)]
+    monkeypatch.setattr(sheets_module, "SMALL_DICTIONARY_BYTES", 0)
+    assert not sheets_module.read_grid(path).coded
+    pd.testing.assert_frame_equal(coded, read_firms(path), check_exact=True)
+    assert problems == [str(p) for p in check_firms(path)]
+    assert coded["备注"].dtype == pd.StringDtype(na_value=np.nan)  # an extra column, plain text as read
+    frame.loc[5, "高新技术企业"] = "x"  # unreadable cells are reported alike
+    frame.to_parquet(path)
+    monkeypatch.setattr(sheets_module, "SMALL_DICTIONARY_BYTES", 1 << 16)
+    problems = [str(p) for p in check_firms(path)]
+    assert any("row 6, column '高新技术企业', value 'x'" in p for p in problems)
+    monkeypatch.setattr(sheets_module, "SMALL_DICTIONARY_BYTES", 0)
+    assert problems == [str(p) for p in check_firms(path)]
+
+
+def test_columns_parsed_on_threads_give_the_same_frame_and_problems(tmp_path, monkeypatch):
+    from gisefficiency.io import tables
+
+    path = tmp_path / "f.xlsx"
+    write_xlsx(path, [HEADER, *ROWS * 5])
+    monkeypatch.setattr(tables, "_PARSE_THREADS_FROM", 10**9)
+    single = [str(p) for p in check_firms(path)]
+    monkeypatch.setattr(tables, "_PARSE_THREADS_FROM", 1)
+    monkeypatch.setattr(tables, "_PARSE_THREADS", 3)
+    assert [str(p) for p in check_firms(path)] == single
+    good = tmp_path / "g.xlsx"
+    write_xlsx(good, [HEADER, *[row for row in ROWS if row[0] != 3] * 4])
+    threaded = read_firms(good)
+    monkeypatch.setattr(tables, "_PARSE_THREADS_FROM", 10**9)
+    pd.testing.assert_frame_equal(threaded, read_firms(good), check_exact=True)
+
+
+def test_plain_codes_skip_the_per_code_work(monkeypatch):
+    import gisefficiency.io.values as values_module
+
+    calls = []
+    unique = values_module._unique
+    monkeypatch.setattr(values_module, "_unique", lambda v: calls.append(len(v)) or unique(v))
+    plain = pd.Series([A, B, None, A], dtype=TEXT)
+    assert as_code(plain).tolist() == [A, B, pd.NA, A] and as_code(plain).dtype == pd.StringDtype()
+    assert calls == []
+    assert as_code(pd.Series([A, "NULL"], dtype=TEXT)).tolist() == [A, pd.NA] and calls == [2]
+    assert as_code(pd.Series([A.lower(), "9 1"], dtype=TEXT)).tolist() == [A, "91"] and calls == [2, 2]

@@ -291,3 +291,64 @@ def test_validity_check_over_threads_gives_the_same_frame(monkeypatch):
     threaded = prepare_parcels(frame)
     pd.testing.assert_frame_equal(threaded, single, check_exact=True)
     assert single["geom_status"].value_counts().to_dict() == {"ok": 12, "repaired": 9, "empty": 9}
+
+
+def test_strictly_convex_hand_cases():
+    from gisefficiency.land import strictly_convex
+
+    geoms = np.array([
+        box(0, 0, 2, 1),                                              # rectangle: convex
+        Polygon([(0, 0), (2, 0), (2, 2), (1, 1), (0, 2)]),            # dented: valid, not convex
+        Polygon([(0, 0), (2, 2), (2, 0), (0, 2)]),                    # bow-tie: invalid
+        Polygon([(0, 0), (1, 0), (2, 0), (2, 1), (0, 1)]),            # collinear point: left to GEOS
+        Polygon([(0, 0), (1, 0), (1, 0), (1, 1), (0, 1)]),            # repeated point: left to GEOS
+        Polygon([(0, 0), (3, 0), (3, 3), (0, 3)], [[(1, 1), (2, 1), (2, 2), (1, 2)]]),  # hole
+        Polygon([(1, 0), (1.5878, 1.809), (0.0489, 0.691), (1.9511, 0.691), (0.4122, 1.809)]),  # pentagram
+        MultiPolygon([box(0, 0, 1, 1), box(2, 0, 3, 1)]),
+        None,
+        Polygon(),
+    ], dtype=object)
+    import gisefficiency.land as land
+
+    old = land._CONVEX_MIN_GROUP
+    land._CONVEX_MIN_GROUP = 1  # every point count takes the fast path here
+    try:
+        got = strictly_convex(geoms)
+    finally:
+        land._CONVEX_MIN_GROUP = old
+    assert got.tolist() == [True, False, False, False, False, False, False, False, False, False]
+    assert not strictly_convex(geoms).any()  # groups under 1000 rings are left to GEOS
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(-20, 20), st.integers(-20, 20)), min_size=3, max_size=6),
+                min_size=1, max_size=30),
+       st.floats(1e-9, 1e3), st.sampled_from([0.0, 560_000.0]))
+def test_strictly_convex_implies_valid(rings, scale, offset):
+    """Whatever the fast path calls convex GEOS calls valid; the parcels' validity never changes."""
+    import gisefficiency.land as land
+
+    geoms = np.array([Polygon([(offset + x * scale, offset + y * scale) for x, y in ring]) for ring in rings],
+                     dtype=object)
+    old = land._CONVEX_MIN_GROUP
+    land._CONVEX_MIN_GROUP = 1
+    try:
+        convex = land.strictly_convex(geoms)
+        valid = land._valid_part(geoms)
+    finally:
+        land._CONVEX_MIN_GROUP = old
+    expected = shapely.is_valid(geoms)
+    assert not (convex & ~expected).any()
+    np.testing.assert_array_equal(valid, expected)
+
+
+def test_convex_fast_path_on_many_parcels_matches_geos():
+    rng = np.random.default_rng(3)
+    n = 3000
+    corners = rng.normal(0, 30, (n, 4, 2)) + np.array([[0, 0], [80, 0], [80, 80], [0, 80]])
+    geoms = shapely.polygons(np.concatenate([corners, corners[:, :1]], axis=1) + X0)
+    from gisefficiency.land import _valid_part, strictly_convex
+
+    convex = strictly_convex(geoms)
+    assert 0 < convex.sum() < n
+    np.testing.assert_array_equal(_valid_part(geoms), shapely.is_valid(geoms))

@@ -15,7 +15,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError as ProjCRSError
@@ -24,7 +23,6 @@ from gisefficiency.crs import distorts_area, gk3_zone_crs, guess_crs, guess_epsg
 from gisefficiency.errors import CRSError, InputError, Problem, format_ids
 from gisefficiency.io.columns import alias_lookup, dedupe, find_unit, match_header, normalise_header
 from gisefficiency.io.values import as_code, as_text, parse_dates, parse_numbers
-from gisefficiency.schema import MISSING_VALUES
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +38,6 @@ PARCEL_LAYER_NAMES: frozenset[str] = frozenset({"parcels", "parcel", "宗地", "
 _NUMERIC = ("cert_area_m2", "floor_area_m2", "building_height_m")
 _DATES = ("supply_date",)
 _CODES = ("holder_uscc",)
-_MISSING_TEXTS = pa.array(sorted(MISSING_VALUES), type=pa.large_string())
 
 
 def read_parcels(
@@ -108,7 +105,8 @@ def read_parcels(
 def _read(path: Path, suffix: str, *, layer: str | None, encoding: str | None, engine: str) -> gpd.GeoDataFrame:
     if PARCEL_FORMATS[suffix] == "GeoParquet":
         try:
-            return gpd.read_parquet(path)
+            # Dates stay in Arrow: pandas would build a Python date object per parcel and parse them as text.
+            return gpd.read_parquet(path, to_pandas_kwargs={"types_mapper": _arrow_date})
         except Exception as exc:
             raise InputError(f"{path}: cannot read GeoParquet ({exc}) -> check the file") from exc
     layer = _choose_layer(path, layer, engine)
@@ -140,6 +138,20 @@ def _read(path: Path, suffix: str, *, layer: str | None, encoding: str | None, e
 def _arrow_binary(dtype: pa.DataType) -> pd.ArrowDtype | None:
     """Keep Arrow binary columns in Arrow when converting to pandas (see ``_ARROW_TO_PANDAS``)."""
     return pd.ArrowDtype(dtype) if dtype in (pa.binary(), pa.large_binary()) else None
+
+
+def _arrow_date(dtype: pa.DataType) -> pd.ArrowDtype | None:
+    """Keep Arrow date columns in Arrow when converting to pandas (``parse_dates`` reads them directly)."""
+    return pd.ArrowDtype(dtype) if pa.types.is_date(dtype) else None
+
+
+def _dates_as_objects(frame: gpd.GeoDataFrame) -> None:
+    """Arrow date columns left unparsed (extra columns) as Python dates, as a plain read gives them."""
+    for name in frame.columns:
+        dtype = frame[name].dtype
+        if isinstance(dtype, pd.ArrowDtype) and pa.types.is_date(dtype.pyarrow_dtype):
+            frame[name] = pd.Series(frame[name].to_numpy(dtype=object, na_value=None), index=frame.index,
+                                    dtype=object)
 
 
 #: The WKB geometry column stays in Arrow on its way to ``shapely.from_wkb``: pandas would otherwise
@@ -284,6 +296,7 @@ def _canonical_columns(
     out = frame.rename(columns=rename)
     out.columns = dedupe(map(str, out.columns))
     problems = _parse_columns(out, path, original={v: k for k, v in rename.items()})
+    _dates_as_objects(out)
     if problems:
         raise InputError(f"{path}: {len(problems)} unreadable parcel value(s)", problems)
     missing_id = out["parcel_id"].isna()
@@ -343,24 +356,8 @@ def _parse_columns(frame: gpd.GeoDataFrame, path: Path, *, original: Mapping[str
 
 
 def _id_text(values: pd.Series) -> pd.Series:
-    """``as_text`` of the id column, skipping its per-id work when Arrow shows it would change nothing.
-
-    Ids are all distinct, so ``as_text`` (which works per distinct value) costs a hash and a fold per
-    row. When every id is ASCII (NFKC leaves it alone), has no white space to strip (the same Arrow
-    trim ``as_text`` uses) and is no missing-value text, ``as_text`` returns the ids unchanged as
-    pandas ``string``; otherwise it runs.
-    """
-    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
-        return as_text(values)
-    cells = pa.array(values.array)
-    plain = (
-        pc.all(pc.string_is_ascii(cells)).as_py() is not False
-        and pc.all(pc.equal(pc.utf8_trim_whitespace(cells), cells)).as_py() is not False
-        and pc.any(pc.is_in(cells, value_set=_MISSING_TEXTS)).as_py() is not True
-    )
-    if not plain:
-        return as_text(values)
-    return pd.Series(pd.array(cells, dtype=pd.StringDtype("pyarrow", na_value=pd.NA)), index=values.index)
+    """``as_text`` of the id column (which skips its per-id work when Arrow shows it would change nothing)."""
+    return as_text(values)
 
 
 def _set_crs(frame: gpd.GeoDataFrame, path: Path, *, crs: str | None) -> gpd.GeoDataFrame:

@@ -21,9 +21,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from gisefficiency.errors import InputError, Problem
 from gisefficiency.io.columns import match_header, match_wide_header
+from gisefficiency.io.values import is_coded_text, missing_mask
 
 #: How many rows from the top are searched for the header.
 HEADER_SCAN_ROWS: int = 10
@@ -31,6 +33,9 @@ HEADER_SCAN_ROWS: int = 10
 #: Formats read by ``read_grid``.
 TABLE_FORMATS: dict[str, str] = {".xlsx": "Excel", ".xlsm": "Excel", ".xls": "Excel 97-2003", ".csv": "CSV",
                                  ".txt": "CSV", ".parquet": "Parquet"}
+
+#: Parquet text columns whose dictionary page is at most this size (in every row group) are read as codes.
+SMALL_DICTIONARY_BYTES: int = 1 << 16
 
 #: Lines at the top of a CSV file used to guess the separator and the number of columns.
 CSV_SCAN_LINES: int = HEADER_SCAN_ROWS * 5
@@ -57,12 +62,17 @@ class Grid:
         column names, which sit in the row above ``cells``).
     names
         The stored column names (Parquet), or None.
+    coded
+        Positions of text columns read as categories (Parquet columns stored with a small
+        dictionary: the parsers use its codes instead of hashing every cell); ``text_cells`` turns
+        them back into plain text.
     """
 
     cells: pd.DataFrame
     first_row: int = 1
     header: int | None = None
     names: tuple[str, ...] | None = None
+    coded: frozenset[int] = frozenset()
 
     def row(self, pos: int) -> list[object]:
         """The cells of one row (position -1: the stored column names)."""
@@ -85,17 +95,53 @@ def read_grid(path: Path, *, sheet: str | int | None = None) -> Grid:
     if suffix not in TABLE_FORMATS:
         raise InputError(f"{path}: unknown table format {suffix!r} -> save it as .xlsx, .xls, .csv or .parquet")
     if suffix == ".parquet":
-        frame = pd.read_parquet(path)
+        small = _small_dictionaries(path)
+        # One block per column (no 2-D copy of the numbers), Arrow buffers freed as they convert.
+        frame = pd.read_parquet(path, read_dictionary=small or None,
+                                to_pandas_kwargs={"split_blocks": True, "self_destruct": True})
+        coded = frozenset(j for j, name in enumerate(frame.columns) if name in small)
         # Columns keep their stored types (numbers stay numbers); only types the parsers do not
         # know (categoricals, lists, ...) become plain cells.
         body = frame.set_axis(range(frame.shape[1]), axis=1)
-        odd = [j for j, dtype in enumerate(body.dtypes) if not _plain(dtype)]
+        odd = [j for j, dtype in enumerate(body.dtypes) if not _plain(dtype) and j not in coded]
         if odd:
             body = body.astype(dict.fromkeys(odd, object))
-        return Grid(body, first_row=1, header=-1, names=tuple(str(c) for c in frame.columns))
+        return Grid(body, first_row=1, header=-1, names=tuple(str(c) for c in frame.columns), coded=coded)
     if suffix in (".csv", ".txt"):
         return Grid(_read_csv(path))
     return Grid(_read_excel(path, suffix, sheet))
+
+
+def _small_dictionaries(path: Path) -> list[str]:
+    """Text columns of a Parquet file stored with a small dictionary (a few distinct values) in every row group.
+
+    Read as dictionaries, these come with their codes: no hashing of every cell to find the few
+    distinct values (是/否, 规上/规下, industry codes), and no text materialised for cells that are
+    parsed into flags or choices anyway. Dictionaries over ``SMALL_DICTIONARY_BYTES`` (ids, names)
+    are read as plain text: joining large per-row-group dictionaries costs more than hashing.
+    """
+    try:
+        meta = pq.ParquetFile(path).metadata
+        schema = meta.schema.to_arrow_schema()
+    except Exception:  # unreadable here: pandas' reader reports it
+        return []
+    out = []
+    for j, field in enumerate(schema):
+        if not (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)):
+            continue
+        chunks = [meta.row_group(i).column(j) for i in range(meta.num_row_groups)]
+        if chunks and all(c.has_dictionary_page and c.dictionary_page_offset is not None
+                          and 0 < c.data_page_offset - c.dictionary_page_offset <= SMALL_DICTIONARY_BYTES
+                          for c in chunks):
+            out.append(field.name)
+    return out if len(set(out)) == len(out) else []
+
+
+def text_cells(column: pd.Series) -> pd.Series:
+    """A coded text column (see ``Grid.coded``) as the plain text cells pandas' Parquet reader gives."""
+    cells = pa.array(column.array)  # DictionaryArray: the categories and their codes, no copy
+    text = cells.dictionary_decode().cast(pa.large_string())
+    return pd.Series(pd.array(text, dtype=_TEXT_DTYPE), index=column.index, name=column.name)
 
 
 def _plain(dtype: object) -> bool:
@@ -299,6 +345,24 @@ def find_header(
             )],
         )
     return int(np.argmax(scores))
+
+
+def blank_rows(body: pd.DataFrame) -> np.ndarray:
+    """Rows whose every cell is missing; each column is looked at only on the rows still blank.
+
+    Typed columns (Parquet numbers, dates) go first: their test is a plain ``isna``, and after one
+    of them hardly any row is left for the text columns.
+    """
+    blank = np.ones(len(body), dtype=bool)
+    typed = [j for j in body.columns if not pd.api.types.is_string_dtype(body[j].dtype)
+             and not pd.api.types.is_object_dtype(body[j].dtype) and not is_coded_text(body[j].dtype)]
+    for j in [*typed, *(j for j in body.columns if j not in typed)]:
+        rows = np.flatnonzero(blank)
+        if not len(rows):
+            break
+        cells = body[j] if len(rows) == len(body) else body[j].iloc[rows]
+        blank[rows] = missing_mask(cells).to_numpy(bool)
+    return blank
 
 
 def header_names(grid: Grid, pos: int) -> list[str]:

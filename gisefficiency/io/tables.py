@@ -10,11 +10,14 @@ negative tax, missing energy, ...) for ``gisefficiency validate``.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from gisefficiency.crs import COORD_SYSTEMS
 from gisefficiency.errors import ConfigError, InputError, Problem, format_ids
@@ -27,17 +30,21 @@ from gisefficiency.io.columns import (
     match_wide_header,
     unit_factor,
 )
-from gisefficiency.io.sheets import Grid, find_header, header_names, read_grid
+from gisefficiency.io.sheets import Grid, blank_rows, find_header, header_names, read_grid, text_cells
 from gisefficiency.io.values import (
     as_code,
     as_text,
+    code_column,
+    is_coded_text,
     is_one_of,
-    missing_mask,
+    normalize_days,
     parse_choice,
     parse_dates,
     parse_flags,
     parse_numbers,
     parse_years,
+    repeated_code_years,
+    valid_codes,
 )
 from gisefficiency.schema import (
     FIRM_COLUMNS,
@@ -46,7 +53,6 @@ from gisefficiency.schema import (
     NUMERIC_FIRM_COLUMNS,
     SCALE_VALUES,
 )
-from gisefficiency.uscc import is_valid_uscc
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +61,10 @@ log = logging.getLogger(__name__)
 TOTAL_WORDS: frozenset[str] = frozenset({"合计", "总计", "小计", "total", "sum"})
 
 _CODES = ("uscc", "holder_uscc")
+# Columns are parsed on this many threads for tables of at least this many rows.
+_PARSE_THREADS, _PARSE_THREADS_FROM = 2, 200_000
+# Column of the frame being read: each row's position among the distinct USCCs (never a header).
+_USCC_KEY = "\x00uscc_code"
 _TEXT = ("name", "industry", "parcel_id", "land_use", "street")
 _NUMBERS = (*NUMERIC_FIRM_COLUMNS, "lon", "lat", "cert_area_m2", "floor_area_m2", "building_height_m")
 _DATES = ("production_date", "supply_date")
@@ -179,28 +189,30 @@ def _load_firms(
     units: Mapping[str, str] | None, header_row: int | None,
 ) -> tuple[pd.DataFrame | None, list[Problem]]:
     factors = _unit_factors(units)
-    frame, problems = _load_table(path, sheet=sheet, aliases=aliases, factors=factors,
-                                  header_row=header_row, expected=("uscc", "year", "tax"))
+    frame, problems, uscc_codes = _load_table(path, sheet=sheet, aliases=aliases, factors=factors,
+                                              header_row=header_row, expected=("uscc", "year", "tax"))
+    info, frame.attrs = frame.attrs, {}  # attrs are deep-copied by every operation on the frame
     file = str(path)
     for name, header in (("uscc", "统一社会信用代码"), ("year", "年度")):
         if name not in frame:
             fix = (f"add a {header} column, or map yours in [firms.aliases]" if name == "uscc" else
                    "add a 年度 column, or put the year in the headers (2021年实缴税金), or map yours in [firms.aliases]")
-            problems.append(Problem(f"no {name} column ({header}) among: {', '.join(frame.attrs['headers'])}",
+            problems.append(Problem(f"no {name} column ({header}) among: {', '.join(info['headers'])}",
                                     fix=fix, file=file, column=name))
     if "uscc" not in frame or "year" not in frame:
         return None, problems
-    year_header = frame.attrs["source"].get("year", "year")
+    year_header = info["source"].get("year", "year")
     unreadable = {p.row for p in problems if p.column == year_header and p.severity == "error"}
     missing_year = frame["year"].isna() & ~frame["src_row"].isin(unreadable)
     problems += [Problem("the year is missing", fix="fill in the year (年度) of this row", file=file,
                          row=int(r), column=year_header)
                  for r in frame.loc[missing_year, "src_row"]]
     frame["year"] = frame["year"].astype("Int64")
-    problems += _firm_warnings(frame, file)
+    problems += _firm_warnings(frame, file, uscc_codes, info["source"])
     if any(p.severity == "error" for p in problems):
         return None, problems
     frame["year"] = frame["year"].astype(int)
+    del frame[_USCC_KEY]
     order = [c for c in FIRM_COLUMNS if c in frame] + ["uscc_valid", "src_row"]
     extras = [c for c in frame.columns if c not in order]
     out = frame[order + extras].reset_index(drop=True)
@@ -211,32 +223,34 @@ def _load_firms(
 def _load_land(
     path: Path, *, aliases: Mapping[str, str] | None, sheet: str | int | None, header_row: int | None,
 ) -> tuple[pd.DataFrame | None, list[Problem]]:
-    frame, problems = _load_table(path, sheet=sheet, aliases=aliases, factors={}, header_row=header_row,
-                                  expected=("uscc", "parcel_id", "kind"))
+    frame, problems, uscc_codes = _load_table(path, sheet=sheet, aliases=aliases, factors={},
+                                              header_row=header_row, expected=("uscc", "parcel_id", "kind"))
+    info, frame.attrs = frame.attrs, {}  # attrs are deep-copied by every operation on the frame
     file = str(path)
     for name, header in (("uscc", "统一社会信用代码"), ("parcel_id", "地块编号"), ("kind", "用地类型 (自有/租赁)")):
         if name not in frame:
-            problems.append(Problem(f"no {name} column ({header}) among: {', '.join(frame.attrs['headers'])}",
+            problems.append(Problem(f"no {name} column ({header}) among: {', '.join(info['headers'])}",
                                     fix="add it, or map your header in [land.aliases]", file=file, column=name))
     if not {"uscc", "parcel_id", "kind"} <= set(frame.columns):
         return None, problems
     for name in ("uscc", "parcel_id", "kind"):
         problems += [Problem(f"{name} is missing", fix="fill it in or delete the row", file=file, row=int(r),
-                             column=frame.attrs["source"].get(name, name))
+                             column=info["source"].get(name, name))
                      for r in frame.loc[frame[name].isna(), "src_row"]]
     if "floor_area_m2" not in frame:
         frame["floor_area_m2"] = float("nan")
     negative = frame["floor_area_m2"] < 0
     problems += [Problem("negative floor area", fix="correct the area (m2)", file=file, row=int(r),
-                         column=frame.attrs["source"].get("floor_area_m2"), value=v)
+                         column=info["source"].get("floor_area_m2"), value=v)
                  for r, v in zip(frame.loc[negative, "src_row"], frame.loc[negative, "floor_area_m2"], strict=True)]
-    bad_uscc = frame["uscc"].notna() & ~_valid_uscc(frame["uscc"])
+    bad_uscc = frame["uscc"].notna() & ~valid_codes(frame[_USCC_KEY].to_numpy(), uscc_codes)
     problems += [Problem("USCC check digit or format is wrong (kept; it may not match a firm)",
                          fix="check the 18-character code", file=file, row=int(r), column="uscc", value=v,
                          severity="warning")
                  for r, v in zip(frame.loc[bad_uscc, "src_row"], frame.loc[bad_uscc, "uscc"], strict=True)]
     if any(p.severity == "error" for p in problems):
         return None, problems
+    del frame[_USCC_KEY]
     order = ["uscc", "parcel_id", "kind", "floor_area_m2", "src_row"]
     out = frame[order + [c for c in frame.columns if c not in order]].reset_index(drop=True)
     out.attrs = {}
@@ -258,9 +272,13 @@ def _unit_factors(units: Mapping[str, str] | None) -> dict[str, float]:
 def _load_table(
     path: Path, *, sheet: str | int | None, aliases: Mapping[str, str] | None, factors: Mapping[str, float],
     header_row: int | None, expected: tuple[str, ...],
-) -> tuple[pd.DataFrame, list[Problem]]:
+) -> tuple[pd.DataFrame, list[Problem], pa.Array | None]:
     """Header, column plan, parsing and (for wide tables) melting; the frame carries ``attrs``
-    ``headers`` (as read) and ``source`` (canonical -> header) for messages."""
+    ``headers`` (as read) and ``source`` (canonical -> header) for messages.
+
+    With a USCC column, the frame also holds ``_USCC_KEY`` (each row's position among the distinct
+    codes, -1 where missing), returned third, so checks of the codes run once per firm.
+    """
     file = str(path)
     grid: Grid = read_grid(path, sheet=sheet)
     lookup = alias_lookup(aliases)
@@ -268,7 +286,7 @@ def _load_table(
     headers = header_names(grid, pos)
     body = grid.cells.iloc[pos + 1:]
     src_row = pd.Series(body.index.to_numpy() + grid.first_row, index=body.index)
-    blank = _blank_rows(body)
+    blank = blank_rows(body)
     if blank.any():
         body, src_row = body[~blank], src_row[~blank]
 
@@ -303,9 +321,27 @@ def _load_table(
             fix="use one layout: one row per firm and year with a 年度 column, or one row per firm with "
                 "2021年实缴税金-style headers", file=file))
 
-    columns: dict[str, pd.Series] = {}
-    for name, (j, header) in static.items():
-        columns[name] = _parse(name, header, body[j], src_row, factors, file, problems)
+    def parse(name: str, j: int, header: str) -> tuple[tuple[pd.Series, ...], list[Problem]]:
+        found: list[Problem] = []  # per column, so that problems keep the column order
+        if name == "uscc":
+            return code_column(body[j]), found
+        column = _parse(name, header, body[j], src_row, factors, file, found)
+        if j in grid.coded and is_coded_text(column.dtype):  # an extra column, kept as read
+            column = text_cells(column)
+        return (column,), found
+
+    # Large tables: columns parsed on two threads (Arrow and NumPy kernels release the GIL).
+    workers = min(_PARSE_THREADS, os.cpu_count() or 1) if len(body) >= _PARSE_THREADS_FROM else 1
+    with ThreadPoolExecutor(workers) as pool:
+        parsed = list(pool.map(lambda item: parse(item[0], *item[1]), static.items()))
+    columns: dict[str, pd.Series | np.ndarray] = {}
+    uscc_codes = None
+    for name, (result, found) in zip(static, parsed, strict=True):
+        problems.extend(found)
+        if name == "uscc":
+            columns[name], columns[_USCC_KEY], uscc_codes = result
+        else:
+            columns[name] = result[0]
     frame = pd.DataFrame(columns, index=body.index, copy=False)  # no 2-D block copy of 1M-row columns
     frame["src_row"] = src_row
     if wide:
@@ -315,32 +351,7 @@ def _load_table(
     source.update({m: h for (m, _), (_, h) in wide.items()})
     frame = _drop_totals(frame, body, src_row, file, problems)
     frame.attrs = {"headers": headers, "source": source}
-    return frame, problems
-
-
-def _blank_rows(body: pd.DataFrame) -> np.ndarray:
-    """Rows whose every cell is missing; each column is looked at only on the rows still blank.
-
-    Typed columns (Parquet numbers, dates) go first: their test is a plain ``isna``, and after one
-    of them hardly any row is left for the text columns.
-    """
-    blank = np.ones(len(body), dtype=bool)
-    typed = [j for j in body.columns if not pd.api.types.is_string_dtype(body[j].dtype)
-             and not pd.api.types.is_object_dtype(body[j].dtype)]
-    for j in [*typed, *(j for j in body.columns if j not in typed)]:
-        rows = np.flatnonzero(blank)
-        if not len(rows):
-            break
-        cells = body[j] if len(rows) == len(body) else body[j].iloc[rows]
-        blank[rows] = missing_mask(cells).to_numpy(bool)
-    return blank
-
-
-def _valid_uscc(codes: pd.Series) -> np.ndarray:
-    """``is_valid_uscc`` of each cell, computed once per distinct code (firms repeat over years)."""
-    index, distinct = pd.factorize(codes, use_na_sentinel=True)
-    valid = is_valid_uscc(np.asarray(distinct, dtype=str))
-    return np.where(index >= 0, valid[np.maximum(index, 0)] if len(valid) else False, False)
+    return frame, problems, uscc_codes
 
 
 def _clash(file: str, name: str, headers: list[str]) -> Problem:
@@ -395,7 +406,7 @@ def _parse(name: str, header: str, raw: pd.Series, src_row: pd.Series, factors: 
         if factor != 1.0:
             values = values * factor
     if kind == "date":
-        values = values.dt.normalize()  # calendar dates: a time of day stored with them is dropped
+        values = normalize_days(values)  # calendar dates: a time of day stored with them is dropped
     return values
 
 
@@ -436,11 +447,12 @@ def _drop_totals(frame: pd.DataFrame, body: pd.DataFrame, src_row: pd.Series, fi
     return frame[~total]
 
 
-def _firm_warnings(frame: pd.DataFrame, file: str) -> list[Problem]:
+def _firm_warnings(frame: pd.DataFrame, file: str, uscc_codes: pa.Array,
+                   src: Mapping[str, str]) -> list[Problem]:
     out: list[Problem] = []
-    src = frame.attrs.get("source", {})
     uscc = frame["uscc"]
-    frame["uscc_valid"] = _valid_uscc(uscc)
+    positions = frame[_USCC_KEY].to_numpy()
+    frame["uscc_valid"] = valid_codes(positions, uscc_codes)
     bad = uscc.notna() & ~frame["uscc_valid"]
     out += [Problem("USCC check digit or format is wrong (the row is kept)", fix="check the 18-character code",
                     file=file, row=int(r), column=src.get("uscc", "uscc"), value=v, severity="warning")
@@ -466,10 +478,8 @@ def _firm_warnings(frame: pd.DataFrame, file: str) -> list[Problem]:
         out.append(Problem("no energy column (综合能耗) for 规上 firms: 单位能耗增加值 cannot be computed",
                            fix="add the column or map its header in [firms.aliases]", file=file,
                            severity="warning"))
-    keyed = frame[uscc.notna()]
-    dup = keyed.duplicated(["uscc", "year"], keep=False)
-    for (code, year), rows in keyed[dup].groupby(["uscc", "year"])["src_row"]:
-        out.append(Problem(f"firm {code} has {len(rows)} rows for {year}: rows {format_ids(rows.tolist())}",
+    for code, year, rows in repeated_code_years(positions, frame["year"], frame["src_row"], uscc_codes):
+        out.append(Problem(f"firm {code} has {len(rows)} rows for {year}: rows {format_ids(rows)}",
                            fix="keep one row per firm and year (or sum them)", file=file, column="uscc",
                            severity="warning"))
     return out

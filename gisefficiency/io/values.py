@@ -8,12 +8,15 @@ never 0.
 
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from gisefficiency.schema import FALSE_VALUES, MISSING_VALUES, TRUE_VALUES
+from gisefficiency.uscc import USCC_CHARSET, USCC_WEIGHTS, is_valid_uscc
 
 #: Texts that mean "no value" in a numeric column: schema.MISSING_VALUES plus 无 ("none").
 NUMERIC_MISSING: frozenset[str] = MISSING_VALUES | {"无", "none", "n/a", "na"}
@@ -23,6 +26,19 @@ EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 
 # Serial numbers that are plausible dates: 1900-01-01 .. 2173-10-14.
 _SERIAL_MIN, _SERIAL_MAX = 1, 100_000
+# Nanoseconds per tick of NumPy datetime units.
+_NS_PER = {"D": 86_400 * 10**9, "h": 3_600 * 10**9, "m": 60 * 10**9, "s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+_MISSING_TEXTS = pa.array(sorted(MISSING_VALUES), type=pa.large_string())
+# Character values of USCC characters by byte (-1: not allowed), for ``uscc_bytes_valid``.
+_USCC_VALUE = np.full(256, -1, dtype=np.int8)
+_USCC_VALUE[np.frombuffer(USCC_CHARSET.encode("ascii"), np.uint8)] = np.arange(len(USCC_CHARSET))
+_USCC_VALUE[np.frombuffer(USCC_CHARSET.lower().encode("ascii"), np.uint8)] = np.arange(len(USCC_CHARSET))
+_USCC_WEIGHTS = USCC_WEIGHTS.astype(np.int32)
+_USCC_CHUNK = 1 << 16
+# Texts NFKC leaves as they are: ASCII and CJK unified ideographs only (RE2 syntax, for Arrow).
+_NFKC_STABLE = r"^[\x{0}-\x{7f}\x{4e00}-\x{9fff}]*$"
+# What text parsers return: pandas ``string`` on Arrow (NA for missing).
+_STRING = pd.StringDtype("pyarrow", na_value=pd.NA)
 
 
 def _unique(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
@@ -33,6 +49,9 @@ def _unique(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     Text columns keep their Arrow strings (hashing those is fast); other cells come back as objects.
     """
     s = pd.Series(values, copy=False)
+    if is_coded_text(s.dtype):  # already coded (Parquet dictionary): nothing to hash
+        return (pd.Series(s.cat.categories.array, copy=False).astype("string[pyarrow]"),
+                s.cat.codes.to_numpy().astype(np.intp))
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
     if _is_arrow_text(s.dtype):
         return pd.Series(uniques, copy=False).astype("string[pyarrow]"), codes
@@ -41,6 +60,11 @@ def _unique(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
 
 def _is_arrow_text(dtype: object) -> bool:
     return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+
+
+def is_coded_text(dtype: object) -> bool:
+    """Whether cells of this dtype are text kept as codes into distinct values (categories of Arrow strings)."""
+    return isinstance(dtype, pd.CategoricalDtype) and _is_arrow_text(dtype.categories.dtype)
 
 
 def _spread(parsed: pd.Series, bad: pd.Series, codes: np.ndarray, index: pd.Index) -> tuple[pd.Series, pd.Series]:
@@ -67,25 +91,31 @@ def _fold(uniques: pd.Series) -> pd.Series:
             values = values.astype(str).astype(object)
             values[whole] = numeric[whole].astype(np.int64).astype(str)
         text = pd.Series(pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string())), index=uniques.index)
-    wide = ~text.str.isascii().fillna(True).to_numpy(bool)
-    if wide.any():  # full-width digits, letters and brackets: only non-ASCII texts need folding
-        text[wide] = _nfkc(text[wide])
-    return text.str.strip()
+    cells = _nfkc(_one_chunk(pa.array(text.array)))
+    return pd.Series(pd.array(pc.utf8_trim_whitespace(cells), dtype="string[pyarrow]"), index=uniques.index)
 
 
-def _nfkc(text: pd.Series) -> pd.Series:
+def _nfkc(cells: pa.Array) -> pa.Array:
     """NFKC as Python's ``unicodedata`` does it, which runs per string: Arrow finds the few that change.
 
-    Normalisation of an assigned character never changes between Unicode versions, so a text that
-    Arrow (utf8proc, newer Unicode) leaves alone is left alone by Python too; those Arrow changes
-    get Python's result.
+    Texts of ASCII and CJK unified ideographs only (nearly every id, code and firm name) have
+    nothing to normalise. Normalisation of an assigned character never changes between Unicode
+    versions, so of the rest, a text that Arrow (utf8proc, newer Unicode) leaves alone is left alone
+    by Python too; those Arrow changes get Python's result.
     """
-    cells = pa.array(text.array)
-    changed = pc.not_equal(pc.utf8_normalize(cells, "NFKC"), cells).to_numpy(zero_copy_only=False)
-    out = text.copy()
-    if changed.any():
-        out[changed] = text[changed].str.normalize("NFKC")
-    return out
+    maybe = pc.invert(pc.match_substring_regex(cells, _NFKC_STABLE)).to_numpy(zero_copy_only=False)
+    if not maybe.any():
+        return cells
+    rows = np.flatnonzero(maybe)
+    some = cells.take(pa.array(rows))
+    changed = pc.not_equal(pc.utf8_normalize(some, "NFKC"), some).to_numpy(zero_copy_only=False)
+    if not changed.any():
+        return cells
+    rows = rows[changed]
+    folded = [unicodedata.normalize("NFKC", text) for text in cells.take(pa.array(rows)).to_pylist()]
+    mask = np.zeros(len(cells), dtype=bool)
+    mask[rows] = True
+    return pc.replace_with_mask(cells, pa.array(mask), pa.array(folded, type=cells.type))
 
 
 def as_text(values: pd.Series) -> pd.Series:
@@ -94,14 +124,56 @@ def as_text(values: pd.Series) -> pd.Series:
     Integral numbers lose their ``.0`` (Excel stores ids and codes as floats).
     """
     s = pd.Series(values, copy=False)
+    if _is_arrow_text(s.dtype) and _plain_ascii(pa.array(s.array)):
+        return _as_string(s)
     uniques, codes = _unique(s)
     text = _fold(uniques)
     text = text.mask(text.isin(MISSING_VALUES))
-    return _spread(text, pd.Series(False, index=text.index), codes, s.index)[0]
+    return _spread_text(s, uniques, text, codes)
+
+
+def _plain_ascii(cells: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether ``as_text`` would leave every cell as it is: ASCII (NFKC changes nothing), no white space
+    to strip (the Arrow trim ``_fold`` uses) and no missing-value text.
+
+    Three Arrow passes over the column instead of hashing it: worth it for columns of distinct ids,
+    which would otherwise cost a hash and a fold per row.
+    """
+    return (pc.all(pc.string_is_ascii(cells)).as_py() is not False
+            and pc.all(pc.equal(pc.utf8_trim_whitespace(cells), cells)).as_py() is not False
+            and pc.any(pc.is_in(cells, value_set=_MISSING_TEXTS)).as_py() is not True)
+
+
+def _as_string(raw: pd.Series) -> pd.Series:
+    """Arrow text cells as pandas ``string`` in one chunk, without copying them when already one chunk."""
+    # One chunk, as a take gives it: later kernels need no concatenation.
+    cells = _one_chunk(pa.array(raw.array)).cast(pa.large_string())
+    return pd.Series(pd.array(cells, dtype=_STRING), index=raw.index)
 
 
 def as_code(values: pd.Series) -> pd.Series:
     """Codes (USCC, ids) as upper-case strings without any white space; NA for missing."""
+    s = pd.Series(values, copy=False)
+    if _is_arrow_text(s.dtype):
+        # Codes already of upper-case letters and digits only (and no missing-value text such as
+        # "NULL") are kept as they are: one regex pass instead of hashing and folding the column.
+        cells = pa.array(s.array)
+        if (pc.all(pc.match_substring_regex(cells, r"^[0-9A-Z]*$")).as_py() is not False
+                and pc.any(pc.is_in(cells, value_set=_MISSING_TEXTS)).as_py() is not True):
+            return _as_string(s)
+    return code_column(s)[0]
+
+
+def code_column(values: pd.Series) -> tuple[pd.Series, np.ndarray, pa.Array]:
+    """``as_code`` of a column, with each cell's position among the distinct codes.
+
+    Returns
+    -------
+    tuple
+        The codes (as ``as_code`` gives them), each cell's position in the distinct codes (-1 where
+        missing) and the distinct codes (Arrow strings), so that callers checking or grouping the
+        codes work per distinct code without hashing the column again.
+    """
     s = pd.Series(values, copy=False)
     uniques, codes = _unique(s)
     text = _fold(uniques).str.upper()
@@ -110,7 +182,35 @@ def as_code(values: pd.Series) -> pd.Series:
     if odd.any():
         text[odd] = text[odd].str.replace(r"\s+", "", regex=True)
     text = text.mask(text.isin(MISSING_VALUES))
-    return _spread(text, pd.Series(False, index=text.index), codes, s.index)[0]
+    if _unchanged(s, uniques, text):  # the usual case: the distinct cells are the distinct codes
+        return _as_string(s), codes.astype(np.int64), _one_chunk(pa.array(uniques.array))
+    # Distinct cells may fold to the same code (" ab" and "AB"): number the codes themselves.
+    enc = pc.dictionary_encode(_one_chunk(pa.array(text.array)))
+    merged = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    positions = np.where(codes >= 0, merged[np.maximum(codes, 0)] if len(merged) else -1, -1)
+    return _spread(text, pd.Series(False, index=text.index), codes, s.index)[0], positions, enc.dictionary
+
+
+def _one_chunk(cells: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return cells.combine_chunks() if isinstance(cells, pa.ChunkedArray) else cells
+
+
+def _spread_text(raw: pd.Series, uniques: pd.Series, text: pd.Series, codes: np.ndarray) -> pd.Series:
+    """``_spread`` of folded texts; the raw column itself (as ``string``) when folding changed no cell.
+
+    Most columns need no folding at all; reusing the raw Arrow strings then saves the per-cell
+    take and a second copy of the column's text.
+    """
+    if _unchanged(raw, uniques, text):
+        return _as_string(raw)
+    return _spread(text, pd.Series(False, index=text.index), codes, raw.index)[0]
+
+
+def _unchanged(raw: pd.Series, uniques: pd.Series, text: pd.Series) -> bool:
+    """Whether an Arrow text column's folded distinct values are its distinct cells, none turned missing."""
+    if not _is_arrow_text(raw.dtype) or text.hasnans or len(text) != len(uniques):
+        return False
+    return pc.all(pc.equal(pa.array(text.array), pa.array(uniques.array))).as_py() is not False
 
 
 def is_one_of(values: pd.Series, words: frozenset[str]) -> pd.Series:
@@ -125,7 +225,8 @@ def is_one_of(values: pd.Series, words: frozenset[str]) -> pd.Series:
 def missing_mask(values: pd.Series, extra: frozenset[str] = frozenset()) -> pd.Series:
     """True where a cell is empty or one of the missing-value texts."""
     s = pd.Series(values, copy=False)
-    if not (pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype)):
+    if not (pd.api.types.is_object_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype)
+            or is_coded_text(s.dtype)):
         return s.isna().astype(bool)  # numbers, flags and dates are never missing-value texts
     uniques, codes = _unique(s)
     empty = uniques.astype(str).str.strip().isin(MISSING_VALUES | extra).to_numpy(bool)
@@ -245,11 +346,12 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         ``datetime64[ns]`` values (NaT where missing or unreadable) and the mask of unreadable cells.
     """
     s = pd.Series(values, copy=False)
+    if isinstance(s.dtype, pd.ArrowDtype) and pa.types.is_date(s.dtype.pyarrow_dtype):  # GeoParquet dates
+        ticks = pc.cast(pa.array(s.array), pa.timestamp("ms")).to_numpy(zero_copy_only=False)
+        return _datetimes_ns(pd.Series(ticks, index=s.index))
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         out = s if s.dt.tz is None else s.dt.tz_localize(None)
-        # Stored at ms or s resolution (Parquet), years outside 1677-2262 do not fit nanoseconds.
-        fits = out.isna() | ((out >= pd.Timestamp.min) & (out <= pd.Timestamp.max))
-        return out.where(fits).astype("datetime64[ns]"), ~fits.astype(bool)
+        return _datetimes_ns(out)
     uniques, codes = _unique(s)
     text = _fold(uniques)
     text = text.mask(text.isin(MISSING_VALUES))
@@ -275,3 +377,96 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     bad = (~missing & out.isna()).astype(bool)
     dates, flags = _spread(out, bad, codes, s.index)
     return dates.astype("datetime64[ns]"), flags
+
+
+def _datetimes_ns(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Naive datetimes as ``datetime64[ns]``; those outside its range (1677-2262) NaT and flagged.
+
+    Parquet stores dates at ms or s resolution, where years outside that range fit. The range is
+    checked on the integer ticks (two passes over NumPy instead of pandas' Timestamp comparisons).
+    """
+    ticks = values.to_numpy()
+    unit, count = np.datetime_data(ticks.dtype)
+    per = _NS_PER.get(unit, 0) * count
+    if per == 0:  # an unusual unit: pandas compares and converts it
+        fits = values.isna() | ((values >= pd.Timestamp.min) & (values <= pd.Timestamp.max))
+        return values.where(fits).astype("datetime64[ns]"), ~fits.astype(bool)
+    raw = ticks.view(np.int64)
+    nat = np.isnat(ticks)
+    fits = nat | ((raw >= -(-pd.Timestamp.min.value // per)) & (raw <= pd.Timestamp.max.value // per))
+    ns = np.where(fits & ~nat, raw * per, np.iinfo(np.int64).min).view("datetime64[ns]")
+    return pd.Series(ns, index=values.index), pd.Series(~fits, index=values.index)
+
+
+def normalize_days(values: pd.Series) -> pd.Series:
+    """``datetime64[ns]`` values floored to midnight (``Series.dt.normalize``), NaT kept, on the ticks."""
+    ticks = values.to_numpy(dtype="datetime64[ns]")
+    raw = ticks.view(np.int64)
+    day = _NS_PER["D"]
+    return pd.Series(np.where(np.isnat(ticks), raw, raw - raw % day).view("datetime64[ns]"), index=values.index)
+
+
+def valid_codes(positions: np.ndarray, distinct: pa.Array) -> np.ndarray:
+    """``is_valid_uscc`` of each row of a :func:`code_column`, from its position among the distinct codes.
+
+    Checked once per distinct code (firms repeat over years). Codes of 18 ASCII letters and digits,
+    nearly all of them, go to ``is_valid_uscc`` as one fixed-width array cut straight from the Arrow
+    buffer instead of a million Python strings.
+    """
+    distinct = distinct.cast(pa.large_string())
+    valid = np.zeros(len(distinct), dtype=bool)
+    plain = pc.and_(pc.equal(pc.binary_length(distinct), 18), pc.string_is_ascii(distinct))
+    plain = pc.fill_null(plain, False).to_numpy(zero_copy_only=False)
+    if plain.any():
+        codes = distinct.filter(pa.array(plain))
+        offsets = np.frombuffer(codes.buffers()[1], dtype=np.int64)[codes.offset:codes.offset + len(codes) + 1]
+        data = np.frombuffer(codes.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+        valid[plain] = uscc_bytes_valid(data.reshape(-1, 18))
+    if (~plain).any():
+        valid[~plain] = is_valid_uscc(np.asarray(distinct.filter(pa.array(~plain)).to_pylist(), dtype=object))
+    return np.where(positions >= 0, valid[np.maximum(positions, 0)] if len(valid) else False, False)
+
+
+def uscc_bytes_valid(codes: np.ndarray) -> np.ndarray:
+    """``is_valid_uscc`` of codes given as an (n, 18) array of ASCII bytes.
+
+    The same GB 32100-2015 check as ``uscc.is_valid_uscc`` (lower case counts as upper case), on
+    small integer arrays in chunks: no Python strings and no (n, 18) arrays of 8-byte integers.
+    """
+    out = np.empty(len(codes), dtype=bool)
+    for at in range(0, len(codes), _USCC_CHUNK):
+        values = _USCC_VALUE[codes[at:at + _USCC_CHUNK]]
+        remainder = (values[:, :17].astype(np.int32) @ _USCC_WEIGHTS) % 31
+        out[at:at + _USCC_CHUNK] = (values >= 0).all(axis=1) & (values[:, 17] == (31 - remainder) % 31)
+    return out
+
+
+def repeated_code_years(positions: np.ndarray, year: pd.Series, src_row: pd.Series,
+                         distinct: pa.Array) -> list[tuple[str, int, list[int]]]:
+    """Code-years (e.g. firm-years) with more than one row: ``(code, year, source rows)``, sorted by code then year.
+
+    Rows are keyed by integers (position among the distinct codes x year) instead of hashing the
+    code texts again; rows without a code or a year are left out.
+    """
+    keyed = (positions >= 0) & year.notna().to_numpy(bool)
+    years = year.to_numpy(dtype=np.int64, na_value=0)
+    if not keyed.any():
+        return []
+    low = years[keyed].min()
+    key = positions[keyed].astype(np.int64) * (years[keyed].max() - low + 1) + (years[keyed] - low)
+    if key.max() <= 8 * len(key):  # a few years per code: count by key directly, no sort
+        inverse, counts = key, np.bincount(key)
+    else:
+        _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    repeated = counts[inverse] > 1
+    if not repeated.any():
+        return []
+    rows = np.flatnonzero(keyed)[repeated]
+    order = np.argsort(inverse[repeated], kind="stable")  # groups, rows in frame order within each
+    rows = rows[order]
+    bounds = np.flatnonzero(np.diff(inverse[repeated][order])) + 1
+    codes = distinct.take(pa.array(positions[rows])).to_pylist()
+    src = src_row.to_numpy()[rows].tolist()
+    groups = [(codes[g[0]], int(years[rows[g[0]]]), [src[i] for i in g])
+              for g in np.split(np.arange(len(rows)), bounds)]
+    return sorted(groups, key=lambda g: (g[0], g[1]))
