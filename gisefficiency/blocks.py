@@ -32,6 +32,8 @@ from typing import Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from gisefficiency import _blocks_keep
@@ -44,6 +46,7 @@ from gisefficiency.adjacency import (
     union_by_label,
 )
 from gisefficiency.errors import ConfigError, CRSError, InputError, Problem, format_ids
+from gisefficiency.ids import arrow_ids, encode
 
 Keep = Literal["enclosed", "share", "none"]
 
@@ -164,8 +167,10 @@ def find_blocks(
     "touch components", each unioned once (a lone parcel is passed through); a kept parcel is
     unioned only with the components and kept parcels it touches; the pieces of a block are
     gathered into its MultiPolygon without an overlay.
-    Costly GEOS calls run in chunks on ``adjacency.THREADS`` threads, and the block attributes
-    (pandas) are summed meanwhile (1M parcels, 40 % flagged: see ``benchmarks/bench_blocks.py``).
+    The touch components are unioned while the kept parcels are chosen (they need only the
+    flagged parcels), costly GEOS calls run in chunks on ``adjacency.THREADS`` threads, and the
+    block attributes are summed meanwhile, text ids joined on integer codes (``gisefficiency.ids``).
+    1M parcels, 40 % flagged: see ``benchmarks/bench_blocks.py``.
 
     Raises
     ------
@@ -208,22 +213,23 @@ def find_blocks(
     low_pos, low_block = cand[in_block], member_block[in_block]
     n_blocks = len(ok_comps)
 
-    # Kept parcels are chosen before any block polygon exists (hull and probes use the flagged
-    # parcels themselves), so that each block polygon is assembled once, kept parcels included.
-    kept_pos, kept_block = _kept(parcels, geom_all, usable & ~flagged, low_pos, low_block, n_blocks,
-                                 keep=keep, gap_m=gap_m, enclosed_share=keep_enclosed_share,
-                                 max_share=keep_max_share)
-    pos = np.r_[low_pos, kept_pos]
-    block = np.r_[low_block, kept_block]
     keep_pair = in_block[i] & in_block[j]
     local = np.full(len(cand), -1)
     local[in_block] = np.arange(len(low_pos))
-    # The block attributes (pandas, holding the GIL) are summed while the unions (GEOS, which
-    # releases it) run: they need the polygons only for the compactness, added afterwards.
-    with ThreadPoolExecutor(1) as pool:
-        sums = pool.submit(_attributes, parcels, pos, block, len(low_pos), n_blocks, target_tax_per_mu)
-        geometry = _polygons(geom_all[low_pos], low_block, local[i[keep_pair]], local[j[keep_pair]],
-                             geom_all[kept_pos], kept_block, n_blocks, gap_m=gap_m)
+    low_geoms = geom_all[low_pos]
+    with ThreadPoolExecutor(2) as pool:
+        # The touch components of the flagged parcels are unioned (GEOS, releasing the GIL) while
+        # the kept parcels are chosen: neither needs the other, and each has serial stretches.
+        pieces = pool.submit(_pieces, low_geoms, local[i[keep_pair]], local[j[keep_pair]], gap_m=gap_m)
+        # Kept parcels are chosen before any block polygon exists (hull and probes use the flagged
+        # parcels themselves), so that each block polygon is assembled once, kept parcels included.
+        kept_pos, kept_block = _kept(parcels, geom_all, usable & ~flagged, low_pos, low_block, n_blocks,
+                                     keep=keep, gap_m=gap_m, enclosed_share=keep_enclosed_share,
+                                     max_share=keep_max_share)
+        # The block attributes need the polygons only for the compactness, added afterwards.
+        sums = pool.submit(_attributes, parcels, np.r_[low_pos, kept_pos], np.r_[low_block, kept_block],
+                           len(low_pos), n_blocks, target_tax_per_mu)
+        geometry = _polygons(low_geoms, low_block, *pieces.result(), geom_all[kept_pos], kept_block, n_blocks)
         if close_gaps and gap_m > 0 and n_blocks:
             geometry = _close(geometry, gap_m)
         table = _ranked(sums.result(), geometry, parcels.crs, weights)
@@ -280,7 +286,9 @@ def _check_parcels(parcels: gpd.GeoDataFrame, flag: str) -> None:
             problems.append(Problem(
                 f"flag column must be boolean; rows {format_ids(odd.index)} hold {format_ids(odd.unique())}",
                 fix="use True/False (NA = not flagged)", column=flag))
-    dup = parcels.index[parcels.index.duplicated()]
+    # ``is_unique`` is cached on the index (earlier stages have usually asked); ``duplicated``
+    # hashes every id again, so it only runs to name the repeats.
+    dup = parcels.index[parcels.index.duplicated()] if not parcels.index.is_unique else []
     if len(dup):
         problems.append(Problem(f"parcel ids repeat: {format_ids(pd.unique(dup))}",
                                 fix="resolve duplicates with land.prepare_parcels", column="parcel_id"))
@@ -314,35 +322,54 @@ def _kept(parcels, geom_all, eligible, low_pos, low_block, n_blocks, *, keep, ga
     return chosen["pos"].to_numpy(dtype=np.intp), chosen["block"].to_numpy(dtype=np.intp)
 
 
-def _polygons(low_geoms, low_block, li, lj, kept_geoms, kept_block, n_blocks, *, gap_m) -> np.ndarray:
-    """One valid (Multi)Polygon per block: its flagged and kept parcels.
+def _pieces(low_geoms, li, lj, *, gap_m) -> tuple[np.ndarray, np.ndarray]:
+    """Touch components of the flagged parcels of the blocks, each unioned once.
 
     Only parcels of a block that intersect (or lie within ``TOUCH_TOLERANCE_M``) need an overlay:
-    flagged parcels form "touch components", each unioned once (a component of one parcel is
-    passed through); a kept parcel is then unioned only with the components and kept parcels it
-    touches; the pieces of a block are gathered into its MultiPolygon without an overlay.
+    they form "touch components", each unioned once (a component of one parcel is passed through).
+
+    Parameters
+    ----------
+    low_geoms
+        Flagged parcels of the blocks.
+    li, lj
+        Pairs of flagged parcels (positions in ``low_geoms``) of the same block within ``gap_m``.
+    gap_m
+        The adjacency gap: when 0, the pairs ``li, lj`` already intersect.
+
+    Returns
+    -------
+    tuple of ndarray
+        The touch component of each parcel and the union of each component (``_polygons``).
+    """
+    if gap_m > 0 and len(li):
+        hit = intersecting(low_geoms, li, lj, tolerance=TOUCH_TOLERANCE_M)
+        li, lj = li[hit], lj[hit]
+    touch = components(len(low_geoms), li, lj)
+    return touch, union_by_label(low_geoms, touch)
+
+
+def _polygons(low_geoms, low_block, touch, pieces, kept_geoms, kept_block, n_blocks) -> np.ndarray:
+    """One valid (Multi)Polygon per block: its flagged and kept parcels.
+
+    A kept parcel is unioned only with the pieces (touch components of flagged parcels, from
+    ``_pieces``) and the kept parcels it touches; the pieces of a block are gathered into its
+    MultiPolygon without an overlay.
 
     Parameters
     ----------
     low_geoms, low_block
         Flagged parcels of the blocks and their block position.
-    li, lj
-        Pairs of flagged parcels (positions in ``low_geoms``) of the same block within ``gap_m``.
+    touch, pieces
+        Touch component of each flagged parcel, and the union of each component (``_pieces``).
     kept_geoms, kept_block
         Kept parcels and their block position.
     n_blocks
         Number of blocks.
-    gap_m
-        The adjacency gap: when 0, the pairs ``li, lj`` already intersect.
     """
     if n_blocks == 0:
         return np.empty(0, dtype=object)
-    n_low, n_kept = len(low_geoms), len(kept_geoms)
-    if gap_m > 0 and len(li):
-        hit = intersecting(low_geoms, li, lj, tolerance=TOUCH_TOLERANCE_M)
-        li, lj = li[hit], lj[hit]
-    touch = components(n_low, li, lj)
-    pieces = union_by_label(low_geoms, touch)
+    n_kept = len(kept_geoms)
     piece_block = np.empty(len(pieces), dtype=np.intp)
     piece_block[touch] = low_block
     if n_kept == 0:
@@ -411,71 +438,87 @@ def _minmax(values: pd.Series) -> pd.Series:
     return (values - low) / (high - low)
 
 
-def _sum(frame: pd.DataFrame, column: str, by: np.ndarray, n: int) -> pd.Series:
-    if column not in frame.columns:
+def _sum(values: np.ndarray | None, by: np.ndarray, n: int) -> pd.Series:
+    """NaN-safe sum of ``values`` per block ``0..n-1`` (NaN where a block has no figure)."""
+    if values is None:
         return pd.Series(np.nan, index=range(n))
-    values = pd.to_numeric(frame[column], errors="coerce").astype(float)
-    return values.groupby(by).sum(min_count=1).reindex(range(n))
+    return pd.Series(values).groupby(by).sum(min_count=1).reindex(range(n))
 
 
-def _joined(values: pd.Series, by: np.ndarray, n: int, *, split: bool) -> tuple[pd.Series, pd.Series]:
-    """Sorted distinct comma-joined values per block, and their count."""
-    frame = pd.DataFrame({"b": by, "v": values.astype("string").to_numpy()})
+def _figures(parcels: pd.DataFrame, column: str, pos: np.ndarray) -> np.ndarray | None:
+    """Column ``column`` of the rows ``pos`` as floats (non-numbers as NaN), or None if absent."""
+    if column not in parcels.columns:
+        return None
+    values = parcels[column]
+    if not pd.api.types.is_float_dtype(values.dtype):
+        values = pd.to_numeric(values, errors="coerce")
+    return values.to_numpy(dtype=float, na_value=np.nan)[pos]
+
+
+def _joined(values: pd.Series, pos: np.ndarray, by: np.ndarray, n: int, *,
+            split: bool) -> tuple[pd.Series, pd.Series]:
+    """Sorted distinct comma-joined values of the rows ``pos`` per block ``by``, and their count.
+
+    Text stays in Arrow: the values are split, trimmed and coded once (codes follow the sorted
+    text), so that deduplication and ordering run on integers and the join is one Arrow kernel.
+    """
+    text = arrow_ids(values).take(pa.array(pos))
+    row = np.arange(len(text))
     if split:
-        frame = frame.assign(v=frame["v"].str.split(",")).explode("v")
-    frame["v"] = frame["v"].astype("string").str.strip()
-    frame = frame[frame["v"].notna() & frame["v"].ne("")].drop_duplicates().sort_values(["b", "v"])
-    out = pd.Series(pd.NA, index=range(n), dtype="string")
-    count = pd.Series(np.nan, index=range(n))
-    if frame.empty:
-        return out, count
-    block = frame["b"].to_numpy(dtype=np.intp)
-    text = frame["v"].to_numpy(dtype=object)
-    starts = np.flatnonzero(np.r_[True, block[1:] != block[:-1]])
-    # Join without a Python call per block: append "," to all but each block's last value, then
-    # let numpy concatenate the strings of each block (object-dtype add.reduceat).
-    sep = np.full(len(text), ",", dtype=object)
-    sep[np.r_[starts[1:] - 1, len(block) - 1]] = ""
-    out.iloc[block[starts]] = np.add.reduceat(text + sep, starts)
-    count.iloc[block[starts]] = np.diff(np.r_[starts, len(block)])
-    return out, count
+        lists = pc.split_pattern(text, ",")
+        row = pc.list_parent_indices(lists).to_numpy()
+        text = pc.list_flatten(lists)
+    text = pc.utf8_trim_whitespace(text)
+    ok = pc.fill_null(pc.greater(pc.utf8_length(text), 0), False)
+    (codes,), uniques = encode(text.filter(ok))
+    block = by[row[ok.to_numpy(zero_copy_only=False)]]
+    # Distinct (block, value) pairs, ordered by block then by value (codes follow the text order).
+    width = max(len(uniques), 1)
+    key = np.sort(block.astype(np.int64) * width + codes)
+    key = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key
+    block, codes = key // width, key % width
+    count = np.bincount(block, minlength=n)
+    offsets = np.r_[0, np.cumsum(count)].astype(np.int32)
+    lists = pa.ListArray.from_arrays(pa.array(offsets), uniques.take(pa.array(codes)))
+    joined = pc.binary_join(lists, pa.scalar(",", pa.large_string()))
+    # Blocks without any value get NA (not ""), and a NaN count.
+    joined = pc.if_else(pa.array(count > 0), joined, pa.scalar(None, joined.type))
+    out = pd.Series(pd.array(joined.cast(pa.string()), dtype="string"), index=range(n))
+    return out, pd.Series(np.where(count > 0, count, np.nan), index=range(n))
 
 
 def _attributes(parcels, pos, block, n_low, n_blocks, target) -> pd.DataFrame:
     """The block table from the parcel figures, without the polygon-based columns (``_ranked``)."""
-    wanted = ["land_mu", "tax", "value_added", "energy_tce", "n_firms", "street", *FIRM_ID_COLUMNS]
-    # Only the columns read: taking rows of the whole frame would also copy its geometries.
-    rows = pd.DataFrame(parcels[[c for c in wanted if c in parcels.columns]]).iloc[pos]
     role_low = np.arange(len(pos)) < n_low
     idx = range(n_blocks)
-    land = rows["land_mu"].to_numpy(dtype=float)
+    land = parcels["land_mu"].to_numpy(dtype=float)[pos]
     out = pd.DataFrame(index=idx)
     out["area_mu"] = pd.Series(land).groupby(block).sum().reindex(idx)
     out["n_parcels"] = np.bincount(block[role_low], minlength=n_blocks)
     out["n_kept"] = np.bincount(block[~role_low], minlength=n_blocks)
     out["kept_mu"] = np.bincount(block[~role_low], weights=land[~role_low], minlength=n_blocks)
-    firm_col = next((c for c in FIRM_ID_COLUMNS if c in rows.columns), None)
+    firm_col = next((c for c in FIRM_ID_COLUMNS if c in parcels.columns), None)
     if firm_col is not None:
-        out["firm_ids"], count = _joined(rows[firm_col], block, n_blocks, split=firm_col != "holder_uscc")
+        out["firm_ids"], count = _joined(parcels[firm_col], pos, block, n_blocks, split=firm_col != "holder_uscc")
         out["n_firms"] = count.fillna(0).astype("Int64")
     else:
         out["firm_ids"] = pd.Series(pd.NA, index=idx, dtype="string")
-        n_firms = _sum(rows, "n_firms", block, n_blocks)
+        n_firms = _sum(_figures(parcels, "n_firms", pos), block, n_blocks)
         out["n_firms"] = n_firms.round().astype("Int64")
-    out["firm_ids"] = out["firm_ids"].astype("string")
     freed = pd.Series(land[role_low]).groupby(block[role_low]).sum().reindex(idx)
     out["low_share"] = freed / out["area_mu"]
-    for col in ("tax", "value_added", "energy_tce"):
-        out[col] = _sum(rows, col, block, n_blocks)
+    figures = {col: _figures(parcels, col, pos) for col in ("tax", "value_added", "energy_tce")}
+    for col, values in figures.items():
+        out[col] = _sum(values, block, n_blocks)
     out["tax_per_mu"] = out["tax"] / out["area_mu"]
-    if "street" in rows.columns:
-        out["streets"] = _joined(rows["street"], block, n_blocks, split=False)[0].astype("string")
+    if "street" in parcels.columns:
+        out["streets"] = _joined(parcels["street"], pos, block, n_blocks, split=False)[0]
     else:
         out["streets"] = pd.Series(pd.NA, index=idx, dtype="string")
-    low_rows = rows.iloc[np.nonzero(role_low)[0]]
+    low = {col: None if values is None else values[role_low] for col, values in figures.items()}
     out["freed_mu"] = freed
-    out["freed_tce"] = _sum(low_rows, "energy_tce", block[role_low], n_blocks)
-    out["tax_lost"] = _sum(low_rows, "tax", block[role_low], n_blocks)
+    out["freed_tce"] = _sum(low["energy_tce"], block[role_low], n_blocks)
+    out["tax_lost"] = _sum(low["tax"], block[role_low], n_blocks)
     out["tax_at_target"] = freed * (np.nan if target is None else float(target))
     return out
 

@@ -81,3 +81,30 @@ def test_assemble_keeps_part_order_and_passes_single_polygons():
     assert [p.bounds[0] for p in shapely.get_parts(out[0])] == [5.0, 8.0, 0.0]
     one = assemble(np.array([shapely.MultiPolygon([a, b])], dtype=object), np.array([0]), 1)
     assert one[0].geom_type == "MultiPolygon" and one[0].area == pytest.approx(2.0)
+
+
+def test_components_numbered_by_smallest_node():
+    # 4-2 and 2-0 join {0, 2, 4}; 3-1 joins {1, 3}; 5 is alone. Labels follow the smallest node.
+    labels = components(6, np.array([4, 2, 3]), np.array([2, 0, 1]))
+    assert list(labels) == [0, 1, 0, 1, 0, 2]
+    assert list(components(3, np.array([], dtype=int), np.array([], dtype=int))) == [0, 1, 2]
+    assert len(components(0, np.array([], dtype=int), np.array([], dtype=int))) == 0
+
+
+def test_components_of_a_long_shuffled_path_are_one():
+    order = np.random.default_rng(3).permutation(5_000)
+    assert set(components(5_000, order[:-1], order[1:])) == {0}
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 60).flatmap(
+    lambda n: st.tuples(st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=80))))
+def test_components_equal_scipy(case):
+    from scipy.sparse import coo_array
+    from scipy.sparse.csgraph import connected_components
+
+    n, edges = case
+    i = np.array([a for a, _ in edges], dtype=np.intp)
+    j = np.array([b for _, b in edges], dtype=np.intp)
+    graph = coo_array((np.ones(len(i), dtype=np.int8), (i, j)), shape=(n, n))
+    np.testing.assert_array_equal(components(n, i, j), connected_components(graph, directed=False)[1])

@@ -419,3 +419,31 @@ def test_faced_share_probes_the_flagged_parcels():
     np.testing.assert_allclose(share, [0.5, 0.25])
     # Beyond the gap the northern parcel no longer counts.
     assert faced_share(np.array([cand], dtype=object), np.array([0]), members, member_block, gap_m=10)[0] == 0.25
+
+
+# ---------------------------------------------------------------- text joins on integer codes
+def test_joined_sorts_dedups_and_leaves_empty_blocks_na():
+    from gisefficiency.blocks import _joined
+
+    values = pd.Series(["B, A", None, "A,,C", " ", "Z", "b"], dtype="string")
+    # Rows 0, 2, 3 in block 0; rows 4, 5 in block 2; block 1 has only the NA row 1.
+    text, count = _joined(values, np.array([0, 2, 3, 1, 4, 5]), np.array([0, 0, 0, 1, 2, 2]), 3, split=True)
+    assert text.dtype == "string" and list(text.iloc[[0, 2]]) == ["A,B,C", "Z,b"] and pd.isna(text.iloc[1])
+    assert count.iloc[0] == 3 and count.iloc[2] == 2 and np.isnan(count.iloc[1])
+    whole, _ = _joined(values, np.arange(6), np.zeros(6, dtype=int), 1, split=False)
+    assert whole.iloc[0] == "A,,C,B, A,Z,b"  # not split: each value whole, trimmed, in text order
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.lists(st.sampled_from(["A", "B", " C", "甲", ""]), max_size=3)),
+                min_size=1, max_size=20))
+def test_joined_matches_plain_python(rows):
+    from gisefficiency.blocks import _joined
+
+    block = np.array([b for b, _ in rows])
+    values = pd.Series([",".join(v) if v else None for _, v in rows], dtype="string")
+    text, count = _joined(values, np.arange(len(rows)), block, 4, split=True)
+    for b in range(4):
+        ids = sorted({s.strip() for (k, v) in rows if k == b for s in v if s.strip()})
+        assert (pd.isna(text.iloc[b]) and not ids) or text.iloc[b] == ",".join(ids)
+        assert (np.isnan(count.iloc[b]) and not ids) or count.iloc[b] == len(ids)
