@@ -423,7 +423,7 @@ def test_faced_share_probes_the_flagged_parcels():
 
 # ---------------------------------------------------------------- text joins on integer codes
 def test_joined_sorts_dedups_and_leaves_empty_blocks_na():
-    from gisefficiency.blocks import _joined
+    from gisefficiency._blocks_table import _joined
 
     values = pd.Series(["B, A", None, "A,,C", " ", "Z", "b"], dtype="string")
     # Rows 0, 2, 3 in block 0; rows 4, 5 in block 2; block 1 has only the NA row 1.
@@ -438,7 +438,7 @@ def test_joined_sorts_dedups_and_leaves_empty_blocks_na():
 @given(st.lists(st.tuples(st.integers(0, 3), st.lists(st.sampled_from(["A", "B", " C", "甲", ""]), max_size=3)),
                 min_size=1, max_size=20))
 def test_joined_matches_plain_python(rows):
-    from gisefficiency.blocks import _joined
+    from gisefficiency._blocks_table import _joined
 
     block = np.array([b for b, _ in rows])
     values = pd.Series([",".join(v) if v else None for _, v in rows], dtype="string")
