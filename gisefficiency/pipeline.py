@@ -11,6 +11,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from gisefficiency import assemble
@@ -66,8 +67,11 @@ def run(config: Config, *, step: Step | None = None) -> Result:
         year = config.policy.year or policy.reference_year
 
     with timed("read", "读取数据 / reading inputs"):
-        parcels = read_configured_parcels(config)
-        firms = read_firms(config.firms.path, **firm_options(config))
+        # Parcels and the firm table are read side by side: decoding and parsing release the GIL.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            firms_job = pool.submit(read_firms, config.firms.path, **firm_options(config))
+            parcels = read_configured_parcels(config)
+            firms = firms_job.result()
         land = read_configured_land(config)
 
     with timed("land", "地块面积 / land area"):
