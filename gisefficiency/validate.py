@@ -39,7 +39,7 @@ def validate_inputs(config: Config) -> list[Problem]:
     list of Problem
         Errors first, then warnings, each naming the file, row, column and the fix.
     """
-    from gisefficiency.io.tables import check_firms, read_firms
+    from gisefficiency.io.tables import inspect_firms
     from gisefficiency.pipeline import (
         firm_options,
         link_configured,
@@ -69,10 +69,11 @@ def validate_inputs(config: Config) -> list[Problem]:
     firms: Any = None
     if config.firms.path is not None:
         kwargs = firm_options(config)
-        checked = _attempt(problems, lambda: check_firms(config.firms.path, **kwargs), str(config.firms.path))
-        problems.extend(checked or [])
-        if not any(p.severity == "error" for p in checked or []):
-            firms = _attempt(problems, lambda: read_firms(config.firms.path, **kwargs), str(config.firms.path))
+        # One read gives both the problems and the panel the link check needs.
+        inspected = _attempt(problems, lambda: inspect_firms(config.firms.path, **kwargs), str(config.firms.path))
+        if inspected is not None:
+            firms, checked = inspected
+            problems.extend(checked)
 
     land = None
     if config.land.path is not None:

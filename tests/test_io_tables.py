@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from gisefficiency.errors import ConfigError, InputError
 from gisefficiency.io.columns import alias_lookup, header_unit, match_wide_header, normalise_header
-from gisefficiency.io.tables import check_firms, check_land, read_firms, read_land
+from gisefficiency.io.tables import check_firms, check_land, inspect_firms, read_firms, read_land
 from gisefficiency.io.values import parse_dates, parse_flags, parse_numbers, parse_years
 from gisefficiency.uscc import uscc_check_digit
 
@@ -232,6 +232,16 @@ def test_check_firms_returns_errors(tmp_path):
     problems = check_firms(path)
     assert [p.severity for p in problems] == ["error", "error"]
     assert check_firms(tmp_path / "none.xlsx")[0].message.endswith("file not found -> check the path in the config")
+
+
+def test_inspect_firms_reads_once_for_problems_and_panel(tmp_path):
+    rows = [HEADER, *ROWS, [5, A, "甲机械有限公司", 2021, 1, 1, "规上", 1, None, None]]
+    path = write_xlsx(tmp_path / "f.xlsx", rows)
+    frame, problems = inspect_firms(path)
+    assert [str(p) for p in problems] == [str(p) for p in check_firms(path)]
+    pd.testing.assert_frame_equal(frame, read_firms(path))  # warnings only: the panel is there
+    frame, problems = inspect_firms(write_xlsx(tmp_path / "m.xlsx", [["企业名称"], ["甲"]]))
+    assert frame is None and [p.severity for p in problems] == ["error", "error"]
 
 
 def test_total_rows_are_skipped(tmp_path):

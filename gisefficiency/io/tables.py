@@ -128,11 +128,27 @@ def check_firms(
 
     Parameters are those of :func:`read_firms`.
     """
+    return inspect_firms(path, sheet=sheet, aliases=aliases, units=units, header_row=header_row)[1]
+
+
+def inspect_firms(
+    path: str | Path,
+    *,
+    sheet: str | int | None = None,
+    aliases: Mapping[str, str] | None = None,
+    units: Mapping[str, str] | None = None,
+    header_row: int | None = None,
+) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Read a firm table once for checking: the panel (None if any error) and every problem, errors first.
+
+    Parameters are those of :func:`read_firms`. Warnings are returned, not logged.
+    """
     try:
-        _, problems = _load_firms(Path(path), sheet=sheet, aliases=aliases, units=units, header_row=header_row)
+        frame, problems = _load_firms(Path(path), sheet=sheet, aliases=aliases, units=units, header_row=header_row)
     except InputError as exc:
-        return exc.problems or [Problem(str(exc), file=str(path))]
-    return sorted(problems, key=lambda p: p.severity != "error")
+        return None, exc.problems or [Problem(str(exc), file=str(path))]
+    problems = sorted(problems, key=lambda p: p.severity != "error")
+    return (None if any(p.severity == "error" for p in problems) else frame), problems
 
 
 def read_land(
