@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from shapely.geometry import box
 
+from gisefficiency.policy_types import Category
 from gisefficiency.result import Result
 
 XSS_SCRIPT = "<script>alert(1)</script>"
@@ -33,13 +34,6 @@ USCC = {
 
 
 @dataclass(frozen=True)
-class Category:
-    zh: str
-    en: str
-    colour: str
-
-
-@dataclass(frozen=True)
 class FakePolicy:
     name: str = "suichang-2022"
     title_zh: str = "遂昌县全域低效工业企业整治方案"
@@ -47,9 +41,9 @@ class FakePolicy:
     source: str = "遂昌县全域低效工业企业整治方案(征求意见稿), 2022"
     categories: dict[str, Category] = field(
         default_factory=lambda: {
-            "close": Category("淘汰关停", "Close", "#d73027"),
-            "swap": Category("腾笼换鸟", "Swap", "#fc8d59"),
-            "upgrade": Category("整治提升", "Upgrade", "#fee08b"),
+            "close": Category("close", "淘汰关停", "Close", "#d73027"),
+            "swap": Category("swap", "腾笼换鸟", "Swap", "#fc8d59"),
+            "upgrade": Category("upgrade", "整治提升", "Upgrade", "#fee08b"),
         }
     )
     tax_thresholds: tuple[float, ...] = (1.0, 3.0, 5.0)

@@ -194,7 +194,7 @@ def test_policy_colour_cannot_inject_css(result):
 
     from _report_fixtures import Category
 
-    bad = replace(FakePolicy(), categories={"close": Category("关停", "Close", "red;background:url(x)")})
+    bad = replace(FakePolicy(), categories={"close": Category("close", "关停", "Close", "red;background:url(x)")})
     page = build_report(replace(result, policy=bad))
     assert "url(x)" not in page
 
