@@ -23,7 +23,8 @@ from gisefficiency.constants import PER_MU_DECIMALS
 
 Text = pa.Array | str
 
-__all__ = ["Text", "assemble", "cat", "const", "days", "empty", "fmt", "fmt1", "ints", "join", "labels", "pick",
+__all__ = ["Text", "assemble", "cat", "const", "days", "empty", "few_days", "fmt", "fmt1", "glue", "ints", "join",
+           "labels", "pick",
            "select", "to_series", "vocab", "where",
            "with_valid"]
 
@@ -43,6 +44,14 @@ def vocab(codes: np.ndarray, strings: Sequence[str]) -> pa.Array:
 
 def labels(values: np.ndarray, names: Sequence[str], shown: Sequence[str] | None = None) -> pa.Array:
     """Text of a small-vocabulary array: ``values`` equal to ``names[i]`` show ``shown[i]`` (others '')."""
+    values = np.asarray(values)
+    if values.dtype == np.dtype("<U1") and all(len(x) == 1 for x in names):
+        # one-letter codes (grades): the letters' code points index a small table
+        lut = np.full(max(ord(x) for x in names) + 2, len(names), dtype=np.int32)
+        for i, name in enumerate(names):
+            lut[ord(name)] = i
+        codes = lut[np.minimum(values.view(np.uint32), len(lut) - 1)]
+        return vocab(codes, [*(shown if shown is not None else names), ""])
     codes = np.full(len(values), len(names), dtype=np.int32)
     for i, name in enumerate(names):
         codes[values == name] = i
@@ -105,11 +114,13 @@ def _lengths(t: pa.Array) -> np.ndarray:
 
 
 def empty(t: Text, n: int) -> np.ndarray:
-    """Rows where the text is empty."""
+    """Rows where the text is empty (or null)."""
     if isinstance(t, str):
         return np.full(n, t == "")
     if t.type == pa.string() and t.null_count == 0:
         return _lengths(t) == 0
+    if t.type == pa.string():
+        return (_lengths(t) == 0) | ~t.is_valid().to_numpy(zero_copy_only=False)
     return pc.equal(t, "").to_numpy(zero_copy_only=False)
 
 
@@ -138,7 +149,8 @@ def join(parts: Sequence[Text], sep: str, *, n: int, unique: bool = False) -> Te
     if not live:
         return ""
     if len(live) == 1:
-        return live[0]
+        only = live[0]
+        return pc.fill_null(only, "") if not isinstance(only, str) and only.null_count else only
     arrays = [const(n, p) if isinstance(p, str) else p for p in live]
     valid = [~empty(a, n) for a in arrays]
     if unique:
@@ -146,7 +158,7 @@ def join(parts: Sequence[Text], sep: str, *, n: int, unique: bool = False) -> Te
             for j in range(i):
                 both = valid[i] & valid[j]
                 if both.any():
-                    same = pc.equal(arrays[i], arrays[j]).to_numpy(zero_copy_only=False)
+                    same = pc.fill_null(pc.equal(arrays[i], arrays[j]), False).to_numpy(zero_copy_only=False)
                     valid[i] = valid[i] & ~(both & same)
     anything = np.logical_or.reduce(valid)
     pieces = [a if v.all() else with_valid(a, v) for a, v in zip(arrays, valid, strict=True)]
@@ -156,6 +168,23 @@ def join(parts: Sequence[Text], sep: str, *, n: int, unique: bool = False) -> Te
     out = pc.binary_join_element_wise(*pieces, sep, null_handling="skip")
     assert len(out) == n and out.null_count == 0
     return out
+
+
+def glue(first: pa.Array, *rest: pa.Array | tuple[pa.Array, np.ndarray]) -> pa.Array:
+    """Concatenate texts row by row in one pass; a ``(text, valid)`` piece is left out where not ``valid``.
+
+    ``first`` is shown on every row (so no row has only left-out pieces, which Arrow would drop).
+    """
+    pieces = [first] + [p if not isinstance(p, tuple) else p[0] if p[1].all() else with_valid(*p) for p in rest]
+    if len(pieces) == 1:
+        return first
+    return pc.binary_join_element_wise(*pieces, "", null_handling="skip")
+
+
+def few_days(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Dates with few distinct values (thresholds) as codes into their ``YYYY-MM-DD`` texts."""
+    uniq, codes = np.unique(np.asarray(values, dtype="datetime64[ns]"), return_inverse=True)
+    return codes.reshape(-1), days(uniq).to_pylist()
 
 
 def fmt(values: np.ndarray) -> pa.Array:

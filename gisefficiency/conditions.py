@@ -22,12 +22,12 @@ from gisefficiency._text import (
     assemble,
     cat,
     days,
+    few_days,
     fmt,
     fmt1,
+    glue,
     ints,
     join,
-    labels,
-    select,
     vocab,
     where,
     with_valid,
@@ -57,7 +57,7 @@ from gisefficiency.rules import (
 )
 
 __all__ = ["Context", "Outcome", "PanelContext", "Producer", "UnitContext", "evaluate_condition", "first_true", "pick2",
-           "resolve_date"]
+           "pick_segments", "resolve_date"]
 
 _ZH_NUM = dict(enumerate(("零", "一", "两", "三", "四", "五", "六", "七", "八", "九", "十")))
 # The value's relation to the threshold when they are equal depends on the operator.
@@ -203,18 +203,30 @@ class Outcome:
         return self.parts if self.parts is not None else [self.why_not]
 
 
+Segments = list[tuple[np.ndarray, Text]]
+
+
+def pick_segments(idx: np.ndarray, choice: np.ndarray, producers: Sequence[Producer]) -> tuple[Segments, Segments]:
+    """:func:`pick2` before the pieces are put in row order: ``(positions in idx, text)`` per producer.
+
+    A caller that assembles a longer text from these pieces moves each row's text once, not twice.
+    """
+    zh: Segments = []
+    en: Segments = []
+    for j, f in enumerate(producers):
+        sel = np.flatnonzero(choice == j)
+        if len(sel):
+            z, e = f(idx[sel])
+            zh.append((sel, z))
+            en.append((sel, e))
+    return zh, en
+
+
 def pick2(idx: np.ndarray, choice: np.ndarray, producers: Sequence[Producer]) -> tuple[Text, Text]:
     """Per row of ``idx``, the texts of producer ``choice`` (-1: empty); each producer sees only its rows."""
     if len(producers) and len(choice) and (choice == choice[0]).all() and choice[0] >= 0:
         return producers[int(choice[0])](idx)  # every row from one producer: no reordering
-    local = np.arange(len(idx))
-    zh, en = [], []
-    for j, f in enumerate(producers):
-        sel = choice == j
-        if sel.any():
-            z, e = f(idx[sel])
-            zh.append((local[sel], z))
-            en.append((local[sel], e))
+    zh, en = pick_segments(idx, choice, producers)
     return assemble(len(idx), zh), assemble(len(idx), en)
 
 
@@ -271,13 +283,6 @@ def _span(years: int, wording: str, zh: bool) -> str:
         n = _ZH_NUM.get(years, str(years))
         return f"连续{n}年" if wording == "consecutive" else f"近{n}年均"
     return f"in {years} consecutive years" if wording == "consecutive" else f"in each of the last {years} years"
-
-
-def _first_failing(oks: list[np.ndarray], one: Callable[[int, np.ndarray], tuple[Text, Text]]) -> Producer:
-    def why_not(idx: np.ndarray) -> tuple[Text, Text]:
-        choice = first_true([~ok[idx] for ok in oks])
-        return pick2(idx, choice, [lambda rows, j=j: one(j, rows) for j in range(len(oks))])
-    return why_not
 
 
 def _metric(c: Metric, ctx: Context) -> Outcome:
@@ -351,36 +356,67 @@ def _metric(c: Metric, ctx: Context) -> Outcome:
 
 def _grade(c: Grade, ctx: Context) -> Outcome:
     label_zh, label_en = "/".join(c.grades) + "类", "class " + "/".join(c.grades)
-    gs_all, oks, years = [], [], []
+    codes, oks, years = [], [], []
     for k in range(c.years - 1, -1, -1):
         g = ctx.values("grade", k, numeric=False).astype("<U1")  # fixed width: fast comparisons
-        gs_all.append(g)
+        # A-D and N at their place in GRADES, then no grade (''), then anything else (shown as '')
+        code = np.full(len(g), len(GRADES) + 1)
+        code[g == ""] = len(GRADES)
+        for i, name in enumerate(GRADES):
+            code[g == name] = i
+        codes.append(code)
         oks.append(np.isin(g, c.grades))
         years.append(ctx.years(k))
+    shown = [*GRADES, ""]  # what each code prints as a class (no grade is never printed)
+    stack_c, stack_y = np.stack(codes), np.stack(years)
+
+    def state(y: np.ndarray, code: np.ndarray) -> tuple[Text, Text]:
+        """'2020年评价为D类' and the like: one lookup in a table of every year and grade state."""
+        yc, ys = _codes_of_years(y)
+        at = yc * (len(GRADES) + 2) + code
+        zh, en = [], []
+        for v in ys:
+            for i in range(len(GRADES) + 2):
+                if i == len(GRADES):
+                    zh.append(f"{v}年无评价结果")
+                    en.append(f"no grade for {v}")
+                elif i < len(GRADES) and GRADES[i] == "N":
+                    zh.append(f"{v}年不参评")
+                    en.append(f"not graded in {v}")
+                else:
+                    zh.append(f"{v}年评价为{shown[min(i, len(GRADES))]}类")
+                    en.append(f"class {shown[min(i, len(GRADES))]} in {v}")
+        return vocab(at, zh), vocab(at, en)
 
     def one(j: int, idx: np.ndarray) -> tuple[Text, Text]:
-        g = gs_all[j][idx]
-        known, ungraded = g != "", g == "N"
-        gs, y = labels(g, GRADES), ints(years[j][idx])
-        return (select([~known, ungraded], [cat(y, "年无评价结果"), cat(y, "年不参评")], cat(y, "年评价为", gs, "类")),
-                select([~known, ungraded], [cat("no grade for ", y), cat("not graded in ", y)],
-                       cat("class ", gs, " in ", y)))
+        return state(years[j][idx], codes[j][idx])
 
     if c.years == 1:
         return Outcome(oks[0], lambda idx: one(0, idx), lambda idx: one(0, idx))
 
+    def first_failing(idx: np.ndarray) -> tuple[Text, Text]:
+        """The first year that fails, read straight from the stacked years (no per-year pieces)."""
+        choice = first_true([~ok[idx] for ok in oks])
+        has = np.flatnonzero(choice >= 0)
+        zh, en = state(stack_y[choice[has], idx[has]], stack_c[choice[has], idx[has]])
+        if len(has) == len(idx):
+            return zh, en
+        return assemble(len(idx), [(has, zh)]), assemble(len(idx), [(has, en)])
+
     def why(idx: np.ndarray) -> tuple[Text, Text]:
         vz, ve = [], []
-        for j in range(len(gs_all)):
-            g = gs_all[j][idx]
-            gs, y, known = labels(g, GRADES), ints(years[j][idx]), g != ""
-            vz.append(where(known, cat(y, "年", gs), cat(y, "年无")))
-            ve.append(where(known, cat(y, ": ", gs), cat(y, ": none")))
+        for j in range(len(codes)):
+            yc, ys = _codes_of_years(years[j][idx])
+            at = yc * (len(GRADES) + 2) + codes[j][idx]
+            vz.append(vocab(at, [f"{v}年{g}" if i != len(GRADES) else f"{v}年无" for v in ys
+                                 for i, g in enumerate([*shown, ""])]))
+            ve.append(vocab(at, [f"{v}: {g}" if i != len(GRADES) else f"{v}: none" for v in ys
+                                 for i, g in enumerate([*shown, ""])]))
         n = len(idx)
         return (cat(f"{_span(c.years, c.wording, True)}评价为{label_zh}（", join(vz, "、", n=n), "）"),
                 cat(f"{label_en} {_span(c.years, c.wording, False)} (", join(ve, ", ", n=n), ")"))
 
-    return Outcome(np.logical_and.reduce(oks), why, _first_failing(oks, one))
+    return Outcome(np.logical_and.reduce(oks), why, first_failing)
 
 
 def _flag(c: Flag, ctx: Context) -> Outcome:
@@ -398,21 +434,24 @@ def _flag(c: Flag, ctx: Context) -> Outcome:
 def _attr(c: Attr, ctx: Context) -> Outcome:
     s = ctx.attr(c.column).astype("string")
     missing = s.isna().to_numpy(bool)
-    vals = s.fillna("")
-    ok = (vals.str.startswith(c.values) if c.prefix else vals.isin(c.values)).to_numpy(bool)
-    ok = (ok & ~missing) | (missing & c.if_missing)
+    # attributes take few distinct values: test and word each once, then look them up per row
+    codes, uniq = pd.factorize(s.fillna(""))
+    vals = pd.Series(uniq, dtype="string")
+    ok_u = (vals.str.startswith(c.values) if c.prefix else vals.isin(c.values)).to_numpy(bool)
+    ok = (ok_u[codes] & ~missing) | (missing & c.if_missing)
     zh, en = ATTR_COLUMNS[c.column]
-    if c.column in ("scale", "group"):
-        disp_zh = vals.map({k: p[0] for k, p in SCALE_LABELS.items()}).fillna(vals).to_numpy(dtype=object)
-        disp_en = vals.map({k: p[1] for k, p in SCALE_LABELS.items()}).fillna(vals).to_numpy(dtype=object)
-    else:
-        disp_zh = disp_en = vals.to_numpy(dtype=object)
+    shown = [str(v) for v in uniq]
+    shown_zh = [SCALE_LABELS[v][0] if v in SCALE_LABELS else v for v in shown] \
+        if c.column in ("scale", "group") else shown
+    shown_en = [SCALE_LABELS[v][1] if v in SCALE_LABELS else v for v in shown] \
+        if c.column in ("scale", "group") else shown
     tail_zh, tail_en = ("，视为满足", " (taken as met)") if c.if_missing else ("", "")
+    table_zh = [f"{zh}为{v}" for v in shown_zh] + [f"{zh}缺失{tail_zh}"]
+    table_en = [f"{en} {v}" for v in shown_en] + [f"{en} unknown{tail_en}"]
+    at = np.where(missing, len(shown), codes)
 
     def text(idx: np.ndarray) -> tuple[Text, Text]:
-        miss = missing[idx]
-        return (where(miss, f"{zh}缺失{tail_zh}", cat(f"{zh}为", pa.array(disp_zh[idx], pa.string()))),
-                where(miss, f"{en} unknown{tail_en}", cat(f"{en} ", pa.array(disp_en[idx], pa.string()))))
+        return vocab(at[idx], table_zh), vocab(at[idx], table_en)
 
     return Outcome(ok, text, text)
 
@@ -429,26 +468,31 @@ def _coalesce_dates(cols: tuple[str, ...], ctx: Context) -> tuple[np.ndarray, np
     return d, src
 
 
-def _labels(cols: tuple[str, ...], src: np.ndarray) -> tuple[Text, Text]:
+def _labels(cols: tuple[str, ...], src: np.ndarray, miss_zh: str, miss_en: str) -> tuple[pa.Array, pa.Array]:
+    """The name of the date column each row read (``src``), or of all of them and ``miss_*`` where none did."""
     names = [DATE_COLUMNS[c] for c in cols]
     none = ("/".join(n[0] for n in names), "/".join(n[1] for n in names))
-    conds = [src == j for j in range(len(cols))]
-    return select(conds, [n[0] for n in names], none[0]), select(conds, [n[1] for n in names], none[1])
+    code = np.where(src < 0, len(cols), src)
+    return (vocab(code, [*(n[0] for n in names), none[0] + miss_zh]),
+            vocab(code, [*(n[1] + " " for n in names), none[1] + miss_en]))
 
 
 def _date(c: DateCmp, ctx: Context) -> Outcome:
     d, src = _coalesce_dates(c.columns, ctx)
     thr = resolve_date(c.value, ctx.years(0))
     missing = np.isnat(d)
+    words_zh = ["早于", "晚于", _DEQ_ZH[c.op]]
+    words_en = [f" {w} " for w in ("before", "after", _DEQ_EN[c.op])]
 
     def text(idx: np.ndarray) -> tuple[Text, Text]:
-        di, ti = d[idx], thr[idx]
-        lz, le = _labels(c.columns, src[idx])
-        ds, ts, miss = days(di), days(ti), missing[idx]
-        rel_zh = select([di < ti, di > ti], ["早于", "晚于"], _DEQ_ZH[c.op])
-        rel_en = select([di < ti, di > ti], ["before", "after"], _DEQ_EN[c.op])
-        return (where(miss, cat(lz, "缺失"), cat(lz, ds, rel_zh, ts)),
-                where(miss, cat(le, " unknown"), cat(le, " ", ds, " ", rel_en, " ", ts)))
+        di, miss = d[idx], missing[idx]
+        lz, le = _labels(c.columns, src[idx], "缺失", " unknown")
+        tc, ts = few_days(thr[idx])  # thresholds: a date or two, each written once with the relation
+        ti = thr[idx]
+        code = np.select([di < ti, di > ti], [0, 1], 2) * len(ts) + tc
+        ds, ok = days(di), ~miss
+        return (glue(lz, (ds, ok), (vocab(code, [w + t for w in words_zh for t in ts]), ok)),
+                glue(le, (ds, ok), (vocab(code, [w + t for w in words_en for t in ts]), ok)))
 
     return Outcome(OPS[c.op](d, thr) & ~missing, text, text)
 
@@ -460,12 +504,14 @@ def _within(c: Within, ctx: Context) -> Outcome:
     ok = (d > resolve_date(f"{{year-{c.years}}}-12-31", y)) & ~missing
 
     def text(idx: np.ndarray, under: bool) -> tuple[Text, Text]:
-        lz, le = _labels(c.columns, src[idx])
-        ds, ys, miss = days(d[idx]), ints(y[idx]), missing[idx]
+        lz, le = _labels(c.columns, src[idx], "缺失", " unknown")
+        yc, ys = _codes_of_years(y[idx])
         zh_tail = f"年末未满{c.years}年" if under else f"年末已满{c.years}年"
         en_tail = f": under {c.years} years by the end of " if under else f": {c.years} years or more by the end of "
-        return (where(miss, cat(lz, "缺失"), cat(lz, ds, "，至", ys, zh_tail)),
-                where(miss, cat(le, " unknown"), cat(le, " ", ds, en_tail, ys)))
+        known = ~missing[idx]
+        ds = days(d[idx])
+        return (glue(lz, (ds, known), (vocab(yc, [f"，至{v}{zh_tail}" for v in ys]), known)),
+                glue(le, (ds, known), (vocab(yc, [f"{en_tail}{v}" for v in ys]), known)))
 
     return Outcome(ok, lambda idx: text(idx, True), lambda idx: text(idx, False))
 
@@ -478,20 +524,23 @@ def _not_producing(c: NotProducingBy, ctx: Context) -> Outcome:
     known = ~np.isnat(pdate)
     ok = (known & (pdate > by)) | (~known & ip_known & ~ip)
 
-    def why_not(idx: np.ndarray) -> tuple[Text, Text]:
-        kn, ps, bs, ipk = known[idx], days(pdate[idx]), days(by[idx]), ip_known[idx]
-        return (where(kn, cat("投产日期", ps, "，不晚于", bs), where(ipk, "已投产", "投产情况不明")),
-                where(kn, cat("production from ", ps, ", not after ", bs),
-                      where(ipk, "in production", "production status unknown")))
+    def text(idx: np.ndarray, met: np.ndarray) -> tuple[Text, Text]:
+        """Each row's case and deadline as one code: the words around the production date are looked up."""
+        kn = known[idx]
+        case = np.select([met & kn, met, kn, ip_known[idx]], [0, 1, 2, 3], 4)
+        bc, bs = few_days(by[idx])
+        code = case * len(bs) + bc
+        head_zh = [f"至{b}未投产（投产日期" for b in bs] + [f"至{b}未投产" for b in bs] + ["投产日期"] * len(bs) \
+            + ["已投产"] * len(bs) + ["投产情况不明"] * len(bs)
+        tail_zh = ["）"] * len(bs) + [""] * len(bs) + [f"，不晚于{b}" for b in bs] + [""] * 2 * len(bs)
+        head_en = [f"not producing by {b} (production from " for b in bs] + [f"not producing by {b}" for b in bs] \
+            + ["production from "] * len(bs) + ["in production"] * len(bs) + ["production status unknown"] * len(bs)
+        tail_en = [")"] * len(bs) + [""] * len(bs) + [f", not after {b}" for b in bs] + [""] * 2 * len(bs)
+        ps = days(pdate[idx])
+        return (glue(vocab(code, head_zh), (ps, kn), vocab(code, tail_zh)),
+                glue(vocab(code, head_en), (ps, kn), vocab(code, tail_en)))
 
-    def why(idx: np.ndarray) -> tuple[Text, Text]:
-        kn, ps, bs = known[idx], days(pdate[idx]), days(by[idx])
-        zh = where(kn, cat("至", bs, "未投产（投产日期", ps, "）"), cat("至", bs, "未投产"))
-        en = where(kn, cat("not producing by ", bs, " (production from ", ps, ")"), cat("not producing by ", bs))
-        fz, fe = why_not(idx)
-        return where(ok[idx], zh, fz), where(ok[idx], en, fe)
-
-    return Outcome(ok, why, why_not)
+    return Outcome(ok, lambda idx: text(idx, ok[idx]), lambda idx: text(idx, np.zeros(len(idx), bool)))
 
 
 def _all(outs: list[Outcome]) -> Outcome:

@@ -8,6 +8,7 @@ arrays over all units at once (see :mod:`gisefficiency.rules`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -15,11 +16,22 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gisefficiency._text import Text, assemble, cat, fmt, fmt1, join, labels, to_series, where
-from gisefficiency.conditions import UnitContext, evaluate_condition, pick2
+from gisefficiency._text import (
+    Text,
+    assemble,
+    cat,
+    fmt,
+    fmt1,
+    join,
+    to_series,
+    vocab,
+    where,
+    with_valid,
+)
+from gisefficiency.conditions import Segments, UnitContext, evaluate_condition, pick2, pick_segments
 from gisefficiency.constants import M2_PER_MU, PER_MU_DECIMALS
 from gisefficiency.errors import InputError, Problem
-from gisefficiency.ids import arrow_ids, encode
+from gisefficiency.ids import arrow_ids
 from gisefficiency.policy import Policy
 from gisefficiency.rules import Flag
 from gisefficiency.scoring import grade_units
@@ -67,6 +79,17 @@ def _arrow_nulls(s: pd.Series) -> pa.Array:
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
 
 
+def _dict_codes(*arrays: pa.Array) -> tuple[list[np.ndarray], pa.Array]:
+    """Integer codes of text ids over several arrays (first-seen order, -1: missing) and the distinct ids.
+
+    Like ``ids.encode`` without sorting the ids (only equal ids matter here).
+    """
+    enc = pc.dictionary_encode(pa.concat_arrays(list(arrays)))
+    codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    cuts = np.cumsum([0, *(len(a) for a in arrays)])
+    return [codes[a:b] for a, b in pairwise(cuts)], enc.dictionary
+
+
 def _positions(pos: np.ndarray) -> pa.Array:
     """Row positions for ``take``; -1 gives null."""
     return pa.array(np.maximum(pos, 0), mask=pos < 0)
@@ -81,8 +104,9 @@ def _lookup(values: np.ndarray, keys: pd.Index, idx: pd.Index) -> np.ndarray:
     return out
 
 
-def _rows(t: Text, idx: np.ndarray) -> Text:
-    return t if isinstance(t, str) else t.take(pa.array(idx))
+def _plain(t: pa.Array, index: pd.Index) -> pd.Series:
+    """A text column in pandas' default ``str`` dtype (the disposal columns' dtype)."""
+    return to_series(t, index).astype("str")
 
 
 def _dispose(d: Any, cats: Any, ctx: UnitContext) -> tuple[np.ndarray, np.ndarray, np.ndarray, Text, Text]:
@@ -104,15 +128,19 @@ def _dispose(d: Any, cats: Any, ctx: UnitContext) -> tuple[np.ndarray, np.ndarra
         outs.append(o)
     exempt = in_scope & (ex_choice >= 0)
     matched = rule_choice >= 0
-    category = np.array([r.category for r in d.rules] + [""], dtype=object)[rule_choice]
-    disposal = np.where(in_scope & ~exempt, category, "").astype(object)
+    # the disposal as a code: the rule's position, -1 for none (out of scope, exempt or no rule met)
+    disposal = np.where(in_scope & ~exempt, rule_choice, -1)
 
-    def matched_why(idx: np.ndarray) -> tuple[Text, Text]:
+    def matched_parts(idx: np.ndarray) -> tuple[Segments, Segments]:
         def one(j: int, rows: np.ndarray) -> tuple[Text, Text]:
             c = cats[d.rules[j].category]
             zh, en = outs[j].why(rows)
             return cat(f"{c.zh}：", zh), cat(f"{c.en}: ", en)
-        return pick2(idx, rule_choice[idx], [lambda rows, j=j: one(j, rows) for j in range(len(outs))])
+        return pick_segments(idx, rule_choice[idx], [lambda rows, j=j: one(j, rows) for j in range(len(outs))])
+
+    def matched_why(idx: np.ndarray) -> tuple[Text, Text]:
+        zh, en = matched_parts(idx)
+        return assemble(len(idx), zh), assemble(len(idx), en)
 
     def exempt_why(idx: np.ndarray) -> tuple[Text, Text]:
         def one(j: int, rows: np.ndarray) -> tuple[Text, Text]:
@@ -137,10 +165,16 @@ def _dispose(d: Any, cats: Any, ctx: UnitContext) -> tuple[np.ndarray, np.ndarra
         zh, en = scope.why_not(idx) if scope is not None else ("", "")
         return cat(zh, f"，不在{d.scope_zh}"), cat(en, f": outside the {d.scope_en}")
 
-    case = np.select([~in_scope, exempt, disposal != ""], [0, 1, 2], 3)
-    idx = np.arange(n)
-    rz, re_ = pick2(idx, case, [out_why, exempt_why, matched_why, none_why])
-    return in_scope, exempt, disposal, rz, re_
+    case = np.select([~in_scope, exempt, disposal >= 0], [0, 1, 2], 3)
+    # each unit's reason is put in place once: the matched rules' pieces go in as they are
+    seg_zh, seg_en = pick_segments(np.arange(n), np.where(case == 2, -1, case), [out_why, exempt_why, matched_why,
+                                                                                none_why])
+    rows = np.flatnonzero(case == 2)
+    if len(rows):
+        mz, me = matched_parts(rows)
+        seg_zh += [(rows[pos], t) for pos, t in mz]
+        seg_en += [(rows[pos], t) for pos, t in me]
+    return in_scope, exempt, disposal, assemble(n, seg_zh), assemble(n, seg_en)
 
 
 def _reference_year(panel: pd.DataFrame, policy: Policy, year: int | None) -> int:
@@ -188,18 +222,17 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
     pos = ctx.rows(0)  # each unit's row in the reference year (-1: no data that year)
     no_row = pos < 0
     has = np.flatnonzero(~no_row)
-    take = pa.array(pos[has])
-    gone = np.flatnonzero(no_row)
     score = np.full(n, np.nan)
     score[has] = grades["score"].to_numpy(dtype=float)[pos[has]]
-    grade = np.full(n, "N", dtype="<U1")
-    grade[has] = grades["grade"].to_numpy(dtype=object)[pos[has]].astype("<U1")
-    g_zh = assemble(n, [(has, _arrow(grades["grade_reason_zh"]).take(take)), (gone, f"无{ref}年数据，不参评")])
-    g_en = assemble(n, [(has, _arrow(grades["grade_reason_en"]).take(take)), (gone, f"no data for {ref}: not graded")])
+    # units without a row that year show one more text, put after the panel's texts: one take each
+    at = pa.array(np.where(no_row, len(grades), pos))
+    grade = pa.concat_arrays([_arrow(grades["grade"]), pa.array(["N"])]).take(at)  # A-D/N from grade_units
+    g_zh = pa.concat_arrays([_arrow(grades["grade_reason_zh"]), pa.array([f"无{ref}年数据，不参评"])]).take(at)
+    g_en = pa.concat_arrays([_arrow(grades["grade_reason_en"]), pa.array([f"no data for {ref}: not graded"])]).take(at)
 
     d = policy.disposal
     cats = policy.categories
-    disposal = np.full(n, "", dtype=object)
+    disposal = np.full(n, -1)
     if d is None:
         in_scope, exempt = np.ones(n, bool), np.zeros(n, bool)
         rz: Text = g_zh
@@ -207,8 +240,11 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
     else:
         in_scope, exempt, disposal, rz, re_ = _dispose(d, cats, ctx)
 
-    lookup = pd.Series(disposal, dtype=object)
-    low = lookup.map({"": False, **{k: c.low_efficiency for k, c in cats.items()}}).to_numpy(bool)
+    # per rule (then none, at code -1): its category, shown through small vocabularies
+    rule_cats = [cats[r.category] for r in d.rules] if d is not None else []
+    ids = [r.category for r in d.rules] if d is not None else []
+    shown = np.where(disposal < 0, len(rule_cats), disposal)
+    low = np.array([c.low_efficiency for c in rule_cats] + [False], dtype=bool)[shown]
     flags = {}
     for f in policy.flags:
         o = evaluate_condition(f.when, ctx)
@@ -216,15 +252,15 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
         idx = np.flatnonzero(o.mask)
         if len(idx):
             fz, fe = o.why(idx)
-            rest = np.flatnonzero(~o.mask)
-            rz = assemble(n, [(idx, cat(_rows(rz, idx), f"；{f.zh}：", fz)), (rest, _rows(rz, rest))])
-            re_ = assemble(n, [(idx, cat(_rows(re_, idx), f"; {f.en}: ", fe)), (rest, _rows(re_, rest))])
+            # the flag's words for its rows (empty elsewhere) appended in one pass over all units
+            rz = cat(rz, assemble(n, [(idx, cat(f"；{f.zh}：", fz))]))
+            re_ = cat(re_, assemble(n, [(idx, cat(f"; {f.en}: ", fe))]))
     verdicts = pd.DataFrame({
         "score": score,
-        "grade": to_series(labels(grade, ("A", "B", "C", "D", "N")), units),
-        "disposal": lookup.astype("string").to_numpy(),
-        "disposal_zh": lookup.map({"": "", **{k: c.zh for k, c in cats.items()}}).astype("string").to_numpy(),
-        "disposal_en": lookup.map({"": "", **{k: c.en for k, c in cats.items()}}).astype("string").to_numpy(),
+        "grade": to_series(grade, units),
+        "disposal": _plain(vocab(shown, [*ids, ""]), units),
+        "disposal_zh": _plain(vocab(shown, [*(c.zh for c in rule_cats), ""]), units),
+        "disposal_en": _plain(vocab(shown, [*(c.en for c in rule_cats), ""]), units),
         "reason_zh": to_series(rz, units), "reason_en": to_series(re_, units),
         "in_scope": in_scope, "exempt": exempt, "low_efficiency": low & ~exempt, **flags,
         "grade_reason_zh": to_series(g_zh, units), "grade_reason_en": to_series(g_en, units),
@@ -274,18 +310,19 @@ def flag_parcels(
 
     def add(hit: np.ndarray, zh: Text, en: Text) -> None:
         hits.append(hit)
-        parts_zh.append(where(hit, zh, ""))
-        parts_en.append(where(hit, en, ""))
+        # rows outside ``hit`` are marked null (no copy); ``join`` leaves null pieces out
+        parts_zh.append(where(hit, zh, "") if isinstance(zh, str) else with_valid(zh, hit))
+        parts_en.append(where(hit, en, "") if isinstance(en, str) else with_valid(en, hit))
 
     if rule.any_firm_flagged and len(links.shares):
         fl = links.firm_links
         sh = links.shares
         has_eval = "eval_id" in fl
-        # integer codes of the text ids (sorted order), so every lookup below is numpy indexing
+        # integer codes of the text ids, so every lookup below is numpy indexing
         texts = [arrow_ids(sh["uscc"]), arrow_ids(fl.index), arrow_ids(verdicts.index)]
         if has_eval:
             texts.append(arrow_ids(fl["eval_id"]))
-        codes, ids = encode(*texts)
+        codes, ids = _dict_codes(*texts)
         sh_codes, fl_codes, v_codes = codes[:3]
         unit_of = np.arange(len(ids))
         if has_eval:
@@ -293,17 +330,23 @@ def flag_parcels(
             unit_of[fl_codes[known]] = codes[3][known]  # firms the link stage never saw are their own unit
         low_of = np.zeros(len(ids), dtype=bool)
         low_of[v_codes] = verdicts["low_efficiency"].astype(bool).to_numpy(dtype=bool)
-        (p_codes, idx_codes), _ = encode(arrow_ids(sh["parcel_id"]), arrow_ids(idx))
+        (p_codes, idx_codes), _ = _dict_codes(arrow_ids(sh["parcel_id"]), arrow_ids(idx))
         ok = (sh_codes >= 0) & (p_codes >= 0)
         unit = np.where(ok, unit_of[sh_codes], -1)
         low = ok & low_of[np.maximum(unit, 0)]
+        # the low units in id order (only they are sorted, by the same kernel as a text sort)
+        low_units = np.flatnonzero(low_of)
+        low_units = low_units[pc.sort_indices(ids.take(pa.array(low_units))).to_numpy()]
+        rank = np.zeros(len(ids), dtype=np.int64)
+        rank[low_units] = np.arange(len(low_units))
+        m = max(len(low_units), 1)
         n_p = max(int(p_codes.max(initial=-1)), int(idx_codes.max(initial=-1))) + 1
-        pairs = np.unique(p_codes[low] * len(ids) + unit[low])  # distinct (parcel, low unit), sorted
-        pair_parcel = pairs // max(len(ids), 1)
+        pairs = np.unique(p_codes[low] * m + rank[unit[low]])  # distinct (parcel, low unit), sorted
+        pair_parcel = pairs // m
         count_of = np.bincount(pair_parcel, minlength=n_p)
         first_of = np.full(n_p, -1)
         starts = np.flatnonzero(np.r_[True, pair_parcel[1:] != pair_parcel[:-1]]) if len(pairs) else []
-        first_of[pair_parcel[starts]] = (pairs % max(len(ids), 1))[starts]  # smallest unit id of the parcel
+        first_of[pair_parcel[starts]] = low_units[(pairs % m)[starts]]  # smallest unit id of the parcel
         first = np.where(idx_codes >= 0, first_of[np.maximum(idx_codes, 0)], -1)
         hit = first >= 0
         fl_pos = np.full(len(ids), -1)

@@ -28,18 +28,20 @@ from gisefficiency._text import (
     Text,
     assemble,
     cat,
+    const,
     empty,
     fmt,
     fmt1,
+    glue,
     ints,
     join,
     labels,
-    select,
     to_series,
     vocab,
 )
 from gisefficiency.conditions import PanelContext, evaluate_condition, pick2
 from gisefficiency.errors import InputError, Problem
+from gisefficiency.ids import arrow_ids, encode
 from gisefficiency.metrics import METRICS
 from gisefficiency.policy import Policy, Scoring, ScoringGroup
 from gisefficiency.rules import Flag
@@ -47,8 +49,19 @@ from gisefficiency.rules import Flag
 __all__ = ["grade_units", "tenant_counts"]
 
 _ORDER = ("A", "B", "C", "D")
-#: Rows -> the text pieces (zh, en) put before a class reason.
-Prefix = Callable[[np.ndarray], tuple[list[Text], list[Text]]]
+_MAX_VOCAB = 1 << 16  # largest table of merged text pieces worth writing out
+#: Remarks after the score: texts (zh, en), or while no row has an adjustment, each row's form
+#: (a code) and the bracketed forms (zh, en), so they can merge with the words after them.
+Remarks = tuple[Text, Text] | tuple[np.ndarray, list[str], list[str]]
+#: Rows -> the score text and the remarks put before a class reason.
+Prefix = Callable[[np.ndarray], tuple[pa.Array, Remarks]]
+#: A text piece and the rows where it is shown.
+Piece = tuple[pa.Array, np.ndarray]
+ClassText = Callable[[np.ndarray, Prefix, np.ndarray], tuple[list[Piece], list[Piece]]]
+
+
+def _array(t: Text, n: int) -> pa.Array:
+    return const(n, t) if isinstance(t, str) else t
 
 
 def tenant_counts(links: Any) -> pd.Series:
@@ -69,6 +82,40 @@ def tenant_counts(links: Any) -> pd.Series:
     unit = pairs["owner"].map(fl["eval_id"].astype("string")).fillna(pairs["owner"]) if "eval_id" in fl \
         else pairs["owner"]
     return pd.Series(1, index=pairs.index).groupby(unit.to_numpy()).sum().astype("int64")
+
+
+def _tenants_per_row(links: Any, index: pd.MultiIndex) -> np.ndarray:
+    """:func:`tenant_counts` of each row's unit (0 without tenants), on integer codes of the ids.
+
+    Codes follow the sorted ids, so the main owner's tie on area goes to the smallest USCC, as in
+    :func:`tenant_counts`; the panel's units are coded once per distinct unit, not per row.
+    """
+    sh, fl = links.shares, links.firm_links
+    has_eval = "eval_id" in fl
+    arrays = [arrow_ids(sh["uscc"]), arrow_ids(index.levels[0])]
+    if has_eval:
+        arrays += [arrow_ids(fl.index), arrow_ids(fl["eval_id"])]
+    codes, ids = encode(*arrays)
+    u, k = codes[0], len(ids) + 1
+    (p,), parcels = encode(arrow_ids(sh["parcel_id"]))
+    own = sh["kind"].eq("own").to_numpy(bool) & (p >= 0)
+    land = pd.to_numeric(sh["land_mu"], errors="coerce").to_numpy(float)
+    o = np.flatnonzero(own)
+    # main owner: largest own share (missing area last), then smallest USCC (missing last)
+    o = o[np.lexsort((np.where(u[o] < 0, k, u[o]), -land[o], p[o]))]
+    first = np.r_[True, p[o][1:] != p[o][:-1]] if len(o) else np.zeros(0, bool)
+    owner_of = np.full(len(parcels) + 1, -1)
+    owner_of[p[o][first]] = u[o][first]
+    leased = np.flatnonzero(~own & (p >= 0))
+    owner, tenant = owner_of[p[leased]], u[leased]
+    keep = (owner >= 0) & (tenant >= 0) & (owner != tenant)
+    pair_owner = np.unique(owner[keep] * k + tenant[keep]) // k  # distinct (owner, tenant) pairs
+    unit_of = np.arange(len(ids))
+    if has_eval:
+        known = codes[3] >= 0
+        unit_of[codes[2][known]] = codes[3][known]  # firms without a unit are their own
+    counts = np.bincount(unit_of[pair_owner], minlength=len(ids))
+    return counts[codes[1]][index.codes[0]].astype(float)
 
 
 def _labelled(rule: Any, why: tuple[Text, Text], tail_zh: str, tail_en: str) -> tuple[Text, Text]:
@@ -268,7 +315,8 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
                 raise InputError(f"preset {policy.name} has a leasing adjustment ({a.zh}) and needs the links",
                                  [Problem("links missing", fix="call evaluate(panel, policy, links=links)")])
             if tenants is None:  # once for all leasing adjustments
-                tenants = tenant_counts(links).reindex(panel.index.get_level_values(0)).fillna(0).to_numpy(float)
+                tenants = _tenants_per_row(links, panel.index) if isinstance(panel.index, pd.MultiIndex) else \
+                    tenant_counts(links).reindex(panel.index.get_level_values(0)).fillna(0).to_numpy(float)
             cnt = tenants
             pts = np.where(cnt >= 1, a.first + a.additional * (cnt - 1), 0.0)
             hit = in_groups & (pts != 0)
@@ -286,28 +334,30 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
     graded = grade == ""
     class_text = _classes(panel, sc, key, graded, score, years, grade)
 
-    def prefix(idx: np.ndarray) -> tuple[list[Text], list[Text]]:
-        """The score and its remarks in brackets, before the class text (joined with it in one pass)."""
-        ez, ee = _remarks(idx, years, no_bench, notes, adjust)
-        sc_txt = fmt(score[idx])
-        return ["得分", sc_txt, ez], ["score ", sc_txt, ee]
+    def prefix(idx: np.ndarray) -> tuple[pa.Array, Remarks]:
+        """The score and its remarks in brackets, after '得分' and before the class text."""
+        return fmt(score[idx]), _remarks(idx, years, no_bench, notes, adjust)
 
     def base(idx: np.ndarray) -> tuple[Text, Text]:
-        return class_text(idx, prefix)
+        zh, en = class_text(idx, prefix, np.ones(len(idx), bool))
+        return glue(const(len(idx), "得分"), *zh), glue(const(len(idx), "score "), *en)
 
     for rule in sc.overrides:
         o = evaluate_condition(rule.when, ctx)
         hit = o.mask & graded
         graded = graded & ~hit
         settle(hit, rule.grade, lambda idx, o=o, rule=rule: _override(base(idx), rule, o.why(idx)))
+    # The texts settled above (empty on class rows, which start with '得分') and the class pieces, marked
+    # null off the class rows, are joined over all rows in one pass: the big texts are never moved.
     idx = np.flatnonzero(graded)
+    out_zh = assemble(n, [*seg_zh, (idx, "得分")])
+    out_en = assemble(n, [*seg_en, (idx, "score ")])
     if len(idx):
-        zh, en = base(idx)
-        seg_zh.append((idx, zh))
-        seg_en.append((idx, en))
+        zh, en = class_text(np.arange(n), prefix, graded)
+        out_zh, out_en = glue(out_zh, *zh), glue(out_en, *en)
     return pd.DataFrame({"score": score, "grade": to_series(labels(grade, ("A", "B", "C", "D", "N")), panel.index),
-                         "grade_reason_zh": to_series(assemble(n, seg_zh), panel.index),
-                         "grade_reason_en": to_series(assemble(n, seg_en), panel.index)}, index=panel.index)
+                         "grade_reason_zh": to_series(out_zh, panel.index),
+                         "grade_reason_en": to_series(out_en, panel.index)}, index=panel.index)
 
 
 def _combos(bits: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -325,7 +375,7 @@ def _combos(bits: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _remarks(idx: np.ndarray, years: np.ndarray, no_bench: list[tuple[np.ndarray, str, str]],
              notes: list[tuple[np.ndarray, str, str]],
-             adjust: list[tuple[np.ndarray, Callable[[np.ndarray], tuple[Text, Text]]]]) -> tuple[Text, Text]:
+             adjust: list[tuple[np.ndarray, Callable[[np.ndarray], tuple[Text, Text]]]]) -> Remarks:
     """'（...）' after the score: indicators without a benchmark, missing-data notes, bonuses and penalties.
 
     Benchmark and data remarks take a handful of forms: each form is written once and taken per row;
@@ -351,13 +401,12 @@ def _remarks(idx: np.ndarray, years: np.ndarray, no_bench: list[tuple[np.ndarray
     hits = [h[idx] for h, _ in adjust]
     adj = np.logical_or.reduce(hits) if hits else np.zeros(k, bool)
     sub = np.flatnonzero(adj)
+    if not len(sub):  # forms only: the caller takes them with the words after them
+        return (code, [f"（{f}）" if f else "" for f in forms_zh], [f" ({f})" if f else "" for f in forms_en])
     details = [pick_rows(idx[sub], h[idx[sub]], detail) for h, detail in adjust if h[idx[sub]].any()]
     out = []
     for lang, (forms, left, right, sep) in enumerate(((forms_zh, "（", "）", "，"), (forms_en, " (", ")", "; "))):
         shown = vocab(code, [f"{left}{f}{right}" if f else "" for f in forms])
-        if not len(sub):
-            out.append(shown)
-            continue
         parts: list[Text] = [vocab(code[sub], forms), *(d[lang] for d in details)]
         joined = _bracket(join(parts, sep, n=len(sub)), left, right, len(sub))
         rest = np.flatnonzero(~adj)
@@ -400,7 +449,13 @@ def _ranks(score: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray
     integer group codes with one sort.
     """
     m = len(score)
-    order = np.lexsort((-score, group))
+    # = np.lexsort((-score, group)) in two cheaper sorts: by score, then a stable (radix) sort of the
+    # small group codes; the order among equal scores does not change ranks.
+    order = np.argsort(-score)
+    by_group = group[order]
+    if m and by_group.min() >= 0 and by_group.max() < np.iinfo(np.int16).max:
+        by_group = by_group.astype(np.int16)
+    order = order[np.argsort(by_group, kind="stable")]
     g, s = group[order], score[order]
     pos = np.arange(m)
     new_group = np.r_[True, g[1:] != g[:-1]] if m else np.zeros(0, bool)
@@ -417,8 +472,8 @@ def _ranks(score: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def _classes(panel: pd.DataFrame, sc: Scoring, key: np.ndarray, graded: np.ndarray, score: np.ndarray,
-             years: np.ndarray, grade: np.ndarray) -> Callable[[np.ndarray, Prefix], tuple[Text, Text]]:
-    """Assign A-D to graded rows in place; return the producer of the class reasons (after a prefix)."""
+             years: np.ndarray, grade: np.ndarray) -> ClassText:
+    """Assign A-D to graded rows in place; return the producer of the class reasons' pieces (see ``text``)."""
     n = len(score)
     cls = np.full(n, "", dtype="<U1")
     rank, size = np.zeros(n), np.ones(n)
@@ -468,27 +523,45 @@ def _classes(panel: pd.DataFrame, sc: Scoring, key: np.ndarray, graded: np.ndarr
     pct_txt = fmt(np.arange(1001) / 10).to_pylist()
     pct_zh = [f"{p}%），{c}类" for p in pct_txt for c in _ORDER]
     pct_en = [f"{p}%): class {c}" for p in pct_txt for c in _ORDER]
-
-    def one(j: int, idx: np.ndarray, prefix: Prefix) -> tuple[Text, Text]:
-        g = groups[j]
-        c = cls[idx]
-        pz, pe = prefix(idx)
+    # the text after the remarks: a ranking's words (percentile) or the class with its line (cut-off)
+    cut_zh: list[str] = []
+    cut_en: list[str] = []
+    cut_at = np.zeros(len(groups) + 1, dtype=np.int64)  # where each cut-off group's 4 texts start
+    for j, g in enumerate(groups):
         if g.classes.method == "cutoff":
             cuts = g.classes.cutoffs
-            conds = [c == x for x in "ABC"]
-            return (cat(*pz, "；", select(conds, [f"{x}类（{x}类线{fmt1(cuts[x])}分）" for x in "ABC"],
-                                         f"D类（低于C类线{fmt1(cuts['C'])}分）")),
-                    cat(*pe, "; ", select(conds, [f"class {x} ({x} line {fmt1(cuts[x])})" for x in "ABC"],
-                                         f"class D (below the C line {fmt1(cuts['C'])})")))
-        k = np.rint(np.round(rank[idx] / size[idx] * 100, 1) * 10).astype(np.int64)
-        both = k * 4 + np.searchsorted(np.array(_ORDER), c)
-        at = ranking[idx]
-        r_s = fmt(rank[idx])
-        return (cat(*pz, vocab(at, [w[0] for w in words_zh]), r_s, vocab(at, [w[1] for w in words_zh]),
-                    vocab(both, pct_zh)),
-                cat(*pe, "; rank ", r_s, vocab(at, words_en), vocab(both, pct_en)))
+            cut_at[j] = len(words_en) + len(cut_zh)
+            cut_zh += [f"；{x}类（{x}类线{fmt1(cuts[x])}分）" for x in "ABC"] + [f"；D类（低于C类线{fmt1(cuts['C'])}分）"]
+            cut_en += [f"; class {x} ({x} line {fmt1(cuts[x])})" for x in "ABC"] \
+                + [f"; class D (below the C line {fmt1(cuts['C'])})"]
+    head_zh = [w[0] for w in words_zh] + cut_zh + [""]
+    head_en = ["; rank "] * len(words_en) + cut_en + [""]
+    is_cut = np.array([g.classes.method == "cutoff" for g in groups] + [False])[method]  # method -1: last
+    ranked = (method >= 0) & ~is_cut
 
-    def text(idx: np.ndarray, prefix: Prefix) -> tuple[Text, Text]:
-        return pick2(idx, method[idx], [lambda rows, j=j: one(j, rows, prefix) for j in range(len(groups))])
+    def text(idx: np.ndarray, prefix: Prefix, valid: np.ndarray) -> tuple[list[Piece], list[Piece]]:
+        """Pieces after '得分' / 'score ' for rows ``idx``, each shown where ``valid`` (and where it applies)."""
+        c = np.searchsorted(np.array(_ORDER), cls[idx])
+        pct, cut = ranked[idx] & valid, is_cut[idx] & valid
+        head = np.select([pct, cut], [ranking[idx], cut_at[method[idx]] + c], len(head_en) - 1)
+        at = np.where(pct, ranking[idx], len(words_en))
+        k = np.rint(np.round(rank[idx] / size[idx] * 100, 1) * 10).astype(np.int64)
+        both = np.where(pct, k * 4 + c, 0)
+        r_s = fmt(rank[idx])
+        sc_txt, remarks = prefix(idx)
+        if len(remarks) == 3 and len(remarks[1]) * len(head_en) <= _MAX_VOCAB:
+            # the remarks and the head words are both looked up: one lookup of the pairs
+            form, fz, fe = remarks  # type: ignore[misc]
+            pair = form * len(head_en) + head
+            mid_zh = [(vocab(pair, [f + h for f in fz for h in head_zh]), valid)]
+            mid_en = [(vocab(pair, [f + h for f in fe for h in head_en]), valid)]
+        else:
+            ez, ee = (vocab(remarks[0], remarks[1]), vocab(remarks[0], remarks[2])) if len(remarks) == 3 \
+                else remarks  # type: ignore[misc]
+            mid_zh = [(_array(ez, len(idx)), valid), (vocab(head, head_zh), valid)]
+            mid_en = [(_array(ee, len(idx)), valid), (vocab(head, head_en), valid)]
+        return ([(sc_txt, valid), *mid_zh, (r_s, pct), (vocab(at, [w[1] for w in words_zh] + [""]), pct),
+                 (vocab(both, pct_zh), pct)],
+                [(sc_txt, valid), *mid_en, (r_s, pct), (vocab(at, [*words_en, ""]), pct), (vocab(both, pct_en), pct)])
 
     return text

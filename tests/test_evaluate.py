@@ -15,7 +15,7 @@ from gisefficiency.errors import InputError
 from gisefficiency.evaluate import evaluate, flag_parcels
 from gisefficiency.metrics import parcel_metrics, unit_metrics
 from gisefficiency.policy import ParcelRule, load_preset
-from gisefficiency.scoring import tenant_counts
+from gisefficiency.scoring import _tenants_per_row, tenant_counts
 
 CONTRACT = ["score", "grade", "disposal", "disposal_zh", "disposal_en", "reason_zh", "reason_en", "in_scope",
             "exempt", "low_efficiency"]
@@ -320,6 +320,9 @@ def test_wenling_leasing_penalties():
     links = make_links(shares, ["H1", "H2", "L1", "L2", *tenants])
     assert tenant_counts(links).to_dict() == {"H1": 1, "H2": 3, "L1": 1, "L2": 2}
     panel = unit_metrics(frame(rows), links)
+    # the integer-coded count per panel row agrees with the text-keyed one
+    expected = tenant_counts(links).reindex(panel.index.get_level_values(0)).fillna(0).to_numpy(float)
+    np.testing.assert_array_equal(_tenants_per_row(links, panel.index), expected)
     ev = evaluate(panel, load_preset("wenling-2022"), links=links)
     g = ev.grades.xs(2022, level=1)
     # Same tax per mu (10/mu) for H1 and H2: only the penalty separates them.

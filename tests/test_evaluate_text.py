@@ -9,7 +9,22 @@ import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gisefficiency._text import cat, fmt, ints, join, select, vocab, where, with_valid
+from gisefficiency._text import (
+    cat,
+    empty,
+    few_days,
+    fmt,
+    glue,
+    ints,
+    join,
+    labels,
+    select,
+    vocab,
+    where,
+    with_valid,
+)
+from gisefficiency.conditions import pick2, pick_segments
+from gisefficiency.evaluate import _dict_codes
 from gisefficiency.scoring import _combos, _ranks
 
 
@@ -44,6 +59,51 @@ def test_with_valid_on_a_slice_shares_the_data() -> None:
     assert out.to_pylist() == ["bb", None, "dd"]
     assert pc.binary_join_element_wise(_arr(["<", "<", "<"]), out, ">", "", null_handling="skip").to_pylist() \
         == ["<bb>", "<>", "<dd>"]
+
+
+def test_join_treats_null_pieces_as_empty() -> None:
+    a = with_valid(_arr(["x", "y", "z"]), np.array([True, False, True]))
+    assert empty(a, 3).tolist() == [False, True, False]
+    assert join([a], "；", n=3).to_pylist() == ["x", "", "z"]  # one piece: nulls come back as ''
+    assert join([a, _arr(["p", "", ""])], "；", n=3).to_pylist() == ["x；p", "", "z"]
+
+
+def test_labels_of_one_letter_codes_match_the_general_path() -> None:
+    v = np.array(["A", "N", "", "B", "Z", "D", "E"], dtype="<U1")
+    names = ("A", "B", "C", "D", "N")
+    assert labels(v, names).to_pylist() == ["A", "N", "", "B", "", "D", ""]
+    assert labels(v.astype(object), names).to_pylist() == labels(v, names).to_pylist()
+    assert labels(v, ("A", "N"), ("甲", "无")).to_pylist() == ["甲", "无", "", "", "", "", ""]
+
+
+def test_glue_leaves_out_invalid_pieces() -> None:
+    out = glue(_arr(["a", "b"]), (_arr(["1", "2"]), np.array([True, False])), _arr(["!", "?"]))
+    assert out.to_pylist() == ["a1!", "b?"]
+    assert glue(_arr(["a"])).to_pylist() == ["a"]
+
+
+def test_few_days_codes_and_texts() -> None:
+    d = np.array(["2021-12-31", "2020-01-01", "2021-12-31"], dtype="datetime64[ns]")
+    codes, texts = few_days(d)
+    assert codes.tolist() == [1, 0, 1]
+    assert texts == ["2020-01-01", "2021-12-31"]
+
+
+def test_pick_segments_and_pick2_put_each_row_in_place() -> None:
+    idx = np.array([10, 11, 12, 13])
+    choice = np.array([1, 0, -1, 1])
+    producers = [lambda rows, p=p: (_arr([f"{p}{r}" for r in rows]), _arr([f"{p.upper()}{r}" for r in rows]))
+                 for p in "ab"]
+    zh, _ = pick_segments(idx, choice, producers)
+    assert [(pos.tolist(), t.to_pylist()) for pos, t in zh] == [([1], ["a11"]), ([0, 3], ["b10", "b13"])]
+    assert [t.to_pylist() for t in pick2(idx, choice, producers)] == [["b10", "a11", "", "b13"],
+                                                                        ["B10", "A11", "", "B13"]]
+
+
+def test_dict_codes_number_equal_ids_alike() -> None:
+    (a, b), ids = _dict_codes(pa.array(["x", None, "y"], pa.large_string()), pa.array(["y", "z"], pa.large_string()))
+    assert a[1] == -1 and a[2] == b[0] and len({a[0], a[2], b[1]}) == 3
+    assert ids.take(pa.array(b)).to_pylist() == ["y", "z"]
 
 
 @settings(max_examples=60, deadline=None)
