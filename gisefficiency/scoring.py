@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from gisefficiency._scoring_kernels import at_years, by_year, ranks, tenant_counts, tenants_per_row
 from gisefficiency._text import (
     Text,
     assemble,
@@ -41,7 +42,6 @@ from gisefficiency._text import (
 )
 from gisefficiency.conditions import PanelContext, evaluate_condition, pick2
 from gisefficiency.errors import InputError, Problem
-from gisefficiency.ids import arrow_ids, encode
 from gisefficiency.metrics import METRICS
 from gisefficiency.policy import Policy, Scoring, ScoringGroup
 from gisefficiency.rules import Flag
@@ -64,60 +64,6 @@ def _array(t: Text, n: int) -> pa.Array:
     return const(n, t) if isinstance(t, str) else t
 
 
-def tenant_counts(links: Any) -> pd.Series:
-    """Number of distinct tenants renting from each evaluated unit (index ``eval_id``).
-
-    A leased share counts for the parcel's main owner (largest own share, then smallest USCC), the same
-    owner the link stage merges tenants into; a tenant on two parcels of one owner counts once.
-    """
-    shares = links.shares
-    own = shares["kind"].eq("own").to_numpy(bool)
-    owners = (shares[own].sort_values(["parcel_id", "land_mu", "uscc"], ascending=[True, False, True])
-              .drop_duplicates("parcel_id").set_index("parcel_id")["uscc"].astype("string"))
-    leased = shares[~own]
-    pairs = pd.DataFrame({"owner": leased["parcel_id"].map(owners).to_numpy(),
-                          "tenant": leased["uscc"].astype("string").to_numpy()}).dropna()
-    pairs = pairs[pairs["owner"] != pairs["tenant"]].drop_duplicates()
-    fl = links.firm_links
-    unit = pairs["owner"].map(fl["eval_id"].astype("string")).fillna(pairs["owner"]) if "eval_id" in fl \
-        else pairs["owner"]
-    return pd.Series(1, index=pairs.index).groupby(unit.to_numpy()).sum().astype("int64")
-
-
-def _tenants_per_row(links: Any, index: pd.MultiIndex) -> np.ndarray:
-    """:func:`tenant_counts` of each row's unit (0 without tenants), on integer codes of the ids.
-
-    Codes follow the sorted ids, so the main owner's tie on area goes to the smallest USCC, as in
-    :func:`tenant_counts`; the panel's units are coded once per distinct unit, not per row.
-    """
-    sh, fl = links.shares, links.firm_links
-    has_eval = "eval_id" in fl
-    arrays = [arrow_ids(sh["uscc"]), arrow_ids(index.levels[0])]
-    if has_eval:
-        arrays += [arrow_ids(fl.index), arrow_ids(fl["eval_id"])]
-    codes, ids = encode(*arrays)
-    u, k = codes[0], len(ids) + 1
-    (p,), parcels = encode(arrow_ids(sh["parcel_id"]))
-    own = sh["kind"].eq("own").to_numpy(bool) & (p >= 0)
-    land = pd.to_numeric(sh["land_mu"], errors="coerce").to_numpy(float)
-    o = np.flatnonzero(own)
-    # main owner: largest own share (missing area last), then smallest USCC (missing last)
-    o = o[np.lexsort((np.where(u[o] < 0, k, u[o]), -land[o], p[o]))]
-    first = np.r_[True, p[o][1:] != p[o][:-1]] if len(o) else np.zeros(0, bool)
-    owner_of = np.full(len(parcels) + 1, -1)
-    owner_of[p[o][first]] = u[o][first]
-    leased = np.flatnonzero(~own & (p >= 0))
-    owner, tenant = owner_of[p[leased]], u[leased]
-    keep = (owner >= 0) & (tenant >= 0) & (owner != tenant)
-    pair_owner = np.unique(owner[keep] * k + tenant[keep]) // k  # distinct (owner, tenant) pairs
-    unit_of = np.arange(len(ids))
-    if has_eval:
-        known = codes[3] >= 0
-        unit_of[codes[2][known]] = codes[3][known]  # firms without a unit are their own
-    counts = np.bincount(unit_of[pair_owner], minlength=len(ids))
-    return counts[codes[1]][index.codes[0]].astype(float)
-
-
 def _labelled(rule: Any, why: tuple[Text, Text], tail_zh: str, tail_en: str) -> tuple[Text, Text]:
     """A rule's label before its reason (a yes/no flag's label alone says it all), then the tail."""
     out = []
@@ -129,30 +75,6 @@ def _labelled(rule: Any, why: tuple[Text, Text], tail_zh: str, tail_en: str) -> 
         else:
             out.append(cat(label + sep, reason, tail))
     return out[0], out[1]
-
-
-def _by_year(values: np.ndarray, years: np.ndarray, rows: np.ndarray, how: str) -> pd.Series:
-    """Mean or sum (NaN if none) of ``values[rows]`` per year; index = every year from first to last."""
-    y0 = int(years.min()) if len(years) else 0
-    code = years - y0  # years are a short range of whole numbers: they are their own group codes
-    span = int(code.max()) + 1 if len(years) else 0
-    ok = rows & ~np.isnan(values)
-    cnt = np.bincount(code[ok], minlength=span)
-    tot = np.bincount(code[ok], weights=values[ok], minlength=span)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = tot / cnt if how == "mean" else np.where(cnt > 0, tot, np.nan)
-    return pd.Series(np.where(cnt > 0, out, np.nan), index=np.arange(y0, y0 + span))
-
-
-def _at_years(stat: pd.Series, years: np.ndarray) -> np.ndarray:
-    """``stat`` (indexed by consecutive years, as :func:`_by_year` gives) for each row's year, NaN where absent."""
-    out = np.full(len(years), np.nan)
-    if len(stat) == 0:
-        return out
-    at = years - int(stat.index[0])
-    ok = (at >= 0) & (at < len(stat))
-    out[ok] = stat.to_numpy(dtype=float)[at[ok]]
-    return out
 
 
 def _benchmark(panel: pd.DataFrame, ind: str, g: ScoringGroup, x: np.ndarray, rows: np.ndarray,
@@ -167,12 +89,12 @@ def _benchmark(panel: pd.DataFrame, ind: str, g: ScoringGroup, x: np.ndarray, ro
             return np.full(len(x), np.nan)
         num, den = np.asarray(num, float), np.asarray(den, float)
         both = rows & ~np.isnan(num) & (den > 0)
-        stat = _by_year(num, years, both, "sum") / _by_year(den, years, both, "sum")
+        stat = by_year(num, years, both, "sum") / by_year(den, years, both, "sum")
         keys = years
     else:
-        stat = _by_year(x, years, rows, "mean")
+        stat = by_year(x, years, rows, "mean")
         keys = years - 1 if g.benchmark == "prev_mean" else years
-    b = _at_years(stat, keys) * g.benchmark_factor
+    b = at_years(stat, keys) * g.benchmark_factor
     return np.where(b > 0, b, np.nan)
 
 
@@ -293,7 +215,7 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
                 notes.append((lack, f"缺{m.zh}数据按0分计", f"no {m.en} data: 0 points"))
             elif mode == "group_mean":
                 have = rows & ~np.isnan(item)
-                avg = _at_years(_by_year(item, years, have, "mean"), years)
+                avg = at_years(by_year(item, years, have, "mean"), years)
                 item = np.where(lack, avg, item)
                 notes.append((lack, f"缺{m.zh}数据按组平均得分计", f"no {m.en} data: group average item score"))
             else:
@@ -315,7 +237,7 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
                 raise InputError(f"preset {policy.name} has a leasing adjustment ({a.zh}) and needs the links",
                                  [Problem("links missing", fix="call evaluate(panel, policy, links=links)")])
             if tenants is None:  # once for all leasing adjustments
-                tenants = _tenants_per_row(links, panel.index) if isinstance(panel.index, pd.MultiIndex) else \
+                tenants = tenants_per_row(links, panel.index) if isinstance(panel.index, pd.MultiIndex) else \
                     tenant_counts(links).reindex(panel.index.get_level_values(0)).fillna(0).to_numpy(float)
             cnt = tenants
             pts = np.where(cnt >= 1, a.first + a.additional * (cnt - 1), 0.0)
@@ -442,35 +364,6 @@ def _override(base: tuple[Text, Text], rule: Any, why: tuple[Text, Text]) -> tup
     return cat(base[0], "；", zh), cat(base[1], "; ", en)
 
 
-def _ranks(score: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rank within ``group`` by descending score (ties share the best rank), group sizes, group number.
-
-    The same as pandas ``groupby(...).rank(method="min", ascending=False)`` for finite scores, on
-    integer group codes with one sort.
-    """
-    m = len(score)
-    # = np.lexsort((-score, group)) in two cheaper sorts: by score, then a stable (radix) sort of the
-    # small group codes; the order among equal scores does not change ranks.
-    order = np.argsort(-score)
-    by_group = group[order]
-    if m and by_group.min() >= 0 and by_group.max() < np.iinfo(np.int16).max:
-        by_group = by_group.astype(np.int16)
-    order = order[np.argsort(by_group, kind="stable")]
-    g, s = group[order], score[order]
-    pos = np.arange(m)
-    new_group = np.r_[True, g[1:] != g[:-1]] if m else np.zeros(0, bool)
-    new_run = new_group | np.r_[True, s[1:] != s[:-1]] if m else new_group
-    start = np.maximum.accumulate(np.where(new_group, pos, 0))
-    run = np.maximum.accumulate(np.where(new_run, pos, 0))
-    number = np.cumsum(new_group) - 1
-    sizes = np.bincount(number)
-    rank, size, gnum = np.empty(m), np.empty(m), np.empty(m, dtype=np.int64)
-    rank[order] = run - start + 1
-    size[order] = sizes[number]
-    gnum[order] = number
-    return rank, size, gnum
-
-
 def _classes(panel: pd.DataFrame, sc: Scoring, key: np.ndarray, graded: np.ndarray, score: np.ndarray,
              years: np.ndarray, grade: np.ndarray) -> ClassText:
     """Assign A-D to graded rows in place; return the producer of the class reasons' pieces (see ``text``)."""
@@ -498,7 +391,7 @@ def _classes(panel: pd.DataFrame, sc: Scoring, key: np.ndarray, graded: np.ndarr
         r = np.flatnonzero(rows)
         within = (years[r] - y0) * len(ig_names) + ig[r]
         if np.isfinite(score[r]).all():
-            rank[r], size[r], number = _ranks(score[r], within)
+            rank[r], size[r], number = ranks(score[r], within)
         else:  # pandas keeps missing scores unranked
             frame = pd.DataFrame({"s": score[r], "k": within})
             by = frame.groupby("k")["s"]

@@ -11,11 +11,12 @@ from _evaluate_fixtures import firm_rows, frame, make_links, simple_panel
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gisefficiency._scoring_kernels import tenants_per_row as _tenants_per_row
 from gisefficiency.errors import InputError
 from gisefficiency.evaluate import evaluate, flag_parcels
 from gisefficiency.metrics import parcel_metrics, unit_metrics
 from gisefficiency.policy import ParcelRule, load_preset
-from gisefficiency.scoring import _tenants_per_row, tenant_counts
+from gisefficiency.scoring import tenant_counts
 
 CONTRACT = ["score", "grade", "disposal", "disposal_zh", "disposal_en", "reason_zh", "reason_en", "in_scope",
             "exempt", "low_efficiency"]

@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gisefficiency._scoring_kernels import ranks as _ranks
 from gisefficiency._text import (
     cat,
     empty,
@@ -25,7 +26,7 @@ from gisefficiency._text import (
 )
 from gisefficiency.conditions import pick2, pick_segments
 from gisefficiency.evaluate import _dict_codes
-from gisefficiency.scoring import _combos, _ranks
+from gisefficiency.scoring import _combos
 
 
 def _arr(xs: list[str]) -> pa.Array:
