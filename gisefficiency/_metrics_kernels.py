@@ -36,12 +36,6 @@ def run_heads(arr: pa.Array) -> np.ndarray:
     return heads
 
 
-
-
-
-
-
-
 def _distinct_sorted(arr: pa.Array) -> tuple[np.ndarray, pa.Array]:
     """Code of every row of ``arr`` (no nulls) in sorted order of the distinct ids, and those ids."""
     view = fixed_width(arr)

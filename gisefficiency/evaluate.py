@@ -31,7 +31,7 @@ from gisefficiency._text import (
 from gisefficiency.conditions import Segments, UnitContext, evaluate_condition, pick2, pick_segments
 from gisefficiency.constants import M2_PER_MU, PER_MU_DECIMALS
 from gisefficiency.errors import InputError, Problem
-from gisefficiency.ids import arrow_ids
+from gisefficiency.ids import arrow_ids, positions
 from gisefficiency.policy import Policy
 from gisefficiency.rules import Flag
 from gisefficiency.scoring import grade_units
@@ -97,8 +97,7 @@ def _positions(pos: np.ndarray) -> pa.Array:
 
 def _lookup(values: np.ndarray, keys: pd.Index, idx: pd.Index) -> np.ndarray:
     """``values`` (float, one per text key) at the ids of ``idx``; NaN where absent (first of repeated keys)."""
-    at = pc.index_in(arrow_ids(idx), value_set=arrow_ids(keys))
-    pos = pc.fill_null(at, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    pos = positions(idx, keys)
     out = np.full(len(pos), np.nan)
     out[pos >= 0] = values[pos[pos >= 0]]
     return out

@@ -48,8 +48,10 @@ def encode(*arrays: pa.Array) -> tuple[list[np.ndarray], pa.Array]:
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
     raw = enc.indices
-    codes = rank[pc.fill_null(raw, 0).to_numpy(zero_copy_only=False).astype(np.int64)] if len(raw) else \
-        np.zeros(0, np.int64)
+    if len(uniques):
+        codes = rank[pc.fill_null(raw, 0).to_numpy(zero_copy_only=False).astype(np.int64)]
+    else:  # no ids at all (empty, or every one missing)
+        codes = np.full(len(raw), -1, dtype=np.int64)
     if raw.null_count:
         codes[raw.is_null().to_numpy(zero_copy_only=False)] = -1
     out, at = [], 0
@@ -78,7 +80,8 @@ def positions(values: Any, keys: Any) -> np.ndarray:
         hit = pos >= 0
         if _same_bytes(kv[pos[hit]], vv[hit]):
             return pos
-    return pc.fill_null(pc.index_in(values, value_set=keys), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    at = pc.index_in(values, value_set=keys, skip_nulls=True)  # a missing id matches nothing
+    return pc.fill_null(at, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def fixed_width(arr: pa.Array) -> np.ndarray | None:

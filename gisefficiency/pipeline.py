@@ -97,6 +97,10 @@ def run(config: Config, *, step: Step | None = None) -> Result:
     with timed("parcels", "地块汇总 / parcel table"):
         parcels = assemble.parcels_table(parcels, links, parcel_panel, evaluation, flags, year=year)
 
+    with timed("firms", "企业汇总 / firm table"):
+        firms_table = assemble.firms_table(firms, links, evaluation, panel, parcels, year=year)
+    del firms  # the raw firm-year table is no longer needed: its memory serves the later stages
+
     with timed("blocks", "集中连片 / contiguous blocks"):
         blocks = find_blocks(
             parcels,
@@ -129,8 +133,6 @@ def run(config: Config, *, step: Step | None = None) -> Result:
                 density_resolution_m=config.raster.density_resolution_m,
             )
 
-    with timed("firms", "企业汇总 / firm table"):
-        firms_table = assemble.firms_table(firms, links, evaluation, panel, parcels, year=year)
     result = Result(
         parcels=parcels,
         firms=firms_table,

@@ -54,6 +54,12 @@ def test_join_skips_empty_and_repeated_pieces() -> None:
     assert join(["", a], "、", n=4) is a
 
 
+def test_join_of_large_string_pieces() -> None:
+    # pandas 3 text goes to Arrow as large_string (64-bit offsets); join must not misread it.
+    a = pa.array(["ab", "", "cd"], pa.large_string())
+    assert join([a, _arr(["x", "y", ""])], ";", n=3).to_pylist() == ["ab;x", "y", "cd"]
+
+
 def test_with_valid_on_a_slice_shares_the_data() -> None:
     t = _arr(["aa", "bb", "cc", "dd"]).slice(1, 3)
     out = with_valid(t, np.array([True, False, True]))

@@ -85,3 +85,12 @@ def test_positions_equal_index_in(keys, values):
     k, v = pa.array(keys, pa.large_string()), pa.array(values, pa.large_string())
     expected = pc.fill_null(pc.index_in(v, value_set=k), -1).to_numpy(zero_copy_only=False)
     np.testing.assert_array_equal(ids.positions(v, k), expected)
+
+
+def test_every_id_missing_codes_minus_one():
+    (codes,), uniques = ids.encode(pa.array([None, None], pa.large_string()))
+    assert codes.tolist() == [-1, -1] and len(uniques) == 0
+
+
+def test_a_missing_id_never_matches_a_missing_key():
+    assert ids.positions(pa.array(["a", None]), pa.array([None, "a"])).tolist() == [1, -1]

@@ -505,6 +505,13 @@ def test_bad_inputs():
     dup = pd.concat([grid_parcels(), grid_parcels().iloc[:1]])
     with pytest.raises(InputError, match="occur more than once: P1"):
         link_firms(dup, firms)
+    # Ids are matched trimmed: "P1 " is P1 again, and "  " is no id at all.
+    spaced = grid_parcels().rename(index={"P2": "P1 "})
+    with pytest.raises(InputError, match="1 parcel id\\(s\\) occur more than once: P1"):
+        link_firms(spaced, firms)
+    blank = grid_parcels().rename(index={"P2": "  "})
+    with pytest.raises(InputError, match="parcel ids are empty in some rows"):
+        link_firms(blank, firms)
     with pytest.raises(InputError, match="1 firm row\\(s\\) have no uscc"):
         link_firms(grid_parcels(), pd.concat([firms, firms.assign(uscc=None)], ignore_index=True))
     with pytest.raises(InputError, match="kind is not own or leased"):

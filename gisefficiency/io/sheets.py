@@ -12,7 +12,6 @@ import codecs
 import csv
 import io
 import re
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,25 +153,25 @@ def _plain(dtype: object) -> bool:
 def _read_excel(path: Path, suffix: str, sheet: str | int | None) -> pd.DataFrame:
     # calamine (Rust) reads .xlsx and .xls with the same cell types as openpyxl/xlrd, ~8x faster.
     engine = "calamine"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            book = pd.ExcelFile(path, engine=engine)
-        except Exception as exc:
-            raise InputError(f"{path}: cannot open the workbook ({exc}) -> check the file opens in Excel") from exc
-        with book:
-            names = [str(n) for n in book.sheet_names]
-            if sheet is None:
-                chosen: str | int = 0
-            elif isinstance(sheet, int) or sheet in names:
-                chosen = sheet
-            else:
-                raise InputError(
-                    f"{path}: no sheet {sheet!r}; sheets are {', '.join(map(repr, names))} "
-                    f"-> set sheet = \"...\" under [firms] to one of them"
-                )
-            # header=None keeps every row, blank ones included, so position + 1 is the Excel row.
-            return book.parse(chosen, header=None, dtype=object)
+    # No warnings.catch_warnings here: it changes process-wide state and the pipeline reads the firm
+    # table in a worker thread while the parcels are read.
+    try:
+        book = pd.ExcelFile(path, engine=engine)
+    except Exception as exc:
+        raise InputError(f"{path}: cannot open the workbook ({exc}) -> check the file opens in Excel") from exc
+    with book:
+        names = [str(n) for n in book.sheet_names]
+        if sheet is None:
+            chosen: str | int = 0
+        elif isinstance(sheet, int) or sheet in names:
+            chosen = sheet
+        else:
+            raise InputError(
+                f"{path}: no sheet {sheet!r}; sheets are {', '.join(map(repr, names))} "
+                f"-> set sheet = \"...\" under [firms] to one of them"
+            )
+        # header=None keeps every row, blank ones included, so position + 1 is the Excel row.
+        return pd.read_excel(book, sheet_name=chosen, header=None, dtype=object)
 
 
 def _read_csv(path: Path) -> pd.DataFrame:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -201,16 +202,23 @@ def check_parcels(parcels: pd.DataFrame) -> None:
             "column 'land_mu' is missing", fix="run gisefficiency.land.prepare_parcels on the parcels first",
             column="land_mu",
         ))
-    # ``is_unique`` is cached on the layer's index (the other stages ask too); the duplicates are only
-    # looked for when there are some.
-    dup = [] if parcels.index.is_unique else parcels.index[parcels.index.duplicated()].unique()
+    # Ids are matched trimmed (``as_id``), so "P1" and "P1 " are one id and "" is none: check them so.
+    # ``is_unique`` is cached on the layer's index (the other stages ask too); the trimmed ids are only
+    # looked at when the raw ones are unique.
+    index = parcels.index
+    dup: Any = index[index.duplicated()].unique() if not index.is_unique else []
+    trimmed = as_id(index) if not len(dup) and len(index) else None
+    if trimmed is not None and pc.count_distinct(trimmed, mode="only_valid").as_py() < len(trimmed) - trimmed.null_count:
+        clean = pd.Series(trimmed.to_pandas(), dtype="string")
+        dup = pd.Index(clean[clean.duplicated() & clean.notna()].unique())
     if len(dup):
         problems.append(Problem(
             f"{len(dup)} parcel id(s) occur more than once: {format_ids(dup)}",
-            fix="resolve duplicates with land.prepare_parcels(duplicates=...) or fix the ids",
+            fix="resolve duplicates with land.prepare_parcels(duplicates=...) or fix the ids "
+                "(spaces around an id do not make it another id)",
             column="parcel_id",
         ))
-    if parcels.index.hasnans:
+    if index.hasnans or (trimmed is not None and trimmed.null_count):
         problems.append(Problem("parcel ids are empty in some rows", fix="give every parcel an id",
                                 column="parcel_id"))
     if problems:
