@@ -362,7 +362,7 @@ def unit_metrics(
     tenant = np.zeros(n_ids, dtype=bool)
     if "tenant" in fl:
         tenant[fl_codes] = fl["tenant"].astype("boolean").to_numpy(dtype=bool, na_value=False)
-    extra["land_mu"] = None  # placeholder: keeps land_mu's place among the columns
+    n_before_land = len(extra)  # columns inserted before land_mu (it is in the float block already)
     extra["tenant"] = tenant[unit_codes]
     for c in ("name", "scale", "industry"):
         extra[c] = (extra[c].astype("string") if c in extra
@@ -380,9 +380,9 @@ def unit_metrics(
     extra["group"] = scale.where(~extra["tenant"], "tenant").astype("string")
     # columns in the order of the contract: inputs, n_firms, attributes, land_mu, tenant, group, metrics
     at = len(INPUT_COLUMNS)
-    for c, values in extra.items():
-        if values is not None:
-            out.insert(at, c, values)
+    for i, (c, values) in enumerate(extra.items()):
+        at += i == n_before_land  # step over land_mu
+        out.insert(at, c, values)
         at += 1
     return out  # rows are in (eval_id, year) order already
 
