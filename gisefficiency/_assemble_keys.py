@@ -2,8 +2,7 @@
 
 pandas 3 keeps ids in Arrow-backed arrays, and every ``reindex``/``join``/``merge`` on them turns a
 million ids into Python objects and hashes them again (about 1 s at 1M ids). Here the ids of one kind
-(parcel ids, USCCs) from every frame are coded together once (``ids.fixed_width_codes`` for ids of one
-width, else pyarrow ``dictionary_encode``), and each lookup
+(parcel ids, USCCs) from every frame are coded together once (``ids.first_codes``), and each lookup
 becomes a numpy take. Taking with position -1 gives the missing value exactly as ``reindex`` does
 (bool and int columns become object and float only when something is missing).
 """
@@ -19,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gisefficiency.ids import arrow_ids, fixed_width_codes
+from gisefficiency.ids import arrow_ids, first_codes
 
 #: Worker threads: pyarrow kernels (dictionary_encode, take) release the GIL, and the machine has 2 cores.
 THREADS: int = 2
@@ -38,20 +37,8 @@ def codes(*arrays: Any) -> tuple[list[np.ndarray], int]:
     list of numpy.ndarray, int
         One int64 code array per input, and the number of distinct ids.
     """
-    parts = [arrow_ids(a) for a in arrays]
-    fast = fixed_width_codes(parts)
-    if fast is not None:
-        flat, n_codes = fast[0], len(fast[1])
-    else:
-        enc = pc.dictionary_encode(pa.concat_arrays(parts))
-        raw, n_codes = enc.indices, len(enc.dictionary)
-        flat = pc.fill_null(raw, -1).to_numpy(zero_copy_only=False).astype(np.int64) if len(raw) else \
-            np.zeros(0, np.int64)
-    out, at = [], 0
-    for part in parts:
-        out.append(flat[at:at + len(part)])
-        at += len(part)
-    return out, n_codes
+    dictionary, out = first_codes([arrow_ids(a) for a in arrays])
+    return out, len(dictionary)
 
 
 def first_rows(key_codes: np.ndarray, n_codes: int) -> np.ndarray:

@@ -20,7 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["arrow_ids", "encode", "fixed_width", "fixed_width_codes", "hash64", "positions", "string_index"]
+__all__ = ["arrow_ids", "encode", "first_codes", "fixed_width", "fixed_width_codes", "hash64", "positions",
+           "string_index"]
 
 
 def arrow_ids(values: Any) -> pa.Array:
@@ -82,6 +83,53 @@ def positions(values: Any, keys: Any) -> np.ndarray:
             return pos
     at = pc.index_in(values, value_set=keys, skip_nulls=True)  # a missing id matches nothing
     return pc.fill_null(at, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def first_codes(parts: list[pa.Array]) -> tuple[pa.Array, list[np.ndarray]]:
+    """Codes of the ids of several ``large_string`` arrays in first-appearance order (as ``pandas.factorize``).
+
+    Equal ids share a code across the arrays; missing ids are -1.
+
+    Returns
+    -------
+    pyarrow.Array, list of numpy.ndarray
+        The distinct ids in code order, and one int64 code array per input.
+    """
+    return _fixed_first_codes(parts) or _hashed_first_codes(parts)
+
+
+def _hashed_first_codes(heads: list[pa.Array]) -> tuple[pa.Array, list[np.ndarray]]:
+    """First-appearance codes of the ids of several arrays by Arrow's hash kernel."""
+    # A chunked array is encoded against one dictionary: no copy of the ids into one array.
+    enc = pc.dictionary_encode(pa.chunked_array(heads, type=pa.large_string()))
+    raw = np.concatenate([np.zeros(0, dtype=np.int64)] + [
+        pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64) for chunk in enc.chunks])
+    dictionary = enc.chunks[-1].dictionary if enc.num_chunks else pa.array([], pa.large_string())
+    return dictionary, np.split(raw, np.cumsum([len(h) for h in heads])[:-1])
+
+
+def _fixed_first_codes(heads: list[pa.Array]) -> tuple[pa.Array, list[np.ndarray]] | None:
+    """:func:`_hashed_first_codes` for ids that all have one byte length (USCCs, most parcel ids), else None.
+
+    The numbering is :func:`fixed_width_codes` (first appearance, every match checked byte by byte);
+    missing ids stay -1.
+    """
+    valid = [h.drop_null() if h.null_count else h for h in heads]
+    fast = fixed_width_codes(valid)
+    if fast is None:
+        return None
+    codes, first = fast
+    dictionary = pa.chunked_array(valid, type=pa.large_string()).take(pa.array(first)).combine_chunks()
+    bounds = np.cumsum([0] + [len(v) for v in valid])
+    out = []
+    for i, h in enumerate(heads):
+        own = codes[bounds[i]:bounds[i + 1]]
+        if h.null_count:
+            full = np.full(len(h), -1, dtype=np.int64)
+            full[h.is_valid().to_numpy(zero_copy_only=False)] = own
+            own = full
+        out.append(own)
+    return dictionary, out
 
 
 def fixed_width(arr: pa.Array) -> np.ndarray | None:

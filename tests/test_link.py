@@ -22,10 +22,11 @@ from pyproj import Transformer
 from gisefficiency.constants import M2_PER_MU
 from gisefficiency.crs import gcj02_to_bd09, wgs84_to_gcj02
 from gisefficiency.errors import ConfigError, CRSError, InputError
+from gisefficiency.ids import _fixed_first_codes, _hashed_first_codes
 from gisefficiency.link import TENANT_MODES, LinkReport, Links, link_firms
 from gisefficiency.link._candidates import _group_sum, first_of, latest
 from gisefficiency.link._core import _last_name
-from gisefficiency.link._validate import _fixed_width_codes, _hashed_codes, as_id, encode, id_runs
+from gisefficiency.link._validate import as_id, encode, id_runs
 
 SIDE_M = math.sqrt(10 * M2_PER_MU)
 ROAD_M = 20.0
@@ -558,17 +559,17 @@ def test_encode_equals_pandas_factorize(first, second, as_runs):
     assert np.concatenate(codes).tolist() == expected
     assert n == len({v for v in expected[:len(first)] if v >= 0})
     heads = [as_id(one), as_id(two)]
-    fast, slow = _fixed_width_codes(heads), _hashed_codes(heads)
-    if fast is not None:  # only when every id has one byte length of 8 to 64
+    fast, slow = _fixed_first_codes(heads), _hashed_first_codes(heads)
+    if fast is not None:  # only when every id has one byte length
         assert fast[0].to_pylist() == slow[0].to_pylist()
         assert [c.tolist() for c in fast[1]] == [c.tolist() for c in slow[1]]
 
 
 def test_fixed_width_codes_only_for_one_width():
-    assert _fixed_width_codes([as_id(pd.Series(["P1", "P22"], dtype="str"))]) is None
-    short, (codes,) = _fixed_width_codes([as_id(pd.Series(["short", None, "shirt"], dtype="str"))])
+    assert _fixed_first_codes([as_id(pd.Series(["P1", "P22"], dtype="str"))]) is None
+    short, (codes,) = _fixed_first_codes([as_id(pd.Series(["short", None, "shirt"], dtype="str"))])
     assert short.to_pylist() == ["short", "shirt"] and codes.tolist() == [0, -1, 1]  # missing ids stay -1
-    ids, (codes,) = _fixed_width_codes([as_id(pd.Series(["ABCDEFGHIJ", "ABCDEFGHIK", "ABCDEFGHIJ"], dtype="str"))])
+    ids, (codes,) = _fixed_first_codes([as_id(pd.Series(["ABCDEFGHIJ", "ABCDEFGHIK", "ABCDEFGHIJ"], dtype="str"))])
     assert ids.to_pylist() == ["ABCDEFGHIJ", "ABCDEFGHIK"] and codes.tolist() == [0, 1, 0]
 
 

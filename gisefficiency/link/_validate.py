@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gisefficiency.errors import ConfigError, InputError, Problem, format_ids
-from gisefficiency.ids import arrow_ids, fixed_width_codes
+from gisefficiency.ids import arrow_ids, first_codes
 from gisefficiency.schema import KIND_VALUES
 
 #: Ways a firm can be tied to a parcel, in the default priority.
@@ -146,45 +146,11 @@ def encode(*parts: pa.Array | tuple[pa.Array, np.ndarray]) -> tuple[pa.Array, in
         input (per row, runs expanded).
     """
     heads = [part[0] if isinstance(part, tuple) else part for part in parts]
-    dictionary, raw = _fixed_width_codes(heads) or _hashed_codes(heads)
+    dictionary, raw = first_codes(heads)
     codes = [np.repeat(own, part[1]) if isinstance(part, tuple) else own
              for part, own in zip(parts, raw, strict=True)]
     n = int(codes[0].max()) + 1 if len(codes[0]) else 0
     return dictionary, n, codes
-
-
-def _hashed_codes(heads: list[pa.Array]) -> tuple[pa.Array, list[np.ndarray]]:
-    """First-appearance codes of the ids of several arrays by Arrow's hash kernel."""
-    # A chunked array is encoded against one dictionary: no copy of the ids into one array.
-    enc = pc.dictionary_encode(pa.chunked_array(heads, type=pa.large_string()))
-    raw = np.concatenate([np.zeros(0, dtype=np.int64)] + [
-        pc.fill_null(chunk.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64) for chunk in enc.chunks])
-    dictionary = enc.chunks[-1].dictionary if enc.num_chunks else pa.array([], pa.large_string())
-    return dictionary, np.split(raw, np.cumsum([len(h) for h in heads])[:-1])
-
-
-def _fixed_width_codes(heads: list[pa.Array]) -> tuple[pa.Array, list[np.ndarray]] | None:
-    """``_hashed_codes`` for ids that all have one byte length (USCCs, most parcel ids), else None.
-
-    The numbering is :func:`gisefficiency.ids.fixed_width_codes` (first appearance, every match checked
-    byte by byte); missing ids stay -1.
-    """
-    valid = [h.drop_null() if h.null_count else h for h in heads]
-    fast = fixed_width_codes(valid)
-    if fast is None:
-        return None
-    codes, first = fast
-    dictionary = pa.chunked_array(valid, type=pa.large_string()).take(pa.array(first)).combine_chunks()
-    bounds = np.cumsum([0] + [len(v) for v in valid])
-    out = []
-    for i, h in enumerate(heads):
-        own = codes[bounds[i]:bounds[i + 1]]
-        if h.null_count:
-            full = np.full(len(h), -1, dtype=np.int64)
-            full[h.is_valid().to_numpy(zero_copy_only=False)] = own
-            own = full
-        out.append(own)
-    return dictionary, out
 
 
 def known(codes: np.ndarray, n: int) -> np.ndarray:
