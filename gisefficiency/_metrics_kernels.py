@@ -1,11 +1,7 @@
-"""Fast kernels of the metrics stage: text ids as sorted integer codes, and grouped sums on codes.
+"""Fast kernels of the metrics stage: grouped sums on integer codes, and frame helpers.
 
-Both reproduce slower reference computations exactly (bit for bit), so the stage's outputs do not change:
+They reproduce pandas exactly (bit for bit), so the stage's outputs do not change:
 
-- :func:`sorted_codes` gives the codes and ids of :func:`gisefficiency.ids.encode`, but hashes each
-  run of repeated ids once (a firm panel repeats each USCC once per year), skips hashing where an array
-  matches the previous one row by row (``firm_links`` is usually in panel order, ``eval_id`` usually the
-  firm itself), and sorts ids of one byte length with numpy instead of an Arrow text sort (3-4x faster).
 - :func:`group_sum` gives pandas' ``groupby(...).sum(min_count=1)`` (a compensated sum per group, in row
   order) from ``np.bincount``, recomputing only the groups of three or more values with the compensation.
 """
@@ -19,93 +15,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gisefficiency.ids import fixed_width, positions, string_index
+from gisefficiency.ids import string_index
 
 __all__ = [
     "apportioned_sums", "floats", "group_sum", "min_count_sum", "multi_index", "needs_kahan", "plain_sum",
-    "run_heads", "sorted_codes", "sorted_sums", "take_rows", "text_sorted",
+    "sorted_sums", "take_rows", "text_sorted",
 ]
-
-
-def run_heads(arr: pa.Array) -> np.ndarray:
-    """True where a row starts a run of equal ids (a missing id always starts its own run)."""
-    heads = np.ones(len(arr), dtype=bool)
-    if len(arr) > 1:
-        diff = pc.fill_null(pc.not_equal(arr.slice(1), arr.slice(0, len(arr) - 1)), True)
-        heads[1:] = diff.to_numpy(zero_copy_only=False)
-    return heads
-
-
-def _distinct_sorted(arr: pa.Array) -> tuple[np.ndarray, pa.Array]:
-    """Code of every row of ``arr`` (no nulls) in sorted order of the distinct ids, and those ids."""
-    view = fixed_width(arr)
-    if view is not None:
-        # Equal-length byte strings compare in numpy as Arrow compares text: byte by byte.
-        order = np.argsort(view)
-        ranked = view[order]
-        new = np.ones(len(order), dtype=bool)
-        new[1:] = ranked[1:] != ranked[:-1]
-        codes = np.empty(len(order), dtype=np.int64)
-        codes[order] = np.cumsum(new) - 1
-        distinct = np.ascontiguousarray(ranked[new])
-        offsets = np.arange(len(distinct) + 1, dtype=np.int64) * view.dtype.itemsize
-        ids = pa.Array.from_buffers(pa.large_string(), len(distinct), [None, pa.py_buffer(offsets),
-                                                                         pa.py_buffer(distinct)])
-        return codes, ids  # the sorted bytes are the ids: no take of the text
-    enc = pc.dictionary_encode(arr)
-    uniques = enc.dictionary
-    order = pc.sort_indices(uniques).to_numpy()
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    return rank[enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)], uniques.take(pa.array(order))
-
-
-def sorted_codes(*arrays: pa.Array) -> tuple[list[np.ndarray], pa.Array]:
-    """Same result as :func:`gisefficiency.ids.encode`: int64 codes in sorted id order (-1 missing), ids.
-
-    An array that lines up with the previous one (same ids row by row) costs one comparison, so list
-    arrays that are likely aligned next to each other.
-    """
-    if not arrays:
-        return [], pa.array([], pa.large_string())
-    # Hash each run once: the rows of a run share the code of its first row.
-    runs, heads_of = [], []
-    for arr in arrays:
-        heads = run_heads(arr)
-        many = heads.sum() < 0.8 * len(arr)
-        runs.append(np.cumsum(heads) - 1 if many else None)
-        heads_of.append(arr.filter(pa.array(heads)) if many else arr)
-    base = heads_of[0]
-    base_codes = np.full(len(base), -1, dtype=np.int64)
-    valid = pc.is_valid(base).to_numpy(zero_copy_only=False)
-    base_codes[valid], ids = _distinct_sorted(base.filter(pa.array(valid)) if base.null_count else base)
-    head_codes, unknown = [base_codes], [np.zeros(len(base), dtype=bool)]
-    prev, prev_codes = base, base_codes
-    for arr in heads_of[1:]:
-        codes = np.full(len(arr), -1, dtype=np.int64)
-        if len(arr) and len(arr) == len(prev):  # aligned rows copy the previous array's codes
-            same = pc.fill_null(pc.equal(arr, prev), False).to_numpy(zero_copy_only=False)
-            codes[same] = prev_codes[same]
-        look = (codes < 0) & pc.is_valid(arr).to_numpy(zero_copy_only=False)
-        if look.any():  # positions in the sorted distinct ids are the codes
-            codes[look] = positions(arr.filter(pa.array(look)) if not look.all() else arr, ids)
-        head_codes.append(codes)
-        unknown.append(look & (codes < 0))
-        prev, prev_codes = arr, codes
-    if any(u.any() for u in unknown):
-        # Ids absent from the first array: sort all distinct ids again and renumber.
-        n_old = len(ids)
-        union = pa.concat_arrays([ids, *[a.filter(pa.array(u)) for a, u in zip(heads_of, unknown, strict=True)
-                                         if u.any()]])
-        new_codes, ids = _distinct_sorted(union)
-        remap = new_codes[:n_old]
-        for arr, codes, u in zip(heads_of, head_codes, unknown, strict=True):
-            known = codes >= 0
-            codes[known] = remap[codes[known]]
-            if u.any():
-                codes[u] = positions(arr.filter(pa.array(u)), ids)
-    out = [c if r is None else c[r] for c, r in zip(head_codes, runs, strict=True)]
-    return out, ids
 
 
 def group_sum(keys: np.ndarray, values: np.ndarray, n: int, *, min_count: int = 1) -> np.ndarray:

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 __all__ = ["arrow_ids", "encode", "first_codes", "fixed_width", "fixed_width_codes", "hash64", "positions",
-           "string_index"]
+           "run_heads", "string_index"]
 
 
 def arrow_ids(values: Any) -> pa.Array:
@@ -36,30 +36,89 @@ def encode(*arrays: pa.Array) -> tuple[list[np.ndarray], pa.Array]:
     """Integer codes of text ids over several arrays at once, numbered in sorted id order (-1: missing).
 
     Codes ordered like the ids let every join, group and sort run on int64 with numpy and still give
-    the rows in the order a sort on the text would.
+    the rows in the order a sort on the text would. Each run of repeated ids is hashed once (a firm
+    panel repeats each USCC once per year), an array that lines up with the previous one row by row
+    costs one comparison (so list likely aligned arrays next to each other), and ids of one byte
+    length are sorted with numpy instead of an Arrow text sort.
 
     Returns
     -------
     list of numpy.ndarray, pyarrow.Array
         One int64 code array per input, and the distinct ids in code order.
     """
-    enc = pc.dictionary_encode(pa.concat_arrays(list(arrays)))
+    if not arrays:
+        return [], pa.array([], pa.large_string())
+    # Hash each run once: the rows of a run share the code of its first row.
+    runs, heads_of = [], []
+    for arr in arrays:
+        heads = run_heads(arr)
+        many = heads.sum() < 0.8 * len(arr)
+        runs.append(np.cumsum(heads) - 1 if many else None)
+        heads_of.append(arr.filter(pa.array(heads)) if many else arr)
+    base = heads_of[0]
+    base_codes = np.full(len(base), -1, dtype=np.int64)
+    valid = pc.is_valid(base).to_numpy(zero_copy_only=False)
+    base_codes[valid], ids = _distinct_sorted(base.filter(pa.array(valid)) if base.null_count else base)
+    head_codes, unknown = [base_codes], [np.zeros(len(base), dtype=bool)]
+    prev, prev_codes = base, base_codes
+    for arr in heads_of[1:]:
+        codes = np.full(len(arr), -1, dtype=np.int64)
+        if len(arr) and len(arr) == len(prev):  # aligned rows copy the previous array's codes
+            same = pc.fill_null(pc.equal(arr, prev), False).to_numpy(zero_copy_only=False)
+            codes[same] = prev_codes[same]
+        look = (codes < 0) & pc.is_valid(arr).to_numpy(zero_copy_only=False)
+        if look.any():  # positions in the sorted distinct ids are the codes
+            codes[look] = positions(arr.filter(pa.array(look)) if not look.all() else arr, ids)
+        head_codes.append(codes)
+        unknown.append(look & (codes < 0))
+        prev, prev_codes = arr, codes
+    if any(u.any() for u in unknown):
+        # Ids absent from the first array: sort all distinct ids again and renumber.
+        n_old = len(ids)
+        union = pa.concat_arrays([ids, *[a.filter(pa.array(u)) for a, u in zip(heads_of, unknown, strict=True)
+                                         if u.any()]])
+        new_codes, ids = _distinct_sorted(union)
+        remap = new_codes[:n_old]
+        for arr, codes, u in zip(heads_of, head_codes, unknown, strict=True):
+            known = codes >= 0
+            codes[known] = remap[codes[known]]
+            if u.any():
+                codes[u] = positions(arr.filter(pa.array(u)), ids)
+    out = [c if r is None else c[r] for c, r in zip(head_codes, runs, strict=True)]
+    return out, ids
+
+
+def run_heads(arr: pa.Array) -> np.ndarray:
+    """True where a row starts a run of equal ids (a missing id always starts its own run)."""
+    heads = np.ones(len(arr), dtype=bool)
+    if len(arr) > 1:
+        diff = pc.fill_null(pc.not_equal(arr.slice(1), arr.slice(0, len(arr) - 1)), True)
+        heads[1:] = diff.to_numpy(zero_copy_only=False)
+    return heads
+
+
+def _distinct_sorted(arr: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Code of every row of ``arr`` (no nulls) in sorted order of the distinct ids, and those ids."""
+    view = fixed_width(arr)
+    if view is not None:
+        # Equal-length byte strings compare in numpy as Arrow compares text: byte by byte.
+        order = np.argsort(view)
+        ranked = view[order]
+        new = np.ones(len(order), dtype=bool)
+        new[1:] = ranked[1:] != ranked[:-1]
+        codes = np.empty(len(order), dtype=np.int64)
+        codes[order] = np.cumsum(new) - 1
+        distinct = np.ascontiguousarray(ranked[new])
+        offsets = np.arange(len(distinct) + 1, dtype=np.int64) * view.dtype.itemsize
+        ids = pa.Array.from_buffers(pa.large_string(), len(distinct), [None, pa.py_buffer(offsets),
+                                                                         pa.py_buffer(distinct)])
+        return codes, ids  # the sorted bytes are the ids: no take of the text
+    enc = pc.dictionary_encode(arr)
     uniques = enc.dictionary
     order = pc.sort_indices(uniques).to_numpy()
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
-    raw = enc.indices
-    if len(uniques):
-        codes = rank[pc.fill_null(raw, 0).to_numpy(zero_copy_only=False).astype(np.int64)]
-    else:  # no ids at all (empty, or every one missing)
-        codes = np.full(len(raw), -1, dtype=np.int64)
-    if raw.null_count:
-        codes[raw.is_null().to_numpy(zero_copy_only=False)] = -1
-    out, at = [], 0
-    for a in arrays:
-        out.append(codes[at:at + len(a)])
-        at += len(a)
-    return out, uniques.take(pa.array(order))
+    return rank[enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)], uniques.take(pa.array(order))
 
 
 def positions(values: Any, keys: Any) -> np.ndarray:

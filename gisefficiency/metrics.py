@@ -41,14 +41,12 @@ from gisefficiency._metrics_kernels import (
     min_count_sum,
     multi_index,
     plain_sum,
-    run_heads,
-    sorted_codes,
     sorted_sums,
     take_rows,
     text_sorted,
 )
 from gisefficiency.errors import InputError, Problem, format_ids
-from gisefficiency.ids import arrow_ids, positions
+from gisefficiency.ids import arrow_ids, encode, positions, run_heads
 from gisefficiency.schema import FLAG_FIRM_COLUMNS, NUMERIC_FIRM_COLUMNS
 
 __all__ = [
@@ -312,7 +310,7 @@ def unit_metrics(
     arrays = [arrow_ids(firms["uscc"]), arrow_ids(fl.index)]
     if has_eval:
         arrays.append(arrow_ids(fl["eval_id"]))
-    codes, ids = sorted_codes(*arrays)
+    codes, ids = encode(*arrays)
     uscc_codes, fl_codes = codes[:2]
     fl_eval = codes[2] if has_eval else None
     n_ids = len(ids)
@@ -426,7 +424,7 @@ def parcel_metrics(
     sh_all = positions(su, fh)  # -1: a firm outside the panel (or none), which no firm-year joins
     years, y_codes = _panel_keys(firms, f_codes)
     # parcel ids coded with the parcels' own, in sorted order: the rows' order, and each one's land
-    (land_codes, p_codes), pids = sorted_codes(arrow_ids(parcels.index), arrow_ids(shares["parcel_id"]))
+    (land_codes, p_codes), pids = encode(arrow_ids(parcels.index), arrow_ids(shares["parcel_id"]))
     linked = su.is_valid().to_numpy(zero_copy_only=False) & (p_codes >= 0)
     mu = shares["land_mu"].to_numpy(dtype="float64", na_value=np.nan)
     # how pandas would have summed each firm's land over all links with firm and parcel ids
