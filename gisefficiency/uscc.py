@@ -27,6 +27,9 @@ for _i, _ch in enumerate(USCC_CHARSET):
     _VALUE[ord(_ch)] = _i
     _VALUE[ord(_ch.lower())] = _i
 _CHARS = np.frombuffer(USCC_CHARSET.encode("ascii"), dtype="S1")
+_VALUE8 = _VALUE.astype(np.int8)
+_WEIGHTS32 = USCC_WEIGHTS.astype(np.int32)
+_CHUNK = 1 << 16
 
 
 def uscc_check_digit(first17: str) -> str:
@@ -118,9 +121,26 @@ def is_valid_uscc(values: Iterable[object] | np.ndarray | pd.Series) -> np.ndarr
         # Missing and non-text values become "" so they fail the length test.
         text = pd.Series(arr.astype(object), dtype=object).str.strip().fillna("").to_numpy(dtype="U")
     codes, ok = _values(text, 18)
-    remainder = (codes[:, :17] * USCC_WEIGHTS).sum(axis=1) % 31
-    expected = (31 - remainder) % 31
-    return ok & (codes[:, 17] == expected)
+    return ok & _check_digit_ok(codes)
+
+
+def valid_bytes(codes: np.ndarray) -> np.ndarray:
+    """:func:`is_valid_uscc` of codes given as an (n, 18) array of ASCII bytes (``uint8``).
+
+    For codes cut straight from an Arrow buffer: no Python strings, and in chunks of small integers
+    rather than (n, 18) arrays of 8-byte ones.
+    """
+    out = np.empty(len(codes), dtype=bool)
+    for at in range(0, len(codes), _CHUNK):
+        values = _VALUE8[codes[at:at + _CHUNK]]
+        out[at:at + _CHUNK] = (values >= 0).all(axis=1) & _check_digit_ok(values)
+    return out
+
+
+def _check_digit_ok(values: np.ndarray) -> np.ndarray:
+    """Whether the 18th character value of each row is the check digit of the first 17."""
+    remainder = (values[:, :17].astype(np.int32) @ _WEIGHTS32) % 31
+    return values[:, 17] == (31 - remainder) % 31
 
 
 def _values(text: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:

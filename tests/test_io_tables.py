@@ -589,10 +589,9 @@ from gisefficiency.io.values import (  # noqa: E402
     code_column,
     normalize_days,
     repeated_code_years,
-    uscc_bytes_valid,
     valid_codes,
 )
-from gisefficiency.uscc import USCC_CHARSET, is_valid_uscc  # noqa: E402
+from gisefficiency.uscc import USCC_CHARSET, is_valid_uscc, valid_bytes  # noqa: E402
 
 
 def test_code_column_numbers_folded_codes_once():
@@ -629,7 +628,7 @@ def test_uscc_validity_on_bytes_matches_is_valid_uscc(texts):
     np.testing.assert_array_equal(valid_codes(positions, distinct), is_valid_uscc(distinct.to_pylist()))
     plain = [c for c in distinct.to_pylist() if len(c.encode()) == 18]
     matrix = np.frombuffer("".join(plain).encode(), np.uint8).reshape(-1, 18)
-    np.testing.assert_array_equal(uscc_bytes_valid(matrix), is_valid_uscc(plain))
+    np.testing.assert_array_equal(valid_bytes(matrix), is_valid_uscc(plain))
 
 
 def test_valid_codes_spreads_to_rows():

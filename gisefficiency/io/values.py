@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gisefficiency.schema import FALSE_VALUES, MISSING_VALUES, TRUE_VALUES
-from gisefficiency.uscc import USCC_CHARSET, USCC_WEIGHTS, is_valid_uscc
+from gisefficiency.uscc import is_valid_uscc, valid_bytes
 
 #: Texts that mean "no value" in a numeric column: schema.MISSING_VALUES plus 无 ("none").
 NUMERIC_MISSING: frozenset[str] = MISSING_VALUES | {"无", "none", "n/a", "na"}
@@ -29,12 +29,6 @@ _SERIAL_MIN, _SERIAL_MAX = 1, 100_000
 # Nanoseconds per tick of NumPy datetime units.
 _NS_PER = {"D": 86_400 * 10**9, "h": 3_600 * 10**9, "m": 60 * 10**9, "s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 _MISSING_TEXTS = pa.array(sorted(MISSING_VALUES), type=pa.large_string())
-# Character values of USCC characters by byte (-1: not allowed), for ``uscc_bytes_valid``.
-_USCC_VALUE = np.full(256, -1, dtype=np.int8)
-_USCC_VALUE[np.frombuffer(USCC_CHARSET.encode("ascii"), np.uint8)] = np.arange(len(USCC_CHARSET))
-_USCC_VALUE[np.frombuffer(USCC_CHARSET.lower().encode("ascii"), np.uint8)] = np.arange(len(USCC_CHARSET))
-_USCC_WEIGHTS = USCC_WEIGHTS.astype(np.int32)
-_USCC_CHUNK = 1 << 16
 # Texts NFKC leaves as they are: ASCII and CJK unified ideographs only (RE2 syntax, for Arrow).
 _NFKC_STABLE = r"^[\x{0}-\x{7f}\x{4e00}-\x{9fff}]*$"
 # What text parsers return: pandas ``string`` on Arrow (NA for missing).
@@ -421,24 +415,10 @@ def valid_codes(positions: np.ndarray, distinct: pa.Array) -> np.ndarray:
         codes = distinct.filter(pa.array(plain))
         offsets = np.frombuffer(codes.buffers()[1], dtype=np.int64)[codes.offset:codes.offset + len(codes) + 1]
         data = np.frombuffer(codes.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
-        valid[plain] = uscc_bytes_valid(data.reshape(-1, 18))
+        valid[plain] = valid_bytes(data.reshape(-1, 18))
     if (~plain).any():
         valid[~plain] = is_valid_uscc(np.asarray(distinct.filter(pa.array(~plain)).to_pylist(), dtype=object))
     return np.where(positions >= 0, valid[np.maximum(positions, 0)] if len(valid) else False, False)
-
-
-def uscc_bytes_valid(codes: np.ndarray) -> np.ndarray:
-    """``is_valid_uscc`` of codes given as an (n, 18) array of ASCII bytes.
-
-    The same GB 32100-2015 check as ``uscc.is_valid_uscc`` (lower case counts as upper case), on
-    small integer arrays in chunks: no Python strings and no (n, 18) arrays of 8-byte integers.
-    """
-    out = np.empty(len(codes), dtype=bool)
-    for at in range(0, len(codes), _USCC_CHUNK):
-        values = _USCC_VALUE[codes[at:at + _USCC_CHUNK]]
-        remainder = (values[:, :17].astype(np.int32) @ _USCC_WEIGHTS) % 31
-        out[at:at + _USCC_CHUNK] = (values >= 0).all(axis=1) & (values[:, 17] == (31 - remainder) % 31)
-    return out
 
 
 def repeated_code_years(positions: np.ndarray, year: pd.Series, src_row: pd.Series,
