@@ -8,7 +8,6 @@ arrays over all units at once (see :mod:`gisefficiency.rules`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -31,7 +30,7 @@ from gisefficiency._text import (
 from gisefficiency.conditions import Segments, UnitContext, evaluate_condition, pick2, pick_segments
 from gisefficiency.constants import M2_PER_MU, PER_MU_DECIMALS
 from gisefficiency.errors import InputError, Problem
-from gisefficiency.ids import arrow_ids, positions
+from gisefficiency.ids import arrow_ids, first_codes, positions
 from gisefficiency.policy import Policy
 from gisefficiency.rules import Flag
 from gisefficiency.scoring import grade_units
@@ -77,17 +76,6 @@ def _arrow_nulls(s: pd.Series) -> pa.Array:
     """A text column as a pyarrow array, nulls kept."""
     arr = pa.array(s.astype("string").array)
     return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-
-
-def _dict_codes(*arrays: pa.Array) -> tuple[list[np.ndarray], pa.Array]:
-    """Integer codes of text ids over several arrays (first-seen order, -1: missing) and the distinct ids.
-
-    Like ``ids.encode`` without sorting the ids (only equal ids matter here).
-    """
-    enc = pc.dictionary_encode(pa.concat_arrays(list(arrays)))
-    codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    cuts = np.cumsum([0, *(len(a) for a in arrays)])
-    return [codes[a:b] for a, b in pairwise(cuts)], enc.dictionary
 
 
 def _positions(pos: np.ndarray) -> pa.Array:
@@ -321,7 +309,7 @@ def flag_parcels(
         texts = [arrow_ids(sh["uscc"]), arrow_ids(fl.index), arrow_ids(verdicts.index)]
         if has_eval:
             texts.append(arrow_ids(fl["eval_id"]))
-        codes, ids = _dict_codes(*texts)
+        ids, codes = first_codes(texts)
         sh_codes, fl_codes, v_codes = codes[:3]
         unit_of = np.arange(len(ids))
         if has_eval:
@@ -329,7 +317,7 @@ def flag_parcels(
             unit_of[fl_codes[known]] = codes[3][known]  # firms the link stage never saw are their own unit
         low_of = np.zeros(len(ids), dtype=bool)
         low_of[v_codes] = verdicts["low_efficiency"].astype(bool).to_numpy(dtype=bool)
-        (p_codes, idx_codes), _ = _dict_codes(arrow_ids(sh["parcel_id"]), arrow_ids(idx))
+        _, (p_codes, idx_codes) = first_codes([arrow_ids(sh["parcel_id"]), arrow_ids(idx)])
         ok = (sh_codes >= 0) & (p_codes >= 0)
         unit = np.where(ok, unit_of[sh_codes], -1)
         low = ok & low_of[np.maximum(unit, 0)]

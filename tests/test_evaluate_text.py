@@ -25,7 +25,6 @@ from gisefficiency._text import (
     with_valid,
 )
 from gisefficiency.conditions import pick2, pick_segments
-from gisefficiency.evaluate import _dict_codes
 from gisefficiency.scoring import _combos
 
 
@@ -105,12 +104,6 @@ def test_pick_segments_and_pick2_put_each_row_in_place() -> None:
     assert [(pos.tolist(), t.to_pylist()) for pos, t in zh] == [([1], ["a11"]), ([0, 3], ["b10", "b13"])]
     assert [t.to_pylist() for t in pick2(idx, choice, producers)] == [["b10", "a11", "", "b13"],
                                                                         ["B10", "A11", "", "B13"]]
-
-
-def test_dict_codes_number_equal_ids_alike() -> None:
-    (a, b), ids = _dict_codes(pa.array(["x", None, "y"], pa.large_string()), pa.array(["y", "z"], pa.large_string()))
-    assert a[1] == -1 and a[2] == b[0] and len({a[0], a[2], b[1]}) == 3
-    assert ids.take(pa.array(b)).to_pylist() == ["y", "z"]
 
 
 @settings(max_examples=60, deadline=None)

@@ -94,3 +94,9 @@ def test_every_id_missing_codes_minus_one():
 
 def test_a_missing_id_never_matches_a_missing_key():
     assert ids.positions(pa.array(["a", None]), pa.array([None, "a"])).tolist() == [1, -1]
+
+
+def test_first_codes_number_equal_ids_alike_across_arrays():
+    ids_, (a, b) = ids.first_codes([pa.array(["x", None, "y"], pa.large_string()), pa.array(["y", "z"], pa.large_string())])
+    assert a.tolist() == [0, -1, 1] and b.tolist() == [1, 2]
+    assert ids_.to_pylist() == ["x", "y", "z"]
