@@ -16,7 +16,6 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,7 +165,7 @@ def open_page(
     timeout_ms
         Limit for loading and for ``wait_for``.
     screenshot
-        True saves a PNG in a fresh temporary directory, a path saves it there, False takes none.
+        True saves a PNG beside the page (``<stem>-shot.png``), a path saves it there, False takes none.
     viewport
         Width and height of the page in CSS pixels.
     settle_ms
@@ -213,10 +212,8 @@ def open_page(
         if settle_ms:
             page.wait_for_timeout(settle_ms)
         if screenshot:
-            if screenshot is True:
-                target = Path(tempfile.mkdtemp(prefix="gisefficiency-shot-")) / f"{path.stem}.png"
-            else:
-                target = Path(screenshot)
+            # True: beside the page (in a test's own temporary folder), so no run leaves files behind.
+            target = path.with_name(f"{path.stem}-shot.png") if screenshot is True else Path(screenshot)
             check.screenshot = check.shoot(target)
     except Exception:
         check.close()
