@@ -6,6 +6,11 @@ within ``gap`` of each other), takes its connected components and dissolves them
 ``GeoDataFrame.dissolve`` (default unary union). It is run only up to ``baseline_max`` parcels
 (100k by default) because it takes minutes beyond that.
 
+``same_blocks`` compares the baseline's blocks with ours without kept parcels. At 100k (seed 0) the
+baseline finds 4,147 blocks and we find 4,146: two of its blocks hold parcels 29.97 m apart, which
+``dwithin(30)`` joins but the baseline misses, because a 15 m buffer is a polygon inscribed in the
+circle (16 segments per quarter) and two of them fall just short of meeting at a corner.
+
 ``--cache DIR`` keeps the generated parcels as GeoParquet in ``DIR`` (generating 1M takes 30-60 s).
 Each line reports wall and CPU seconds (CPU counts both worker threads) and the 1-minute load
 average: other processes on the 2 cores inflate the wall time, so compare runs at a low load.
@@ -31,8 +36,7 @@ from gisefficiency.constants import M2_PER_MU
 def synthetic_parcels(n: int, *, low_share: float = 0.4, seed: int = 0, crs: str = "EPSG:4549") -> gpd.GeoDataFrame:
     """About ``n`` parcels: a grid of 200-400 m blocks with 15-35 m roads (and 300 m of countryside
     every 12 blocks), each block cut into 2-12 quadrilaterals by one slanted cut and slanted
-    cross-cuts (T-junctions collinear only up to float rounding, as in cadastral data)
-    edges
+    cross-cuts (T-junctions collinear only up to float rounding, as in cadastral data), edges
     densified to 40 m, 5 % of parcels vacant, 25 % set back by 1-4 m. ``low_share`` of the
     parcels are flagged low-efficiency at random."""
     rng = np.random.default_rng(seed)
