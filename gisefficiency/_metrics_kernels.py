@@ -15,11 +15,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gisefficiency.ids import string_index
+from gisefficiency.ids import fixed_width, string_index
 
 __all__ = [
     "apportioned_sums", "floats", "group_sum", "min_count_sum", "multi_index", "needs_kahan", "plain_sum",
-    "sorted_sums", "take_rows", "text_sorted",
+    "sorted_rank", "sorted_sums", "take_rows", "text_sorted",
 ]
 
 
@@ -113,6 +113,8 @@ def take_rows(col: pd.Series, rows: np.ndarray, *, few_values: bool = False) -> 
     codes and then the texts reads a small dictionary instead of the whole column at random.
     """
     arr = col.array
+    if isinstance(arr, pd.arrays.BooleanArray):  # its values and mask, taken by numpy without checks
+        return pd.arrays.BooleanArray(arr._data[rows], arr._mask[rows])
     chunked = getattr(arr, "_pa_array", None)
     if not isinstance(col.dtype, pd.StringDtype) or not isinstance(chunked, pa.ChunkedArray) \
             or chunked.num_chunks != 1:
@@ -176,6 +178,34 @@ def sorted_sums(values: np.ndarray, order: np.ndarray, group: np.ndarray, starts
         out[np.logical_and.reduceat(nan, starts)] = np.nan
 
 
+def sorted_rank(ids: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Rank of each of the distinct ``ids`` (``large_string``, none missing) in sorted order, and the ids
+    in that order: the codes and ids ``ids.encode`` gives, without hashing them again.
+
+    Text sorts byte by byte (as Arrow and numpy compare it). Ids of one byte length are read as
+    big-endian 64-bit words, which compare as their bytes do: one integer sort of the first word that
+    differs between ids usually orders them (USCCs share their region prefix), else all words decide.
+    """
+    view = fixed_width(ids)
+    if view is None:
+        order = pc.sort_indices(ids).to_numpy(zero_copy_only=False)
+    else:
+        width = view.dtype.itemsize
+        n_words = -(-width // 8)
+        buf = np.zeros((len(view), n_words * 8), dtype=np.uint8)
+        buf[:, :width] = view.view(np.uint8).reshape(len(view), width)
+        words = buf.view(">u8")
+        del buf
+        lead = next((j for j in range(n_words) if (words[:, j] != words[0, j]).any()), n_words - 1)
+        order = np.argsort(words[:, lead].astype(np.uint64))
+        ranked = words[order, lead]
+        if (ranked[1:] == ranked[:-1]).any():  # ties in that word: sort by all the words that follow
+            order = np.lexsort([words[:, j].astype(np.uint64) for j in range(n_words - 1, lead - 1, -1)])
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank, ids.take(pa.array(order))
+
+
 def text_sorted(ids: pa.Array) -> bool:
     """True when the ids never decrease (pandas then sums a grouped column plainly; nulls excluded)."""
     return len(ids) < 2 or bool(pc.all(pc.less_equal(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py())
@@ -199,7 +229,57 @@ def apportioned_sums(values: dict[str, np.ndarray], left: np.ndarray, frac: np.n
         for c, b in zip(values, block, strict=True):
             rows[c][:] = group_sum(group, b, n)
         return
-    buf = np.empty(len(left))  # one column of the joined rows at a time: no block of them all
+    # The join is the same for every column: split it once into groups of one row (most parcels and
+    # years have one firm), whose sum from 0.0 is the value itself, and the rest, summed as pandas does.
+    size = np.bincount(group, minlength=n)
+    alone = size[group] == 1
+    one = np.flatnonzero(alone)
+    one_group, one_left, one_frac = group[one], left[one], frac[one]
+    del one
+    many = np.flatnonzero(~alone)
+    del alone
+    many = many[np.argsort(group[many], kind="stable")]  # by group, row order kept within a group
+    many_group = group[many]
+    starts = np.flatnonzero(np.r_[True, many_group[1:] != many_group[:-1]]) if len(many) else many
+    many_left, many_frac, many_group = left[many], frac[many], many_group[starts]
+    many_size = size[many_group]
+    del many, size
     for c, v in values.items():
-        np.multiply(v[left], frac, out=buf)
-        rows[c][:] = group_sum(group, buf, n)
+        out = rows[c]
+        x = np.take(v, one_left)
+        x *= one_frac
+        x += 0.0  # turns -0.0 into 0.0 as the sum from 0.0 does; NaN (no value) stays NaN
+        out[one_group] = x
+        del x
+        if len(starts):
+            out[many_group] = _kahan_runs(v[many_left] * many_frac, starts, many_size)
+
+
+def _kahan_runs(x: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """pandas' compensated ``sum(min_count=1)`` of each run ``x[start:start + size]``, skipping NaN.
+
+    For runs with up to two values it equals the plain sum from 0.0 (the compensation only changes the
+    third and later additions), so :func:`group_sum` and this agree bit for bit.
+    """
+    total = np.zeros(len(starts))
+    comp = np.zeros(len(starts))
+    seen = np.zeros(len(starts), dtype=bool)
+    active = np.arange(len(starts))
+    step = 0
+    with np.errstate(invalid="ignore", over="ignore"):
+        while len(active):  # one pass per position within a run: as many passes as the longest run
+            v = x[starts[active] + step]
+            ok = ~np.isnan(v)
+            at, v = active[ok], v[ok]
+            s = total[at]
+            y = v - comp[at]
+            t = s + y
+            c = (t - s) - y
+            c[~np.isfinite(c)] = 0.0  # pandas resets a non-finite compensation (sums reaching inf)
+            total[at] = t
+            comp[at] = c
+            seen[at] = True
+            step += 1
+            active = active[sizes[active] > step]
+    total[~seen] = np.nan
+    return total

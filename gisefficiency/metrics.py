@@ -41,12 +41,14 @@ from gisefficiency._metrics_kernels import (
     min_count_sum,
     multi_index,
     plain_sum,
+    sorted_rank,
     sorted_sums,
     take_rows,
     text_sorted,
 )
 from gisefficiency.errors import InputError, Problem, format_ids
 from gisefficiency.ids import arrow_ids, encode, positions, run_heads
+from gisefficiency.link._codes import codes_for
 from gisefficiency.schema import FLAG_FIRM_COLUMNS, NUMERIC_FIRM_COLUMNS
 
 __all__ = [
@@ -219,9 +221,6 @@ def _panel_keys(firms: pd.DataFrame, uscc_codes: np.ndarray) -> tuple[np.ndarray
     return years, y_codes
 
 
-
-
-
 def _unit_of(fl: pd.DataFrame, fl_codes: np.ndarray, eval_codes: np.ndarray | None, n_ids: int) -> np.ndarray:
     """Unit code of every id code: its ``firm_links`` eval_id, else itself (firms the link stage never saw)."""
     unit = np.arange(n_ids, dtype=np.int64)
@@ -231,10 +230,12 @@ def _unit_of(fl: pd.DataFrame, fl_codes: np.ndarray, eval_codes: np.ndarray | No
     return unit
 
 
-def _supply_dates(parcels: pd.DataFrame | None, links: Any, ids: pa.Array, unit: np.ndarray) -> np.ndarray | None:
+def _supply_dates(parcels: pd.DataFrame | None, links: Any, ids: pa.Array, unit: np.ndarray,
+                  known: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray | None:
     """Earliest supply date (datetime64[ns]) per id code: of the unit's own parcels, else of the parcels it uses.
 
-    None when there are no dates or no shares.
+    None when there are no dates or no shares. ``known``: each share's parcel row and firm code, when
+    the link stage's codes give them.
     """
     if parcels is None or "supply_date" not in parcels or len(links.shares) == 0:
         return None
@@ -242,12 +243,12 @@ def _supply_dates(parcels: pd.DataFrame | None, links: Any, ids: pa.Array, unit:
     n_ids = len(ids)
     dates = pd.to_datetime(parcels["supply_date"], errors="coerce").to_numpy(dtype="datetime64[ns]")
     # index_in returns the first match, as keeping the first of duplicated parcel ids does
-    pos = positions(arrow_ids(shares["parcel_id"]), arrow_ids(parcels.index))
+    pos = positions(arrow_ids(shares["parcel_id"]), arrow_ids(parcels.index)) if known is None else known[0]
     nat = np.iinfo(np.int64).max
     raw = np.where(pos >= 0, dates.view(np.int64)[np.maximum(pos, 0)], nat)
     raw[raw == np.iinfo(np.int64).min] = nat  # NaT never wins a minimum
     # ids are in code order: a share's position among them is its firm's code (-1: no unit can use it)
-    sh_codes = positions(arrow_ids(shares["uscc"]), ids)
+    sh_codes = positions(arrow_ids(shares["uscc"]), ids) if known is None else known[1]
     named = sh_codes >= 0
     keys = unit[sh_codes[named]]
     raw = raw[named]
@@ -305,14 +306,18 @@ def unit_metrics(
     _check_columns(firms)
     fl = links.firm_links
     has_eval = "eval_id" in fl
-    # One integer code per text id (USCCs of the panel and of the units), in sorted id order; firm_links
-    # is listed next to the panel and eval_id next to firm_links, as they usually line up row by row.
-    arrays = [arrow_ids(firms["uscc"]), arrow_ids(fl.index)]
-    if has_eval:
-        arrays.append(arrow_ids(fl["eval_id"]))
-    codes, ids = encode(*arrays)
-    uscc_codes, fl_codes = codes[:2]
-    fl_eval = codes[2] if has_eval else None
+    # One integer code per text id (USCCs of the panel and of the units), in sorted id order.
+    lc = codes_for(links, firms)
+    if lc is not None:  # the link stage numbered the panel's firms (all units are among them): rank them
+        fl_codes, ids = sorted_rank(lc.firm_ids)
+        uscc_codes, fl_eval = fl_codes[lc.panel_f], fl_codes[lc.eval_f]
+    else:  # firm_links is listed next to the panel and eval_id next to firm_links: they usually line up
+        arrays = [arrow_ids(firms["uscc"]), arrow_ids(fl.index)]
+        if has_eval:
+            arrays.append(arrow_ids(fl["eval_id"]))
+        codes, ids = encode(*arrays)
+        uscc_codes, fl_codes = codes[:2]
+        fl_eval = codes[2] if has_eval else None
     n_ids = len(ids)
     unit = _unit_of(fl, fl_codes, fl_eval, n_ids)
     years, y_codes = _panel_keys(firms, uscc_codes)
@@ -371,7 +376,10 @@ def unit_metrics(
     for c in ("production_date", "supply_date"):
         extra[c] = (pd.to_datetime(extra[c], errors="coerce") if c in extra
                     else pd.Series(pd.NaT, index=index, dtype="datetime64[ns]"))
-    supply = _supply_dates(parcels, links, ids, unit)
+    known = None
+    if lc is not None and parcels is not None and parcels.index is lc.anchors[1]:
+        known = (lc.share_p, fl_codes[lc.share_f])
+    supply = _supply_dates(parcels, links, ids, unit, known)
     if supply is not None:
         extra["supply_date"] = extra["supply_date"].fillna(pd.Series(supply[unit_codes], index=index))
     scale = extra["scale"]
@@ -416,22 +424,29 @@ def parcel_metrics(
     """
     _check_columns(firms)
     shares = links.shares
-    fu, su = arrow_ids(firms["uscc"]), arrow_ids(shares["uscc"])
-    # The join needs equal ids only, not their order: a firm's code is the first run of its rows.
-    heads = run_heads(fu)
-    fh = fu.filter(pa.array(heads))
-    f_codes = positions(fh, fh)[np.cumsum(heads) - 1]
-    sh_all = positions(su, fh)  # -1: a firm outside the panel (or none), which no firm-year joins
+    su = arrow_ids(shares["uscc"])
+    lc = codes_for(links, firms, parcels)
+    if lc is not None:  # the link stage's codes: firms in first appearance, shares' parcels by layer row
+        f_codes, sh_all, n_ids = lc.panel_f, lc.share_f, len(lc.firm_ids)
+        land_codes, pids = sorted_rank(arrow_ids(parcels.index))  # link made sure the ids are unique
+        p_codes = land_codes[lc.share_p]
+    else:
+        fu = arrow_ids(firms["uscc"])
+        # The join needs equal ids only, not their order: a firm's code is the first run of its rows.
+        heads = run_heads(fu)
+        fh = fu.filter(pa.array(heads))
+        f_codes = positions(fh, fh)[np.cumsum(heads) - 1]
+        sh_all = positions(su, fh)  # -1: a firm outside the panel (or none), which no firm-year joins
+        n_ids = len(fh)
+        # parcel ids coded with the parcels' own, in sorted order: the rows' order, and each one's land
+        (land_codes, p_codes), pids = encode(arrow_ids(parcels.index), arrow_ids(shares["parcel_id"]))
     years, y_codes = _panel_keys(firms, f_codes)
-    # parcel ids coded with the parcels' own, in sorted order: the rows' order, and each one's land
-    (land_codes, p_codes), pids = encode(arrow_ids(parcels.index), arrow_ids(shares["parcel_id"]))
     linked = su.is_valid().to_numpy(zero_copy_only=False) & (p_codes >= 0)
     mu = shares["land_mu"].to_numpy(dtype="float64", na_value=np.nan)
     # how pandas would have summed each firm's land over all links with firm and parcel ids
     plain = text_sorted(su.filter(pa.array(linked))) and not np.isnan(mu[linked]).any()
     joins = linked & (sh_all >= 0)
     sh_codes, p_codes, mu = sh_all[joins], p_codes[joins], mu[joins]
-    n_ids = len(fh)
     firm_mu = (plain_sum(sh_codes, mu, n_ids, min_count=0) if plain
                else group_sum(sh_codes, mu, n_ids, min_count=0))[sh_codes]
     n_links = np.bincount(sh_codes, minlength=n_ids)

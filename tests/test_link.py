@@ -602,3 +602,41 @@ def test_last_name_is_the_last_in_year_order(rows):
     got = _last_name(firms, f, 4)
     assert list(got.fillna("-")) == list(pd.array(expected.to_numpy(), dtype="str").fillna("-"))
     assert str(got.dtype) == "str"
+
+
+def test_link_codes_give_metrics_the_same_frames(county):
+    """Metrics read the link stage's codes instead of hashing ids again, with the same frames as from the text."""
+    import dataclasses
+
+    from gisefficiency.link._codes import codes_for
+    from gisefficiency.metrics import parcel_metrics, unit_metrics
+
+    parcels, firms, land = county
+    firms = pd.concat([firms.assign(year=2022, tax=1.5), firms.assign(year=2023, tax=np.nan)], ignore_index=True)
+    firms["tax"] = firms["tax"].where(firms["uscc"] != FIRMS[0], 7.0)
+    links = link_firms(parcels, firms, land=land)
+    codes = codes_for(links, firms, parcels)
+    assert codes is not None
+    assert pd.Index(pd.array(codes.firm_ids, dtype="str")).equals(links.firm_links.index)
+    assert links.shares["parcel_id"].tolist() == parcels.index.take(codes.share_p).tolist()
+    plain = dataclasses.replace(links)  # a copy keeps no codes: the text path
+    assert plain.codes is None and codes_for(plain, firms) is None
+    pd.testing.assert_frame_equal(unit_metrics(firms, links, parcels=parcels),
+                                  unit_metrics(firms, plain, parcels=parcels), check_exact=True)
+    pd.testing.assert_frame_equal(parcel_metrics(parcels, firms, links), parcel_metrics(parcels, firms, plain),
+                                  check_exact=True)
+
+
+def test_link_codes_only_while_the_frames_are_unchanged(county):
+    """Edited or other frames, and USCCs that cleaning changes, get no codes."""
+    from gisefficiency.link._codes import codes_for
+
+    parcels, firms, land = county
+    links = link_firms(parcels, firms, land=land)
+    assert codes_for(links, firms, parcels) is not None
+    assert codes_for(links, firms.assign(uscc=firms["uscc"] + "X"), parcels) is None
+    assert codes_for(links, firms, parcels.iloc[::-1]) is None
+    links.shares.loc[0, "uscc"] = FIRMS[-1]
+    assert codes_for(links, firms, parcels) is None
+    spaced = firms.assign(uscc=firms["uscc"].astype("string").str.pad(20))
+    assert link_firms(parcels, spaced, land=land).codes is None

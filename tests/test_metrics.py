@@ -10,13 +10,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from _evaluate_fixtures import firm_rows, frame, make_links
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from gisefficiency._metrics_kernels import (
+    apportioned_sums,
     group_sum,
     needs_kahan,
     plain_sum,
+    sorted_rank,
     take_rows,
 )
 from gisefficiency.constants import M2_PER_MU
@@ -295,3 +297,59 @@ def test_merged_unit_members_summed_in_usccs_order_and_ties_with_own_row():
     assert panel.loc[("H1", 2021), "name"] == "业主"
     assert panel.loc[("H1", 2020), "name"] == "甲"  # no own row that year: the smallest member USCC
     assert panel.loc[("H1", 2021), "tax_per_mu"] == pytest.approx(7.0 / 3.0)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 6), FLOATS, FLOATS, st.sampled_from([1.0, 0.5, 1 / 3])),
+                min_size=1, max_size=30))
+def test_apportioned_sums_are_group_sums_of_the_joined_rows(rows):
+    """Split into one-row groups and the rest, the sums are still group_sum's (pandas') bit for bit."""
+    group = np.array([r[0] for r in rows], dtype=np.int64)
+    _, group = np.unique(group, return_inverse=True)
+    group = group.reshape(-1).astype(np.int64)
+    assume(needs_kahan(group, False))  # sorted groups take pandas' plain path, which is unchanged
+    n = int(group.max()) + 1
+    left = np.array([r[1] for r in rows], dtype=np.int64)
+    frac = np.array([r[4] for r in rows])
+    values = {"tax": np.zeros(7), "revenue": np.zeros(7)}
+    for r in rows:  # the panel value of row r[1] (the last one drawn wins)
+        values["tax"][r[1]], values["revenue"][r[1]] = r[2], r[3]
+    out = {c: np.full(n, -1.0) for c in ("tax", "revenue", "land_mu")}
+    with np.errstate(all="ignore"):
+        apportioned_sums(values, left, frac, group, out)
+        for c in values:
+            exp = group_sum(group, values[c][left] * frac, n)
+            np.testing.assert_array_equal(np.isnan(out[c]), np.isnan(exp))
+            np.testing.assert_array_equal(np.nan_to_num(out[c]).view(np.int64), np.nan_to_num(exp).view(np.int64))
+
+
+def test_apportioned_sums_hand_computed():
+    values = {"tax": np.array([1e16, 1.0, np.nan, -0.0])}
+    left = np.array([0, 1, 1, 2, 3])
+    group = np.array([1, 1, 1, 0, 2])  # unsorted: the compensated path
+    out = {"tax": np.empty(3), "land_mu": np.empty(3)}
+    apportioned_sums(values, left, np.ones(5), group, out)
+    assert np.isnan(out["tax"][0])  # only a missing value: missing
+    assert out["tax"][1] == 1e16 + 2.0  # three values, compensated as pandas sums them
+    assert out["tax"][2] == 0.0 and not np.signbit(out["tax"][2])  # 0.0 + -0.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sets(st.text(alphabet="AB9é", min_size=1, max_size=3) | st.text(alphabet="0Z", min_size=17, max_size=17),
+               max_size=20), st.randoms())
+def test_sorted_rank_matches_encode(ids, random):
+    """Ranks and sorted ids of distinct ids are those encode gives (fixed and mixed widths, long shared prefixes)."""
+    ids = list(ids)
+    random.shuffle(ids)
+    arr = pa.array(ids, pa.large_string())
+    rank, got = sorted_rank(arr)
+    (codes,), exp = encode(arr)
+    np.testing.assert_array_equal(rank, codes)
+    assert got.to_pylist() == exp.to_pylist()
+
+
+def test_sorted_rank_hand_computed():
+    arr = pa.array(["913311000000000001", "913308270000000002", "913308270000000001"], pa.large_string())
+    rank, ids = sorted_rank(arr)
+    assert rank.tolist() == [2, 1, 0]
+    assert ids.to_pylist() == ["913308270000000001", "913308270000000002", "913311000000000001"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
@@ -29,6 +29,7 @@ from gisefficiency.link._candidates import (
     table_candidates,
     take,
 )
+from gisefficiency.link._codes import LinkCodes, anchors
 from gisefficiency.link._report import LinkReport, firm_reasons, issue_reasons
 from gisefficiency.link._shares import apportion, assign_kind, classify, eval_codes
 from gisefficiency.link._validate import (
@@ -60,12 +61,17 @@ class Links:
         Index ``parcel_id``, every parcel: ``n_firms, holder_uscc, idle`` (usable parcel without a firm).
     report
         ``LinkReport``: counts, reasons and land totals.
+    codes
+        ``LinkCodes``: the integer codes behind the frames, so that metrics need not code the ids
+        again; None when the USCCs are not clean text. Not a constructor argument: a ``Links`` made
+        by hand or with ``dataclasses.replace`` has none.
     """
 
     shares: pd.DataFrame
     firm_links: pd.DataFrame
     parcel_links: pd.DataFrame
     report: LinkReport
+    codes: LinkCodes | None = field(default=None, init=False, repr=False, compare=False)
 
 
 def link_firms(
@@ -147,9 +153,9 @@ def link_firms(
     methods = check_options(methods=methods, tenant_mode=tenant_mode,
                             fixed_ratio_m2_per_mu=fixed_ratio_m2_per_mu, nearest_m=nearest_m,
                             point_crs=point_crs, table_years=table_years)
-    check_parcels(parcels)
-    uscc_runs = check_firms(firms)
-    info = _parcel_info(parcels)
+    layer_ids = check_parcels(parcels)
+    uscc_runs, clean_ids = check_firms(firms)
+    info = _parcel_info(parcels, layer_ids)
     checked = None if land is None else check_land(land)
     no_rows = pa.array([], type=pa.large_string())
     # One hash pass per id space: firm codes 0..n-1 are the panel's firms in order of appearance, parcel
@@ -215,7 +221,7 @@ def link_firms(
 
     issue_frame = issue_reasons(_label_issues(concat(issue_parts), firm_ids, parcel_ids), nearest_m=nearest_m)
     reasons = firm_reasons(issue_frame, np.flatnonzero(~linked), firm_ids, methods)
-    firm_links, firm_method = _firm_links(firms, panel_f, firm_ids, n_firms, shares, reasons, tenant_mode)
+    firm_links, firm_method, eval_f = _firm_links(firms, panel_f, firm_ids, n_firms, shares, reasons, tenant_mode)
     parcel_links = _parcel_links(parcels, info, shares)
     order = np.lexsort((shares["f"], shares["kind"] != 0, shares["p"]))
     shares = take(shares, order)
@@ -229,7 +235,12 @@ def link_firms(
     })
     report = _report(methods, tenant_mode, firm_links, firm_method, shares, shares_out,
                      issue_frame.drop(columns="f"), reasons, unknown_land, info, parcel_links, counts)
-    return Links(shares=shares_out, firm_links=firm_links, parcel_links=parcel_links, report=report)
+    links = Links(shares=shares_out, firm_links=firm_links, parcel_links=parcel_links, report=report)
+    if clean_ids:  # the codes stand for the text ids only when cleaning changed none of them
+        links.codes = LinkCodes(firm_ids=firm_ids.slice(0, n_firms), panel_f=panel_f, eval_f=eval_f,
+                                share_f=shares["f"], share_p=shares["p"],
+                                anchors=anchors(firms, parcels, shares_out, firm_links))
+    return links
 
 
 def _text(ids: pa.Array, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
@@ -261,11 +272,11 @@ def _unknown_land(rows: Arrays, firm_ids: pa.Array, parcel_ids: pa.Array) -> pd.
     })
 
 
-def _parcel_info(parcels: gpd.GeoDataFrame) -> dict[str, Any]:
+def _parcel_info(parcels: gpd.GeoDataFrame, ids: pa.Array | None = None) -> dict[str, Any]:
     """Per parcel, in layer order: id, land, floor, holder, status and whether it can take firms.
 
     ``status`` holds the reason (without the leading "excluded: ") for unusable parcels only; ``id``
-    and ``holder`` are Arrow text (see ``as_id``).
+    and ``holder`` are Arrow text (see ``as_id``); ``ids`` are the ids ``check_parcels`` cleaned already.
     """
     n = len(parcels)
     land_mu = pd.to_numeric(parcels["land_mu"], errors="coerce").to_numpy(dtype="float64")
@@ -284,7 +295,7 @@ def _parcel_info(parcels: gpd.GeoDataFrame) -> dict[str, Any]:
     usable = usable & ~no_land
     geom = parcels["geom_status"] if "geom_status" in parcels.columns else None
     return {
-        "id": as_id(parcels.index.to_series()),
+        "id": as_id(parcels.index.to_series()) if ids is None else ids,
         "land_mu": land_mu,
         "floor_area_m2": (pd.to_numeric(parcels["floor_area_m2"], errors="coerce").to_numpy(dtype="float64")
                           if "floor_area_m2" in parcels.columns else np.full(n, np.nan)),
@@ -350,8 +361,9 @@ def _firm_links(
     shares: Arrays,
     reasons: pd.DataFrame,
     tenant_mode: str,
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """One row per firm of the panel with its link status, land and evaluated unit; and its method code."""
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """One row per firm of the panel with its link status, land and evaluated unit; its method code and
+    the firm code of its evaluated unit."""
     f = shares["f"]
     n_parcels = np.bincount(f, minlength=n)
     linked = n_parcels > 0
@@ -367,16 +379,17 @@ def _firm_links(
     slot[~linked] = np.arange(1, int((~linked).sum()) + 1)
     status = pa.concat_arrays([pa.array(["linked"], pa.large_string()),
                                arrow_ids("unlinked: " + reasons["reason_en"])])
+    unit = eval_codes(shares, n, tenant_mode=tenant_mode)
     frame = pd.DataFrame({
         "name": _last_name(firms, panel_f, n),
         "status": _text(status, slot),
         "method": _text(pa.array(LINK_METHODS, pa.large_string()), method),
         "land_mu": land_mu,
         "n_parcels": n_parcels.astype("int64"),
-        "eval_id": _text(firm_ids, eval_codes(shares, n, tenant_mode=tenant_mode)),
+        "eval_id": _text(firm_ids, unit),
         "tenant": linked & (n_own == 0) & (tenant_mode == "separate_group"),
     }, index=pd.Index(pd.array(firm_ids.slice(0, n), dtype="str"), name="uscc"))
-    return frame, method
+    return frame, method, unit
 
 
 def _parcel_links(parcels: gpd.GeoDataFrame, info: dict[str, Any], shares: Arrays) -> pd.DataFrame:

@@ -99,6 +99,12 @@ def id_runs(values: pd.Series) -> tuple[pa.Array, np.ndarray]:
     A firm-year panel lists a firm's years together, so its ids are cleaned and hashed once per run
     (a quarter of the rows) and the codes repeated back with ``numpy.repeat``.
     """
+    heads, lengths, _ = _id_runs(values)
+    return heads, lengths
+
+
+def _id_runs(values: pd.Series) -> tuple[pa.Array, np.ndarray, bool]:
+    """``id_runs`` and whether cleaning left every id as it was (text ids, none trimmed or blank)."""
     text = _text(values, whole=False)
     start = np.ones(len(text), dtype=bool)
     if len(text) > 1:
@@ -109,7 +115,10 @@ def id_runs(values: pd.Series) -> tuple[pa.Array, np.ndarray]:
     at = np.flatnonzero(start)
     heads = text.filter(pa.array(start))
     heads = heads.combine_chunks() if isinstance(heads, pa.ChunkedArray) else heads
-    return _clean(heads), np.diff(np.r_[at, len(text)])
+    clean = _clean(heads)
+    unchanged = (isinstance(values.dtype, pd.StringDtype) and not clean.null_count
+                 and (not len(clean) or pc.all(pc.equal(heads, clean)).as_py()))
+    return clean, np.diff(np.r_[at, len(text)]), bool(unchanged)
 
 
 def _text(values: pd.Series | pd.Index, *, whole: bool = True) -> pa.Array | pa.ChunkedArray:
@@ -158,8 +167,11 @@ def known(codes: np.ndarray, n: int) -> np.ndarray:
     return np.where(codes < n, codes, -1)
 
 
-def check_parcels(parcels: pd.DataFrame) -> None:
-    """Raise ``InputError`` if ``parcels`` is not a prepared parcel layer."""
+def check_parcels(parcels: pd.DataFrame) -> pa.Array | None:
+    """Raise ``InputError`` if ``parcels`` is not a prepared parcel layer; else its ids as ``as_id`` gives them.
+
+    None for an empty layer.
+    """
     problems: list[Problem] = []
     if not hasattr(parcels, "geometry"):
         raise InputError("parcels must be a GeoDataFrame (read it with gisefficiency.io.read_parcels)")
@@ -173,10 +185,16 @@ def check_parcels(parcels: pd.DataFrame) -> None:
     # looked at when the raw ones are unique.
     index = parcels.index
     dup: Any = index[index.duplicated()].unique() if not index.is_unique else []
-    trimmed = as_id(index) if not len(dup) and len(index) else None
-    if trimmed is not None and pc.count_distinct(trimmed, mode="only_valid").as_py() < len(trimmed) - trimmed.null_count:
-        clean = pd.Series(trimmed.to_pandas(), dtype="string")
-        dup = pd.Index(clean[clean.duplicated() & clean.notna()].unique())
+    trimmed = None
+    if not len(dup) and len(index):
+        text = _text(index)
+        trimmed = _clean(text)
+        # Unique text ids that trimming left alone stay unique: no need to hash them again.
+        same = (isinstance(index.dtype, pd.StringDtype) and not trimmed.null_count
+                and pc.all(pc.equal(text, trimmed)).as_py())
+        if not same and pc.count_distinct(trimmed, mode="only_valid").as_py() < len(trimmed) - trimmed.null_count:
+            clean = pd.Series(trimmed.to_pandas(), dtype="string")
+            dup = pd.Index(clean[clean.duplicated() & clean.notna()].unique())
     if len(dup):
         problems.append(Problem(
             f"{len(dup)} parcel id(s) occur more than once: {format_ids(dup)}",
@@ -189,13 +207,18 @@ def check_parcels(parcels: pd.DataFrame) -> None:
                                 column="parcel_id"))
     if problems:
         raise InputError("parcels cannot be linked", problems)
+    return trimmed
 
 
-def check_firms(firms: pd.DataFrame) -> tuple[pa.Array, np.ndarray]:
-    """Raise ``InputError`` if the firm panel has no ``uscc`` column or empty codes; else its ``id_runs``."""
+def check_firms(firms: pd.DataFrame) -> tuple[tuple[pa.Array, np.ndarray], bool]:
+    """Raise ``InputError`` if the firm panel has no ``uscc`` column or empty codes.
+
+    Returns the ``id_runs`` of ``uscc`` and whether cleaning left every USCC as written (then link's
+    firm codes match the text ids exactly).
+    """
     if "uscc" not in firms.columns:
         raise InputError("the firm table has no 'uscc' column -> name the 统一社会信用代码 column (see schema.ALIASES)")
-    runs = id_runs(firms["uscc"])
+    *runs, unchanged = _id_runs(firms["uscc"])
     if runs[0].null_count:  # an id that is missing or blank: find the rows the slow way, for the message
         empty = firms["uscc"].isna() | firms["uscc"].astype("string").str.strip().eq("")
         rows = firms.loc[empty, "src_row"] if "src_row" in firms.columns else firms.index[empty] + 1
@@ -204,7 +227,7 @@ def check_firms(firms: pd.DataFrame) -> tuple[pa.Array, np.ndarray]:
             [Problem("uscc is empty", fix="fill in the 统一社会信用代码 or delete the row", row=int(r), column="uscc")
              for r in list(rows)[:20]],
         )
-    return runs
+    return (runs[0], runs[1]), unchanged
 
 
 def check_land(land: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,76 @@
+"""The link stage's integer codes of firms and parcels, handed on so that metrics need not code the ids again.
+
+``link_firms`` numbers the panel's firms (first appearance) and knows each share's parcel by its row in
+the layer. Metrics used to find the same facts by hashing the text ids a second time. The codes are
+only valid for the very arrays they were made from, so they keep those arrays (Arrow arrays are
+immutable: a changed column is a new array) and :func:`codes_for` hands them out only while the
+frames still hold them; anything else (a ``Links`` made by hand, a copied or edited frame) gets None
+and the reader codes the text itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+
+@dataclass(frozen=True, eq=False)
+class LinkCodes:
+    """Integer codes behind a ``Links`` result (see :func:`codes_for`).
+
+    Attributes
+    ----------
+    firm_ids
+        The panel's distinct USCCs in code order (first appearance); ``firm_links`` lists them so.
+    panel_f
+        Firm code of each panel row.
+    eval_f
+        Firm code of each firm's evaluated unit (``firm_links["eval_id"]``).
+    share_f, share_p
+        Firm code and parcel row (position in the layer) of each ``shares`` row.
+    anchors
+        The arrays the codes describe: the panel's ``uscc``, the layer's index, ``shares["uscc"]``,
+        ``shares["parcel_id"]``, ``firm_links``' index and ``eval_id``.
+    """
+
+    firm_ids: pa.Array
+    panel_f: np.ndarray
+    eval_f: np.ndarray
+    share_f: np.ndarray
+    share_p: np.ndarray
+    anchors: tuple[Any, ...]
+
+
+def arrow_of(values: pd.Series | pd.Index) -> Any:
+    """The Arrow array behind a text column or index (None if it has none): the identity to check."""
+    return getattr(values.array, "_pa_array", None)
+
+
+def anchors(firms: pd.DataFrame, parcels: pd.DataFrame, shares: pd.DataFrame, firm_links: pd.DataFrame
+            ) -> tuple[Any, ...]:
+    """The objects whose identity says the codes still describe the frames."""
+    return (arrow_of(firms["uscc"]), parcels.index, arrow_of(shares["uscc"]), arrow_of(shares["parcel_id"]),
+            firm_links.index, arrow_of(firm_links["eval_id"]))
+
+
+def codes_for(links: Any, firms: pd.DataFrame, parcels: pd.DataFrame | None = None) -> LinkCodes | None:
+    """The link codes of ``links`` if they describe ``firms`` (and ``parcels``, when given) as they are now.
+
+    None when ``links`` carries no codes or any of the frames holds other arrays than the codes were
+    made from; the caller then codes the text ids itself.
+    """
+    codes = getattr(links, "codes", None)
+    if not isinstance(codes, LinkCodes) or "uscc" not in firms.columns:
+        return None
+    shares, fl = links.shares, links.firm_links
+    if not {"uscc", "parcel_id"} <= set(shares.columns) or "eval_id" not in fl.columns:
+        return None
+    now = (arrow_of(firms["uscc"]), codes.anchors[1] if parcels is None else parcels.index,
+           arrow_of(shares["uscc"]), arrow_of(shares["parcel_id"]), fl.index, arrow_of(fl["eval_id"]))
+    if any(a is None or a is not b for a, b in zip(now, codes.anchors, strict=True)):
+        return None
+    return codes
