@@ -1,4 +1,5 @@
-"""Numeric kernels of the scoring stage: tenants per unit, yearly group statistics, ranks within groups.
+"""Numeric kernels of the scoring stage: tenants per unit, yearly group statistics, ranks within groups,
+and the integer codes the reason texts are looked up by (combinations of remarks, pairs of pieces).
 
 All run on integer codes with numpy; :mod:`gisefficiency.scoring` turns their results into grades and
 reasons.
@@ -13,7 +14,10 @@ import pandas as pd
 
 from gisefficiency.ids import arrow_ids, encode
 
-__all__ = ["at_years", "by_year", "ranks", "tenant_counts", "tenants_per_row"]
+__all__ = ["at_years", "by_year", "combos", "ranks", "renumber", "tail_pairs", "tenant_counts", "tenants_per_row"]
+
+_MAX_PAIRS = 1 << 20  # largest table of (ranking, percent and class) pairs worth counting
+_MAX_COMBOS = 1 << 20  # largest table of remark combinations before they are renumbered
 
 
 def tenant_counts(links: Any) -> pd.Series:
@@ -76,8 +80,10 @@ def by_year(values: np.ndarray, years: np.ndarray, rows: np.ndarray, how: str) -
     code = years - y0  # years are a short range of whole numbers: they are their own group codes
     span = int(code.max()) + 1 if len(years) else 0
     ok = rows & ~np.isnan(values)
-    cnt = np.bincount(code[ok], minlength=span)
-    tot = np.bincount(code[ok], weights=values[ok], minlength=span)
+    # weights of 0 leave the rows out without compacting them first (bincount sums from 0.0, so a
+    # left-out row changes no total)
+    cnt = np.bincount(code, weights=ok, minlength=span)
+    tot = np.bincount(code, weights=np.where(ok, values, 0.0), minlength=span)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = tot / cnt if how == "mean" else np.where(cnt > 0, tot, np.nan)
     return pd.Series(np.where(cnt > 0, out, np.nan), index=np.arange(y0, y0 + span))
@@ -85,13 +91,15 @@ def by_year(values: np.ndarray, years: np.ndarray, rows: np.ndarray, how: str) -
 
 def at_years(stat: pd.Series, years: np.ndarray) -> np.ndarray:
     """``stat`` (indexed by consecutive years, as :func:`by_year` gives) for each row's year, NaN where absent."""
-    out = np.full(len(years), np.nan)
-    if len(stat) == 0:
-        return out
-    at = years - int(stat.index[0])
-    ok = (at >= 0) & (at < len(stat))
-    out[ok] = stat.to_numpy(dtype=float)[at[ok]]
-    return out
+    if len(stat) == 0 or len(years) == 0:
+        return np.full(len(years), np.nan)
+    s0, lo, hi = int(stat.index[0]), int(years.min()), int(years.max())
+    # a table over the rows' years (NaN outside ``stat``): one lookup per row, no masks
+    table = np.full(hi - lo + 1, np.nan)
+    a, b = max(lo, s0), min(hi, s0 + len(stat) - 1)
+    if a <= b:
+        table[a - lo:b - lo + 1] = stat.to_numpy(dtype=float)[a - s0:b - s0 + 1]
+    return table[years - lo]
 
 
 def ranks(score: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -121,3 +129,41 @@ def ranks(score: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     size[order] = sizes[number]
     gnum[order] = number
     return rank, size, gnum
+
+
+def combos(bits: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Code of each row's combination of ``bits`` (0..k-1) and one row showing each combination."""
+    code = np.zeros(n, dtype=np.int64)
+    span = 1  # codes are below this
+    for b in bits:
+        np.multiply(code, 2, out=code)  # in place: one array for all the bits
+        np.add(code, b, out=code)
+        span *= 2
+        if span > _MAX_COMBOS:
+            code, span = renumber(code, span)
+    code, span = renumber(code, span)
+    first = np.full(span, -1)
+    first[code[::-1]] = np.arange(n)[::-1]
+    return code, first
+
+
+def renumber(code: np.ndarray, span: int) -> tuple[np.ndarray, int]:
+    """Codes below ``span`` renumbered 0..k-1 over the values that occur (a lookup table, no hashing)."""
+    used = np.flatnonzero(np.bincount(code, minlength=span))
+    lut = np.zeros(span, dtype=np.int64)
+    lut[used] = np.arange(len(used))
+    return lut[code], len(used)
+
+
+def tail_pairs(at: np.ndarray, both: np.ndarray, n_words: int, k: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The (ranking words ``at``, percent and class ``both``) pairs that occur: each row's pair code and
+    the pairs' two parts; None when the table of pairs would be too large (two lookups then)."""
+    if n_words * k > _MAX_PAIRS:
+        return None
+    pair = at * k + both
+    used = np.flatnonzero(np.bincount(pair, minlength=n_words * k))
+    lut = np.zeros(n_words * k, dtype=np.int32)
+    lut[used] = np.arange(len(used), dtype=np.int32)
+    a, b = np.divmod(used, k)
+    return lut[pair], a, b

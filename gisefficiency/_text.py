@@ -37,13 +37,20 @@ def const(n: int, s: str = "") -> pa.Array:
     return pa.array([s], pa.string()).take(pa.array(np.zeros(n, dtype=np.int32)))
 
 
-def vocab(codes: np.ndarray, strings: Sequence[str]) -> pa.Array:
-    """Row ``i`` shows ``strings[codes[i]]`` (one ``take`` from a small dictionary)."""
-    return pa.array(list(strings), pa.string()).take(pa.array(np.asarray(codes, dtype=np.int32)))
+def vocab(codes: np.ndarray, strings: Sequence[str], *, large: bool = False) -> pa.Array:
+    """Row ``i`` shows ``strings[codes[i]]`` (one ``take`` from a small dictionary).
+
+    ``large``: 64-bit offsets, the layout a pandas text column keeps (no cast when it becomes one).
+    """
+    kind = pa.large_string() if large else pa.string()
+    return pa.array(list(strings), kind).take(pa.array(np.asarray(codes, dtype=np.int32)))
 
 
 def labels(values: np.ndarray, names: Sequence[str], shown: Sequence[str] | None = None) -> pa.Array:
-    """Text of a small-vocabulary array: ``values`` equal to ``names[i]`` show ``shown[i]`` (others '')."""
+    """Text of a small-vocabulary array: ``values`` equal to ``names[i]`` show ``shown[i]`` (others '').
+
+    The result is a ``large_string`` array, ready to be a pandas column.
+    """
     values = np.asarray(values)
     if values.dtype == np.dtype("<U1") and all(len(x) == 1 for x in names):
         # one-letter codes (grades): the letters' code points index a small table
@@ -51,11 +58,11 @@ def labels(values: np.ndarray, names: Sequence[str], shown: Sequence[str] | None
         for i, name in enumerate(names):
             lut[ord(name)] = i
         codes = lut[np.minimum(values.view(np.uint32), len(lut) - 1)]
-        return vocab(codes, [*(shown if shown is not None else names), ""])
+        return vocab(codes, [*(shown if shown is not None else names), ""], large=True)
     codes = np.full(len(values), len(names), dtype=np.int32)
     for i, name in enumerate(names):
         codes[values == name] = i
-    return vocab(codes, [*(shown if shown is not None else names), ""])
+    return vocab(codes, [*(shown if shown is not None else names), ""], large=True)
 
 
 def _merged(parts: Sequence[Text]) -> list[Text]:
@@ -132,10 +139,13 @@ def with_valid(t: pa.Array, valid: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(pa.string(), len(t), [pa.py_buffer(bits), *t.buffers()[1:]], offset=t.offset)
 
 
-def join(parts: Sequence[Text], sep: str, *, n: int, unique: bool = False) -> Text:
-    """Join texts row by row with ``sep``, skipping empty pieces (and repeated ones with ``unique``).
+def join(parts: Sequence[Text], sep: str, *, n: int, unique: bool = False, head: str = "", tail: str = "") -> Text:
+    """``head``, then texts joined row by row with ``sep``, skipping empty pieces (and repeated ones with
+    ``unique``), then ``tail``.
 
-    One ``binary_join_element_wise`` pass: empty (or repeated) pieces are marked null and skipped.
+    One ``binary_join_element_wise`` pass: empty (or repeated) pieces are marked null and skipped. The
+    head and tail go onto the first and last pieces when those show on every row, so the long joined
+    text is not copied again to add them.
     """
     live = [p for p in parts if not (isinstance(p, str) and p == "")]
     if unique:  # equal constants: the first one stands for all
@@ -149,10 +159,10 @@ def join(parts: Sequence[Text], sep: str, *, n: int, unique: bool = False) -> Te
             kept.append(p)
         live = kept
     if not live:
-        return ""
+        return head + tail
     if len(live) == 1:
         only = live[0]
-        return pc.fill_null(only, "") if not isinstance(only, str) and only.null_count else only
+        return cat(head, pc.fill_null(only, "") if not isinstance(only, str) and only.null_count else only, tail)
     arrays = [const(n, p) if isinstance(p, str) else p for p in live]
     valid = [~empty(a, n) for a in arrays]
     if unique:
@@ -162,6 +172,11 @@ def join(parts: Sequence[Text], sep: str, *, n: int, unique: bool = False) -> Te
                 if both.any():
                     same = pc.fill_null(pc.equal(arrays[i], arrays[j]), False).to_numpy(zero_copy_only=False)
                     valid[i] = valid[i] & ~(both & same)
+    head_done = tail_done = False
+    if head and valid[0].all():
+        arrays[0], head_done = cat(head, arrays[0]), True  # type: ignore[assignment]
+    if tail and valid[-1].all():
+        arrays[-1], tail_done = cat(arrays[-1], tail), True  # type: ignore[assignment]
     anything = np.logical_or.reduce(valid)
     pieces = [a if v.all() else with_valid(a, v) for a, v in zip(arrays, valid, strict=True)]
     if not anything.all():
@@ -170,7 +185,7 @@ def join(parts: Sequence[Text], sep: str, *, n: int, unique: bool = False) -> Te
     out = pc.binary_join_element_wise(*pieces, sep, null_handling="skip")
     if len(out) != n or out.null_count:  # the guard above failed: never hand back misaligned reasons
         raise RuntimeError(f"pyarrow joined {len(out)} of {n} rows ({out.null_count} null)")
-    return out
+    return cat("" if head_done else head, out, "" if tail_done else tail)
 
 
 def glue(first: pa.Array, *rest: pa.Array | tuple[pa.Array, np.ndarray]) -> pa.Array:
@@ -186,12 +201,15 @@ def glue(first: pa.Array, *rest: pa.Array | tuple[pa.Array, np.ndarray]) -> pa.A
 
 def few_days(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """Dates with few distinct values (thresholds) as codes into their ``YYYY-MM-DD`` texts."""
-    uniq, codes = np.unique(np.asarray(values, dtype="datetime64[ns]"), return_inverse=True)
+    v = np.asarray(values, dtype="datetime64[ns]")
+    if len(v) and (v == v[0]).all():  # one threshold for every row (the usual case): no sort
+        return np.zeros(len(v), dtype=np.int64), days(v[:1]).to_pylist()
+    uniq, codes = np.unique(v, return_inverse=True)
     return codes.reshape(-1), days(uniq).to_pylist()
 
 
-def fmt(values: np.ndarray) -> pa.Array:
-    """Numbers at published precision: 0.62, 3, 24.097; missing as '—'."""
+def fmt(values: np.ndarray, *, missing: str | None = "—") -> pa.Array:
+    """Numbers at published precision: 0.62, 3, 24.097; missing as ``missing`` (None: left null)."""
     v = np.round(np.asarray(values, dtype="float64"), PER_MU_DECIMALS) + 0.0  # + 0.0 drops -0.0
     with np.errstate(invalid="ignore"):
         whole = bool(len(v)) and bool(np.all(np.isnan(v) | ((v == np.trunc(v)) & (np.abs(v) < _INT_FAST))))
@@ -200,7 +218,8 @@ def fmt(values: np.ndarray) -> pa.Array:
         arr = pa.array(np.where(nan, 0, v).astype(np.int64), mask=nan if nan.any() else None)
     else:
         arr = pa.array(v, from_pandas=True)
-    return pc.fill_null(pc.cast(arr, pa.string()), "—")
+    out = pc.cast(arr, pa.string())
+    return pc.fill_null(out, missing) if missing is not None and out.null_count else out
 
 
 def fmt1(x: float) -> str:
@@ -234,32 +253,47 @@ def to_series(t: Text, index: pd.Index) -> pd.Series:
 def assemble(n: int, segments: Sequence[tuple[np.ndarray, Text]]) -> pa.Array:
     """One text of length ``n`` from pieces for row positions (rows no piece covers are empty).
 
-    Pieces are concatenated and put in row order with one ``take``, so each row's text is built once.
+    Pieces are concatenated and put in row order with one ``take``, so each row's text is built once;
+    a constant piece is stored once and taken by all its rows.
     """
     live = [(pos, t) for pos, t in segments if len(pos)]
     if len(live) == 1 and len(live[0][0]) == n and (n < 2 or (np.diff(live[0][0]) > 0).all()):
         t = live[0][1]  # one piece already in row order: nothing to move
         return const(n, t) if isinstance(t, str) else t
+    if not live:
+        return const(n)
     covered = np.zeros(n, bool)
-    arrays, positions = [], []
-    for pos, t in segments:
-        if len(pos) == 0:
-            continue
+    for pos, _ in live:
         covered[pos] = True
-        positions.append(pos)
-        arrays.append(const(len(pos), t) if isinstance(t, str) else t)
+    if sum(len(pos) for pos, _ in live) != int(covered.sum()):
+        return _assemble_overlapping(n, live, covered)
+    order = np.empty(n, dtype=np.int64)
+    arrays: list[pa.Array] = []
+    base = 0
+    for pos, t in live:
+        if isinstance(t, str):
+            arrays.append(pa.array([t], pa.string()))
+            order[pos] = base
+            base += 1
+        else:
+            arrays.append(t if t.type == pa.string() else t.cast(pa.string()))
+            order[pos] = np.arange(base, base + len(pos))
+            base += len(pos)
+    if not covered.all():
+        arrays.append(pa.array([""], pa.string()))
+        order[~covered] = base
+    return pa.concat_arrays(arrays).take(pa.array(order))
+
+
+def _assemble_overlapping(n: int, live: list[tuple[np.ndarray, Text]], covered: np.ndarray) -> pa.Array:
+    """:func:`assemble` when pieces share rows: every piece's rows in row order (stable)."""
+    positions = [pos for pos, _ in live]
+    arrays = [const(len(pos), t) if isinstance(t, str) else t for pos, t in live]
     rest = np.flatnonzero(~covered)
     if len(rest):
         positions.append(rest)
         arrays.append(const(len(rest)))
-    if not arrays:
-        return const(0)
-    where_from = np.concatenate(positions)
-    if len(where_from) == n:  # disjoint pieces cover every row once: invert the permutation, no sort
-        order = np.empty(n, dtype=np.int64)
-        order[where_from] = np.arange(n)
-    else:
-        order = np.argsort(where_from, kind="stable")
+    order = np.argsort(np.concatenate(positions), kind="stable")
     strings = [a if a.type == pa.string() else a.cast(pa.string()) for a in arrays]
     return pa.concat_arrays(strings).take(pa.array(order))
 

@@ -21,6 +21,7 @@ from gisefficiency._text import (
     assemble,
     cat,
     days,
+    empty,
     few_days,
     fmt,
     fmt1,
@@ -132,9 +133,18 @@ def resolve_date(template: str, years: np.ndarray) -> np.ndarray:
         y = np.full(len(years), int(fixed))
     else:
         y = years + (int(k) if sign == "+" else -int(k) if sign == "-" else 0)
-    uniq, inv = np.unique(y, return_inverse=True)  # a handful of years: parse each once
-    stamps = np.array([np.datetime64(f"{u:04d}-{month}-{day}", "ns") for u in uniq], dtype="datetime64[ns]")
-    return stamps[inv] if len(y) else np.array([], dtype="datetime64[ns]")
+    if not len(y):
+        return np.array([], dtype="datetime64[ns]")
+    lo, hi = int(y.min()), int(y.max())
+    if hi - lo > 4096:  # not a short range of years: parse each distinct year once
+        uniq, inv = np.unique(y, return_inverse=True)
+        stamps = np.array([np.datetime64(f"{u:04d}-{month}-{day}", "ns") for u in uniq], dtype="datetime64[ns]")
+        return stamps[inv]
+    # a handful of years: each year present is parsed once and looked up by its offset (no sort)
+    present = np.flatnonzero(np.bincount(y - lo, minlength=hi - lo + 1))
+    table = np.full(hi - lo + 1, np.datetime64("NaT"), dtype="datetime64[ns]")
+    table[present] = [np.datetime64(f"{u + lo:04d}-{month}-{day}", "ns") for u in present]
+    return table[y - lo]
 
 
 def _dates(s: pd.Series) -> np.ndarray:
@@ -158,6 +168,11 @@ def _relation_code(v: np.ndarray, lo: float, op: str, hi: float | None) -> np.nd
     with np.errstate(invalid="ignore"):
         upper = v >= hi if op == "between" else v > lo
         return np.where(v < lo, 0, np.where(upper, 1, 2))
+
+
+def _pick_years(arrays: list[np.ndarray], at: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``arrays[at[i]][rows[i]]`` for each ``i``: only the rows asked for are stacked (never all units)."""
+    return np.stack([a[rows] for a in arrays])[at, np.arange(len(rows))] if len(arrays) > 1 else arrays[0][rows]
 
 
 def _codes_of_years(y: np.ndarray) -> tuple[np.ndarray, list[int]]:
@@ -205,7 +220,6 @@ def _metric(c: Metric, ctx: Context) -> Outcome:
         return (pc.binary_join_element_wise(vocab(head, head_zh), vs, vocab(rel, tails_zh), "", null_handling="skip"),
                 pc.binary_join_element_wise(vocab(head, head_en), vs, vocab(rel, tails_en), "", null_handling="skip"))
 
-    stack_v, stack_m, stack_y = np.stack(vals), np.stack(misses), np.stack(years)
 
     def one(j: int, idx: np.ndarray) -> tuple[Text, Text]:
         return text_at(vals[j][idx], misses[j][idx], years[j][idx])
@@ -215,7 +229,7 @@ def _metric(c: Metric, ctx: Context) -> Outcome:
         choice = first_true([~ok[idx] for ok in oks])
         has = np.flatnonzero(choice >= 0)
         at, rows = choice[has], idx[has]
-        zh, en = text_at(stack_v[at, rows], stack_m[at, rows], stack_y[at, rows])
+        zh, en = text_at(_pick_years(vals, at, rows), _pick_years(misses, at, rows), _pick_years(years, at, rows))
         if len(has) == len(idx):
             return zh, en
         return assemble(len(idx), [(has, zh)]), assemble(len(idx), [(has, en)])
@@ -236,8 +250,8 @@ def _metric(c: Metric, ctx: Context) -> Outcome:
             vz.append(where(miss, cat(y, "年无数据"), cat(y, "年", vs)))
             ve.append(where(miss, cat(y, ": no data"), cat(y, ": ", vs)))
         n = len(idx)
-        return (cat(f"{zh_name}{_span(c.years, c.wording, True)}{rel_zh}（", join(vz, "、", n=n), f"{uzh}）"),
-                cat(f"{en_name} {rel_en} {_span(c.years, c.wording, False)} (", join(ve, ", ", n=n), ")"))
+        return (join(vz, "、", n=n, head=f"{zh_name}{_span(c.years, c.wording, True)}{rel_zh}（", tail=f"{uzh}）"),
+                join(ve, ", ", n=n, head=f"{en_name} {rel_en} {_span(c.years, c.wording, False)} (", tail=")"))
 
     return Outcome(np.logical_and.reduce(oks), why, first_failing)
 
@@ -246,17 +260,17 @@ def _grade(c: Grade, ctx: Context) -> Outcome:
     label_zh, label_en = "/".join(c.grades) + "类", "class " + "/".join(c.grades)
     codes, oks, years = [], [], []
     for k in range(c.years - 1, -1, -1):
-        g = ctx.values("grade", k, numeric=False).astype("<U1")  # fixed width: fast comparisons
+        # the first letter of each grade (as a one-letter class reads), looked up in Arrow: no Python strings
+        g = pc.utf8_slice_codeunits(ctx.text("grade", k), 0, 1)
+        at = pc.index_in(g, value_set=pa.array(list(GRADES), pa.string()))
         # A-D and N at their place in GRADES, then no grade (''), then anything else (shown as '')
-        code = np.full(len(g), len(GRADES) + 1)
-        code[g == ""] = len(GRADES)
-        for i, name in enumerate(GRADES):
-            code[g == name] = i
+        code = np.where(empty(g, len(g)), len(GRADES), len(GRADES) + 1)
+        known = at.is_valid().to_numpy(zero_copy_only=False)
+        code[known] = at.drop_null().to_numpy()
         codes.append(code)
-        oks.append(np.isin(g, c.grades))
+        oks.append(pc.is_in(g, value_set=pa.array(list(c.grades), pa.string())).to_numpy(zero_copy_only=False))
         years.append(ctx.years(k))
     shown = [*GRADES, ""]  # what each code prints as a class (no grade is never printed)
-    stack_c, stack_y = np.stack(codes), np.stack(years)
 
     def state(y: np.ndarray, code: np.ndarray) -> tuple[Text, Text]:
         """'2020年评价为D类' and the like: one lookup in a table of every year and grade state."""
@@ -286,7 +300,8 @@ def _grade(c: Grade, ctx: Context) -> Outcome:
         """The first year that fails, read straight from the stacked years (no per-year pieces)."""
         choice = first_true([~ok[idx] for ok in oks])
         has = np.flatnonzero(choice >= 0)
-        zh, en = state(stack_y[choice[has], idx[has]], stack_c[choice[has], idx[has]])
+        at, rows = choice[has], idx[has]
+        zh, en = state(_pick_years(years, at, rows), _pick_years(codes, at, rows))
         if len(has) == len(idx):
             return zh, en
         return assemble(len(idx), [(has, zh)]), assemble(len(idx), [(has, en)])
@@ -301,8 +316,8 @@ def _grade(c: Grade, ctx: Context) -> Outcome:
             ve.append(vocab(at, [f"{v}: {g}" if i != len(GRADES) else f"{v}: none" for v in ys
                                  for i, g in enumerate([*shown, ""])]))
         n = len(idx)
-        return (cat(f"{_span(c.years, c.wording, True)}评价为{label_zh}（", join(vz, "、", n=n), "）"),
-                cat(f"{label_en} {_span(c.years, c.wording, False)} (", join(ve, ", ", n=n), ")"))
+        return (join(vz, "、", n=n, head=f"{_span(c.years, c.wording, True)}评价为{label_zh}（", tail="）"),
+                join(ve, ", ", n=n, head=f"{label_en} {_span(c.years, c.wording, False)} (", tail=")"))
 
     return Outcome(np.logical_and.reduce(oks), why, first_failing)
 
@@ -346,6 +361,9 @@ def _attr(c: Attr, ctx: Context) -> Outcome:
 
 def _coalesce_dates(cols: tuple[str, ...], ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     """The first known date among ``cols`` and which column gave it (-1: none)."""
+    if len(cols) == 1:  # one column: its dates as they are (no merging temporaries)
+        d = _dates(ctx.attr(cols[0]))
+        return d, np.where(np.isnat(d), -1, 0)
     d = np.full(ctx.n, np.datetime64("NaT"), dtype="datetime64[ns]")
     src = np.full(ctx.n, -1)
     for j, col in enumerate(cols):

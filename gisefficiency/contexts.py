@@ -11,8 +11,10 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-__all__ = ["Context", "PanelContext", "UnitContext"]
+__all__ = ["Context", "PanelContext", "UnitContext", "years_of"]
 
 
 class Context(Protocol):
@@ -26,6 +28,8 @@ class Context(Protocol):
 
     def attr(self, col: str) -> pd.Series: ...
 
+    def text(self, col: str, k: int) -> pa.Array: ...
+
 
 def _take(a: np.ndarray, pos: np.ndarray, numeric: bool) -> np.ndarray:
     ok = pos >= 0
@@ -34,10 +38,61 @@ def _take(a: np.ndarray, pos: np.ndarray, numeric: bool) -> np.ndarray:
     return out
 
 
+def _text_at(s: pd.Series | None, pos: np.ndarray | None, n: int) -> pa.Array:
+    """A text column at row positions ``pos`` (-1: none; None: every row) as Arrow text, '' where missing.
+
+    The values stay in Arrow: no Python string per row.
+    """
+    if s is None:
+        return pa.array([""], pa.string()).take(pa.array(np.zeros(n, dtype=np.int32)))
+    arr = pa.array(s.astype("string").array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pos is not None:
+        arr = arr.take(pa.array(np.maximum(pos, 0), mask=pos < 0))
+    return pc.fill_null(arr, "") if arr.null_count else arr
+
+
 def _array(s: pd.Series, numeric: bool) -> np.ndarray:
     if numeric:
         return pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     return s.astype("string").fillna("").to_numpy(dtype=object)
+
+
+def years_of(index: pd.Index) -> np.ndarray:
+    """The second level (years) of a panel index as int64, read through the level's codes."""
+    if isinstance(index, pd.MultiIndex) and len(index) and index.codes[1].min() >= 0:
+        return index.levels[1].to_numpy(dtype="int64")[index.codes[1]]
+    return index.get_level_values(1).to_numpy(dtype="int64")
+
+
+def _unit_codes(index: pd.MultiIndex) -> tuple[np.ndarray, pd.Index]:
+    """Codes of the first level (0..k-1 in sorted id order) and the sorted ids present.
+
+    The MultiIndex's own codes serve when its level is sorted (the usual case): hashing a million
+    text ids again costs a second.
+    """
+    if isinstance(index, pd.MultiIndex):
+        level, codes = index.levels[0], index.codes[0]
+        if len(codes) and codes.min() >= 0 and level.is_monotonic_increasing:
+            used = np.bincount(codes, minlength=len(level)) > 0
+            units = level if used.all() else level[used]
+            if not used.all():
+                codes = (np.cumsum(used) - 1)[codes]
+            return np.asarray(codes), pd.Index(units, name=index.names[0])
+    codes, uniques = pd.factorize(index.get_level_values(0), sort=True)
+    return codes, pd.Index(uniques, name=index.names[0])
+
+
+def _by_unit_year(codes: np.ndarray, year: np.ndarray) -> np.ndarray:
+    """Row order by unit, then year (stable, as ``np.lexsort``); no sort when already in that order."""
+    if not len(codes):
+        return np.zeros(0, dtype=np.int64)
+    y0 = int(year.min())
+    key = codes.astype(np.int64) * (int(year.max()) - y0 + 1) + (year - y0)
+    if (key[1:] >= key[:-1]).all():
+        return np.arange(len(key))
+    return np.argsort(key, kind="stable")
 
 
 class PanelContext:
@@ -46,23 +101,30 @@ class PanelContext:
     def __init__(self, frame: pd.DataFrame) -> None:
         self.frame = frame
         self.n = len(frame)
-        self._ids = frame.index.get_level_values(0)
-        self._year = frame.index.get_level_values(1).to_numpy(dtype="int64")
+        self._year = years_of(frame.index)
         self._pos: dict[int, np.ndarray] = {}
 
     def years(self, k: int = 0) -> np.ndarray:
-        return self._year - k
+        return self._year if k == 0 else self._year - k  # read-only: callers never write to it
 
     def values(self, col: str, k: int, *, numeric: bool = True) -> np.ndarray:
         if col not in self.frame:
             return np.full(self.n, np.nan) if numeric else np.full(self.n, "", dtype=object)
         a = _array(self.frame[col], numeric)
-        if k == 0:
-            return a
+        return a if k == 0 else _take(a, self._back(k), numeric)
+
+    def _back(self, k: int) -> np.ndarray:
+        """Row of the same unit ``k`` years earlier (-1: none)."""
         if k not in self._pos:
-            target = pd.MultiIndex.from_arrays([self._ids, self._year - k])
+            # the ids are read only here (years back): a million text ids cost a copy
+            target = pd.MultiIndex.from_arrays([self.frame.index.get_level_values(0), self._year - k])
             self._pos[k] = self.frame.index.get_indexer(target)
-        return _take(a, self._pos[k], numeric)
+        return self._pos[k]
+
+    def text(self, col: str, k: int) -> pa.Array:
+        """Like ``values(col, k, numeric=False)``, as Arrow text."""
+        s = self.frame.get(col)
+        return _text_at(s, None if k == 0 or s is None else self._back(k), self.n)
 
     def attr(self, col: str) -> pd.Series:
         if col not in self.frame:
@@ -76,17 +138,18 @@ class UnitContext:
     def __init__(self, frame: pd.DataFrame, year: int) -> None:
         self.frame = frame
         self.year = int(year)
-        codes, uniques = pd.factorize(frame.index.get_level_values(0), sort=True)
-        self.units = pd.Index(uniques, name=frame.index.names[0])
+        codes, units = _unit_codes(frame.index)
+        self.units = units
         self.n = len(self.units)
         self._codes = codes
-        self._year = frame.index.get_level_values(1).to_numpy(dtype="int64")
-        self._order = np.lexsort((self._year, codes))  # by unit, then year
+        self._year = years_of(frame.index)
+        self._order = _by_unit_year(codes, self._year)
         self._rows: dict[int, np.ndarray] = {}
         self._attrs: dict[str, pd.Series] = {}
 
     def years(self, k: int = 0) -> np.ndarray:
-        return np.full(self.n, self.year - k, dtype="int64")
+        # one year for every unit: a read-only view of one number, not a million copies
+        return np.broadcast_to(np.int64(self.year - k), (self.n,))
 
     def rows(self, k: int = 0) -> np.ndarray:
         """Panel row of each unit ``k`` years before the reference year (-1: none)."""
@@ -101,12 +164,25 @@ class UnitContext:
         out = np.full(self.n, np.nan) if numeric else np.full(self.n, "", dtype=object)
         if col not in self.frame:
             return out
+        rows = self._year_rows(k)
+        out[self._codes[rows]] = _array(self.frame[col].iloc[rows], numeric)
+        return out
+
+    def _year_rows(self, k: int) -> np.ndarray:
+        """Panel rows of the year ``k`` years before the reference year."""
         y = self.year - k
         if y not in self._rows:
             self._rows[y] = np.flatnonzero(self._year == y)
-        rows = self._rows[y]
-        out[self._codes[rows]] = _array(self.frame[col].iloc[rows], numeric)
-        return out
+        return self._rows[y]
+
+    def text(self, col: str, k: int) -> pa.Array:
+        """Like ``values(col, k, numeric=False)``, as Arrow text."""
+        if col not in self.frame:
+            return _text_at(None, None, self.n)
+        rows = self._year_rows(k)
+        pos = np.full(self.n, -1)
+        pos[self._codes[rows]] = rows  # a unit's row that year (the last one, as ``values`` keeps)
+        return _text_at(self.frame[col], pos, self.n)
 
     def attr(self, col: str) -> pd.Series:
         if col not in self._attrs:

@@ -29,6 +29,7 @@ from gisefficiency._text import (
 )
 from gisefficiency.conditions import Segments, UnitContext, evaluate_condition, pick2, pick_segments
 from gisefficiency.constants import M2_PER_MU, PER_MU_DECIMALS
+from gisefficiency.contexts import years_of
 from gisefficiency.errors import InputError, Problem
 from gisefficiency.ids import arrow_ids, first_codes, positions
 from gisefficiency.policy import Policy
@@ -62,16 +63,6 @@ class Evaluation:
     policy: str
 
 
-def _arrow(s: pd.Series) -> pa.Array:
-    """A text column as a pyarrow array without nulls (no Python objects on the way)."""
-    if not isinstance(s.dtype, pd.StringDtype):
-        s = s.astype("string")
-    arr = pa.array(s.array)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    return pc.fill_null(arr.cast(pa.string()), "")
-
-
 def _arrow_nulls(s: pd.Series) -> pa.Array:
     """A text column as a pyarrow array, nulls kept."""
     arr = pa.array(s.astype("string").array)
@@ -81,6 +72,17 @@ def _arrow_nulls(s: pd.Series) -> pa.Array:
 def _positions(pos: np.ndarray) -> pa.Array:
     """Row positions for ``take``; -1 gives null."""
     return pa.array(np.maximum(pos, 0), mask=pos < 0)
+
+
+def _at_year(s: pd.Series, at: pa.Array, absent: str) -> pa.Array:
+    """``s`` (a text column, missing as '') at rows ``at``; ``absent`` where ``at`` is null."""
+    arr = pa.array(s.array) if isinstance(s.dtype, pd.StringDtype) else pa.array(s.astype("string").array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count:
+        arr = pc.fill_null(arr, "")
+    out = arr.take(at)  # kept in pandas' layout (large_string): no cast on the way back
+    return pc.fill_null(out, absent) if out.null_count else out
 
 
 def _lookup(values: np.ndarray, keys: pd.Index, idx: pd.Index) -> np.ndarray:
@@ -145,8 +147,10 @@ def _dispose(d: Any, cats: Any, ctx: UnitContext) -> tuple[np.ndarray, np.ndarra
     def none_why(idx: np.ndarray) -> tuple[Text, Text]:
         texts = [p(idx) for o in outs for p in o.why_not_parts()]
         k = len(idx)
-        return (cat("未达处置条件：", join([t[0] for t in texts], "；", n=k, unique=True)),
-                cat("no rule met: ", join([t[1] for t in texts], "; ", n=k, unique=True)))
+        zh = join([t[0] for t in texts], "；", n=k, unique=True, head="未达处置条件：")
+        en_parts = [t[1] for t in texts]
+        del texts  # the Chinese pieces are let go before the English text is written
+        return zh, join(en_parts, "; ", n=k, unique=True, head="no rule met: ")
 
     def out_why(idx: np.ndarray) -> tuple[Text, Text]:
         zh, en = scope.why_not(idx) if scope is not None else ("", "")
@@ -161,13 +165,20 @@ def _dispose(d: Any, cats: Any, ctx: UnitContext) -> tuple[np.ndarray, np.ndarra
         mz, me = matched_parts(rows)
         seg_zh += [(rows[pos], t) for pos, t in mz]
         seg_en += [(rows[pos], t) for pos, t in me]
-    return in_scope, exempt, disposal, assemble(n, seg_zh), assemble(n, seg_en)
+    rz = assemble(n, seg_zh)
+    seg_zh.clear()  # the pieces are let go before the English text is put in place
+    return in_scope, exempt, disposal, rz, assemble(n, seg_en)
 
 
 def _reference_year(panel: pd.DataFrame, policy: Policy, year: int | None) -> int:
     if len(panel) == 0:
         raise InputError("the panel is empty", [Problem("no unit-year rows", fix="check the firm table and links")])
-    present = np.unique(panel.index.get_level_values(1).to_numpy(dtype="int64"))
+    idx = panel.index
+    if isinstance(idx, pd.MultiIndex) and idx.codes[1].min() >= 0:  # the years present, from the level's codes
+        used = np.bincount(idx.codes[1], minlength=len(idx.levels[1])) > 0
+        present = np.unique(idx.levels[1].to_numpy(dtype="int64")[used])
+    else:
+        present = np.unique(years_of(idx))
     ref = year if year is not None else policy.reference_year if policy.reference_year is not None \
         else int(present.max())
     if ref not in present:
@@ -203,7 +214,9 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
     """
     ref = _reference_year(panel, policy, year)
     grades = grade_units(panel, policy, links=links)
-    frame = panel.drop(columns=[c for c in ("score", "grade") if c in panel]).join(grades[["score", "grade"]])
+    # grades share the panel's index: the columns are put side by side, no join on the text ids
+    frame = panel.drop(columns=[c for c in ("score", "grade") if c in panel]).assign(score=grades["score"],
+                                                                                    grade=grades["grade"])
     ctx = UnitContext(frame, ref)
     units, n = ctx.units, ctx.n
     pos = ctx.rows(0)  # each unit's row in the reference year (-1: no data that year)
@@ -211,19 +224,20 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
     has = np.flatnonzero(~no_row)
     score = np.full(n, np.nan)
     score[has] = grades["score"].to_numpy(dtype=float)[pos[has]]
-    # units without a row that year show one more text, put after the panel's texts: one take each
-    at = pa.array(np.where(no_row, len(grades), pos))
-    grade = pa.concat_arrays([_arrow(grades["grade"]), pa.array(["N"])]).take(at)  # A-D/N from grade_units
-    g_zh = pa.concat_arrays([_arrow(grades["grade_reason_zh"]), pa.array([f"无{ref}年数据，不参评"])]).take(at)
-    g_en = pa.concat_arrays([_arrow(grades["grade_reason_en"]), pa.array([f"no data for {ref}: not graded"])]).take(at)
+    # units without a row that year show one more text: taken as null, then filled (the panel's long
+    # texts are read in place, never copied whole)
+    at = _positions(pos)
+    grade = _at_year(grades["grade"], at, "N")  # A-D/N from grade_units
+    g_zh = _at_year(grades["grade_reason_zh"], at, f"无{ref}年数据，不参评")
+    g_en = _at_year(grades["grade_reason_en"], at, f"no data for {ref}: not graded")
 
     d = policy.disposal
     cats = policy.categories
     disposal = np.full(n, -1)
     if d is None:
         in_scope, exempt = np.ones(n, bool), np.zeros(n, bool)
-        rz: Text = g_zh
-        re_: Text = g_en
+        rz: Text = g_zh.cast(pa.string())  # the flags' words are appended in the 32-bit layout
+        re_: Text = g_en.cast(pa.string())
     else:
         in_scope, exempt, disposal, rz, re_ = _dispose(d, cats, ctx)
 
@@ -340,18 +354,23 @@ def flag_parcels(
         fl_pos[fl_codes] = np.arange(len(fl_codes))
         v_pos = np.full(len(ids), -1)
         v_pos[v_codes] = np.arange(len(v_codes))
-        unit_text = ids.take(_positions(first))
-        name = _arrow_nulls(fl["name"]).take(_positions(np.where(hit, fl_pos[first], -1))) if "name" in fl \
-            else pa.nulls(n, pa.string())
+        # the words are written for the flagged parcels only, then put in place with one take
+        h = np.flatnonzero(hit)
+        f = first[h]
+        unit_text = ids.take(pa.array(f))
+        name = _arrow_nulls(fl["name"]).take(_positions(fl_pos[f])) if "name" in fl \
+            else pa.nulls(len(h), pa.string())
         who = pc.fill_null(pc.coalesce(name.cast(pa.string()), unit_text.cast(pa.string())), "")
-        vp = _positions(np.where(hit, v_pos[first], -1))
+        vp = _positions(v_pos[f])
         dz = pc.fill_null(_arrow_nulls(verdicts["disposal_zh"]).take(vp).cast(pa.string()), "")
         de = pc.fill_null(_arrow_nulls(verdicts["disposal_en"]).take(vp).cast(pa.string()), "")
-        k = np.where(idx_codes >= 0, count_of[np.maximum(idx_codes, 0)], 0).astype(float)
+        k = count_of[idx_codes[h]].astype(float)
         more_zh = where(k > 1, cat("等", fmt(k), "家"), "")
         more_en = where(k > 1, cat(" and ", fmt(k - 1), " more"), "")
-        add(hit, cat("地块上有低效企业", who, more_zh, "（", dz, "）"),
-            cat("low-efficiency firm ", who, more_en, " on the parcel (", de, ")"))
+        # never empty on flagged rows and empty elsewhere: ``join`` needs no null marks
+        hits.append(hit)
+        parts_zh.append(assemble(n, [(h, cat("地块上有低效企业", who, more_zh, "（", dz, "）"))]))
+        parts_en.append(assemble(n, [(h, cat("low-efficiency firm ", who, more_en, " on the parcel (", de, ")"))]))
     if rule.tax_per_mu_below is not None and len(parcel_panel):
         yrs = parcel_panel.index.get_level_values(1)
         y = int(year if year is not None else yrs.max())

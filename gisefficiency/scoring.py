@@ -23,8 +23,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from gisefficiency._scoring_kernels import at_years, by_year, ranks, tenant_counts, tenants_per_row
+from gisefficiency._scoring_kernels import (
+    at_years,
+    by_year,
+    combos,
+    ranks,
+    tail_pairs,
+    tenant_counts,
+    tenants_per_row,
+)
 from gisefficiency._text import (
     Text,
     assemble,
@@ -41,6 +50,7 @@ from gisefficiency._text import (
     vocab,
 )
 from gisefficiency.conditions import PanelContext, evaluate_condition, pick2
+from gisefficiency.contexts import years_of
 from gisefficiency.errors import InputError, Problem
 from gisefficiency.metrics import METRICS
 from gisefficiency.policy import Policy, Scoring, ScoringGroup
@@ -49,15 +59,24 @@ from gisefficiency.rules import Flag
 __all__ = ["grade_units", "tenant_counts"]
 
 _ORDER = ("A", "B", "C", "D")
+#: Position of a one-letter class in _ORDER by its code point ('' and A: 0), as np.searchsorted gives it.
+_CLASS_CODE = np.zeros(ord("D") + 1, dtype=np.int64)
+_CLASS_CODE[[ord(x) for x in _ORDER]] = np.arange(len(_ORDER))
 _MAX_VOCAB = 1 << 16  # largest table of merged text pieces worth writing out
 #: Remarks after the score: texts (zh, en), or while no row has an adjustment, each row's form
 #: (a code) and the bracketed forms (zh, en), so they can merge with the words after them.
 Remarks = tuple[Text, Text] | tuple[np.ndarray, list[str], list[str]]
 #: Rows -> the score text and the remarks put before a class reason.
-Prefix = Callable[[np.ndarray], tuple[pa.Array, Remarks]]
+Prefix = Callable[[np.ndarray | None], tuple[pa.Array, Remarks]]
 #: A text piece and the rows where it is shown.
 Piece = tuple[pa.Array, np.ndarray]
-ClassText = Callable[[np.ndarray, Prefix, np.ndarray], tuple[list[Piece], list[Piece]]]
+#: Rows, prefix, shown rows -> the pieces of one language (0: zh, 1: en) on demand.
+ClassText = Callable[[np.ndarray | None, Prefix, np.ndarray], Callable[[int], list[Piece]]]
+
+
+def _rows(a: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
+    """``a`` at rows ``idx``; None is every row (the array itself, no copy)."""
+    return a if idx is None else a[idx]
 
 
 def _array(t: Text, n: int) -> pa.Array:
@@ -128,8 +147,10 @@ def _group_keys(panel: pd.DataFrame, sc: Scoring) -> np.ndarray:
     gids = list(sc.groups)
     key = np.full(len(panel), -1, dtype=np.int64)
     if "scale" in panel:
-        codes, values = _codes(panel["scale"])
-        key = np.array([gids.index(v) if v in gids else -1 for v in values], dtype=np.int64)[codes]
+        # the group ids looked up straight in the text (Arrow kernel): no factorizing of every row
+        scale = pc.fill_null(pa.array(panel["scale"].astype("string").array), "")
+        key = pc.fill_null(pc.index_in(scale, value_set=pa.array(gids, pa.string())), -1)
+        key = (key.to_numpy() if isinstance(key, pa.Array) else key.combine_chunks().to_numpy()).astype(np.int64)
     if "tenant" in sc.groups and "group" in panel:
         tenant = panel["group"].astype("string").eq("tenant").fillna(False).to_numpy(bool)
         key = np.where(tenant, gids.index("tenant"), key)
@@ -167,7 +188,7 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
         return pd.DataFrame({"score": score, "grade": "N", "grade_reason_zh": f"{policy.name}不评分，不参评",
                              "grade_reason_en": f"{policy.name} does not grade: not graded"}, index=panel.index)
     ctx = PanelContext(panel)
-    years = panel.index.get_level_values(1).to_numpy(dtype="int64")
+    years = years_of(panel.index)
     key = _group_keys(panel, sc)
     seg_zh: list[tuple[np.ndarray, Text]] = []
     seg_en: list[tuple[np.ndarray, Text]] = []
@@ -222,11 +243,13 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
                 settle(lack, "N", lambda idx, m=m: (cat("缺少", ints(years[idx]), f"年{m.zh}数据，不参评"),
                                                       cat(f"no {m.en} data for ", ints(years[idx]), ": not graded")))
             total += np.nan_to_num(item)
+            del x, b, xs, item  # a million-row float each: let go before the next indicator's
         settle(rows & ~scored & (grade == ""), "N", lambda idx, g=g: (
             cat(ints(years[idx]), f"年{g.zh}组各项指标均无基准值（无数据或均值不为正），不参评"),
             cat(f"no benchmark for any indicator of {g.en} in ", ints(years[idx]), ": not graded")))
         graded = rows & (grade == "")
         score[graded] = total[graded]
+        del total
 
     adjust: list[tuple[np.ndarray, Callable[[np.ndarray], tuple[Text, Text]]]] = []
     tenants: np.ndarray | None = None
@@ -256,13 +279,14 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
     graded = grade == ""
     class_text = _classes(panel, sc, key, graded, score, years, grade)
 
-    def prefix(idx: np.ndarray) -> tuple[pa.Array, Remarks]:
-        """The score and its remarks in brackets, after '得分' and before the class text."""
-        return fmt(score[idx]), _remarks(idx, years, no_bench, notes, adjust)
+    def prefix(idx: np.ndarray | None) -> tuple[pa.Array, Remarks]:
+        """The score and its remarks in brackets, after '得分' and before the class text (None: all rows)."""
+        # missing scores stay null: they sit on rows whose score is not shown (see ``text``)
+        return fmt(_rows(score, idx), missing=None), _remarks(idx, years, no_bench, notes, adjust)
 
     def base(idx: np.ndarray) -> tuple[Text, Text]:
-        zh, en = class_text(idx, prefix, np.ones(len(idx), bool))
-        return glue(const(len(idx), "得分"), *zh), glue(const(len(idx), "score "), *en)
+        parts = class_text(idx, prefix, np.ones(len(idx), bool))
+        return glue(const(len(idx), "得分"), *parts(0)), glue(const(len(idx), "score "), *parts(1))
 
     for rule in sc.overrides:
         o = evaluate_condition(rule.when, ctx)
@@ -270,32 +294,34 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
         graded = graded & ~hit
         settle(hit, rule.grade, lambda idx, o=o, rule=rule: _override(base(idx), rule, o.why(idx)))
     # The texts settled above (empty on class rows, which start with '得分') and the class pieces, marked
-    # null off the class rows, are joined over all rows in one pass: the big texts are never moved.
+    # null off the class rows, are joined over all rows in one pass: the big texts are never moved. One
+    # language at a time, so only one language's pieces are held while its text is written.
     idx = np.flatnonzero(graded)
-    out_zh = assemble(n, [*seg_zh, (idx, "得分")])
-    out_en = assemble(n, [*seg_en, (idx, "score ")])
-    if len(idx):
-        zh, en = class_text(np.arange(n), prefix, graded)
-        out_zh, out_en = glue(out_zh, *zh), glue(out_en, *en)
+    parts = class_text(None, prefix, graded) if len(idx) else None  # None: every row, no copies
+    texts = []
+    for lang, (segs, word) in enumerate(((seg_zh, "得分"), (seg_en, "score "))):
+        out = assemble(n, [*segs, (idx, word)])
+        if parts is not None:
+            out = glue(out, *parts(lang))
+        texts.append(to_series(out, panel.index))
     return pd.DataFrame({"score": score, "grade": to_series(labels(grade, ("A", "B", "C", "D", "N")), panel.index),
-                         "grade_reason_zh": to_series(out_zh, panel.index),
-                         "grade_reason_en": to_series(out_en, panel.index)}, index=panel.index)
+                         "grade_reason_zh": texts[0], "grade_reason_en": texts[1]}, index=panel.index)
 
 
-def _combos(bits: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Code of each row's combination of ``bits`` (0..k-1) and one row showing each combination."""
-    code = np.zeros(n, dtype=np.int64)
-    for i, b in enumerate(bits):
-        code = code * 2 + b
-        if i % 30 == 29:  # keep the codes small: renumber the combinations seen so far
-            code = pd.factorize(code)[0].astype(np.int64)
-    code, uniq = pd.factorize(code)
-    first = np.full(len(uniq), -1)
-    first[code[::-1]] = np.arange(n)[::-1]
-    return code, first
+def _tails(at: np.ndarray, both: np.ndarray, words: list[str], pct: list[str],
+           pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> list[pa.Array]:
+    """The ranking's words and the percent with the class, in one language, as pieces.
+
+    Usually one lookup of the pairs that occur (one piece, so the row's text is written in one pass
+    less); two lookups when there are too many pairs.
+    """
+    if pairs is None:
+        return [vocab(at, words), vocab(both, pct)]
+    code, a, b = pairs
+    return [vocab(code, [words[i] + pct[j] for i, j in zip(a, b, strict=True)])]
 
 
-def _remarks(idx: np.ndarray, years: np.ndarray, no_bench: list[tuple[np.ndarray, str, str]],
+def _remarks(idx: np.ndarray | None, years: np.ndarray, no_bench: list[tuple[np.ndarray, str, str]],
              notes: list[tuple[np.ndarray, str, str]],
              adjust: list[tuple[np.ndarray, Callable[[np.ndarray], tuple[Text, Text]]]]) -> Remarks:
     """'（...）' after the score: indicators without a benchmark, missing-data notes, bonuses and penalties.
@@ -303,29 +329,31 @@ def _remarks(idx: np.ndarray, years: np.ndarray, no_bench: list[tuple[np.ndarray
     Benchmark and data remarks take a handful of forms: each form is written once and taken per row;
     only rows with an adjustment have their remarks joined row by row.
     """
-    k = len(idx)
-    y = years[idx]
-    nob = [m[idx] for m, _, _ in no_bench]
+    k = len(years) if idx is None else len(idx)
+    y = _rows(years, idx)
+    nob = [_rows(m, idx) for m, _, _ in no_bench]
     has_nob = np.logical_or.reduce(nob) if nob else np.zeros(k, bool)
-    bits = [*nob, *(m[idx] for m, _, _ in notes)]
+    noted = [_rows(m, idx) for m, _, _ in notes]
+    bits = [*nob, *noted]
     if has_nob.any():  # the no-benchmark remark names the year
         bits += [has_nob & (y == v) for v in np.unique(y[has_nob])]
-    code, first = _combos(bits, k)
+    code, first = combos(bits, k)
     forms_zh, forms_en = [], []
     for r in first:
         names = [(zh, en) for (m, zh, en), b in zip(no_bench, nob, strict=True) if b[r]]
         zh_parts = [f"{y[r]}年无{'、'.join(z for z, _ in names)}基准值，不计分"] if names else []
         en_parts = [f"no benchmark for {', '.join(e for _, e in names)} in {y[r]}: not scored"] if names else []
-        zh_parts += [zh for m, zh, _ in notes if m[idx[r]]]
-        en_parts += [en for m, _, en in notes if m[idx[r]]]
+        zh_parts += [zh for (_, zh, _), b in zip(notes, noted, strict=True) if b[r]]
+        en_parts += [en for (_, _, en), b in zip(notes, noted, strict=True) if b[r]]
         forms_zh.append("，".join(p for p in zh_parts if p))
         forms_en.append("; ".join(p for p in en_parts if p))
-    hits = [h[idx] for h, _ in adjust]
+    hits = [_rows(h, idx) for h, _ in adjust]
     adj = np.logical_or.reduce(hits) if hits else np.zeros(k, bool)
     sub = np.flatnonzero(adj)
     if not len(sub):  # forms only: the caller takes them with the words after them
         return (code, [f"（{f}）" if f else "" for f in forms_zh], [f" ({f})" if f else "" for f in forms_en])
-    details = [pick_rows(idx[sub], h[idx[sub]], detail) for h, detail in adjust if h[idx[sub]].any()]
+    rows = sub if idx is None else idx[sub]
+    details = [pick_rows(rows, h[rows], detail) for h, detail in adjust if h[rows].any()]
     out = []
     for lang, (forms, left, right, sep) in enumerate(((forms_zh, "（", "）", "，"), (forms_en, " (", ")", "; "))):
         shown = vocab(code, [f"{left}{f}{right}" if f else "" for f in forms])
@@ -432,29 +460,44 @@ def _classes(panel: pd.DataFrame, sc: Scoring, key: np.ndarray, graded: np.ndarr
     is_cut = np.array([g.classes.method == "cutoff" for g in groups] + [False])[method]  # method -1: last
     ranked = (method >= 0) & ~is_cut
 
-    def text(idx: np.ndarray, prefix: Prefix, valid: np.ndarray) -> tuple[list[Piece], list[Piece]]:
-        """Pieces after '得分' / 'score ' for rows ``idx``, each shown where ``valid`` (and where it applies)."""
-        c = np.searchsorted(np.array(_ORDER), cls[idx])
-        pct, cut = ranked[idx] & valid, is_cut[idx] & valid
-        head = np.select([pct, cut], [ranking[idx], cut_at[method[idx]] + c], len(head_en) - 1)
-        at = np.where(pct, ranking[idx], len(words_en))
-        k = np.rint(np.round(rank[idx] / size[idx] * 100, 1) * 10).astype(np.int64)
+    def text(idx: np.ndarray | None, prefix: Prefix, valid: np.ndarray) -> Callable[[int], list[Piece]]:
+        """Pieces after '得分' / 'score ' for rows ``idx`` (None: all), each shown where ``valid`` (and where
+        it applies).
+
+        The codes and numbers are worked out once; each language's pieces are made when asked for.
+        """
+        m = n if idx is None else len(idx)
+        c = _CLASS_CODE[np.minimum(_rows(cls, idx).view(np.uint32), len(_CLASS_CODE) - 1)]  # '' and A-D: 0, 0-3
+        pct, cut = _rows(ranked, idx) & valid, _rows(is_cut, idx) & valid
+        ranking_i = _rows(ranking, idx)
+        head = np.select([pct, cut], [ranking_i, cut_at[_rows(method, idx)] + c], len(head_en) - 1)
+        at = np.where(pct, ranking_i, len(words_en))
+        rank_i = _rows(rank, idx)
+        k = np.rint(np.round(rank_i / _rows(size, idx) * 100, 1) * 10).astype(np.int64)
         both = np.where(pct, k * 4 + c, 0)
-        r_s = fmt(rank[idx])
+        del c, k, ranking_i
+        r_s = fmt(rank_i)
+        del rank_i
         sc_txt, remarks = prefix(idx)
-        if len(remarks) == 3 and len(remarks[1]) * len(head_en) <= _MAX_VOCAB:
-            # the remarks and the head words are both looked up: one lookup of the pairs
-            form, fz, fe = remarks  # type: ignore[misc]
-            pair = form * len(head_en) + head
-            mid_zh = [(vocab(pair, [f + h for f in fz for h in head_zh]), valid)]
-            mid_en = [(vocab(pair, [f + h for f in fe for h in head_en]), valid)]
-        else:
-            ez, ee = (vocab(remarks[0], remarks[1]), vocab(remarks[0], remarks[2])) if len(remarks) == 3 \
-                else remarks  # type: ignore[misc]
-            mid_zh = [(_array(ez, len(idx)), valid), (vocab(head, head_zh), valid)]
-            mid_en = [(_array(ee, len(idx)), valid), (vocab(head, head_en), valid)]
-        return ([(sc_txt, valid), *mid_zh, (r_s, pct), (vocab(at, [w[1] for w in words_zh] + [""]), pct),
-                 (vocab(both, pct_zh), pct)],
-                [(sc_txt, valid), *mid_en, (r_s, pct), (vocab(at, [*words_en, ""]), pct), (vocab(both, pct_en), pct)])
+        if sc_txt.null_count and (valid & np.isnan(_rows(score, idx))).any():
+            sc_txt = pc.fill_null(sc_txt, "—")  # a shown score is missing: written as fmt writes it
+        forms = len(remarks) == 3
+        # the remarks and the head words both looked up: one lookup of the pairs
+        pair = remarks[0] * len(head_en) + head if forms and len(remarks[1]) * len(head_en) <= _MAX_VOCAB \
+            else None
+        words = ([w[1] for w in words_zh] + [""], [*words_en, ""])
+        tails = tail_pairs(at, both, len(words_en) + 1, len(pct_zh))
+        heads, pcts = (head_zh, head_en), (pct_zh, pct_en)
+
+        def pieces(lang: int) -> list[Piece]:
+            if pair is not None:
+                mid = [(vocab(pair, [f + h for f in remarks[1 + lang] for h in heads[lang]]), valid)]
+            else:
+                e = vocab(remarks[0], remarks[1 + lang]) if forms else remarks[lang]
+                mid = [(_array(e, m), valid), (vocab(head, heads[lang]), valid)]
+            return [(sc_txt, valid), *mid, (r_s, pct),
+                    *((t, pct) for t in _tails(at, both, words[lang], pcts[lang], tails))]
+
+        return pieces
 
     return text

@@ -9,6 +9,7 @@ import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gisefficiency._scoring_kernels import combos as _combos
 from gisefficiency._scoring_kernels import ranks as _ranks
 from gisefficiency._text import (
     cat,
@@ -25,7 +26,6 @@ from gisefficiency._text import (
     with_valid,
 )
 from gisefficiency.conditions import pick2, pick_segments
-from gisefficiency.scoring import _combos
 
 
 def _arr(xs: list[str]) -> pa.Array:
