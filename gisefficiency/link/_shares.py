@@ -106,7 +106,8 @@ def apportion(
         tenant_mu = np.where(n_own > 0, 0.0, tenant_mu)
     taken = per_parcel(tenant_mu)
     over = taken > mu * (1 + 1e-12)
-    tenant_mu = np.where(over, tenant_mu * (mu / np.where(taken > 0, taken, 1.0)), tenant_mu)
+    # Scaled down only where tenants claim more than the parcel (there taken > mu >= 0, so no overflow).
+    tenant_mu = tenant_mu * np.divide(mu, taken, out=np.ones(len(codes)), where=over)
     taken = np.minimum(taken, mu)
     rest = np.maximum(mu - taken, 0.0)
 
