@@ -84,26 +84,8 @@ def _kahan(keys: np.ndarray, values: np.ndarray, ok: np.ndarray, groups: np.ndar
     rows = np.flatnonzero(member[keys] & ok)
     rows = rows[np.argsort(keys[rows], kind="stable")]  # by group, row order kept within a group
     k = keys[rows]
-    v = values[rows]
     starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-    sizes = np.diff(np.r_[starts, len(rows)])
-    total = np.zeros(len(starts))
-    comp = np.zeros(len(starts))
-    active = np.arange(len(starts))
-    step = 0
-    with np.errstate(invalid="ignore", over="ignore"):
-        while len(active):  # one pass per position within a group: as many passes as the largest group
-            x = v[starts[active] + step]
-            s = total[active]
-            y = x - comp[active]
-            t = s + y
-            c = (t - s) - y
-            c[~np.isfinite(c)] = 0.0  # pandas resets a non-finite compensation (sums reaching inf)
-            total[active] = t
-            comp[active] = c
-            step += 1
-            active = active[sizes[active] > step]
-    return total
+    return _kahan_runs(values[rows], starts, np.diff(np.r_[starts, len(rows)]))
 
 
 def take_rows(col: pd.Series, rows: np.ndarray, *, few_values: bool = False) -> Any:
@@ -158,8 +140,9 @@ def min_count_sum(keys: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     """Plain sum per key in row order with ``min_count=1`` (a key whose values are all missing stays NaN)."""
     ok = ~np.isnan(values)
     # NaN as 0.0 adds nothing: a sum from +0.0 is never -0.0, and x + 0.0 == x otherwise
-    tot = np.bincount(keys, weights=np.where(ok, values, 0.0), minlength=n)
-    tot[np.bincount(keys, weights=ok, minlength=n) == 0] = np.nan
+    # astype: numpy gives int64 for an empty bincount even with float weights
+    tot = np.bincount(keys, weights=np.where(ok, values, 0.0), minlength=n).astype(np.float64, copy=False)
+    tot[np.bincount(keys, minlength=n, weights=ok) == 0] = np.nan
     return tot
 
 

@@ -250,10 +250,12 @@ def to_series(t: Text, index: pd.Index) -> pd.Series:
     """A pandas ``string`` column of the text."""
     arr = const(len(index), t) if isinstance(t, str) else t
     return pd.Series(pd.arrays.ArrowStringArray(arr), index=index)
+
+
 def assemble(n: int, segments: Sequence[tuple[np.ndarray, Text]]) -> pa.Array:
     """One text of length ``n`` from pieces for row positions (rows no piece covers are empty).
 
-    Pieces are concatenated and put in row order with one ``take``, so each row's text is built once;
+    Pieces must not share rows (a ``ValueError`` says so). Pieces are concatenated and put in row order with one ``take``, so each row's text is built once;
     a constant piece is stored once and taken by all its rows.
     """
     live = [(pos, t) for pos, t in segments if len(pos)]
@@ -266,7 +268,7 @@ def assemble(n: int, segments: Sequence[tuple[np.ndarray, Text]]) -> pa.Array:
     for pos, _ in live:
         covered[pos] = True
     if sum(len(pos) for pos, _ in live) != int(covered.sum()):
-        return _assemble_overlapping(n, live, covered)
+        raise ValueError("assemble: text pieces share rows; each row takes its text from one piece")
     order = np.empty(n, dtype=np.int64)
     arrays: list[pa.Array] = []
     base = 0
@@ -283,19 +285,6 @@ def assemble(n: int, segments: Sequence[tuple[np.ndarray, Text]]) -> pa.Array:
         arrays.append(pa.array([""], pa.string()))
         order[~covered] = base
     return pa.concat_arrays(arrays).take(pa.array(order))
-
-
-def _assemble_overlapping(n: int, live: list[tuple[np.ndarray, Text]], covered: np.ndarray) -> pa.Array:
-    """:func:`assemble` when pieces share rows: every piece's rows in row order (stable)."""
-    positions = [pos for pos, _ in live]
-    arrays = [const(len(pos), t) if isinstance(t, str) else t for pos, t in live]
-    rest = np.flatnonzero(~covered)
-    if len(rest):
-        positions.append(rest)
-        arrays.append(const(len(rest)))
-    order = np.argsort(np.concatenate(positions), kind="stable")
-    strings = [a if a.type == pa.string() else a.cast(pa.string()) for a in arrays]
-    return pa.concat_arrays(strings).take(pa.array(order))
 
 
 def pick(idx: np.ndarray, choice: np.ndarray, producers: Sequence[Callable[[np.ndarray], Text]]) -> pa.Array:

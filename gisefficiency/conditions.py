@@ -220,7 +220,6 @@ def _metric(c: Metric, ctx: Context) -> Outcome:
         return (pc.binary_join_element_wise(vocab(head, head_zh), vs, vocab(rel, tails_zh), "", null_handling="skip"),
                 pc.binary_join_element_wise(vocab(head, head_en), vs, vocab(rel, tails_en), "", null_handling="skip"))
 
-
     def one(j: int, idx: np.ndarray) -> tuple[Text, Text]:
         return text_at(vals[j][idx], misses[j][idx], years[j][idx])
 

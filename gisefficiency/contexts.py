@@ -102,10 +102,11 @@ class PanelContext:
         self.frame = frame
         self.n = len(frame)
         self._year = years_of(frame.index)
+        self._year.setflags(write=False)  # handed out as it is by years(0)
         self._pos: dict[int, np.ndarray] = {}
 
     def years(self, k: int = 0) -> np.ndarray:
-        return self._year if k == 0 else self._year - k  # read-only: callers never write to it
+        return self._year if k == 0 else self._year - k
 
     def values(self, col: str, k: int, *, numeric: bool = True) -> np.ndarray:
         if col not in self.frame:

@@ -204,6 +204,10 @@ def _panel_keys(firms: pd.DataFrame, uscc_codes: np.ndarray) -> tuple[np.ndarray
     year = pd.to_numeric(firms["year"], errors="coerce")
     if year.isna().any():
         _check_panel(firms)  # duplicates are reported before the missing year
+        rows = firms.loc[year.isna().to_numpy()]
+        raise InputError("firm panel has rows without a year", [Problem(
+            f"{len(rows)} rows: {format_ids(rows['uscc'].astype(str))} (rows {format_ids(rows.get('src_row', rows.index))})",
+            fix="give every row its year (年度) as a number, e.g. 2023", column="year")])
     year = year.astype("int64").to_numpy()
     if len(year) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -377,7 +381,7 @@ def unit_metrics(
         extra[c] = (pd.to_datetime(extra[c], errors="coerce") if c in extra
                     else pd.Series(pd.NaT, index=index, dtype="datetime64[ns]"))
     known = None
-    if lc is not None and parcels is not None and parcels.index is lc.anchors[1]:
+    if lc is not None and parcels is not None and parcels.index is lc.parcel_index():
         known = (lc.share_p, fl_codes[lc.share_f])
     supply = _supply_dates(parcels, links, ids, unit, known)
     if supply is not None:

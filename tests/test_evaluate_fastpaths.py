@@ -32,9 +32,9 @@ def test_assemble_puts_constants_and_arrays_in_row_order() -> None:
     assert out.type == pa.string()
 
 
-def test_assemble_of_shared_rows_keeps_each_piece_as_before() -> None:
-    out = assemble(3, [(np.array([0, 1]), "a"), (np.array([1]), _arr(["b"]))])
-    assert out.to_pylist() == ["a", "a", "b", ""]
+def test_assemble_refuses_pieces_that_share_rows() -> None:
+    with pytest.raises(ValueError, match="share rows"):
+        assemble(3, [(np.array([0, 1]), "a"), (np.array([1]), _arr(["b"]))])
 
 
 @settings(max_examples=60, deadline=None)

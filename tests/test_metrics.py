@@ -130,6 +130,16 @@ def test_bad_panels_are_reported():
     dup = frame(firm_rows("A", {2021: {"tax": 1.0}}) * 2)
     with pytest.raises(InputError, match=r"several rows for the same firm and year[\s\S]*A/2021.*rows 1, 2"):
         unit_metrics(dup, links)
+    no_year = frame(firm_rows("A", {2021: {"tax": 1.0}}) + firm_rows("B", {2021: {"tax": 2.0}}))
+    no_year["year"] = pd.array([2021, None], dtype="Int64")
+    with pytest.raises(InputError, match=r"rows without a year[\s\S]*1 rows: B"):
+        unit_metrics(no_year, links)
+
+
+def test_an_empty_panel_gives_an_empty_table():
+    empty = frame(firm_rows("A", {2021: {"tax": 1.0}})).iloc[:0]
+    out = unit_metrics(empty, make_links([], []))
+    assert out.empty and "tax_per_mu" in out.columns
 
 
 def test_parcel_metrics_apportion_by_land_share():

@@ -236,10 +236,10 @@ def link_firms(
     report = _report(methods, tenant_mode, firm_links, firm_method, shares, shares_out,
                      issue_frame.drop(columns="f"), reasons, unknown_land, info, parcel_links, counts)
     links = Links(shares=shares_out, firm_links=firm_links, parcel_links=parcel_links, report=report)
-    if clean_ids:  # the codes stand for the text ids only when cleaning changed none of them
+    held = anchors(firms, parcels, shares_out, firm_links)
+    if clean_ids and held is not None:  # the codes stand for the text ids only when cleaning changed none
         links.codes = LinkCodes(firm_ids=firm_ids.slice(0, n_firms), panel_f=panel_f, eval_f=eval_f,
-                                share_f=shares["f"], share_p=shares["p"],
-                                anchors=anchors(firms, parcels, shares_out, firm_links))
+                                share_f=shares["f"], share_p=shares["p"], anchors=held)
     return links
 
 

@@ -99,12 +99,15 @@ def id_runs(values: pd.Series) -> tuple[pa.Array, np.ndarray]:
     A firm-year panel lists a firm's years together, so its ids are cleaned and hashed once per run
     (a quarter of the rows) and the codes repeated back with ``numpy.repeat``.
     """
-    heads, lengths, _ = _id_runs(values)
+    heads, lengths, _ = _id_runs(values, check=False)
     return heads, lengths
 
 
-def _id_runs(values: pd.Series) -> tuple[pa.Array, np.ndarray, bool]:
-    """``id_runs`` and whether cleaning left every id as it was (text ids, none trimmed or blank)."""
+def _id_runs(values: pd.Series, *, check: bool = True) -> tuple[pa.Array, np.ndarray, bool]:
+    """``id_runs`` and whether cleaning left every id as it was (text ids, none trimmed or blank).
+
+    ``check=False`` skips that comparison (one pass over the ids) and answers False.
+    """
     text = _text(values, whole=False)
     start = np.ones(len(text), dtype=bool)
     if len(text) > 1:
@@ -116,7 +119,7 @@ def _id_runs(values: pd.Series) -> tuple[pa.Array, np.ndarray, bool]:
     heads = text.filter(pa.array(start))
     heads = heads.combine_chunks() if isinstance(heads, pa.ChunkedArray) else heads
     clean = _clean(heads)
-    unchanged = (isinstance(values.dtype, pd.StringDtype) and not clean.null_count
+    unchanged = (check and isinstance(values.dtype, pd.StringDtype) and not clean.null_count
                  and (not len(clean) or pc.all(pc.equal(heads, clean)).as_py()))
     return clean, np.diff(np.r_[at, len(text)]), bool(unchanged)
 
