@@ -19,9 +19,9 @@ import pandas as pd
 
 from gisefficiency.evaluate import evaluate, flag_parcels
 from gisefficiency.metrics import parcel_metrics, unit_metrics
-from gisefficiency.policy import load_preset
+from gisefficiency.policy import list_presets, load_preset
 
-PRESETS = ("zhejiang-2019", "zhoushan-2020", "wenzhou-etdz-2021", "suichang-2022", "wenling-2022", "huangyan-2022")
+PRESETS = tuple(p.name for p in list_presets())  # every shipped preset
 
 
 @dataclass
