@@ -38,6 +38,7 @@ from gisefficiency import _blocks_keep
 from gisefficiency._blocks_table import BLOCK_COLUMNS, FIRM_ID_COLUMNS, attributes, ranked
 from gisefficiency.adjacency import (
     _threaded,
+    adjacency_distances,
     adjacency_pairs,
     assemble,
     components,
@@ -184,7 +185,13 @@ def find_blocks(
 
     cand = np.nonzero(usable & flagged)[0]
     geoms = geom_all[cand]
-    i, j = adjacency_pairs(geoms, gap_m=gap_m)
+    if gap_m > 0:
+        # The distances also tell which pairs touch (the union needs them), without a second test.
+        i, j, dist = adjacency_distances(geoms, gap_m=gap_m)
+        touching = dist <= TOUCH_TOLERANCE_M
+    else:
+        i, j = adjacency_pairs(geoms, gap_m=gap_m)
+        touching = np.ones(len(i), dtype=bool)
     comp = components(len(cand), i, j)
     land = parcels["land_mu"].to_numpy(dtype=float)[cand]
     comp_land = np.bincount(comp, weights=land, minlength=comp.max() + 1 if len(comp) else 0)
@@ -203,14 +210,14 @@ def find_blocks(
     low_pos, low_block = cand[in_block], member_block[in_block]
     n_blocks = len(ok_comps)
 
-    keep_pair = in_block[i] & in_block[j]
+    keep_pair = in_block[i] & in_block[j] & touching
     local = np.full(len(cand), -1)
     local[in_block] = np.arange(len(low_pos))
     low_geoms = geom_all[low_pos]
     with ThreadPoolExecutor(2) as pool:
         # The touch components of the flagged parcels are unioned (GEOS, releasing the GIL) while
         # the kept parcels are chosen: neither needs the other, and each has serial stretches.
-        pieces = pool.submit(_pieces, low_geoms, local[i[keep_pair]], local[j[keep_pair]], gap_m=gap_m)
+        pieces = pool.submit(_pieces, low_geoms, local[i[keep_pair]], local[j[keep_pair]])
         # Kept parcels are chosen before any block polygon exists (hull and probes use the flagged
         # parcels themselves), so that each block polygon is assembled once, kept parcels included.
         kept_pos, kept_block = _kept(parcels, geom_all, usable & ~flagged, low_pos, low_block, n_blocks,
@@ -312,7 +319,7 @@ def _kept(parcels, geom_all, eligible, low_pos, low_block, n_blocks, *, keep, ga
     return chosen["pos"].to_numpy(dtype=np.intp), chosen["block"].to_numpy(dtype=np.intp)
 
 
-def _pieces(low_geoms, li, lj, *, gap_m) -> tuple[np.ndarray, np.ndarray]:
+def _pieces(low_geoms, li, lj) -> tuple[np.ndarray, np.ndarray]:
     """Touch components of the flagged parcels of the blocks, each unioned once.
 
     Only parcels of a block that intersect (or lie within ``TOUCH_TOLERANCE_M``) need an overlay:
@@ -323,18 +330,13 @@ def _pieces(low_geoms, li, lj, *, gap_m) -> tuple[np.ndarray, np.ndarray]:
     low_geoms
         Flagged parcels of the blocks.
     li, lj
-        Pairs of flagged parcels (positions in ``low_geoms``) of the same block within ``gap_m``.
-    gap_m
-        The adjacency gap: when 0, the pairs ``li, lj`` already intersect.
+        Pairs of flagged parcels (positions in ``low_geoms``) of the same block that touch.
 
     Returns
     -------
     tuple of ndarray
         The touch component of each parcel and the union of each component (``_polygons``).
     """
-    if gap_m > 0 and len(li):
-        hit = intersecting(low_geoms, li, lj, tolerance=TOUCH_TOLERANCE_M)
-        li, lj = li[hit], lj[hit]
     touch = components(len(low_geoms), li, lj)
     return touch, union_by_label(low_geoms, touch)
 

@@ -9,7 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gisefficiency import adjacency
-from gisefficiency.adjacency import adjacency_pairs, assemble, components, intersecting, union_by_label
+from gisefficiency.adjacency import (
+    adjacency_distances,
+    adjacency_pairs,
+    assemble,
+    components,
+    intersecting,
+    union_by_label,
+)
 
 
 def squares(xs, ys, side=10.0):
@@ -26,6 +33,26 @@ def test_pairs_and_components_hand_computed():
     assert list(zip(i, j, strict=True)) == [(0, 1), (1, 2)]
     labels = components(4, i, j)
     assert labels[0] == labels[1] == labels[2] != labels[3]
+
+
+def test_adjacency_distances_hand_computed():
+    # 0-1 touch (0 m), 1-2 are 5 m apart, 2-3 are 5.5 m apart: beyond a 5 m gap.
+    geoms = squares([0, 10, 25, 40.5], [0, 0, 0, 0])
+    i, j, d = adjacency_distances(geoms, gap_m=5)
+    assert list(zip(i, j, strict=True)) == [(0, 1), (1, 2)]
+    assert d.tolist() == [0.0, 5.0]
+    i, j, d = adjacency_distances(geoms[:1], gap_m=5)
+    assert len(i) == len(j) == len(d) == 0
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 60), st.integers(0, 60)), min_size=0, max_size=25), st.sampled_from([1.0, 7.5]))
+def test_adjacency_distances_agree_with_pairs_and_touch_test(corners, gap):
+    geoms = squares([c[0] for c in corners], [c[1] for c in corners], side=6.0)
+    i, j, d = adjacency_distances(geoms, gap_m=gap)
+    pi, pj = adjacency_pairs(geoms, gap_m=gap)
+    assert np.array_equal(i, pi) and np.array_equal(j, pj)
+    assert np.array_equal(d <= 1e-6, intersecting(geoms, i, j, tolerance=1e-6))
 
 
 def test_intersecting_with_tolerance():
