@@ -266,3 +266,18 @@ def _kahan_runs(x: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndar
             active = active[sizes[active] > step]
     total[~seen] = np.nan
     return total
+
+
+def divide(n: np.ndarray, d: np.ndarray, out: np.ndarray) -> None:
+    """``n / d`` into ``out``; NaN where ``d`` is missing, zero or negative (NaN compares False)."""
+    out.fill(np.nan)
+    np.divide(n, d, out=out, where=d > 0)
+
+
+def unit_of(fl_codes: np.ndarray, eval_codes: np.ndarray | None, n_ids: int) -> np.ndarray:
+    """Unit code of every id code: its ``firm_links`` eval_id, else itself (firms the link stage never saw)."""
+    unit = np.arange(n_ids, dtype=np.int64)
+    if eval_codes is not None:
+        known = eval_codes >= 0
+        unit[fl_codes[known]] = eval_codes[known]
+    return unit

@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from gisefficiency._text import vocab
 from gisefficiency.ids import arrow_ids, encode
 
 __all__ = ["at_years", "by_year", "combos", "ranks", "renumber", "tail_pairs", "tenant_counts", "tenants_per_row"]
@@ -167,3 +169,16 @@ def tail_pairs(at: np.ndarray, both: np.ndarray, n_words: int, k: int
     lut[used] = np.arange(len(used), dtype=np.int32)
     a, b = np.divmod(used, k)
     return lut[pair], a, b
+
+
+def tails_text(at: np.ndarray, both: np.ndarray, words: list[str], pct: list[str],
+               pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> list[pa.Array]:
+    """The ranking's words and the percent with the class, in one language, as pieces.
+
+    Usually one lookup of the pairs that occur (one piece, so the row's text is written in one pass
+    less); two lookups when there are too many pairs.
+    """
+    if pairs is None:
+        return [vocab(at, words), vocab(both, pct)]
+    code, a, b = pairs
+    return [vocab(code, [words[i] + pct[j] for i, j in zip(a, b, strict=True)])]

@@ -36,6 +36,7 @@ import pyarrow as pa
 
 from gisefficiency._metrics_kernels import (
     apportioned_sums,
+    divide,
     floats,
     group_sum,
     min_count_sum,
@@ -45,6 +46,7 @@ from gisefficiency._metrics_kernels import (
     sorted_sums,
     take_rows,
     text_sorted,
+    unit_of,
 )
 from gisefficiency.errors import InputError, Problem, format_ids
 from gisefficiency.ids import arrow_ids, encode, positions, run_heads
@@ -145,14 +147,8 @@ def emission_tonnes(frame: pd.DataFrame, weights: Mapping[str, float] | None = N
 
 def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
     out = np.empty(len(num))
-    _divide(num.to_numpy(dtype="float64", na_value=np.nan), den.to_numpy(dtype="float64", na_value=np.nan), out)
+    divide(num.to_numpy(dtype="float64", na_value=np.nan), den.to_numpy(dtype="float64", na_value=np.nan), out)
     return pd.Series(out, index=num.index)
-
-
-def _divide(n: np.ndarray, d: np.ndarray, out: np.ndarray) -> None:
-    """``n / d`` into ``out``; NaN where ``d`` is missing, zero or negative (NaN compares False)."""
-    out.fill(np.nan)
-    np.divide(n, d, out=out, where=d > 0)
 
 
 def compute_metrics(frame: pd.DataFrame) -> pd.DataFrame:
@@ -175,7 +171,7 @@ def _metric_rows(rows: Mapping[str, np.ndarray], out: np.ndarray) -> None:
         num, den = rows.get(m.numerator), rows.get(m.denominator)
         if num is None or den is None:  # an absent input: the metric is missing
             nan = np.full(out.shape[1], np.nan) if nan is None else nan
-        _divide(nan if num is None else num, nan if den is None else den, out[i])
+        divide(nan if num is None else num, nan if den is None else den, out[i])
 
 
 def _check_columns(firms: pd.DataFrame) -> None:
@@ -223,15 +219,6 @@ def _panel_keys(firms: pd.DataFrame, uscc_codes: np.ndarray) -> tuple[np.ndarray
     if (uscc_codes < 0).any() or np.bincount(uscc_codes * len(years) + y_codes).max() > 1:
         _check_panel(firms)
     return years, y_codes
-
-
-def _unit_of(fl: pd.DataFrame, fl_codes: np.ndarray, eval_codes: np.ndarray | None, n_ids: int) -> np.ndarray:
-    """Unit code of every id code: its ``firm_links`` eval_id, else itself (firms the link stage never saw)."""
-    unit = np.arange(n_ids, dtype=np.int64)
-    if eval_codes is not None:
-        known = eval_codes >= 0
-        unit[fl_codes[known]] = eval_codes[known]
-    return unit
 
 
 def _supply_dates(parcels: pd.DataFrame | None, links: Any, ids: pa.Array, unit: np.ndarray,
@@ -323,7 +310,7 @@ def unit_metrics(
         uscc_codes, fl_codes = codes[:2]
         fl_eval = codes[2] if has_eval else None
     n_ids = len(ids)
-    unit = _unit_of(fl, fl_codes, fl_eval, n_ids)
+    unit = unit_of(fl_codes, fl_eval, n_ids)
     years, y_codes = _panel_keys(firms, uscc_codes)
     eval_codes = unit[uscc_codes]
     not_rep = uscc_codes != eval_codes

@@ -31,6 +31,7 @@ from gisefficiency._scoring_kernels import (
     combos,
     ranks,
     tail_pairs,
+    tails_text,
     tenant_counts,
     tenants_per_row,
 )
@@ -308,19 +309,6 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
                          "grade_reason_zh": texts[0], "grade_reason_en": texts[1]}, index=panel.index)
 
 
-def _tails(at: np.ndarray, both: np.ndarray, words: list[str], pct: list[str],
-           pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> list[pa.Array]:
-    """The ranking's words and the percent with the class, in one language, as pieces.
-
-    Usually one lookup of the pairs that occur (one piece, so the row's text is written in one pass
-    less); two lookups when there are too many pairs.
-    """
-    if pairs is None:
-        return [vocab(at, words), vocab(both, pct)]
-    code, a, b = pairs
-    return [vocab(code, [words[i] + pct[j] for i, j in zip(a, b, strict=True)])]
-
-
 def _remarks(idx: np.ndarray | None, years: np.ndarray, no_bench: list[tuple[np.ndarray, str, str]],
              notes: list[tuple[np.ndarray, str, str]],
              adjust: list[tuple[np.ndarray, Callable[[np.ndarray], tuple[Text, Text]]]]) -> Remarks:
@@ -496,7 +484,7 @@ def _classes(panel: pd.DataFrame, sc: Scoring, key: np.ndarray, graded: np.ndarr
                 e = vocab(remarks[0], remarks[1 + lang]) if forms else remarks[lang]
                 mid = [(_array(e, m), valid), (vocab(head, heads[lang]), valid)]
             return [(sc_txt, valid), *mid, (r_s, pct),
-                    *((t, pct) for t in _tails(at, both, words[lang], pcts[lang], tails))]
+                    *((t, pct) for t in tails_text(at, both, words[lang], pcts[lang], tails))]
 
         return pieces
 

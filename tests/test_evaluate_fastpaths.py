@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gisefficiency._scoring_kernels import at_years, by_year
+from gisefficiency._scoring_kernels import at_years, by_year, tails_text
 from gisefficiency._scoring_kernels import tail_pairs as _tail_pairs
 from gisefficiency._text import assemble, cat, few_days, fmt, join, labels, vocab
 from gisefficiency.conditions import evaluate_condition, resolve_date
@@ -19,7 +19,6 @@ from gisefficiency.errors import InputError
 from gisefficiency.evaluate import _at_year, _reference_year
 from gisefficiency.policy import load_preset
 from gisefficiency.rules import Grade
-from gisefficiency.scoring import _tails
 
 
 def _arr(xs: list[str]) -> pa.Array:
@@ -163,12 +162,12 @@ def test_tails_equal_the_two_lookups() -> None:
     words_zh, words_en = ["/5名（前", "/9名（前", ""], [" of 5 (top ", " of 9 (top ", ""]
     pct_zh, pct_en = ["10%），A类", "20%），B类", "30%），C类", "40%），D类"], ["10%): A", "20%): B", "30%): C", "40%): D"]
     pairs = _tail_pairs(at, both, len(words_zh), len(pct_zh))
-    zh = _tails(at, both, words_zh, pct_zh, pairs)
-    en = _tails(at, both, words_en, pct_en, pairs)
+    zh = tails_text(at, both, words_zh, pct_zh, pairs)
+    en = tails_text(at, both, words_en, pct_en, pairs)
     assert len(zh) == 1 and len(en) == 1
     assert zh[0].to_pylist() == ["/5名（前40%），D类", "/9名（前10%），A类", "20%），B类", "/5名（前40%），D类"]
     assert en[0].to_pylist() == [words_en[a] + pct_en[b] for a, b in zip(at, both, strict=True)]
-    two = _tails(at, both, words_en, pct_en, None)  # too many pairs: the two lookups themselves
+    two = tails_text(at, both, words_en, pct_en, None)  # too many pairs: the two lookups themselves
     assert [a + b for a, b in zip(two[0].to_pylist(), two[1].to_pylist(), strict=True)] == en[0].to_pylist()
 
 
