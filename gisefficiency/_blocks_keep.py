@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gisefficiency.adjacency import _threaded, threads
+from gisefficiency.adjacency import THREADS, _threaded
 
 #: Boundary sample points per polygon part for the faced share (16: 4 per side of a square).
 FACE_SAMPLES: int = 16
@@ -214,22 +214,19 @@ def _faced(cand_geoms: np.ndarray, lists: list[tuple[np.ndarray, np.ndarray]], m
 
 
 def _by_block(func: Callable[[slice], np.ndarray], block: np.ndarray) -> np.ndarray:
-    """``func`` over row slices of a block-sorted array on ``adjacency.threads()`` threads, cut between blocks.
+    """``func`` over row slices of a block-sorted array on ``THREADS`` threads, cut between blocks.
 
     Small inputs (under 10,000 rows) run in the calling thread, where threads cost more than they save.
     Whole calls of numpy and GEOS work per chunk, rather than a single GEOS call, so that the numpy
     part runs in parallel too.
     """
     n = len(block)
-    workers = threads()
-    if workers <= 1:
-        return func(slice(0, n))
-    cuts = np.searchsorted(block, block[np.linspace(0, n, 4 * workers + 1, dtype=int)[1:-1]], side="left")
+    cuts = np.searchsorted(block, block[np.linspace(0, n, 4 * THREADS + 1, dtype=int)[1:-1]], side="left")
     bounds = np.unique(np.r_[0, cuts, n])
     slices = [slice(lo, hi) for lo, hi in pairwise(bounds)]
     if len(slices) <= 1 or n < 10_000:
         return func(slice(0, n))
-    with ThreadPoolExecutor(workers) as pool:
+    with ThreadPoolExecutor(THREADS) as pool:
         return np.concatenate(list(pool.map(func, slices)))
 
 

@@ -9,9 +9,7 @@ misses those pairs (37 % of neighbour pairs on the benchmark data, see
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -26,39 +24,13 @@ _CHUNK: int = 50_000
 _MIN_CHUNK: int = 1_000
 
 
-_local = threading.local()
-
-
-def threads() -> int:
-    """Worker threads for chunked calls made by the calling thread (``THREADS`` unless :func:`one_thread`)."""
-    return getattr(_local, "threads", THREADS)
-
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Chunked calls of the calling thread run in it, without workers.
-
-    For a branch that already runs beside another one: two branches of two workers each would put
-    four busy threads on the two cores, which costs CPU and gains no time (measured on blocks at 1M).
-    """
-    before = threads()
-    _local.threads = 1
-    try:
-        yield
-    finally:
-        _local.threads = before
-
-
 def _threaded(func: Callable[[slice], np.ndarray], n: int, *, axis: int = 0) -> np.ndarray:
-    """Run ``func`` over row slices of ``range(n)`` on :func:`threads` threads and concatenate in order."""
-    workers = threads()
-    size = max(_MIN_CHUNK, min(_CHUNK, -(-n // (4 * workers))))
+    """Run ``func`` over row slices of ``range(n)`` on ``THREADS`` threads and concatenate in order."""
+    size = max(_MIN_CHUNK, min(_CHUNK, -(-n // (4 * THREADS))))
     slices = [slice(start, min(start + size, n)) for start in range(0, n, size)]
     if len(slices) <= 1:
         return func(slice(0, n))
-    if workers <= 1:  # still in chunks: they bound the temporary memory
-        return np.concatenate([func(rows) for rows in slices], axis=axis)
-    with ThreadPoolExecutor(workers) as pool:
+    with ThreadPoolExecutor(THREADS) as pool:
         parts = list(pool.map(func, slices))
     return np.concatenate(parts, axis=axis)
 

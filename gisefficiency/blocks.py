@@ -24,10 +24,10 @@ Sums are NaN-safe: a block whose parcels all lack a figure gets NaN, never 0.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import geopandas as gpd
 import numpy as np
@@ -43,7 +43,6 @@ from gisefficiency.adjacency import (
     assemble,
     components,
     intersecting,
-    one_thread,
     union_by_label,
 )
 from gisefficiency.errors import ConfigError, CRSError, InputError, Problem, format_ids
@@ -217,15 +216,13 @@ def find_blocks(
     low_geoms = geom_all[low_pos]
     with ThreadPoolExecutor(2) as pool:
         # The touch components of the flagged parcels are unioned (GEOS, releasing the GIL) while
-        # the kept parcels are chosen: neither needs the other. Each branch runs in one thread, as
-        # the two of them already fill the two cores.
-        pieces = pool.submit(_one_thread(_pieces), low_geoms, local[i[keep_pair]], local[j[keep_pair]])
+        # the kept parcels are chosen: neither needs the other, and each has serial stretches.
+        pieces = pool.submit(_pieces, low_geoms, local[i[keep_pair]], local[j[keep_pair]])
         # Kept parcels are chosen before any block polygon exists (hull and probes use the flagged
         # parcels themselves), so that each block polygon is assembled once, kept parcels included.
-        with one_thread():
-            kept_pos, kept_block = _kept(parcels, geom_all, usable & ~flagged, low_pos, low_block, n_blocks,
-                                         keep=keep, gap_m=gap_m, enclosed_share=keep_enclosed_share,
-                                         max_share=keep_max_share)
+        kept_pos, kept_block = _kept(parcels, geom_all, usable & ~flagged, low_pos, low_block, n_blocks,
+                                     keep=keep, gap_m=gap_m, enclosed_share=keep_enclosed_share,
+                                     max_share=keep_max_share)
         # The block attributes need the polygons only for the compactness, added afterwards.
         sums = pool.submit(attributes, parcels, np.r_[low_pos, kept_pos], np.r_[low_block, kept_block],
                            len(low_pos), n_blocks, target_tax_per_mu)
@@ -320,16 +317,6 @@ def _kept(parcels, geom_all, eligible, low_pos, low_block, n_blocks, *, keep, ga
     chosen = _blocks_keep.choose_kept(pairs, keep=keep, enclosed_share=enclosed_share, max_share=max_share,
                                       low_mu=low_mu)
     return chosen["pos"].to_numpy(dtype=np.intp), chosen["block"].to_numpy(dtype=np.intp)
-
-
-def _one_thread(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``func`` with :func:`one_thread` around it (for a branch run in a pool thread)."""
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        with one_thread():
-            return func(*args, **kwargs)
-
-    return call
 
 
 def _pieces(low_geoms, li, lj) -> tuple[np.ndarray, np.ndarray]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 import shapely
@@ -137,21 +135,3 @@ def test_components_equal_scipy(case):
     j = np.array([b for _, b in edges], dtype=np.intp)
     graph = coo_array((np.ones(len(i), dtype=np.int8), (i, j)), shape=(n, n))
     np.testing.assert_array_equal(components(n, i, j), connected_components(graph, directed=False)[1])
-
-
-def test_one_thread_runs_chunks_in_the_calling_thread_with_the_same_result(monkeypatch):
-    monkeypatch.setattr(adjacency, "_MIN_CHUNK", 10)
-    seen = set()
-
-    def square(rows: slice) -> np.ndarray:
-        seen.add(threading.get_ident())
-        return np.arange(rows.start, rows.stop) ** 2
-
-    assert adjacency.threads() == adjacency.THREADS
-    with adjacency.one_thread():
-        assert adjacency.threads() == 1
-        out = adjacency._threaded(square, 95)
-    assert adjacency.threads() == adjacency.THREADS
-    assert seen == {threading.get_ident()}
-    assert np.array_equal(out, np.arange(95) ** 2)
-    assert np.array_equal(adjacency._threaded(square, 95), out)  # the workers give the same
