@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from gisefficiency._metrics_kernels import group_sum, needs_kahan, plain_sum
 from gisefficiency.errors import CRSError, InputError, Problem, format_ids
 from gisefficiency.link._validate import LINK_METHODS, canonical_coord_sys, known
 
@@ -154,17 +155,12 @@ def aggregate_land(
 def _group_sum(values: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
     """Per group the sum of the values that are not NaN, NaN if there are none (pandas ``sum(min_count=1)``).
 
-    ``bincount`` adds in row order, which equals pandas' compensated sum for up to two values; the rare
-    groups with more go through pandas so that every sum is bit-for-bit what pandas gives.
+    Bit for bit as pandas: which kernel pandas takes depends on the whole column (sorted keys and no
+    NaN anywhere: plain sums; else compensated sums), so the choice is made here the same way.
     """
-    ok = ~np.isnan(values)
-    count = np.bincount(group[ok], minlength=n)
-    out = np.bincount(group[ok], weights=values[ok], minlength=n)
-    many = count[group] > 2
-    if many.any():
-        sums = pd.Series(values[many]).groupby(group[many]).sum()
-        out[sums.index.to_numpy()] = sums.to_numpy()
-    return np.where(count > 0, out, np.nan)
+    if needs_kahan(group, bool(np.isnan(values).any())):
+        return group_sum(group, values, n)
+    return plain_sum(group, values, n)
 
 
 def _labels(ids: pa.Array, codes: np.ndarray) -> list[str]:
