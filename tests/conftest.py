@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "layers" / "sample"
+
+# Property tests draw the same examples on every run ("fixed"), so a test run (and CI) is repeatable;
+# `HYPOTHESIS_PROFILE=explore make test` draws new ones to look for bugs. A case found that way is
+# kept in its test as an `@example`.
+settings.register_profile("fixed", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
 
 
 @pytest.fixture(scope="session")
