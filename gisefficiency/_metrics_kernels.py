@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from gisefficiency.ids import fixed_width, string_index
 
 __all__ = [
-    "apportioned_sums", "floats", "group_sum", "min_count_sum", "multi_index", "needs_kahan", "plain_sum",
+    "apportioned_sums", "floats", "group_sum", "min_count_sum", "multi_index", "needs_kahan", "pandas_sum", "plain_sum",
     "sorted_rank", "sorted_sums", "take_rows", "text_sorted",
 ]
 
@@ -75,6 +75,17 @@ def plain_sum(keys: np.ndarray, block: np.ndarray, n: int, *, min_count: int = 1
 def needs_kahan(keys: np.ndarray, has_nan: bool) -> bool:
     """True when pandas sums groups with its compensated kernel: unsorted keys or some NaN in the block."""
     return has_nan or bool(len(keys) and (keys[1:] < keys[:-1]).any())
+
+
+def pandas_sum(keys: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """``pd.Series(values).groupby(keys).sum(min_count=1)`` per key ``0..n-1``, bit for bit.
+
+    pandas picks its kernel from the whole column, so one NaN in any group makes every group's sum
+    compensated: :func:`plain_sum` or :func:`group_sum` is chosen here the same way.
+    """
+    if needs_kahan(keys, bool(np.isnan(values).any())):
+        return group_sum(keys, values, n)
+    return plain_sum(keys, values, n)
 
 
 def _kahan(keys: np.ndarray, values: np.ndarray, ok: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:

@@ -19,12 +19,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pyproj import Transformer
 
+from gisefficiency._metrics_kernels import pandas_sum
 from gisefficiency.constants import M2_PER_MU
 from gisefficiency.crs import gcj02_to_bd09, wgs84_to_gcj02
 from gisefficiency.errors import ConfigError, CRSError, InputError
 from gisefficiency.ids import _fixed_first_codes, _hashed_first_codes
 from gisefficiency.link import TENANT_MODES, LinkReport, Links, link_firms
-from gisefficiency.link._candidates import _group_sum, first_of, latest
+from gisefficiency.link._candidates import first_of, latest
 from gisefficiency.link._core import _last_name
 from gisefficiency.link._validate import as_id, encode, id_runs
 
@@ -590,7 +591,7 @@ def test_array_helpers_equal_pandas(rows):
     assert latest(a, year).tolist() == ((year == last) | (np.isnan(year) & np.isnan(last))).tolist()
     group = a + 1
     expected = frame.groupby(group)["value"].sum(min_count=1).reindex(range(5)).to_numpy()
-    np.testing.assert_array_equal(_group_sum(value, group, 5), expected)  # bit for bit, NaN where none
+    np.testing.assert_array_equal(pandas_sum(group, value, 5), expected)  # bit for bit, NaN where none
 
 
 @settings(max_examples=60, deadline=None)

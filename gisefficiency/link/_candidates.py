@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from gisefficiency._metrics_kernels import group_sum, needs_kahan, plain_sum
+from gisefficiency._metrics_kernels import pandas_sum
 from gisefficiency.errors import CRSError, InputError, Problem, format_ids
 from gisefficiency.link._validate import LINK_METHODS, canonical_coord_sys, known
 
@@ -149,18 +149,7 @@ def aggregate_land(
                      fix="keep one row per firm and parcel, or make the kinds agree", column="kind")],
         )
     return {"f": known(fq[head], n_firms), "p": known(q[head], n_parcels), "fq": fq[head], "q": q[head],
-            "kind": kind[head], "floor": _group_sum(floor, group, n)}
-
-
-def _group_sum(values: np.ndarray, group: np.ndarray, n: int) -> np.ndarray:
-    """Per group the sum of the values that are not NaN, NaN if there are none (pandas ``sum(min_count=1)``).
-
-    Bit for bit as pandas: which kernel pandas takes depends on the whole column (sorted keys and no
-    NaN anywhere: plain sums; else compensated sums), so the choice is made here the same way.
-    """
-    if needs_kahan(group, bool(np.isnan(values).any())):
-        return group_sum(group, values, n)
-    return plain_sum(group, values, n)
+            "kind": kind[head], "floor": pandas_sum(group, floor, n)}
 
 
 def _labels(ids: pa.Array, codes: np.ndarray) -> list[str]:
