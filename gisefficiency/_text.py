@@ -37,6 +37,22 @@ def const(n: int, s: str = "") -> pa.Array:
     return pa.array([s], pa.string()).take(pa.array(np.zeros(n, dtype=np.int32)))
 
 
+def take_text(s: pd.Series, pos: np.ndarray | None, *, absent: str = "") -> pa.Array:
+    """A text column (missing as '') at row positions ``pos`` (-1: ``absent``; None: every row), in Arrow.
+
+    The values stay in Arrow (no Python string per row) and in pandas' layout (no cast of a long column).
+    """
+    arr = pa.array(s.array) if isinstance(s.dtype, pd.StringDtype) else pa.array(s.astype("string").array)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.null_count:
+        arr = pc.fill_null(arr, "")
+    if pos is None:
+        return arr
+    out = arr.take(pa.array(np.maximum(pos, 0), mask=pos < 0))
+    return pc.fill_null(out, absent) if out.null_count else out
+
+
 def vocab(codes: np.ndarray, strings: Sequence[str], *, large: bool = False) -> pa.Array:
     """Row ``i`` shows ``strings[codes[i]]`` (one ``take`` from a small dictionary).
 

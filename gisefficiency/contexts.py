@@ -12,7 +12,8 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
+
+from gisefficiency._text import const, take_text
 
 __all__ = ["Context", "PanelContext", "UnitContext", "years_of"]
 
@@ -36,21 +37,6 @@ def _take(a: np.ndarray, pos: np.ndarray, numeric: bool) -> np.ndarray:
     out = np.full(len(pos), np.nan) if numeric else np.full(len(pos), "", dtype=object)
     out[ok] = a[pos[ok]]
     return out
-
-
-def _text_at(s: pd.Series | None, pos: np.ndarray | None, n: int) -> pa.Array:
-    """A text column at row positions ``pos`` (-1: none; None: every row) as Arrow text, '' where missing.
-
-    The values stay in Arrow: no Python string per row.
-    """
-    if s is None:
-        return pa.array([""], pa.string()).take(pa.array(np.zeros(n, dtype=np.int32)))
-    arr = pa.array(s.astype("string").array)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if pos is not None:
-        arr = arr.take(pa.array(np.maximum(pos, 0), mask=pos < 0))
-    return pc.fill_null(arr, "") if arr.null_count else arr
 
 
 def _array(s: pd.Series, numeric: bool) -> np.ndarray:
@@ -124,8 +110,9 @@ class PanelContext:
 
     def text(self, col: str, k: int) -> pa.Array:
         """Like ``values(col, k, numeric=False)``, as Arrow text."""
-        s = self.frame.get(col)
-        return _text_at(s, None if k == 0 or s is None else self._back(k), self.n)
+        if col not in self.frame:
+            return const(self.n)
+        return take_text(self.frame[col], None if k == 0 else self._back(k))
 
     def attr(self, col: str) -> pd.Series:
         if col not in self.frame:
@@ -179,11 +166,11 @@ class UnitContext:
     def text(self, col: str, k: int) -> pa.Array:
         """Like ``values(col, k, numeric=False)``, as Arrow text."""
         if col not in self.frame:
-            return _text_at(None, None, self.n)
+            return const(self.n)
         rows = self._year_rows(k)
         pos = np.full(self.n, -1)
         pos[self._codes[rows]] = rows  # a unit's row that year (the last one, as ``values`` keeps)
-        return _text_at(self.frame[col], pos, self.n)
+        return take_text(self.frame[col], pos)
 
     def attr(self, col: str) -> pd.Series:
         if col not in self._attrs:

@@ -22,6 +22,7 @@ from gisefficiency._text import (
     fmt,
     fmt1,
     join,
+    take_text,
     to_series,
     vocab,
     where,
@@ -72,17 +73,6 @@ def _arrow_nulls(s: pd.Series) -> pa.Array:
 def _positions(pos: np.ndarray) -> pa.Array:
     """Row positions for ``take``; -1 gives null."""
     return pa.array(np.maximum(pos, 0), mask=pos < 0)
-
-
-def _at_year(s: pd.Series, at: pa.Array, absent: str) -> pa.Array:
-    """``s`` (a text column, missing as '') at rows ``at``; ``absent`` where ``at`` is null."""
-    arr = pa.array(s.array) if isinstance(s.dtype, pd.StringDtype) else pa.array(s.astype("string").array)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    if arr.null_count:
-        arr = pc.fill_null(arr, "")
-    out = arr.take(at)  # kept in pandas' layout (large_string): no cast on the way back
-    return pc.fill_null(out, absent) if out.null_count else out
 
 
 def _lookup(values: np.ndarray, keys: pd.Index, idx: pd.Index) -> np.ndarray:
@@ -226,10 +216,9 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
     score[has] = grades["score"].to_numpy(dtype=float)[pos[has]]
     # units without a row that year show one more text: taken as null, then filled (the panel's long
     # texts are read in place, never copied whole)
-    at = _positions(pos)
-    grade = _at_year(grades["grade"], at, "N")  # A-D/N from grade_units
-    g_zh = _at_year(grades["grade_reason_zh"], at, f"无{ref}年数据，不参评")
-    g_en = _at_year(grades["grade_reason_en"], at, f"no data for {ref}: not graded")
+    grade = take_text(grades["grade"], pos, absent="N")  # A-D/N from grade_units
+    g_zh = take_text(grades["grade_reason_zh"], pos, absent=f"无{ref}年数据，不参评")
+    g_en = take_text(grades["grade_reason_en"], pos, absent=f"no data for {ref}: not graded")
 
     d = policy.disposal
     cats = policy.categories

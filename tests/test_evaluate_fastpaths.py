@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 
 from gisefficiency._scoring_kernels import at_years, by_year, tails_text
 from gisefficiency._scoring_kernels import tail_pairs as _tail_pairs
-from gisefficiency._text import assemble, cat, few_days, fmt, join, labels, vocab
+from gisefficiency._text import assemble, cat, few_days, fmt, join, labels, take_text, vocab
 from gisefficiency.conditions import evaluate_condition, resolve_date
 from gisefficiency.contexts import PanelContext, UnitContext, _by_unit_year, _unit_codes, years_of
 from gisefficiency.errors import InputError
-from gisefficiency.evaluate import _at_year, _reference_year
+from gisefficiency.evaluate import _reference_year
 from gisefficiency.policy import load_preset
 from gisefficiency.rules import Grade
 
@@ -171,9 +171,9 @@ def test_tails_equal_the_two_lookups() -> None:
     assert [a + b for a, b in zip(two[0].to_pylist(), two[1].to_pylist(), strict=True)] == en[0].to_pylist()
 
 
-def test_at_year_takes_rows_and_fills_the_absent() -> None:
+def test_take_text_takes_rows_and_fills_the_absent() -> None:
     s = pd.Series(["x", None, "z"], dtype="string")
-    out = _at_year(s, pa.array([2, None, 1, 0]), "none")
+    out = take_text(s, np.array([2, -1, 1, 0]), absent="none")
     assert out.to_pylist() == ["z", "none", "", "x"]  # a missing text reads as ''
 
 
