@@ -101,3 +101,41 @@ def test_result_frames_are_indexed_by_id(demo_result):
     assert demo_result.parcels.index.name == "parcel_id"
     assert demo_result.firms.index.name == "uscc"
     assert isinstance(demo_result.panel.index, pd.MultiIndex)
+
+
+def _has_jemalloc() -> bool:
+    import pyarrow as pa
+
+    try:
+        pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_jemalloc(), reason="pyarrow built without jemalloc")
+def test_arrow_memory_pool_is_jemalloc_inside_and_restored_after(monkeypatch):
+    import pyarrow as pa
+
+    from gisefficiency.pipeline import arrow_memory_pool
+
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    before = pa.default_memory_pool().backend_name
+    with pytest.raises(RuntimeError, match="inside"), arrow_memory_pool():
+        assert pa.default_memory_pool().backend_name == "jemalloc"
+        # Buffers made inside come from jemalloc, and stay valid after the switch back.
+        kept = pa.array(["地块"] * 1000)
+        raise RuntimeError("stage failed inside")
+    assert pa.default_memory_pool().backend_name == before
+    assert kept[0].as_py() == "地块"
+
+
+def test_arrow_memory_pool_leaves_a_pool_chosen_by_the_user(monkeypatch):
+    import pyarrow as pa
+
+    from gisefficiency.pipeline import arrow_memory_pool
+
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "system")
+    before = pa.default_memory_pool().backend_name
+    with arrow_memory_pool():
+        assert pa.default_memory_pool().backend_name == before
