@@ -78,7 +78,9 @@ def child_run(n: int, raster: bool) -> dict:
     run_s = time.perf_counter() - start
     stages = dict(result.meta["timings_s"])
     s = time.perf_counter()
-    write_results_gpkg(result, folder / "out" / "results.gpkg")
+    # As ``pipeline.write_all`` (the CLI) writes it: with Arrow's jemalloc pool.
+    with pipeline.arrow_memory_pool():
+        write_results_gpkg(result, folder / "out" / "results.gpkg")
     stages["write_gpkg"] = time.perf_counter() - s
     return {
         "parcels": n,
