@@ -129,7 +129,8 @@ def find_blocks(
     keep
         Rule for non-flagged parcels inside a block (see ``gisefficiency._blocks_keep``):
         ``"enclosed"`` keeps every parcel that lies wholly within the block's convex hull (grown by
-        ``_blocks_keep.HULL_TOLERANCE_M``) and whose outer boundary faces the block on at least ``keep_enclosed_share`` of its length;
+        ``_blocks_keep.HULL_TOLERANCE_M``) and whose outer boundary faces the block on at least
+        ``keep_enclosed_share`` of its length;
         ``"share"`` keeps hull parcels facing the block at all, most-faced first, while kept land
         stays within ``keep_max_share`` of the block's land; ``"none"`` keeps nothing.
     keep_max_share

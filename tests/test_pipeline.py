@@ -139,3 +139,26 @@ def test_arrow_memory_pool_leaves_a_pool_chosen_by_the_user(monkeypatch):
     before = pa.default_memory_pool().backend_name
     with arrow_memory_pool():
         assert pa.default_memory_pool().backend_name == before
+
+
+@pytest.mark.skipif(not _has_jemalloc(), reason="pyarrow built without jemalloc")
+def test_arrow_memory_pool_nested_blocks_restore_once_at_the_end(monkeypatch):
+    import pyarrow as pa
+
+    from gisefficiency.pipeline import arrow_memory_pool
+
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    original = pa.default_memory_pool()
+    pa.set_memory_pool(pa.system_memory_pool())
+    try:
+        outer = arrow_memory_pool()
+        inner = arrow_memory_pool()
+        outer.__enter__()
+        inner.__enter__()
+        # The outer block leaves first (as a run in another thread may): the inner one keeps jemalloc.
+        outer.__exit__(None, None, None)
+        assert pa.default_memory_pool().backend_name == "jemalloc"
+        inner.__exit__(None, None, None)
+        assert pa.default_memory_pool().backend_name == "system"
+    finally:
+        pa.set_memory_pool(original)
