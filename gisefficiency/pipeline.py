@@ -59,13 +59,10 @@ def arrow_memory_pool() -> Iterator[None]:
     """
     import pyarrow as pa
 
-    try:
-        pool = None if os.environ.get("ARROW_DEFAULT_MEMORY_POOL") else pa.jemalloc_memory_pool()
-    except NotImplementedError:
-        pool = None
-    if pool is None:
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL") or "jemalloc" not in pa.supported_memory_backends():
         yield
         return
+    pool = pa.jemalloc_memory_pool()
     with _POOL_LOCK:
         _POOL_USERS.append(_POOL_USERS[0] if _POOL_USERS else pa.default_memory_pool())
         pa.set_memory_pool(pool)

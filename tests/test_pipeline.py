@@ -106,11 +106,7 @@ def test_result_frames_are_indexed_by_id(demo_result):
 def _has_jemalloc() -> bool:
     import pyarrow as pa
 
-    try:
-        pa.jemalloc_memory_pool()
-    except NotImplementedError:
-        return False
-    return True
+    return "jemalloc" in pa.supported_memory_backends()
 
 
 @pytest.mark.skipif(not _has_jemalloc(), reason="pyarrow built without jemalloc")
