@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gisefficiency._metrics_kernels import unit_of
 from gisefficiency._text import (
     Text,
     assemble,
@@ -314,15 +315,13 @@ def flag_parcels(
             texts.append(arrow_ids(fl["eval_id"]))
         ids, codes = first_codes(texts)
         sh_codes, fl_codes, v_codes = codes[:3]
-        unit_of = np.arange(len(ids))
-        if has_eval:
-            known = codes[3] >= 0
-            unit_of[fl_codes[known]] = codes[3][known]  # firms the link stage never saw are their own unit
+        # firms the link stage never saw are their own unit
+        unit_code = unit_of(fl_codes, codes[3] if has_eval else None, len(ids))
         low_of = np.zeros(len(ids), dtype=bool)
         low_of[v_codes] = verdicts["low_efficiency"].astype(bool).to_numpy(dtype=bool)
         _, (p_codes, idx_codes) = first_codes([arrow_ids(sh["parcel_id"]), arrow_ids(idx)])
         ok = (sh_codes >= 0) & (p_codes >= 0)
-        unit = np.where(ok, unit_of[sh_codes], -1)
+        unit = np.where(ok, unit_code[sh_codes], -1)
         low = ok & low_of[np.maximum(unit, 0)]
         # the low units in id order (only they are sorted, by the same kernel as a text sort)
         low_units = np.flatnonzero(low_of)
@@ -350,9 +349,8 @@ def flag_parcels(
         name = _arrow_nulls(fl["name"]).take(_positions(fl_pos[f])) if "name" in fl \
             else pa.nulls(len(h), pa.string())
         who = pc.fill_null(pc.coalesce(name.cast(pa.string()), unit_text.cast(pa.string())), "")
-        vp = _positions(v_pos[f])
-        dz = pc.fill_null(_arrow_nulls(verdicts["disposal_zh"]).take(vp).cast(pa.string()), "")
-        de = pc.fill_null(_arrow_nulls(verdicts["disposal_en"]).take(vp).cast(pa.string()), "")
+        dz = take_text(verdicts["disposal_zh"], v_pos[f]).cast(pa.string())
+        de = take_text(verdicts["disposal_en"], v_pos[f]).cast(pa.string())
         k = count_of[idx_codes[h]].astype(float)
         more_zh = where(k > 1, cat("等", fmt(k), "家"), "")
         more_en = where(k > 1, cat(" and ", fmt(k - 1), " more"), "")

@@ -41,7 +41,7 @@ def _quiet_step(label: str) -> Iterator[None]:
 
 
 _POOL_LOCK = threading.Lock()
-_POOL_USERS: list[Any] = []  # the pool to restore, once per run or write_all under way
+_POOL_STATE: dict[str, Any] = {"depth": 0, "saved": None}  # blocks under way, and the pool to restore
 
 
 @contextlib.contextmanager
@@ -64,15 +64,18 @@ def arrow_memory_pool() -> Iterator[None]:
         return
     pool = pa.jemalloc_memory_pool()
     with _POOL_LOCK:
-        _POOL_USERS.append(_POOL_USERS[0] if _POOL_USERS else pa.default_memory_pool())
-        pa.set_memory_pool(pool)
+        if _POOL_STATE["depth"] == 0:
+            _POOL_STATE["saved"] = pa.default_memory_pool()
+            pa.set_memory_pool(pool)
+        _POOL_STATE["depth"] += 1
     try:
         yield
     finally:
         with _POOL_LOCK:
-            previous = _POOL_USERS.pop()
-            if not _POOL_USERS:
-                pa.set_memory_pool(previous)
+            _POOL_STATE["depth"] -= 1
+            if _POOL_STATE["depth"] == 0:
+                pa.set_memory_pool(_POOL_STATE["saved"])
+                _POOL_STATE["saved"] = None
 
 
 def run(config: Config, *, step: Step | None = None) -> Result:

@@ -47,6 +47,7 @@ from gisefficiency._text import (
     ints,
     join,
     labels,
+    take_text,
     to_series,
     vocab,
 )
@@ -149,9 +150,8 @@ def _group_keys(panel: pd.DataFrame, sc: Scoring) -> np.ndarray:
     key = np.full(len(panel), -1, dtype=np.int64)
     if "scale" in panel:
         # the group ids looked up straight in the text (Arrow kernel): no factorizing of every row
-        scale = pc.fill_null(pa.array(panel["scale"].astype("string").array), "")
-        key = pc.fill_null(pc.index_in(scale, value_set=pa.array(gids, pa.string())), -1)
-        key = (key.to_numpy() if isinstance(key, pa.Array) else key.combine_chunks().to_numpy()).astype(np.int64)
+        at = pc.index_in(take_text(panel["scale"], None), value_set=pa.array(gids, pa.string()))
+        key = pc.fill_null(at, -1).to_numpy().astype(np.int64)
     if "tenant" in sc.groups and "group" in panel:
         tenant = panel["group"].astype("string").eq("tenant").fillna(False).to_numpy(bool)
         key = np.where(tenant, gids.index("tenant"), key)

@@ -64,6 +64,13 @@ def arrow_of(values: pd.Series | pd.Index) -> Any:
     return getattr(values.array, "_pa_array", None)
 
 
+def _objects(firms: pd.DataFrame, parcel_index: pd.Index | None, shares: pd.DataFrame, firm_links: pd.DataFrame
+             ) -> tuple[Any, ...]:
+    """The objects whose identity says the codes describe the frames, in ``LinkCodes.anchors`` order."""
+    return (arrow_of(firms["uscc"]), parcel_index, arrow_of(shares["uscc"]), arrow_of(shares["parcel_id"]),
+            firm_links.index, arrow_of(firm_links["eval_id"]))
+
+
 def anchors(firms: pd.DataFrame, parcels: pd.DataFrame, shares: pd.DataFrame, firm_links: pd.DataFrame
             ) -> tuple[weakref.ref, ...] | None:
     """Weak references to the objects whose identity says the codes still describe the frames.
@@ -80,8 +87,7 @@ def anchors(firms: pd.DataFrame, parcels: pd.DataFrame, shares: pd.DataFrame, fi
     tuple of weakref.ref or None
         None when a text column has no Arrow array behind it (then no codes are handed on).
     """
-    objects = (arrow_of(firms["uscc"]), parcels.index, arrow_of(shares["uscc"]), arrow_of(shares["parcel_id"]),
-               firm_links.index, arrow_of(firm_links["eval_id"]))
+    objects = _objects(firms, parcels.index, shares, firm_links)
     if any(o is None for o in objects):
         return None
     return tuple(weakref.ref(o) for o in objects)
@@ -111,8 +117,7 @@ def codes_for(links: Any, firms: pd.DataFrame, parcels: pd.DataFrame | None = No
     shares, fl = links.shares, links.firm_links
     if not {"uscc", "parcel_id"} <= set(shares.columns) or "eval_id" not in fl.columns:
         return None
-    now = (arrow_of(firms["uscc"]), codes.parcel_index() if parcels is None else parcels.index,
-           arrow_of(shares["uscc"]), arrow_of(shares["parcel_id"]), fl.index, arrow_of(fl["eval_id"]))
+    now = _objects(firms, codes.parcel_index() if parcels is None else parcels.index, shares, fl)
     if any(a is None or ref() is not a for a, ref in zip(now, codes.anchors, strict=True)):
         return None
     return codes

@@ -119,9 +119,13 @@ def _id_runs(values: pd.Series, *, check: bool = True) -> tuple[pa.Array, np.nda
     heads = text.filter(pa.array(start))
     heads = heads.combine_chunks() if isinstance(heads, pa.ChunkedArray) else heads
     clean = _clean(heads)
-    unchanged = (check and isinstance(values.dtype, pd.StringDtype) and not clean.null_count
-                 and (not len(clean) or pc.all(pc.equal(heads, clean)).as_py()))
-    return clean, np.diff(np.r_[at, len(text)]), bool(unchanged)
+    return clean, np.diff(np.r_[at, len(text)]), check and _untouched(values.dtype, heads, clean)
+
+
+def _untouched(dtype: Any, raw: Any, clean: pa.Array) -> bool:
+    """Whether cleaning left the text ids as written: a text column, none blank, none trimmed."""
+    return (isinstance(dtype, pd.StringDtype) and not clean.null_count
+            and (not len(clean) or bool(pc.all(pc.equal(raw, clean)).as_py())))
 
 
 def _text(values: pd.Series | pd.Index, *, whole: bool = True) -> pa.Array | pa.ChunkedArray:
@@ -193,9 +197,9 @@ def check_parcels(parcels: pd.DataFrame) -> pa.Array | None:
         text = _text(index)
         trimmed = _clean(text)
         # Unique text ids that trimming left alone stay unique: no need to hash them again.
-        same = (isinstance(index.dtype, pd.StringDtype) and not trimmed.null_count
-                and pc.all(pc.equal(text, trimmed)).as_py())
-        if not same and pc.count_distinct(trimmed, mode="only_valid").as_py() < len(trimmed) - trimmed.null_count:
+        n_valid = len(trimmed) - trimmed.null_count
+        if not _untouched(index.dtype, text, trimmed) and \
+                pc.count_distinct(trimmed, mode="only_valid").as_py() < n_valid:
             clean = pd.Series(trimmed.to_pandas(), dtype="string")
             dup = pd.Index(clean[clean.duplicated() & clean.notna()].unique())
     if len(dup):
