@@ -360,12 +360,10 @@ def _attr(c: Attr, ctx: Context) -> Outcome:
 
 def _coalesce_dates(cols: tuple[str, ...], ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     """The first known date among ``cols`` and which column gave it (-1: none)."""
-    if len(cols) == 1:  # one column: its dates as they are (no merging temporaries)
-        d = _dates(ctx.attr(cols[0]))
-        return d, np.where(np.isnat(d), -1, 0)
-    d = np.full(ctx.n, np.datetime64("NaT"), dtype="datetime64[ns]")
-    src = np.full(ctx.n, -1)
-    for j, col in enumerate(cols):
+    # The first column's dates as they are; later columns fill only its gaps.
+    d = _dates(ctx.attr(cols[0]))
+    src = np.where(np.isnat(d), -1, 0)
+    for j, col in enumerate(cols[1:], start=1):
         v = _dates(ctx.attr(col))
         take = np.isnat(d) & ~np.isnat(v)
         d = np.where(take, v, d)

@@ -272,7 +272,7 @@ def _unknown_land(rows: Arrays, firm_ids: pa.Array, parcel_ids: pa.Array) -> pd.
     })
 
 
-def _parcel_info(parcels: gpd.GeoDataFrame, ids: pa.Array | None = None) -> dict[str, Any]:
+def _parcel_info(parcels: gpd.GeoDataFrame, ids: pa.Array) -> dict[str, Any]:
     """Per parcel, in layer order: id, land, floor, holder, status and whether it can take firms.
 
     ``status`` holds the reason (without the leading "excluded: ") for unusable parcels only; ``id``
@@ -295,7 +295,7 @@ def _parcel_info(parcels: gpd.GeoDataFrame, ids: pa.Array | None = None) -> dict
     usable = usable & ~no_land
     geom = parcels["geom_status"] if "geom_status" in parcels.columns else None
     return {
-        "id": as_id(parcels.index.to_series()) if ids is None else ids,
+        "id": ids,
         "land_mu": land_mu,
         "floor_area_m2": (pd.to_numeric(parcels["floor_area_m2"], errors="coerce").to_numpy(dtype="float64")
                           if "floor_area_m2" in parcels.columns else np.full(n, np.nan)),

@@ -174,11 +174,8 @@ def known(codes: np.ndarray, n: int) -> np.ndarray:
     return np.where(codes < n, codes, -1)
 
 
-def check_parcels(parcels: pd.DataFrame) -> pa.Array | None:
-    """Raise ``InputError`` if ``parcels`` is not a prepared parcel layer; else its ids as ``as_id`` gives them.
-
-    None for an empty layer.
-    """
+def check_parcels(parcels: pd.DataFrame) -> pa.Array:
+    """Raise ``InputError`` if ``parcels`` is not a prepared parcel layer; else its ids as ``as_id`` gives them."""
     problems: list[Problem] = []
     if not hasattr(parcels, "geometry"):
         raise InputError("parcels must be a GeoDataFrame (read it with gisefficiency.io.read_parcels)")
@@ -214,7 +211,7 @@ def check_parcels(parcels: pd.DataFrame) -> pa.Array | None:
                                 column="parcel_id"))
     if problems:
         raise InputError("parcels cannot be linked", problems)
-    return trimmed
+    return _clean(_text(index)) if trimmed is None else trimmed
 
 
 def check_firms(firms: pd.DataFrame) -> tuple[tuple[pa.Array, np.ndarray], bool]:
