@@ -31,7 +31,7 @@ system:
 
 # Leaflet and plugin JS/CSS for offline maps, taken from their npm packages (not committed).
 assets:
-	$(BIN)/python -m gisefficiency.assets
+	$(BIN)/python -m gisefficiency.maps.assets
 
 lint:
 	$(BIN)/ruff check gisefficiency tests benchmarks

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gisefficiency.blocks import find_blocks
-from gisefficiency.constants import M2_PER_MU
+from gisefficiency.blocks.find import find_blocks
+from gisefficiency.core.constants import M2_PER_MU
 
 
 def synthetic_parcels(n: int, *, low_share: float = 0.4, seed: int = 0, crs: str = "EPSG:4549") -> gpd.GeoDataFrame:
@@ -184,7 +184,7 @@ def bench(n: int, *, keep: str = "enclosed", baseline_max: int = 100_000, seed: 
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description="Benchmark gisefficiency.blocks.find_blocks.")
+    parser = argparse.ArgumentParser(description="Benchmark gisefficiency.blocks.find.find_blocks.")
     parser.add_argument("sizes", nargs="*", type=int, default=[10_000, 100_000])
     parser.add_argument("--keep", default="enclosed", choices=["enclosed", "share", "none"])
     parser.add_argument("--cache", default=None, help="directory for the generated parcels (GeoParquet)")

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from gisefficiency.evaluate import evaluate, flag_parcels
-from gisefficiency.metrics import parcel_metrics, unit_metrics
-from gisefficiency.policy import list_presets, load_preset
+from gisefficiency.evaluate.policy import list_presets, load_preset
+from gisefficiency.evaluate.verdicts import evaluate, flag_parcels
+from gisefficiency.metrics.indicators import parcel_metrics, unit_metrics
 
 PRESETS = tuple(p.name for p in list_presets())  # every shipped preset
 

@@ -21,8 +21,8 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from gisefficiency.constants import M2_PER_MU
-from gisefficiency.crs import wgs84_to_gcj02
+from gisefficiency.core.constants import M2_PER_MU
+from gisefficiency.core.crs import wgs84_to_gcj02
 from gisefficiency.link import link_firms
 
 SIDE_M = math.sqrt(10 * M2_PER_MU)

@@ -15,8 +15,8 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from gisefficiency.constants import SAMPLE_CRS
-from gisefficiency.raster import metric_raster, parcel_index_raster
+from gisefficiency.core.constants import SAMPLE_CRS
+from gisefficiency.raster.layers import metric_raster, parcel_index_raster
 
 
 def synthetic_parcels(n: int, *, seed: int = 0) -> gpd.GeoDataFrame:

@@ -26,11 +26,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gisefficiency.constants import M2_PER_MU
+from gisefficiency.core.constants import M2_PER_MU
+from gisefficiency.core.uscc import check_digits
 from gisefficiency.io.parcels import read_parcels
 from gisefficiency.io.tables import read_firms
 from gisefficiency.land import prepare_parcels
-from gisefficiency.uscc import check_digits
 
 SIDE_M = math.sqrt(10 * M2_PER_MU)
 ROAD_M = 20.0

@@ -9,10 +9,12 @@ The public API, for notebooks and scripts::
 """
 
 from gisefficiency.config import Config, config_from_dict, load_config
-from gisefficiency.constants import M2_PER_MU
-from gisefficiency.errors import ConfigError, CRSError, GisEfficiencyError, InputError, Problem
+from gisefficiency.core.constants import M2_PER_MU
+from gisefficiency.core.errors import ConfigError, CRSError, GisEfficiencyError, InputError, Problem
 from gisefficiency.pipeline import run, write_all
-from gisefficiency.planning import (
+from gisefficiency.result import Result
+from gisefficiency.result.summary import summary_by
+from gisefficiency.scenario.planning import (
     block_firms,
     block_options,
     export_scenario,
@@ -24,31 +26,36 @@ from gisefficiency.planning import (
     scenario_map,
     with_scenario,
 )
-from gisefficiency.result import Result
-from gisefficiency.summary import summary_by
 
 __version__ = "0.1.0"
 
 
+# Stage modules load on first use so that `import gisefficiency` stays quick.
+_LAZY = {
+    "load_preset": ("gisefficiency.evaluate", "load_preset"),
+    "list_presets": ("gisefficiency.evaluate", "list_presets"),
+    "find_blocks": ("gisefficiency.blocks", "find_blocks"),
+    "compare": ("gisefficiency.scenario", "compare"),
+    "Scenario": ("gisefficiency.scenario", "Scenario"),
+    "run_scenario": ("gisefficiency.scenario", "run_scenario"),
+    "make_map": ("gisefficiency.maps", "make_map"),
+    "build_report": ("gisefficiency.report", "build_report"),
+    "generate_county": ("gisefficiency.sample", "generate_county"),
+}
+
+
 def __getattr__(name: str):
-    # Stage modules load on first use so that `import gisefficiency` stays quick.
-    lazy = {
-        "load_preset": ("gisefficiency.policy", "load_preset"),
-        "list_presets": ("gisefficiency.policy", "list_presets"),
-        "find_blocks": ("gisefficiency.blocks", "find_blocks"),
-        "compare": ("gisefficiency.scenario", "compare"),
-        "Scenario": ("gisefficiency.scenario", "Scenario"),
-        "run_scenario": ("gisefficiency.scenario", "run_scenario"),
-        "make_map": ("gisefficiency.maps", "make_map"),
-        "build_report": ("gisefficiency.report", "build_report"),
-        "generate_county": ("gisefficiency.sample", "generate_county"),
-    }
-    if name in lazy:
+    if name in _LAZY:
         import importlib
 
-        module, attr = lazy[name]
+        module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
     raise AttributeError(f"module 'gisefficiency' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # Tab completion in notebooks lists the lazily loaded names too.
+    return sorted(set(globals()) | set(_LAZY))
 
 
 __all__ = [

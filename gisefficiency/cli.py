@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gisefficiency.errors import GisEfficiencyError
+from gisefficiency.core.errors import GisEfficiencyError
 
 app = typer.Typer(
     add_completion=False,
@@ -111,7 +111,7 @@ def demo(
 def validate(config: Annotated[Path, typer.Argument(help="Run configuration (TOML).")]) -> None:
     """Check the inputs only: print every problem at once; exit 0 when the data is usable."""
     from gisefficiency.config import load_config
-    from gisefficiency.validate import validate_inputs
+    from gisefficiency.pipeline import validate_inputs
 
     with _user_errors():
         problems = validate_inputs(load_config(config))
@@ -127,7 +127,7 @@ def validate(config: Annotated[Path, typer.Argument(help="Run configuration (TOM
 @app.command()
 def presets() -> None:
     """List the shipped policy presets."""
-    from gisefficiency.policy import list_presets
+    from gisefficiency.evaluate.policy import list_presets
 
     table = Table("name", "说明", "description", "source")
     for info in list_presets():
@@ -183,7 +183,7 @@ def scenario(
 
         cfg = dataclasses.replace(cfg, scenarios=(spec,))
         result = pipeline.run(cfg, step=_step)
-        from gisefficiency.scenario import compare
+        from gisefficiency.scenario.freed import compare
 
         frame = compare(result.scenarios)
         out_dir = Path(out) if out else Path(cfg.output.dir)

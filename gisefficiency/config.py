@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from gisefficiency.errors import ConfigError
+from gisefficiency.core.errors import ConfigError
 
 TenantMode = Literal["merge_to_holder", "floor_share", "fixed_ratio", "separate_group"]
 

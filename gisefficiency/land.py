@@ -17,10 +17,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 
-from gisefficiency.constants import M2_PER_MU
-from gisefficiency.crs import distorts_area, is_metric_projected
-from gisefficiency.errors import ConfigError, CRSError, InputError, format_ids
-from gisefficiency.ids import arrow_ids
+from gisefficiency.core.constants import M2_PER_MU
+from gisefficiency.core.crs import distorts_area, is_metric_projected
+from gisefficiency.core.errors import ConfigError, CRSError, InputError, format_ids
+from gisefficiency.core.ids import arrow_ids
 
 #: Where ``land_mu`` comes from: the certificate area when given (``"cert"``) or always the polygon.
 AREA_BASES: tuple[str, ...] = ("cert", "drawn")

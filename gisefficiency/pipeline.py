@@ -23,12 +23,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
-from gisefficiency import assemble
 from gisefficiency.config import Config
-from gisefficiency.errors import ConfigError
-from gisefficiency.result import Result
+from gisefficiency.core.errors import ConfigError, InputError, Problem, format_ids
+from gisefficiency.result import Result, assemble
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +96,11 @@ def run(config: Config, *, step: Step | None = None) -> Result:
 
 
 def _run(config: Config, *, step: Step | None) -> Result:
-    from gisefficiency.blocks import find_blocks
-    from gisefficiency.evaluate import evaluate, flag_parcels
+    from gisefficiency.blocks.find import find_blocks
+    from gisefficiency.evaluate.policy import load_preset
+    from gisefficiency.evaluate.verdicts import evaluate, flag_parcels
     from gisefficiency.io.tables import read_firms
-    from gisefficiency.metrics import parcel_metrics, unit_metrics
-    from gisefficiency.policy import load_preset
+    from gisefficiency.metrics.indicators import parcel_metrics, unit_metrics
 
     step = step or _quiet_step
     timings: dict[str, float] = {}
@@ -205,7 +204,7 @@ def _run(config: Config, *, step: Step | None) -> Result:
 
     raster_out = None
     if config.raster.enabled:
-        from gisefficiency.raster import raster_outputs
+        from gisefficiency.raster.layers import raster_outputs
 
         with timed("rasters", "栅格图层 / raster layers"):
             raster_out = raster_outputs(
@@ -303,7 +302,7 @@ def link_configured(config: Config, parcels: Any, firms: Any, land: Any) -> Any:
 
 def run_scenarios(result: Result, config: Config) -> list[Any]:
     """Run every ``[[scenarios]]`` of the config on a result (the top-ranked blocks if none given)."""
-    from gisefficiency.scenario import Scenario, run_scenario
+    from gisefficiency.scenario.freed import Scenario, run_scenario
 
     specs = config.scenarios or (_default_scenario(result),)
     scenarios = []
@@ -348,7 +347,7 @@ def _default_scenario(result: Result) -> Any:
 def _building_stats(parcels: Any, config: Config) -> Any:
     """Zonal statistics of the building-height raster and the plot ratio estimate per parcel."""
     from gisefficiency.io.raster import read_raster
-    from gisefficiency.raster import plot_ratio, zonal_stats
+    from gisefficiency.raster.layers import plot_ratio, zonal_stats
 
     height = read_raster(config.raster.height)
     ok = parcels[parcels["status"] == "ok"]
@@ -360,7 +359,7 @@ def _building_stats(parcels: Any, config: Config) -> Any:
 
 
 def _clusters(parcels: Any, config: Config) -> Any:
-    from gisefficiency.clusters import local_clusters
+    from gisefficiency.blocks.clusters import local_clusters
 
     return local_clusters(
         parcels[parcels["status"] == "ok"],
@@ -426,7 +425,7 @@ def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None
         overlays = _density_overlay(raster_out, lang)
     if maps:
         from gisefficiency.maps import make_map, save_map
-        from gisefficiency.report import anonymise_result, build_report
+        from gisefficiency.report.build import anonymise_result, build_report
 
         shown = anonymise_result(result) if anonymise else result
         m = make_map(
@@ -449,7 +448,7 @@ def _density_overlay(raster_out: Any, lang: str) -> dict[str, Any]:
     """The low-efficiency density surface as a PNG overlay with lon/lat bounds for the map."""
     from pyproj import Transformer
 
-    from gisefficiency.raster import to_png_overlay
+    from gisefficiency.raster.layers import to_png_overlay
 
     density = raster_out.density
     if density is None:
@@ -459,3 +458,118 @@ def _density_overlay(raster_out: Any, lang: str) -> dict[str, Any]:
     lon, lat = to_lonlat.transform([west, east], [south, north])
     name = "低效用地密度（亩/平方公里）" if lang == "zh" else "Low-efficiency land density (mu/km²)"
     return {name: (png, ((lat[0], lon[0]), (lat[1], lon[1]))) }
+
+
+# --- validate: the reading stages of run, as a check ---------------------------------------------
+
+T = TypeVar("T")
+
+
+def _attempt(problems: list[Problem], fn: Callable[[], T], where: str | None = None) -> T | None:
+    try:
+        return fn()
+    except InputError as exc:
+        problems.extend(exc.problems or [Problem(str(exc), file=where)])
+    except ConfigError as exc:
+        problems.append(Problem(str(exc), file=where))
+    return None
+
+
+def validate_inputs(config: Config) -> list[Problem]:
+    """Read and check every input named in ``config``, without running the evaluation: every problem at once.
+
+    Used by ``gisefficiency validate``: errors make the data unusable (exit 1), warnings are data a
+    bureau should look at but the run can go on with (bad USCC check digits, repaired geometries,
+    firms that link to no parcel, ...).
+
+    Parameters
+    ----------
+    config
+        A loaded configuration.
+
+    Returns
+    -------
+    list of Problem
+        Errors first, then warnings, each naming the file, row, column and the fix.
+    """
+    from gisefficiency.evaluate.policy import load_preset
+    from gisefficiency.io.tables import inspect_firms
+
+    problems: list[Problem] = []
+    if config.parcels.path is None:
+        problems.append(Problem("no parcel file", fix="set [parcels] path in the config"))
+    if config.firms.path is None:
+        problems.append(Problem("no firm table", fix="set [firms] path in the config"))
+    _attempt(problems, lambda: load_preset(config.policy.preset), "[policy] preset")
+
+    parcels: Any = None
+    if config.parcels.path is not None:
+        pfile = str(config.parcels.path)
+        parcels = _attempt(problems, lambda: read_configured_parcels(config), pfile)
+        if parcels is not None:
+            raw = parcels
+            parcels = _attempt(problems, lambda: prepare_configured_parcels(config, raw), pfile)
+        if parcels is not None:
+            problems.extend(_parcel_warnings(parcels, pfile))
+
+    firms: Any = None
+    if config.firms.path is not None:
+        kwargs = firm_options(config)
+        # One read gives both the problems and the panel the link check needs.
+        inspected = _attempt(problems, lambda: inspect_firms(config.firms.path, **kwargs), str(config.firms.path))
+        if inspected is not None:
+            firms, checked = inspected
+            problems.extend(checked)
+
+    land = None
+    if config.land.path is not None:
+        land = _attempt(problems, lambda: read_configured_land(config), str(config.land.path))
+
+    if parcels is not None and firms is not None:
+        links = _attempt(problems, lambda: link_configured(config, parcels, firms, land))
+        if links is not None:
+            fl = links.firm_links
+            for uscc, status in fl.loc[fl["status"] != "linked", "status"].items():
+                problems.append(
+                    Problem(
+                        f"firm {uscc} is not linked to any parcel ({status})",
+                        fix="add its parcel id to the firm table or a land row, or a point inside its parcel",
+                        file=str(config.firms.path),
+                        column="uscc",
+                        severity="warning",
+                    )
+                )
+    return sorted(problems, key=lambda p: p.severity != "error")
+
+
+def _parcel_warnings(parcels: Any, file: str) -> list[Problem]:
+    out: list[Problem] = []
+    repaired = parcels.index[parcels["geom_status"] == "repaired"]
+    if len(repaired):
+        out.append(
+            Problem(
+                f"{len(repaired)} invalid polygon(s) repaired with make_valid: {format_ids(repaired)}",
+                fix="check their shapes in QGIS (Vector > Geometry Tools > Check Validity)",
+                file=file, column="geometry", severity="warning",
+            )
+        )
+    excluded = parcels.loc[parcels["status"] != "ok", "status"]
+    for pid, status in excluded.items():
+        out.append(Problem(f"parcel {pid} {status}", fix="draw its polygon or remove the row", file=file,
+                           row=_row(parcels, pid), column="geometry", severity="warning"))
+    if "area_flag" in parcels:
+        flagged = parcels[parcels["area_flag"].fillna(False).astype(bool)]
+        for pid, share in flagged["area_diff_share"].items():
+            out.append(Problem(
+                f"parcel {pid}: certificate area differs from the drawn polygon by {share:+.1%}",
+                fix="check the certificate area (证载面积) or the polygon",
+                file=file, row=_row(parcels, pid), column="cert_area_m2", severity="warning",
+            ))
+    return out
+
+
+def _row(parcels: Any, pid: Any) -> int | None:
+    if "src_row" not in parcels:
+        return None
+    value = parcels.at[pid, "src_row"]
+    return int(value) if value == value else None

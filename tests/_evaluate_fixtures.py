@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gisefficiency.metrics import unit_metrics
+from gisefficiency.metrics.indicators import unit_metrics
 
 
 @dataclass

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gisefficiency.constants import M2_PER_MU
+from gisefficiency.core.constants import M2_PER_MU
 from gisefficiency.result import Result
 
 XSS_SCRIPT = "<script>alert(1)</script>"

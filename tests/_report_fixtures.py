@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from shapely.geometry import box
 
-from gisefficiency.policy_types import Category
+from gisefficiency.evaluate.policy import Category
 from gisefficiency.result import Result
 
 XSS_SCRIPT = "<script>alert(1)</script>"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gisefficiency.config import Config, config_from_dict, load_config
-from gisefficiency.errors import ConfigError
+from gisefficiency.core.errors import ConfigError
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import GeometryCollection, LineString, MultiPolygon, Polygon, box
 
-from gisefficiency.constants import M2_PER_MU
-from gisefficiency.errors import ConfigError, CRSError, InputError
+from gisefficiency.core.constants import M2_PER_MU
+from gisefficiency.core.errors import ConfigError, CRSError, InputError
 from gisefficiency.land import prepare_parcels, repair_geometries, summarise_land
 
 SIDE_10_MU = math.sqrt(10 * M2_PER_MU)  # 81.6497 m: a square of exactly 10 mu

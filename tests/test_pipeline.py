@@ -7,7 +7,7 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from gisefficiency.constants import M2_PER_MU
+from gisefficiency.core.constants import M2_PER_MU
 
 
 def test_every_parcel_row_has_a_status(demo_result, sample_dir):

@@ -12,9 +12,9 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 
-from gisefficiency.constants import M2_PER_MU
-from gisefficiency.errors import ConfigError
-from gisefficiency.schema import ALIASES, FIRM_COLUMNS, LAND_COLUMNS, PARCEL_COLUMNS
+from gisefficiency.core.constants import M2_PER_MU
+from gisefficiency.core.errors import ConfigError
+from gisefficiency.core.schema import ALIASES, FIRM_COLUMNS, LAND_COLUMNS, PARCEL_COLUMNS
 
 #: Money -> 万元 (every money figure in the documents is in 万元).
 MONEY_UNITS: dict[str, float] = {

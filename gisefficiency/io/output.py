@@ -208,7 +208,7 @@ def write_tables(result: Result, out_dir: Path) -> dict[str, Path]:
     pd.DataFrame(result.firms.drop(columns=result.firms.geometry.name)).to_csv(p, encoding="utf-8-sig")
     written["firms_csv"] = p
     if result.scenarios:
-        from gisefficiency.scenario import compare
+        from gisefficiency.scenario.freed import compare
 
         p = out_dir / "scenarios.csv"
         compare(result.scenarios).to_csv(p, encoding="utf-8-sig")

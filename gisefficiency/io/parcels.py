@@ -19,8 +19,8 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError as ProjCRSError
 
-from gisefficiency.crs import distorts_area, gk3_zone_crs, guess_crs, guess_epsg, is_metric_projected
-from gisefficiency.errors import CRSError, InputError, Problem, format_ids
+from gisefficiency.core.crs import distorts_area, gk3_zone_crs, guess_crs, guess_epsg, is_metric_projected
+from gisefficiency.core.errors import CRSError, InputError, Problem, format_ids
 from gisefficiency.io.columns import alias_lookup, dedupe, find_unit, match_header, normalise_header
 from gisefficiency.io.values import as_code, as_text, parse_dates, parse_numbers
 

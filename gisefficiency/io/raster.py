@@ -20,8 +20,8 @@ from rasterio.crs import CRS as RioCRS
 from rasterio.errors import RasterioIOError
 from rasterio.io import MemoryFile
 
-from gisefficiency._raster_grid import RasterData
-from gisefficiency.errors import InputError, Problem
+from gisefficiency.core.errors import InputError, Problem
+from gisefficiency.raster.grid import RasterData
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from gisefficiency.errors import InputError, Problem
+from gisefficiency.core.errors import InputError, Problem
 from gisefficiency.io.columns import match_header, match_wide_header
 from gisefficiency.io.values import is_coded_text, missing_mask
 

@@ -2,7 +2,7 @@
 
 Headers are found under title rows and matched to canonical names (``schema.ALIASES`` plus the
 user's aliases); wide layouts ("2021年实缴税金", "实缴税金2021") are melted into one row per firm
-and year. Every unreadable cell is collected as a :class:`~gisefficiency.errors.Problem` and all of
+and year. Every unreadable cell is collected as a :class:`~gisefficiency.core.errors.Problem` and all of
 them are raised at once; ``check_firms`` also returns the warnings (bad USCC check digits,
 negative tax, missing energy, ...) for ``gisefficiency validate``.
 """
@@ -19,8 +19,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from gisefficiency.crs import COORD_SYSTEMS
-from gisefficiency.errors import ConfigError, InputError, Problem, format_ids
+from gisefficiency.core.crs import COORD_SYSTEMS
+from gisefficiency.core.errors import ConfigError, InputError, Problem, format_ids
+from gisefficiency.core.schema import (
+    FIRM_COLUMNS,
+    FLAG_FIRM_COLUMNS,
+    KIND_VALUES,
+    NUMERIC_FIRM_COLUMNS,
+    SCALE_VALUES,
+)
 from gisefficiency.io.columns import (
     COLUMN_UNITS,
     alias_lookup,
@@ -45,13 +52,6 @@ from gisefficiency.io.values import (
     parse_years,
     repeated_code_years,
     valid_codes,
-)
-from gisefficiency.schema import (
-    FIRM_COLUMNS,
-    FLAG_FIRM_COLUMNS,
-    KIND_VALUES,
-    NUMERIC_FIRM_COLUMNS,
-    SCALE_VALUES,
 )
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gisefficiency.schema import FALSE_VALUES, MISSING_VALUES, TRUE_VALUES
-from gisefficiency.uscc import is_valid_uscc, valid_bytes
+from gisefficiency.core.schema import FALSE_VALUES, MISSING_VALUES, TRUE_VALUES
+from gisefficiency.core.uscc import is_valid_uscc, valid_bytes
 
 #: Texts that mean "no value" in a numeric column: schema.MISSING_VALUES plus 无 ("none").
 NUMERIC_MISSING: frozenset[str] = MISSING_VALUES | {"无", "none", "n/a", "na"}

@@ -9,7 +9,7 @@ import numpy as np
 import shapely
 from shapely.geometry import shape
 
-from gisefficiency.errors import InputError
+from gisefficiency.core.errors import InputError
 
 
 def read_selection_polygon(path: str | Path) -> shapely.Geometry:
@@ -37,7 +37,7 @@ def read_selection_polygon(path: str | Path) -> shapely.Geometry:
         raise InputError(f"{path}: no polygon in the file -> draw a polygon or rectangle, not a line or point")
     union = shapely.union_all(polygons)
     if str(data.get("coordinate_system", "")).upper().replace("-", "") == "GCJ02":
-        from gisefficiency.crs import gcj02_to_wgs84
+        from gisefficiency.core.crs import gcj02_to_wgs84
 
         def to_wgs(coords: np.ndarray) -> np.ndarray:
             lon, lat = gcj02_to_wgs84(coords[:, 0], coords[:, 1])

@@ -5,9 +5,9 @@ the firm table, the land rows of a platform such as Wenzhou ETDZ's, the parcel's
 the firm's geocoded point. Tenants' land follows one of four counting rules (``TENANT_MODES``).
 """
 
-from gisefficiency.link._core import Links, link_firms
-from gisefficiency.link._report import ISSUE_LABELS, METHOD_LABELS, LinkReport
-from gisefficiency.link._validate import LINK_METHODS, TABLE_YEARS, TENANT_MODES
+from gisefficiency.link.links import Links, link_firms
+from gisefficiency.link.report import ISSUE_LABELS, METHOD_LABELS, LinkReport
+from gisefficiency.link.validate import LINK_METHODS, TABLE_YEARS, TENANT_MODES
 
 __all__ = [
     "ISSUE_LABELS",

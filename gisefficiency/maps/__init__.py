@@ -1,7 +1,7 @@
 """Interactive maps of a run: one self-contained Leaflet page per result.
 
 ``make_map(result)`` builds a folium map whose layers, legend, popups, search box and draw tool are drawn
-in the browser by ``gisefficiency/assets/map.js`` from one compact embedded payload (geometries delta-encoded
+in the browser by ``gisefficiency/maps/assets/map.js`` from one compact embedded payload (geometries delta-encoded
 once, layers as class codes), and ``save_map(m, path)`` writes it as a single HTML file with Leaflet and every
 plugin inlined, so it opens offline. Measured on this machine (benchmarks/bench_maps.py): 20,000 parcels give
 a file of a few MB that paints in headless Chromium in about a second. Above ``max_parcels`` (50,000) the map

@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gisefficiency.assets import data_uri
-from gisefficiency.i18n import Lang
+from gisefficiency.core.i18n import Lang
+from gisefficiency.core.png import encode_png
+from gisefficiency.maps.assets import data_uri
 from gisefficiency.maps.encode import encode_polygons, integers, numbers, split_ids, strings
 from gisefficiency.maps.image import codes_to_rgba, rasterise_codes
 from gisefficiency.maps.layers import as_flag, col, grade_classes, tax_classes, tax_thresholds
 from gisefficiency.maps.text import text
-from gisefficiency.png import encode_png
 
 STREET_SIMPLIFY_M = 5.0
 

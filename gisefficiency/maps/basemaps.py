@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from gisefficiency.errors import ConfigError
-from gisefficiency.i18n import Lang
+from gisefficiency.core.errors import ConfigError
+from gisefficiency.core.i18n import Lang
 from gisefficiency.maps.text import text
 
 #: Valid values of ``make_map(basemap=...)``.

@@ -16,11 +16,10 @@ from branca.element import MacroElement
 from folium.plugins import Fullscreen, MeasureControl
 from folium.template import Template
 
-from gisefficiency import assets
-from gisefficiency.constants import M2_PER_MU
-from gisefficiency.errors import ConfigError
-from gisefficiency.i18n import Lang
-from gisefficiency.maps import aggregate
+from gisefficiency.core.constants import M2_PER_MU
+from gisefficiency.core.errors import ConfigError
+from gisefficiency.core.i18n import Lang
+from gisefficiency.maps import aggregate, assets
 from gisefficiency.maps.basemaps import basemap_tiles, is_gcj
 from gisefficiency.maps.encode import dumps, encode_polygons, simplify_parcels, to_display_lonlat
 from gisefficiency.maps.image import as_overlays
@@ -142,7 +141,7 @@ def make_map(
         ``"osm"``, ``"gaode"``, ``"gaode_satellite"`` (data shifted to GCJ-02 to sit on the tiles),
         ``"tianditu"``, ``"tianditu_satellite"`` (needs a key) or ``"none"``.
     offline
-        True embeds Leaflet and the plugins (from ``gisefficiency/assets/vendor``) so the page works without
+        True embeds Leaflet and the plugins (from ``gisefficiency/maps/assets/vendor``) so the page works without
         network (tiles excepted); False links them from jsDelivr.
     tianditu_key
         Tianditu key; defaults to the ``TIANDITU_KEY`` environment variable.
@@ -171,7 +170,7 @@ def make_map(
     gcj = is_gcj(basemap)
     shift = None
     if gcj:
-        from gisefficiency.crs import wgs84_to_gcj02
+        from gisefficiency.core.crs import wgs84_to_gcj02
 
         shift = wgs84_to_gcj02
     images = as_overlays(overlays)

@@ -1,4 +1,4 @@
-"""PNG overlays: colour arrays into images (encoded by ``gisefficiency.png``) and rasterise parcels for the
+"""PNG overlays: colour arrays into images (encoded by ``gisefficiency.core.png``) and rasterise parcels for the
 aggregated view."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 from pyproj import Transformer
 
-from gisefficiency.errors import ConfigError
-from gisefficiency.png import encode_png, hex_to_rgb
-from gisefficiency.raster import metric_raster, parcel_index_raster
+from gisefficiency.core.errors import ConfigError
+from gisefficiency.core.png import encode_png, hex_to_rgb
+from gisefficiency.raster.layers import metric_raster, parcel_index_raster
 
 __all__ = ["RAMP", "as_overlays", "check_bounds", "codes_to_rgba", "encode_png", "hex_to_rgb", "overlay_png",
            "rasterise_codes", "values_to_rgba"]
@@ -85,7 +85,7 @@ def rasterise_codes(
 
     The grid is square in Web Mercator, the projection Leaflet stretches an image overlay in, so every pixel
     lands where its parcels are (a lon/lat grid would drift north-south by the Mercator stretch) and covers
-    a square on the ground. The parcels go through ``gisefficiency.raster.parcel_index_raster`` (a pixel
+    a square on the ground. The parcels go through ``gisefficiency.raster.layers.parcel_index_raster`` (a pixel
     belongs to the parcel holding its centre) and ``metric_raster`` gathers the codes; a parcel too small to
     hold a pixel centre paints the pixel of its ``point_on_surface``, so no classed parcel vanishes.
 

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gisefficiency.constants import PER_MU_DECIMALS
-from gisefficiency.i18n import GRADE_COLOURS, GRADE_LABELS, Lang, label
+from gisefficiency.core.constants import PER_MU_DECIMALS
+from gisefficiency.core.i18n import GRADE_COLOURS, GRADE_LABELS, Lang, label
 from gisefficiency.maps.encode import Raw, categories, integers, numbers, ragged_links, split_ids, strings
 from gisefficiency.maps.text import text
 

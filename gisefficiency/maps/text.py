@@ -1,8 +1,8 @@
-"""Map-specific labels (zh first, en on request); column and grade labels come from ``gisefficiency.i18n``."""
+"""Map-specific labels (zh first, en on request); column and grade labels come from ``gisefficiency.core.i18n``."""
 
 from __future__ import annotations
 
-from gisefficiency.i18n import Lang
+from gisefficiency.core.i18n import Lang
 
 #: key -> (zh, en)
 MAP_TEXT: dict[str, tuple[str, str]] = {

@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gisefficiency.constants import CGCS2000_GEOGRAPHIC, SAMPLE_CRS
-from gisefficiency.crs import wgs84_to_gcj02
-from gisefficiency.errors import ConfigError
+from gisefficiency.core.constants import CGCS2000_GEOGRAPHIC, SAMPLE_CRS
+from gisefficiency.core.crs import wgs84_to_gcj02
+from gisefficiency.core.errors import ConfigError
+from gisefficiency.core.schema import PARCEL_COLUMNS
 from gisefficiency.sample._firms import ROAD_POINT_SHARE, draw_firms
 from gisefficiency.sample._layout import make_layout
 from gisefficiency.sample._names import COUNTY_CODE, OLD_STREETS, STREETS
 from gisefficiency.sample._parcels import bow_tie_quads, draw_parcels, street_sequence
-from gisefficiency.schema import PARCEL_COLUMNS
 
 #: Centre of the county (lon, lat, CGCS2000): inside the 3° zone of CM 120°E (118.5-121.5°E).
 CENTRE_LONLAT: tuple[float, float] = (119.3, 28.6)

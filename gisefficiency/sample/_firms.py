@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from gisefficiency.core.schema import FIRM_COLUMNS
 from gisefficiency.sample._layout import Layout
 from gisefficiency.sample._names import ENERGY_INTENSIVE, draw_industries, firm_names, make_usccs
 from gisefficiency.sample._parcels import ParcelDraw
-from gisefficiency.schema import FIRM_COLUMNS
 
 YEARS: tuple[int, ...] = (2020, 2021, 2022, 2023)
 

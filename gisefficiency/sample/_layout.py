@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gisefficiency.constants import M2_PER_MU
+from gisefficiency.core.constants import M2_PER_MU
 
 #: Parcel size limits of the issue (mu); cuts never make a piece smaller than MIN_CUT_MU.
 MIN_PARCEL_MU: float = 3.0

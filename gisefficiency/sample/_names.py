@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gisefficiency.uscc import USCC_CHARSET, USCC_WEIGHTS
+from gisefficiency.core.uscc import USCC_CHARSET, USCC_WEIGHTS
 
 #: County administrative code used in parcel ids and USCCs (fictitious).
 COUNTY_CODE: str = "330827"

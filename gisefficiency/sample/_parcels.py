@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gisefficiency.constants import M2_PER_MU
+from gisefficiency.core.constants import M2_PER_MU
 from gisefficiency.sample._layout import Layout, quad_area
 
 #: Land-use mix of an industrial park (工业 mostly).

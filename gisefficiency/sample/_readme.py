@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from gisefficiency.constants import M2_PER_MU
+from gisefficiency.core.constants import M2_PER_MU
+from gisefficiency.core.schema import FIRM_COLUMNS, LAND_COLUMNS, PARCEL_COLUMNS
 from gisefficiency.sample._county import HEIGHT_NODATA, HEIGHT_RESOLUTION_M, SampleCounty
 from gisefficiency.sample._names import COUNTY_CODE, COUNTY_NAME, OLD_STREETS, STREETS
-from gisefficiency.schema import FIRM_COLUMNS, LAND_COLUMNS, PARCEL_COLUMNS
 
 _FILES: dict[str, str] = {
     "parcels": "宗地图斑 / parcels (GeoPackage, layer `parcels`; layer `streets` = 街道/乡镇 zones), UTF-8",

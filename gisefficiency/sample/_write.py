@@ -13,7 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gisefficiency.errors import ConfigError, InputError, Problem
+from gisefficiency.core.errors import ConfigError, InputError, Problem
 from gisefficiency.sample._county import SampleCounty
 from gisefficiency.sample._names import COUNTY_NAME
 

@@ -1,0 +1,558 @@
+"""Policy presets: the frozen objects a preset loads into, and the loader that validates TOML into them.
+
+Format: ``docs/presets.md``.
+
+The shipped presets live in ``gisefficiency/evaluate/presets/``; a user's own preset file works the same way:
+``load_preset("zhejiang-2019")`` or ``load_preset("my_county.toml")``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, NoReturn
+
+from gisefficiency.core.errors import ConfigError
+from gisefficiency.evaluate.rules import Condition, Grade, Metric, PolicyFormatError, parse_condition, walk
+from gisefficiency.metrics.indicators import EMISSION_COLUMNS, METRICS
+
+__all__ = [
+    "Adjustment", "Category", "ClassBands", "Disposal", "Exemption", "FlagRule", "FrozenDict", "GradeRule",
+    "ParcelRule", "Policy", "PresetInfo", "Rule", "Scoring", "ScoringGroup", "list_presets", "load_preset",
+]
+
+class FrozenDict(dict):  # type: ignore[type-arg]
+    """A read-only dict: preset values cannot be changed after loading (copy with ``dict(x)``)."""
+
+    def _readonly(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("policy values are read-only; build a new preset instead")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _readonly  # type: ignore[assignment]
+    __ior__ = _readonly  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenDict, (dict(self),))
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(sorted(self.items(), key=lambda kv: str(kv[0]))))
+
+
+@dataclass(frozen=True)
+class Category:
+    """A disposal category: ``id`` as stored in verdicts, labels, map colour, and whether it is low efficiency."""
+
+    id: str
+    zh: str
+    en: str
+    colour: str
+    low_efficiency: bool = True
+
+
+@dataclass(frozen=True)
+class ClassBands:
+    """A/B/C/D assignment: ``"percentile"`` shares of the ranked group, or ``"cutoff"`` minimum scores."""
+
+    method: str
+    shares: FrozenDict = field(default_factory=FrozenDict)
+    cutoffs: FrozenDict = field(default_factory=FrozenDict)
+
+
+@dataclass(frozen=True)
+class ScoringGroup:
+    """Weights, benchmarks, missing-data handling and class bands of one group (规上 / 规下 / 租赁)."""
+
+    id: str
+    zh: str
+    en: str
+    weights: FrozenDict
+    benchmark: str = "mean"
+    benchmarks: FrozenDict = field(default_factory=FrozenDict)
+    benchmark_factor: float = 1.0
+    missing: str = "zero"
+    missing_by_indicator: FrozenDict = field(default_factory=FrozenDict)
+    cap: float | None = None
+    classes: ClassBands = field(default_factory=lambda: ClassBands("percentile"))
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """A bonus (+) or penalty (-): ``"tenants"`` (first / each additional tenant) or ``"condition"``."""
+
+    type: str
+    zh: str
+    en: str
+    groups: tuple[str, ...] = ()
+    first: float = 0.0
+    additional: float = 0.0
+    points: float = 0.0
+    when: Condition | None = None
+
+
+@dataclass(frozen=True)
+class GradeRule:
+    """Force a grade (``"N"``: not graded) where ``when`` holds; ``zh``/``en`` name the rule in reasons."""
+
+    when: Condition
+    grade: str
+    zh: str = ""
+    en: str = ""
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How units are scored and graded A/B/C/D/N."""
+
+    groups: FrozenDict
+    industry_groups: FrozenDict = field(default_factory=FrozenDict)
+    #: Industry group name -> (zh, en) label used in reasons (the name itself when not given).
+    industry_labels: FrozenDict = field(default_factory=FrozenDict)
+    negative: str = "clip"
+    adjustments: tuple[Adjustment, ...] = ()
+    not_graded: tuple[GradeRule, ...] = ()
+    overrides: tuple[GradeRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A disposal rule: units where ``when`` holds get ``category`` (first matching rule wins)."""
+
+    category: str
+    when: Condition
+
+
+@dataclass(frozen=True)
+class Exemption:
+    """Units where ``when`` holds are exempt from disposal; ``zh``/``en`` say why."""
+
+    when: Condition
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True)
+class Disposal:
+    """Scope, exemptions and ordered rules of a low-efficiency rule set."""
+
+    rules: tuple[Rule, ...]
+    scope: Condition | None = None
+    scope_zh: str = "认定范围"
+    scope_en: str = "scope"
+    exempt: tuple[Exemption, ...] = ()
+
+
+@dataclass(frozen=True)
+class FlagRule:
+    """An extra yes/no column of the verdicts (e.g. ``two_high``)."""
+
+    id: str
+    zh: str
+    en: str
+    when: Condition
+
+
+@dataclass(frozen=True)
+class ParcelRule:
+    """How parcels get ``low_efficiency``: any of the enabled tests."""
+
+    any_firm_flagged: bool = True
+    tax_per_mu_below: float | None = None
+    idle: bool = False
+    plot_ratio_below: float | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A loaded, validated policy preset (see ``docs/presets.md``)."""
+
+    name: str
+    title_zh: str
+    title_en: str
+    source: str
+    path: str
+    reference_year: int | None
+    categories: FrozenDict
+    emission_weights: FrozenDict
+    scoring: Scoring | None
+    disposal: Disposal | None
+    flags: tuple[FlagRule, ...]
+    targets: FrozenDict
+    target_tax_per_mu: float | None
+    tax_thresholds: tuple[float, ...]
+    parcel_rule: ParcelRule
+
+    @property
+    def description_zh(self) -> str:
+        return self.title_zh
+
+    @property
+    def description_en(self) -> str:
+        return self.title_en
+
+
+@dataclass(frozen=True)
+class PresetInfo:
+    """One line of :func:`list_presets`."""
+
+    name: str
+    description_zh: str
+    description_en: str
+    source: str
+    path: str
+
+
+GROUP_IDS = ("above", "below", "tenant")
+BENCHMARKS = ("mean", "aggregate", "prev_mean", "fixed")
+MISSING = ("zero", "group_mean", "not_graded")
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+# ----------------------------------------------------------------------------------------------
+# Loading
+
+
+class _Reader:
+    """Reads tables with key-path error messages: ``presets/x.toml: [scoring.groups.above] ...``."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def fail(self, path: str, message: str) -> NoReturn:
+        raise ConfigError(f"{self.where}: [{path}] {message}")
+
+    def table(self, d: Any, path: str, known: set[str], required: tuple[str, ...] = ()) -> dict[str, Any]:
+        if not isinstance(d, dict):
+            self.fail(path, f"expected a table, got {d!r}")
+        unknown = sorted(set(d) - known)
+        if unknown:
+            self.fail(path, f"unknown key(s) {', '.join(map(repr, unknown))}; known: {', '.join(sorted(known))}")
+        for key in required:
+            if key not in d:
+                self.fail(path, f"missing key {key!r}")
+        return d
+
+    def text(self, d: dict[str, Any], key: str, path: str, default: str | None = None) -> str:
+        v = d.get(key, default)
+        if not isinstance(v, str):
+            self.fail(path, f"{key!r} must be text, got {v!r}")
+        return v
+
+    def number(self, v: Any, path: str, *, positive: bool = False, allow_none: bool = False) -> Any:
+        if v is None and allow_none:
+            return None
+        if isinstance(v, bool) or not isinstance(v, int | float) or (positive and v <= 0):
+            self.fail(path, f"expected a {'positive ' if positive else ''}number, got {v!r}")
+        return float(v)
+
+    def cond(self, d: Any, path: str) -> Condition:
+        try:
+            return parse_condition(d, path)
+        except PolicyFormatError as e:
+            raise ConfigError(f"{self.where}: {e}") from None
+
+    def items(self, d: Any, path: str) -> Iterator[tuple[int, dict[str, Any], str]]:
+        if d is None:
+            return
+        if not isinstance(d, list):
+            self.fail(path, f"expected a list of tables ([[{path}]]), got {d!r}")
+        for i, item in enumerate(d):
+            yield i, item, f"{path}[{i}]"
+
+
+def _indicator_map(r: _Reader, d: Any, path: str, *, positive: bool) -> FrozenDict:
+    r.table(d, path, set(d) if isinstance(d, dict) else set())
+    out = {}
+    for k, v in d.items():
+        if k not in METRICS:
+            r.fail(path, f"unknown indicator {k!r}; known: {', '.join(METRICS)}")
+        out[k] = r.number(v, f"{path}.{k}", positive=positive)
+    return FrozenDict(out)
+
+
+def _classes(r: _Reader, d: Any, path: str) -> ClassBands:
+    d = r.table(d, path, {"method", "A", "B", "C", "D"}, ("method",))
+    if d["method"] == "percentile":
+        shares = {g: r.number(d.get(g), f"{path}.{g}") for g in "ABCD"}
+        if any(v < 0 for v in shares.values()) or abs(sum(shares.values()) - 1.0) > 1e-9:
+            r.fail(path, f"percentile shares A/B/C/D must be >= 0 and sum to 1, got {shares}")
+        return ClassBands("percentile", shares=FrozenDict(shares))
+    if d["method"] == "cutoff":
+        if "D" in d:
+            r.fail(path, "cutoff classes take minimum scores for A, B and C; D is everything below C")
+        cuts = {g: r.number(d.get(g), f"{path}.{g}") for g in "ABC"}
+        if not cuts["A"] > cuts["B"] > cuts["C"]:
+            r.fail(path, f"cutoffs must fall from A to C, got {cuts}")
+        return ClassBands("cutoff", cutoffs=FrozenDict(cuts))
+    r.fail(path, f"'method' must be 'percentile' or 'cutoff', got {d['method']!r}")
+
+
+def _group(r: _Reader, gid: str, d: Any, path: str) -> ScoringGroup:
+    if gid not in GROUP_IDS:
+        r.fail(path, f"unknown group {gid!r}; known: {', '.join(GROUP_IDS)}")
+    d = r.table(d, path, {"zh", "en", "weights", "benchmark", "benchmarks", "benchmark_factor", "missing",
+                          "missing_by_indicator", "cap", "classes"}, ("weights", "classes"))
+    weights = _indicator_map(r, d["weights"], f"{path}.weights", positive=True)
+    if not weights:
+        r.fail(f"{path}.weights", "needs at least one indicator")
+    benchmark = d.get("benchmark", "mean")
+    if benchmark not in BENCHMARKS:
+        r.fail(path, f"'benchmark' must be one of {', '.join(BENCHMARKS)}, got {benchmark!r}")
+    benchmarks = _indicator_map(r, d.get("benchmarks", {}), f"{path}.benchmarks", positive=True)
+    if benchmark == "fixed":
+        lacking = [k for k in weights if k not in benchmarks]
+        if lacking:
+            r.fail(f"{path}.benchmarks", f"fixed benchmarks missing for {', '.join(lacking)}")
+    elif benchmarks:
+        r.fail(path, f"'benchmarks' numbers need benchmark = \"fixed\" (got {benchmark!r})")
+    extra = [k for k in benchmarks if k not in weights]
+    if extra:
+        r.fail(f"{path}.benchmarks", f"benchmark for unweighted indicator(s) {', '.join(extra)}")
+    missing = d.get("missing", "zero")
+    if missing not in MISSING:
+        r.fail(path, f"'missing' must be one of {', '.join(MISSING)}, got {missing!r}")
+    by_ind = r.table(d.get("missing_by_indicator", {}), f"{path}.missing_by_indicator", set(weights))
+    for k, v in by_ind.items():
+        if v not in MISSING:
+            r.fail(f"{path}.missing_by_indicator.{k}", f"must be one of {', '.join(MISSING)}, got {v!r}")
+    return ScoringGroup(
+        id=gid, zh=r.text(d, "zh", path, {"above": "规上", "below": "规下", "tenant": "租赁企业"}[gid]),
+        en=r.text(d, "en", path, {"above": "above size", "below": "below size", "tenant": "tenants"}[gid]),
+        weights=weights, benchmark=benchmark, benchmarks=benchmarks,
+        benchmark_factor=r.number(d.get("benchmark_factor", 1.0), f"{path}.benchmark_factor", positive=True),
+        missing=missing, missing_by_indicator=FrozenDict(by_ind),
+        cap=r.number(d.get("cap"), f"{path}.cap", positive=True, allow_none=True),
+        classes=_classes(r, d["classes"], f"{path}.classes"),
+    )
+
+
+def _grade_rules(r: _Reader, d: Any, path: str, *, allow_n: bool) -> tuple[GradeRule, ...]:
+    out = []
+    for _, item, p in r.items(d, path):
+        item = r.table(item, p, {"when", "grade", "zh", "en"}, ("when",))
+        grade = item.get("grade", "N" if allow_n else None)
+        if grade not in (("N",) if allow_n else ("A", "B", "C", "D")):
+            r.fail(p, f"'grade' must be {'N' if allow_n else 'one of A, B, C, D'}, got {grade!r}")
+        out.append(GradeRule(r.cond(item["when"], f"{p}.when"), grade, r.text(item, "zh", p, ""),
+                             r.text(item, "en", p, "")))
+    return tuple(out)
+
+
+def _scoring(r: _Reader, d: Any) -> Scoring:
+    d = r.table(d, "scoring", {"groups", "industry_groups", "negative", "adjustments", "not_graded", "overrides"},
+                ("groups",))
+    groups_d = r.table(d["groups"], "scoring.groups", set(GROUP_IDS))
+    groups = FrozenDict({g: _group(r, g, v, f"scoring.groups.{g}") for g, v in groups_d.items()})
+    ind = r.table(d.get("industry_groups", {}), "scoring.industry_groups", set(d.get("industry_groups", {})))
+    prefixes, labels = {}, {}
+    for k, v in ind.items():
+        p = f"scoring.industry_groups.{k}"
+        if isinstance(v, dict):
+            v = r.table(v, p, {"zh", "en", "prefixes"}, ("prefixes",))
+            labels[k] = (r.text(v, "zh", p, k), r.text(v, "en", p, k))
+            v = v["prefixes"]
+        else:
+            labels[k] = (k, k)
+        if not isinstance(v, list) or not v or not all(isinstance(x, str) and x for x in v):
+            r.fail(p, "must be a list of industry code prefixes like [\"17\", \"18\"] "
+                      "(or a table {zh, en, prefixes})")
+        prefixes[k] = tuple(v)
+    negative = d.get("negative", "clip")
+    if negative not in ("clip", "keep"):
+        r.fail("scoring", f"'negative' must be 'clip' or 'keep', got {negative!r}")
+    adjustments = []
+    for _, item, p in r.items(d.get("adjustments"), "scoring.adjustments"):
+        item = r.table(item, p, {"type", "zh", "en", "groups", "first", "additional", "points", "when"},
+                       ("type", "zh", "en"))
+        groups_used = tuple(item.get("groups", list(groups)))
+        bad = [g for g in groups_used if g not in groups]
+        if bad:
+            r.fail(p, f"unknown group(s) {', '.join(bad)}; defined: {', '.join(groups)}")
+        if item["type"] == "tenants":
+            adjustments.append(Adjustment("tenants", item["zh"], item["en"], groups_used,
+                                          first=r.number(item.get("first", 0), f"{p}.first"),
+                                          additional=r.number(item.get("additional", 0), f"{p}.additional")))
+        elif item["type"] == "condition":
+            if "when" not in item or "points" not in item:
+                r.fail(p, "a 'condition' adjustment needs 'when' and 'points'")
+            adjustments.append(Adjustment("condition", item["zh"], item["en"], groups_used,
+                                          points=r.number(item["points"], f"{p}.points"),
+                                          when=r.cond(item["when"], f"{p}.when")))
+        else:
+            r.fail(p, f"'type' must be 'tenants' or 'condition', got {item['type']!r}")
+    return Scoring(groups=groups, industry_groups=FrozenDict(prefixes),
+                   industry_labels=FrozenDict({**labels, "other": ("其他", "other")}),
+                   negative=negative, adjustments=tuple(adjustments),
+                   not_graded=_grade_rules(r, d.get("not_graded"), "scoring.not_graded", allow_n=True),
+                   overrides=_grade_rules(r, d.get("overrides"), "scoring.overrides", allow_n=False))
+
+
+def _categories(r: _Reader, d: Any) -> FrozenDict:
+    out: dict[str, Category] = {}
+    for _, item, p in r.items(d, "categories"):
+        item = r.table(item, p, {"id", "zh", "en", "colour", "low_efficiency"}, ("id", "zh", "en", "colour"))
+        cid = r.text(item, "id", p)
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", cid) or cid in out:
+            r.fail(p, f"category id {cid!r} must be a new lower_snake_case name")
+        if not _COLOUR.match(str(item["colour"])):
+            r.fail(p, f"'colour' must be '#rrggbb', got {item['colour']!r}")
+        out[cid] = Category(cid, r.text(item, "zh", p), r.text(item, "en", p), item["colour"],
+                            bool(item.get("low_efficiency", True)))
+    return FrozenDict(out)
+
+
+def _disposal(r: _Reader, d: Any, categories: Mapping[str, Category]) -> Disposal:
+    d = r.table(d, "disposal", {"scope", "scope_zh", "scope_en", "exempt", "rules"}, ("rules",))
+    rules = []
+    for _, item, p in r.items(d["rules"], "disposal.rules"):
+        item = r.table(item, p, {"category", "when"}, ("category", "when"))
+        if item["category"] not in categories:
+            r.fail(p, f"unknown category {item['category']!r}; defined in [[categories]]: "
+                      f"{', '.join(categories) or 'none'}")
+        rules.append(Rule(item["category"], r.cond(item["when"], f"{p}.when")))
+    if not rules:
+        r.fail("disposal.rules", "needs at least one rule")
+    exempt = []
+    for _, item, p in r.items(d.get("exempt"), "disposal.exempt"):
+        item = r.table(item, p, {"when", "zh", "en"}, ("when", "zh", "en"))
+        exempt.append(Exemption(r.cond(item["when"], f"{p}.when"), item["zh"], item["en"]))
+    scope = r.cond(d["scope"], "disposal.scope") if "scope" in d else None
+    return Disposal(tuple(rules), scope, r.text(d, "scope_zh", "disposal", "认定范围"),
+                    r.text(d, "scope_en", "disposal", "scope"), tuple(exempt))
+
+
+def _all_conditions(p: Policy) -> Iterator[Condition]:
+    if p.scoring:
+        for g in (*p.scoring.not_graded, *p.scoring.overrides):
+            yield g.when
+        for a in p.scoring.adjustments:
+            if a.when is not None:
+                yield a.when
+    if p.disposal:
+        if p.disposal.scope is not None:
+            yield p.disposal.scope
+        yield from (e.when for e in p.disposal.exempt)
+        yield from (rule.when for rule in p.disposal.rules)
+    yield from (f.when for f in p.flags)
+
+
+def parse_preset(data: Mapping[str, Any], *, where: str, name: str) -> Policy:
+    """Validate a preset already read from TOML (``where`` names it in error messages)."""
+    r = _Reader(where)
+    top = {"name", "title_zh", "title_en", "source", "reference_year", "metrics", "scoring", "categories",
+           "disposal", "flags", "targets", "target_tax_per_mu", "tax_thresholds", "parcel_rule"}
+    d = r.table(dict(data), "top level", top, ("title_zh", "title_en", "source"))
+    ref = d.get("reference_year")
+    if ref is not None and (isinstance(ref, bool) or not isinstance(ref, int) or not 1990 <= ref <= 2100):
+        r.fail("top level", f"'reference_year' must be a year like 2021, got {ref!r}")
+    metrics = r.table(d.get("metrics", {}), "metrics", {"emission_weights"})
+    ew = r.table(metrics.get("emission_weights", dict.fromkeys(EMISSION_COLUMNS, 1.0)),
+                 "metrics.emission_weights", set(EMISSION_COLUMNS))
+    emission_weights = FrozenDict({k: r.number(v, f"metrics.emission_weights.{k}") for k, v in ew.items()})
+    categories = _categories(r, d.get("categories"))
+    flags = []
+    for _, item, p in r.items(d.get("flags"), "flags"):
+        item = r.table(item, p, {"id", "zh", "en", "when"}, ("id", "zh", "en", "when"))
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", str(item["id"])):
+            r.fail(p, f"flag id {item['id']!r} must be lower_snake_case")
+        flags.append(FlagRule(item["id"], item["zh"], item["en"], r.cond(item["when"], f"{p}.when")))
+    targets = r.table(d.get("targets", {}), "targets", set(d.get("targets", {})))
+    pr = r.table(d.get("parcel_rule", {}), "parcel_rule",
+                 {"any_firm_flagged", "tax_per_mu_below", "idle", "plot_ratio_below"})
+    parcel_rule = ParcelRule(
+        any_firm_flagged=bool(pr.get("any_firm_flagged", True)),
+        tax_per_mu_below=r.number(pr.get("tax_per_mu_below"), "parcel_rule.tax_per_mu_below", allow_none=True),
+        idle=bool(pr.get("idle", False)),
+        plot_ratio_below=r.number(pr.get("plot_ratio_below"), "parcel_rule.plot_ratio_below", positive=True,
+                                  allow_none=True),
+    )
+    extra = d.get("tax_thresholds", [])
+    if not isinstance(extra, list):
+        r.fail("top level", f"'tax_thresholds' must be a list of numbers (万元/亩), got {extra!r}")
+    policy = Policy(
+        name=r.text(d, "name", "top level", name), title_zh=d["title_zh"], title_en=d["title_en"],
+        source=d["source"], path=where, reference_year=ref, categories=categories,
+        emission_weights=emission_weights,
+        scoring=_scoring(r, d["scoring"]) if "scoring" in d else None,
+        disposal=_disposal(r, d["disposal"], categories) if "disposal" in d else None,
+        flags=tuple(flags),
+        targets=FrozenDict({k: r.number(v, f"targets.{k}") for k, v in targets.items()}),
+        target_tax_per_mu=r.number(d.get("target_tax_per_mu"), "top level.target_tax_per_mu", positive=True,
+                                   allow_none=True),
+        tax_thresholds=(), parcel_rule=parcel_rule,
+    )
+    thresholds = {r.number(v, "top level.tax_thresholds") for v in extra}
+    if parcel_rule.tax_per_mu_below is not None:
+        thresholds.add(parcel_rule.tax_per_mu_below)
+    for cond in _all_conditions(policy):
+        for node in walk(cond):
+            if isinstance(node, Grade) and policy.scoring is None:
+                r.fail("scoring", "the rules test grades but the preset has no [scoring] section")
+            if isinstance(node, Metric) and node.column == "tax_per_mu":
+                thresholds.add(node.value)
+                if node.upper is not None:
+                    thresholds.add(node.upper)
+    return _replace(policy, tax_thresholds=tuple(sorted(thresholds)))
+
+
+def _replace(p: Policy, **changes: Any) -> Policy:
+    import dataclasses
+
+    return dataclasses.replace(p, **changes)
+
+
+def _preset_dir() -> Any:
+    return resources.files("gisefficiency.evaluate") / "presets"
+
+
+def _preset_names() -> list[str]:
+    return sorted(p.name[:-5] for p in _preset_dir().iterdir() if p.name.endswith(".toml"))
+
+
+def load_preset(name_or_path: str | Path) -> Policy:
+    """Load a shipped preset by name (``"suichang-2022"``) or any preset file by path.
+
+    Parameters
+    ----------
+    name_or_path
+        A name from :func:`list_presets`, or the path of a ``.toml`` preset file.
+
+    Returns
+    -------
+    Policy
+
+    Raises
+    ------
+    ConfigError
+        Unknown name, unreadable file, TOML syntax error, or an invalid preset; the message names the
+        file and the key path, e.g. ``presets/x.toml: [scoring.groups.above.weights] unknown indicator``.
+    """
+    text_name = str(name_or_path)
+    path = Path(text_name).expanduser()
+    if path.suffix == ".toml" or path.is_file():
+        if not path.is_file():
+            raise ConfigError(f"preset file {path} not found -> check the path, or use a shipped preset: "
+                              f"{', '.join(_preset_names())}")
+        raw, where, stem = path.read_bytes(), str(path), path.stem
+    else:
+        res = _preset_dir() / f"{text_name}.toml"
+        if not res.is_file():
+            raise ConfigError(f"unknown preset {text_name!r} -> use one of {', '.join(_preset_names())} "
+                              "or the path of a .toml preset file")
+        raw, where, stem = res.read_bytes(), f"presets/{text_name}.toml", text_name
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"{where}: not valid UTF-8 TOML ({e}) -> fix the syntax at that line") from None
+    return parse_preset(data, where=where, name=stem)
+
+
+def list_presets() -> list[PresetInfo]:
+    """The shipped presets: name, one-line description (zh, en) and source document."""
+    out = []
+    for name in _preset_names():
+        p = load_preset(name)
+        out.append(PresetInfo(p.name, p.title_zh, p.title_en, p.source, p.path))
+    return out

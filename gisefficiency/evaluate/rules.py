@@ -1,0 +1,274 @@
+"""The condition language of policy presets: the condition tree and its parser (evaluation: ``conditions``).
+
+A condition is a TOML table with exactly one of these keys (see ``docs/presets.md``)::
+
+    {metric = "tax_per_mu", op = "<", value = 1, years = 3, wording = "each"}
+    {metric = "tax_per_mu", between = [1, 3], years = 2}        # 1 <= x < 3
+    {grade = ["D"], years = 2}
+    {flag = "public_welfare"}                                  # value = false for "not"
+    {attr = "scale", in = ["below"]}  /  {attr = "industry", prefix = ["13", "14"]}
+    {date = "supply_date", op = "<", value = "{year}-01-01"}   # {year} = the evaluated year
+    {date = ["production_date", "supply_date"], op = ">=", value = "2018-01-01"}   # first known date
+    {date = "supply_date", within_years = 3}                   # date + 3 years after the year's end
+    {not_producing_by = "{year}-12-31"}
+    {all = [...]}, {any = [...]}, {not = {...}}
+
+``years = N`` means the comparison holds in each of the N years ending at the evaluated year; a year
+without data is not a year below the threshold, so the condition fails. Per-mu metrics compare after
+rounding to ``constants.PER_MU_DECIMALS``. Every outcome carries texts in Chinese and English saying
+why it holds and why it does not, with the numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gisefficiency.core.schema import FLAG_FIRM_COLUMNS
+from gisefficiency.metrics.indicators import EXTRA_FLAG_COLUMNS, INPUT_COLUMNS, METRICS
+
+OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal, "==": np.equal,
+}
+#: Columns a ``metric`` condition may test, with (zh, en, unit zh, unit en).
+NUMBER_COLUMNS: dict[str, tuple[str, str, str, str]] = {
+    **{k: (m.zh, m.en, m.unit_zh, m.unit_en) for k, m in METRICS.items()},
+    "land_mu": ("用地面积", "land", "亩", "mu"),
+    "tax": ("实缴税金", "tax", "万元", "10k yuan"),
+    "value_added": ("工业增加值", "value added", "万元", "10k yuan"),
+    "revenue": ("营业收入", "revenue", "万元", "10k yuan"),
+    "energy_tce": ("综合能耗", "energy use", "吨标煤", "tce"),
+    "electricity": ("用电量", "electricity", "万千瓦时", "10k kWh"),
+    "emission_t": ("主要污染物排放量", "emissions", "吨", "t"),
+    "cod_t": ("COD排放量", "COD", "吨", "t"), "nh3n_t": ("氨氮排放量", "NH3-N", "吨", "t"),
+    "so2_t": ("二氧化硫排放量", "SO2", "吨", "t"), "nox_t": ("氮氧化物排放量", "NOx", "吨", "t"),
+    "rd": ("研发经费", "R&D spending", "万元", "10k yuan"),
+    "staff": ("年平均职工人数", "staff", "人", "persons"),
+    "score": ("综合得分", "score", "分", "points"),
+}
+assert set(INPUT_COLUMNS) <= set(NUMBER_COLUMNS)
+FLAG_COLUMNS: dict[str, tuple[str, str]] = {
+    "high_tech": ("有效期内高新技术企业", "valid high-tech enterprise"),
+    "tech_sme": ("科技型中小企业", "tech-based SME"),
+    "public_welfare": ("公益类企业", "public-welfare firm"),
+    "in_production": ("在产企业", "firm in production"),
+    "tenant": ("租赁企业", "tenant firm"),
+    "zombie": ("连续停产半年以上的僵尸企业", "zombie firm (halted over half a year)"),
+    "unlicensed": ("无证无照等“四无”企业", "unlicensed ('four-nos') firm"),
+    "banned_industry": ("属禁止类产业项目", "banned industry"),
+    "non_industrial_tenant": ("租赁工业厂房但不从事工业生产", "tenant of industrial premises not doing industry"),
+    "auction_non_industrial": ("通过司法拍卖等途径获得工业用地但不从事工业生产",
+                               "industrial land won at auction but not used for industry"),
+}
+assert set(FLAG_FIRM_COLUMNS) | set(EXTRA_FLAG_COLUMNS) <= set(FLAG_COLUMNS)
+ATTR_COLUMNS: dict[str, tuple[str, str]] = {
+    "scale": ("规模", "scale"), "group": ("评价组", "group"), "industry": ("行业代码", "industry code"),
+}
+DATE_COLUMNS: dict[str, tuple[str, str]] = {
+    "supply_date": ("供地日期", "supply date"), "production_date": ("投产日期", "production date"),
+}
+GRADES = ("A", "B", "C", "D", "N")
+DATE_TEMPLATE = re.compile(r"^(?:(\d{4})|\{year(?:([+-])(\d+))?\})-(\d{2})-(\d{2})$")
+class PolicyFormatError(ValueError):
+    """A condition table is malformed; ``path`` is its key path inside the preset."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"[{path}] {message}")
+        self.path, self.message = path, message
+
+
+# ----------------------------------------------------------------------------------------------
+# Condition tree
+
+
+@dataclass(frozen=True)
+class Metric:
+    column: str
+    op: str
+    value: float
+    upper: float | None = None  # with op "between": value <= x < upper
+    years: int = 1
+    wording: str = "consecutive"
+    if_missing: bool = False
+
+
+@dataclass(frozen=True)
+class Grade:
+    grades: tuple[str, ...]
+    years: int = 1
+    wording: str = "consecutive"
+
+
+@dataclass(frozen=True)
+class Flag:
+    column: str
+    value: bool = True
+
+
+@dataclass(frozen=True)
+class Attr:
+    column: str
+    values: tuple[str, ...]
+    prefix: bool = False
+    if_missing: bool = False
+
+
+@dataclass(frozen=True)
+class DateCmp:
+    columns: tuple[str, ...]
+    op: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Within:
+    columns: tuple[str, ...]
+    years: int
+
+
+@dataclass(frozen=True)
+class NotProducingBy:
+    value: str
+
+
+@dataclass(frozen=True)
+class All:
+    parts: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    parts: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    part: Condition
+
+
+Condition = Metric | Grade | Flag | Attr | DateCmp | Within | NotProducingBy | All | AnyOf | Not
+_KINDS = ("all", "any", "not", "metric", "grade", "flag", "attr", "date", "not_producing_by")
+_ALLOWED = {
+    "all": {"all"}, "any": {"any"}, "not": {"not"},
+    "metric": {"metric", "op", "value", "between", "years", "wording", "if_missing"},
+    "grade": {"grade", "years", "wording"}, "flag": {"flag", "value"},
+    "attr": {"attr", "in", "prefix", "if_missing"},
+    "date": {"date", "op", "value", "within_years"}, "not_producing_by": {"not_producing_by"},
+}
+
+
+def _known(kind: str, names: Any) -> str:
+    return f"known {kind}: " + ", ".join(sorted(names))
+
+
+def _number(v: Any, path: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise PolicyFormatError(path, f"expected a number, got {v!r}")
+    return float(v)
+
+
+def _years(d: dict[str, Any], path: str) -> tuple[int, str]:
+    years = d.get("years", 1)
+    if isinstance(years, bool) or not isinstance(years, int) or years < 1:
+        raise PolicyFormatError(path, f"'years' must be a whole number >= 1, got {years!r}")
+    wording = d.get("wording", "consecutive")
+    if wording not in ("consecutive", "each"):
+        raise PolicyFormatError(path, f"'wording' must be 'consecutive' or 'each', got {wording!r}")
+    return years, wording
+
+
+def _date_value(v: Any, path: str) -> str:
+    if not isinstance(v, str) or not DATE_TEMPLATE.match(v):
+        raise PolicyFormatError(path, f"date {v!r} must be 'YYYY-MM-DD' or '{{year}}-MM-DD' / '{{year-3}}-MM-DD'")
+    return v
+
+
+def parse_condition(d: Any, path: str) -> Condition:
+    """Parse one condition table; raise :class:`PolicyFormatError` naming the key path of any mistake."""
+    if not isinstance(d, dict):
+        raise PolicyFormatError(path, f"a condition is a table like {{metric = \"tax_per_mu\", op = \"<\", "
+                                      f"value = 1}}, got {d!r}")
+    kinds = [k for k in _KINDS if k in d]
+    if len(kinds) != 1:
+        raise PolicyFormatError(path, f"a condition needs exactly one of {', '.join(_KINDS)}; got keys "
+                                      f"{', '.join(sorted(d)) or 'none'}")
+    kind = kinds[0]
+    unknown = set(d) - _ALLOWED[kind]
+    if unknown:
+        raise PolicyFormatError(path, f"unknown key(s) {', '.join(sorted(unknown))} in a '{kind}' condition; "
+                                      f"{_known('keys', _ALLOWED[kind])}")
+    if kind in ("all", "any"):
+        parts = d[kind]
+        if not isinstance(parts, list) or not parts:
+            raise PolicyFormatError(path, f"'{kind}' needs a non-empty list of conditions")
+        parsed = tuple(parse_condition(p, f"{path}.{kind}[{i}]") for i, p in enumerate(parts))
+        return All(parsed) if kind == "all" else AnyOf(parsed)
+    if kind == "not":
+        return Not(parse_condition(d["not"], f"{path}.not"))
+    if kind == "metric":
+        col = d["metric"]
+        if col not in NUMBER_COLUMNS:
+            raise PolicyFormatError(path, f"unknown metric {col!r}; {_known('metrics', NUMBER_COLUMNS)}")
+        years, wording = _years(d, path)
+        if "between" in d:
+            b = d["between"]
+            if "op" in d or "value" in d or not isinstance(b, list) or len(b) != 2:
+                raise PolicyFormatError(path, "'between' takes [low, high] (low <= x < high) instead of op/value")
+            lo, hi = _number(b[0], path), _number(b[1], path)
+            if not lo < hi:
+                raise PolicyFormatError(path, f"'between' low {lo:g} must be below high {hi:g}")
+            return Metric(col, "between", lo, hi, years, wording, bool(d.get("if_missing", False)))
+        if d.get("op") not in OPS:
+            raise PolicyFormatError(path, f"'op' must be one of {', '.join(OPS)}, got {d.get('op')!r}")
+        return Metric(col, d["op"], _number(d.get("value"), f"{path}.value"), None, years, wording,
+                      bool(d.get("if_missing", False)))
+    if kind == "grade":
+        g = d["grade"]
+        grades = (g,) if isinstance(g, str) else tuple(g) if isinstance(g, list) else ()
+        if not grades or any(x not in GRADES for x in grades):
+            raise PolicyFormatError(path, f"'grade' takes grades among {', '.join(GRADES)}, got {g!r}")
+        years, wording = _years(d, path)
+        return Grade(grades, years, wording)
+    if kind == "flag":
+        if d["flag"] not in FLAG_COLUMNS:
+            raise PolicyFormatError(path, f"unknown flag {d['flag']!r}; {_known('flags', FLAG_COLUMNS)}")
+        if not isinstance(d.get("value", True), bool):
+            raise PolicyFormatError(path, "'value' of a flag condition is true or false")
+        return Flag(d["flag"], d.get("value", True))
+    if kind == "attr":
+        col = d["attr"]
+        if col not in ATTR_COLUMNS:
+            raise PolicyFormatError(path, f"unknown attribute {col!r}; {_known('attributes', ATTR_COLUMNS)}")
+        if ("in" in d) == ("prefix" in d):
+            raise PolicyFormatError(path, "an 'attr' condition takes either 'in' or 'prefix' (a list of text)")
+        vals = d.get("in", d.get("prefix"))
+        if not isinstance(vals, list) or not vals or not all(isinstance(v, str) for v in vals):
+            raise PolicyFormatError(path, "'in'/'prefix' must be a non-empty list of text values")
+        return Attr(col, tuple(vals), "prefix" in d, bool(d.get("if_missing", False)))
+    if kind == "date":
+        cols = (d["date"],) if isinstance(d["date"], str) else tuple(d["date"]) if isinstance(d["date"], list) else ()
+        if not cols or any(c not in DATE_COLUMNS for c in cols):
+            raise PolicyFormatError(path, f"unknown date column(s) {d['date']!r}; {_known('dates', DATE_COLUMNS)}")
+        if "within_years" in d:
+            n = d["within_years"]
+            if "op" in d or "value" in d or isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise PolicyFormatError(path, "'within_years' takes a whole number of years >= 1, without op/value")
+            return Within(cols, n)
+        if d.get("op") not in OPS:
+            raise PolicyFormatError(path, f"'op' must be one of {', '.join(OPS)}, got {d.get('op')!r}")
+        return DateCmp(cols, d["op"], _date_value(d.get("value"), f"{path}.value"))
+    return NotProducingBy(_date_value(d["not_producing_by"], f"{path}.not_producing_by"))
+
+
+def walk(cond: Condition) -> Iterator[Condition]:
+    """Every node of a condition tree, depth first."""
+    yield cond
+    if isinstance(cond, All | AnyOf):
+        for p in cond.parts:
+            yield from walk(p)
+    elif isinstance(cond, Not):
+        yield from walk(cond.part)

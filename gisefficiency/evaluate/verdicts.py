@@ -1,0 +1,394 @@
+"""Apply a policy preset: grades per unit and year, one verdict per unit, low-efficiency parcels.
+
+Every verdict explains itself in Chinese and English with the numbers it rests on, e.g.
+"淘汰关停：亩均税收连续两年低于1万元/亩（2020年0.62、2021年0.81万元/亩）". Rules run as boolean
+arrays over all units at once (see :mod:`gisefficiency.evaluate.rules`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gisefficiency.core.constants import M2_PER_MU, PER_MU_DECIMALS
+from gisefficiency.core.errors import InputError, Problem
+from gisefficiency.core.grouped import unit_of
+from gisefficiency.core.ids import arrow_ids, first_codes, positions
+from gisefficiency.core.text import (
+    Text,
+    assemble,
+    cat,
+    fmt,
+    fmt1,
+    join,
+    take_text,
+    to_series,
+    vocab,
+    where,
+    with_valid,
+)
+from gisefficiency.evaluate.conditions import Segments, UnitContext, evaluate_condition, pick2, pick_segments
+from gisefficiency.evaluate.contexts import years_of
+from gisefficiency.evaluate.policy import Policy
+from gisefficiency.evaluate.rules import Flag
+from gisefficiency.evaluate.scoring import grade_units
+
+__all__ = ["Evaluation", "evaluate", "flag_parcels"]
+
+
+@dataclass
+class Evaluation:
+    """What :func:`evaluate` returns.
+
+    Attributes
+    ----------
+    grades
+        Index ``(eval_id, year)``: ``score, grade`` (A/B/C/D, N = not graded), ``grade_reason_zh/en``.
+    verdicts
+        Index ``eval_id``: ``score, grade`` (reference year), ``disposal`` (category id or ""),
+        ``disposal_zh, disposal_en, reason_zh, reason_en, in_scope, exempt, low_efficiency``, one
+        boolean column per preset flag (e.g. ``two_high``), ``grade_reason_zh/en``.
+    year
+        The reference year.
+    policy
+        The preset's name.
+    """
+
+    grades: pd.DataFrame
+    verdicts: pd.DataFrame
+    year: int
+    policy: str
+
+
+def _arrow_nulls(s: pd.Series) -> pa.Array:
+    """A text column as a pyarrow array, nulls kept."""
+    arr = pa.array(s.astype("string").array)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _positions(pos: np.ndarray) -> pa.Array:
+    """Row positions for ``take``; -1 gives null."""
+    return pa.array(np.maximum(pos, 0), mask=pos < 0)
+
+
+def _lookup(values: np.ndarray, keys: pd.Index, idx: pd.Index) -> np.ndarray:
+    """``values`` (float, one per text key) at the ids of ``idx``; NaN where absent (first of repeated keys)."""
+    pos = positions(idx, keys)
+    out = np.full(len(pos), np.nan)
+    out[pos >= 0] = values[pos[pos >= 0]]
+    return out
+
+
+def _plain(t: pa.Array, index: pd.Index) -> pd.Series:
+    """A text column in pandas' default ``str`` dtype (the disposal columns' dtype)."""
+    return to_series(t, index).astype("str")
+
+
+def _dispose(d: Any, cats: Any, ctx: UnitContext) -> tuple[np.ndarray, np.ndarray, np.ndarray, Text, Text]:
+    """Scope, exemptions and first-matching rules; each unit's reason is built once, for its case."""
+    n = ctx.n
+    scope = evaluate_condition(d.scope, ctx) if d.scope is not None else None
+    in_scope = scope.mask if scope is not None else np.ones(n, bool)
+    ex_choice = np.full(n, -1)
+    ex_outs = []
+    for j, e in enumerate(d.exempt):
+        o = evaluate_condition(e.when, ctx)
+        ex_choice[(ex_choice < 0) & o.mask] = j
+        ex_outs.append(o)
+    rule_choice = np.full(n, -1)
+    outs = []
+    for j, rule in enumerate(d.rules):  # first matching rule wins
+        o = evaluate_condition(rule.when, ctx)
+        rule_choice[(rule_choice < 0) & o.mask] = j
+        outs.append(o)
+    exempt = in_scope & (ex_choice >= 0)
+    matched = rule_choice >= 0
+    # the disposal as a code: the rule's position, -1 for none (out of scope, exempt or no rule met)
+    disposal = np.where(in_scope & ~exempt, rule_choice, -1)
+
+    def matched_parts(idx: np.ndarray) -> tuple[Segments, Segments]:
+        def one(j: int, rows: np.ndarray) -> tuple[Text, Text]:
+            c = cats[d.rules[j].category]
+            zh, en = outs[j].why(rows)
+            return cat(f"{c.zh}：", zh), cat(f"{c.en}: ", en)
+        return pick_segments(idx, rule_choice[idx], [lambda rows, j=j: one(j, rows) for j in range(len(outs))])
+
+    def matched_why(idx: np.ndarray) -> tuple[Text, Text]:
+        zh, en = matched_parts(idx)
+        return assemble(len(idx), zh), assemble(len(idx), en)
+
+    def exempt_why(idx: np.ndarray) -> tuple[Text, Text]:
+        def one(j: int, rows: np.ndarray) -> tuple[Text, Text]:
+            e = d.exempt[j]
+            if isinstance(e.when, Flag):  # the label says it all
+                return e.zh, e.en
+            zh, en = ex_outs[j].why(rows)
+            return cat(f"{e.zh}（", zh, "）"), cat(f"{e.en} (", en, ")")
+        ez, ee = pick2(idx, ex_choice[idx], [lambda rows, j=j: one(j, rows) for j in range(len(ex_outs))])
+        wz, we = matched_why(idx)  # what the exemption spares the unit from
+        m = matched[idx]
+        return (cat("豁免：", ez, where(m, cat("（否则应列为", wz, "）"), "")),
+                cat("exempt: ", ee, where(m, cat(" (otherwise ", we, ")"), "")))
+
+    def none_why(idx: np.ndarray) -> tuple[Text, Text]:
+        texts = [p(idx) for o in outs for p in o.why_not_parts()]
+        k = len(idx)
+        zh = join([t[0] for t in texts], "；", n=k, unique=True, head="未达处置条件：")
+        en_parts = [t[1] for t in texts]
+        del texts  # the Chinese pieces are let go before the English text is written
+        return zh, join(en_parts, "; ", n=k, unique=True, head="no rule met: ")
+
+    def out_why(idx: np.ndarray) -> tuple[Text, Text]:
+        zh, en = scope.why_not(idx) if scope is not None else ("", "")
+        return cat(zh, f"，不在{d.scope_zh}"), cat(en, f": outside the {d.scope_en}")
+
+    case = np.select([~in_scope, exempt, disposal >= 0], [0, 1, 2], 3)
+    # each unit's reason is put in place once: the matched rules' pieces go in as they are
+    seg_zh, seg_en = pick_segments(np.arange(n), np.where(case == 2, -1, case), [out_why, exempt_why, matched_why,
+                                                                                none_why])
+    rows = np.flatnonzero(case == 2)
+    if len(rows):
+        mz, me = matched_parts(rows)
+        seg_zh += [(rows[pos], t) for pos, t in mz]
+        seg_en += [(rows[pos], t) for pos, t in me]
+    rz = assemble(n, seg_zh)
+    seg_zh.clear()  # the pieces are let go before the English text is put in place
+    return in_scope, exempt, disposal, rz, assemble(n, seg_en)
+
+
+def _reference_year(panel: pd.DataFrame, policy: Policy, year: int | None) -> int:
+    if len(panel) == 0:
+        raise InputError("the panel is empty", [Problem("no unit-year rows", fix="check the firm table and links")])
+    idx = panel.index
+    if isinstance(idx, pd.MultiIndex) and idx.codes[1].min() >= 0:  # the years present, from the level's codes
+        used = np.bincount(idx.codes[1], minlength=len(idx.levels[1])) > 0
+        present = np.unique(idx.levels[1].to_numpy(dtype="int64")[used])
+    else:
+        present = np.unique(years_of(idx))
+    ref = year if year is not None else policy.reference_year if policy.reference_year is not None \
+        else int(present.max())
+    if ref not in present:
+        raise InputError(
+            f"no data for the reference year {ref} (preset {policy.name})",
+            [Problem(f"years in the panel: {', '.join(map(str, present))}",
+                     fix="pass year=... (config [policy] year) for a year the firm table covers")])
+    return int(ref)
+
+
+def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, links: Any = None) -> Evaluation:
+    """Grade every unit and year, then judge every unit at the reference year.
+
+    Parameters
+    ----------
+    panel
+        ``metrics.unit_metrics`` output (MultiIndex ``(eval_id, year)``).
+    policy
+        A preset from ``policy.load_preset``.
+    year
+        Reference year; default the preset's ``reference_year``, else the latest year of the panel.
+    links
+        ``link.Links``, needed by presets with leasing penalties (tenants per holder).
+
+    Returns
+    -------
+    Evaluation
+
+    Raises
+    ------
+    InputError
+        Empty panel, no data for the reference year, or links needed and missing.
+    """
+    ref = _reference_year(panel, policy, year)
+    grades = grade_units(panel, policy, links=links)
+    # grades share the panel's index: the columns are put side by side, no join on the text ids
+    frame = panel.drop(columns=[c for c in ("score", "grade") if c in panel]).assign(score=grades["score"],
+                                                                                    grade=grades["grade"])
+    ctx = UnitContext(frame, ref)
+    units, n = ctx.units, ctx.n
+    pos = ctx.rows(0)  # each unit's row in the reference year (-1: no data that year)
+    no_row = pos < 0
+    has = np.flatnonzero(~no_row)
+    score = np.full(n, np.nan)
+    score[has] = grades["score"].to_numpy(dtype=float)[pos[has]]
+    # units without a row that year show one more text: taken as null, then filled (the panel's long
+    # texts are read in place, never copied whole)
+    grade = take_text(grades["grade"], pos, absent="N")  # A-D/N from grade_units
+    g_zh = take_text(grades["grade_reason_zh"], pos, absent=f"无{ref}年数据，不参评")
+    g_en = take_text(grades["grade_reason_en"], pos, absent=f"no data for {ref}: not graded")
+
+    d = policy.disposal
+    cats = policy.categories
+    disposal = np.full(n, -1)
+    if d is None:
+        in_scope, exempt = np.ones(n, bool), np.zeros(n, bool)
+        rz: Text = g_zh.cast(pa.string())  # the flags' words are appended in the 32-bit layout
+        re_: Text = g_en.cast(pa.string())
+    else:
+        in_scope, exempt, disposal, rz, re_ = _dispose(d, cats, ctx)
+
+    # per rule (then none, at code -1): its category, shown through small vocabularies
+    rule_cats = [cats[r.category] for r in d.rules] if d is not None else []
+    ids = [r.category for r in d.rules] if d is not None else []
+    shown = np.where(disposal < 0, len(rule_cats), disposal)
+    low = np.array([c.low_efficiency for c in rule_cats] + [False], dtype=bool)[shown]
+    flags = {}
+    for f in policy.flags:
+        o = evaluate_condition(f.when, ctx)
+        flags[f.id] = o.mask
+        idx = np.flatnonzero(o.mask)
+        if len(idx):
+            fz, fe = o.why(idx)
+            # the flag's words for its rows (empty elsewhere) appended in one pass over all units
+            rz = cat(rz, assemble(n, [(idx, cat(f"；{f.zh}：", fz))]))
+            re_ = cat(re_, assemble(n, [(idx, cat(f"; {f.en}: ", fe))]))
+    verdicts = pd.DataFrame({
+        "score": score,
+        "grade": to_series(grade, units),
+        "disposal": _plain(vocab(shown, [*ids, ""]), units),
+        "disposal_zh": _plain(vocab(shown, [*(c.zh for c in rule_cats), ""]), units),
+        "disposal_en": _plain(vocab(shown, [*(c.en for c in rule_cats), ""]), units),
+        "reason_zh": to_series(rz, units), "reason_en": to_series(re_, units),
+        "in_scope": in_scope, "exempt": exempt, "low_efficiency": low & ~exempt, **flags,
+        "grade_reason_zh": to_series(g_zh, units), "grade_reason_en": to_series(g_en, units),
+    }, index=units)
+    verdicts.index.name = "eval_id"
+    return Evaluation(grades=grades, verdicts=verdicts, year=ref, policy=policy.name)
+
+
+def flag_parcels(
+    parcels: pd.DataFrame,
+    parcel_panel: pd.DataFrame,
+    links: Any,
+    verdicts: pd.DataFrame,
+    policy: Policy,
+    *,
+    year: int | None = None,
+) -> pd.DataFrame:
+    """Mark low-efficiency land by the preset's ``[parcel_rule]`` (any enabled test flags the parcel).
+
+    Parameters
+    ----------
+    parcels
+        Prepared parcels (index ``parcel_id``): ``land_mu``, and ``plot_ratio`` or ``floor_area_m2``
+        for the plot-ratio test.
+    parcel_panel
+        ``metrics.parcel_metrics`` output.
+    links
+        ``link.Links`` (``shares``, ``firm_links``, ``parcel_links``).
+    verdicts
+        ``Evaluation.verdicts``.
+    policy
+        The preset.
+    year
+        Year of the parcel tax test; default the latest year of ``parcel_panel``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index as ``parcels``: ``low_efficiency`` (bool), ``low_eff_reason_zh``, ``low_eff_reason_en``.
+    """
+    rule = policy.parcel_rule
+    idx = parcels.index
+    n = len(idx)
+    hits: list[np.ndarray] = []
+    parts_zh: list[Text] = []
+    parts_en: list[Text] = []
+
+    def add(hit: np.ndarray, zh: Text, en: Text) -> None:
+        hits.append(hit)
+        # rows outside ``hit`` are marked null (no copy); ``join`` leaves null pieces out
+        parts_zh.append(where(hit, zh, "") if isinstance(zh, str) else with_valid(zh, hit))
+        parts_en.append(where(hit, en, "") if isinstance(en, str) else with_valid(en, hit))
+
+    if rule.any_firm_flagged and len(links.shares):
+        fl = links.firm_links
+        sh = links.shares
+        has_eval = "eval_id" in fl
+        # integer codes of the text ids, so every lookup below is numpy indexing
+        texts = [arrow_ids(sh["uscc"]), arrow_ids(fl.index), arrow_ids(verdicts.index)]
+        if has_eval:
+            texts.append(arrow_ids(fl["eval_id"]))
+        ids, codes = first_codes(texts)
+        sh_codes, fl_codes, v_codes = codes[:3]
+        # firms the link stage never saw are their own unit
+        unit_code = unit_of(fl_codes, codes[3] if has_eval else None, len(ids))
+        low_of = np.zeros(len(ids), dtype=bool)
+        low_of[v_codes] = verdicts["low_efficiency"].astype(bool).to_numpy(dtype=bool)
+        _, (p_codes, idx_codes) = first_codes([arrow_ids(sh["parcel_id"]), arrow_ids(idx)])
+        ok = (sh_codes >= 0) & (p_codes >= 0)
+        unit = np.where(ok, unit_code[sh_codes], -1)
+        low = ok & low_of[np.maximum(unit, 0)]
+        # the low units in id order (only they are sorted, by the same kernel as a text sort)
+        low_units = np.flatnonzero(low_of)
+        low_units = low_units[pc.sort_indices(ids.take(pa.array(low_units))).to_numpy()]
+        rank = np.zeros(len(ids), dtype=np.int64)
+        rank[low_units] = np.arange(len(low_units))
+        m = max(len(low_units), 1)
+        n_p = max(int(p_codes.max(initial=-1)), int(idx_codes.max(initial=-1))) + 1
+        pairs = np.unique(p_codes[low] * m + rank[unit[low]])  # distinct (parcel, low unit), sorted
+        pair_parcel = pairs // m
+        count_of = np.bincount(pair_parcel, minlength=n_p)
+        first_of = np.full(n_p, -1)
+        starts = np.flatnonzero(np.r_[True, pair_parcel[1:] != pair_parcel[:-1]]) if len(pairs) else []
+        first_of[pair_parcel[starts]] = low_units[(pairs % m)[starts]]  # smallest unit id of the parcel
+        first = np.where(idx_codes >= 0, first_of[np.maximum(idx_codes, 0)], -1)
+        hit = first >= 0
+        fl_pos = np.full(len(ids), -1)
+        fl_pos[fl_codes] = np.arange(len(fl_codes))
+        v_pos = np.full(len(ids), -1)
+        v_pos[v_codes] = np.arange(len(v_codes))
+        # the words are written for the flagged parcels only, then put in place with one take
+        h = np.flatnonzero(hit)
+        f = first[h]
+        unit_text = ids.take(pa.array(f))
+        name = _arrow_nulls(fl["name"]).take(_positions(fl_pos[f])) if "name" in fl \
+            else pa.nulls(len(h), pa.string())
+        who = pc.fill_null(pc.coalesce(name.cast(pa.string()), unit_text.cast(pa.string())), "")
+        dz = take_text(verdicts["disposal_zh"], v_pos[f]).cast(pa.string())
+        de = take_text(verdicts["disposal_en"], v_pos[f]).cast(pa.string())
+        k = count_of[idx_codes[h]].astype(float)
+        more_zh = where(k > 1, cat("等", fmt(k), "家"), "")
+        more_en = where(k > 1, cat(" and ", fmt(k - 1), " more"), "")
+        # never empty on flagged rows and empty elsewhere: ``join`` needs no null marks
+        hits.append(hit)
+        parts_zh.append(assemble(n, [(h, cat("地块上有低效企业", who, more_zh, "（", dz, "）"))]))
+        parts_en.append(assemble(n, [(h, cat("low-efficiency firm ", who, more_en, " on the parcel (", de, ")"))]))
+    if rule.tax_per_mu_below is not None and len(parcel_panel):
+        yrs = parcel_panel.index.get_level_values(1)
+        y = int(year if year is not None else yrs.max())
+        sub = parcel_panel.loc[yrs == y, "tax_per_mu"]
+        t = _lookup(sub.to_numpy(dtype=float, na_value=np.nan), sub.index.get_level_values(0), idx)
+        t = np.round(t, PER_MU_DECIMALS)
+        thr = rule.tax_per_mu_below
+        with np.errstate(invalid="ignore"):
+            hit = t < thr
+        add(hit, cat(f"{y}年地块亩均税收", fmt(t), f"万元/亩，低于{fmt1(thr)}万元/亩"),
+            cat(f"parcel tax per mu {y}: ", fmt(t), f" (10k yuan/mu), below {fmt1(thr)}"))
+    if rule.idle:
+        idle = links.parcel_links["idle"].reindex(idx).astype("boolean").fillna(False).to_numpy(bool)
+        add(idle, "地块无企业使用（闲置）", "no firm uses the parcel (idle)")
+    if rule.plot_ratio_below is not None:
+        if "plot_ratio" in parcels:
+            pr = pd.to_numeric(parcels["plot_ratio"], errors="coerce").to_numpy(float)
+        elif "floor_area_m2" in parcels and "land_mu" in parcels:
+            land_m2 = pd.to_numeric(parcels["land_mu"], errors="coerce").to_numpy(float) * M2_PER_MU
+            floor = pd.to_numeric(parcels["floor_area_m2"], errors="coerce").to_numpy(float)
+            pr = np.full(n, np.nan)
+            np.divide(floor, land_m2, out=pr, where=land_m2 > 0)
+        else:
+            pr = np.full(n, np.nan)
+        thr = rule.plot_ratio_below
+        with np.errstate(invalid="ignore"):
+            hit = np.round(pr, 2) < thr  # plot ratios are published to 2 decimals
+        add(hit, cat("容积率", fmt(np.round(pr, 2)), f"，低于{fmt1(thr)}"),
+            cat("plot ratio ", fmt(np.round(pr, 2)), f", below {fmt1(thr)}"))
+    low = np.logical_or.reduce(hits) if hits else np.zeros(n, bool)
+    rz = join(parts_zh, "；", n=n) if hits else ""
+    re_ = join(parts_en, "; ", n=n) if hits else ""
+    return pd.DataFrame({"low_efficiency": low, "low_eff_reason_zh": to_series(rz, idx),
+                         "low_eff_reason_en": to_series(re_, idx)}, index=idx)

@@ -1,0 +1,225 @@
+"""Leaflet and the plugin JS/CSS the maps use, vendored from npm at install time for offline pages.
+
+The library code is not committed: ``python -m gisefficiency.maps.assets`` (run by ``make demo`` / ``make test``)
+takes each package with ``npm pack`` into a temporary directory and copies the few dist files the maps need
+into ``gisefficiency/maps/assets/vendor/<package>/`` (git-ignored), keeping the package's own layout so the
+relative ``url(...)`` references in its CSS still resolve. It is idempotent: a package whose files are all
+present is skipped.
+
+Our own map code (``map.js``, ``map.css``) lives next to this file and is always inlined.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import mimetypes
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from gisefficiency.core.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+ASSET_DIR = Path(__file__).resolve().parent
+VENDOR_DIR = ASSET_DIR / "vendor"
+
+
+@dataclass(frozen=True)
+class Package:
+    """One npm package and the files the maps take from it.
+
+    Attributes
+    ----------
+    name, version
+        The npm package, pinned.
+    js, css
+        Paths inside the package (relative to its ``package/`` root) of the script and stylesheet, or "".
+    extra
+        Other files to keep: images the CSS refers to and the licence.
+    """
+
+    name: str
+    version: str
+    js: str = ""
+    css: str = ""
+    extra: tuple[str, ...] = ()
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return tuple(f for f in (self.js, self.css, *self.extra) if f)
+
+    def cdn(self, file: str) -> str:
+        """The jsDelivr URL of ``file`` (used only when a map is made with ``offline=False``)."""
+        return f"https://cdn.jsdelivr.net/npm/{self.name}@{self.version}/{file}"
+
+
+#: Exactly what the maps use: Leaflet, and the plugins behind folium's Fullscreen and MeasureControl and our
+#: own search box (leaflet-search) and planners' draw-and-export tool (leaflet-draw). No jQuery, Bootstrap
+#: or font-awesome: the map's controls do not need them.
+PACKAGES: dict[str, Package] = {
+    "leaflet": Package(
+        "leaflet", "1.9.4", js="dist/leaflet.js", css="dist/leaflet.css",
+        extra=("LICENSE", "dist/images/layers.png", "dist/images/layers-2x.png", "dist/images/marker-icon.png"),
+    ),
+    "fullscreen": Package(
+        "leaflet.fullscreen", "3.0.0", js="Control.FullScreen.js", css="Control.FullScreen.css",
+        extra=("LICENSE", "icon-fullscreen.svg"),
+    ),
+    "measure": Package(
+        "leaflet-measure", "2.1.7", js="dist/leaflet-measure.min.js", css="dist/leaflet-measure.css",
+        extra=("LICENSE", *(f"dist/images/{n}{s}.png" for n in ("cancel", "check", "focus", "rulers", "start",
+                                                                 "trash") for s in ("", "_@2X"))),
+    ),
+    "search": Package(
+        "leaflet-search", "2.9.7", js="dist/leaflet-search.min.js", css="dist/leaflet-search.min.css",
+        extra=("license.txt", "images/loader.gif", "images/search-icon.png"),
+    ),
+    "draw": Package(
+        "leaflet-draw", "1.0.4", js="dist/leaflet.draw.js", css="dist/leaflet.draw.css",
+        extra=("dist/images/spritesheet.png", "dist/images/spritesheet-2x.png", "dist/images/spritesheet.svg"),
+    ),
+}
+
+_CSS_URL = re.compile(r"""url\(\s*(['"]?)([^'")]+)\1\s*\)""")
+
+
+def package_dir(key: str) -> Path:
+    """Directory of a vendored package (``vendor/<npm name>``)."""
+    return VENDOR_DIR / PACKAGES[key].name
+
+
+def missing_files(key: str) -> list[Path]:
+    """Files of package ``key`` that are not yet vendored."""
+    root = package_dir(key)
+    return [root / f for f in PACKAGES[key].files if not (root / f).is_file()]
+
+
+def ensure_assets(*, force: bool = False, npm: str = "npm") -> list[str]:
+    """Vendor every package in :data:`PACKAGES` that is missing (all of them with ``force``).
+
+    Parameters
+    ----------
+    force
+        Fetch again even when the files are present.
+    npm
+        The npm executable.
+
+    Returns
+    -------
+    list of str
+        ``name@version`` of the packages fetched (empty when all were present).
+
+    Raises
+    ------
+    ConfigError
+        npm is not installed, or a package cannot be fetched (no network, registry error).
+    """
+    todo = [k for k in PACKAGES if force or missing_files(k)]
+    if not todo:
+        return []
+    exe = shutil.which(npm)
+    if exe is None:
+        raise ConfigError(
+            f"npm not found (looked for {npm!r} on PATH): it is needed once to fetch Leaflet and its plugins "
+            f"({', '.join(f'{PACKAGES[k].name}@{PACKAGES[k].version}' for k in todo)}) for offline maps. "
+            "Install Node.js/npm (Debian: apt-get install npm) and run `python -m gisefficiency.maps.assets` again."
+        )
+    fetched = []
+    with tempfile.TemporaryDirectory(prefix="gisefficiency-npm-") as tmp:
+        for key in todo:
+            pkg = PACKAGES[key]
+            spec = f"{pkg.name}@{pkg.version}"
+            proc = subprocess.run(
+                [exe, "pack", spec, "--json", "--silent"], cwd=tmp, capture_output=True, text=True, check=False,
+            )
+            if proc.returncode != 0:
+                raise ConfigError(
+                    f"`npm pack {spec}` failed (exit {proc.returncode}): {proc.stderr.strip()[-500:]} -> check the "
+                    "network or npm registry settings (npm config get registry) and run "
+                    "`python -m gisefficiency.maps.assets` again."
+                )
+            tarball = Path(tmp) / json.loads(proc.stdout)[0]["filename"]
+            _extract(tarball, package_dir(key), pkg)
+            fetched.append(spec)
+            log.info("vendored %s into %s", spec, package_dir(key))
+    return fetched
+
+
+def _extract(tarball: Path, dest: Path, pkg: Package) -> None:
+    """Copy ``pkg.files`` out of an npm tarball (members are under ``package/``) into ``dest``."""
+    with tarfile.open(tarball) as tar:
+        members = {m.name.removeprefix("package/"): m for m in tar.getmembers() if m.isfile()}
+        absent = [f for f in pkg.files if f not in members]
+        if absent:
+            raise ConfigError(
+                f"{pkg.name}@{pkg.version}: the npm package has no {', '.join(absent)} -> the pinned version in "
+                "gisefficiency/maps/assets/__init__.py (PACKAGES) does not match its file list; fix one of them."
+            )
+        for f in pkg.files:
+            target = dest / f
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with tar.extractfile(members[f]) as src:  # type: ignore[union-attr]
+                target.write_bytes(src.read())
+
+
+def _require(key: str) -> None:
+    missing = missing_files(key)
+    if missing:
+        raise ConfigError(
+            f"offline map assets missing: {', '.join(str(p) for p in missing[:3])} -> run "
+            "`python -m gisefficiency.maps.assets` (or `make assets`) once with network access, "
+            "or make the map with offline=False to load them from a CDN."
+        )
+
+
+def script_text(key: str) -> str:
+    """The JavaScript of a vendored package."""
+    _require(key)
+    return (package_dir(key) / PACKAGES[key].js).read_text(encoding="utf-8")
+
+
+def style_text(key: str) -> str:
+    """The CSS of a vendored package, with every relative ``url(...)`` replaced by a ``data:`` URI.
+
+    Inlined CSS has no base directory, so its images must travel inside it.
+    """
+    _require(key)
+    css_path = package_dir(key) / PACKAGES[key].css
+    return inline_css_urls(css_path.read_text(encoding="utf-8"), css_path.parent)
+
+
+def inline_css_urls(css: str, base: Path) -> str:
+    """Replace ``url(relative/path)`` in ``css`` by data URIs of the files under ``base``.
+
+    Fragment (``#default#VML``), ``data:`` and absolute URLs are left alone; a missing file is left as is
+    (the browser then shows no image, which is only cosmetic).
+    """
+
+    def repl(match: re.Match[str]) -> str:
+        ref = match.group(2).strip()
+        if ref.startswith(("#", "data:", "http:", "https:", "//")):
+            return match.group(0)
+        path = (base / ref).resolve()
+        if not path.is_file():
+            return match.group(0)
+        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return f'url("{data_uri(path.read_bytes(), mime)}")'
+
+    return _CSS_URL.sub(repl, css)
+
+
+def data_uri(content: bytes, mime: str) -> str:
+    """A base64 ``data:`` URI."""
+    return f"data:{mime};base64,{base64.b64encode(content).decode('ascii')}"
+
+
+def own_text(name: str) -> str:
+    """Our own map code shipped in this directory (``map.js``, ``map.css``)."""
+    return (ASSET_DIR / name).read_text(encoding="utf-8")

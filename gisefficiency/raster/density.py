@@ -1,0 +1,169 @@
+"""Kernel density of low-efficiency land and PNG overlays (re-exported by ``gisefficiency.raster.layers``).
+
+The PNG is encoded by ``gisefficiency.core.png`` (``zlib`` only; matplotlib is not a dependency).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from affine import Affine
+from pyproj import CRS
+
+from gisefficiency.core.errors import CRSError, InputError, Problem, format_ids
+from gisefficiency.core.png import encode_png, hex_to_rgb
+from gisefficiency.raster.grid import Grid
+
+#: Sequential and diverging colour ramps (ColorBrewer / viridis anchors), low -> high.
+COLOUR_RAMPS: dict[str, tuple[str, ...]] = {
+    "YlOrRd": ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#bd0026",
+               "#800026"),
+    "Reds": ("#fff5f0", "#fee0d2", "#fcbba1", "#fc9272", "#fb6a4a", "#ef3b2c", "#cb181d", "#a50f15",
+             "#67000d"),
+    "viridis": ("#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779", "#6ece58",
+                "#b5de2b", "#fde725"),
+    "RdYlGn": ("#a50026", "#d73027", "#f46d43", "#fdae61", "#fee08b", "#ffffbf", "#d9ef8b", "#a6d96a",
+               "#66bd63", "#1a9850", "#006837"),
+}
+
+KERNELS: tuple[str, ...] = ("quartic", "epanechnikov")
+
+#: m² per km².
+M2_PER_KM2: float = 1_000_000.0
+
+
+def density_surface(
+    parcels: gpd.GeoDataFrame,
+    *,
+    weight: str = "land_mu",
+    flag: str = "low_efficiency",
+    bandwidth_m: float = 500.0,
+    resolution_m: float = 50.0,
+    kernel: Literal["quartic", "epanechnikov"] = "quartic",
+) -> tuple[np.ndarray, Affine]:
+    """Kernel density of flagged land, in mu per km².
+
+    Each flagged parcel puts its ``weight`` (mu) at its centroid's cell (``numpy.add.at`` via bincount);
+    the grid is convolved (``scipy.signal.fftconvolve``) with a kernel of radius ``bandwidth_m``:
+    quartic ``(1 - d²/h²)²`` or Epanechnikov ``1 - d²/h²`` for ``d < h``, sampled at cell centres and
+    normalised to sum to 1, so no mass is lost to discretisation. The grid covers all parcels plus one
+    bandwidth on every side, aligned to multiples of ``resolution_m``; hence Σ density × cell area (km²)
+    equals the total flagged weight (up to FFT round-off, relative 1e-9). Parcels with a missing weight
+    or a flag that is NA or False add nothing.
+
+    Returns
+    -------
+    array
+        float64, shape (rows, cols), mu per km².
+    transform
+        Grid transform in the parcels' CRS.
+    """
+    from scipy.signal import fftconvolve
+
+    missing = [c for c in (weight, flag) if c not in parcels.columns]
+    if missing:
+        raise InputError("density needs columns that the parcels lack",
+                         [Problem(f"missing column {c!r}", column=c,
+                                  fix="run evaluate/flag_parcels first or choose weight=/flag=") for c in missing])
+    if kernel not in KERNELS:
+        raise InputError("unknown kernel", [Problem(f"got {kernel!r}", fix=f"use one of {KERNELS}")])
+    if not (bandwidth_m > 0 and resolution_m > 0):
+        raise InputError("bandwidth_m and resolution_m must be positive",
+                         [Problem(f"bandwidth_m={bandwidth_m}, resolution_m={resolution_m}",
+                                  fix="use e.g. bandwidth_m=500, resolution_m=50")])
+    if parcels.crs is None or not CRS.from_user_input(parcels.crs).is_projected:
+        raise CRSError("density needs parcels in a projected CRS (metres)",
+                       [Problem(f"parcels CRS: {parcels.crs}", fix="project to e.g. EPSG:4549 first")])
+    w = pd.to_numeric(parcels[weight], errors="coerce")
+    if (w < 0).any():
+        raise InputError(f"negative {weight!r}",
+                         [Problem(f"parcels {format_ids(w.index[w < 0])}", column=weight,
+                                  fix="weights are land areas and must be >= 0")])
+    sel = (parcels[flag].astype("boolean").fillna(False).to_numpy(dtype=bool)
+           & w.notna().to_numpy() & ~parcels.geometry.is_empty.to_numpy())
+    minx, miny, maxx, maxy = parcels.total_bounds
+    grid = Grid.covering((minx - bandwidth_m, miny - bandwidth_m, maxx + bandwidth_m, maxy + bandwidth_m),
+                         resolution_m, align=True)
+    pts = shapely.centroid(np.asarray(parcels.geometry.values, dtype=object)[sel])
+    cell = grid.cell_of(shapely.get_x(pts), shapely.get_y(pts))
+    mass = np.bincount(cell, weights=w.to_numpy(dtype=float)[sel], minlength=grid.width * grid.height)
+    mass = mass.reshape(grid.shape)
+    r = int(np.ceil(bandwidth_m / resolution_m))
+    off = np.arange(-r, r + 1) * resolution_m
+    u = (off[None, :] ** 2 + off[:, None] ** 2) / bandwidth_m**2
+    k = np.where(u < 1, (1 - u) ** (2 if kernel == "quartic" else 1), 0.0)
+    k /= k.sum()
+    dens = fftconvolve(mass, k, mode="same") if mass.any() else mass
+    # FFT round-off leaves tiny values (negative or ~1e-17) where no mass reaches: clear them
+    dens = np.where(dens > 1e-12 * max(float(dens.max()), 1e-300), dens, 0.0)
+    return dens / grid.cell_area * M2_PER_KM2, grid.transform
+
+
+def to_png_overlay(
+    array: np.ndarray,
+    *,
+    transform: Affine,
+    cmap: str | dict[int, str] = "YlOrRd",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    nodata: float | None = None,
+    opacity: float = 0.75,
+    zero_transparent: bool = True,
+) -> tuple[bytes, tuple[float, float, float, float]]:
+    """Colour a raster into a PNG for a map image overlay.
+
+    Parameters
+    ----------
+    array
+        One band; NaN and ``nodata`` cells (and zeros with ``zero_transparent``) are fully transparent.
+    transform
+        The raster's (north-up) transform, in the parcels' CRS.
+    cmap
+        A ramp name from ``COLOUR_RAMPS`` (linear between ``vmin`` and ``vmax``), or a dict of integer
+        value -> ``"#rrggbb"`` for category rasters (values not in it are transparent).
+    vmin, vmax
+        Ramp limits; default the smallest and largest visible value.
+    opacity
+        Alpha of coloured cells, 0-1.
+
+    Returns
+    -------
+    png
+        PNG bytes (RGBA).
+    bounds
+        ``(minx, miny, maxx, maxy)`` of the image in the raster's CRS: convert to lon/lat for Leaflet.
+    """
+    grid = Grid.from_transform(transform, array.shape, source="overlay")
+    values = np.asarray(array)
+    visible = np.ones(values.shape, dtype=bool)
+    if np.issubdtype(values.dtype, np.floating):
+        visible &= np.isfinite(values)
+    if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
+        visible &= values != nodata
+    if zero_transparent:
+        visible &= values != 0
+    rgba = np.zeros((*values.shape, 4), dtype=np.uint8)
+    alpha = np.uint8(round(255 * min(max(opacity, 0.0), 1.0)))
+    if isinstance(cmap, dict):
+        for code, colour in cmap.items():  # a handful of categories
+            mask = visible & (values == code)
+            rgba[mask, :3] = hex_to_rgb(colour)
+            rgba[mask, 3] = alpha
+    else:
+        if cmap not in COLOUR_RAMPS:
+            raise InputError("unknown colour ramp",
+                             [Problem(f"got {cmap!r}", fix=f"use one of {', '.join(COLOUR_RAMPS)} or a dict")])
+        shown = values[visible].astype(float)
+        lo = float(shown.min()) if vmin is None and shown.size else (vmin or 0.0)
+        hi = float(shown.max()) if vmax is None and shown.size else (vmax if vmax is not None else 1.0)
+        t = np.clip((shown - lo) / (hi - lo), 0, 1) if hi > lo else np.ones_like(shown)
+        anchors = np.array([hex_to_rgb(c) for c in COLOUR_RAMPS[cmap]], dtype=float)
+        pos = np.linspace(0, 1, len(anchors))
+        for ch in range(3):
+            rgba[visible, ch] = np.round(np.interp(t, pos, anchors[:, ch])).astype(np.uint8)
+        rgba[visible, 3] = alpha
+    return encode_png(rgba), grid.bounds

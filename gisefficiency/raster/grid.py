@@ -1,0 +1,290 @@
+"""Regular grids and a vectorised polygon rasterizer (private to ``gisefficiency.raster.layers``).
+
+Why our own rasterizer: ``rasterio.features.rasterize`` spends about 75 % of its time turning every shapely
+geometry into a GeoJSON dict in Python (measured, ``shared/reference/env-perf-research.md``). Here every edge
+of every ring is handled at once with numpy:
+
+* ``polygon_edges`` flattens all rings of all polygons into one edge list ``(label, x1, y1, x2, y2)``;
+* ``centre_pairs`` intersects every edge with every scanline through cell centres, sorts the crossings per
+  (polygon, row) and pairs them (even-odd rule, so holes and multipart polygons need no special case):
+  a cell belongs to a polygon when its centre is inside (edges count over ``[ymin, ymax)``, spans over
+  ``[x_in, x_out)``: the half-open convention GDAL uses, so a cell on a shared edge goes to one side only);
+* ``touched_pairs`` walks every edge through the cells whose interior it crosses (the ``all_touched`` extra).
+
+Both return ``(flat cell index, label)`` pairs instead of burning an array, so zonal statistics can count a
+cell for every parcel that contains it and the index raster can burn them (the later parcel wins, as in GDAL).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import shapely
+from affine import Affine
+
+from gisefficiency.core.errors import InputError, Problem
+
+
+@dataclass(frozen=True)
+class RasterData:
+    """One raster band in memory.
+
+    Attributes
+    ----------
+    array
+        The band, shape ``(rows, cols)``.
+    transform
+        Affine transform from (col, row) to map coordinates (north-up).
+    crs
+        ``pyproj.CRS`` of the map coordinates, or None if the file has none.
+    nodata
+        The nodata value (NaN cells of float rasters are always treated as missing too), or None.
+    """
+
+    array: np.ndarray
+    transform: Affine
+    crs: Any
+    nodata: float | int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def valid_mask(self) -> np.ndarray:
+        """Return True where the cell holds a value (not nodata, not NaN)."""
+        valid = np.ones(self.array.shape, dtype=bool)
+        if self.nodata is not None and not (isinstance(self.nodata, float) and np.isnan(self.nodata)):
+            valid &= self.array != self.nodata
+        if np.issubdtype(self.array.dtype, np.floating):
+            valid &= np.isfinite(self.array)
+        return valid
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A north-up regular grid: west edge ``x0``, north edge ``y0``, cell size, shape."""
+
+    x0: float
+    y0: float
+    xres: float
+    yres: float
+    width: int
+    height: int
+
+    @property
+    def transform(self) -> Affine:
+        """Affine transform of the grid."""
+        return Affine(self.xres, 0.0, self.x0, 0.0, -self.yres, self.y0)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(rows, cols)``."""
+        return (self.height, self.width)
+
+    @property
+    def cell_area(self) -> float:
+        """Area of one cell in squared CRS units."""
+        return self.xres * self.yres
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(minx, miny, maxx, maxy)``."""
+        return (self.x0, self.y0 - self.height * self.yres, self.x0 + self.width * self.xres, self.y0)
+
+    @classmethod
+    def from_transform(cls, transform: Affine, shape: tuple[int, int], *, source: str = "raster") -> Grid:
+        """Build a grid from a raster's transform; rotated or south-up rasters are refused."""
+        if transform.b != 0 or transform.d != 0 or transform.a <= 0 or transform.e >= 0:
+            raise InputError(
+                f"{source}: only north-up rasters without rotation are supported",
+                [Problem(f"transform is {tuple(transform)[:6]}",
+                         fix="warp the raster to a north-up grid first (gdalwarp)", file=source)],
+            )
+        return cls(transform.c, transform.f, transform.a, -transform.e, int(shape[1]), int(shape[0]))
+
+    @classmethod
+    def covering(cls, bounds: tuple[float, float, float, float], resolution: float, *, align: bool) -> Grid:
+        """The smallest grid of square cells covering ``bounds``.
+
+        With ``align`` the cell edges sit on multiples of ``resolution`` (grids of separate runs line up).
+        """
+        minx, miny, maxx, maxy = bounds
+        if align:
+            x0 = np.floor(minx / resolution) * resolution
+            y0 = np.ceil(maxy / resolution) * resolution
+            x1 = np.ceil(maxx / resolution) * resolution
+            y1 = np.floor(miny / resolution) * resolution
+        else:
+            x0, y0, x1, y1 = minx, maxy, maxx, miny
+        width = max(1, int(np.ceil(round((x1 - x0) / resolution, 9))))
+        height = max(1, int(np.ceil(round((y0 - y1) / resolution, 9))))
+        return cls(float(x0), float(y0), float(resolution), float(resolution), width, height)
+
+    def cell_of(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Flat index of the cell containing each point, -1 outside the grid."""
+        col = np.floor((np.asarray(x) - self.x0) / self.xres)
+        row = np.floor((self.y0 - np.asarray(y)) / self.yres)
+        inside = (col >= 0) & (col < self.width) & (row >= 0) & (row < self.height)
+        flat = np.where(inside, row * self.width + col, -1)
+        return np.nan_to_num(flat, nan=-1).astype(np.int64)
+
+
+Edges = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def polygon_edges(geoms: np.ndarray) -> Edges:
+    """Every ring edge of every (multi)polygon: ``(label, x1, y1, x2, y2)``, label = position in ``geoms``.
+
+    Non-polygonal parts (points, lines of a collection) have no area and give no edges.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    # a polygon without holes is one ring: its coordinates need no ring objects (get_rings is slow)
+    simple = (shapely.get_type_id(geoms) == shapely.GeometryType.POLYGON) & (
+        shapely.get_num_interior_rings(geoms) == 0)
+    simple_pos = np.flatnonzero(simple)
+    coords, coord_of = shapely.get_coordinates(geoms[simple_pos], return_index=True)
+    owner = simple_pos[coord_of]
+    if not simple.all():
+        rest = np.flatnonzero(~simple)
+        parts, part_of = shapely.get_parts(geoms[rest], return_index=True)
+        rings, ring_of = shapely.get_rings(parts, return_index=True)
+        rc, rc_of = shapely.get_coordinates(rings, return_index=True)
+        coords = np.concatenate([coords, rc])
+        # rings get ids after the simple polygons' so two rings never share a run
+        coord_of = np.concatenate([coord_of, len(simple_pos) + rc_of])
+        owner = np.concatenate([owner, rest[part_of[ring_of[rc_of]]]])
+    # rings are closed, so consecutive coordinates of the same ring form exactly the ring's edges
+    start = np.flatnonzero(coord_of[:-1] == coord_of[1:])
+    return (owner[start].astype(np.int64), coords[start, 0], coords[start, 1], coords[start + 1, 0],
+            coords[start + 1, 1])
+
+
+def _expand(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(owner, value)`` for runs ``starts[i], starts[i]+1, ... (counts[i] values)``."""
+    owner = np.repeat(np.arange(len(counts)), counts)
+    offsets = np.cumsum(counts) - counts
+    value = np.arange(owner.size, dtype=np.int64) - np.repeat(offsets - starts, counts)
+    return owner, value
+
+
+def centre_pairs(edges: Edges, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """Cells whose centre lies inside each polygon (even-odd rule): ``(flat cell, label)`` pairs."""
+    label, x1, y1, x2, y2 = edges
+    ymin = np.minimum(y1, y2)
+    ymax = np.maximum(y1, y2)
+    # rows whose centre y_r = y0 - (r + 0.5) * yres satisfies ymin <= y_r < ymax
+    r_start = np.floor((grid.y0 - ymax) / grid.yres - 0.5).astype(np.int64) + 1
+    r_end = np.floor((grid.y0 - ymin) / grid.yres - 0.5).astype(np.int64)
+    # a whole (polygon, row) group is dropped or kept together, so crossings stay paired
+    r_start = np.maximum(r_start, 0)
+    r_end = np.minimum(r_end, grid.height - 1)
+    counts = np.where(y1 != y2, np.maximum(r_end - r_start + 1, 0), 0)
+    keep = np.flatnonzero(counts)
+    edge, row = _expand(r_start[keep], counts[keep])
+    edge = keep[edge]
+    del keep
+    yc = grid.y0 - (row + 0.5) * grid.yres
+    ex1, ey1 = x1[edge], y1[edge]
+    xc = ex1 + (yc - ey1) * (x2[edge] - ex1) / (y2[edge] - ey1)
+    key = label[edge] * grid.height + row
+    del edge, yc, ex1, ey1
+    order = np.lexsort((xc, key))
+    xc = xc[order]
+    key = key[order]
+    del order
+    x_in, x_out, key = xc[0::2], xc[1::2], key[0::2]
+    # columns whose centre x_c = x0 + (c + 0.5) * xres satisfies x_in <= x_c < x_out
+    c_start = np.clip(np.ceil((x_in - grid.x0) / grid.xres - 0.5), 0, grid.width).astype(np.int64)
+    c_end = np.clip(np.ceil((x_out - grid.x0) / grid.xres - 0.5), 0, grid.width).astype(np.int64)
+    length = np.maximum(c_end - c_start, 0)
+    span_label, span_row = np.divmod(key, grid.height)
+    span, col = _expand(c_start, length)
+    return span_row[span] * grid.width + col, span_label[span]
+
+
+def touched_pairs(edges: Edges, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """Cells whose interior a polygon's boundary passes through: ``(flat cell, label)`` pairs.
+
+    Each edge is cut where it crosses a grid line; the midpoint of every piece names one cell. Pieces lying
+    exactly on a grid line touch two cells only at their border and are skipped.
+    """
+    label, x1, y1, x2, y2 = edges
+    u1, u2 = (x1 - grid.x0) / grid.xres, (x2 - grid.x0) / grid.xres
+    v1, v2 = (grid.y0 - y1) / grid.yres, (grid.y0 - y2) / grid.yres
+    del x1, y1, x2, y2
+    n = len(label)
+    ku = np.floor(np.minimum(u1, u2)).astype(np.int64) + 1
+    nu = np.maximum(np.ceil(np.maximum(u1, u2)).astype(np.int64) - ku, 0)
+    kv = np.floor(np.minimum(v1, v2)).astype(np.int64) + 1
+    nv = np.maximum(np.ceil(np.maximum(v1, v2)).astype(np.int64) - kv, 0)
+    eu, gu = _expand(ku, nu)
+    ev, gv = _expand(kv, nv)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tu = (gu - u1[eu]) / (u2[eu] - u1[eu])
+        tv = (gv - v1[ev]) / (v2[ev] - v1[ev])
+    owner = np.concatenate([np.arange(n), np.arange(n), eu, ev])
+    t = np.concatenate([np.zeros(n), np.ones(n), tu, tv])
+    order = np.lexsort((t, owner))
+    owner, t = owner[order], t[order]
+    piece = np.flatnonzero((owner[:-1] == owner[1:]) & (t[1:] > t[:-1]))
+    e = owner[piece]
+    tm = 0.5 * (t[piece] + t[piece + 1])
+    um = u1[e] + tm * (u2[e] - u1[e])
+    vm = v1[e] + tm * (v2[e] - v1[e])
+    on_line = ((u1[e] == u2[e]) & (um == np.round(um))) | ((v1[e] == v2[e]) & (vm == np.round(vm)))
+    col = np.floor(um).astype(np.int64)
+    row = np.floor(vm).astype(np.int64)
+    ok = ~on_line & (col >= 0) & (col < grid.width) & (row >= 0) & (row < grid.height)
+    return row[ok] * grid.width + col[ok], label[e[ok]]
+
+
+def geometry_pairs(
+    geoms: np.ndarray, grid: Grid, *, fallback: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All ``(flat cell, label)`` pairs of ``geoms`` on ``grid`` (cell centre inside) and fallback cells.
+
+    A geometry that no cell centre falls into (smaller than a cell, or a sliver) gets, with ``fallback``,
+    the cell holding its ``point_on_surface`` as one extra pair, so it never vanishes.
+
+    Returns
+    -------
+    cells, labels
+        Pair arrays (int64), in no particular order; a cell inside two overlapping geometries is paired
+        with both.
+    fallback_cell
+        Per geometry: the flat cell added for it, or -1 (not needed, or outside the grid).
+    """
+    cells, labels = centre_pairs(polygon_edges(geoms), grid)
+    n = len(geoms)
+    fallback_cell = np.full(n, -1, dtype=np.int64)
+    if fallback and n:
+        fallback_cell = fallback_cells(geoms, np.bincount(labels, minlength=n) == 0, grid)
+        add = np.flatnonzero(fallback_cell >= 0)
+        cells = np.concatenate([cells, fallback_cell[add]])
+        labels = np.concatenate([labels, add])
+    return cells, labels, fallback_cell
+
+
+def burn_index(geoms: np.ndarray, grid: Grid, *, all_touched: bool = False, fill: int = -1) -> np.ndarray:
+    """int32 raster of each cell's geometry position; where geometries share a cell the later one wins."""
+    edges = polygon_edges(geoms)
+    cells, labels = centre_pairs(edges, grid)  # already ordered by label
+    if all_touched:
+        tc, tl = touched_pairs(edges, grid)  # ordered by label too
+        cells, labels = np.concatenate([cells, tc]), np.concatenate([labels, tl])
+        # merge the two label-ordered lists so the last write to a cell is the highest label (GDAL order)
+        order = np.argsort(labels, kind="stable")
+        cells, labels = cells[order], labels[order]
+    del edges
+    array = np.full(grid.height * grid.width, fill, dtype=np.int32)
+    array[cells] = labels  # numpy assigns in order: the last (highest) label wins
+    return array.reshape(grid.shape)
+
+
+def fallback_cells(geoms: np.ndarray, miss: np.ndarray, grid: Grid) -> np.ndarray:
+    """Per geometry: the flat cell of its ``point_on_surface`` where ``miss`` is True, else -1."""
+    out = np.full(len(geoms), -1, dtype=np.int64)
+    pick = np.flatnonzero(miss & ~shapely.is_empty(geoms) & ~shapely.is_missing(geoms))
+    if pick.size:
+        pts = shapely.point_on_surface(geoms[pick])
+        out[pick] = grid.cell_of(shapely.get_x(pts), shapely.get_y(pts))
+    return out

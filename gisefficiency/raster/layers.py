@@ -1,0 +1,421 @@
+"""Rasters of parcels: the parcel-index raster, metric rasters, zonal statistics, plot ratio, density.
+
+Computation only: arrays and affine transforms in, arrays and frames out (files: ``gisefficiency.io.raster``).
+
+The parcel index is rasterized once (``parcel_index_raster``, our own vectorised scanline fill, see
+``gisefficiency.raster.grid``); every metric raster is then a numpy gather ``values[index]`` that takes
+milliseconds. ``zonal_stats`` and ``plot_ratio`` (in ``gisefficiency.raster.zonal``) and the density surface
+and PNG overlay (``gisefficiency.raster.density``) are re-exported here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from affine import Affine
+from pyproj import CRS
+
+from gisefficiency.core.errors import CRSError, InputError, Problem, format_ids
+from gisefficiency.raster.density import density_surface, to_png_overlay
+from gisefficiency.raster.grid import Grid, RasterData, burn_index, fallback_cells
+from gisefficiency.raster.zonal import ZONAL_STATS, plot_ratio, storey_equivalent, zonal_stats
+
+__all__ = [
+    "CELL_AREA_WEIGHTINGS",
+    "GRADE_ORDER",
+    "ZONAL_STATS",
+    "IndexRaster",
+    "RasterData",
+    "RasterLayer",
+    "RasterOutputs",
+    "density_surface",
+    "encode_categories",
+    "metric_raster",
+    "parcel_index_raster",
+    "plot_ratio",
+    "raster_outputs",
+    "storey_equivalent",
+    "to_png_overlay",
+    "zonal_stats",
+]
+
+#: ``metric_raster`` options for density metrics: keep each parcel's total (default) or plain gather.
+CELL_AREA_WEIGHTINGS: tuple[str, ...] = ("conserve", "none")
+
+#: Category order of evaluation grades (code 0 = A ... 4 = N).
+GRADE_ORDER: tuple[str, ...] = ("A", "B", "C", "D", "N")
+
+#: Nodata of integer rasters (parcel positions, category codes).
+INT_NODATA: int = -1
+
+#: Largest grid ``parcel_index_raster`` builds (cells): 1M parcels at 20 m are about 0.1 of it.
+MAX_CELLS: int = 400_000_000
+
+
+@dataclass(frozen=True)
+class IndexRaster:
+    """Which parcel each cell belongs to.
+
+    Attributes
+    ----------
+    array
+        int32, the parcel's position in ``parcel_ids`` whose polygon holds the cell centre; -1 = no parcel.
+    transform, crs
+        Grid transform and the parcels' CRS.
+    parcel_ids
+        Position -> parcel id (the parcels' index).
+    area_m2
+        Drawn polygon area of each parcel (square CRS units, metres).
+    cell_count
+        Cells the parcel owns in ``array``.
+    fallback_cell
+        For parcels that own no cell (smaller than a cell, or covered by later overlapping parcels): the flat
+        cell index of their ``point_on_surface`` (-1 otherwise or outside the grid). Density metrics put
+        such parcels' totals there.
+    meta
+        ``resolution_m``, ``aligned`` (cell edges on multiples of the resolution), ``all_touched``,
+        ``rule`` (what a cell means), ``nodata``.
+    """
+
+    array: np.ndarray
+    transform: Affine
+    crs: CRS | None
+    parcel_ids: pd.Index
+    area_m2: np.ndarray
+    cell_count: np.ndarray
+    fallback_cell: np.ndarray
+    meta: dict[str, Any] = field(default_factory=dict)
+    nodata: int = INT_NODATA
+
+    @property
+    def cell_area_m2(self) -> float:
+        """Area of one cell (square CRS units)."""
+        return abs(self.transform.a * self.transform.e)
+
+
+@dataclass(frozen=True)
+class RasterLayer:
+    """A raster ready to be written: ``io.raster.write_cog(path, layer.array, transform=..., ...)``."""
+
+    array: np.ndarray
+    transform: Affine
+    crs: CRS | None
+    nodata: float | int | None
+    categories: dict[int, str] | None = None
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class RasterOutputs:
+    """What the pipeline's raster stage produces.
+
+    Attributes
+    ----------
+    index
+        The parcel-index raster every layer was gathered from.
+    layers
+        Metric name -> ``RasterLayer`` (floats with NaN nodata, or int32 category codes with -1 nodata).
+    plot_ratio
+        ``plot_ratio`` frame per parcel (index ``parcel_id``), or None without a height raster.
+    density
+        Low-efficiency land density (mu per km²), or None when the parcels have no flag column.
+    """
+
+    index: IndexRaster
+    layers: dict[str, RasterLayer]
+    plot_ratio: pd.DataFrame | None = None
+    density: RasterLayer | None = None
+
+
+def _metric_crs(crs: Any, what: str) -> CRS:
+    """The CRS as pyproj, refusing missing or geographic ones (cell sizes are metres)."""
+    if crs is None:
+        raise CRSError(f"{what} have no CRS",
+                       [Problem("cannot place a metre grid", fix="set the CRS (e.g. EPSG:4549) when reading")])
+    crs = CRS.from_user_input(crs)
+    if not crs.is_projected:
+        raise CRSError(f"{what} are in a geographic CRS ({crs.name})",
+                       [Problem("raster cell sizes are in metres",
+                                fix="project to the CGCS2000 Gauss-Kruger zone first (e.g. EPSG:4549)")])
+    return crs
+
+
+def parcel_index_raster(
+    parcels: gpd.GeoDataFrame,
+    *,
+    resolution_m: float = 10.0,
+    bounds: tuple[float, float, float, float] | None = None,
+    align: bool = True,
+    all_touched: bool = False,
+) -> IndexRaster:
+    """Rasterize the parcels' positions once: the cell -> parcel lookup behind every metric raster.
+
+    Parameters
+    ----------
+    parcels
+        Parcels in a projected CRS (metres); row order gives the positions.
+    resolution_m
+        Cell size in metres.
+    bounds
+        ``(minx, miny, maxx, maxy)`` to cover; default the parcels' total bounds.
+    align
+        Put cell edges on multiples of ``resolution_m`` so rasters of separate runs line up.
+    all_touched
+        Also give a parcel every cell its boundary passes through (not only cells whose centre it holds).
+        Where parcels overlap or share such a cell, the later parcel (higher position) wins, as in GDAL.
+
+    Returns
+    -------
+    IndexRaster
+    """
+    if not resolution_m > 0:
+        raise InputError("resolution_m must be positive",
+                         [Problem(f"resolution_m = {resolution_m}", fix="use e.g. 10 or 20 (metres)")])
+    crs = _metric_crs(parcels.crs, "parcels")
+    geoms = np.asarray(parcels.geometry.values, dtype=object)
+    if bounds is None:
+        if len(parcels) == 0 or parcels.geometry.is_empty.all():
+            raise InputError("no parcel geometry to rasterize",
+                             [Problem("all geometries are empty", fix="check the parcel layer")])
+        bounds = tuple(parcels.total_bounds)
+    grid = Grid.covering(bounds, resolution_m, align=align)
+    if grid.width * grid.height > MAX_CELLS:
+        raise InputError(
+            "the parcel-index raster would be too large",
+            [Problem(f"{grid.height} × {grid.width} cells at {resolution_m} m (limit {MAX_CELLS:,})",
+                     fix="use a coarser [raster].resolution_m or smaller bounds")],
+        )
+    array = burn_index(geoms, grid, all_touched=all_touched, fill=INT_NODATA)
+    # counted after burning: a parcel fully covered by later ones then gets a fallback cell, like small ones
+    counts = np.bincount(array[array >= 0], minlength=len(parcels))
+    fallback = fallback_cells(geoms, counts == 0, grid)
+    return IndexRaster(
+        array=array,
+        transform=grid.transform,
+        crs=crs,
+        parcel_ids=parcels.index.copy(),
+        area_m2=np.asarray(parcels.geometry.area, dtype=float),
+        cell_count=counts,
+        fallback_cell=fallback,
+        meta={
+            "resolution_m": float(resolution_m),
+            "aligned": bool(align),
+            "origin": (grid.x0, grid.y0),
+            "all_touched": bool(all_touched),
+            "rule": ("cell = parcel whose polygon holds the cell centre"
+                     + (" or whose boundary crosses the cell" if all_touched else "")
+                     + "; later parcel wins on overlap; -1 = none"),
+            "nodata": INT_NODATA,
+        },
+    )
+
+
+def _aligned_values(index: IndexRaster, values: Any) -> pd.Series:
+    """``values`` as a Series in the index raster's parcel order (by parcel id when it has an index)."""
+    if isinstance(values, pd.Series):
+        unknown = values.index.difference(index.parcel_ids)
+        if len(unknown) and len(values.index.intersection(index.parcel_ids)) == 0:
+            raise InputError(
+                f"values of {values.name!r} are not indexed by parcel_id",
+                [Problem(f"none of the index values match the parcels, e.g. {format_ids(unknown)}",
+                         fix="pass a Series indexed by parcel_id (or an array in parcel order)")],
+            )
+        # reindexing plain int/bool columns would turn them into floats: keep them integer with NA
+        if pd.api.types.is_bool_dtype(values.dtype):
+            values = values.astype("boolean")
+        elif pd.api.types.is_integer_dtype(values.dtype):
+            values = values.astype("Int64")
+        return values.reindex(index.parcel_ids)
+    arr = np.asarray(values)
+    if arr.ndim != 1 or len(arr) != len(index.parcel_ids):
+        raise InputError(
+            "values do not match the parcels",
+            [Problem(f"got shape {arr.shape}, expected ({len(index.parcel_ids)},)",
+                     fix="pass one value per parcel in parcel order, or a Series indexed by parcel_id")],
+        )
+    return pd.Series(arr, index=index.parcel_ids)
+
+
+def metric_raster(
+    index_raster: IndexRaster,
+    values: pd.Series | np.ndarray,
+    *,
+    density: bool = False,
+    cell_area_weighting: Literal["conserve", "none"] = "conserve",
+) -> np.ndarray:
+    """Paint one value per parcel onto the parcel-index raster (a numpy gather).
+
+    Parameters
+    ----------
+    index_raster
+        From ``parcel_index_raster``.
+    values
+        One value per parcel: a Series indexed by parcel_id, or an array in parcel order. Floats give a
+        float32 raster with NaN where no parcel or the value is missing. Integers (category codes from
+        ``encode_categories``, block ids) give an int32 raster with -1 as nodata; they must be >= 0.
+    density
+        The metric is per unit of land (e.g. ``tax_per_mu``): apply ``cell_area_weighting``.
+    cell_area_weighting
+        ``"conserve"`` (default): every parcel keeps its total ``value × drawn area``. A parcel's total is
+        spread evenly over the cells whose centre it holds (so a cell reads ``value × area / (cells ×
+        cell area)``: the parcel's value corrected for rasterization), and a parcel too small to hold any
+        cell centre adds its total to the cell holding its ``point_on_surface`` (that cell reads the sum of
+        its own share and the small parcels' totals over the cell area; missing values add nothing). Then
+        ``Σ cell × cell area`` equals ``Σ value × area`` up to float32 rounding (relative 1e-6) for parcels
+        inside the grid. ``"none"``: plain gather (small parcels vanish, the total drifts by edge effects).
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as ``index_raster.array``.
+    """
+    if cell_area_weighting not in CELL_AREA_WEIGHTINGS:
+        raise InputError("unknown cell_area_weighting",
+                         [Problem(f"got {cell_area_weighting!r}", fix=f"use one of {CELL_AREA_WEIGHTINGS}")])
+    series = _aligned_values(index_raster, values)
+    idx = index_raster.array
+    inside = idx >= 0
+    if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_integer_dtype(series.dtype):
+        codes = series.astype("Int64")
+        if (codes.dropna() < 0).any():
+            bad = codes.index[codes.fillna(0) < 0]
+            raise InputError(f"negative codes in {series.name!r}",
+                             [Problem(f"parcels {format_ids(bad)}", fix="codes must be >= 0 (-1 is nodata)")])
+        lookup = codes.fillna(INT_NODATA).to_numpy(dtype=np.int32)
+        return np.where(inside, lookup[np.where(inside, idx, 0)], INT_NODATA).astype(np.int32)
+    if not pd.api.types.is_numeric_dtype(series.dtype):
+        raise InputError(
+            f"values of {series.name!r} are not numeric",
+            [Problem(f"dtype {series.dtype}", fix="turn text categories into codes with encode_categories()")],
+        )
+    value = series.to_numpy(dtype=float, na_value=np.nan)
+    if density and cell_area_weighting == "conserve":
+        cell_area = index_raster.cell_area_m2
+        total = value * index_raster.area_m2  # per unit area × area: the parcel's total
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per_cell = total / (index_raster.cell_count * cell_area)
+        out = np.where(inside, per_cell[np.where(inside, idx, 0)], np.nan)
+        small = (index_raster.fallback_cell >= 0) & np.isfinite(total)
+        if small.any():
+            add = np.bincount(index_raster.fallback_cell[small], weights=total[small] / cell_area,
+                              minlength=out.size)
+            target = np.flatnonzero(add)
+            flat = out.reshape(-1)
+            flat[target] = np.nan_to_num(flat[target]) + add[target]
+        return out.astype(np.float32)
+    return np.where(inside, value[np.where(inside, idx, 0)], np.nan).astype(np.float32)
+
+
+def encode_categories(
+    values: pd.Series, *, order: Sequence[str] | None = None
+) -> tuple[pd.Series, dict[int, str]]:
+    """Integer codes for a categorical column, and the code -> label table.
+
+    Parameters
+    ----------
+    values
+        Text or boolean categories (grade, disposal, ...); missing stays missing.
+    order
+        Category order (code 0 first), e.g. ``GRADE_ORDER``; values outside it are appended sorted.
+        Default: sorted values (``False`` before ``True`` for flags).
+
+    Returns
+    -------
+    codes
+        ``Int32`` Series on the same index, NA where missing.
+    categories
+        Code -> label (``str`` of the value).
+    """
+    present = pd.unique(values.dropna())
+    labels = [v for v in (order or []) if v in set(present)]
+    labels += sorted((v for v in present if v not in set(labels)), key=str)
+    mapping = {v: i for i, v in enumerate(labels)}
+    codes = values.map(mapping).astype("Int32")
+    return codes, {i: str(v) for i, v in enumerate(labels)}
+
+
+def raster_outputs(
+    parcels: gpd.GeoDataFrame,
+    *,
+    resolution_m: float,
+    metrics: Sequence[str],
+    height: RasterData | None = None,
+    bandwidth_m: float = 500.0,
+    density_resolution_m: float = 50.0,
+    storey_height_m: float = 3.0,
+    double_over_m: float = 8.0,
+    progress: Callable[[str], None] | None = None,
+) -> RasterOutputs:
+    """Every raster the pipeline writes, from one parcel-index rasterization.
+
+    Parameters
+    ----------
+    parcels
+        The result parcels (index ``parcel_id``, projected CRS).
+    resolution_m
+        Cell size of the metric rasters.
+    metrics
+        Columns to paint. Float columns whose name ends in ``_per_mu`` are densities (area-conserving,
+        see ``metric_raster``); other numeric columns are gathered; integer, text and boolean columns
+        (``grade``, ``disposal``, ``block_id``, ``low_efficiency``) become category codes with a table
+        (``grade`` in ``GRADE_ORDER``; integer ids keep their own value as code).
+    height
+        Building height raster (metres): adds the ``plot_ratio`` frame.
+    storey_height_m, double_over_m
+        Passed to ``plot_ratio`` (industrial parks with 4-5 m storeys need a larger ``storey_height_m``
+        than the 3 m default, or the estimate overshoots the recorded floor area).
+    bandwidth_m, density_resolution_m
+        Kernel radius and cell size of the low-efficiency land density (needs ``low_efficiency`` and
+        ``land_mu`` columns; otherwise no density).
+    progress
+        Called with the name of each finished step (``"index"``, each metric, ``"plot_ratio"``,
+        ``"density"``), e.g. to advance a progress bar; 2 + len(metrics) calls at most.
+
+    Returns
+    -------
+    RasterOutputs
+    """
+    missing = [m for m in metrics if m not in parcels.columns]
+    if missing:
+        raise InputError("raster metrics not found in the parcels",
+                         [Problem(f"missing columns: {', '.join(missing)}", column=m,
+                                  fix="fix [raster].metrics in the config") for m in missing])
+    def done(step: str) -> None:
+        if progress is not None:
+            progress(step)
+
+    index = parcel_index_raster(parcels, resolution_m=resolution_m)
+    done("index")
+    layers: dict[str, RasterLayer] = {}
+    for name in metrics:
+        col = parcels[name]
+        if pd.api.types.is_integer_dtype(col.dtype):
+            arr = metric_raster(index, col)
+            cats = {int(v): str(v) for v in pd.unique(col.dropna())}
+            layers[name] = RasterLayer(arr, index.transform, index.crs, INT_NODATA, cats)
+        elif pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+            is_density = name.endswith("_per_mu")
+            arr = metric_raster(index, col.astype(float), density=is_density)
+            layers[name] = RasterLayer(arr, index.transform, index.crs, np.nan,
+                                       unit="万元/亩" if is_density else "")
+        else:
+            codes, cats = encode_categories(col, order=GRADE_ORDER if name == "grade" else None)
+            layers[name] = RasterLayer(metric_raster(index, codes), index.transform, index.crs,
+                                       INT_NODATA, cats)
+        done(name)
+    ratio = None
+    if height is not None:
+        ratio = plot_ratio(parcels, height, storey_height_m=storey_height_m, double_over_m=double_over_m)
+        done("plot_ratio")
+    dens = None
+    if {"low_efficiency", "land_mu"} <= set(parcels.columns):
+        arr, transform = density_surface(parcels, bandwidth_m=bandwidth_m, resolution_m=density_resolution_m)
+        dens = RasterLayer(arr, transform, index.crs, np.nan, unit="亩/km²")
+        done("density")
+    return RasterOutputs(index=index, layers=layers, plot_ratio=ratio, density=dens)
+

@@ -1,0 +1,69 @@
+"""Result: the frames every output is made from, assembled once from the stage outputs.
+
+Reads the outputs of every stage (prepared parcels, ``Links``, the panels, the ``Evaluation``, ``Blocks``,
+clusters, raster zonal frames, scenarios). ``assemble`` builds the two tables users read, one row per input
+parcel and one row per firm, joined on integer codes (``rows``) rather than pandas joins on text ids.
+:class:`Result` holds them with the blocks and the panel. ``summary`` tabulates a Result by street, industry,
+grade, disposal or scale; ``anonymise`` masks firm names and USCCs in every frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import pandas as pd
+
+if TYPE_CHECKING:
+    import folium
+
+
+@dataclass
+class Result:
+    """Everything a run produced, indexed by entity id.
+
+    Attributes
+    ----------
+    parcels
+        One row per input parcel (index ``parcel_id``), with land, link, metric, verdict and block columns.
+    firms
+        One row per firm (index ``uscc``), geometry = the firm's land (union of its parcels).
+    blocks
+        One row per contiguous low-efficiency block (index ``block_id``).
+    panel
+        Per evaluated unit and year: inputs and per-mu metrics (MultiIndex ``(eval_id, year)``).
+    year
+        The reference year of the evaluation.
+    policy
+        The policy preset used (``gisefficiency.evaluate.policy.Policy``).
+    links, evaluation
+        The link and evaluation stage outputs (see ``docs/contract.md``).
+    scenarios
+        Scenario results computed in the run (``gisefficiency.scenario.freed.ScenarioResult``).
+    clusters
+        Per-parcel statistical cluster labels (Local Moran / Gi*), or None.
+    rasters
+        Name -> path of GeoTIFFs written by the run.
+    meta
+        Free-form run facts (county name, input files, timings) for reports.
+    """
+
+    parcels: gpd.GeoDataFrame
+    firms: gpd.GeoDataFrame
+    blocks: gpd.GeoDataFrame
+    panel: pd.DataFrame
+    year: int
+    policy: Any
+    links: Any = None
+    evaluation: Any = None
+    scenarios: list[Any] = field(default_factory=list)
+    clusters: pd.DataFrame | None = None
+    rasters: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def explore(self, **kwargs: Any) -> folium.Map:
+        """Return the interactive map of this result (see ``gisefficiency.maps.make_map``)."""
+        from gisefficiency.maps import make_map
+
+        return make_map(self, **kwargs)
