@@ -54,6 +54,7 @@ from gisefficiency.evaluate.rules import (
     Not,
     NotProducingBy,
     Within,
+    industry_digits,
 )
 from gisefficiency.metrics.indicators import METRICS
 
@@ -190,13 +191,15 @@ def _span(years: int, wording: str, zh: bool) -> str:
 
 def _metric(c: Metric, ctx: Context) -> Outcome:
     zh_name, en_name, uzh, uen = NUMBER_COLUMNS[c.column]
-    per_mu = c.column in METRICS and METRICS[c.column].per_mu
+    # Per-mu figures and areas in mu compare at the precision the documents publish and the reasons
+    # print (4 decimals): a drawn 2,000 m² parcel is 3 mu, not 2.9999999999999996, and "3亩以上" holds.
+    per_mu = (c.column in METRICS and METRICS[c.column].per_mu) or NUMBER_COLUMNS[c.column][2] == "亩"
     uen_p = f" ({uen})" if uen else ""
     vals, misses, oks, years = [], [], [], []
     for k in range(c.years - 1, -1, -1):  # oldest year first
         v = ctx.values(c.column, k)
         if per_mu:
-            v = np.round(v, PER_MU_DECIMALS)  # thresholds compare at published precision
+            v = np.round(v, PER_MU_DECIMALS)
         missing = np.isnan(v)
         with np.errstate(invalid="ignore"):
             ok = (v >= c.value) & (v < c.upper) if c.op == "between" else OPS[c.op](v, c.value)
@@ -339,7 +342,8 @@ def _attr(c: Attr, ctx: Context) -> Outcome:
     # attributes take few distinct values: test and word each once, then look them up per row
     codes, uniq = pd.factorize(s.fillna(""))
     vals = pd.Series(uniq, dtype="string")
-    ok_u = (vals.str.startswith(c.values) if c.prefix else vals.isin(c.values)).to_numpy(bool)
+    test = industry_digits(vals) if c.column == "industry" else vals
+    ok_u = (test.str.startswith(c.values) if c.prefix else test.isin(c.values)).to_numpy(bool)
     ok = (ok_u[codes] & ~missing) | (missing & c.if_missing)
     zh, en = ATTR_COLUMNS[c.column]
     shown = [str(v) for v in uniq]

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from gisefficiency.core.schema import FLAG_FIRM_COLUMNS
 from gisefficiency.metrics.indicators import EXTRA_FLAG_COLUMNS, INPUT_COLUMNS, METRICS
@@ -51,6 +52,15 @@ NUMBER_COLUMNS: dict[str, tuple[str, str, str, str]] = {
     "score": ("综合得分", "score", "分", "points"),
 }
 assert set(INPUT_COLUMNS) <= set(NUMBER_COLUMNS)
+_SECTION_LETTER = r"^[A-Ta-t](?=\d)"
+
+
+def industry_digits(codes: pd.Series) -> pd.Series:
+    """GB/T 4754 industry codes as digits: "C3311" and " 3311 " are both "3311" (the section letter is
+    implied by the division: 13-43 are section C, manufacturing), so presets' prefixes match either way."""
+    return codes.astype("string").str.strip().str.replace(_SECTION_LETTER, "", regex=True)
+
+
 FLAG_COLUMNS: dict[str, tuple[str, str]] = {
     "high_tech": ("有效期内高新技术企业", "valid high-tech enterprise"),
     "tech_sme": ("科技型中小企业", "tech-based SME"),

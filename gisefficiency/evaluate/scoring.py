@@ -9,14 +9,21 @@ overrides. Decisions the documents leave open, made here:
   ``"aggregate"`` is Σ numerator / Σ denominator (the 'district average' of statistics offices);
   ``"prev_mean"`` is the previous year's mean; each times ``benchmark_factor``. A benchmark that is
   missing or not positive leaves the group's units of that year not graded, with the reason.
-- percentile ranks use the best rank among ties (ties share the better class); rank / n is compared
-  with the cumulative shares, so with 20 units and A = 20 % the first 4 are A.
+- percentile ranks use the best rank among ties (ties share the better class). The shares are turned
+  into whole units: each class's cumulative count ``n × share`` is rounded half up, and a unit of rank
+  ``r`` takes the first class whose count reaches ``r``. With 20 units and A = 20 % the first 4 are A
+  and D = 5 % is the last one; a group of one or two has no D (5 % of one or two units rounds to none),
+  where comparing ``rank / n`` with the shares would make the last unit of every group D.
+- a unit whose 亩均税收 is at or above its group's benchmark 亩均税收 that year (the preset's benchmark
+  rule for ``tax_per_mu``; the group's mean where the preset fixes none) is never D by ranking or
+  cut-off: it becomes C, and its reason says so. The preset's own ``overrides`` run first and win.
 - ``not_graded`` rules run before scoring (their units are out of the ranking); ``overrides`` run
   after the classes, first matching rule wins.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from gisefficiency.core.constants import PER_MU_DECIMALS
 from gisefficiency.core.errors import InputError, Problem
 from gisefficiency.core.text import (
     Text,
@@ -55,7 +63,7 @@ from gisefficiency.evaluate.ranking import (
     tenant_counts,
     tenants_per_row,
 )
-from gisefficiency.evaluate.rules import Flag
+from gisefficiency.evaluate.rules import Flag, industry_digits
 from gisefficiency.metrics.indicators import METRICS
 
 __all__ = ["grade_units", "tenant_counts"]
@@ -133,7 +141,7 @@ def _industry_groups(panel: pd.DataFrame, sc: Scoring) -> tuple[np.ndarray, list
     names = [*sc.industry_groups, "other"]
     if "industry" not in panel:
         return np.full(len(panel), len(names) - 1, dtype=np.int64), names
-    codes, values = _codes(panel["industry"])  # prefixes are tested on the few distinct codes only
+    codes, values = _codes(industry_digits(panel["industry"]))  # prefixes tested on the few distinct codes
     vals = pd.Series(values, dtype="string")
     group_of = np.full(len(values), len(names) - 1, dtype=np.int64)
     done = np.zeros(len(values), bool)
@@ -294,6 +302,21 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
         hit = o.mask & graded
         graded = graded & ~hit
         settle(hit, rule.grade, lambda idx, o=o, rule=rule: _override(base(idx), rule, o.why(idx)))
+    # A unit whose 亩均税收 is at or above its group's benchmark is never D: a small or strong group's
+    # last rank is not low efficiency. The preset's own overrides (above) win over this guard.
+    tax = pd.to_numeric(panel["tax_per_mu"], errors="coerce").to_numpy(float) if "tax_per_mu" in panel \
+        else np.full(n, np.nan)
+    bench = np.full(n, np.nan)
+    for j_group, g in enumerate(sc.groups.values()):
+        rows = graded & (key == j_group)
+        if rows.any():
+            fixed = g.benchmark == "fixed" and "tax_per_mu" not in g.benchmarks
+            gb = dataclasses.replace(g, benchmark="mean") if fixed else g
+            bench = np.where(rows, _benchmark(panel, "tax_per_mu", gb, tax, rows, years), bench)
+    with np.errstate(invalid="ignore"):
+        strong = graded & (grade == "D") & (np.round(tax, PER_MU_DECIMALS) >= np.round(bench, PER_MU_DECIMALS))
+    graded = graded & ~strong
+    settle(strong, "C", lambda idx: _not_d(base(idx), tax[idx], bench[idx]))
     # The texts settled above (empty on class rows, which start with '得分') and the class pieces, marked
     # null off the class rows, are joined over all rows in one pass: the big texts are never moved. One
     # language at a time, so only one language's pieces are held while its text is written.
@@ -375,6 +398,13 @@ def _detail(a: Any, why: tuple[Text, Text]) -> tuple[Text, Text]:
     return (cat(f"{a.zh}（", why[0], f"）{fmt1(a.points)}分"), cat(f"{a.en} (", why[1], f") {fmt1(a.points)} points"))
 
 
+def _not_d(base: tuple[Text, Text], tax: np.ndarray, bench: np.ndarray) -> tuple[Text, Text]:
+    """The class text of a D lifted to C because its 亩均税收 reaches the group's benchmark."""
+    return (cat(base[0], "；亩均税收", fmt(tax), "万元/亩不低于组基准", fmt(bench), "万元/亩，不评D类，定为C类"),
+            cat(base[1], "; tax per mu ", fmt(tax), " is not below the group benchmark ", fmt(bench),
+                ": not class D, class C"))
+
+
 def _override(base: tuple[Text, Text], rule: Any, why: tuple[Text, Text]) -> tuple[Text, Text]:
     zh, en = _labelled(rule, why, f"，定为{rule.grade}类", f": class {rule.grade}")
     return cat(base[0], "；", zh), cat(base[1], "; ", en)
@@ -423,9 +453,11 @@ def _classes(panel: pd.DataFrame, sc: Scoring, key: np.ndarray, graded: np.ndarr
             gz, ge = (f"{g.zh}（{lz}）", f"{g.en} ({le})") if sc.industry_groups else (g.zh, g.en)
             words_zh.append((f"；{gz}组第", f"/{fmt1(size[row])}名（前"))
             words_en.append(f" of {fmt1(size[row])} in {ge} (top ")
+        # Shares become whole units: each class's cumulative count is rounded half up, so a group of
+        # one or two is B (a share of 5 % of one unit is no unit) and 20 units give 4 A and 1 D.
         cum = np.cumsum([g.classes.shares[c] for c in _ORDER])
-        p = rank / size
-        cls[rows] = np.select([p <= cum[0] + 1e-9, p <= cum[1] + 1e-9, p <= cum[2] + 1e-9], ["A", "B", "C"],
+        last = np.floor(size[:, None] * cum[None, :3] + 0.5 + 1e-9)
+        cls[rows] = np.select([rank <= last[:, 0], rank <= last[:, 1], rank <= last[:, 2]], ["A", "B", "C"],
                               "D")[rows]
     grade[graded] = cls[graded]
     # percent ranks have one decimal in [0, 100]: 1001 texts, each with the 4 classes after it

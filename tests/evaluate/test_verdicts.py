@@ -286,7 +286,8 @@ def _wenling(n_above, n_below, industry="3311"):
 def test_wenling_percentile_classes_on_small_groups():
     panel, links, _ = simple_panel(_wenling(10, 20))
     g = evaluate(panel, load_preset("wenling-2022"), links=links).grades.xs(2022, level=1)["grade"]
-    assert "".join(g[[f"A{i:02d}" for i in range(1, 11)]]) == "AABBBBBBCD"
+    # 10 units, 规上 shares 20/60/15/5 %: cumulative counts 2, 8, 9.5 -> 10 (half up): no unit is D
+    assert "".join(g[[f"A{i:02d}" for i in range(1, 11)]]) == "AABBBBBBCC"
     assert "".join(g[[f"B{i:02d}" for i in range(1, 21)]]) == "A" + "B" * 14 + "C" * 4 + "D"
 
 
@@ -297,7 +298,8 @@ def test_wenling_ranks_within_industry_groups_and_ties_share_the_better_class():
     panel, links, _ = simple_panel(spec)
     ev = evaluate(panel, load_preset("wenling-2022"), links=links)
     g = ev.grades.xs(2022, level=1)
-    assert "".join(g.loc[[f"A{i:02d}" for i in range(1, 6)], "grade"]) == "ABBBD"
+    # 5 units, 20/60/15/5 %: cumulative counts 1, 4, 4.75 -> 5: the fifth is C, not D
+    assert "".join(g.loc[[f"A{i:02d}" for i in range(1, 6)], "grade"]) == "ABBBC"
     assert set(g.loc[[f"M{i}" for i in range(5)], "grade"]) == {"A"}
     assert g.loc["A01", "grade_reason_zh"].endswith("规上（纺织鞋帽橡塑）组第1/5名（前20%），A类")
     assert g.loc["M0", "grade_reason_en"].endswith("rank 1 of 5 in above size (metals and metal products) (top 20%): "

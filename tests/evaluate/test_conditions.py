@@ -1,0 +1,52 @@
+"""Areas in mu compare at the precision the reasons print (4 decimals), like per-mu figures."""
+
+from __future__ import annotations
+
+import pytest
+from _evaluate_fixtures import simple_panel
+
+from gisefficiency.core.constants import M2_PER_MU
+from gisefficiency.evaluate import evaluate, load_preset
+
+
+def _scope(land_mu: float) -> tuple[bool, str]:
+    spec = {"F1": {"land_mu": land_mu, "tax": {2020: 5.0, 2021: 5.0}, "scale": "above", "industry": "3311",
+                   "supply_date": "2015-01-01"}}
+    panel, links, _ = simple_panel(spec)
+    v = evaluate(panel, load_preset("suichang-2022"), links=links).verdicts.loc["F1"]
+    return bool(v["in_scope"]), str(v["reason_zh"])
+
+
+@pytest.mark.parametrize("land_mu", [3 - 1e-12, 2000 / M2_PER_MU, 2000.00001 / M2_PER_MU, 3.00004])
+def test_a_drawn_parcel_of_3_mu_is_3_mu(land_mu):
+    # a 2,000 m² polygon can come out 2.999999999999 mu after projection and area: "3亩以上" holds
+    in_scope, reason = _scope(land_mu)
+    assert in_scope
+    assert "不在整治范围" not in reason
+
+
+@pytest.mark.parametrize(("land_mu", "shown"), [(2.9999, "2.9999"), (1999.9 / M2_PER_MU, "2.9999")])
+def test_below_3_mu_at_4_decimals_is_out_of_scope_and_the_reason_agrees(land_mu, shown):
+    # 1,999.9 m² = 2.99985 mu (2.9998500000000003 in floats): 2.9999 at 4 decimals, below 3; the reason prints the
+    # number it compared
+    in_scope, reason = _scope(land_mu)
+    assert not in_scope
+    assert reason == f"2021年用地面积{shown}亩，低于3亩，不在整治范围"
+
+
+@pytest.mark.parametrize("code", ["3311", "C3311", "c3311", " C3311 "])
+def test_industry_codes_with_the_section_letter_are_manufacturing(code):
+    # 舟山/温州 scopes name manufacturing as GB/T 4754 divisions 13-43; "C3311" is division 33 too
+    spec = {"F1": {"land_mu": 10, "tax": {2019: 5.0}, "scale": "above", "industry": code}}
+    panel, links, _ = simple_panel(spec)
+    v = evaluate(panel, load_preset("wenzhou-etdz-2021"), year=2019, links=links).verdicts.loc["F1"]
+    assert bool(v["in_scope"])
+    assert bool(v["low_efficiency"])  # 0.5 万元/亩 < 10
+
+
+def test_a_wholesale_code_with_its_letter_is_not_manufacturing():
+    spec = {"F1": {"land_mu": 10, "tax": {2019: 5.0}, "scale": "above", "industry": "F5191"}}
+    panel, links, _ = simple_panel(spec)
+    v = evaluate(panel, load_preset("wenzhou-etdz-2021"), year=2019, links=links).verdicts.loc["F1"]
+    assert not bool(v["in_scope"])
+    assert not bool(v["low_efficiency"])
