@@ -54,10 +54,13 @@ def test_wenzhou_2021_rules_flags_targets():
 def test_suichang_2022_order_and_dates():
     p = load_preset("suichang-2022")
     assert p.reference_year == 2021
-    assert [r.category for r in p.disposal.rules] == ["close", "swap", "upgrade"]
-    swap = p.disposal.rules[1].when
+    # 铸造、化工 first (their standard is 另行制定), then the document's order
+    assert [r.category for r in p.disposal.rules] == ["separate", "close", "swap", "upgrade"]
+    assert [c for c in p.categories] == ["close", "swap", "upgrade", "separate"]
+    swap = p.disposal.rules[2].when
     assert swap.parts[0].parts == (DateCmp(("supply_date",), "<=", "{year-3}-01-01"), NotProducingBy("{year}-12-31"))
-    assert swap.parts[2] == Metric("tax_per_mu", "between", 1.0, 3.0, 2)
+    # 高于1万元低于3万元: both bounds strict, both years
+    assert swap.parts[2].parts == (Metric("tax_per_mu", ">", 1.0, None, 2), Metric("tax_per_mu", "<", 3.0, None, 2))
     assert p.tax_thresholds == (1.0, 3.0, 5.0)
     assert p.target_tax_per_mu == 5.0 and p.targets["freed_mu"] == 800.0
 

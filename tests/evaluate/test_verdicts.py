@@ -169,7 +169,8 @@ def test_suichang_tax_rules_with_edges():
     v = suichang({
         "S1": {"land_mu": 10, "tax": {2020: 6.2, 2021: 8.1}, **w},
         "S2": {"land_mu": 10, "tax": {2021: 8.1}, **w},                       # 2020 missing
-        "S3": {"land_mu": 10, "tax": {2020: 10.0, 2021: 29.9}, **w},          # [1, 3) both years
+        "S3": {"land_mu": 10, "tax": {2020: 10.5, 2021: 29.9}, **w},          # (1, 3) both years
+        "S3x": {"land_mu": 10, "tax": {2020: 10.0, 2021: 29.9}, **w},         # exactly 1.0 is not 高于1万
         "S4": {"land_mu": 10, "tax": {2020: 30.0, 2021: 20.0}, **w},          # 3.0 is not < 3
         "S5": {"land_mu": 10, "tax": {2020: 30.0, 2021: 30.0}, **w},          # 2021 in [3, 5)
         "S6": {"land_mu": 10, "tax": {2021: 49.999}, **w},                    # 4.9999
@@ -183,7 +184,11 @@ def test_suichang_tax_rules_with_edges():
                                         "(2020: 0.62, 2021: 0.81)")
     assert v.loc["S2", "disposal"] == "" and "缺少2020年亩均税收数据" in v.loc["S2", "reason_zh"]
     assert v.loc["S3", "disposal"] == "swap"
-    assert v.loc["S3", "reason_zh"] == "腾笼换鸟类：亩均税收连续两年不低于1且低于3万元/亩（2020年1、2021年2.99万元/亩）"
+    assert v.loc["S3", "reason_zh"] == ("腾笼换鸟类：亩均税收连续两年高于1万元/亩（2020年1.05、2021年2.99万元/亩），"
+                                        "亩均税收连续两年低于3万元/亩（2020年1.05、2021年2.99万元/亩）")
+    # 低于1万 closes and 高于1万元低于3万元 swaps: exactly 1.0 in 2020 is in neither, as the text says
+    assert v.loc["S3x", "disposal"] == ""
+    assert "2020年亩均税收1万元/亩，不高于1万元/亩" in v.loc["S3x", "reason_zh"]
     assert v.loc["S4", "disposal"] == ""
     assert v.loc["S5", "reason_zh"] == "整治提升类：2021年亩均税收3万元/亩，不低于3且低于5万元/亩"
     assert v.loc["S6", "disposal"] == "upgrade"
@@ -205,7 +210,9 @@ def test_suichang_not_producing_land_and_rule_order():
     assert v.loc["N1", "reason_zh"] == "腾笼换鸟类：供地日期2017-05-01早于2018-01-01，至2021-12-31未投产"
     assert v.loc["N2", "reason_zh"] == ("腾笼换鸟类：供地日期2018-01-01不晚于2018-01-01，至2021-12-31未投产"
                                         "（投产日期2022-03-01）")
-    assert v.loc["N3", "disposal"] == "upgrade"  # supplied after 2018-01-01: only the 2021 tax (4.0) counts
+    # supplied after 2018-01-01 and not producing: not 已投产, and not the 腾笼换鸟 1 case: outside the scope
+    assert v.loc["N3", "disposal"] == "" and not v.loc["N3", "in_scope"]
+    assert v.loc["N3", "reason_zh"] == "至2021-12-31未投产；供地日期2018-01-02晚于2018-01-01，不在整治范围"
     assert v.loc["N4", "disposal"] == "upgrade"
     assert v.loc["N5", "disposal"] == "close"  # close comes first
 
@@ -466,3 +473,28 @@ def test_flag_parcels_by_each_rule():
     assert flags.loc["P2", "low_eff_reason_zh"] == "容积率0.9，低于1"
     assert flags.loc["P3", "low_eff_reason_zh"] == "2021年地块亩均税收0.9万元/亩，低于1万元/亩"
     assert flags.loc["P4", "low_eff_reason_zh"] == "地块无企业使用（闲置）；容积率0，低于1"
+
+
+def test_suichang_foundry_and_chemical_firms_are_listed_apart():
+    # “铸造行业、化工行业整治标准另行制定”: listed under their own heading, not closed by this document
+    v = suichang({
+        "C1": {"land_mu": 10, "tax": {2020: 1.0, 2021: 1.0}, "supply_date": OLD, "industry": "C2614"},
+        "C2": {"land_mu": 10, "tax": {2020: 1.0, 2021: 1.0}, "supply_date": OLD, "industry": "3391"},
+        "M1": {"land_mu": 10, "tax": {2020: 1.0, 2021: 1.0}, "supply_date": OLD, "industry": "3311"},
+    })
+    assert list(v.loc[["C1", "C2"], "disposal"]) == ["separate", "separate"]
+    assert v.loc["C1", "reason_zh"] == "铸造、化工行业（整治标准另行制定）：行业代码为C2614"
+    assert not v.loc[["C1", "C2"], "low_efficiency"].any()
+    assert v.loc["M1", "disposal"] == "close"
+
+
+def test_zhoushan_lists_industrial_firms_only():
+    v = verdicts({
+        "W1": {"land_mu": 10, "tax": {2019: 5.0}, "industry": "5191", "scale": "above"},   # wholesale
+        "M1": {"land_mu": 10, "tax": {2019: 5.0}, "industry": "C3311", "scale": "above"},  # manufacturing
+        "U1": {"land_mu": 10, "tax": {2019: 5.0}, "scale": "above"},                       # no code: kept in
+    }, "zhoushan-2020")
+    assert v.loc["W1", "disposal"] == "" and not v.loc["W1", "in_scope"]
+    assert v.loc["W1", "reason_zh"] == "行业代码为5191，不在工业企业（行业代码06-46）"
+    assert list(v.loc[["M1", "U1"], "disposal"]) == ["low_efficiency", "low_efficiency"]
+
