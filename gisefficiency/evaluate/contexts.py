@@ -2,7 +2,8 @@
 
 :class:`PanelContext` has one row per (unit, year) (grading: ``k`` years back is the same unit's
 earlier row); :class:`UnitContext` one row per unit at a reference year (verdicts: yearly values by
-year, static facts as last known up to that year).
+year, static facts as last known up to that year; a certificate flag only within its term,
+``rules.CERTIFICATE_YEARS``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from gisefficiency.core.text import const, take_text
+from gisefficiency.evaluate.rules import CERTIFICATE_YEARS
 
 __all__ = ["Context", "PanelContext", "UnitContext", "years_of"]
 
@@ -186,6 +188,12 @@ class UnitContext:
                 last[:-1] = c[1:] != c[:-1]
                 pos = np.full(self.n, -1)
                 pos[c[last]] = o[last]
-                taken = s.iloc[np.where(pos >= 0, pos, 0)].reset_index(drop=True)
-                self._attrs[col] = taken.where(pd.Series(pos >= 0), pd.NA) if (pos < 0).any() else taken
+                known = pos >= 0
+                if col in CERTIFICATE_YEARS:
+                    # A certificate's 是 holds for its term only: a 2018 是 for 高新技术企业 (3 years) says
+                    # nothing about 2021 when the later years are blank.
+                    age = self.year - self._year[np.where(known, pos, 0)]
+                    known &= age < CERTIFICATE_YEARS[col]
+                taken = s.iloc[np.where(known, pos, 0)].reset_index(drop=True)
+                self._attrs[col] = taken.where(pd.Series(known), pd.NA) if not known.all() else taken
         return self._attrs[col]

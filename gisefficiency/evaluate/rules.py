@@ -75,6 +75,10 @@ FLAG_COLUMNS: dict[str, tuple[str, str]] = {
                                "industrial land won at auction but not used for industry"),
 }
 assert set(FLAG_FIRM_COLUMNS) | set(EXTRA_FLAG_COLUMNS) <= set(FLAG_COLUMNS)
+#: Flags that certify for a term, in years counted from the year of the row that says 是 (that year
+#: included): a 高新技术企业 certificate runs 3 years (《高新技术企业认定管理办法》第十一条: 有效期为三年);
+#: 科技型中小企业 are registered (入库) year by year. A later row that says 否 or 是 replaces it.
+CERTIFICATE_YEARS: dict[str, int] = {"high_tech": 3, "tech_sme": 1}
 ATTR_COLUMNS: dict[str, tuple[str, str]] = {
     "scale": ("规模", "scale"), "group": ("评价组", "group"), "industry": ("行业代码", "industry code"),
 }

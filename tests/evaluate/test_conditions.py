@@ -50,3 +50,23 @@ def test_a_wholesale_code_with_its_letter_is_not_manufacturing():
     v = evaluate(panel, load_preset("wenzhou-etdz-2021"), year=2019, links=links).verdicts.loc["F1"]
     assert not bool(v["in_scope"])
     assert not bool(v["low_efficiency"])
+
+
+def _zhejiang(high_tech_years: dict[int, bool]):
+    tax = {2018: 2.0, 2019: 5.0, 2020: 5.0, 2021: 5.0}  # 0.5 万元/亩 from 2019 on 10 mu
+    years = {y: {"tax": t, **({"high_tech": high_tech_years[y]} if y in high_tech_years else {})}
+             for y, t in tax.items()}
+    panel, links, _ = simple_panel({"H1": {"land_mu": 10, "years": years, "scale": "above", "industry": "3311"}})
+    return evaluate(panel, load_preset("zhejiang-2019"), year=2021, links=links).verdicts.loc["H1"]
+
+
+@pytest.mark.parametrize(("flags", "exempt"), [
+    ({2018: True}, False),               # certificate of 2018: 2018-2020, expired in 2021
+    ({2019: True}, True),                # 2019-2021: valid in 2021
+    ({2019: True, 2020: False}, False),  # a later 否 replaces it
+    ({2021: True}, True),
+])
+def test_a_high_tech_certificate_exempts_for_its_three_years_only(flags, exempt):
+    v = _zhejiang(flags)
+    assert bool(v["exempt"]) is exempt
+    assert bool(v["low_efficiency"]) is (not exempt)
