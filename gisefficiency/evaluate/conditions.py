@@ -22,6 +22,7 @@ from gisefficiency.core.text import (
     Text,
     assemble,
     cat,
+    const,
     days,
     empty,
     few_days,
@@ -295,8 +296,31 @@ def _grade(c: Grade, ctx: Context) -> Outcome:
     def one(j: int, idx: np.ndarray) -> tuple[Text, Text]:
         return state(years[j][idx], codes[j][idx])
 
+    def lacking(idx: np.ndarray) -> tuple[list[Text], list[Text]]:
+        """'2021年评分缺单位能耗增加值数据' for each year whose class was scored without some of the unit's
+        data (``missing_data_zh/en`` of the grades), null elsewhere: a class verdict says what it lacked."""
+        out_zh, out_en = [], []
+        for k, j in zip(range(c.years - 1, -1, -1), range(c.years), strict=True):
+            mz = ctx.text("missing_data_zh", k).take(idx).cast(pa.string())
+            me = ctx.text("missing_data_en", k).take(idx).cast(pa.string())
+            has = pc.greater(pc.utf8_length(mz), 0).to_numpy(zero_copy_only=False)
+            if not has.any():
+                continue
+            yc, ys = _codes_of_years(years[j][idx])
+            out_zh.append(with_valid(glue(vocab(yc, [f"{v}年评分缺" for v in ys]), mz, const(len(idx), "数据")), has))
+            out_en.append(with_valid(glue(vocab(yc, ["scored without the unit's data on "] * len(ys)), me,
+                                          vocab(yc, [f" in {v}" for v in ys])), has))
+        return out_zh, out_en
+
+    def noted(idx: np.ndarray, zh: Text, en: Text) -> tuple[Text, Text]:
+        lz, le = lacking(idx)
+        if not lz:
+            return zh, en
+        n = len(idx)
+        return join([zh, *lz], "；", n=n), join([en, *le], "; ", n=n)
+
     if c.years == 1:
-        return Outcome(oks[0], lambda idx: one(0, idx), lambda idx: one(0, idx))
+        return Outcome(oks[0], lambda idx: noted(idx, *one(0, idx)), lambda idx: one(0, idx))
 
     def first_failing(idx: np.ndarray) -> tuple[Text, Text]:
         """The first year that fails, read straight from the stacked years (no per-year pieces)."""
@@ -318,8 +342,8 @@ def _grade(c: Grade, ctx: Context) -> Outcome:
             ve.append(vocab(at, [f"{v}: {g}" if i != len(GRADES) else f"{v}: none" for v in ys
                                  for i, g in enumerate([*shown, ""])]))
         n = len(idx)
-        return (join(vz, "、", n=n, head=f"{_span(c.years, c.wording, True)}评价为{label_zh}（", tail="）"),
-                join(ve, ", ", n=n, head=f"{label_en} {_span(c.years, c.wording, False)} (", tail=")"))
+        return noted(idx, join(vz, "、", n=n, head=f"{_span(c.years, c.wording, True)}评价为{label_zh}（", tail="）"),
+                     join(ve, ", ", n=n, head=f"{label_en} {_span(c.years, c.wording, False)} (", tail=")"))
 
     return Outcome(np.logical_and.reduce(oks), why, first_failing)
 

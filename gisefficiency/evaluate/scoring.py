@@ -218,6 +218,7 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
                                                                                    ": not graded"))
 
     notes: list[tuple[np.ndarray, str, str]] = []   # (rows, zh, en) remarks on missing data
+    lacks: list[tuple[np.ndarray, str, str]] = []   # (rows, zh, en) indicators scored without the unit's data
     no_bench: list[tuple[np.ndarray, str, str]] = []
     for j_group, g in enumerate(sc.groups.values()):
         rows = (key == j_group) & (grade == "")
@@ -243,11 +244,13 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
             if mode == "zero":
                 item = np.where(lack, 0.0, item)
                 notes.append((lack, f"缺{m.zh}数据按0分计", f"no {m.en} data: 0 points"))
+                lacks.append((lack, m.zh, m.en))
             elif mode == "group_mean":
                 have = rows & ~np.isnan(item)
                 avg = at_years(by_year(item, years, have, "mean"), years)
                 item = np.where(lack, avg, item)
                 notes.append((lack, f"缺{m.zh}数据按组平均得分计", f"no {m.en} data: group average item score"))
+                lacks.append((lack, m.zh, m.en))
             else:
                 settle(lack, "N", lambda idx, m=m: (cat("缺少", ints(years[idx]), f"年{m.zh}数据，不参评"),
                                                       cat(f"no {m.en} data for ", ints(years[idx]), ": not graded")))
@@ -328,8 +331,30 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
         if parts is not None:
             out = glue(out, *parts(lang))
         texts.append(to_series(out, panel.index))
+    missing_zh, missing_en = _missing_data(lacks, grade, panel.index)
     return pd.DataFrame({"score": score, "grade": to_series(labels(grade, ("A", "B", "C", "D", "N")), panel.index),
-                         "grade_reason_zh": texts[0], "grade_reason_en": texts[1]}, index=panel.index)
+                         "grade_reason_zh": texts[0], "grade_reason_en": texts[1],
+                         "missing_data_zh": missing_zh, "missing_data_en": missing_en}, index=panel.index)
+
+
+def _missing_data(lacks: list[tuple[np.ndarray, str, str]], grade: np.ndarray, index: pd.Index
+                  ) -> tuple[pd.Series, pd.Series]:
+    """The indicators a class was scored without (the unit had no data), per row: "" where none or not graded.
+
+    A verdict that rests on a class (e.g. 连续两年D类) names them, so a closure is never driven silently
+    by indicators the data lacks. Each row's set of lacking indicators is one code of a few bits.
+    """
+    n = len(grade)
+    names: dict[tuple[str, str], int] = {}
+    code = np.zeros(n, dtype=np.int64)
+    for mask, zh, en in lacks:
+        bit = names.setdefault((zh, en), len(names))
+        code |= np.where(mask & np.isin(grade, ["A", "B", "C", "D"]), 1 << bit, 0)
+    pairs = list(names)
+    used, at = np.unique(code, return_inverse=True)
+    zh = ["、".join(p[0] for j, p in enumerate(pairs) if u >> j & 1) for u in used]
+    en = [", ".join(p[1] for j, p in enumerate(pairs) if u >> j & 1) for u in used]
+    return to_series(vocab(at, zh, large=True), index), to_series(vocab(at, en, large=True), index)
 
 
 def _remarks(idx: np.ndarray | None, years: np.ndarray, no_bench: list[tuple[np.ndarray, str, str]],

@@ -206,8 +206,9 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
     ref = _reference_year(panel, policy, year)
     grades = grade_units(panel, policy, links=links)
     # grades share the panel's index: the columns are put side by side, no join on the text ids
-    frame = panel.drop(columns=[c for c in ("score", "grade") if c in panel]).assign(score=grades["score"],
-                                                                                    grade=grades["grade"])
+    frame = panel.drop(columns=[c for c in ("score", "grade") if c in panel]).assign(
+        score=grades["score"], grade=grades["grade"], missing_data_zh=grades["missing_data_zh"],
+        missing_data_en=grades["missing_data_en"])
     ctx = UnitContext(frame, ref)
     units, n = ctx.units, ctx.n
     pos = ctx.rows(0)  # each unit's row in the reference year (-1: no data that year)

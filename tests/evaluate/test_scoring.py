@@ -78,3 +78,25 @@ def test_the_guard_leaves_a_d_below_the_benchmark():
                           "scale": "above", "industry": "3311"} for i in range(1, 21)}
     g = _grades(spec)  # F020: 9.90 万元/亩 < the mean 9.995
     assert g.loc["F020", "grade"] == "D"
+
+
+def test_a_class_verdict_names_the_indicators_scored_without_data():
+    # 20 规上 firms with tax and value added in 2020 and 2021; F020 has no value added, so its 亩均增加值
+    # item scores 0 (suichang-2022: missing = "zero") and it is D both years: the closure says so.
+    def years(i):
+        va = {} if i == 20 else {"value_added": 400.0 * (21 - i)}
+        return {y: {"tax": 100.0 * (21 - i) / 20, **va} for y in (2020, 2021)}
+
+    spec = {f"F{i:03d}": {"land_mu": 10, "years": years(i), "scale": "above", "industry": "3311",
+                          "supply_date": "2010-01-01"} for i in range(1, 21)}
+    panel, links, _ = simple_panel(spec)
+    ev = evaluate(panel, load_preset("suichang-2022"), links=links)
+    g = ev.grades.xs(2021, level=1)
+    assert g.loc["F020", "missing_data_zh"] == "亩均增加值"
+    assert g.loc["F001", "missing_data_zh"] == ""
+    v = ev.verdicts.loc["F020"]
+    assert v["disposal"] == "close"
+    assert v["reason_zh"] == ("淘汰关停类：连续两年评价为D类（2020年D、2021年D）；2020年评分缺亩均增加值数据；"
+                              "2021年评分缺亩均增加值数据")
+    assert v["reason_en"].endswith("; scored without the unit's data on value added per mu in 2020; "
+                                   "scored without the unit's data on value added per mu in 2021")

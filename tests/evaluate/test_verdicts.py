@@ -369,7 +369,8 @@ def test_verdict_columns_and_no_data_in_reference_year():
     assert list(ev.verdicts.columns[:10]) == CONTRACT
     assert ev.verdicts.loc["B", "grade"] == "N"
     assert ev.verdicts.loc["B", "grade_reason_zh"] == "无2021年数据，不参评"
-    assert list(ev.grades.columns) == ["score", "grade", "grade_reason_zh", "grade_reason_en"]
+    assert list(ev.grades.columns) == ["score", "grade", "grade_reason_zh", "grade_reason_en",
+                                      "missing_data_zh", "missing_data_en"]
     with pytest.raises(InputError, match=r"no data for the reference year 2019[\s\S]*years in the panel: 2020, 2021"):
         evaluate(panel, load_preset("zhoushan-2020"), year=2019)
 
