@@ -221,36 +221,73 @@ def _panel_keys(firms: pd.DataFrame, uscc_codes: np.ndarray) -> tuple[np.ndarray
     return years, y_codes
 
 
-def _supply_dates(parcels: pd.DataFrame | None, links: Any, ids: pa.Array, unit: np.ndarray,
-                  known: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray | None:
-    """Earliest supply date (datetime64[ns]) per id code: of the unit's own parcels, else of the parcels it uses.
+def _share_dates(parcels: pd.DataFrame | None, links: Any, ids: pa.Array, unit: np.ndarray,
+                 known: tuple[np.ndarray, np.ndarray] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Each usable share's unit code, parcel supply date (int64 ns, ``NAT_MAX`` when unknown) and mask of
+    the shares kept, or None when there are no dates or no shares.
 
-    None when there are no dates or no shares. ``known``: each share's parcel row and firm code, when
-    the link stage's codes give them.
+    ``known``: each share's parcel row and firm code, when the link stage's codes give them.
     """
     if parcels is None or "supply_date" not in parcels or len(links.shares) == 0:
         return None
     shares = links.shares
-    n_ids = len(ids)
     dates = pd.to_datetime(parcels["supply_date"], errors="coerce").to_numpy(dtype="datetime64[ns]")
     # index_in returns the first match, as keeping the first of duplicated parcel ids does
     pos = positions(arrow_ids(shares["parcel_id"]), arrow_ids(parcels.index)) if known is None else known[0]
-    nat = np.iinfo(np.int64).max
-    raw = np.where(pos >= 0, dates.view(np.int64)[np.maximum(pos, 0)], nat)
-    raw[raw == np.iinfo(np.int64).min] = nat  # NaT never wins a minimum
+    raw = np.where(pos >= 0, dates.view(np.int64)[np.maximum(pos, 0)], _NAT_MAX)
+    raw[raw == np.iinfo(np.int64).min] = _NAT_MAX  # NaT never wins a minimum
     # ids are in code order: a share's position among them is its firm's code (-1: no unit can use it)
     sh_codes = positions(arrow_ids(shares["uscc"]), ids) if known is None else known[1]
     named = sh_codes >= 0
-    keys = unit[sh_codes[named]]
-    raw = raw[named]
-    own = shares["kind"].eq("own").to_numpy(dtype=bool, na_value=False)[named]
-    earliest_own = np.full(n_ids, nat, dtype=np.int64)
+    return unit[sh_codes[named]], raw[named], named
+
+
+_NAT_MAX = np.iinfo(np.int64).max
+
+
+def _supply_dates(links: Any, n_ids: int, dated: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """Earliest supply date (datetime64[ns]) per id code: of the unit's own parcels, else of the parcels it uses."""
+    keys, raw, named = dated
+    own = links.shares["kind"].eq("own").to_numpy(dtype=bool, na_value=False)[named]
+    earliest_own = np.full(n_ids, _NAT_MAX, dtype=np.int64)
     np.minimum.at(earliest_own, keys[own], raw[own])
-    earliest = np.full(n_ids, nat, dtype=np.int64)
+    earliest = np.full(n_ids, _NAT_MAX, dtype=np.int64)
     np.minimum.at(earliest, keys, raw)
-    best = np.where(earliest_own != nat, earliest_own, earliest)
-    best[best == nat] = np.iinfo(np.int64).min
+    best = np.where(earliest_own != _NAT_MAX, earliest_own, earliest)
+    best[best == _NAT_MAX] = np.iinfo(np.int64).min
     return best.view("datetime64[ns]")
+
+
+def _land_by_year(land: np.ndarray, unit_codes: np.ndarray, row_years: np.ndarray, links: Any, n_ids: int,
+                  dated: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """A unit's land in each of its years: a parcel counts from the year it was supplied (by 31 December).
+
+    A firm does not hold land before it is supplied, so a year before the supply date has no 亩均 figure
+    over it (and breaks "consecutive years"). Rows of units with no later-supplied land keep ``land``
+    exactly; the others sum the shares held that year (missing when none is).
+    """
+    keys, raw, named = dated
+    supply_year = np.full(len(raw), np.iinfo(np.int64).min)
+    has = raw != _NAT_MAX
+    supply_year[has] = raw[has].view("datetime64[ns]").astype("datetime64[Y]").astype(np.int64) + 1970
+    first_year = int(row_years.min()) if len(row_years) else 0
+    late = supply_year > first_year
+    if not late.any():
+        return land
+    mu = links.shares["land_mu"].to_numpy(dtype="float64", na_value=np.nan)[named]
+    touched = np.zeros(n_ids, dtype=bool)
+    touched[keys[late]] = True
+    rows = np.flatnonzero(touched[unit_codes] & (supply_year[late].max() > row_years))
+    out = land.copy()
+    for y in np.unique(row_years[rows]):
+        held = (supply_year <= y) & ~np.isnan(mu)
+        total = np.bincount(keys[held], weights=mu[held], minlength=n_ids)
+        count = np.bincount(keys[held], minlength=n_ids)
+        at = rows[row_years[rows] == y]
+        u = unit_codes[at]
+        out[at] = np.where(count[u] > 0, total[u], np.nan)
+    return out
 
 
 def unit_metrics(
@@ -345,6 +382,12 @@ def unit_metrics(
     land_keys = fl_eval if fl_eval is not None else fl_codes
     named = land_keys >= 0
     rows["land_mu"][:] = min_count_sum(land_keys[named], land[named], n_ids)[unit_codes]
+    known = None
+    if lc is not None and parcels is not None and parcels.index is lc.parcel_index():
+        known = (lc.share_p, fl_codes[lc.share_f])
+    dated = _share_dates(parcels, links, ids, unit, known)
+    if dated is not None:
+        rows["land_mu"][:] = _land_by_year(rows["land_mu"], unit_codes, years[y_codes[rep]], links, n_ids, dated)
     _metric_rows(rows, block[len(INPUT_COLUMNS) + 1:])
 
     out = pd.DataFrame(block.T, index=index, columns=float_cols, copy=False)
@@ -367,11 +410,8 @@ def unit_metrics(
     for c in ("production_date", "supply_date"):
         extra[c] = (pd.to_datetime(extra[c], errors="coerce") if c in extra
                     else pd.Series(pd.NaT, index=index, dtype="datetime64[ns]"))
-    known = None
-    if lc is not None and parcels is not None and parcels.index is lc.parcel_index():
-        known = (lc.share_p, fl_codes[lc.share_f])
-    supply = _supply_dates(parcels, links, ids, unit, known)
-    if supply is not None:
+    if dated is not None:
+        supply = _supply_dates(links, n_ids, dated)
         extra["supply_date"] = extra["supply_date"].fillna(pd.Series(supply[unit_codes], index=index))
     scale = extra["scale"]
     extra["group"] = scale.where(~extra["tenant"], "tenant").astype("string")
@@ -485,6 +525,14 @@ def parcel_metrics(
     np.minimum.at(first_row, land_codes[land_codes >= 0], np.flatnonzero(land_codes >= 0))
     land_of = np.append(land, np.nan)[first_row]
     rows["land_mu"][:] = land_of[keys // ny]
+    if "supply_date" in parcels:
+        # a parcel's land counts from the year it was supplied: no per-mu figure before it
+        supplied = pd.to_datetime(parcels["supply_date"], errors="coerce").dt.year.to_numpy(dtype="float64",
+                                                                                            na_value=np.nan)
+        supply_of = np.append(supplied, np.nan)[first_row]
+        with np.errstate(invalid="ignore"):
+            before = supply_of[keys // ny] > years[keys % ny]
+        rows["land_mu"][before] = np.nan
     _metric_rows(rows, block[len(float_cols) - len(METRICS):])
     index = multi_index(pids, keys // ny, years, keys % ny, ["parcel_id", "year"],
                          dtype=pd.StringDtype("pyarrow", na_value=np.nan))

@@ -101,6 +101,26 @@ def test_supply_date_is_earliest_own_parcel():
     assert plain["supply_date"].isna().all()
 
 
+def test_land_counts_from_the_year_it_was_supplied():
+    # F holds P1 (10 mu, 2015) and P2 (5 mu, supplied 2020-06-01); N holds only P3 (4 mu, 2020-12-31)
+    firms = frame(firm_rows("F", {2019: {"tax": 30.0}, 2020: {"tax": 45.0}})
+                  + firm_rows("N", {2019: {"tax": 8.0}, 2020: {"tax": 8.0}}))
+    links = make_links([("F", "P1", "own", 10.0), ("F", "P2", "own", 5.0), ("N", "P3", "own", 4.0)], ["F", "N"])
+    parcels = pd.DataFrame({"land_mu": [10.0, 5.0, 4.0],
+                            "supply_date": pd.to_datetime(["2015-03-01", "2020-06-01", "2020-12-31"])},
+                           index=pd.Index(["P1", "P2", "P3"], name="parcel_id"))
+    panel = unit_metrics(firms, links, parcels=parcels)
+    assert panel.loc[("F", 2019), "land_mu"] == 10.0 and panel.loc[("F", 2019), "tax_per_mu"] == 3.0
+    assert panel.loc[("F", 2020), "land_mu"] == 15.0 and panel.loc[("F", 2020), "tax_per_mu"] == 3.0
+    # no land held in 2019: no per-mu figure (missing, never a figure over land it did not hold)
+    assert np.isnan(panel.loc[("N", 2019), "land_mu"]) and np.isnan(panel.loc[("N", 2019), "tax_per_mu"])
+    assert panel.loc[("N", 2020), "tax_per_mu"] == 2.0
+    by_parcel = parcel_metrics(parcels, firms, links)
+    assert np.isnan(by_parcel.loc[("P2", 2019), "tax_per_mu"])
+    assert np.isnan(by_parcel.loc[("P3", 2019), "land_mu"])
+    assert by_parcel.loc[("P1", 2019), "tax_per_mu"] == pytest.approx(30.0 * 10 / 15 / 10)
+
+
 def test_emission_weights_and_partial_pollutants():
     f = pd.DataFrame({"cod_t": [1.0, np.nan, np.nan], "nh3n_t": [2.0, 3.0, np.nan], "so2_t": [np.nan] * 3})
     assert emission_tonnes(f).tolist()[:2] == [3.0, 3.0]
