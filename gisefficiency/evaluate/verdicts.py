@@ -7,6 +7,7 @@ arrays over all units at once (see :mod:`gisefficiency.evaluate.rules`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,6 +181,21 @@ def _reference_year(panel: pd.DataFrame, policy: Policy, year: int | None) -> in
     return int(ref)
 
 
+_OFFICIAL = re.compile(r"^\s*([A-Da-d])\s*(?:类|档|级|等)?\s*$")
+
+
+def official_grades(panel: pd.DataFrame) -> pd.Series | None:
+    """The county's published 综合评价 class per unit-year (A-D), read from ``official_grade``.
+
+    "A", "a", "A类", "A档", "A级" are read as A; anything else (blank, "不参评", "优秀") is missing, so the
+    computed class is used for that unit-year. None when the panel has no such column.
+    """
+    if "official_grade" not in panel:
+        return None
+    text = panel["official_grade"].astype("string")
+    return text.str.extract(_OFFICIAL, expand=False).str.upper().astype("string")
+
+
 def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, links: Any = None) -> Evaluation:
     """Grade every unit and year, then judge every unit at the reference year.
 
@@ -205,10 +221,17 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
     """
     ref = _reference_year(panel, policy, year)
     grades = grade_units(panel, policy, links=links)
-    # grades share the panel's index: the columns are put side by side, no join on the text ids
+    official = official_grades(panel)
+    if official is not None:
+        grades = grades.assign(official_grade=official)
+    # grades share the panel's index: the columns are put side by side, no join on the text ids. Class
+    # rules read the county's published class where it has one, else the computed class.
+    used = grades["grade"] if official is None else official.fillna(grades["grade"])
     frame = panel.drop(columns=[c for c in ("score", "grade") if c in panel]).assign(
-        score=grades["score"], grade=grades["grade"], missing_data_zh=grades["missing_data_zh"],
+        score=grades["score"], grade=used, missing_data_zh=grades["missing_data_zh"],
         missing_data_en=grades["missing_data_en"])
+    if official is not None:  # a published class rests on the county's data, not on ours
+        frame.loc[official.notna().to_numpy(), ["missing_data_zh", "missing_data_en"]] = ""
     ctx = UnitContext(frame, ref)
     units, n = ctx.units, ctx.n
     pos = ctx.rows(0)  # each unit's row in the reference year (-1: no data that year)
@@ -257,6 +280,9 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
         "in_scope": in_scope, "exempt": exempt, "low_efficiency": low & ~exempt, **flags,
         "grade_reason_zh": to_series(g_zh, units), "grade_reason_en": to_series(g_en, units),
     }, index=units)
+    if official is not None:
+        verdicts.insert(2, "official_grade", to_series(take_text(grades["official_grade"].fillna(""), pos), units)
+                        .replace("", pd.NA))
     verdicts.index.name = "eval_id"
     return Evaluation(grades=grades, verdicts=verdicts, year=ref, policy=policy.name)
 

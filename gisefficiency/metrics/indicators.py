@@ -57,6 +57,7 @@ __all__ = [
     "ATTRIBUTE_COLUMNS",
     "EMISSION_COLUMNS",
     "EXTRA_FLAG_COLUMNS",
+    "EXTRA_TEXT_COLUMNS",
     "INPUT_COLUMNS",
     "METRICS",
     "MetricDef",
@@ -115,6 +116,10 @@ EXTRA_FLAG_COLUMNS: tuple[str, ...] = (
 ATTRIBUTE_COLUMNS: tuple[str, ...] = (
     "name", "scale", "industry", *FLAG_FIRM_COLUMNS, "production_date", "supply_date",
 )
+
+#: Yearly text columns carried into the panel when the firm table has them: the county's published
+#: 综合评价 class of the unit that year (A-D), which class-based rules read before the computed one.
+EXTRA_TEXT_COLUMNS: tuple[str, ...] = ("official_grade",)
 
 
 def emission_tonnes(frame: pd.DataFrame, weights: Mapping[str, float] | None = None) -> pd.Series:
@@ -393,7 +398,7 @@ def unit_metrics(
     out = pd.DataFrame(block.T, index=index, columns=float_cols, copy=False)
     extra = {"n_firms": np.bincount(group, minlength=n_groups)}
     del group
-    attr_cols = [c for c in (*ATTRIBUTE_COLUMNS, *EXTRA_FLAG_COLUMNS) if c in firms.columns]
+    attr_cols = [c for c in (*ATTRIBUTE_COLUMNS, *EXTRA_FLAG_COLUMNS, *EXTRA_TEXT_COLUMNS) if c in firms.columns]
     for c in attr_cols:
         extra[c] = pd.Series(take_rows(firms[c], rep, few_values=c in ("scale", "industry")), index=index)
     tenant = np.zeros(n_ids, dtype=bool)
@@ -404,6 +409,9 @@ def unit_metrics(
     for c in ("name", "scale", "industry"):
         extra[c] = (extra[c].astype("string") if c in extra
                     else pd.Series(pd.NA, index=index, dtype="string"))
+    for c in EXTRA_TEXT_COLUMNS:
+        if c in extra:
+            extra[c] = extra[c].astype("string")
     for c in (*FLAG_FIRM_COLUMNS, *[f for f in EXTRA_FLAG_COLUMNS if f in extra]):
         extra[c] = (extra[c].astype("boolean") if c in extra
                     else pd.Series(pd.NA, index=index, dtype="boolean"))

@@ -499,3 +499,25 @@ def test_zhoushan_lists_industrial_firms_only():
     assert v.loc["W1", "reason_zh"] == "行业代码为5191，不在工业企业（行业代码06-46）"
     assert list(v.loc[["M1", "U1"], "disposal"]) == ["low_efficiency", "low_efficiency"]
 
+
+
+def test_suichang_reads_the_county_s_official_grades_before_its_own():
+    # P01 is computed D both years (the peers' lowest); the county's published list says B in 2021, so
+    # the two-year D rule does not hold. P20 (computed A) is published D both years ("D类", "d"): closed.
+    v_comp = suichang({})
+    assert v_comp.loc["P01", "disposal"] == "close"
+    spec = peers(supply_date=OLD)
+    spec["P01"] = {**spec["P01"], "years": {2020: {"official_grade": "D"}, 2021: {"official_grade": "B档"}}}
+    spec["P20"] = {**spec["P20"], "years": {2020: {"official_grade": "D类"}, 2021: {"official_grade": "d"}}}
+    spec["P10"] = {**spec["P10"], "years": {2021: {"official_grade": "不参评"}}}  # not a class: computed used
+    panel, links, _ = simple_panel(spec)
+    ev = evaluate(panel, load_preset("suichang-2022"), links=links)
+    v = ev.verdicts
+    assert v.loc["P01", "disposal"] != "close"
+    assert v.loc["P20", "disposal"] == "close"
+    assert v.loc["P20", "reason_zh"] == "淘汰关停类：连续两年评价为D类（2020年D、2021年D）"
+    # both columns side by side, for the report's comparison
+    assert v.loc["P20", "grade"] == "A" and v.loc["P20", "official_grade"] == "D"
+    assert v.loc["P01", "official_grade"] == "B"
+    assert pd.isna(v.loc["P10", "official_grade"])
+    assert ev.grades.loc[("P20", 2020), "official_grade"] == "D"
