@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +32,7 @@ from gisefficiency.link.candidates import (
     take,
 )
 from gisefficiency.link.codes import LinkCodes, anchors
-from gisefficiency.link.report import LinkReport, firm_reasons, issue_reasons
+from gisefficiency.link.report import LinkReport, firm_reasons, id_hints, issue_reasons
 from gisefficiency.link.shares import apportion, assign_kind, classify, eval_codes
 from gisefficiency.link.validate import (
     LINK_METHODS,
@@ -42,7 +44,10 @@ from gisefficiency.link.validate import (
     encode,
     id_runs,
     known,
+    near_matches,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -86,6 +91,7 @@ def link_firms(
     point_crs: str | None = None,
     table_years: str = "latest",
     combine: str = "union",
+    sources: Mapping[str, str | os.PathLike[str]] | None = None,
 ) -> Links:
     """Link every firm of the panel to parcels and share each parcel's land among its firms.
 
@@ -135,6 +141,9 @@ def link_firms(
         come from the latest year that has one.
     combine
         ``"union"`` or ``"first"``, as above.
+    sources
+        The files the frames were read from, by ``"firms"`` and ``"land"``: messages name them
+        (``report.id_hints``). Without them they say "the firm table" and "the land rows".
 
     Returns
     -------
@@ -219,7 +228,9 @@ def link_firms(
     shares, counts = apportion(chosen, info["land_mu"], info["floor_area_m2"],
                                tenant_mode=tenant_mode, fixed_ratio_m2_per_mu=fixed_ratio_m2_per_mu)
 
-    issue_frame = issue_reasons(_label_issues(concat(issue_parts), firm_ids, parcel_ids), nearest_m=nearest_m)
+    all_issues = concat(issue_parts)
+    issue_frame = issue_reasons(_label_issues(all_issues, firm_ids, parcel_ids, _near(all_issues, parcel_ids, n_parcels)),
+                                nearest_m=nearest_m)
     reasons = firm_reasons(issue_frame, np.flatnonzero(~linked), firm_ids, methods)
     firm_links, firm_method, eval_f = _firm_links(firms, panel_f, firm_ids, n_firms, shares, reasons, tenant_mode)
     parcel_links = _parcel_links(parcels, info, shares)
@@ -235,6 +246,9 @@ def link_firms(
     })
     report = _report(methods, tenant_mode, firm_links, firm_method, shares, shares_out,
                      issue_frame.drop(columns="f"), reasons, unknown_land, info, parcel_links, counts)
+    report.id_hints = id_hints(report.issues, sources=sources)
+    for hint in report.id_hints:
+        log.warning("%s", hint)
     links = Links(shares=shares_out, firm_links=firm_links, parcel_links=parcel_links, report=report)
     held = anchors(firms, parcels, shares_out, firm_links)
     if clean_ids and held is not None:  # the codes stand for the text ids only when cleaning changed none
@@ -308,8 +322,18 @@ def _parcel_info(parcels: gpd.GeoDataFrame, ids: pa.Array) -> dict[str, Any]:
     }
 
 
-def _label_issues(found: Arrays, firm_ids: pa.Array, parcel_ids: pa.Array) -> pd.DataFrame:
-    """Issues with USCC and parcel id labels (the id as written, or the layer's id for point issues)."""
+def _near(found: Arrays, parcel_ids: pa.Array, n_parcels: int) -> np.ndarray:
+    """Per issue, the code of the layer id its unknown parcel id matches loosely (``near_matches``), else -1."""
+    unknown = found["q"] >= n_parcels
+    out = np.full(len(unknown), -1, dtype=np.int64)
+    if unknown.any():
+        out[unknown] = near_matches(parcel_ids, n_parcels)[found["q"][unknown] - n_parcels]
+    return out
+
+
+def _label_issues(found: Arrays, firm_ids: pa.Array, parcel_ids: pa.Array, near: np.ndarray) -> pd.DataFrame:
+    """Issues with USCC and parcel id labels (the id as written, or the layer's id for point issues) and,
+    for ids not in the layer, the layer id they match loosely (``near``, missing if none)."""
     return pd.DataFrame({
         "f": found["f"],
         "uscc": _text(firm_ids, found["f"]),
@@ -318,6 +342,7 @@ def _label_issues(found: Arrays, firm_ids: pa.Array, parcel_ids: pa.Array) -> pd
         "issue": _text(pa.array(ISSUES, pa.large_string()), found["issue"]),
         "value": found["value"],
         "detail": pd.array(found["detail"], dtype="str"),
+        "near": _text(parcel_ids, near),
     })
 
 

@@ -275,3 +275,64 @@ def check_land(land: pd.DataFrame) -> pd.DataFrame:
     if problems:
         raise InputError(f"{n_bad} land row problem(s)", problems)
     return out
+
+
+def loose_ids(ids: pa.Array) -> pa.Array:
+    """Ids with what Excel and typing change set aside, to find ids written two ways for one parcel.
+
+    Full-width characters as their ASCII forms (NFKC), every space dropped (full-width ones too), a
+    number's trailing ".0" dropped ("101.0" -> "101", as Excel saves a number column as text), leading
+    zeros dropped ("001" -> "1", as Excel reads "001" as the number 1) and letters upper-case. Only
+    used to word a hint: ids are linked as written (``as_id``). Each step runs only when some id needs
+    it (a pass over a million ids costs 0.05-0.4 s).
+    """
+    text = ids
+    if not _all(pc.string_is_ascii(text)):
+        text = pc.utf8_normalize(text, form="NFKC")
+    # NFKC wrote every Unicode space as " "; tabs and line breaks are the other spaces typed in a cell.
+    for space in (" ", "\t", "\n", "\r"):
+        if _any(pc.match_substring(text, space)):
+            text = pc.replace_substring(text, pattern=space, replacement="")
+    dotted = pc.fill_null(pc.match_substring(text, "."), False)
+    if _any(dotted):
+        trimmed = pc.replace_substring_regex(text, pattern=r"^(\d+)\.0*$", replacement=r"\1")
+        text = pc.if_else(dotted, trimmed, text)
+    zeros = pc.fill_null(pc.starts_with(text, "0"), False)
+    if _any(zeros):
+        no_zeros = pc.utf8_ltrim(text, characters="0")
+        no_zeros = pc.if_else(pc.equal(no_zeros, ""), pa.scalar("0", text.type), no_zeros)  # "000" is 0
+        text = pc.if_else(zeros, no_zeros, text)
+    return pc.utf8_upper(text)
+
+
+def _any(mask: pa.Array) -> bool:
+    return bool(pc.any(mask).as_py())
+
+
+def _all(mask: pa.Array) -> bool:
+    return mask.null_count == len(mask) or bool(pc.all(mask).as_py())
+
+
+def near_matches(ids: pa.Array, n_known: int) -> np.ndarray:
+    """For the ids from ``encode`` that are not keys (codes ``n_known`` on), the key they match loosely.
+
+    Returns one code per unknown id (position ``code - n_known``): the first key whose ``loose_ids`` is
+    the same, or -1. Costs nothing when every id is a key.
+    """
+    n_unknown = len(ids) - n_known
+    out = np.full(max(n_unknown, 0), -1, dtype=np.int64)
+    if n_unknown <= 0 or n_known == 0:
+        return out
+    unknown = loose_ids(ids.slice(n_known))
+    # The keys are probed against the (few) unknown ids, not the other way round: hashing a million
+    # keys would cost more than the probe.
+    slot = pc.fill_null(pc.index_in(loose_ids(ids.slice(0, n_known)), value_set=unknown), -1)
+    slot = slot.to_numpy(zero_copy_only=False)
+    keys = np.flatnonzero(slot >= 0)
+    # Equal unknown ids share the first slot index_in returns: spread the match to every one of them.
+    first = pc.index_in(unknown, value_set=unknown).to_numpy(zero_copy_only=False)
+    found = np.full(n_unknown, -1, dtype=np.int64)
+    found[slot[keys][::-1]] = keys[::-1]  # reversed: the first key of each slot is written last and wins
+    has = ~pc.is_null(unknown).to_numpy(zero_copy_only=False)
+    out[has] = found[first[has]]
+    return out
