@@ -213,7 +213,8 @@ def link_firms(
             if not {"lon", "lat"} <= set(firms.columns):
                 continue
             cand, point_issues = point_candidates(_points(firms, panel_f, year, linked), parcels.geometry, usable,
-                                                  point_crs=point_crs, nearest_m=nearest_m)
+                                                  point_crs=point_crs, nearest_m=nearest_m,
+                                                  file=_source(sources, "firms"))
             issue_parts.append(point_issues)
         if combine == "first" or method == "point":
             cand = take(cand, ~linked[cand["f"]])
@@ -255,6 +256,12 @@ def link_firms(
         links.codes = LinkCodes(firm_ids=firm_ids.slice(0, n_firms), panel_f=panel_f, eval_f=eval_f,
                                 share_f=shares["f"], share_p=shares["p"], anchors=held)
     return links
+
+
+def _source(sources: Mapping[str, str | os.PathLike[str]] | None, key: str) -> str | None:
+    """The file ``sources`` names for ``key``, as text, or None."""
+    value = None if sources is None else sources.get(key)
+    return None if value is None else str(value)
 
 
 def _text(ids: pa.Array, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:

@@ -63,7 +63,8 @@ def check_options(
             f"got {nearest_m!r}"
         )
     if point_crs is not None and canonical_coord_sys(point_crs) is None:
-        raise ConfigError(f"unknown point_crs {point_crs!r} -> use wgs84, cgcs2000, gcj02 or bd09")
+        raise ConfigError(f"unknown point_crs {point_crs!r} -> set point_crs under [link] to wgs84, cgcs2000, "
+                          "gcj02 or bd09")
     if table_years not in TABLE_YEARS:
         raise ConfigError(f"unknown table_years {table_years!r} -> use one of {', '.join(TABLE_YEARS)}")
     return methods

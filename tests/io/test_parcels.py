@@ -395,3 +395,63 @@ def test_geoparquet_dates_parse_in_arrow_and_extra_dates_stay_python_dates(tmp_p
     with pytest.raises(InputError, match=r"unreadable parcel value") as info:
         read_parcels(path)
     assert [(p.row, p.value) for p in info.value.problems] == [(2, dt.date(1500, 1, 1))]
+
+
+# --- Shapefile field names cut at 10 bytes (issue 15, item 15) ---
+
+def _cut_shapefile(tmp_path, *, cpg: bool = True):
+    """A UTF-8 Shapefile written by GDAL from long Chinese headers: 地块编号 is 12 bytes, cut to 10."""
+    import warnings
+
+    path = tmp_path / "宗地.shp"
+    frame = gpd.GeoDataFrame({"地块编号": ["A1", "A2"], "证载面积(平方米)": [3000.0, 2500.0], "街道": ["东城", "西城"]},
+                             geometry=[box(X0, Y0, X0 + 60, Y0 + 50), box(X0 + 100, Y0, X0 + 160, Y0 + 50)],
+                             crs="EPSG:4549")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # GDAL's own "laundered field name" warnings
+        frame.to_file(path, encoding="UTF-8", engine="pyogrio")
+    if not cpg:
+        path.with_suffix(".cpg").unlink()
+    return path
+
+
+@pytest.mark.parametrize("cpg", [True, False])
+def test_cut_field_names_are_named_with_the_fix(tmp_path, cpg):
+    from gisefficiency.io.parcels import cut_field_names
+
+    path = _cut_shapefile(tmp_path, cpg=cpg)
+    assert [name for _, _, name in cut_field_names(path)] == ["地块编", "证载面"]
+    assert shapefile_encoding(path) == (None if cpg else "utf-8")  # a cut name is no reason to guess GB18030
+    with pytest.raises(InputError, match=r"宗地\.shp: no parcel id column 'parcel_id'; columns found: 地块编, 证载面, "
+                                         r"街道 -> the Shapefile format cut the field names below to 10 bytes") as info:
+        read_parcels(path)
+    first, second = info.value.problems
+    assert first.file == str(path) and first.column == "地块编" and first.severity == "warning"
+    assert first.message == ("field name cut to 10 bytes by the Shapefile format (probably 地块编号: parcel_id); "
+                             "not used")
+    assert first.fix.startswith('set id = "地块编" under [parcels], or export the layer as GeoPackage')
+    assert second.column == "证载面" and "(probably 证载面积: cert_area_m2)" in second.message
+    assert second.fix.startswith('add "证载面" = "cert_area_m2" under [parcels.aliases]')
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_cut_field_names_read_with_the_suggested_fix(tmp_path, caplog, engine):
+    path = _cut_shapefile(tmp_path)
+    with caplog.at_level("WARNING", logger="gisefficiency.io.parcels"):
+        out = read_parcels(path, id_column="地块编", engine=engine)
+    assert out.index.tolist() == ["A1", "A2"] and out["street"].tolist() == ["东城", "西城"]
+    assert "column '证载面': field name cut to 10 bytes" in caplog.text and "地块编'" not in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="gisefficiency.io.parcels"):
+        out = read_parcels(path, aliases={"地块编": "parcel_id", "证载面": "cert_area_m2"}, engine=engine)
+    assert out["cert_area_m2"].tolist() == [3000.0, 2500.0] and "cut" not in caplog.text
+    assert not list(tmp_path.glob("gisefficiency-*"))  # the mended copy is gone
+
+
+def test_reading_messages_name_the_file(tmp_path):
+    path = tmp_path / "far.geojson"
+    gpd.GeoDataFrame({"parcel_id": ["Z1"]}, geometry=[box(10.0, 50.0, 10.01, 50.01)], crs="EPSG:4326").to_file(path)
+    with pytest.raises(CRSError, match=r"far\.geojson: longitude 10\.005°E is outside China"):
+        read_parcels(path)
+    with pytest.raises(InputError, match=r"far\.geojson: unknown engine 'gdal' -> set engine under \[parcels\]"):
+        read_parcels(path, engine="gdal")

@@ -727,3 +727,19 @@ def test_loose_ids_find_excel_spellings(keys, data):
     found = near_matches(ids, len(keys))
     loose = {k.upper(): i for i, k in reversed(list(enumerate(keys)))}
     assert found[0] == loose[key] and found[1] == -1
+
+
+def test_points_without_a_coordinate_system_name_the_config_key():
+    lon, lat = lonlat_of(*centre("P1"))
+    firms = panel([{"uscc": "A", "lon": lon, "lat": lat}]).assign(src_row=3)
+    with pytest.raises(CRSError, match=r"^企业\.xlsx: 1 firm point\(s\) have lon/lat but no coordinate system \(the "
+                                       r"firm table has no 坐标系 column\) -> set point_crs = \"gcj02\" .* under "
+                                       r"\[link\] in the config") as info:
+        link_firms(grid_parcels(), firms, sources={"firms": "企业.xlsx"})
+    [problem] = info.value.problems
+    assert problem.file == "企业.xlsx" and problem.row == 3 and "set point_crs under [link]" in problem.fix
+    assert "point_crs=" not in str(info.value)  # the config key, not the API parameter
+    with pytest.raises(CRSError, match=r"1 of them have an empty 坐标系\) -> set point_crs"):
+        link_firms(grid_parcels(), firms.assign(coord_sys=[None]))
+    with pytest.raises(ConfigError, match=r"set point_crs under \[link\] to wgs84"):
+        link_firms(grid_parcels(), firms, point_crs="mercator")
