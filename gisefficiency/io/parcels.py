@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -382,7 +383,10 @@ def _canonical_columns(
     headers = [c for c in frame.columns if c not in (geometry, "src_row")]
     lookup = alias_lookup(aliases)
     id_header = _find_id_header(headers, id_column, lookup)
-    unmatched_cut = [name for name in cut or [] if name != id_header and match_header(name, lookup) is None]
+    # Cut names: those whose bytes were cut (``cut_field_names``), and those another program already
+    # wrote with the broken character shown as "?" or U+FFFD after a Chinese one ("地块编?").
+    cut = [*(cut or []), *(h for h in map(str, headers) if _MOJIBAKE_TAIL.search(h))]
+    unmatched_cut = [name for name in dict.fromkeys(cut) if name != id_header and match_header(name, lookup) is None]
     if id_header is None:
         problems = _cut_problems(unmatched_cut, path, lookup)
         raise InputError(
@@ -429,11 +433,15 @@ def _canonical_columns(
     return out.set_index("parcel_id")
 
 
+#: A Chinese character followed by what readers show for a broken one: "?" or U+FFFD.
+_MOJIBAKE_TAIL = re.compile(r"([\u3400-\u9fff])[?\ufffd]+$")
+
+
 def _cut_problems(names: list[str], path: Path, lookup: Mapping[str, str]) -> list[Problem]:
     """One problem per field name the Shapefile format cut, with what it probably meant and the fix."""
     out = []
     for name in names:
-        key = normalise_header(name)
+        key = normalise_header(_MOJIBAKE_TAIL.sub(lambda m: m.group(1), name))
         meant = sorted({lookup[k] for k in lookup if len(key) >= 2 and k.startswith(key) and k != key})
         full = sorted(k for k in lookup if len(key) >= 2 and k.startswith(key) and k != key)[:3]
         guess = f" (probably {' or '.join(full)}: {', '.join(meant)})" if meant else ""

@@ -455,3 +455,15 @@ def test_reading_messages_name_the_file(tmp_path):
         read_parcels(path)
     with pytest.raises(InputError, match=r"far\.geojson: unknown engine 'gdal' -> set engine under \[parcels\]"):
         read_parcels(path, engine="gdal")
+
+
+def test_names_cut_by_another_program_are_named_too(tmp_path):
+    # A tool that re-saved the cut file wrote the broken character as "?" or U+FFFD.
+    path = tmp_path / "p.gpkg"
+    parcels_4549(**{"证载面?": [1.0, 2.0, 3.0]}).rename(columns={"宗地号": "地块编\ufffd"}).to_file(path)
+    with pytest.raises(InputError, match=r"cut the field names below to 10 bytes") as info:
+        read_parcels(path)
+    assert [p.column for p in info.value.problems] == ["地块编\ufffd", "证载面?"]
+    assert "(probably 地块编号: parcel_id)" in info.value.problems[0].message
+    out = read_parcels(path, aliases={"地块编\ufffd": "parcel_id", "证载面?": "cert_area_m2"})
+    assert out.index.tolist() == ["330302000", "330302001", "330302002"] and out["cert_area_m2"].tolist() == [1, 2, 3]
