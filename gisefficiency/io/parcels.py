@@ -24,7 +24,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError as ProjCRSError
 
 from gisefficiency.core.crs import distorts_area, gk3_zone_crs, guess_crs, guess_epsg, is_metric_projected
-from gisefficiency.core.errors import CRSError, InputError, Problem, format_ids
+from gisefficiency.core.errors import CRSError, InputError, Problem, Severity, format_ids
 from gisefficiency.io.columns import alias_lookup, dedupe, find_unit, match_header, normalise_header
 from gisefficiency.io.values import as_code, as_text, parse_dates, parse_numbers
 
@@ -388,7 +388,7 @@ def _canonical_columns(
     cut = [*(cut or []), *(h for h in map(str, headers) if _MOJIBAKE_TAIL.search(h))]
     unmatched_cut = [name for name in dict.fromkeys(cut) if name != id_header and match_header(name, lookup) is None]
     if id_header is None:
-        problems = _cut_problems(unmatched_cut, path, lookup)
+        problems = _cut_problems(unmatched_cut, path, lookup, severity="error")  # no id: the layer is unusable
         raise InputError(
             f"{path}: no parcel id column {id_column!r}; columns found: {', '.join(map(str, headers))} "
             + ("-> the Shapefile format cut the field names below to 10 bytes: set id or [parcels.aliases] "
@@ -437,7 +437,8 @@ def _canonical_columns(
 _MOJIBAKE_TAIL = re.compile(r"([\u3400-\u9fff])[?\ufffd]+$")
 
 
-def _cut_problems(names: list[str], path: Path, lookup: Mapping[str, str]) -> list[Problem]:
+def _cut_problems(names: list[str], path: Path, lookup: Mapping[str, str], *,
+                  severity: Severity = "warning") -> list[Problem]:
     """One problem per field name the Shapefile format cut, with what it probably meant and the fix."""
     out = []
     for name in names:
@@ -451,7 +452,7 @@ def _cut_problems(names: list[str], path: Path, lookup: Mapping[str, str]) -> li
         out.append(Problem(
             f"field name cut to {DBF_NAME_BYTES} bytes by the Shapefile format{guess}; not used",
             fix=f"{fix}, or export the layer as GeoPackage (QGIS: Export > Save Features As), which keeps "
-                "whole names", file=str(path), column=name, severity="warning"))
+                "whole names", file=str(path), column=name, severity=severity))
     return out
 
 

@@ -426,7 +426,7 @@ def test_cut_field_names_are_named_with_the_fix(tmp_path, cpg):
                                          r"街道 -> the Shapefile format cut the field names below to 10 bytes") as info:
         read_parcels(path)
     first, second = info.value.problems
-    assert first.file == str(path) and first.column == "地块编" and first.severity == "warning"
+    assert first.file == str(path) and first.column == "地块编" and first.severity == "error"  # validate: unusable
     assert first.message == ("field name cut to 10 bytes by the Shapefile format (probably 地块编号: parcel_id); "
                              "not used")
     assert first.fix.startswith('set id = "地块编" under [parcels], or export the layer as GeoPackage')
