@@ -202,7 +202,8 @@ def own_zone_areas(geoms: np.ndarray, area_m2: np.ndarray, crs: object) -> np.nd
         return area_m2
     own = gk3_central_meridian(crs)
     if own is not None:
-        west, east = lon_range(crs, shapely.total_bounds(geoms[present]))
+        # total_bounds skips None and empty geometries: the same set as ``present`` (0.1 s a million).
+        west, east = lon_range(crs, shapely.total_bounds(geoms))
         if own - 1.5 - _ZONE_EDGE_DEG <= west and east < own + 1.5 + _ZONE_EDGE_DEG:
             return area_m2  # the common case: one county in its own zone
     at = np.flatnonzero(present)
