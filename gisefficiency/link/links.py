@@ -142,8 +142,9 @@ def link_firms(
     combine
         ``"union"`` or ``"first"``, as above.
     sources
-        The files the frames were read from, by ``"firms"`` and ``"land"``: messages name them
-        (``report.id_hints``). Without them they say "the firm table" and "the land rows".
+        The files the frames were read from, by ``"firms"`` and ``"land"``: errors and warnings name
+        them (``report.id_hints``, points without a coordinate system, bad rows). Without them they
+        say "the firm table" and "the land rows".
 
     Returns
     -------
@@ -163,9 +164,9 @@ def link_firms(
                             fixed_ratio_m2_per_mu=fixed_ratio_m2_per_mu, nearest_m=nearest_m,
                             point_crs=point_crs, table_years=table_years)
     layer_ids = check_parcels(parcels)
-    uscc_runs, clean_ids = check_firms(firms)
+    uscc_runs, clean_ids = check_firms(firms, file=_source(sources, "firms"))
     info = _parcel_info(parcels, layer_ids)
-    checked = None if land is None else check_land(land)
+    checked = None if land is None else check_land(land, file=_source(sources, "land"))
     no_rows = pa.array([], type=pa.large_string())
     # One hash pass per id space: firm codes 0..n-1 are the panel's firms in order of appearance, parcel
     # codes are positions in the layer; every later join is array indexing on these codes.

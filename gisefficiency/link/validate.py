@@ -215,32 +215,38 @@ def check_parcels(parcels: pd.DataFrame) -> pa.Array:
     return _clean(_text(index)) if trimmed is None else trimmed
 
 
-def check_firms(firms: pd.DataFrame) -> tuple[tuple[pa.Array, np.ndarray], bool]:
+def check_firms(firms: pd.DataFrame, *, file: str | None = None) -> tuple[tuple[pa.Array, np.ndarray], bool]:
     """Raise ``InputError`` if the firm panel has no ``uscc`` column or empty codes.
 
     Returns the ``id_runs`` of ``uscc`` and whether cleaning left every USCC as written (then link's
-    firm codes match the text ids exactly).
+    firm codes match the text ids exactly). ``file`` (the firm table's) is named in messages.
     """
+    where = f"{file}: " if file else ""
     if "uscc" not in firms.columns:
-        raise InputError("the firm table has no 'uscc' column -> name the 统一社会信用代码 column (see schema.ALIASES)")
+        raise InputError(f"{where}the firm table has no 'uscc' column -> name the 统一社会信用代码 column, or map "
+                         "yours in [firms.aliases]")
     *runs, unchanged = _id_runs(firms["uscc"])
     if runs[0].null_count:  # an id that is missing or blank: find the rows the slow way, for the message
         empty = firms["uscc"].isna() | firms["uscc"].astype("string").str.strip().eq("")
         rows = firms.loc[empty, "src_row"] if "src_row" in firms.columns else firms.index[empty] + 1
         raise InputError(
-            f"{int(empty.sum())} firm row(s) have no uscc",
-            [Problem("uscc is empty", fix="fill in the 统一社会信用代码 or delete the row", row=int(r), column="uscc")
-             for r in list(rows)[:20]],
+            f"{where}{int(empty.sum())} firm row(s) have no uscc",
+            [Problem("uscc is empty", fix="fill in the 统一社会信用代码 or delete the row", file=file, row=int(r),
+                     column="uscc") for r in list(rows)[:20]],
         )
     return (runs[0], runs[1]), unchanged
 
 
-def check_land(land: pd.DataFrame) -> pd.DataFrame:
-    """Validate land rows and return them with canonical ``kind`` and float ``floor_area_m2``."""
+def check_land(land: pd.DataFrame, *, file: str | None = None) -> pd.DataFrame:
+    """Validate land rows and return them with canonical ``kind`` and float ``floor_area_m2``.
+
+    ``file`` (the land rows') is named in messages.
+    """
+    where = f"{file}: " if file else ""
     missing = [c for c in ("uscc", "parcel_id", "kind") if c not in land.columns]
     if missing:
         raise InputError(
-            f"land rows lack column(s) {', '.join(missing)} -> give uscc, parcel_id, kind (own/leased), "
+            f"{where}land rows lack column(s) {', '.join(missing)} -> give uscc, parcel_id, kind (own/leased), "
             "floor_area_m2"
         )
     out = land.copy()
@@ -254,8 +260,8 @@ def check_land(land: pd.DataFrame) -> pd.DataFrame:
                      index=out.index)
     bad = kind.isna()
     problems += [
-        Problem("kind is not own or leased", fix="write own (自有) or leased (租赁)", row=int(r), column="kind",
-                value=v)
+        Problem("kind is not own or leased", fix="write own (自有) or leased (租赁)", file=file, row=int(r),
+                column="kind", value=v)
         for r, v in zip(rows[bad].head(20), out.loc[bad, "kind"].head(20), strict=True)
     ]
     out["kind"] = kind
@@ -263,18 +269,18 @@ def check_land(land: pd.DataFrame) -> pd.DataFrame:
     out["floor_area_m2"] = pd.Series(floor, index=out.index, dtype="float64")
     neg = out["floor_area_m2"] < 0
     problems += [
-        Problem("floor area is negative", fix="give the floor area in m2 (>= 0)", row=int(r),
+        Problem("floor area is negative", fix="give the floor area in m2 (>= 0)", file=file, row=int(r),
                 column="floor_area_m2", value=float(v))
         for r, v in zip(rows[neg].head(20), out.loc[neg, "floor_area_m2"].head(20), strict=True)
     ]
     no_id = out["uscc"].isna() | out["parcel_id"].isna()
     problems += [
-        Problem("uscc or parcel_id is empty", fix="fill in both ids or delete the row", row=int(r))
+        Problem("uscc or parcel_id is empty", fix="fill in both ids or delete the row", file=file, row=int(r))
         for r in rows[no_id].head(20)
     ]
     n_bad = int(bad.sum() + neg.sum() + no_id.sum())
     if problems:
-        raise InputError(f"{n_bad} land row problem(s)", problems)
+        raise InputError(f"{where}{n_bad} land row problem(s)", problems)
     return out
 
 

@@ -743,3 +743,19 @@ def test_points_without_a_coordinate_system_name_the_config_key():
         link_firms(grid_parcels(), firms.assign(coord_sys=[None]))
     with pytest.raises(ConfigError, match=r"set point_crs under \[link\] to wgs84"):
         link_firms(grid_parcels(), firms, point_crs="mercator")
+
+
+def test_input_errors_name_the_files_given():
+    firms = panel([{"uscc": "A", "parcel_id": "P1"}])
+    src = {"firms": "企业.xlsx", "land": "用地.csv"}
+    with pytest.raises(InputError, match=r"^企业\.xlsx: 1 firm row\(s\) have no uscc") as info:
+        link_firms(grid_parcels(), pd.concat([firms, firms.assign(uscc=None, src_row=7)], ignore_index=True),
+                   sources=src)
+    assert [(p.file, p.row) for p in info.value.problems] == [("企业.xlsx", 7)]
+    with pytest.raises(InputError, match=r"^企业\.xlsx: the firm table has no 'uscc' column .*\[firms\.aliases\]"):
+        link_firms(grid_parcels(), firms.drop(columns="uscc"), sources=src)
+    with pytest.raises(InputError, match=r"^用地\.csv: 1 land row problem\(s\)\n  - 用地\.csv, row 1, column 'kind'"):
+        link_firms(grid_parcels(), firms, land=land_rows([("A", "P1", "rented", 10.0)]), sources=src)
+    with pytest.raises(InputError, match=r"^用地\.csv: land rows lack column\(s\) kind"):
+        link_firms(grid_parcels(), firms, land=land_rows([("A", "P1", "own", 1.0)]).drop(columns="kind"),
+                   sources=src)
