@@ -7,6 +7,7 @@ columns kept, ``src_row`` (1-based row in the source) and a projected CRS in met
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import logging
 import re
 import shutil
@@ -99,36 +100,39 @@ def read_parcels(
         raise InputError(
             f"{path}: unknown parcel format {suffix!r} -> use one of {', '.join(sorted(PARCEL_FORMATS))}"
         )
-    frame, cut = _read(path, suffix, layer=layer, encoding=encoding, engine=engine)
+    frame, cut, misread = _read(path, suffix, layer=layer, encoding=encoding, engine=engine)
     frame = frame.reset_index(drop=True)
     frame["src_row"] = np.arange(1, len(frame) + 1, dtype=np.int64)
-    frame = _canonical_columns(frame, path, id_column=id_column, aliases=aliases, cut=cut)
+    frame = _canonical_columns(frame, path, id_column=id_column, aliases=aliases, cut=cut, misread=misread)
     frame = _set_crs(frame, path, crs=crs)
     return frame
 
 
 def _read(path: Path, suffix: str, *, layer: str | None, encoding: str | None,
-          engine: str) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """The layer as read, and the Shapefile field names the format cut (as read, see ``cut_field_names``)."""
+          engine: str) -> tuple[gpd.GeoDataFrame, list[str], list[Problem]]:
+    """The layer as read, the Shapefile field names the format cut (as read, see ``cut_field_names``)
+    and warnings for field names that are UTF-8 but were read in another encoding (the config's or
+    the .cpg's), which makes them mojibake."""
     if PARCEL_FORMATS[suffix] == "GeoParquet":
         try:
             # Dates stay in Arrow: pandas would build a Python date object per parcel and parse them as text.
-            return gpd.read_parquet(path, to_pandas_kwargs={"types_mapper": _arrow_date}), []
+            return gpd.read_parquet(path, to_pandas_kwargs={"types_mapper": _arrow_date}), [], []
         except Exception as exc:
             raise InputError(f"{path}: cannot read GeoParquet ({exc}) -> check the file") from exc
     if suffix != ".shp":
-        return _read_ogr(path, _choose_layer(path, layer, engine), encoding, engine), []
+        return _read_ogr(path, _choose_layer(path, layer, engine), encoding, engine), [], []
     if encoding is None:
         encoding = shapefile_encoding(path)
+    misread = _misread_names(path, encoding)
     cut = cut_field_names(path, encoding)
     if not cut:
-        return _read_ogr(path, _choose_layer(path, layer, engine), encoding, engine), []
+        return _read_ogr(path, _choose_layer(path, layer, engine), encoding, engine), [], misread
     # GDAL cannot decode a name whose last character was cut in half: read a copy whose .dbf header
     # holds the names without the broken bytes (the other files are linked, not copied).
     with tempfile.TemporaryDirectory(prefix="gisefficiency-") as tmp:
         copy = _mended_copy(path, Path(tmp), cut)
         return _read_ogr(copy, _choose_layer(copy, layer, engine), encoding, engine, shown=path), [
-            name for _, _, name in cut]
+            name for _, _, name in cut], misread
 
 
 def _read_ogr(path: Path, layer: str | None, encoding: str | None, engine: str, *,
@@ -318,6 +322,27 @@ def cut_field_names(path: str | Path, encoding: str | None = None) -> list[tuple
     return out
 
 
+def _misread_names(path: Path, encoding: str | None) -> list[Problem]:
+    """Warnings for Shapefile field names that are UTF-8 but are read in another encoding (as mojibake)."""
+    dbf = next((path.with_suffix(s) for s in (".dbf", ".DBF") if path.with_suffix(s).exists()), None)
+    if encoding is None:
+        cpg = next((path.with_suffix(s) for s in (".cpg", ".CPG") if path.with_suffix(s).exists()), None)
+        encoding = cpg.read_text(encoding="ascii", errors="ignore") if cpg is not None else None
+    codec = _codec(encoding)
+    if dbf is None or codec == "utf-8":
+        return []
+    names = [raw for _, raw in _dbf_names(_dbf_header(dbf)) if not raw.isascii()]
+    as_utf8 = [(_cut_name(raw, "utf-8") or raw) for raw in names]
+    try:
+        text = [whole.decode("utf-8") for whole in as_utf8]
+    except UnicodeDecodeError:
+        return []  # not UTF-8 names: the encoding may well be right
+    return [Problem(f"field name {raw.decode(codec, errors='replace')!r} is UTF-8 {name!r} read as {encoding}",
+                    fix='set encoding = "utf-8" under [parcels] (or remove a wrong .cpg file)', file=str(path),
+                    column=raw.decode(codec, errors="replace"), severity="warning")
+            for raw, name in zip(names, text, strict=True)]
+
+
 def _mended_copy(path: Path, folder: Path, cut: list[tuple[int, bytes, str]]) -> Path:
     """A copy of the Shapefile in ``folder`` whose .dbf names are cut back to whole characters."""
     stem = folder / path.stem
@@ -377,7 +402,7 @@ def _dbf_text_is_utf8(data: bytes) -> bool:
 
 def _canonical_columns(
     frame: gpd.GeoDataFrame, path: Path, *, id_column: str, aliases: Mapping[str, str] | None,
-    cut: list[str] | None = None,
+    cut: list[str] | None = None, misread: list[Problem] | None = None,
 ) -> gpd.GeoDataFrame:
     geometry = frame.geometry.name
     headers = [c for c in frame.columns if c not in (geometry, "src_row")]
@@ -388,15 +413,19 @@ def _canonical_columns(
     cut = [*(cut or []), *(h for h in map(str, headers) if _MOJIBAKE_TAIL.search(h))]
     unmatched_cut = [name for name in dict.fromkeys(cut) if name != id_header and match_header(name, lookup) is None]
     if id_header is None:
-        problems = _cut_problems(unmatched_cut, path, lookup, severity="error")  # no id: the layer is unusable
+        # No id: the layer is unusable, and what explains it is an error (validate must not pass it).
+        misread = [dataclasses.replace(p, severity="error") for p in misread or []]
+        problems = misread or _cut_problems(unmatched_cut, path, lookup, severity="error")
         raise InputError(
             f"{path}: no parcel id column {id_column!r}; columns found: {', '.join(map(str, headers))} "
-            + ("-> the Shapefile format cut the field names below to 10 bytes: set id or [parcels.aliases] "
+            + ("-> the field names are UTF-8 read in another encoding: set encoding = \"utf-8\" under [parcels]"
+               if misread else
+               "-> the Shapefile format cut the field names below to 10 bytes: set id or [parcels.aliases] "
                "to the cut names, or export the layer as GeoPackage" if problems else
                "-> set id = \"<column>\" under [parcels] to the column holding 宗地号/不动产单元号"),
             problems,
         )
-    for problem in _cut_problems(unmatched_cut, path, lookup):
+    for problem in [*(misread or []), *_cut_problems(unmatched_cut, path, lookup)]:
         log.warning("%s", problem)
     rename: dict[str, str] = {id_header: "parcel_id"}
     targets: dict[str, list[str]] = {}

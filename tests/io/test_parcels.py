@@ -467,3 +467,20 @@ def test_names_cut_by_another_program_are_named_too(tmp_path):
     assert "(probably 地块编号: parcel_id)" in info.value.problems[0].message
     out = read_parcels(path, aliases={"地块编\ufffd": "parcel_id", "证载面?": "cert_area_m2"})
     assert out.index.tolist() == ["330302000", "330302001", "330302002"] and out["cert_area_m2"].tolist() == [1, 2, 3]
+
+
+def test_utf8_names_read_as_gbk_are_named(tmp_path, caplog):
+    path = _cut_shapefile(tmp_path, cpg=False)
+    with pytest.raises(InputError, match=r"no parcel id column .* -> the field names are UTF-8 read in another "
+                                         r"encoding: set encoding = \"utf-8\" under \[parcels\]") as info:
+        read_parcels(path, encoding="gbk")
+    texts = [str(p) for p in info.value.problems]
+    assert any("is UTF-8 '地块编' read as gbk -> set encoding = \"utf-8\" under [parcels]" in t for t in texts)
+    assert any("is UTF-8 '街道' read as gbk" in t for t in texts) and len(texts) == 3
+    assert {p.severity for p in info.value.problems} == {"error"}
+    # With the id found, the same names are warnings.
+    with caplog.at_level("WARNING", logger="gisefficiency.io.parcels"):
+        # The id field as GBK shows its 10 UTF-8 bytes: the mojibake a user would see and copy.
+        out = read_parcels(path, encoding="gbk", id_column="地块编号".encode()[:10].decode("gb18030"))
+    assert out.index.tolist() == ["A1", "A2"]
+    assert "is UTF-8 '街道' read as gbk" in caplog.text
