@@ -280,6 +280,16 @@ def _codec(encoding: str | None) -> str:
         return "utf-8"
 
 
+def _dbf_codec(path: Path, encoding: str | None) -> tuple[Path | None, str, str | None]:
+    """The Shapefile's .dbf (None if missing), the Python codec its text is read with and that
+    encoding's name as given (``encoding``, else the .cpg's text, else None: UTF-8)."""
+    dbf = next((path.with_suffix(s) for s in (".dbf", ".DBF") if path.with_suffix(s).exists()), None)
+    if encoding is None:
+        cpg = next((path.with_suffix(s) for s in (".cpg", ".CPG") if path.with_suffix(s).exists()), None)
+        encoding = cpg.read_text(encoding="ascii", errors="ignore").strip() if cpg is not None else None
+    return dbf, _codec(encoding), encoding
+
+
 def _cut_name(raw: bytes, codec: str) -> bytes | None:
     """The bytes of the whole characters of a field name cut inside its last one, or None when it is whole."""
     try:
@@ -306,14 +316,9 @@ def cut_field_names(path: str | Path, encoding: str | None = None) -> list[tuple
     .cpg, else UTF-8). Returns (offset in the .dbf header, the bytes of the whole characters, the
     readable part "地块编") per cut name.
     """
-    path = Path(path)
-    dbf = next((path.with_suffix(s) for s in (".dbf", ".DBF") if path.with_suffix(s).exists()), None)
+    dbf, codec, _ = _dbf_codec(Path(path), encoding)
     if dbf is None:
         return []
-    if encoding is None:
-        cpg = next((path.with_suffix(s) for s in (".cpg", ".CPG") if path.with_suffix(s).exists()), None)
-        encoding = cpg.read_text(encoding="ascii", errors="ignore") if cpg is not None else None
-    codec = _codec(encoding)
     out = []
     for offset, raw in _dbf_names(_dbf_header(dbf)):
         kept = _cut_name(raw, codec)
@@ -324,11 +329,7 @@ def cut_field_names(path: str | Path, encoding: str | None = None) -> list[tuple
 
 def _misread_names(path: Path, encoding: str | None) -> list[Problem]:
     """Warnings for Shapefile field names that are UTF-8 but are read in another encoding (as mojibake)."""
-    dbf = next((path.with_suffix(s) for s in (".dbf", ".DBF") if path.with_suffix(s).exists()), None)
-    if encoding is None:
-        cpg = next((path.with_suffix(s) for s in (".cpg", ".CPG") if path.with_suffix(s).exists()), None)
-        encoding = cpg.read_text(encoding="ascii", errors="ignore") if cpg is not None else None
-    codec = _codec(encoding)
+    dbf, codec, encoding = _dbf_codec(path, encoding)
     if dbf is None or codec == "utf-8":
         return []
     names = [raw for _, raw in _dbf_names(_dbf_header(dbf)) if not raw.isascii()]
@@ -346,7 +347,9 @@ def _misread_names(path: Path, encoding: str | None) -> list[Problem]:
 def _mended_copy(path: Path, folder: Path, cut: list[tuple[int, bytes, str]]) -> Path:
     """A copy of the Shapefile in ``folder`` whose .dbf names are cut back to whole characters."""
     stem = folder / path.stem
-    for part in path.parent.glob(path.stem + ".*"):
+    for part in path.parent.iterdir():
+        if part.stem != path.stem:  # 宗地.shp.xml or 宗地.old.dbf are not parts of 宗地.shp
+            continue
         target = stem.with_suffix(part.suffix)
         if part.suffix.lower() == ".dbf":
             shutil.copyfile(part, target)
