@@ -495,3 +495,15 @@ def test_mixed_file_most_rows_m2_a_few_in_mu(caplog):
     assert out.loc["P3", "area_diff_share"] == pytest.approx(0.02)
     assert "2 certificate area(s) are in 亩" in caplog.text and "rows 3, 7, parcel id(s) P3, P7" in caplog.text
     assert caplog.text.count("certificate area(s)") == 1  # one warning for the unit, not one per row
+
+
+@given(st.floats(50, 2e6), st.floats(1 / 1.45, 1.45), st.sampled_from([(1.0, "m2"), (M2_PER_MU, "mu"), (10_000.0, "ha")]))
+def test_cert_written_in_any_unit_comes_back_in_m2(drawn_m2, share, unit):
+    """A certificate within a factor 1.45 of the drawn area, written in m², 亩 or 公顷, is read as its m²."""
+    from gisefficiency.land import cert_units
+
+    true_m2 = drawn_m2 * share
+    m2_per_unit, name = unit
+    out, code = cert_units(np.array([true_m2 / m2_per_unit]), np.array([drawn_m2]))
+    assert out[0] == pytest.approx(true_m2, rel=1e-12)
+    assert ("m2", "mu", "ha")[code[0]] == name
