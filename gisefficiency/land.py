@@ -2,10 +2,19 @@
 
 ``prepare_parcels`` adds the land columns of ``docs/contract.md`` to the frame ``read_parcels``
 returns; ``summarise_land`` totals them for the link report. 1 mu is exactly 10000/15 m².
+
+A parcel's drawn area is its plane area in the CGCS2000 3° Gauss-Krüger zone that contains it, as
+cadastral surveys compute 宗地面积. Parcels inside the zone of the layer's CRS (every parcel of a
+county, as a rule) are measured as drawn; parcels in another zone (a lon/lat layer spanning several
+zones, EPSG:4549 data at 122.4°E) or layers in another projection (UTM, Xi'an 1980) are projected to
+their own zone for the area only, while the geometry stays in the layer's CRS for adjacency. The area
+is then within 0.06 % of the ellipsoidal area anywhere in Zhejiang (118°E-123°E); left in EPSG:4549, a
+parcel at 122.45°E would be 0.14 % too large. Checked against ``pyproj.Geod`` in ``tests/test_land.py``.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -17,10 +26,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 
-from gisefficiency.core.constants import M2_PER_MU
-from gisefficiency.core.crs import distorts_area, is_metric_projected
-from gisefficiency.core.errors import ConfigError, CRSError, InputError, format_ids
+from gisefficiency.core.constants import CGCS2000_GK3_BY_CM, M2_PER_MU
+from gisefficiency.core.crs import (
+    distorts_area,
+    gk3_central_meridian,
+    gk3_central_meridians,
+    is_metric_projected,
+    lon_range,
+    to_lonlat,
+)
+from gisefficiency.core.errors import ConfigError, CRSError, InputError, Problem, format_ids
 from gisefficiency.core.ids import arrow_ids
+
+log = logging.getLogger(__name__)
 
 #: Where ``land_mu`` comes from: the certificate area when given (``"cert"``) or always the polygon.
 AREA_BASES: tuple[str, ...] = ("cert", "drawn")
@@ -44,6 +62,17 @@ _CONVEX_MIN_GROUP, _CONVEX_CHUNK = 1000, 8192
 _STR, _STRING = pd.StringDtype(na_value=np.nan), pd.StringDtype()
 _COLLECTIONS = (4, 5, 6, 7)  # multi-point, multi-line, multi-polygon, geometry collection
 _SUMMED = ("cert_area_m2", "floor_area_m2")
+#: Units a certificate area is found written in, by the ratio of the value to the drawn area in m²:
+#: (name, m² per unit of the value, label). A ratio within ``_UNIT_BAND`` of 1 / (m² per unit) says
+#: the unit: the bands of 亩 (1/666.67) and 公顷 (1/10000) are a factor 15 apart, so they never overlap.
+_CERT_UNITS: tuple[tuple[str, float, str], ...] = (("m2", 1.0, "m²"), ("mu", M2_PER_MU, "亩"),
+                                                   ("ha", 10_000.0, "公顷"))
+_UNIT_BAND = 1.5
+#: A certificate area below this share of the drawn area and in none of the units' bands is no area
+#: of this polygon in any unit: the drawn area is used.
+_IMPLAUSIBLE_SHARE = 0.02
+#: Longitudes within this many degrees of a zone edge count as inside (rounding of the edge).
+_ZONE_EDGE_DEG = 1e-9
 _STATUS_RANK = {"ok": 0, "repaired": 1, "empty": 2}
 
 
@@ -74,7 +103,10 @@ def prepare_parcels(
         A new frame, one row per parcel id, with ``geom_status`` ("ok", "repaired", "empty"),
         ``status`` ("ok" or "excluded: <reason>"), ``area_m2``, ``area_mu``, ``cert_area_mu``,
         ``land_mu`` (NaN when excluded), ``land_source`` ("cert"/"drawn"), ``area_diff_share``,
-        ``area_flag`` and ``n_src_rows`` (source rows folded into the parcel).
+        ``area_flag``, ``cert_unit`` (the unit the certificate area was found in: "m2", "mu" or "ha",
+        converted to m², or "unknown": not used; NA without a certificate area) and ``n_src_rows``
+        (source rows folded into the parcel). ``area_m2`` is the plane area in the parcel's own
+        CGCS2000 3° zone (see the module's docstring).
 
     Raises
     ------
@@ -110,15 +142,21 @@ def prepare_parcels(
     # Plain arrays from here on: pandas alignment on a million string ids costs more than the sums.
     geom_empty = _equals(out["geom_status"], "empty")
     included = _equals(out["status"], "ok")
-    area_m2 = shapely.area(out.geometry.to_numpy())
+    geoms = out.geometry.to_numpy()
+    area_m2 = shapely.area(geoms)
     area_m2[geom_empty] = np.nan
+    area_m2 = own_zone_areas(geoms, area_m2, out.crs)
     area_mu = area_m2 / M2_PER_MU
     if "cert_area_m2" in out:
         cert_m2 = pd.to_numeric(out["cert_area_m2"], errors="coerce").astype(float).to_numpy(dtype=float)
         # A zero or negative certificate area means "no certificate", not an empty parcel.
-        cert_mu = np.where(cert_m2 > 0, cert_m2, np.nan) / M2_PER_MU
+        cert_m2 = np.where(cert_m2 > 0, cert_m2, np.nan)
+        cert_m2, unit = cert_units(cert_m2, area_m2)
+        _warn_units(unit, out)
+        cert_mu = cert_m2 / M2_PER_MU
     else:
         cert_mu = np.full(len(out), np.nan)
+        unit = np.full(len(out), -1, dtype=np.int8)
     use_cert = ~np.isnan(cert_mu) & (area_basis == "cert")
     land_mu = np.where(use_cert, cert_mu, area_mu)
     land_mu[~included] = np.nan
@@ -130,9 +168,124 @@ def prepare_parcels(
     out["land_mu"] = land_mu
     out["land_source"] = _labels(np.where(use_cert, 0, 1), ("cert", "drawn"), valid=included, dtype=_STRING)
     out["area_diff_share"] = diff_share
+    out["cert_unit"] = _labels(np.maximum(unit, 0), (*(u for u, _, _ in _CERT_UNITS), "unknown"), valid=unit >= 0,
+                               dtype=_STRING)
     with np.errstate(invalid="ignore"):
         out["area_flag"] = np.abs(diff_share) > area_diff_share  # NaN compares False: no flag
     return out
+
+
+def own_zone_areas(geoms: np.ndarray, area_m2: np.ndarray, crs: object) -> np.ndarray:
+    """Areas in m² of ``geoms`` in each one's own CGCS2000 3° Gauss-Krüger zone.
+
+    Parameters
+    ----------
+    geoms
+        Geometries in the projected ``crs``.
+    area_m2
+        Their plane areas in ``crs`` (NaN for empty ones, which stay NaN).
+    crs
+        The geometries' CRS.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``area_m2`` itself when every parcel lies in the zone of ``crs`` (decided from the layer's extent,
+        without looking at each parcel), else a copy with the other parcels' areas measured in their zone;
+        parcels outside China's zones (CM 75°E-135°E) keep their plane area.
+    """
+    from pyproj import CRS
+
+    crs = CRS.from_user_input(crs)
+    present = ~np.isnan(area_m2)
+    if not present.any():
+        return area_m2
+    own = gk3_central_meridian(crs)
+    if own is not None:
+        # total_bounds skips None and empty geometries: the same set as ``present`` (0.1 s a million).
+        west, east = lon_range(crs, shapely.total_bounds(geoms))
+        if own - 1.5 - _ZONE_EDGE_DEG <= west and east < own + 1.5 + _ZONE_EDGE_DEG:
+            return area_m2  # the common case: one county in its own zone
+    at = np.flatnonzero(present)
+    b = shapely.bounds(geoms[at])
+    lon, _ = to_lonlat(crs, (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2)
+    cm = gk3_central_meridians(lon)
+    out = area_m2.copy()
+    moved = cm != own
+    for zone in np.unique(cm[moved & np.isfinite(cm)]):  # one pass per zone (a handful at most)
+        epsg = CGCS2000_GK3_BY_CM.get(int(zone))
+        if epsg is None:
+            continue
+        rows = at[moved & (cm == zone)]
+        projected = gpd.GeoSeries(geoms[rows], crs=crs).to_crs(epsg).to_numpy()
+        out[rows] = shapely.area(projected)
+        change = out[rows] / area_m2[rows] - 1
+        log.info("%d parcel(s) lie in the 3° zone of CM %d°E (EPSG:%d), outside the layer's %s: their plane "
+                 "areas there differ by %+.3f %% to %+.3f %%, so they are measured in their own zone",
+                 len(rows), zone, epsg, crs.name, 100 * change.min(), 100 * change.max())
+    return out
+
+
+def cert_units(cert_m2: np.ndarray, area_m2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Certificate areas written in 亩 or 公顷 under a m² header, found by their ratio to the drawn area.
+
+    Parameters
+    ----------
+    cert_m2
+        Certificate areas as read (meant to be m²; NaN: none).
+    area_m2
+        Drawn areas in m² (NaN: none, then the value is taken as m²).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The certificate areas in m² (values in 亩 or 公顷 converted; NaN where the value fits no unit
+        and is below 2 % of the drawn area, so the drawn area is used) and the unit code of each row:
+        an index into ``_CERT_UNITS`` ("m2", "mu", "ha"), 3 for "unknown" (dropped), -1 without a value.
+
+    Examples
+    --------
+    A 8,333 m² polygon with 12.5 written under 证载面积(平方米) holds 12.5 亩:
+
+    >>> import numpy as np
+    >>> m2, unit = cert_units(np.array([12.5, 8000.0, 0.8, 3.0]), np.array([8333.3, 8333.3, 8333.3, 8333.3]))
+    >>> m2.round(2).tolist(), unit.tolist()
+    ([8333.33, 8000.0, 8000.0, nan], [1, 0, 2, 3])
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = cert_m2 / np.where(area_m2 > 0, area_m2, np.nan)
+    unit = np.where(np.isnan(cert_m2), -1, 0).astype(np.int8)
+    factor = np.ones(len(cert_m2))
+    with np.errstate(invalid="ignore"):
+        for code, (_, m2_per_unit, _) in enumerate(_CERT_UNITS[1:], start=1):
+            fits = (ratio * m2_per_unit > 1 / _UNIT_BAND) & (ratio * m2_per_unit < _UNIT_BAND)
+            unit[fits] = code
+            factor[fits] = m2_per_unit
+        unknown = (unit == 0) & (ratio < _IMPLAUSIBLE_SHARE)
+    unit[unknown] = len(_CERT_UNITS)
+    out = cert_m2 * factor
+    out[unknown] = np.nan
+    return out, unit
+
+
+def _warn_units(unit: np.ndarray, parcels: gpd.GeoDataFrame) -> None:
+    """Log one warning per unit the certificate areas were found in other than m², naming the rows."""
+    rows = parcels["src_row"].to_numpy() if "src_row" in parcels else None
+    for code in range(1, len(_CERT_UNITS) + 1):
+        at = np.flatnonzero(unit == code)
+        if not len(at):
+            continue
+        where = (f"rows {format_ids(rows[at].tolist())}, " if rows is not None else "") + \
+            f"parcel id(s) {format_ids(parcels.index[at].tolist())}"
+        if code < len(_CERT_UNITS):
+            _, m2_per_unit, label = _CERT_UNITS[code]
+            message = (f"{len(at)} certificate area(s) are in {label}, not m² (about 1/{m2_per_unit:,.2f} of the "
+                       f"drawn polygon): {where}; converted to m² (x {m2_per_unit:,.2f})")
+        else:
+            message = (f"{len(at)} certificate area(s) are below {_IMPLAUSIBLE_SHARE:.0%} of the drawn polygon "
+                       f"and fit no unit (m², 亩, 公顷): {where}; the drawn area is used")
+        log.warning("%s", Problem(message, column="cert_area_m2", severity="warning",
+                                  fix="write 证载面积 in m², or name its unit in the header, e.g. 证载面积(亩)"))
 
 
 def repair_geometries(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import geopandas as gpd
 import numpy as np
@@ -19,6 +20,26 @@ from gisefficiency.land import prepare_parcels, repair_geometries, summarise_lan
 
 SIDE_10_MU = math.sqrt(10 * M2_PER_MU)  # 81.6497 m: a square of exactly 10 mu
 X0, Y0 = 560_000.0, 3_100_000.0
+
+
+def cert_as_read(cert: float | None, drawn_m2: float) -> tuple[float, str | None]:
+    """The certificate area in m² and its unit, row by row, as the module docstring defines them.
+
+    The value's ratio to the drawn area within a factor 1.5 of 1/666.67 is 亩, of 1/10000 is 公顷; else
+    below 2 % of the drawn area it fits no unit (not used); else it is m².
+    """
+    if cert is None or not cert > 0:
+        return np.nan, None
+    if not drawn_m2 > 0:
+        return cert, "m2"
+    ratio = cert / drawn_m2
+    if 1 / 1.5 < ratio * M2_PER_MU < 1.5:
+        return cert * M2_PER_MU, "mu"
+    if 1 / 1.5 < ratio * 10_000 < 1.5:
+        return cert * 10_000, "ha"
+    if ratio < 0.02:
+        return np.nan, "unknown"
+    return cert, "m2"
 
 
 def grid_3x3(**columns) -> gpd.GeoDataFrame:
@@ -196,7 +217,9 @@ def test_land_mu_is_cert_or_drawn(rects, basis):
     assert len(out) == len(frame) and out.index.equals(frame.index)
     drawn = np.array([w * h for w, h, _ in rects]) / M2_PER_MU
     np.testing.assert_allclose(out["area_mu"], drawn, rtol=1e-9)
-    expected = np.where(np.isnan(cert) | (basis == "drawn"), drawn, np.array(cert) / M2_PER_MU)
+    cert = np.array([cert_as_read(c, w * h)[0] for w, h, c in rects]) / M2_PER_MU
+    np.testing.assert_allclose(out["cert_area_mu"], cert, rtol=1e-9)
+    expected = np.where(np.isnan(cert) | (basis == "drawn"), drawn, cert)
     np.testing.assert_allclose(out["land_mu"], expected, rtol=1e-9)
     assert summarise_land(out)["area_mu_after"] == pytest.approx(expected.sum())
 
@@ -262,13 +285,15 @@ def test_columns_follow_their_definitions(rows, basis, share):
         else:
             assert row["area_m2"] == pytest.approx(expected_m2, rel=1e-9)
         assert row["area_mu"] == row["area_m2"] / M2_PER_MU or math.isnan(row["area_mu"])
-        cert_mu = cert / M2_PER_MU if cert is not None and cert > 0 else np.nan
-        np.testing.assert_equal(row["cert_area_mu"], cert_mu)
+        cert_m2, unit = cert_as_read(cert, expected_m2)
+        cert_mu = cert_m2 / M2_PER_MU
+        np.testing.assert_allclose(row["cert_area_mu"], cert_mu, rtol=1e-12)
+        assert (pd.isna(row["cert_unit"]) and unit is None) or row["cert_unit"] == unit
         if status != "empty":
             from_cert = basis == "cert" and not math.isnan(cert_mu)
             assert row["land_mu"] == (cert_mu if from_cert else row["area_mu"])
             assert row["land_source"] == ("cert" if from_cert else "drawn")
-        diff = (cert_mu - row["area_mu"]) / row["area_mu"]
+        diff = (row["cert_area_mu"] - row["area_mu"]) / row["area_mu"]
         np.testing.assert_equal(row["area_diff_share"], diff)
         assert row["area_flag"] == bool(abs(diff) > share)
 
@@ -352,3 +377,133 @@ def test_convex_fast_path_on_many_parcels_matches_geos():
     convex = strictly_convex(geoms)
     assert 0 < convex.sum() < n
     np.testing.assert_array_equal(_valid_part(geoms), shapely.is_valid(geoms))
+
+
+# --- areas anywhere in Zhejiang (issue 15, item 12) ---
+
+def _lonlat_squares(lons: list[float], lat: float = 29.5, side_deg: float = 0.002) -> gpd.GeoDataFrame:
+    """Squares of about 190 x 220 m at the given longitudes, in CGCS2000 lon/lat."""
+    geoms = [box(lon, lat, lon + side_deg, lat + side_deg) for lon in lons]
+    ids = pd.Index([f"L{k + 1}" for k in range(len(lons))], name="parcel_id")
+    return gpd.GeoDataFrame({"src_row": np.arange(1, len(lons) + 1)}, geometry=geoms, index=ids, crs="EPSG:4490")
+
+
+def _geodesic_m2(frame: gpd.GeoDataFrame) -> np.ndarray:
+    from pyproj import Geod
+
+    geod = Geod(ellps="GRS80")  # the CGCS2000 ellipsoid to 0.1 mm
+    lonlat = frame.to_crs(4490).geometry
+    return np.array([abs(geod.geometry_area_perimeter(g)[0]) for g in lonlat])
+
+
+LONS = [118.2, 120.0, 121.6, 122.45]
+
+
+def test_lonlat_layer_over_three_zones_gives_geodesic_areas(tmp_path):
+    from gisefficiency.io.parcels import read_parcels
+
+    path = tmp_path / "zj.geojson"
+    _lonlat_squares(LONS).to_file(path, driver="GeoJSON")
+    parcels = read_parcels(path)
+    assert parcels.crs.to_epsg() == 4549  # one CRS for adjacency: the zone of the median longitude
+    out = prepare_parcels(parcels)
+    geodesic = _geodesic_m2(_lonlat_squares(LONS))
+    error = out["area_m2"].to_numpy() / geodesic - 1
+    assert np.abs(error).max() < 0.001
+    assert np.abs(error).max() < 0.0006  # in its own zone a parcel is at most 1.5° from the meridian
+    # Measured in the layer's zone, the parcel at 122.45°E would be 0.14 % too large.
+    plane = shapely.area(parcels.geometry.to_numpy()) / geodesic - 1
+    assert plane[3] == pytest.approx(0.0014, abs=0.0002)
+    assert out.crs == parcels.crs and out.geometry.geom_equals(parcels.geometry).all()
+
+
+def test_projected_layer_far_from_its_meridian():
+    """EPSG:4549 (CM 120°E) data at 122.4°E: the plane is 0.13 % off; the area is taken in zone CM 123°E."""
+    lonlat = _lonlat_squares([122.4, 119.6])
+    frame = lonlat.to_crs(4549)
+    geodesic = _geodesic_m2(lonlat)
+    plane_error = shapely.area(frame.geometry.to_numpy()) / geodesic - 1
+    assert plane_error[0] == pytest.approx(0.0013, abs=0.0001)
+    out = prepare_parcels(frame)
+    np.testing.assert_allclose(out["area_m2"], geodesic, rtol=0.0006)
+    # The parcel inside CM 120°E's zone keeps its plane area exactly.
+    assert out["area_m2"].iloc[1] == shapely.area(frame.geometry.iloc[1])
+
+
+@pytest.mark.parametrize("epsg", [32651, 4550, 4528])
+def test_areas_do_not_depend_on_the_projection(epsg):
+    """UTM (scale 0.9996), a neighbouring zone and the zone-prefixed CRS all give the own-zone area."""
+    lonlat = _lonlat_squares(LONS)
+    expected = prepare_parcels(lonlat.to_crs(4549))["area_m2"].to_numpy()
+    out = prepare_parcels(lonlat.to_crs(epsg))
+    np.testing.assert_allclose(out["area_m2"], expected, rtol=1e-7)
+    np.testing.assert_allclose(out["area_m2"], _geodesic_m2(lonlat), rtol=0.0006)
+
+
+# --- certificate areas in the wrong unit (issue 15, item 13) ---
+
+def _one_parcel(cert: float, side: float = 100.0) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"src_row": [4], "cert_area_m2": [cert]}, geometry=[box(X0, Y0, X0 + side, Y0 + side)],
+                            index=pd.Index(["Q4"], name="parcel_id"), crs="EPSG:4549")
+
+
+def test_cert_area_in_mu_under_a_m2_header(caplog):
+    # 12.5 under 证载面积(平方米) for a 8,333.33 m² polygon: 12.5 亩 (= 8,333.33 m²), not 12.5 m²,
+    # which gave 13,333 万元/亩 on a tax of 25 万元.
+    frame = _one_parcel(12.5, side=math.sqrt(12.5 * M2_PER_MU))
+    with caplog.at_level("WARNING", logger="gisefficiency.land"):
+        out = prepare_parcels(frame)
+    row = out.loc["Q4"]
+    assert row["cert_unit"] == "mu" and row["land_source"] == "cert"
+    assert row["cert_area_mu"] == pytest.approx(12.5, rel=1e-12) and row["land_mu"] == pytest.approx(12.5)
+    assert 25 / row["land_mu"] == pytest.approx(2.0)
+    assert abs(row["area_diff_share"]) < 1e-9 and not row["area_flag"]
+    assert re.search(r"1 certificate area\(s\) are in 亩, not m² .*rows 4, parcel id\(s\) Q4; converted to m² "
+                     r"\(x 666\.67\)", caplog.text)
+    assert "证载面积(亩)" in caplog.text
+
+
+def test_cert_area_in_hectares_and_in_m2():
+    ha = prepare_parcels(_one_parcel(0.95))  # 0.95 公顷 for a 10,000 m² polygon
+    assert ha.loc["Q4", "cert_unit"] == "ha" and ha.loc["Q4", "cert_area_mu"] == pytest.approx(9500 / M2_PER_MU)
+    assert ha.loc["Q4", "area_diff_share"] == pytest.approx(-0.05)
+    m2 = prepare_parcels(_one_parcel(9000.0))
+    assert m2.loc["Q4", "cert_unit"] == "m2" and m2.loc["Q4", "cert_area_mu"] == pytest.approx(9000 / M2_PER_MU)
+    assert m2.loc["Q4", "area_flag"]  # 10 % off: reported, used as given
+    none = prepare_parcels(_one_parcel(np.nan))
+    assert pd.isna(none.loc["Q4", "cert_unit"]) and none.loc["Q4", "land_source"] == "drawn"
+
+
+def test_cert_area_that_fits_no_unit_falls_back_to_the_drawn_area(caplog):
+    with caplog.at_level("WARNING", logger="gisefficiency.land"):
+        out = prepare_parcels(_one_parcel(50.0))  # 50 for 10,000 m²: 0.5 %, neither m², 亩 (15) nor 公顷 (1)
+    assert out.loc["Q4", "cert_unit"] == "unknown" and math.isnan(out.loc["Q4", "cert_area_mu"])
+    assert out.loc["Q4", "land_source"] == "drawn" and out.loc["Q4", "land_mu"] == pytest.approx(15.0)
+    assert "below 2% of the drawn polygon and fit no unit" in caplog.text and "rows 4" in caplog.text
+
+
+def test_mixed_file_most_rows_m2_a_few_in_mu(caplog):
+    # Nine 10-mu squares (6,666.67 m²): rows 3 and 7 were typed in 亩 (10.2 and 9.8), the rest in m².
+    cert = [6600.0, 6700.0, 10.2, 6666.0, 7000.0, 6500.0, 9.8, 6650.0, np.nan]
+    with caplog.at_level("WARNING", logger="gisefficiency.land"):
+        out = prepare_parcels(grid_3x3(cert_area_m2=cert))
+    expected_mu = [6600 / M2_PER_MU, 6700 / M2_PER_MU, 10.2, 6666 / M2_PER_MU, 7000 / M2_PER_MU, 6500 / M2_PER_MU,
+                   9.8, 6650 / M2_PER_MU, 10.0]
+    np.testing.assert_allclose(out["land_mu"], expected_mu, rtol=1e-12)
+    assert out["cert_unit"].tolist()[:8] == ["m2", "m2", "mu", "m2", "m2", "m2", "mu", "m2"]
+    assert pd.isna(out["cert_unit"].iloc[8])
+    assert out.loc["P3", "area_diff_share"] == pytest.approx(0.02)
+    assert "2 certificate area(s) are in 亩" in caplog.text and "rows 3, 7, parcel id(s) P3, P7" in caplog.text
+    assert caplog.text.count("certificate area(s)") == 1  # one warning for the unit, not one per row
+
+
+@given(st.floats(50, 2e6), st.floats(1 / 1.45, 1.45), st.sampled_from([(1.0, "m2"), (M2_PER_MU, "mu"), (10_000.0, "ha")]))
+def test_cert_written_in_any_unit_comes_back_in_m2(drawn_m2, share, unit):
+    """A certificate within a factor 1.45 of the drawn area, written in m², 亩 or 公顷, is read as its m²."""
+    from gisefficiency.land import cert_units
+
+    true_m2 = drawn_m2 * share
+    m2_per_unit, name = unit
+    out, code = cert_units(np.array([true_m2 / m2_per_unit]), np.array([drawn_m2]))
+    assert out[0] == pytest.approx(true_m2, rel=1e-12)
+    assert ("m2", "mu", "ha")[code[0]] == name

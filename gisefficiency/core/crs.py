@@ -2,8 +2,10 @@
 convert points between WGS-84, GCJ-02 (Gaode/Amap, Tencent) and BD-09 (Baidu).
 
 Areas and distances are only ever computed in a projected CRS in metres: lon/lat layers are
-projected to the CGCS2000 3° Gauss-Krüger zone of their median longitude, where the area scale
-error stays below about 0.06 % (1.5° from the central meridian at Zhejiang's latitudes).
+projected to the CGCS2000 3° Gauss-Krüger zone of their median longitude. A parcel's area is its plane
+area in the 3° zone that contains it (``land.prepare_parcels``), as cadastral surveys compute 宗地面积:
+within a zone the area scale error stays below about 0.06 % (1.5° from the central meridian at
+Zhejiang's latitudes), while a parcel 2.45° from the layer's meridian would be 0.14 % too large.
 
 GCJ-02 is the obfuscated datum every map service licensed in China must use. Its forward formula is
 public knowledge; the inverse has no closed form and is solved here by fixed-point iteration.
@@ -12,7 +14,9 @@ Outside China's bounding box, GCJ-02 equals WGS-84.
 
 from __future__ import annotations
 
+import functools
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -80,6 +84,63 @@ def gk3_zone_crs(lon: float) -> CRS:
             f"-> give a projected CRS in metres for this layer"
         )
     return CRS.from_epsg(epsg)
+
+
+def gk3_central_meridians(lon: ArrayLike) -> np.ndarray:
+    """Central meridian (degrees E) of the 3° Gauss-Krüger zone of each longitude (NaN stays NaN).
+
+    Zones are [CM - 1.5°, CM + 1.5°), as ``gk3_zone_crs`` chooses them.
+
+    Examples
+    --------
+    >>> gk3_central_meridians([118.2, 120.0, 121.5, 122.45]).tolist()
+    [117.0, 120.0, 123.0, 123.0]
+    """
+    return 3 * np.floor(np.asarray(lon, dtype=float) / 3 + 0.5)
+
+
+def gk3_central_meridian(crs: CRS) -> int | None:
+    """The central meridian when ``crs`` is the plane of a CGCS2000 3° Gauss-Krüger zone, else None.
+
+    Zone-prefixed eastings (EPSG:4528 for CM 120°E) and CGCS2000 6° zones whose meridian is a 3° zone's
+    (CM 117°E, 123°E) are the same plane; UTM (scale 0.9996), Xi'an 1980 or Beijing 1954 (other
+    ellipsoids) and local grids are not.
+    """
+    operation = crs.coordinate_operation if crs.is_projected else None
+    if operation is None or "transverse mercator" not in (operation.method_name or "").lower():
+        return None
+    params = {p.name.lower(): p.value for p in operation.params}
+    ellipsoid = crs.ellipsoid
+    cgcs = ellipsoid is not None and ellipsoid.semi_major_metre == 6378137.0 and abs(
+        ellipsoid.inverse_flattening - 298.257222101) < 1e-6  # CGCS2000 (GRS 80 differs in the 10th digit)
+    cm = params.get("longitude of natural origin")
+    if not cgcs or params.get("scale factor at natural origin") != 1.0 or params.get(
+            "latitude of natural origin", 0.0) != 0.0 or cm is None or cm % 3:
+        return None
+    return int(cm)
+
+
+@functools.lru_cache(maxsize=8)
+def _to_lonlat(wkt: str) -> Any:
+    from pyproj import Transformer
+
+    return Transformer.from_crs(CRS.from_wkt(wkt), "EPSG:4490", always_xy=True)
+
+
+def to_lonlat(crs: CRS, x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates in ``crs`` -> CGCS2000 lon/lat degrees (the transformer is kept between calls)."""
+    lon, lat = _to_lonlat(crs.to_wkt()).transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
+def lon_range(crs: CRS, bounds: ArrayLike) -> tuple[float, float]:
+    """Least and greatest longitude of the rectangle ``bounds`` (minx, miny, maxx, maxy) in ``crs``.
+
+    Longitude has no extremum inside a rectangle of a projected plane, so the densified edges give it.
+    """
+    left, bottom, right, top = (float(v) for v in bounds)
+    west, _, east, _ = _to_lonlat(crs.to_wkt()).transform_bounds(left, bottom, right, top, densify_pts=51)
+    return float(west), float(east)
 
 
 def guess_crs(bounds: ArrayLike) -> str:

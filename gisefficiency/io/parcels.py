@@ -6,7 +6,12 @@ columns kept, ``src_row`` (1-based row in the source) and a projected CRS in met
 
 from __future__ import annotations
 
+import codecs
+import dataclasses
 import logging
+import re
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -20,7 +25,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError as ProjCRSError
 
 from gisefficiency.core.crs import distorts_area, gk3_zone_crs, guess_crs, guess_epsg, is_metric_projected
-from gisefficiency.core.errors import CRSError, InputError, Problem, format_ids
+from gisefficiency.core.errors import CRSError, InputError, Problem, Severity, format_ids
 from gisefficiency.io.columns import alias_lookup, dedupe, find_unit, match_header, normalise_header
 from gisefficiency.io.values import as_code, as_text, parse_dates, parse_numbers
 
@@ -86,7 +91,8 @@ def read_parcels(
     """
     path = Path(path)
     if engine not in ENGINES:
-        raise InputError(f"unknown engine {engine!r} -> use one of {', '.join(ENGINES)}")
+        raise InputError(f"{path}: unknown engine {engine!r} -> set engine under [parcels] to one of "
+                         f"{', '.join(ENGINES)}")
     if not path.exists():
         raise InputError(f"{path}: parcel file not found -> check [parcels] path in the config")
     suffix = path.suffix.lower()
@@ -94,24 +100,44 @@ def read_parcels(
         raise InputError(
             f"{path}: unknown parcel format {suffix!r} -> use one of {', '.join(sorted(PARCEL_FORMATS))}"
         )
-    frame = _read(path, suffix, layer=layer, encoding=encoding, engine=engine)
+    frame, cut, misread = _read(path, suffix, layer=layer, encoding=encoding, engine=engine)
     frame = frame.reset_index(drop=True)
     frame["src_row"] = np.arange(1, len(frame) + 1, dtype=np.int64)
-    frame = _canonical_columns(frame, path, id_column=id_column, aliases=aliases)
+    frame = _canonical_columns(frame, path, id_column=id_column, aliases=aliases, cut=cut, misread=misread)
     frame = _set_crs(frame, path, crs=crs)
     return frame
 
 
-def _read(path: Path, suffix: str, *, layer: str | None, encoding: str | None, engine: str) -> gpd.GeoDataFrame:
+def _read(path: Path, suffix: str, *, layer: str | None, encoding: str | None,
+          engine: str) -> tuple[gpd.GeoDataFrame, list[str], list[Problem]]:
+    """The layer as read, the Shapefile field names the format cut (as read, see ``cut_field_names``)
+    and warnings for field names that are UTF-8 but were read in another encoding (the config's or
+    the .cpg's), which makes them mojibake."""
     if PARCEL_FORMATS[suffix] == "GeoParquet":
         try:
             # Dates stay in Arrow: pandas would build a Python date object per parcel and parse them as text.
-            return gpd.read_parquet(path, to_pandas_kwargs={"types_mapper": _arrow_date})
+            return gpd.read_parquet(path, to_pandas_kwargs={"types_mapper": _arrow_date}), [], []
         except Exception as exc:
             raise InputError(f"{path}: cannot read GeoParquet ({exc}) -> check the file") from exc
-    layer = _choose_layer(path, layer, engine)
-    if suffix == ".shp" and encoding is None:
+    if suffix != ".shp":
+        return _read_ogr(path, _choose_layer(path, layer, engine), encoding, engine), [], []
+    if encoding is None:
         encoding = shapefile_encoding(path)
+    misread = _misread_names(path, encoding)
+    cut = cut_field_names(path, encoding)
+    if not cut:
+        return _read_ogr(path, _choose_layer(path, layer, engine), encoding, engine), [], misread
+    # GDAL cannot decode a name whose last character was cut in half: read a copy whose .dbf header
+    # holds the names without the broken bytes (the other files are linked, not copied).
+    with tempfile.TemporaryDirectory(prefix="gisefficiency-") as tmp:
+        copy = _mended_copy(path, Path(tmp), cut)
+        return _read_ogr(copy, _choose_layer(copy, layer, engine), encoding, engine, shown=path), [
+            name for _, _, name in cut], misread
+
+
+def _read_ogr(path: Path, layer: str | None, encoding: str | None, engine: str, *,
+              shown: Path | None = None) -> gpd.GeoDataFrame:
+    """Read an OGR layer; ``shown`` is the file named in messages when ``path`` is a mended copy."""
     kwargs: dict[str, object] = {}
     if layer is not None:
         kwargs["layer"] = layer
@@ -132,7 +158,7 @@ def _read(path: Path, suffix: str, *, layer: str | None, encoding: str | None, e
     except InputError:
         raise
     except Exception as exc:
-        raise InputError(f"{path}: cannot read the parcel layer ({exc}) -> check the file in QGIS") from exc
+        raise InputError(f"{shown or path}: cannot read the parcel layer ({exc}) -> check the file in QGIS") from exc
 
 
 def _arrow_binary(dtype: pa.DataType) -> pd.ArrowDtype | None:
@@ -222,6 +248,120 @@ def shapefile_encoding(path: str | Path) -> str | None:
     return "utf-8" if _dbf_text_is_utf8(dbf.read_bytes()) else "gb18030"
 
 
+#: dBase field names hold at most this many bytes: 3 Chinese characters in UTF-8, 5 in GBK.
+DBF_NAME_BYTES = 10
+
+
+def _dbf_header(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        head = f.read(32)
+        return head + f.read(max(int.from_bytes(head[8:10], "little") - 32, 0)) if len(head) == 32 else head
+
+
+def _dbf_names(header: bytes) -> list[tuple[int, bytes]]:
+    """(offset of the name in the header, the name's bytes) of every field of a dBase header."""
+    header_len = int.from_bytes(header[8:10], "little") if len(header) >= 32 else 0
+    out = []
+    for start in range(32, min(header_len, len(header)) - 1, 32):
+        if header[start] == 0x0D:
+            break
+        out.append((start, header[start:start + 11].split(b"\x00", 1)[0]))
+    return out
+
+
+def _codec(encoding: str | None) -> str:
+    """The Python codec of a .cpg or configured encoding ("UTF-8", "936", "GBK" ...); UTF-8 if unknown."""
+    name = (encoding or "utf-8").strip().lower()
+    name = {"936": "gb18030", "cp936": "gb18030", "gbk": "gb18030", "gb2312": "gb18030", "65001": "utf-8",
+            "utf8": "utf-8"}.get(name, name)
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return "utf-8"
+
+
+def _dbf_codec(path: Path, encoding: str | None) -> tuple[Path | None, str, str | None]:
+    """The Shapefile's .dbf (None if missing), the Python codec its text is read with and that
+    encoding's name as given (``encoding``, else the .cpg's text, else None: UTF-8)."""
+    dbf = next((path.with_suffix(s) for s in (".dbf", ".DBF") if path.with_suffix(s).exists()), None)
+    if encoding is None:
+        cpg = next((path.with_suffix(s) for s in (".cpg", ".CPG") if path.with_suffix(s).exists()), None)
+        encoding = cpg.read_text(encoding="ascii", errors="ignore").strip() if cpg is not None else None
+    return dbf, _codec(encoding), encoding
+
+
+def _cut_name(raw: bytes, codec: str) -> bytes | None:
+    """The bytes of the whole characters of a field name cut inside its last one, or None when it is whole."""
+    try:
+        raw.decode(codec)
+        return None
+    except UnicodeDecodeError:
+        pass
+    if len(raw) < DBF_NAME_BYTES - 1:
+        return None  # not a cut: the name is simply in another encoding
+    for drop in (1, 2, 3):
+        try:
+            raw[:-drop].decode(codec)
+            return raw[:-drop]
+        except UnicodeDecodeError:
+            continue
+    return None
+
+
+def cut_field_names(path: str | Path, encoding: str | None = None) -> list[tuple[int, bytes, str]]:
+    """Field names of a Shapefile cut inside a multi-byte character by the 10-byte limit of dBase.
+
+    GDAL writes "地块编号" (12 bytes in UTF-8) as its first 10 bytes: "地块编" and one byte of "号",
+    which no reader decodes. Parameters: the .shp path and the encoding it is read with (None: the
+    .cpg, else UTF-8). Returns (offset in the .dbf header, the bytes of the whole characters, the
+    readable part "地块编") per cut name.
+    """
+    dbf, codec, _ = _dbf_codec(Path(path), encoding)
+    if dbf is None:
+        return []
+    out = []
+    for offset, raw in _dbf_names(_dbf_header(dbf)):
+        kept = _cut_name(raw, codec)
+        if kept is not None:
+            out.append((offset, kept, kept.decode(codec)))
+    return out
+
+
+def _misread_names(path: Path, encoding: str | None) -> list[Problem]:
+    """Warnings for Shapefile field names that are UTF-8 but are read in another encoding (as mojibake)."""
+    dbf, codec, encoding = _dbf_codec(path, encoding)
+    if dbf is None or codec == "utf-8":
+        return []
+    names = [raw for _, raw in _dbf_names(_dbf_header(dbf)) if not raw.isascii()]
+    as_utf8 = [(_cut_name(raw, "utf-8") or raw) for raw in names]
+    try:
+        text = [whole.decode("utf-8") for whole in as_utf8]
+    except UnicodeDecodeError:
+        return []  # not UTF-8 names: the encoding may well be right
+    return [Problem(f"field name {raw.decode(codec, errors='replace')!r} is UTF-8 {name!r} read as {encoding}",
+                    fix='set encoding = "utf-8" under [parcels] (or remove a wrong .cpg file)', file=str(path),
+                    column=raw.decode(codec, errors="replace"), severity="warning")
+            for raw, name in zip(names, text, strict=True)]
+
+
+def _mended_copy(path: Path, folder: Path, cut: list[tuple[int, bytes, str]]) -> Path:
+    """A copy of the Shapefile in ``folder`` whose .dbf names are cut back to whole characters."""
+    stem = folder / path.stem
+    for part in path.parent.iterdir():
+        if part.stem != path.stem:  # 宗地.shp.xml or 宗地.old.dbf are not parts of 宗地.shp
+            continue
+        target = stem.with_suffix(part.suffix)
+        if part.suffix.lower() == ".dbf":
+            shutil.copyfile(part, target)
+            with open(target, "r+b") as f:
+                for offset, kept, _ in cut:
+                    f.seek(offset)
+                    f.write(kept + b"\x00" * (11 - len(kept)))
+        else:
+            target.symlink_to(part.resolve())
+    return stem.with_suffix(path.suffix)
+
+
 def _dbf_text_is_utf8(data: bytes) -> bool:
     """Whether every field name and character field of a dBase file is valid UTF-8."""
     if len(data) < 32:
@@ -241,7 +381,8 @@ def _dbf_text_is_utf8(data: bytes) -> bool:
             char_fields.append((offset, length))
         offset += length
     try:
-        b"".join(names).decode("utf-8")
+        # A name cut inside its last character by the 10-byte limit is still UTF-8 (``cut_field_names``).
+        b"".join(_cut_name(name, "utf-8") or name for name in names).decode("utf-8")
     except UnicodeDecodeError:
         return False
     if not char_fields or record_len == 0 or n_records == 0:
@@ -263,17 +404,32 @@ def _dbf_text_is_utf8(data: bytes) -> bool:
 
 
 def _canonical_columns(
-    frame: gpd.GeoDataFrame, path: Path, *, id_column: str, aliases: Mapping[str, str] | None
+    frame: gpd.GeoDataFrame, path: Path, *, id_column: str, aliases: Mapping[str, str] | None,
+    cut: list[str] | None = None, misread: list[Problem] | None = None,
 ) -> gpd.GeoDataFrame:
     geometry = frame.geometry.name
     headers = [c for c in frame.columns if c not in (geometry, "src_row")]
     lookup = alias_lookup(aliases)
     id_header = _find_id_header(headers, id_column, lookup)
+    # Cut names: those whose bytes were cut (``cut_field_names``), and those another program already
+    # wrote with the broken character shown as "?" or U+FFFD after a Chinese one ("地块编?").
+    cut = [*(cut or []), *(h for h in map(str, headers) if _MOJIBAKE_TAIL.search(h))]
+    unmatched_cut = [name for name in dict.fromkeys(cut) if name != id_header and match_header(name, lookup) is None]
     if id_header is None:
+        # No id: the layer is unusable, and what explains it is an error (validate must not pass it).
+        misread = [dataclasses.replace(p, severity="error") for p in misread or []]
+        problems = misread or _cut_problems(unmatched_cut, path, lookup, severity="error")
         raise InputError(
             f"{path}: no parcel id column {id_column!r}; columns found: {', '.join(map(str, headers))} "
-            f"-> set id = \"<column>\" under [parcels] to the column holding 宗地号/不动产单元号"
+            + ("-> the field names are UTF-8 read in another encoding: set encoding = \"utf-8\" under [parcels]"
+               if misread else
+               "-> the Shapefile format cut the field names below to 10 bytes: set id or [parcels.aliases] "
+               "to the cut names, or export the layer as GeoPackage" if problems else
+               "-> set id = \"<column>\" under [parcels] to the column holding 宗地号/不动产单元号"),
+            problems,
         )
+    for problem in [*(misread or []), *_cut_problems(unmatched_cut, path, lookup)]:
+        log.warning("%s", problem)
     rename: dict[str, str] = {id_header: "parcel_id"}
     targets: dict[str, list[str]] = {}
     for header in headers:
@@ -307,6 +463,29 @@ def _canonical_columns(
             f"-> fill in the parcel ids (or drop those features)"
         )
     return out.set_index("parcel_id")
+
+
+#: A Chinese character followed by what readers show for a broken one: "?" or U+FFFD.
+_MOJIBAKE_TAIL = re.compile(r"([\u3400-\u9fff])[?\ufffd]+$")
+
+
+def _cut_problems(names: list[str], path: Path, lookup: Mapping[str, str], *,
+                  severity: Severity = "warning") -> list[Problem]:
+    """One problem per field name the Shapefile format cut, with what it probably meant and the fix."""
+    out = []
+    for name in names:
+        key = normalise_header(_MOJIBAKE_TAIL.sub(lambda m: m.group(1), name))
+        meant = sorted({lookup[k] for k in lookup if len(key) >= 2 and k.startswith(key) and k != key})
+        full = sorted(k for k in lookup if len(key) >= 2 and k.startswith(key) and k != key)[:3]
+        guess = f" (probably {' or '.join(full)}: {', '.join(meant)})" if meant else ""
+        target = meant[0] if len(meant) == 1 else "<column>"
+        fix = ("set id = \"" + name + "\" under [parcels]" if target == "parcel_id" else
+               f"add \"{name}\" = \"{target}\" under [parcels.aliases]")
+        out.append(Problem(
+            f"field name cut to {DBF_NAME_BYTES} bytes by the Shapefile format{guess}; not used",
+            fix=f"{fix}, or export the layer as GeoPackage (QGIS: Export > Save Features As), which keeps "
+                "whole names", file=str(path), column=name, severity=severity))
+    return out
 
 
 def _find_id_header(headers: list[str], id_column: str, lookup: Mapping[str, str]) -> str | None:
@@ -381,8 +560,10 @@ def _set_crs(frame: gpd.GeoDataFrame, path: Path, *, crs: str | None) -> gpd.Geo
     _check_coordinates(frame.crs, bounds, path)
     if is_metric_projected(frame.crs) and not distorts_area(frame.crs):
         return frame
-    lon = _median_lon(frame)
-    target = gk3_zone_crs(lon)
+    try:
+        target = gk3_zone_crs(_median_lon(frame))
+    except CRSError as exc:
+        raise CRSError(f"{path}: {exc}") from exc
     log.info("%s: projecting from %s to %s for areas in metres", path, frame.crs.name, target.name)
     return frame.to_crs(target)
 

@@ -171,6 +171,7 @@ def point_candidates(
     *,
     point_crs: str | None,
     nearest_m: float | None,
+    file: str | None = None,
 ) -> tuple[Arrays, Arrays]:
     """Parcels under each firm's latest point; points on a road take the nearest parcel within ``nearest_m``.
 
@@ -179,8 +180,8 @@ def point_candidates(
     taken as equal to it: they differ by centimetres), then projected to the parcels' CRS. A point
     inside an excluded parcel links to it (and is then reported as excluded); the nearest-parcel search
     only looks at usable parcels. ``geometry`` is in parcel-code order; ``usable`` flags parcels that
-    can take firms. Returns candidates and issues (points off every parcel, coordinates that are not
-    lon/lat).
+    can take firms. ``file`` is the firm table's file, named in messages. Returns candidates and issues
+    (points off every parcel, coordinates that are not lon/lat).
     """
     year = pd.to_numeric(pts["year"], errors="coerce").to_numpy(dtype="float64") if "year" in pts else None
     pts = pts[latest(pts["f"].to_numpy(), year)]
@@ -193,7 +194,7 @@ def point_candidates(
             [Problem("parcel CRS is not projected", fix="read parcels with gisefficiency.io.read_parcels(crs=...)")],
         )
     table = pd.DataFrame({"f": pts["f"].to_numpy(), "lon": pts["lon"].to_numpy(dtype="float64"),
-                          "lat": pts["lat"].to_numpy(dtype="float64"), "sys": _coord_systems(pts, point_crs)})
+                          "lat": pts["lat"].to_numpy(dtype="float64"), "sys": _coord_systems(pts, point_crs, file)})
     table = table.drop_duplicates(ignore_index=True)
     bad = ~(table["lon"].between(-180, 180) & table["lat"].between(-90, 90)).to_numpy()
     found_issues = [issues(
@@ -255,8 +256,12 @@ def _nearest_usable(
     return pt[first], p[first], dist[first]
 
 
-def _coord_systems(pts: pd.DataFrame, point_crs: str | None) -> np.ndarray:
-    """Canonical coordinate-system name of each point row (``coord_sys``, else ``point_crs``)."""
+def _coord_systems(pts: pd.DataFrame, point_crs: str | None, file: str | None = None) -> np.ndarray:
+    """Canonical coordinate-system name of each point row (``coord_sys``, else ``point_crs``).
+
+    Messages name the config key (``[link] point_crs``) and the firm table's column (坐标系), which is
+    what a user edits; ``file`` is the firm table's file where known.
+    """
     from gisefficiency.core.crs import COORD_SYSTEMS
 
     valid = "wgs84, cgcs2000, gcj02 or bd09"
@@ -266,20 +271,28 @@ def _coord_systems(pts: pd.DataFrame, point_crs: str | None) -> np.ndarray:
     else:
         raw = pd.Series(pd.NA, index=pts.index, dtype="string")
     rows = pts["src_row"] if "src_row" in pts.columns else pd.Series(pts.index + 1, index=pts.index)
+    where = f"{file}: " if file else ""
     if default is None and raw.isna().any():
         missing = raw.isna()
+        column = "coord_sys (坐标系)"
+        what = ("the firm table has no 坐标系 column" if "coord_sys" not in pts.columns
+                else f"{int(missing.sum())} of them have an empty 坐标系")
         raise CRSError(
-            f"{int(missing.sum())} firm point(s) have lon/lat but no coordinate system",
-            [Problem("coord_sys is empty and point_crs is not set",
-                     fix=f"fill coord_sys ({valid}) or pass point_crs=...", row=int(r), column="coord_sys")
+            f"{where}{int(missing.sum())} firm point(s) have lon/lat but no coordinate system ({what}) -> set "
+            f"point_crs = \"gcj02\" (or wgs84, cgcs2000, bd09: the system the points were geocoded in) under "
+            "[link] in the config, or fill a 坐标系 column",
+            [Problem("no coordinate system for this point and [link] point_crs is not set",
+                     fix=f"set point_crs under [link] ({valid}), or write the system in the 坐标系 column",
+                     file=file, row=int(r), column=column)
              for r in rows[missing].head(20)],
         )
     names = raw.str.lower().map(COORD_SYSTEMS)
     unknown = raw.notna() & names.isna()
     if unknown.any():
         raise CRSError(
-            f"{int(unknown.sum())} firm point(s) use an unknown coordinate system",
-            [Problem("unknown coordinate system", fix=f"use {valid}", row=int(r), column="coord_sys", value=v)
+            f"{where}{int(unknown.sum())} firm point(s) use an unknown coordinate system",
+            [Problem("unknown coordinate system", fix=f"write {valid} in the 坐标系 column", file=file, row=int(r),
+                     column="coord_sys (坐标系)", value=v)
              for r, v in zip(rows[unknown].head(20), raw[unknown].head(20), strict=True)],
         )
     return names.fillna(default).to_numpy(dtype=object)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +32,7 @@ from gisefficiency.link.candidates import (
     take,
 )
 from gisefficiency.link.codes import LinkCodes, anchors
-from gisefficiency.link.report import LinkReport, firm_reasons, issue_reasons
+from gisefficiency.link.report import LinkReport, firm_reasons, id_hints, issue_reasons
 from gisefficiency.link.shares import apportion, assign_kind, classify, eval_codes
 from gisefficiency.link.validate import (
     LINK_METHODS,
@@ -42,7 +44,10 @@ from gisefficiency.link.validate import (
     encode,
     id_runs,
     known,
+    near_matches,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -86,6 +91,7 @@ def link_firms(
     point_crs: str | None = None,
     table_years: str = "latest",
     combine: str = "union",
+    sources: Mapping[str, str | os.PathLike[str]] | None = None,
 ) -> Links:
     """Link every firm of the panel to parcels and share each parcel's land among its firms.
 
@@ -135,6 +141,10 @@ def link_firms(
         come from the latest year that has one.
     combine
         ``"union"`` or ``"first"``, as above.
+    sources
+        The files the frames were read from, by ``"firms"`` and ``"land"``: errors and warnings name
+        them (``report.id_hints``, points without a coordinate system, bad rows). Without them they
+        say "the firm table" and "the land rows".
 
     Returns
     -------
@@ -154,9 +164,9 @@ def link_firms(
                             fixed_ratio_m2_per_mu=fixed_ratio_m2_per_mu, nearest_m=nearest_m,
                             point_crs=point_crs, table_years=table_years)
     layer_ids = check_parcels(parcels)
-    uscc_runs, clean_ids = check_firms(firms)
+    uscc_runs, clean_ids = check_firms(firms, file=_source(sources, "firms"))
     info = _parcel_info(parcels, layer_ids)
-    checked = None if land is None else check_land(land)
+    checked = None if land is None else check_land(land, file=_source(sources, "land"))
     no_rows = pa.array([], type=pa.large_string())
     # One hash pass per id space: firm codes 0..n-1 are the panel's firms in order of appearance, parcel
     # codes are positions in the layer; every later join is array indexing on these codes.
@@ -204,7 +214,8 @@ def link_firms(
             if not {"lon", "lat"} <= set(firms.columns):
                 continue
             cand, point_issues = point_candidates(_points(firms, panel_f, year, linked), parcels.geometry, usable,
-                                                  point_crs=point_crs, nearest_m=nearest_m)
+                                                  point_crs=point_crs, nearest_m=nearest_m,
+                                                  file=_source(sources, "firms"))
             issue_parts.append(point_issues)
         if combine == "first" or method == "point":
             cand = take(cand, ~linked[cand["f"]])
@@ -219,7 +230,9 @@ def link_firms(
     shares, counts = apportion(chosen, info["land_mu"], info["floor_area_m2"],
                                tenant_mode=tenant_mode, fixed_ratio_m2_per_mu=fixed_ratio_m2_per_mu)
 
-    issue_frame = issue_reasons(_label_issues(concat(issue_parts), firm_ids, parcel_ids), nearest_m=nearest_m)
+    all_issues = concat(issue_parts)
+    issue_frame = issue_reasons(_label_issues(all_issues, firm_ids, parcel_ids, _near(all_issues, parcel_ids, n_parcels)),
+                                nearest_m=nearest_m)
     reasons = firm_reasons(issue_frame, np.flatnonzero(~linked), firm_ids, methods)
     firm_links, firm_method, eval_f = _firm_links(firms, panel_f, firm_ids, n_firms, shares, reasons, tenant_mode)
     parcel_links = _parcel_links(parcels, info, shares)
@@ -235,12 +248,21 @@ def link_firms(
     })
     report = _report(methods, tenant_mode, firm_links, firm_method, shares, shares_out,
                      issue_frame.drop(columns="f"), reasons, unknown_land, info, parcel_links, counts)
+    report.id_hints = id_hints(report.issues, sources=sources)
+    for hint in report.id_hints:
+        log.warning("%s", hint)
     links = Links(shares=shares_out, firm_links=firm_links, parcel_links=parcel_links, report=report)
     held = anchors(firms, parcels, shares_out, firm_links)
     if clean_ids and held is not None:  # the codes stand for the text ids only when cleaning changed none
         links.codes = LinkCodes(firm_ids=firm_ids.slice(0, n_firms), panel_f=panel_f, eval_f=eval_f,
                                 share_f=shares["f"], share_p=shares["p"], anchors=held)
     return links
+
+
+def _source(sources: Mapping[str, str | os.PathLike[str]] | None, key: str) -> str | None:
+    """The file ``sources`` names for ``key``, as text, or None."""
+    value = None if sources is None else sources.get(key)
+    return None if value is None else str(value)
 
 
 def _text(ids: pa.Array, codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
@@ -308,8 +330,18 @@ def _parcel_info(parcels: gpd.GeoDataFrame, ids: pa.Array) -> dict[str, Any]:
     }
 
 
-def _label_issues(found: Arrays, firm_ids: pa.Array, parcel_ids: pa.Array) -> pd.DataFrame:
-    """Issues with USCC and parcel id labels (the id as written, or the layer's id for point issues)."""
+def _near(found: Arrays, parcel_ids: pa.Array, n_parcels: int) -> np.ndarray:
+    """Per issue, the code of the layer id its unknown parcel id matches loosely (``near_matches``), else -1."""
+    unknown = found["q"] >= n_parcels
+    out = np.full(len(unknown), -1, dtype=np.int64)
+    if unknown.any():
+        out[unknown] = near_matches(parcel_ids, n_parcels)[found["q"][unknown] - n_parcels]
+    return out
+
+
+def _label_issues(found: Arrays, firm_ids: pa.Array, parcel_ids: pa.Array, near: np.ndarray) -> pd.DataFrame:
+    """Issues with USCC and parcel id labels (the id as written, or the layer's id for point issues) and,
+    for ids not in the layer, the layer id they match loosely (``near``, missing if none)."""
     return pd.DataFrame({
         "f": found["f"],
         "uscc": _text(firm_ids, found["f"]),
@@ -318,6 +350,7 @@ def _label_issues(found: Arrays, firm_ids: pa.Array, parcel_ids: pa.Array) -> pd
         "issue": _text(pa.array(ISSUES, pa.large_string()), found["issue"]),
         "value": found["value"],
         "detail": pd.array(found["detail"], dtype="str"),
+        "near": _text(parcel_ids, near),
     })
 
 

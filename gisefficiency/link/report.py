@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from gisefficiency.core.errors import Problem
 from gisefficiency.core.i18n import Lang
 
 #: Method -> (zh, en) label.
@@ -61,7 +65,24 @@ _ITEM_LABELS: dict[str, tuple[str, str]] = {
     "geom_empty": ("几何为空地块", "Parcels with empty geometry"),
     "land_before": ("关联前用地面积（可用地块）", "Land before linking (usable parcels)"),
     "land_after": ("关联后分配给企业的用地面积", "Land shared out to firms"),
+    "ids_near_match": ("地块编号写法不同（前导零、空格、“.0”）而未关联的编号",
+                       "Parcel ids unlinked only by how they are written (leading zeros, spaces, .0)"),
 }
+
+#: Where a method's parcel ids come from: (``sources`` key, the frame's name, the column as users know it).
+_ID_SOURCES: dict[str, tuple[str, str, str]] = {
+    "table": ("firms", "the firm table", "parcel_id (地块编号)"),
+    "land": ("land", "the land rows", "parcel_id (地块编号)"),
+}
+
+#: How two spellings of one id differ, as a hint names it: (what, test on an Arrow array of ids).
+_DIFFERENCES: tuple[tuple[str, object], ...] = (
+    ("leading zeros", lambda ids: pc.starts_with(ids, "0")),
+    ("a trailing .0", lambda ids: pc.match_substring_regex(ids, r"^[0-9]+\.0+$")),
+    ("spaces", lambda ids: pc.match_substring_regex(ids, r"\s|\x{3000}")),
+    ("full-width characters", lambda ids: pc.invert(pc.string_is_ascii(ids))),
+    ("upper/lower case", lambda ids: pc.not_equal(pc.utf8_upper(ids), ids)),
+)
 
 
 @dataclass
@@ -82,8 +103,10 @@ class LinkReport:
         Index ``uscc``: ``name, issues`` (issue codes, comma-joined), ``reason_zh, reason_en``.
     issues
         One row per rejected candidate link: ``uscc, parcel_id, method, issue, value`` (distance in m for
-        ``point_far``), ``detail`` (parcel status or coordinates), ``reason_zh, reason_en``. Issues of
-        methods of lower priority than the one that linked a firm are not listed.
+        ``point_far``), ``detail`` (parcel status or coordinates), ``near`` (for a parcel id not in the
+        layer, the layer id it matches once leading zeros, spaces, a trailing ".0" and letter case are
+        set aside; else missing), ``reason_zh, reason_en``. Issues of methods of lower priority than the
+        one that linked a firm are not listed.
     land_rows_unknown_firm
         Land rows whose ``uscc`` is not in the firm panel (not used).
     idle_ids
@@ -97,6 +120,9 @@ class LinkReport:
         Firms renting every parcel they are on, and the land they were given.
     n_tenant_floor_unknown, n_tenant_capped
         Tenancies without a leased floor area (equal head share), parcels whose tenants were scaled down.
+    id_hints
+        One warning per id source (firm table, land rows) whose unknown parcel ids match layer ids once
+        written alike: the file, the column, examples and the fix (``id_hints``).
     """
 
     methods: tuple[str, ...]
@@ -122,6 +148,7 @@ class LinkReport:
     mu_tenants: float
     n_tenant_floor_unknown: int
     n_tenant_capped: int
+    id_hints: list[Problem] = field(default_factory=list)
 
     @property
     def n_linked(self) -> int:
@@ -153,6 +180,9 @@ class LinkReport:
         for code, count in self.issues["issue"].value_counts().sort_index().items():
             zh, en = ISSUE_LABELS[code]
             rows.append((f"issue_{code}", int(count), nan, f"问题关联：{zh}", f"rejected links: {en}"))
+        near = self.issues["near"].notna() if "near" in self.issues else pd.Series(False, index=self.issues.index)
+        rows.append(("ids_near_match", int(self.issues.loc[near, "parcel_id"].nunique()), nan,
+                     *_ITEM_LABELS["ids_near_match"]))
         rows += [
             ("land_rows_unknown_firm", len(self.land_rows_unknown_firm), nan,
              *_ITEM_LABELS["land_rows_unknown_firm"]),
@@ -205,6 +235,7 @@ class LinkReport:
         for code, count in codes.items():
             zh_label, en_label = ISSUE_LABELS[code]
             lines.append(f"未关联原因 {zh_label}：{count:,} 家" if zh else f"Not linked, {en_label}: {count:,}")
+        lines += [str(hint) for hint in self.id_hints]
         return lines
 
 
@@ -220,12 +251,16 @@ def issue_reasons(issues: pd.DataFrame, *, nearest_m: float | None) -> pd.DataFr
     detail = out["detail"].astype("string").fillna("")
     dist = out["value"].round(1).astype(str)
     tol = "0" if nearest_m is None else f"{nearest_m:g}"
+    near = out["near"].astype("string") if "near" in out else pd.Series(pd.NA, index=out.index, dtype="string")
+    hint_zh = ("（图层中有 " + near + "，仅写法不同，如前导零、空格或“.0”：在 Excel 中把编号列设为文本格式）").fillna("")
+    hint_en = (" (the layer has " + near + ", written differently, e.g. leading zeros, spaces or .0: format the "
+               "id column as text in Excel)").fillna("")
     code = out["issue"].to_numpy()
     no_parcel = ~np.isfinite(out["value"].to_numpy())
     zh = np.select(
         [code == "unknown_parcel", code == "excluded_parcel", (code == "point_far") & no_parcel,
          code == "point_far", code == "bad_point"],
-        [m_zh + "：地块 " + pid + " 不在地块图层中",
+        [m_zh + "：地块 " + pid + " 不在地块图层中" + hint_zh,
          m_zh + "：地块 " + pid + " 已剔除（" + detail + "）",
          m_zh + "：没有可用地块",
          m_zh + "：距最近地块 " + pid + " " + dist + " 米，超过 " + tol + " 米容差",
@@ -235,7 +270,7 @@ def issue_reasons(issues: pd.DataFrame, *, nearest_m: float | None) -> pd.DataFr
     en = np.select(
         [code == "unknown_parcel", code == "excluded_parcel", (code == "point_far") & no_parcel,
          code == "point_far", code == "bad_point"],
-        [m_en + ": parcel " + pid + " is not in the parcel layer",
+        [m_en + ": parcel " + pid + " is not in the parcel layer" + hint_en,
          m_en + ": parcel " + pid + " is excluded (" + detail + ")",
          m_en + ": there is no usable parcel",
          m_en + ": " + dist + " m from the nearest parcel " + pid + ", more than " + tol + " m",
@@ -244,6 +279,54 @@ def issue_reasons(issues: pd.DataFrame, *, nearest_m: float | None) -> pd.DataFr
     )
     out["reason_zh"] = pd.array(zh, dtype="str")
     out["reason_en"] = pd.array(en, dtype="str")
+    return out
+
+
+def id_hints(
+    issues: pd.DataFrame,
+    *,
+    sources: Mapping[str, str | os.PathLike[str]] | None = None,
+    shown: int = 5,
+) -> list[Problem]:
+    """Warnings for parcel ids that link to nothing only because of how they are written.
+
+    Parameters
+    ----------
+    issues
+        ``LinkReport.issues`` (with ``near``: the layer id an unknown id matches loosely).
+    sources
+        Files by ``"firms"`` and ``"land"``, named in the warnings when given.
+    shown
+        Examples per warning.
+
+    Returns
+    -------
+    list of Problem
+        One warning per source whose ids match layer ids once leading zeros, spaces, a trailing ".0"
+        or letter case are set aside, naming the file, the column, how the ids differ, up to ``shown``
+        examples ("001 -> 1") and the fix.
+    """
+    if "near" not in issues or not issues["near"].notna().any():
+        return []
+    out = []
+    for method, (key, what, column) in _ID_SOURCES.items():
+        pairs = issues.loc[issues["near"].notna() & issues["method"].eq(method), ["parcel_id", "near"]]
+        pairs = pairs.drop_duplicates("parcel_id")
+        if pairs.empty:
+            continue
+        both = pa.array(pd.concat([pairs["parcel_id"], pairs["near"]]).astype(str).tolist(), pa.large_string())
+        kinds = [name for name, test in _DIFFERENCES if pc.any(test(both)).as_py()]
+        examples = ", ".join(f"{a!r} (layer: {b!r})" for a, b in pairs.head(shown).itertuples(index=False))
+        more = f" (and {len(pairs) - shown} more)" if len(pairs) > shown else ""
+        file = None if sources is None or sources.get(key) is None else str(sources[key])
+        out.append(Problem(
+            f"{len(pairs)} parcel id(s) of {what} are not in the parcel layer but match its ids "
+            f"once {' / '.join(kinds) or 'the way they are written'} are set aside: {examples}{more}",
+            fix="Excel drops leading zeros and writes 1.0 when an id column holds numbers: format the column as "
+                "text (设置单元格格式 -> 文本) and write the ids as the parcel layer does; if the layer lost them "
+                "(a numeric id field), store its ids as text",
+            file=file, column=column, severity="warning",
+        ))
     return out
 
 

@@ -63,7 +63,8 @@ def check_options(
             f"got {nearest_m!r}"
         )
     if point_crs is not None and canonical_coord_sys(point_crs) is None:
-        raise ConfigError(f"unknown point_crs {point_crs!r} -> use wgs84, cgcs2000, gcj02 or bd09")
+        raise ConfigError(f"unknown point_crs {point_crs!r} -> set point_crs under [link] to wgs84, cgcs2000, "
+                          "gcj02 or bd09")
     if table_years not in TABLE_YEARS:
         raise ConfigError(f"unknown table_years {table_years!r} -> use one of {', '.join(TABLE_YEARS)}")
     return methods
@@ -214,32 +215,38 @@ def check_parcels(parcels: pd.DataFrame) -> pa.Array:
     return _clean(_text(index)) if trimmed is None else trimmed
 
 
-def check_firms(firms: pd.DataFrame) -> tuple[tuple[pa.Array, np.ndarray], bool]:
+def check_firms(firms: pd.DataFrame, *, file: str | None = None) -> tuple[tuple[pa.Array, np.ndarray], bool]:
     """Raise ``InputError`` if the firm panel has no ``uscc`` column or empty codes.
 
     Returns the ``id_runs`` of ``uscc`` and whether cleaning left every USCC as written (then link's
-    firm codes match the text ids exactly).
+    firm codes match the text ids exactly). ``file`` (the firm table's) is named in messages.
     """
+    where = f"{file}: " if file else ""
     if "uscc" not in firms.columns:
-        raise InputError("the firm table has no 'uscc' column -> name the 统一社会信用代码 column (see schema.ALIASES)")
+        raise InputError(f"{where}the firm table has no 'uscc' column -> name the 统一社会信用代码 column, or map "
+                         "yours in [firms.aliases]")
     *runs, unchanged = _id_runs(firms["uscc"])
     if runs[0].null_count:  # an id that is missing or blank: find the rows the slow way, for the message
         empty = firms["uscc"].isna() | firms["uscc"].astype("string").str.strip().eq("")
         rows = firms.loc[empty, "src_row"] if "src_row" in firms.columns else firms.index[empty] + 1
         raise InputError(
-            f"{int(empty.sum())} firm row(s) have no uscc",
-            [Problem("uscc is empty", fix="fill in the 统一社会信用代码 or delete the row", row=int(r), column="uscc")
-             for r in list(rows)[:20]],
+            f"{where}{int(empty.sum())} firm row(s) have no uscc",
+            [Problem("uscc is empty", fix="fill in the 统一社会信用代码 or delete the row", file=file, row=int(r),
+                     column="uscc") for r in list(rows)[:20]],
         )
     return (runs[0], runs[1]), unchanged
 
 
-def check_land(land: pd.DataFrame) -> pd.DataFrame:
-    """Validate land rows and return them with canonical ``kind`` and float ``floor_area_m2``."""
+def check_land(land: pd.DataFrame, *, file: str | None = None) -> pd.DataFrame:
+    """Validate land rows and return them with canonical ``kind`` and float ``floor_area_m2``.
+
+    ``file`` (the land rows') is named in messages.
+    """
+    where = f"{file}: " if file else ""
     missing = [c for c in ("uscc", "parcel_id", "kind") if c not in land.columns]
     if missing:
         raise InputError(
-            f"land rows lack column(s) {', '.join(missing)} -> give uscc, parcel_id, kind (own/leased), "
+            f"{where}land rows lack column(s) {', '.join(missing)} -> give uscc, parcel_id, kind (own/leased), "
             "floor_area_m2"
         )
     out = land.copy()
@@ -253,8 +260,8 @@ def check_land(land: pd.DataFrame) -> pd.DataFrame:
                      index=out.index)
     bad = kind.isna()
     problems += [
-        Problem("kind is not own or leased", fix="write own (自有) or leased (租赁)", row=int(r), column="kind",
-                value=v)
+        Problem("kind is not own or leased", fix="write own (自有) or leased (租赁)", file=file, row=int(r),
+                column="kind", value=v)
         for r, v in zip(rows[bad].head(20), out.loc[bad, "kind"].head(20), strict=True)
     ]
     out["kind"] = kind
@@ -262,16 +269,77 @@ def check_land(land: pd.DataFrame) -> pd.DataFrame:
     out["floor_area_m2"] = pd.Series(floor, index=out.index, dtype="float64")
     neg = out["floor_area_m2"] < 0
     problems += [
-        Problem("floor area is negative", fix="give the floor area in m2 (>= 0)", row=int(r),
+        Problem("floor area is negative", fix="give the floor area in m2 (>= 0)", file=file, row=int(r),
                 column="floor_area_m2", value=float(v))
         for r, v in zip(rows[neg].head(20), out.loc[neg, "floor_area_m2"].head(20), strict=True)
     ]
     no_id = out["uscc"].isna() | out["parcel_id"].isna()
     problems += [
-        Problem("uscc or parcel_id is empty", fix="fill in both ids or delete the row", row=int(r))
+        Problem("uscc or parcel_id is empty", fix="fill in both ids or delete the row", file=file, row=int(r))
         for r in rows[no_id].head(20)
     ]
     n_bad = int(bad.sum() + neg.sum() + no_id.sum())
     if problems:
-        raise InputError(f"{n_bad} land row problem(s)", problems)
+        raise InputError(f"{where}{n_bad} land row problem(s)", problems)
+    return out
+
+
+def loose_ids(ids: pa.Array) -> pa.Array:
+    """Ids with what Excel and typing change set aside, to find ids written two ways for one parcel.
+
+    Full-width characters as their ASCII forms (NFKC), every space dropped (full-width ones too), a
+    number's trailing ".0" dropped ("101.0" -> "101", as Excel saves a number column as text), leading
+    zeros dropped ("001" -> "1", as Excel reads "001" as the number 1) and letters upper-case. Only
+    used to word a hint: ids are linked as written (``as_id``). Each step runs only when some id needs
+    it (a pass over a million ids costs 0.05-0.4 s).
+    """
+    text = ids
+    if not _all(pc.string_is_ascii(text)):
+        text = pc.utf8_normalize(text, form="NFKC")
+    # NFKC wrote every Unicode space as " "; tabs and line breaks are the other spaces typed in a cell.
+    for space in (" ", "\t", "\n", "\r"):
+        if _any(pc.match_substring(text, space)):
+            text = pc.replace_substring(text, pattern=space, replacement="")
+    dotted = pc.fill_null(pc.match_substring(text, "."), False)
+    if _any(dotted):
+        trimmed = pc.replace_substring_regex(text, pattern=r"^(\d+)\.0*$", replacement=r"\1")
+        text = pc.if_else(dotted, trimmed, text)
+    zeros = pc.fill_null(pc.starts_with(text, "0"), False)
+    if _any(zeros):
+        no_zeros = pc.utf8_ltrim(text, characters="0")
+        no_zeros = pc.if_else(pc.equal(no_zeros, ""), pa.scalar("0", text.type), no_zeros)  # "000" is 0
+        text = pc.if_else(zeros, no_zeros, text)
+    return pc.utf8_upper(text)
+
+
+def _any(mask: pa.Array) -> bool:
+    return bool(pc.any(mask).as_py())
+
+
+def _all(mask: pa.Array) -> bool:
+    return mask.null_count == len(mask) or bool(pc.all(mask).as_py())
+
+
+def near_matches(ids: pa.Array, n_known: int) -> np.ndarray:
+    """For the ids from ``encode`` that are not keys (codes ``n_known`` on), the key they match loosely.
+
+    Returns one code per unknown id (position ``code - n_known``): the first key whose ``loose_ids`` is
+    the same, or -1. Costs nothing when every id is a key.
+    """
+    n_unknown = len(ids) - n_known
+    out = np.full(max(n_unknown, 0), -1, dtype=np.int64)
+    if n_unknown <= 0 or n_known == 0:
+        return out
+    unknown = loose_ids(ids.slice(n_known))
+    # The keys are probed against the (few) unknown ids, not the other way round: hashing a million
+    # keys would cost more than the probe.
+    slot = pc.fill_null(pc.index_in(loose_ids(ids.slice(0, n_known)), value_set=unknown), -1)
+    slot = slot.to_numpy(zero_copy_only=False)
+    keys = np.flatnonzero(slot >= 0)
+    # Equal unknown ids share the first slot index_in returns: spread the match to every one of them.
+    first = pc.index_in(unknown, value_set=unknown).to_numpy(zero_copy_only=False)
+    found = np.full(n_unknown, -1, dtype=np.int64)
+    found[slot[keys][::-1]] = keys[::-1]  # reversed: the first key of each slot is written last and wins
+    has = ~pc.is_null(unknown).to_numpy(zero_copy_only=False)
+    out[has] = found[first[has]]
     return out

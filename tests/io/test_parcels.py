@@ -395,3 +395,92 @@ def test_geoparquet_dates_parse_in_arrow_and_extra_dates_stay_python_dates(tmp_p
     with pytest.raises(InputError, match=r"unreadable parcel value") as info:
         read_parcels(path)
     assert [(p.row, p.value) for p in info.value.problems] == [(2, dt.date(1500, 1, 1))]
+
+
+# --- Shapefile field names cut at 10 bytes (issue 15, item 15) ---
+
+def _cut_shapefile(tmp_path, *, cpg: bool = True):
+    """A UTF-8 Shapefile written by GDAL from long Chinese headers: 地块编号 is 12 bytes, cut to 10."""
+    import warnings
+
+    path = tmp_path / "宗地.shp"
+    frame = gpd.GeoDataFrame({"地块编号": ["A1", "A2"], "证载面积(平方米)": [3000.0, 2500.0], "街道": ["东城", "西城"]},
+                             geometry=[box(X0, Y0, X0 + 60, Y0 + 50), box(X0 + 100, Y0, X0 + 160, Y0 + 50)],
+                             crs="EPSG:4549")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # GDAL's own "laundered field name" warnings
+        frame.to_file(path, encoding="UTF-8", engine="pyogrio")
+    if not cpg:
+        path.with_suffix(".cpg").unlink()
+    return path
+
+
+@pytest.mark.parametrize("cpg", [True, False])
+def test_cut_field_names_are_named_with_the_fix(tmp_path, cpg):
+    from gisefficiency.io.parcels import cut_field_names
+
+    path = _cut_shapefile(tmp_path, cpg=cpg)
+    assert [name for _, _, name in cut_field_names(path)] == ["地块编", "证载面"]
+    assert shapefile_encoding(path) == (None if cpg else "utf-8")  # a cut name is no reason to guess GB18030
+    with pytest.raises(InputError, match=r"宗地\.shp: no parcel id column 'parcel_id'; columns found: 地块编, 证载面, "
+                                         r"街道 -> the Shapefile format cut the field names below to 10 bytes") as info:
+        read_parcels(path)
+    first, second = info.value.problems
+    assert first.file == str(path) and first.column == "地块编" and first.severity == "error"  # validate: unusable
+    assert first.message == ("field name cut to 10 bytes by the Shapefile format (probably 地块编号: parcel_id); "
+                             "not used")
+    assert first.fix.startswith('set id = "地块编" under [parcels], or export the layer as GeoPackage')
+    assert second.column == "证载面" and "(probably 证载面积: cert_area_m2)" in second.message
+    assert second.fix.startswith('add "证载面" = "cert_area_m2" under [parcels.aliases]')
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_cut_field_names_read_with_the_suggested_fix(tmp_path, caplog, engine):
+    path = _cut_shapefile(tmp_path)
+    with caplog.at_level("WARNING", logger="gisefficiency.io.parcels"):
+        out = read_parcels(path, id_column="地块编", engine=engine)
+    assert out.index.tolist() == ["A1", "A2"] and out["street"].tolist() == ["东城", "西城"]
+    assert "column '证载面': field name cut to 10 bytes" in caplog.text and "地块编'" not in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="gisefficiency.io.parcels"):
+        out = read_parcels(path, aliases={"地块编": "parcel_id", "证载面": "cert_area_m2"}, engine=engine)
+    assert out["cert_area_m2"].tolist() == [3000.0, 2500.0] and "cut" not in caplog.text
+    assert not list(tmp_path.glob("gisefficiency-*"))  # the mended copy is gone
+
+
+def test_reading_messages_name_the_file(tmp_path):
+    path = tmp_path / "far.geojson"
+    gpd.GeoDataFrame({"parcel_id": ["Z1"]}, geometry=[box(10.0, 50.0, 10.01, 50.01)], crs="EPSG:4326").to_file(path)
+    with pytest.raises(CRSError, match=r"far\.geojson: longitude 10\.005°E is outside China"):
+        read_parcels(path)
+    with pytest.raises(InputError, match=r"far\.geojson: unknown engine 'gdal' -> set engine under \[parcels\]"):
+        read_parcels(path, engine="gdal")
+
+
+def test_names_cut_by_another_program_are_named_too(tmp_path):
+    # A tool that re-saved the cut file wrote the broken character as "?" or U+FFFD.
+    path = tmp_path / "p.gpkg"
+    parcels_4549(**{"证载面?": [1.0, 2.0, 3.0]}).rename(columns={"宗地号": "地块编\ufffd"}).to_file(path)
+    with pytest.raises(InputError, match=r"cut the field names below to 10 bytes") as info:
+        read_parcels(path)
+    assert [p.column for p in info.value.problems] == ["地块编\ufffd", "证载面?"]
+    assert "(probably 地块编号: parcel_id)" in info.value.problems[0].message
+    out = read_parcels(path, aliases={"地块编\ufffd": "parcel_id", "证载面?": "cert_area_m2"})
+    assert out.index.tolist() == ["330302000", "330302001", "330302002"] and out["cert_area_m2"].tolist() == [1, 2, 3]
+
+
+def test_utf8_names_read_as_gbk_are_named(tmp_path, caplog):
+    path = _cut_shapefile(tmp_path, cpg=False)
+    with pytest.raises(InputError, match=r"no parcel id column .* -> the field names are UTF-8 read in another "
+                                         r"encoding: set encoding = \"utf-8\" under \[parcels\]") as info:
+        read_parcels(path, encoding="gbk")
+    texts = [str(p) for p in info.value.problems]
+    assert any("is UTF-8 '地块编' read as gbk -> set encoding = \"utf-8\" under [parcels]" in t for t in texts)
+    assert any("is UTF-8 '街道' read as gbk" in t for t in texts) and len(texts) == 3
+    assert {p.severity for p in info.value.problems} == {"error"}
+    # With the id found, the same names are warnings.
+    with caplog.at_level("WARNING", logger="gisefficiency.io.parcels"):
+        # The id field as GBK shows its 10 UTF-8 bytes: the mojibake a user would see and copy.
+        out = read_parcels(path, encoding="gbk", id_column="地块编号".encode()[:10].decode("gb18030"))
+    assert out.index.tolist() == ["A1", "A2"]
+    assert "is UTF-8 '街道' read as gbk" in caplog.text

@@ -13,6 +13,7 @@ import math
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import shapely
 from hypothesis import HealthCheck, example, given, settings
@@ -644,3 +645,117 @@ def test_link_codes_only_while_the_frames_are_unchanged(county):
     assert codes_for(links, firms, parcels) is None
     spaced = firms.assign(uscc=firms["uscc"].astype("string").str.pad(20))
     assert link_firms(parcels, spaced, land=land).codes is None
+
+
+# --- ids written two ways (issue 15, item 14) ---
+
+def test_ids_that_differ_only_in_how_they_are_written_get_a_hint(caplog):
+    parcels = grid_parcels()
+    parcels.index = pd.Index(["1", "2", "A-01", "B 7", "12", "7", "0042", "8", "9"], name="parcel_id")
+    firms = panel([{"uscc": "X1", "parcel_id": "001"}, {"uscc": "X2", "parcel_id": "A-01 "},
+                   {"uscc": "X3", "parcel_id": "7.0"}, {"uscc": "X4", "parcel_id": "B\u30007"},
+                   {"uscc": "X5", "parcel_id": "42"}, {"uscc": "X6", "parcel_id": "P99"}])
+    with caplog.at_level("WARNING", logger="gisefficiency.link.links"):
+        links = link_firms(parcels, firms, methods=["table"], sources={"firms": "企业亩均数据.xlsx"})
+    status = links.firm_links["status"]
+    assert status["X2"] == "linked"  # spaces around an id were never a difference
+    assert status["X1"] == ("unlinked: firm-table parcel id: parcel 001 is not in the parcel layer (the layer has 1, "
+                            "written differently, e.g. leading zeros, spaces or .0: format the id column as text "
+                            "in Excel)")
+    assert "the layer has 7," in status["X3"] and "the layer has B 7," in status["X4"]
+    assert "the layer has 0042," in status["X5"]
+    assert status["X6"] == "unlinked: firm-table parcel id: parcel P99 is not in the parcel layer"
+    issues = links.report.issues.set_index("uscc")
+    assert pd.isna(issues.loc["X6", "near"])
+    assert issues.loc[["X1", "X3", "X4", "X5"], "near"].tolist() == ["1", "7", "B 7", "0042"]
+    assert "（图层中有 1，仅写法不同" in issues.loc["X1", "reason_zh"]
+    [hint] = links.report.id_hints
+    assert hint.file == "企业亩均数据.xlsx" and hint.column == "parcel_id (地块编号)" and hint.severity == "warning"
+    assert hint.message == (
+        "4 parcel id(s) of the firm table are not in the parcel layer but match its ids once leading zeros / a "
+        "trailing .0 / spaces / full-width characters are set aside: '001' (layer: '1'), '7.0' (layer: '7'), "
+        r"'B\u30007' (layer: 'B 7'), '42' (layer: '0042')")  # repr shows the full-width space
+    assert "format the column as text (设置单元格格式 -> 文本)" in hint.fix
+    assert str(hint).startswith("企业亩均数据.xlsx, column 'parcel_id (地块编号)': 4 parcel id(s)")
+    assert str(hint) in caplog.text and str(hint) in links.report.summary_lines("en")
+    row = links.report.to_frame().set_index("item").loc["ids_near_match"]
+    assert row["count"] == 4 and row["label_zh"].startswith("地块编号写法不同")
+
+
+def test_id_hints_for_land_rows_and_without_file_names():
+    parcels = grid_parcels()
+    parcels.index = pd.Index([f"{k:03d}" for k in range(1, 10)], name="parcel_id")  # 001 .. 009
+    firms = panel([{"uscc": "F1"}, {"uscc": "F2"}])
+    land = land_rows([("F1", "1", "own", np.nan), ("F2", "2.0", "own", np.nan), ("F2", "10", "own", np.nan)])
+    links = link_firms(parcels, firms, land=land, methods=["land"])
+    [hint] = links.report.id_hints
+    assert hint.file is None
+    assert hint.message.startswith("2 parcel id(s) of the land rows are not in the parcel layer but match its ids "
+                                   "once leading zeros / a trailing .0 are set aside: '1' (layer: '001'), '2.0' "
+                                   "(layer: '002')")
+    # Every id matched: no hint and no cost.
+    clean = link_firms(parcels, panel([{"uscc": "F1", "parcel_id": "001"}]), methods=["table"])
+    assert clean.report.id_hints == [] and clean.report.issues.empty
+
+
+def test_loose_ids_by_hand():
+    from gisefficiency.link.validate import loose_ids, near_matches
+
+    ids = pa.array(["001", "1.0", "B\u30007", "a-01", "１２", "000", "1.50", "12.000", "0.0", None, "a\tb"],
+                   pa.large_string())
+    assert loose_ids(ids).to_pylist() == ["1", "1", "B7", "A-01", "12", "0", "1.50", "12", "0", None, "AB"]
+    # Keys 1, 7, 01; unknown 001, x, 7.0, 01 again (a repeated unknown id gets the same match); first key wins.
+    assert near_matches(pa.array(["1", "7", "01", "001", "x", "7.0"], pa.large_string()), 3).tolist() == [0, -1, 1]
+    assert near_matches(pa.array(["1", "2"], pa.large_string()), 2).tolist() == []
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.from_regex(r"[A-Z]{0,2}[1-9][0-9]{0,6}", fullmatch=True), min_size=1, max_size=20, unique=True),
+       st.data())
+def test_loose_ids_find_excel_spellings(keys, data):
+    """An id Excel rewrote (zeros dropped or added, .0 added, spaces, full-width) finds its key; others none."""
+    from gisefficiency.link.validate import near_matches
+
+    key = data.draw(st.sampled_from(keys))
+    zeros = data.draw(st.integers(0, 3))
+    written = data.draw(st.sampled_from(
+        ["0" * zeros + key, key + (".0" if key.isdigit() else ""), key[:1] + "\u3000" + key[1:],
+         key.translate({c: c + 0xFEE0 for c in range(0x21, 0x7F)})]))
+    if written in keys:  # e.g. no zeros added: the id links as written
+        return
+    ids = pa.array([*keys, written, "ZZZ-no-such-id"], pa.large_string())
+    found = near_matches(ids, len(keys))
+    loose = {k.upper(): i for i, k in reversed(list(enumerate(keys)))}
+    assert found[0] == loose[key] and found[1] == -1
+
+
+def test_points_without_a_coordinate_system_name_the_config_key():
+    lon, lat = lonlat_of(*centre("P1"))
+    firms = panel([{"uscc": "A", "lon": lon, "lat": lat}]).assign(src_row=3)
+    with pytest.raises(CRSError, match=r"^企业\.xlsx: 1 firm point\(s\) have lon/lat but no coordinate system \(the "
+                                       r"firm table has no 坐标系 column\) -> set point_crs = \"gcj02\" .* under "
+                                       r"\[link\] in the config") as info:
+        link_firms(grid_parcels(), firms, sources={"firms": "企业.xlsx"})
+    [problem] = info.value.problems
+    assert problem.file == "企业.xlsx" and problem.row == 3 and "set point_crs under [link]" in problem.fix
+    assert "point_crs=" not in str(info.value)  # the config key, not the API parameter
+    with pytest.raises(CRSError, match=r"1 of them have an empty 坐标系\) -> set point_crs"):
+        link_firms(grid_parcels(), firms.assign(coord_sys=[None]))
+    with pytest.raises(ConfigError, match=r"set point_crs under \[link\] to wgs84"):
+        link_firms(grid_parcels(), firms, point_crs="mercator")
+
+
+def test_input_errors_name_the_files_given():
+    firms = panel([{"uscc": "A", "parcel_id": "P1"}])
+    src = {"firms": "企业.xlsx", "land": "用地.csv"}
+    with pytest.raises(InputError, match=r"^企业\.xlsx: 1 firm row\(s\) have no uscc") as info:
+        link_firms(grid_parcels(), pd.concat([firms, firms.assign(uscc=None, src_row=7)], ignore_index=True),
+                   sources=src)
+    assert [(p.file, p.row) for p in info.value.problems] == [("企业.xlsx", 7)]
+    with pytest.raises(InputError, match=r"^企业\.xlsx: the firm table has no 'uscc' column .*\[firms\.aliases\]"):
+        link_firms(grid_parcels(), firms.drop(columns="uscc"), sources=src)
+    with pytest.raises(InputError, match=r"^用地\.csv: 1 land row problem\(s\)\n  - 用地\.csv, row 1, column 'kind'"):
+        link_firms(grid_parcels(), firms, land=land_rows([("A", "P1", "rented", 10.0)]), sources=src)
+    with pytest.raises(InputError, match=r"^用地\.csv: land rows lack column\(s\) kind"):
+        link_firms(grid_parcels(), firms, land=land_rows([("A", "P1", "own", 1.0)]).drop(columns="kind"),
+                   sources=src)
