@@ -272,14 +272,18 @@ def prepare_configured_parcels(config: Config, parcels: Any) -> Any:
 
 def firm_options(config: Config) -> dict[str, Any]:
     """Keyword options of ``read_firms`` / ``check_firms`` from ``[firms]``."""
-    return {"sheet": config.firms.sheet, "aliases": config.firms.aliases or None, "units": config.firms.units or None}
+    return {"sheet": config.firms.sheet, "header_row": config.firms.header_row,
+            "aliases": config.firms.aliases or None, "units": config.firms.units or None}
 
 
 def read_configured_land(config: Config) -> Any:
     """Read the optional ``[land]`` rows, or None."""
     from gisefficiency.io.tables import read_land
 
-    return read_land(config.land.path, aliases=config.land.aliases or None) if config.land.path else None
+    if config.land.path is None:
+        return None
+    return read_land(config.land.path, aliases=config.land.aliases or None, sheet=config.land.sheet,
+                     header_row=config.land.header_row)
 
 
 def link_configured(config: Config, parcels: Any, firms: Any, land: Any) -> Any:
