@@ -460,7 +460,34 @@ def config_from_dict(data: dict[str, Any], *, base: Path | None = None, source: 
     return config
 
 
-def _build(section: str, values: dict[str, Any], where: str, base: Path) -> Any:
+def scenario_from_dict(values: dict[str, Any], *, labels: Mapping[str, str] | None = None,
+                       base: Path | None = None) -> ScenarioSection:
+    """One scenario from keyword values (the CLI's options), checked as a ``[[scenarios]]`` table is.
+
+    Parameters
+    ----------
+    values
+        Keys of :class:`ScenarioSection`; None values are left out.
+    labels
+        How each key is named in messages (the CLI: ``{"blocks": "--blocks", ...}``).
+    base
+        Folder a relative polygon path is resolved against (default: the current folder).
+
+    Raises
+    ------
+    ConfigError
+        A value of the wrong type or out of range, or a scenario that selects nothing.
+    """
+    given = {k: v for k, v in values.items() if v is not None}
+    spec = _build("scenarios", given, "scenario", base or Path.cwd(), labels=labels)
+    if not (spec.blocks or spec.parcels or spec.firms or spec.polygon is not None or spec.top_blocks):
+        names = [(labels or {}).get(k, k) for k in ("blocks", "parcels", "firms", "polygon")]
+        raise ConfigError(f"the scenario selects nothing -> give {', '.join(names)}")
+    return spec
+
+
+def _build(section: str, values: dict[str, Any], where: str, base: Path,
+           labels: Mapping[str, str] | None = None) -> Any:
     cls = _SECTIONS[section]
     hints = typing.get_type_hints(cls)
     unknown = sorted(set(values) - set(hints))
@@ -468,7 +495,7 @@ def _build(section: str, values: dict[str, Any], where: str, base: Path) -> Any:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(hints)}")
     kwargs = {}
     for key, value in values.items():
-        label = f"{where} {key}"
+        label = labels[key] if labels and key in labels else f"{where} {key}"
         coerced = _coerce(value, hints[key], label, base)
         _check_allowed(coerced, section, key, label)
         kwargs[key] = coerced
