@@ -177,3 +177,13 @@ def test_a_preset_file_is_relative_to_the_config(tmp_path, monkeypatch):
 def test_docs_config_reference_is_the_key_table():
     text = (Path(__file__).resolve().parent.parent / "docs" / "config.md").read_text(encoding="utf-8")
     assert describe_keys() in text, "regenerate the table: python -m gisefficiency.config"
+
+
+def test_readme_config_block_loads():
+    import tomllib
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```toml\n(.*?)```", readme, re.S).group(1)
+    cfg = config_from_dict(tomllib.loads(block))
+    assert cfg.firms.sheet is None and cfg.firms.header_row is None  # "" = found automatically
+    assert cfg.blocks.gap_m == 30.0 and cfg.scenarios[0].blocks == (24, 8, 15)
