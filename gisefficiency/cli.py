@@ -110,7 +110,10 @@ def demo(
 
 @app.command()
 def validate(config: Annotated[Path, typer.Argument(help="Run configuration (TOML).")]) -> None:
-    """Check the inputs only: print every problem at once; exit 0 when the data is usable."""
+    """Check the config and the inputs as run uses them: every problem at once; exit 0 when run will go through.
+
+    Exit 2: the config itself is wrong (one line naming [section] key); exit 1: the data has errors.
+    """
     from gisefficiency.config import load_config
     from gisefficiency.pipeline import validate_inputs
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import math
 import os
 import re
 import threading
@@ -613,6 +614,8 @@ def _output_problems(config: Config, parcels: Any, firms: Any) -> list[Problem]:
     where = str(config.source) if config.source else None
     if config.raster.enabled and config.raster.height is not None:
         out.extend(_raster_problems(config.raster.height))
+    if config.raster.enabled and parcels is not None:
+        out.extend(_raster_size_problems(parcels, config, where))
     known_firms = set(firms["uscc"].dropna()) if firms is not None and "uscc" in firms else None
     for i, spec in enumerate(config.scenarios):
         label = f"[[scenarios]] #{i + 1} ({spec.name or 'no name'})"
@@ -636,6 +639,26 @@ def _output_problems(config: Config, parcels: Any, firms: Any) -> list[Problem]:
 
         _attempt(out, lambda: tianditu_key(config.map.tianditu_key), where)
     return out
+
+
+def _raster_size_problems(parcels: Any, config: Config, where: str | None) -> list[Problem]:
+    """The parcel-index raster at ``[raster] resolution_m`` must stay within ``raster.layers.MAX_CELLS``."""
+    from gisefficiency.raster.grid import Grid
+    from gisefficiency.raster.layers import MAX_CELLS
+
+    ok = parcels[parcels["status"] == "ok"]
+    if not len(ok):
+        return []
+    res = config.raster.resolution_m
+    grid = Grid.covering(tuple(ok.total_bounds), res, align=True)  # as raster.parcel_index_raster builds it
+    if grid.width * grid.height <= MAX_CELLS:
+        return []
+    coarser = res * (grid.width * grid.height / MAX_CELLS) ** 0.5
+    unit = 10.0 ** (math.floor(math.log10(coarser)) - 1)
+    coarser = round(math.ceil(coarser / unit) * unit, 12)  # two significant digits, rounded up
+    return [Problem(f"[raster] resolution_m = {res:g} gives {grid.height:,} × {grid.width:,} cells over the parcels "
+                    f"(limit {MAX_CELLS:,})", fix=f"set [raster] resolution_m to {coarser:g} or more, or "
+                    "[raster] enabled = false", file=where)]
 
 
 def _raster_problems(path: Any) -> list[Problem]:

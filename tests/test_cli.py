@@ -54,6 +54,7 @@ def test_validate_fails_on_duplicate_ids_when_not_resolved(tmp_path, sample_dir)
 # --- validate agrees with run --------------------------------------------------------------------
 
 import json  # noqa: E402
+import re  # noqa: E402
 import shutil  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -147,6 +148,7 @@ BAD = {
     "blocks gap_m < 0": ("[blocks]\ngap_m = -1\n", None),
     "blocks min_area_mu < 0": ("[blocks]\nmin_area_mu = -5\n", None),
     "raster resolution_m = 0": ("[raster]\nenabled = true\nresolution_m = 0\n", None),
+    "raster too fine for the county": ("[raster]\nenabled = true\nresolution_m = 0.05\n", None),
     "clusters permutations = 0": ("[clusters]\nenabled = true\npermutations = 0\n", None),
     "clusters fdr = 2": ("[clusters]\nenabled = true\nfdr = 2\n", None),
     "year without data": ("[policy]\npreset = \"suichang-2022\"\nyear = 2030\n", None),
@@ -227,6 +229,26 @@ def test_validate_names_the_year_and_the_years_there_are(small_county, tmp_path)
     res = runner.invoke(app, ["validate", str(cfg)], terminal_width=300)
     assert res.exit_code == 1
     assert "no data for [policy] year = 2030: the firm table has 2020, 2021, 2022, 2023" in res.output
+
+
+def test_validate_says_how_coarse_the_raster_must_be(small_county, tmp_path):
+    from gisefficiency.raster.grid import Grid
+
+    cfg = _county(small_county, tmp_path, "[raster]\nenabled = true\nresolution_m = 0.05\n", None)
+    res = runner.invoke(app, ["validate", str(cfg)], terminal_width=300)
+    assert res.exit_code == 1
+    suggested = float(re.search(r"set \[raster\] resolution_m to ([0-9.]+) or more", res.output).group(1))
+    import gisefficiency.raster.layers as layers
+    from gisefficiency.config import load_config
+    from gisefficiency.pipeline import prepare_configured_parcels, read_configured_parcels
+
+    config = load_config(cfg)
+    parcels = prepare_configured_parcels(config, read_configured_parcels(config))
+    bounds = tuple(parcels[parcels["status"] == "ok"].total_bounds)
+    fits = Grid.covering(bounds, suggested, align=True)
+    assert fits.width * fits.height <= layers.MAX_CELLS  # the suggestion is enough
+    assert Grid.covering(bounds, 0.05, align=True).width * Grid.covering(bounds, 0.05, align=True).height \
+        > layers.MAX_CELLS
 
 
 def test_validate_makes_repeated_firm_years_an_error(small_county, tmp_path):
