@@ -513,7 +513,9 @@ def _check_allowed(value: Any, section: str, key: str, label: str) -> None:
         if bounds is not None and isinstance(item, int | float) and not isinstance(item, bool) \
                 and item not in bounds:
             raise ConfigError(f"{label} = {_shown(value)}: must be {bounds}")
-        if choices is not None and isinstance(item, str) and item.strip().lower() not in choices:
+        # spellings are matched as the stage matches them (trimmed, any case); plain choices exactly
+        spelled = item.strip().lower() if isinstance(choices, Mapping) and isinstance(item, str) else item
+        if choices is not None and isinstance(item, str) and spelled not in choices:
             raise ConfigError(f"{label} = {_shown(value)}: {item!r} is not {_allowed(choices)}")
     if (section, key) in UNIQUE_LISTS:
         repeated = sorted({v for v in items if items.count(v) > 1})

@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gisefficiency.config import Config, config_from_dict, config_keys, describe_keys, load_config
 from gisefficiency.core.errors import ConfigError
@@ -145,6 +147,7 @@ def test_every_out_of_range_value_names_file_section_and_key(tmp_path, key):
     ("[link]\nmethods = ['table', 'table']", r"\[link\] methods = \[\"table\", \"table\"\]: 'table' listed twice"),
     ("[link]\nmethods = []", r"\[link\] methods = \[\]: give at least one of 'table'"),
     ("[link]\nmethods = ['tabel']", r"\[link\] methods = .*'tabel' is not one of 'table', 'land'"),
+    ("[link]\nmethods = ['Table']", r"\[link\] methods = .*'Table' is not one of 'table', 'land'"),
     ("[link]\npoint_crs = 'gcj2'", r"\[link\] point_crs = 'gcj2': 'gcj2' is not one of 'wgs84'"),
     ("[firms]\nsheet = 1.5", r"\[firms\] sheet = 1\.5: must be text or whole number"),
     ("[firms]\nheader_row = 0", r"\[firms\] header_row = 0: must be >= 1"),
@@ -187,3 +190,30 @@ def test_readme_config_block_loads():
     cfg = config_from_dict(tomllib.loads(block))
     assert cfg.firms.sheet is None and cfg.firms.header_row is None  # "" = found automatically
     assert cfg.blocks.gap_m == 30.0 and cfg.scenarios[0].blocks == (24, 8, 15)
+
+
+SCALARS = [k for k in RANGED if not k.type.startswith("list") and " or " not in k.type and k.section != "scenarios"]
+
+
+@settings(max_examples=60)
+@given(data=st.data())
+def test_a_value_is_accepted_exactly_when_it_is_in_its_range(data):
+    key = data.draw(st.sampled_from(SCALARS))
+    r = key.range
+    edges = [b for b in (r.low, r.high) if b is not None]
+    if "whole number" in key.type:
+        value = data.draw(st.one_of(st.sampled_from([int(e) + d for e in edges for d in (-1, 0, 1)]),
+                                    st.integers(-10**6, 10**6)))
+    else:
+        value = data.draw(st.one_of(st.sampled_from([float(e) + d for e in edges for d in (-1e-9, 0.0, 1e-9)]),
+                                    st.floats(-1e6, 1e6, allow_nan=False)))
+    inside = (r.low is None or (value > r.low if r.low_open else value >= r.low)) and \
+             (r.high is None or (value < r.high if r.high_open else value <= r.high))
+    try:
+        cfg = config_from_dict({key.section: {key.key: value}})
+    except ConfigError as exc:
+        assert not inside, exc
+        assert f"[{key.section}] {key.key} = " in str(exc)
+    else:
+        assert inside
+        assert getattr(getattr(cfg, key.section), key.key) == value
