@@ -265,8 +265,9 @@ CHOICES: dict[str, dict[str, tuple[str, ...] | Mapping[str, str]]] = {
     "link": {"methods": LINK_METHODS, "point_crs": COORD_SYSTEMS},
 }
 
-#: Keys whose list may not repeat an element.
+#: Lists that may not repeat an element, and lists that may not be empty.
 UNIQUE_LISTS: frozenset[tuple[str, str]] = frozenset({("link", "methods"), ("raster", "metrics")})
+NON_EMPTY_LISTS: frozenset[tuple[str, str]] = frozenset({("link", "methods")})
 
 
 @dataclass(frozen=True)
@@ -296,8 +297,11 @@ class ConfigKey:
 
     @property
     def allowed(self) -> str:
-        """The range or the choices in words ("" if any value of the type is allowed)."""
-        return _allowed(self.choices) if self.choices else str(self.range) if self.range is not None else ""
+        """The range or the choices in words, and the list rules ("" if any value of the type is allowed)."""
+        text = _allowed(self.choices) if self.choices else str(self.range) if self.range is not None else ""
+        rules = [rule for rule, table in (("at least one", NON_EMPTY_LISTS), ("each once", UNIQUE_LISTS))
+                 if (self.section, self.key) in table]
+        return "; ".join([text, *rules] if text else rules)
 
 
 def _allowed(choices: tuple[Any, ...] | Mapping[str, str]) -> str:
@@ -505,7 +509,7 @@ def _build(section: str, values: dict[str, Any], where: str, base: Path,
 
 
 def _check_allowed(value: Any, section: str, key: str, label: str) -> None:
-    """Check a coerced value (each element of a list) against ``RANGES``, ``CHOICES`` and ``UNIQUE_LISTS``."""
+    """Check a coerced value (each element of a list) against ``RANGES``, ``CHOICES`` and the list rules."""
     items = value if isinstance(value, tuple) else (value,)
     bounds = RANGES.get(section, {}).get(key)
     choices = CHOICES.get(section, {}).get(key)
@@ -522,8 +526,9 @@ def _check_allowed(value: Any, section: str, key: str, label: str) -> None:
         if repeated:
             raise ConfigError(f"{label} = {_shown(value)}: {', '.join(map(repr, repeated))} listed twice "
                               "-> list each once")
-    if (section, key) == ("link", "methods") and not items:
-        raise ConfigError(f"{label} = []: give at least {_allowed(choices or ())}")
+    if (section, key) in NON_EMPTY_LISTS and not items:
+        what = _allowed(choices) if choices else "one value"
+        raise ConfigError(f"{label} = []: give at least {what}")
 
 
 def _shown(value: Any) -> str:
