@@ -247,10 +247,17 @@ def _run(config: Config, *, step: Step | None) -> Result:
 
 
 def read_configured_parcels(config: Config) -> Any:
-    """Read ``[parcels]`` as the config says (shared by :func:`run` and ``validate``)."""
+    """Read ``[parcels]`` as the config says (shared by :func:`run` and ``validate``).
+
+    Raises
+    ------
+    InputError
+        Besides the reader's own errors: a layer without a single parcel (the later stages have
+        nothing to work on, and would otherwise stop on an empty array).
+    """
     from gisefficiency.io.parcels import read_parcels
 
-    return read_parcels(
+    parcels = read_parcels(
         config.parcels.path,
         layer=config.parcels.layer,
         id_column=config.parcels.id,
@@ -259,6 +266,11 @@ def read_configured_parcels(config: Config) -> Any:
         engine=config.parcels.engine,
         aliases=config.parcels.aliases or None,
     )
+    if len(parcels) == 0:
+        layer = f" layer {config.parcels.layer!r}" if config.parcels.layer else ""
+        raise InputError(f"{config.parcels.path}{layer}: no parcels in the file -> check [parcels] path and layer "
+                         "(a GeoPackage may hold several layers)")
+    return parcels
 
 
 def prepare_configured_parcels(config: Config, parcels: Any) -> Any:
@@ -473,12 +485,17 @@ T = TypeVar("T")
 
 
 def _attempt(problems: list[Problem], fn: Callable[[], T], where: str | None = None) -> T | None:
+    def problem(exc: Exception) -> Problem:
+        text = str(exc)
+        # most messages start with their file already: name it once
+        return Problem(text, file=None if where and text.startswith(where) else where)
+
     try:
         return fn()
     except InputError as exc:
-        problems.extend(exc.problems or [Problem(str(exc), file=where)])
+        problems.extend(exc.problems or [problem(exc)])
     except ConfigError as exc:
-        problems.append(Problem(str(exc), file=where))
+        problems.append(problem(exc))
     return None
 
 

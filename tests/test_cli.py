@@ -132,6 +132,13 @@ def _my_preset(folder: Path) -> None:
 
 NOTES = [["填表说明"], ["1. 统一社会信用代码填写18位代码"], ["2. 金额单位为万元"]]
 
+def _no_parcels(folder: Path) -> None:
+    import geopandas as gpd
+
+    parcels = gpd.read_file(folder / "parcels.gpkg", layer="parcels")
+    parcels.iloc[:0].to_file(folder / "parcels.gpkg", layer="parcels", driver="GPKG")
+
+
 # name -> (config lines appended or replaced, change to the county's files)
 GOOD = {
     "as generated": ("", None),
@@ -159,6 +166,7 @@ BAD = {
     "no table in any sheet": ("", _edit_firms(lambda rows: [("填表说明", NOTES), ("Sheet2", [["a"], [1]])])),
     "scenario polygon missing": ('[[scenarios]]\nname = "a"\npolygon = "nope.geojson"\n', None),
     "scenario firm unknown": ('[[scenarios]]\nname = "a"\nfirms = ["91330000000000000X"]\n', None),
+    "parcel layer without parcels": ("", _no_parcels),
     "scenario selects nothing": ('[[scenarios]]\nname = "a"\ntarget_tax_per_mu = 30\n', None),
 }
 
