@@ -184,6 +184,8 @@ def scenario(
              "target_tce_per_mu": target_tce_per_mu},
             labels=_SCENARIO_OPTIONS,
         )
+        # The config's own [[scenarios]] run as in `run`; the ids asked for are checked against the
+        # blocks, parcels and firms the run found before this scenario is added.
         result = pipeline.run(cfg, step=_step)
         _check_selection(spec, result)
         scenarios = pipeline.run_scenarios(result, dataclasses.replace(cfg, scenarios=(spec,)))
@@ -216,7 +218,9 @@ def _block_ids(text: str) -> list[int]:
     parts = _split_ids(text)
     bad = [p for p in parts if not re.fullmatch(r"[0-9]+", p)]
     if bad:
-        raise GisEfficiencyError(
+        from gisefficiency.core.errors import ConfigError
+
+        raise ConfigError(
             f"--blocks {text!r}: {', '.join(map(repr, bad))} is not a block id -> block ids are whole numbers "
             "separated by commas, e.g. --blocks 24,8,15 (column block_id of layer blocks in results.gpkg, or "
             "the report's block table)"
