@@ -510,7 +510,7 @@ def validate_inputs(config: Config) -> list[Problem]:
     and year, a non-empty firm table, the building-height raster, the scenarios' polygons, parcel
     and firm ids, and a Tianditu key where the basemap needs one.
 
-    Not checked (they need the evaluation): the block ids of a ``[[scenarios]]`` table.
+    The block ids of a ``[[scenarios]]`` table need the evaluation: they get a warning that says so.
 
     Parameters
     ----------
@@ -641,6 +641,11 @@ def _output_problems(config: Config, parcels: Any, firms: Any) -> list[Problem]:
 
             polygon = spec.polygon
             _attempt(out, lambda p=polygon: read_selection_polygon(p))  # its message names the file
+        if spec.blocks:
+            out.append(Problem(f"{label} blocks {format_ids(spec.blocks)}: block ids are known only once run has "
+                               "found the blocks (they change with the data and with [blocks] gap_m and "
+                               "min_area_mu)", fix="check them in the last run's results.gpkg (layer blocks), or "
+                               "use top_blocks", file=where, severity="warning"))
         if parcels is not None and spec.parcels:
             missing = [p for p in spec.parcels if p not in parcels.index]
             if missing:

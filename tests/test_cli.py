@@ -239,6 +239,13 @@ def test_validate_names_the_year_and_the_years_there_are(small_county, tmp_path)
     assert "no data for [policy] year = 2030: the firm table has 2020, 2021, 2022, 2023" in res.output
 
 
+def test_validate_warns_that_scenario_block_ids_wait_for_the_run(small_county, tmp_path):
+    cfg = _county(small_county, tmp_path, '[[scenarios]]\nname = "一期"\nblocks = [2, 5]\n', None)
+    res = runner.invoke(app, ["validate", str(cfg)], terminal_width=300)
+    assert res.exit_code == 0
+    assert "warning" in res.output and "[[scenarios]] #1 (一期) blocks 2, 5: block ids are known only once run" in res.output
+
+
 def test_validate_says_how_coarse_the_raster_must_be(small_county, tmp_path):
     from gisefficiency.raster.grid import Grid
 
