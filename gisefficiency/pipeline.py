@@ -627,13 +627,14 @@ def _year_problems(firms: Any, config: Config, policy: Any) -> list[Problem]:
 
 def _output_problems(config: Config, parcels: Any, firms: Any) -> list[Problem]:
     """Inputs read after the evaluation (height raster, scenario polygons and ids) and the map's key."""
+    import pandas as pd
+
     out: list[Problem] = []
     where = str(config.source) if config.source else None
     if config.raster.enabled and config.raster.height is not None:
         out.extend(_raster_problems(config.raster.height))
     if config.raster.enabled and parcels is not None:
         out.extend(_raster_size_problems(parcels, config, where))
-    known_firms = set(firms["uscc"].dropna()) if firms is not None and "uscc" in firms else None
     for i, spec in enumerate(config.scenarios):
         label = f"[[scenarios]] #{i + 1} ({spec.name or 'no name'})"
         if spec.polygon is not None:
@@ -651,8 +652,8 @@ def _output_problems(config: Config, parcels: Any, firms: Any) -> list[Problem]:
             if missing:
                 out.append(Problem(f"{label} parcels: no parcel {format_ids(missing)} in {config.parcels.path}",
                                    fix="use ids of the parcel file's id column", file=where))
-        if known_firms is not None and spec.firms:
-            missing = [f for f in spec.firms if f not in known_firms]
+        if firms is not None and "uscc" in firms and spec.firms:
+            missing = list(pd.Index(spec.firms).difference(firms["uscc"].dropna().unique()))
             if missing:
                 out.append(Problem(f"{label} firms: no firm {format_ids(missing)} in {config.firms.path}",
                                    fix="use USCCs of the firm table", file=where))
