@@ -6,6 +6,7 @@ User mistakes print one clear line per problem and exit 2; ``--debug`` shows the
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -109,7 +110,10 @@ def demo(
 
 @app.command()
 def validate(config: Annotated[Path, typer.Argument(help="Run configuration (TOML).")]) -> None:
-    """Check the inputs only: print every problem at once; exit 0 when the data is usable."""
+    """Check the config and the inputs as run uses them: every problem at once; exit 0 when run will go through.
+
+    Exit 2: the config itself is wrong (one line naming [section] key); exit 1: the data has errors.
+    """
     from gisefficiency.config import load_config
     from gisefficiency.pipeline import validate_inputs
 
@@ -155,37 +159,37 @@ def sample(
 @app.command()
 def scenario(
     config: Annotated[Path, typer.Argument(help="Run configuration (TOML).")],
-    blocks: Annotated[str, typer.Option(help="Block ids, e.g. 3,7,12.")] = "",
+    blocks: Annotated[str, typer.Option(help="Block ids (block_id in results.gpkg), e.g. 24,8,15.")] = "",
     parcels: Annotated[str, typer.Option(help="Parcel ids, comma-separated.")] = "",
     firms: Annotated[str, typer.Option(help="Firm USCCs, comma-separated.")] = "",
-    polygon: Annotated[Path | None, typer.Option(help="GeoJSON polygon drawn on the map.")] = None,
+    polygon: Annotated[Path | None, typer.Option(help="GeoJSON polygon drawn on the map or saved from QGIS.")] = None,
     target_tax_per_mu: Annotated[float | None, typer.Option(help="Target 亩均税收 for the new use (万元/亩).")] = None,
     target_tce_per_mu: Annotated[float | None, typer.Option(help="Energy intensity of the new use (tce/亩).")] = None,
     name: Annotated[str, typer.Option(help="Scenario name.")] = "scenario",
     out: Annotated[Path | None, typer.Option(help="Output folder.")] = None,
 ) -> None:
     """Run one redevelopment scenario and print what it frees."""
+    import dataclasses
+
     from gisefficiency import pipeline
-    from gisefficiency.config import ScenarioSection, load_config
+    from gisefficiency.config import load_config, scenario_from_dict
+    from gisefficiency.scenario.freed import compare
 
     with _user_errors():
         cfg = load_config(config)
-        spec = ScenarioSection(
-            name=name,
-            blocks=tuple(int(b) for b in blocks.split(",") if b.strip()),
-            parcels=tuple(p.strip() for p in parcels.split(",") if p.strip()),
-            firms=tuple(f.strip() for f in firms.split(",") if f.strip()),
-            polygon=polygon.resolve() if polygon else None,
-            target_tax_per_mu=target_tax_per_mu,
-            target_tce_per_mu=target_tce_per_mu,
+        # Options are checked before the run, as a [[scenarios]] table is when the config loads.
+        spec = scenario_from_dict(
+            {"name": name, "blocks": _block_ids(blocks), "parcels": _split_ids(parcels), "firms": _split_ids(firms),
+             "polygon": str(polygon) if polygon else None, "target_tax_per_mu": target_tax_per_mu,
+             "target_tce_per_mu": target_tce_per_mu},
+            labels=_SCENARIO_OPTIONS,
         )
-        import dataclasses
-
-        cfg = dataclasses.replace(cfg, scenarios=(spec,))
+        # The config's own [[scenarios]] run as in `run`; the ids asked for are checked against the
+        # blocks, parcels and firms the run found before this scenario is added.
         result = pipeline.run(cfg, step=_step)
-        from gisefficiency.scenario.freed import compare
-
-        frame = compare(result.scenarios)
+        _check_selection(spec, result)
+        scenarios = pipeline.run_scenarios(result, dataclasses.replace(cfg, scenarios=(spec,)))
+        frame = compare(scenarios)
         out_dir = Path(out) if out else Path(cfg.output.dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / f"scenario_{name}.csv"
@@ -195,6 +199,53 @@ def scenario(
         table.add_row(str(idx), *(_fmt(v) for v in row))
     console.print(table)
     console.print(f"written: {path}")
+
+
+_SCENARIO_OPTIONS = {"name": "--name", "blocks": "--blocks", "parcels": "--parcels", "firms": "--firms",
+                     "polygon": "--polygon", "target_tax_per_mu": "--target-tax-per-mu",
+                     "target_tce_per_mu": "--target-tce-per-mu"}
+
+# Separators people type between ids: commas (also full-width) and 、.
+_ID_SEPARATORS = re.compile(r"[,，、]")
+
+
+def _split_ids(text: str) -> list[str]:
+    return [part.strip() for part in _ID_SEPARATORS.split(text) if part.strip()]
+
+
+def _block_ids(text: str) -> list[int]:
+    """``--blocks`` as block ids: whole numbers, else one line saying what the option expects."""
+    parts = _split_ids(text)
+    bad = [p for p in parts if not re.fullmatch(r"[0-9]+", p)]
+    if bad:
+        from gisefficiency.core.errors import ConfigError
+
+        raise ConfigError(
+            f"--blocks {text!r}: {', '.join(map(repr, bad))} is not a block id -> block ids are whole numbers "
+            "separated by commas, e.g. --blocks 24,8,15 (column block_id of layer blocks in results.gpkg, or "
+            "the report's block table)"
+        )
+    return [int(p) for p in parts]
+
+
+def _check_selection(spec, result) -> None:
+    """Ids of the options that this run does not have: one line naming the option and the ids it knows."""
+    from gisefficiency.core.errors import InputError, format_ids
+
+    for option, wanted, known, what in (
+        ("--blocks", spec.blocks, result.blocks.index, "block"),
+        ("--parcels", spec.parcels, result.parcels.index, "parcel"),
+        ("--firms", spec.firms, result.firms.index, "firm"),
+    ):
+        missing = [w for w in wanted if w not in known]  # an Index: a hashed lookup per id
+        if not missing:
+            continue
+        if what == "block":
+            have = f"this run has {len(known)} block(s)" + (f", ids {min(known)}-{max(known)}" if len(known) else "")
+        else:
+            have = f"this run has {len(known):,} {what}s, e.g. {format_ids(list(known[:3]), limit=3)}"
+        raise InputError(f"{option}: no {what} {format_ids(missing)} ({have}) -> use ids from results.gpkg "
+                         f"(layer {what}s) or the report")
 
 
 def _fmt(v: object) -> str:

@@ -2,19 +2,29 @@
 
 Paths are relative to the config file. Unknown sections or keys are an error that names
 them and lists the known ones, so a typo never silently falls back to a default.
+
+Every value is checked once, here, when the config is loaded: its type comes from the section's
+dataclass, its allowed range or values from ``RANGES`` and ``CHOICES``. :func:`config_keys` lists
+that table (``docs/config.md`` is generated from it), so no stage stops a run late on a value the
+config could have refused.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
 import tomllib
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from gisefficiency.core.crs import COORD_SYSTEMS
 from gisefficiency.core.errors import ConfigError
+from gisefficiency.link.validate import LINK_METHODS
 
 TenantMode = Literal["merge_to_holder", "floor_share", "fixed_ratio", "separate_group"]
 
@@ -47,7 +57,8 @@ class FirmsSection:
     """The firm-year table (Excel, CSV or Parquet)."""
 
     path: Path | None = None
-    sheet: str | None = None
+    sheet: str | int | None = None
+    header_row: int | None = None
     units: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
 
@@ -57,6 +68,8 @@ class LandSection:
     """Optional firm-parcel land rows (uscc, parcel_id, kind, floor_area_m2)."""
 
     path: Path | None = None
+    sheet: str | int | None = None
+    header_row: int | None = None
     aliases: dict[str, str] = field(default_factory=dict)
 
 
@@ -174,6 +187,207 @@ class Config:
 _SECTIONS: dict[str, type] = {
     f.name: typing.get_type_hints(Config)[f.name] for f in dataclasses.fields(Config) if f.name != "source"
 }
+# [[scenarios]] is an array of tables, each a ScenarioSection.
+_SECTIONS["scenarios"] = ScenarioSection
+
+
+@dataclass(frozen=True)
+class Range:
+    """The allowed interval of a numeric key (of each element, for a list); NaN and infinity never pass.
+
+    Attributes
+    ----------
+    low, high
+        Bounds (None: unbounded on that side).
+    low_open, high_open
+        True where the bound itself is excluded.
+    note
+        Unit or meaning shown in messages and in the reference, e.g. ``"metres"``.
+    """
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    note: str = ""
+
+    def __contains__(self, value: object) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return False
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return not (self.high is not None and (value >= self.high if self.high_open else value > self.high))
+
+    def __str__(self) -> str:
+        def num(v: float) -> str:
+            return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+        if self.low is not None and self.high is not None:
+            text = (f"{'(' if self.low_open else '['}{num(self.low)}, {num(self.high)}"
+                    f"{')' if self.high_open else ']'}")
+        elif self.low is not None:
+            text = f"{'>' if self.low_open else '>='} {num(self.low)}"
+        elif self.high is not None:
+            text = f"{'<' if self.high_open else '<='} {num(self.high)}"
+        else:
+            text = "any finite number"
+        return f"{text} ({self.note})" if self.note else text
+
+
+_POSITIVE_M = Range(0, low_open=True, note="metres")
+_DISTANCE_M = Range(0, note="metres")
+
+#: Allowed range of every numeric key, by section; "scenarios" applies to each [[scenarios]] table.
+#: config_keys() checks that every numeric key of the dataclasses is listed here.
+RANGES: dict[str, dict[str, Range]] = {
+    "parcels": {"area_diff_share": Range(0, note="share, 0.05 = 5 %")},
+    "firms": {"sheet": Range(0, note="0-based sheet position"), "header_row": Range(1, note="1-based row")},
+    "land": {"sheet": Range(0, note="0-based sheet position"), "header_row": Range(1, note="1-based row")},
+    "link": {"fixed_ratio_m2_per_mu": Range(0, low_open=True, note="m2 of leased floor per mu"),
+             "nearest_m": _DISTANCE_M},
+    "policy": {"year": Range(1949, 2100, note="calendar year")},
+    "blocks": {"gap_m": _DISTANCE_M, "min_area_mu": Range(0, note="mu"), "min_parcels": Range(1),
+               "keep_max_share": Range(0, 1, high_open=True, note="share"),
+               "target_tax_per_mu": Range(0, note="万元/亩")},
+    "clusters": {"permutations": Range(99, note="e.g. 999"), "fdr": Range(0, 1, True, True, note="e.g. 0.05"),
+                 "seed": Range(0, 2**32 - 1)},
+    "scenarios": {"blocks": Range(1, note="block ids"), "top_blocks": Range(1),
+                  "target_tax_per_mu": Range(0, low_open=True, note="万元/亩"),
+                  "target_tce_per_mu": Range(0, note="tce/亩")},
+    "raster": {"resolution_m": _POSITIVE_M, "storey_height_m": _POSITIVE_M, "bandwidth_m": _POSITIVE_M,
+               "density_resolution_m": _POSITIVE_M},
+    "map": {"max_parcels": Range(0, note="0: always the aggregated view")},
+}
+
+#: Allowed values of text keys (of each element, for a list) whose type is plain text; the choices of
+#: ``Literal`` keys come from their type. A mapping lists accepted spellings -> the value they mean.
+CHOICES: dict[str, dict[str, tuple[str, ...] | Mapping[str, str]]] = {
+    "link": {"methods": LINK_METHODS, "point_crs": COORD_SYSTEMS},
+}
+
+#: Lists that may not repeat an element, and lists that may not be empty.
+UNIQUE_LISTS: frozenset[tuple[str, str]] = frozenset({("link", "methods"), ("raster", "metrics")})
+NON_EMPTY_LISTS: frozenset[tuple[str, str]] = frozenset({("link", "methods")})
+
+
+@dataclass(frozen=True)
+class ConfigKey:
+    """One row of the key table: what a config key accepts.
+
+    Attributes
+    ----------
+    section, key
+        ``[section] key`` (section ``scenarios`` is each ``[[scenarios]]`` table).
+    type
+        The accepted type in words ("number", "whole number", "list of text", ...).
+    default
+        The default value (None: not set).
+    range
+        Allowed interval of numbers, or None.
+    choices
+        Allowed values of text, or (); a mapping: accepted spellings -> the value they mean.
+    """
+
+    section: str
+    key: str
+    type: str
+    default: Any
+    range: Range | None
+    choices: tuple[Any, ...] | Mapping[str, str]
+
+    @property
+    def allowed(self) -> str:
+        """The range or the choices in words, and the list rules ("" if any value of the type is allowed)."""
+        text = _allowed(self.choices) if self.choices else str(self.range) if self.range is not None else ""
+        rules = [rule for rule, table in (("at least one", NON_EMPTY_LISTS), ("each once", UNIQUE_LISTS))
+                 if (self.section, self.key) in table]
+        return "; ".join([text, *rules] if text else rules)
+
+
+def _allowed(choices: tuple[Any, ...] | Mapping[str, str]) -> str:
+    if isinstance(choices, Mapping):
+        return (f"one of {', '.join(map(repr, dict.fromkeys(choices.values())))} "
+                f"(or a spelling such as {', '.join(map(repr, list(choices)[1:4]))})")
+    return "one of " + ", ".join(map(repr, choices))
+
+
+def config_keys() -> list[ConfigKey]:
+    """Every config key with its type, default and allowed range or values, in section order.
+
+    The same table :func:`config_from_dict` checks values against; ``docs/config.md`` is generated
+    from it (``python -m gisefficiency.config``).
+    """
+    out = []
+    for section, cls in _SECTIONS.items():
+        hints = typing.get_type_hints(cls)
+        defaults = {f.name: (f.default_factory() if f.default_factory is not dataclasses.MISSING  # type: ignore[misc]
+                             else f.default) for f in dataclasses.fields(cls)}
+        for key, hint in hints.items():
+            kinds, literal = _kinds(hint)
+            bounds = RANGES.get(section, {}).get(key)
+            if bounds is None and kinds & {"number", "whole number"}:
+                raise AssertionError(f"[{section}] {key}: numeric key without a range in config.RANGES")
+            choices = literal or CHOICES.get(section, {}).get(key, ())
+            out.append(ConfigKey(section, key, _type_words(hint), defaults[key], bounds, choices))
+    return out
+
+
+def describe_keys() -> str:
+    """The key table as Markdown (the body of ``docs/config.md``)."""
+    lines = ["| key | type | default | allowed |", "|---|---|---|---|"]
+    for k in config_keys():
+        name = f"[[scenarios]] {k.key}" if k.section == "scenarios" else f"[{k.section}] {k.key}"
+        default = "" if k.default is None or k.default in ((), {}) else _toml(k.default)
+        allowed = k.allowed.replace("|", "\\|")
+        lines.append(f"| `{name}` | {k.type} | {f'`{default}`' if default else ''} | {allowed} |")
+    return "\n".join(lines) + "\n"
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | Path):
+        return f'"{value}"'
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _kinds(hint: Any) -> tuple[set[str], tuple[Any, ...]]:
+    """The plain kinds a hint accepts ("number", "whole number", "text", ...) and its Literal choices."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        kinds: set[str] = set()
+        choices: tuple[Any, ...] = ()
+        for a in args:
+            if a is not type(None):
+                k, c = _kinds(a)
+                kinds |= k
+                choices += c
+        return kinds, choices
+    if origin is Literal:
+        return {"text"}, args
+    if origin is tuple:
+        return _kinds(args[0])
+    return {_WORDS.get(hint, "table")}, ()
+
+
+_WORDS: dict[Any, str] = {float: "number", int: "whole number", bool: "true/false", str: "text", Path: "path"}
+
+
+def _type_words(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        text = " or ".join(_type_words(a) for a in inner)
+        return f"{text} (optional)" if len(inner) < len(args) else text
+    if origin is Literal:
+        return "text"
+    if origin is tuple:
+        return f"list of {_type_words(args[0])}"
+    if origin is dict:
+        return "table of text"
+    return _WORDS.get(hint, str(hint))
 
 
 def load_config(path: str | Path) -> Config:
@@ -187,6 +401,12 @@ def load_config(path: str | Path) -> Config:
     Returns
     -------
     Config
+
+    Raises
+    ------
+    ConfigError
+        Missing or unreadable file, unknown section or key, or a value of the wrong type or outside
+        its range; the message names the file, ``[section] key`` and what is allowed.
     """
     path = Path(path)
     if not path.is_file():
@@ -201,16 +421,22 @@ def load_config(path: str | Path) -> Config:
 
 
 def config_from_dict(data: dict[str, Any], *, base: Path | None = None, source: Path | None = None) -> Config:
-    """Build a ``Config`` from a parsed TOML mapping.
+    """Build a ``Config`` from a parsed TOML mapping, checking every value against :func:`config_keys`.
 
     Parameters
     ----------
     data
         Sections as nested dicts, as ``tomllib`` returns them.
     base
-        Folder that relative paths are resolved against (default: the current folder).
+        Folder that relative paths (including a preset given as a ``.toml`` path) are resolved
+        against (default: the current folder).
     source
         The file the data came from, for messages.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, ``[section] key``, the value and what is allowed.
     """
     where = str(source) if source else "config"
     base = base or Path.cwd()
@@ -223,26 +449,106 @@ def config_from_dict(data: dict[str, Any], *, base: Path | None = None, source: 
     built: dict[str, Any] = {}
     for name, value in data.items():
         if name == "scenarios":
-            if not isinstance(value, list):
+            if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
                 raise ConfigError(f"{where}: 'scenarios' must be an array of tables ([[scenarios]])")
             built[name] = tuple(
-                _build(ScenarioSection, item, f"{where}: [[scenarios]] #{i + 1}", base)
+                _build(name, item, f"{where}: [[scenarios]] #{i + 1}", base)
                 for i, item in enumerate(value)
             )
         else:
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: [{name}] must be a table of keys")
-            built[name] = _build(_SECTIONS[name], value, f"{where}: [{name}]", base)
-    return Config(source=source, **built)
+            built[name] = _build(name, value, f"{where}: [{name}]", base)
+    config = Config(source=source, **built)
+    _check_across(config, where)
+    return config
 
 
-def _build(cls: type, values: dict[str, Any], where: str, base: Path) -> Any:
+def scenario_from_dict(values: dict[str, Any], *, labels: Mapping[str, str] | None = None,
+                       base: Path | None = None) -> ScenarioSection:
+    """One scenario from keyword values (the CLI's options), checked as a ``[[scenarios]]`` table is.
+
+    Parameters
+    ----------
+    values
+        Keys of :class:`ScenarioSection`; None values are left out.
+    labels
+        How each key is named in messages (the CLI: ``{"blocks": "--blocks", ...}``).
+    base
+        Folder a relative polygon path is resolved against (default: the current folder).
+
+    Raises
+    ------
+    ConfigError
+        A value of the wrong type or out of range, or a scenario that selects nothing.
+    """
+    given = {k: v for k, v in values.items() if v is not None}
+    spec = _build("scenarios", given, "scenario", base or Path.cwd(), labels=labels)
+    if not (spec.blocks or spec.parcels or spec.firms or spec.polygon is not None or spec.top_blocks):
+        names = [(labels or {}).get(k, k) for k in ("blocks", "parcels", "firms", "polygon")]
+        raise ConfigError(f"the scenario selects nothing -> give {', '.join(names)}")
+    return spec
+
+
+def _build(section: str, values: dict[str, Any], where: str, base: Path,
+           labels: Mapping[str, str] | None = None) -> Any:
+    cls = _SECTIONS[section]
     hints = typing.get_type_hints(cls)
     unknown = sorted(set(values) - set(hints))
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(hints)}")
-    kwargs = {key: _coerce(value, hints[key], f"{where} {key}", base) for key, value in values.items()}
+    kwargs = {}
+    for key, value in values.items():
+        label = labels[key] if labels and key in labels else f"{where} {key}"
+        coerced = _coerce(value, hints[key], label, base)
+        _check_allowed(coerced, section, key, label)
+        kwargs[key] = coerced
+    if section == "policy" and "preset" in kwargs:
+        kwargs["preset"] = _preset_path(kwargs["preset"], base)
     return cls(**kwargs)
+
+
+def _check_allowed(value: Any, section: str, key: str, label: str) -> None:
+    """Check a coerced value (each element of a list) against ``RANGES``, ``CHOICES`` and the list rules."""
+    items = value if isinstance(value, tuple) else (value,)
+    bounds = RANGES.get(section, {}).get(key)
+    choices = CHOICES.get(section, {}).get(key)
+    for item in items:
+        if bounds is not None and isinstance(item, int | float) and not isinstance(item, bool) \
+                and item not in bounds:
+            raise ConfigError(f"{label} = {_shown(value)}: must be {bounds}")
+        # spellings are matched as the stage matches them (trimmed, any case); plain choices exactly
+        spelled = item.strip().lower() if isinstance(choices, Mapping) and isinstance(item, str) else item
+        if choices is not None and isinstance(item, str) and spelled not in choices:
+            raise ConfigError(f"{label} = {_shown(value)}: {item!r} is not {_allowed(choices)}")
+    if (section, key) in UNIQUE_LISTS:
+        repeated = sorted({v for v in items if items.count(v) > 1})
+        if repeated:
+            raise ConfigError(f"{label} = {_shown(value)}: {', '.join(map(repr, repeated))} listed twice "
+                              "-> list each once")
+    if (section, key) in NON_EMPTY_LISTS and not items:
+        what = _allowed(choices) if choices else "one value"
+        raise ConfigError(f"{label} = []: give at least {what}")
+
+
+def _shown(value: Any) -> str:
+    return _toml(value) if isinstance(value, tuple) else repr(value)
+
+
+def _preset_path(preset: str, base: Path) -> str:
+    """A preset given as a file (``*.toml`` or a path with a folder) is relative to the config, as every path."""
+    if preset.endswith(".toml") or "/" in preset or "\\" in preset:
+        path = Path(preset).expanduser()
+        return str(path if path.is_absolute() else (base / path).resolve())
+    return preset
+
+
+def _check_across(config: Config, where: str) -> None:
+    """Rules that involve more than one key."""
+    for i, spec in enumerate(config.scenarios):
+        if not (spec.blocks or spec.parcels or spec.firms or spec.polygon is not None or spec.top_blocks):
+            raise ConfigError(f"{where}: [[scenarios]] #{i + 1} selects nothing -> give blocks, top_blocks, "
+                              "parcels, firms or polygon")
 
 
 def _coerce(value: Any, hint: Any, where: str, base: Path) -> Any:
@@ -254,7 +560,13 @@ def _coerce(value: Any, hint: Any, where: str, base: Path) -> Any:
         if value == "" and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return _coerce(value, inner[0], where, base)
+        if len(inner) == 1:
+            return _coerce(value, inner[0], where, base)
+        # Several types (a sheet's name or position): the first that takes the value.
+        for option in inner:
+            with contextlib.suppress(ConfigError):
+                return _coerce(value, option, where, base)
+        raise ConfigError(f"{where} = {value!r}: must be {' or '.join(_type_words(a) for a in inner)}")
     if origin is Literal:
         if value not in args:
             raise ConfigError(f"{where} = {value!r}: must be one of {', '.join(map(repr, args))}")
@@ -275,6 +587,8 @@ def _coerce(value: Any, hint: Any, where: str, base: Path) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where} = {value!r}: must be a number")
+        if not math.isfinite(value):  # TOML has nan and inf
+            raise ConfigError(f"{where} = {value!r}: must be a finite number")
         return float(value)
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -289,3 +603,7 @@ def _coerce(value: Any, hint: Any, where: str, base: Path) -> Any:
             raise ConfigError(f"{where} = {value!r}: must be text in quotes")
         return value
     return value
+
+
+if __name__ == "__main__":  # python -m gisefficiency.config > docs/config.md body: the key reference
+    print(describe_keys(), end="")

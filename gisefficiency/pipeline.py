@@ -17,8 +17,11 @@ Arrow buffers (text columns, Parquet reads) come from Arrow's jemalloc pool whil
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
+import math
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -244,10 +247,17 @@ def _run(config: Config, *, step: Step | None) -> Result:
 
 
 def read_configured_parcels(config: Config) -> Any:
-    """Read ``[parcels]`` as the config says (shared by :func:`run` and ``validate``)."""
+    """Read ``[parcels]`` as the config says (shared by :func:`run` and ``validate``).
+
+    Raises
+    ------
+    InputError
+        Besides the reader's own errors: a layer without a single parcel (the later stages have
+        nothing to work on, and would otherwise stop on an empty array).
+    """
     from gisefficiency.io.parcels import read_parcels
 
-    return read_parcels(
+    parcels = read_parcels(
         config.parcels.path,
         layer=config.parcels.layer,
         id_column=config.parcels.id,
@@ -256,6 +266,11 @@ def read_configured_parcels(config: Config) -> Any:
         engine=config.parcels.engine,
         aliases=config.parcels.aliases or None,
     )
+    if len(parcels) == 0:
+        layer = f" layer {config.parcels.layer!r}" if config.parcels.layer else ""
+        raise InputError(f"{config.parcels.path}{layer}: no parcels in the file -> check [parcels] path and layer "
+                         "(a GeoPackage may hold several layers)")
+    return parcels
 
 
 def prepare_configured_parcels(config: Config, parcels: Any) -> Any:
@@ -272,14 +287,18 @@ def prepare_configured_parcels(config: Config, parcels: Any) -> Any:
 
 def firm_options(config: Config) -> dict[str, Any]:
     """Keyword options of ``read_firms`` / ``check_firms`` from ``[firms]``."""
-    return {"sheet": config.firms.sheet, "aliases": config.firms.aliases or None, "units": config.firms.units or None}
+    return {"sheet": config.firms.sheet, "header_row": config.firms.header_row,
+            "aliases": config.firms.aliases or None, "units": config.firms.units or None}
 
 
 def read_configured_land(config: Config) -> Any:
     """Read the optional ``[land]`` rows, or None."""
     from gisefficiency.io.tables import read_land
 
-    return read_land(config.land.path, aliases=config.land.aliases or None) if config.land.path else None
+    if config.land.path is None:
+        return None
+    return read_land(config.land.path, aliases=config.land.aliases or None, sheet=config.land.sheet,
+                     header_row=config.land.header_row)
 
 
 def link_configured(config: Config, parcels: Any, firms: Any, land: Any) -> Any:
@@ -466,21 +485,32 @@ T = TypeVar("T")
 
 
 def _attempt(problems: list[Problem], fn: Callable[[], T], where: str | None = None) -> T | None:
+    def problem(exc: Exception) -> Problem:
+        text = str(exc)
+        # most messages start with their file already: name it once
+        return Problem(text, file=None if where and text.startswith(where) else where)
+
     try:
         return fn()
     except InputError as exc:
-        problems.extend(exc.problems or [Problem(str(exc), file=where)])
+        problems.extend(exc.problems or [problem(exc)])
     except ConfigError as exc:
-        problems.append(Problem(str(exc), file=where))
+        problems.append(problem(exc))
     return None
 
 
 def validate_inputs(config: Config) -> list[Problem]:
     """Read and check every input named in ``config``, without running the evaluation: every problem at once.
 
-    Used by ``gisefficiency validate``: errors make the data unusable (exit 1), warnings are data a
-    bureau should look at but the run can go on with (bad USCC check digits, repaired geometries,
-    firms that link to no parcel, ...).
+    Used by ``gisefficiency validate``: errors are what :func:`run` would stop on (exit 1), warnings
+    are data a bureau should look at but the run can go on with (bad USCC check digits, repaired
+    geometries, firms that link to no parcel, ...). Config values were checked when the config was
+    loaded (``config.config_keys``); this pass adds what depends on the data: the inputs read and
+    linked as :func:`run` reads them, the reference year present in the firm table, one row per firm
+    and year, a non-empty firm table, the building-height raster, the scenarios' polygons, parcel
+    and firm ids, and a Tianditu key where the basemap needs one.
+
+    The block ids of a ``[[scenarios]]`` table need the evaluation: they get a warning that says so.
 
     Parameters
     ----------
@@ -500,7 +530,7 @@ def validate_inputs(config: Config) -> list[Problem]:
         problems.append(Problem("no parcel file", fix="set [parcels] path in the config"))
     if config.firms.path is None:
         problems.append(Problem("no firm table", fix="set [firms] path in the config"))
-    _attempt(problems, lambda: load_preset(config.policy.preset), "[policy] preset")
+    policy = _attempt(problems, lambda: load_preset(config.policy.preset), "[policy] preset")
 
     parcels: Any = None
     if config.parcels.path is not None:
@@ -519,13 +549,18 @@ def validate_inputs(config: Config) -> list[Problem]:
         inspected = _attempt(problems, lambda: inspect_firms(config.firms.path, **kwargs), str(config.firms.path))
         if inspected is not None:
             firms, checked = inspected
+            checked, fatal = _firm_year_problems(firms, checked, str(config.firms.path))
             problems.extend(checked)
+            if fatal:
+                firms = None
+        if firms is not None and policy is not None:
+            problems.extend(_year_problems(firms, config, policy))
 
     land = None
     if config.land.path is not None:
         land = _attempt(problems, lambda: read_configured_land(config), str(config.land.path))
 
-    if parcels is not None and firms is not None:
+    if parcels is not None and firms is not None and len(firms):
         links = _attempt(problems, lambda: link_configured(config, parcels, firms, land))
         if links is not None:
             fl = links.firm_links
@@ -539,7 +574,132 @@ def validate_inputs(config: Config) -> list[Problem]:
                         severity="warning",
                     )
                 )
+    problems.extend(_output_problems(config, parcels, firms))
     return sorted(problems, key=lambda p: p.severity != "error")
+
+
+# tables.py reports repeated firm-years as a warning (reading can go on); the evaluation cannot.
+_REPEATED_FIRM_YEAR = re.compile(r"^firm \S+ has \d+ rows for \d+")
+
+
+def _firm_year_problems(firms: Any, checked: list[Problem], file: str) -> tuple[list[Problem], bool]:
+    """The firm table's problems with what stops the evaluation made errors: no data rows, or a firm
+    with several rows in one year. Returns the problems and whether any of those was found."""
+    if firms is None:
+        return checked, False
+    out = [dataclasses.replace(p, severity="error", fix="keep one row per firm and year (sum them first): the "
+                               "evaluation needs one figure per firm and year")
+           if p.severity == "warning" and _REPEATED_FIRM_YEAR.match(p.message) else p for p in checked]
+    fatal = any(p is not q for p, q in zip(out, checked, strict=True))
+    if not fatal and {"uscc", "year"} <= set(firms.columns):
+        repeated = firms["uscc"].notna() & firms.duplicated(["uscc", "year"], keep=False)
+        if repeated.any():  # the reader's own warning was not found: say it here
+            rows = firms.loc[repeated, "src_row"].astype(int).tolist()
+            out.append(Problem(f"{len(rows)} rows repeat a firm and year: rows {format_ids(rows, limit=10)}",
+                               fix="keep one row per firm and year (sum them first)", file=file, column="uscc"))
+            fatal = True
+    if len(firms) == 0:
+        out.append(Problem("the firm table has a header but no data rows",
+                           fix="fill in the table, or point [firms] sheet / header_row at the sheet and row of "
+                               "the header", file=file))
+        fatal = True
+    return out, fatal
+
+
+def _year_problems(firms: Any, config: Config, policy: Any) -> list[Problem]:
+    """The reference year must be a year of the firm table (the evaluation stops otherwise)."""
+    if "year" not in firms or not len(firms):
+        return []
+    present = sorted({int(y) for y in firms.loc[firms["uscc"].notna(), "year"].unique()})
+    if config.policy.year is not None:
+        ref, source = config.policy.year, "[policy] year"
+    elif policy.reference_year is not None:
+        ref, source = policy.reference_year, f"the reference year of preset {policy.name}"
+    else:
+        return []  # the data's latest year
+    if ref in present:
+        return []
+    where = str(config.source) if config.source else None
+    return [Problem(f"no data for {source} = {ref}: the firm table has {', '.join(map(str, present)) or 'no years'}",
+                    fix=f"set [policy] year to one of {', '.join(map(str, present))} in the config, or add the "
+                        f"{ref} figures to the firm table", file=where)]
+
+
+def _output_problems(config: Config, parcels: Any, firms: Any) -> list[Problem]:
+    """Inputs read after the evaluation (height raster, scenario polygons and ids) and the map's key."""
+    import pandas as pd
+
+    out: list[Problem] = []
+    where = str(config.source) if config.source else None
+    if config.raster.enabled and config.raster.height is not None:
+        out.extend(_raster_problems(config.raster.height))
+    if config.raster.enabled and parcels is not None:
+        out.extend(_raster_size_problems(parcels, config, where))
+    for i, spec in enumerate(config.scenarios):
+        label = f"[[scenarios]] #{i + 1} ({spec.name or 'no name'})"
+        if spec.polygon is not None:
+            from gisefficiency.io.vector import read_selection_polygon
+
+            polygon = spec.polygon
+            _attempt(out, lambda p=polygon: read_selection_polygon(p))  # its message names the file
+        if spec.blocks:
+            out.append(Problem(f"{label} blocks {format_ids(spec.blocks)}: block ids are known only once run has "
+                               "found the blocks (they change with the data and with [blocks] gap_m and "
+                               "min_area_mu)", fix="check them in the last run's results.gpkg (layer blocks), or "
+                               "use top_blocks", file=where, severity="warning"))
+        if parcels is not None and spec.parcels:
+            missing = [p for p in spec.parcels if p not in parcels.index]
+            if missing:
+                out.append(Problem(f"{label} parcels: no parcel {format_ids(missing)} in {config.parcels.path}",
+                                   fix="use ids of the parcel file's id column", file=where))
+        if firms is not None and "uscc" in firms and spec.firms:
+            missing = list(pd.Index(spec.firms).difference(firms["uscc"].dropna().unique()))
+            if missing:
+                out.append(Problem(f"{label} firms: no firm {format_ids(missing)} in {config.firms.path}",
+                                   fix="use USCCs of the firm table", file=where))
+    if config.map.basemap.startswith("tianditu"):
+        from gisefficiency.maps.basemaps import tianditu_key
+
+        _attempt(out, lambda: tianditu_key(config.map.tianditu_key), where)
+    return out
+
+
+def _raster_size_problems(parcels: Any, config: Config, where: str | None) -> list[Problem]:
+    """The parcel-index raster at ``[raster] resolution_m`` must stay within ``raster.layers.MAX_CELLS``."""
+    from gisefficiency.raster.grid import Grid
+    from gisefficiency.raster.layers import MAX_CELLS
+
+    ok = parcels[parcels["status"] == "ok"]
+    if not len(ok):
+        return []
+    res = config.raster.resolution_m
+    grid = Grid.covering(tuple(ok.total_bounds), res, align=True)  # as raster.parcel_index_raster builds it
+    if grid.width * grid.height <= MAX_CELLS:
+        return []
+    coarser = res * (grid.width * grid.height / MAX_CELLS) ** 0.5
+    unit = 10.0 ** (math.floor(math.log10(coarser)) - 1)
+    coarser = round(math.ceil(coarser / unit) * unit, 12)  # two significant digits, rounded up
+    return [Problem(f"[raster] resolution_m = {res:g} gives {grid.height:,} × {grid.width:,} cells over the parcels "
+                    f"(limit {MAX_CELLS:,})", fix=f"set [raster] resolution_m to {coarser:g} or more, or "
+                    "[raster] enabled = false", file=where)]
+
+
+def _raster_problems(path: Any) -> list[Problem]:
+    """The building-height raster opens and has a CRS (zonal statistics need one); its cells are not read."""
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
+    try:
+        with rasterio.open(path) as src:
+            has_crs = src.crs is not None
+    except RasterioIOError as exc:
+        return [Problem(f"cannot read the raster ({exc})", fix="check [raster] height: the path of a GeoTIFF",
+                        file=str(path))]
+    if has_crs:
+        return []
+    return [Problem("the raster has no CRS, so parcels and raster cannot be matched",
+                    fix="assign its CRS in QGIS (Raster > Projections > Assign Projection) and save it again",
+                    file=str(path))]
 
 
 def _parcel_warnings(parcels: Any, file: str) -> list[Problem]:

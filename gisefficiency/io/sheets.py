@@ -1,7 +1,9 @@
 """Read a spreadsheet-like file (.xlsx, .xls, .csv, .parquet) as a grid of raw cells and find its header.
 
 Bureau workbooks put titles, dates and notes above the header ("XX县2021年度亩均效益评价数据"), so the
-header is the row, among the first ``HEADER_SCAN_ROWS``, with the most known column names.
+header is the row, among the first ``HEADER_SCAN_ROWS``, with the most known column names; and they
+often open with a 填表说明 sheet of instructions, so without a named sheet the table is the first
+sheet that has such a header (:func:`locate_table`).
 Row numbers are kept as a person sees them: Excel row 1 is the first row of the sheet, CSV line 1 the
 first line of the file.
 """
@@ -12,7 +14,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +28,12 @@ from gisefficiency.core.errors import InputError, Problem
 from gisefficiency.io.columns import match_header, match_wide_header
 from gisefficiency.io.values import is_coded_text, missing_mask
 
-#: How many rows from the top are searched for the header.
-HEADER_SCAN_ROWS: int = 10
+#: How many rows from the top are searched for the header (instructions above it can be long).
+HEADER_SCAN_ROWS: int = 50
+
+#: Known column names a header row needs for its sheet to be taken as the table when no sheet is
+#: named: one name alone may be a field list on an instructions sheet (字段 | 说明).
+SHEET_MIN_NAMES: int = 2
 
 #: Formats read by ``read_grid``.
 TABLE_FORMATS: dict[str, str] = {".xlsx": "Excel", ".xlsm": "Excel", ".xls": "Excel 97-2003", ".csv": "CSV",
@@ -37,7 +43,7 @@ TABLE_FORMATS: dict[str, str] = {".xlsx": "Excel", ".xlsm": "Excel", ".xls": "Ex
 SMALL_DICTIONARY_BYTES: int = 1 << 16
 
 #: Lines at the top of a CSV file used to guess the separator and the number of columns.
-CSV_SCAN_LINES: int = HEADER_SCAN_ROWS * 5
+CSV_SCAN_LINES: int = 50
 
 # Text cells as pandas' CSV reader gives them (dtype=str): Arrow-backed, NaN for missing.
 _TEXT_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
@@ -82,6 +88,8 @@ class Grid:
 
 def read_grid(path: Path, *, sheet: str | int | None = None) -> Grid:
     """Read every cell of a table file without interpreting any.
+
+    ``sheet`` (name or 0-based position) applies to workbooks; default the first sheet.
 
     Raises
     ------
@@ -161,17 +169,141 @@ def _read_excel(path: Path, suffix: str, sheet: str | int | None) -> pd.DataFram
         raise InputError(f"{path}: cannot open the workbook ({exc}) -> check the file opens in Excel") from exc
     with book:
         names = [str(n) for n in book.sheet_names]
-        if sheet is None:
-            chosen: str | int = 0
-        elif isinstance(sheet, int) or sheet in names:
-            chosen = sheet
-        else:
-            raise InputError(
-                f"{path}: no sheet {sheet!r}; sheets are {', '.join(map(repr, names))} "
-                f"-> set sheet = \"...\" under [firms] to one of them"
-            )
+        chosen: str | int = 0 if sheet is None else sheet
+        _check_sheet(path, sheet, names)
         # header=None keeps every row, blank ones included, so position + 1 is the Excel row.
         return pd.read_excel(book, sheet_name=chosen, header=None, dtype=object)
+
+
+def _check_sheet(path: Path, sheet: str | int | None, names: list[str], section: str | None = None) -> None:
+    """Refuse a sheet name or position the workbook does not have, listing its sheets."""
+    if sheet is None or (isinstance(sheet, int) and 0 <= sheet < len(names)) or sheet in names:
+        return
+    key = f"[{section}] sheet" if section else "sheet ([firms] sheet or [land] sheet)"
+    what = f"no sheet {sheet!r}" if isinstance(sheet, str) else f"no sheet at position {sheet}"
+    raise InputError(f"{path}: {what}; sheets are {', '.join(map(repr, names))} -> set {key} to one of "
+                     f"those names, or to its position counted from 0")
+
+
+def sheet_names(path: Path) -> list[str] | None:
+    """The sheet names of a workbook, or None for other formats (or a file that does not open)."""
+    if TABLE_FORMATS.get(path.suffix.lower(), "").startswith("Excel") and path.exists():
+        try:
+            with pd.ExcelFile(path, engine="calamine") as book:
+                return [str(n) for n in book.sheet_names]
+        except Exception:  # unreadable: read_grid reports it with its reason
+            return None
+    return None
+
+
+def locate_table(
+    path: Path,
+    lookup: Mapping[str, str],
+    *,
+    sheet: str | int | None = None,
+    header_row: int | None = None,
+    expected: tuple[str, ...] = (),
+    section: str = "firms",
+    read: Callable[..., Grid] = read_grid,
+) -> tuple[Grid, int]:
+    """The grid of the sheet holding the table and the position of its header row.
+
+    Without ``sheet``, a workbook's sheets are looked at in order and the first whose header row
+    (``header_row``, else the best row among the first ``HEADER_SCAN_ROWS``) has at least
+    ``SHEET_MIN_NAMES`` known column names is the table (a 填表说明 cover sheet is skipped); failing
+    that, the first with any known name.
+
+    Parameters
+    ----------
+    path
+        The table file.
+    lookup
+        Normalised header -> canonical name (``columns.alias_lookup``).
+    sheet, header_row
+        As given in the config (``[section] sheet``, ``[section] header_row``), or None.
+    expected
+        Canonical names listed in the message when no header is found.
+    section
+        The config section the keys are named under in messages ("firms" or "land").
+    read
+        The grid reader (``read_grid``).
+
+    Raises
+    ------
+    InputError
+        No sheet has a header: names the file, the sheets looked at and the keys to set.
+    """
+    names = sheet_names(path)
+    if names is not None:
+        _check_sheet(path, sheet, names, section)
+    if names is None or sheet is not None or len(names) < 2:
+        grid = read(path, sheet=sheet)
+        where = f"sheet {_sheet_label(names, sheet)}" if names else ""
+        return grid, find_header(grid, lookup, path=path, header_row=header_row, expected=expected,
+                                 section=section, where=where)
+    fallback: tuple[Grid, int] | None = None
+    for i in range(len(names)):
+        grid = read(path, sheet=i)
+        pos, score = _best_header(grid, lookup, header_row, path)
+        if score >= SHEET_MIN_NAMES:
+            return grid, pos
+        if score > 0 and fallback is None:
+            fallback = grid, pos
+    if fallback is not None:
+        return fallback
+    raise InputError(
+        f"{path}: no table found in sheets {', '.join(map(repr, names))}",
+        [_no_header(path, expected, section, header_row,
+                    f"none of the sheets {', '.join(map(repr, names))} has a known column name "
+                    + (f"in row {header_row}" if header_row is not None else
+                       f"in its first {HEADER_SCAN_ROWS} rows"))],
+    )
+
+
+def _sheet_label(names: list[str] | None, sheet: str | int | None) -> str:
+    if not names:
+        return ""
+    chosen = names[sheet] if isinstance(sheet, int) else sheet if sheet is not None else names[0]
+    return repr(chosen)
+
+
+def _best_header(grid: Grid, lookup: Mapping[str, str], header_row: int | None, path: Path) -> tuple[int, int]:
+    """The header row's position and its number of known column names (the given row, or the best)."""
+    if header_row is not None:
+        pos = _given_row(grid, header_row, path)
+        return pos, _known_names(grid.row(pos), lookup)
+    if grid.header is not None:
+        return grid.header, _known_names(grid.row(grid.header), lookup)
+    scores = [_known_names(grid.cells.iloc[i].tolist(), lookup) for i in range(min(HEADER_SCAN_ROWS, len(grid.cells)))]
+    if not scores:
+        return 0, 0
+    best = int(np.argmax(scores))
+    return best, scores[best]
+
+
+def _known_names(values: list[object], lookup: Mapping[str, str]) -> int:
+    return sum(1 for v in values
+               if v is not None and v == v and (match_header(v, lookup) or match_wide_header(v, lookup)))
+
+
+def _given_row(grid: Grid, header_row: int, path: Path) -> int:
+    pos = header_row - grid.first_row
+    top = -1 if grid.names is not None else 0
+    if not top <= pos < len(grid.cells):
+        raise InputError(f"{path}: header_row {header_row} is outside the sheet (rows "
+                         f"{grid.first_row + top}-{grid.first_row + len(grid.cells) - 1})")
+    return pos
+
+
+def _no_header(path: Path, expected: tuple[str, ...], section: str, header_row: int | None, message: str) -> Problem:
+    sheet_key = f"[{section}] sheet (name or 0-based position), " if sheet_names(path) else ""
+    return Problem(
+        message,
+        fix=f"name the columns with the usual headers ({', '.join(expected)}: e.g. 统一社会信用代码, 年度, 实缴税金), "
+            f"map yours in [{section}.aliases], or set {sheet_key}[{section}] header_row (the header's row "
+            "number as Excel shows it)",
+        file=str(path),
+    )
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -306,6 +438,8 @@ def find_header(
     path: Path,
     header_row: int | None = None,
     expected: tuple[str, ...] = (),
+    section: str = "firms",
+    where: str = "",
 ) -> int:
     """Position in ``grid.cells`` of the header row (-1: the stored column names of a Parquet file).
 
@@ -315,35 +449,22 @@ def find_header(
         The header's row number as a person sees it (Excel row), overriding the search.
     expected
         Canonical names to list in the message when no header is found.
+    section, where
+        The config section whose keys the message names, and the sheet looked at ("sheet '数据'").
     """
-    cells = grid.cells
     if header_row is not None:
-        pos = header_row - grid.first_row
-        top = -1 if grid.names is not None else 0
-        if not top <= pos < len(cells):
-            raise InputError(f"{path}: header_row {header_row} is outside the sheet (rows "
-                             f"{grid.first_row + top}-{grid.first_row + len(cells) - 1})")
-        return pos
+        return _given_row(grid, header_row, path)
     if grid.header is not None:
         return grid.header
-    scores = [
-        sum(
-            1 for v in cells.iloc[i].tolist()
-            if v is not None and v == v and (match_header(v, lookup) or match_wide_header(v, lookup))
-        )
-        for i in range(min(HEADER_SCAN_ROWS, len(cells)))
-    ]
-    if not scores or max(scores) == 0:
+    pos, score = _best_header(grid, lookup, None, path)
+    if score == 0:
+        place = f" of {where}" if where else ""
         raise InputError(
-            f"{path}: no header row found in the first {HEADER_SCAN_ROWS} rows",
-            [Problem(
-                "none of the first rows has a known column name",
-                fix=f"name the columns with the usual headers ({', '.join(expected)}: e.g. 统一社会信用代码, "
-                    "年度, 实缴税金), map yours in the config's aliases, or give header_row",
-                file=str(path),
-            )],
+            f"{path}: no header row found in the first {HEADER_SCAN_ROWS} rows{place}",
+            [_no_header(path, expected, section, None,
+                        f"none of the first {HEADER_SCAN_ROWS} rows{place} has a known column name")],
         )
-    return int(np.argmax(scores))
+    return pos
 
 
 def blank_rows(body: pd.DataFrame) -> np.ndarray:

@@ -37,7 +37,7 @@ from gisefficiency.io.columns import (
     match_wide_header,
     unit_factor,
 )
-from gisefficiency.io.sheets import Grid, blank_rows, find_header, header_names, read_grid, text_cells
+from gisefficiency.io.sheets import Grid, blank_rows, header_names, locate_table, read_grid, text_cells
 from gisefficiency.io.values import (
     as_code,
     as_text,
@@ -88,7 +88,8 @@ def read_firms(
     path
         .xlsx, .xls, .csv (UTF-8, UTF-8 with BOM or GBK) or .parquet.
     sheet
-        Sheet name or 0-based position (default: the first sheet).
+        Sheet name or 0-based position (default: the first sheet with a header of known column names,
+        so a 填表说明 cover sheet is skipped).
     aliases
         Extra header -> canonical name mappings (``[firms.aliases]``).
     units
@@ -206,7 +207,8 @@ def _load_firms(
 ) -> tuple[pd.DataFrame | None, list[Problem]]:
     factors = _unit_factors(units)
     frame, problems, uscc_codes = _load_table(path, sheet=sheet, aliases=aliases, factors=factors,
-                                              header_row=header_row, expected=("uscc", "year", "tax"))
+                                              header_row=header_row, expected=("uscc", "year", "tax"),
+                                              section="firms")
     info, frame.attrs = frame.attrs, {}  # attrs are deep-copied by every operation on the frame
     file = str(path)
     for name, header in (("uscc", "统一社会信用代码"), ("year", "年度")):
@@ -240,7 +242,8 @@ def _load_land(
     path: Path, *, aliases: Mapping[str, str] | None, sheet: str | int | None, header_row: int | None,
 ) -> tuple[pd.DataFrame | None, list[Problem]]:
     frame, problems, uscc_codes = _load_table(path, sheet=sheet, aliases=aliases, factors={},
-                                              header_row=header_row, expected=("uscc", "parcel_id", "kind"))
+                                              header_row=header_row, expected=("uscc", "parcel_id", "kind"),
+                                              section="land")
     info, frame.attrs = frame.attrs, {}  # attrs are deep-copied by every operation on the frame
     file = str(path)
     for name, header in (("uscc", "统一社会信用代码"), ("parcel_id", "地块编号"), ("kind", "用地类型 (自有/租赁)")):
@@ -287,7 +290,7 @@ def _unit_factors(units: Mapping[str, str] | None) -> dict[str, float]:
 
 def _load_table(
     path: Path, *, sheet: str | int | None, aliases: Mapping[str, str] | None, factors: Mapping[str, float],
-    header_row: int | None, expected: tuple[str, ...],
+    header_row: int | None, expected: tuple[str, ...], section: str,
 ) -> tuple[pd.DataFrame, list[Problem], pa.Array | None]:
     """Header, column plan, parsing and (for wide tables) melting; the frame carries ``attrs``
     ``headers`` (as read) and ``source`` (canonical -> header) for messages.
@@ -296,9 +299,10 @@ def _load_table(
     codes, -1 where missing), returned third, so checks of the codes run once per firm.
     """
     file = str(path)
-    grid: Grid = read_grid(path, sheet=sheet)
     lookup = alias_lookup(aliases)
-    pos = find_header(grid, lookup, path=path, header_row=header_row, expected=expected)
+    grid: Grid
+    grid, pos = locate_table(path, lookup, sheet=sheet, header_row=header_row, expected=expected, section=section,
+                             read=read_grid)
     headers = header_names(grid, pos)
     body = grid.cells.iloc[pos + 1:]
     src_row = pd.Series(body.index.to_numpy() + grid.first_row, index=body.index)

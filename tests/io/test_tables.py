@@ -126,8 +126,75 @@ def test_header_row_override_and_sheets(tmp_path):
 
 def test_no_header(tmp_path):
     path = write_xlsx(tmp_path / "f.xlsx", [["a", "b"], [1, 2]])
-    with pytest.raises(InputError, match=r"no header row found in the first 10 rows"):
+    with pytest.raises(InputError, match=r"no header row found in the first 50 rows of sheet '评价数据'(.|\n)*"
+                                         r"map yours in \[firms.aliases\], or set \[firms\] sheet .*\[firms\] header_row"):
         read_firms(path)
+
+
+def write_book(path, sheets):
+    """A workbook with one sheet per (name, rows) pair, in order."""
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for name, rows in sheets:
+        ws = book.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+    book.save(path)
+    return path
+
+
+NOTES = [["填表说明"], ["1. 统一社会信用代码填写18位代码"], ["2. 实缴税金单位为万元"], ["3. 年度填写四位数字"]]
+
+
+def test_header_below_row_10_is_found(tmp_path):
+    notes = [[f"说明第{i}条：请按要求填写"] for i in range(1, 15)]  # 14 lines of instructions, header on row 15
+    path = write_xlsx(tmp_path / "f.xlsx", [*notes, HEADER, *ROWS], title=False)
+    out = read_firms(path)
+    assert out["src_row"].tolist() == [16, 17, 18, 19]
+    assert out["tax"].iloc[0] == 1234.5 and np.isnan(out["tax"].iloc[1])  # "—" stays missing
+    assert out["uscc"].tolist()[1:3] == [B, BAD]
+
+
+def test_data_after_a_cover_sheet_is_found(tmp_path):
+    path = write_book(tmp_path / "f.xlsx", [("填表说明", NOTES), ("2021年数据", [TITLE, HEADER, *ROWS])])
+    out = read_firms(path)
+    assert out["src_row"].tolist() == [3, 4, 5, 6]
+    assert out["uscc"].tolist()[1:3] == [B, BAD]
+    # named by the keys, the same table
+    pd.testing.assert_frame_equal(read_firms(path, sheet="2021年数据", header_row=2), out)
+    pd.testing.assert_frame_equal(read_firms(path, sheet=1), out)
+
+
+def test_a_field_list_on_the_cover_sheet_is_not_taken_for_the_table(tmp_path):
+    # one known name per row (字段 | 说明) is a list of fields, not a header
+    fields = [["字段", "说明"], ["统一社会信用代码", "18位"], ["年度", "四位数字"]]
+    path = write_book(tmp_path / "f.xlsx", [("填表说明", fields), ("数据", [HEADER, *ROWS])])
+    assert read_firms(path)["src_row"].tolist() == [2, 3, 4, 5]
+
+
+def test_no_table_in_any_sheet_names_the_sheets_and_the_keys(tmp_path):
+    path = write_book(tmp_path / "f.xlsx", [("填表说明", NOTES), ("Sheet2", [["a", "b"], [1, 2]])])
+    with pytest.raises(InputError, match=r"f\.xlsx: no table found in sheets '填表说明', 'Sheet2'(.|\n)*"
+                                         r"set \[firms\] sheet \(name or 0-based position\), \[firms\] header_row"):
+        read_firms(path)
+    with pytest.raises(InputError, match=r"no table found in sheets(.|\n)*\[land\] sheet"):
+        read_land(path)
+
+
+def test_sheet_position_out_of_range_lists_the_sheets(tmp_path):
+    path = write_book(tmp_path / "f.xlsx", [("填表说明", NOTES), ("数据", [HEADER, *ROWS])])
+    with pytest.raises(InputError, match=r"no sheet at position 5; sheets are '填表说明', '数据' -> set \[land\] sheet"):
+        read_land(path, sheet=5)
+    with pytest.raises(InputError, match=r"no sheet '2022'; sheets are '填表说明', '数据' -> set \[firms\] sheet"):
+        read_firms(path, sheet="2022")
+
+
+def test_land_rows_after_a_cover_sheet_and_below_notes(tmp_path):
+    rows = [["统一社会信用代码", "地块编号", "用地类型", "使用面积"], [A, "P1", "自有", 100], [B, "P1", "租赁", 50]]
+    path = write_book(tmp_path / "l.xlsx", [("填表说明", NOTES), ("用地", [*([["注"]] * 11), *rows])])
+    out = read_land(path)
+    assert out["src_row"].tolist() == [13, 14] and out["kind"].tolist() == ["own", "leased"]
+    pd.testing.assert_frame_equal(read_land(path, sheet="用地", header_row=12), out)
 
 
 def test_user_aliases(tmp_path):
