@@ -316,6 +316,7 @@ def link_configured(config: Config, parcels: Any, firms: Any, land: Any) -> Any:
         point_crs=config.link.point_crs,
         combine=config.link.combine,
         table_years=config.link.table_years,
+        sources={k: str(v) for k, v in (("firms", config.firms.path), ("land", config.land.path)) if v is not None},
     )
 
 
