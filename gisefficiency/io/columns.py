@@ -14,7 +14,14 @@ from collections.abc import Iterable, Mapping
 
 from gisefficiency.core.constants import M2_PER_MU
 from gisefficiency.core.errors import ConfigError
-from gisefficiency.core.schema import ALIASES, FIRM_COLUMNS, LAND_COLUMNS, PARCEL_COLUMNS
+from gisefficiency.core.schema import (
+    ALIASES,
+    FIRM_COLUMNS,
+    LAND_COLUMNS,
+    PARCEL_COLUMNS,
+    PARCEL_EXTRA_COLUMNS,
+    READ_FLAG_COLUMNS,
+)
 
 #: Money -> 万元 (every money figure in the documents is in 万元).
 MONEY_UNITS: dict[str, float] = {
@@ -111,7 +118,7 @@ def alias_lookup(aliases: Mapping[str, str] | None = None) -> dict[str, str]:
     keeps a column apart, e.g. a second tax column mapped to ``"tax_other"``).
     """
     lookup: dict[str, str] = {}
-    for name in (*PARCEL_COLUMNS, *FIRM_COLUMNS, *LAND_COLUMNS):
+    for name in (*PARCEL_COLUMNS, *PARCEL_EXTRA_COLUMNS, *FIRM_COLUMNS, *READ_FLAG_COLUMNS, *LAND_COLUMNS):
         lookup[normalise_header(name)] = name
     for header, name in ALIASES.items():
         lookup[normalise_header(header)] = name

@@ -23,9 +23,9 @@ from gisefficiency.core.crs import COORD_SYSTEMS
 from gisefficiency.core.errors import ConfigError, InputError, Problem, format_ids
 from gisefficiency.core.schema import (
     FIRM_COLUMNS,
-    FLAG_FIRM_COLUMNS,
     KIND_VALUES,
     NUMERIC_FIRM_COLUMNS,
+    READ_FLAG_COLUMNS,
     SCALE_VALUES,
 )
 from gisefficiency.io.columns import (
@@ -42,13 +42,13 @@ from gisefficiency.io.values import (
     as_code,
     as_text,
     code_column,
+    date_column,
     is_coded_text,
     is_one_of,
     normalize_days,
+    number_column,
     parse_choice,
-    parse_dates,
     parse_flags,
-    parse_numbers,
     parse_years,
     repeated_code_years,
     valid_codes,
@@ -379,8 +379,12 @@ def _clash(file: str, name: str, headers: list[str]) -> Problem:
 
 def _parse(name: str, header: str, raw: pd.Series, src_row: pd.Series, factors: Mapping[str, float],
            file: str, problems: list[Problem]) -> pd.Series:
-    """Parse one column by its canonical name, appending a Problem per unreadable cell."""
-    parser: Callable[[pd.Series], tuple[pd.Series, pd.Series]] | None = None
+    """Parse one column by its canonical name, appending a Problem per unreadable cell.
+
+    Numbers and dates also add one warning per column for the cells read as missing (spreadsheet
+    errors, infinities) or by a guess (a bare year, ``2020.1``), naming their rows.
+    """
+    parser: Callable[[pd.Series], tuple[pd.Series, ...]] | None = None
     kind = ""
     if name in _CODES:
         return as_code(raw)
@@ -389,11 +393,11 @@ def _parse(name: str, header: str, raw: pd.Series, src_row: pd.Series, factors: 
     if name == "year":
         parser, kind = parse_years, "year"
     elif name in _NUMBERS:
-        parser, kind = parse_numbers, "number"
-    elif name in FLAG_FIRM_COLUMNS:
+        parser, kind = number_column, "number"
+    elif name in READ_FLAG_COLUMNS:
         parser, kind = parse_flags, "flag"
     elif name in _DATES:
-        parser, kind = parse_dates, "date"
+        parser, kind = date_column, "date"
     elif name in _CHOICES:
         mapping = _CHOICES[name]
 
@@ -403,13 +407,25 @@ def _parse(name: str, header: str, raw: pd.Series, src_row: pd.Series, factors: 
         kind = "one of " + ", ".join(sorted(set(mapping)))
     if parser is None:
         return raw  # extra column: kept as read
-    values, bad = parser(raw)
+    values, bad, *noted = parser(raw)
     what = _WHAT.get(kind, kind)
     problems.extend(
         Problem(f"not {what}", fix=f"correct the cell in column {header!r}", file=file, row=int(r),
                 column=header, value=v)
         for r, v in zip(src_row[bad], raw[bad], strict=True)
     )
+    if noted and noted[0].any():
+        rows = src_row[noted[0]].astype(int).tolist()
+        shown = sorted(set(map(str, raw[noted[0]])))[:5]
+        if kind == "number":
+            message, fix = (f"{len(rows)} spreadsheet error value(s) or infinities ({', '.join(shown)}) read as "
+                            f"missing: rows {format_ids(rows, limit=10)}",
+                            f"enter the figure in column {header!r}, or leave the cell empty if it is not known")
+        else:
+            message, fix = (f"{len(rows)} date(s) read by a guess ({', '.join(shown)}): a bare year as 1 January, "
+                            f"2020.1 as January (Excel writes 2020.10 so too): rows {format_ids(rows, limit=10)}",
+                            f"write the full date in column {header!r}, e.g. 2020-10-01")
+        problems.append(Problem(message, fix=fix, file=file, column=header, severity="warning"))
     if kind == "number":
         factor = factors.get(name)
         if factor is None:
