@@ -330,14 +330,18 @@ def parse_years(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def parse_flags(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Yes/no cells (是/否, 1/0, true/false, √, 有效/无效) -> pandas ``boolean``; empty cells -> NA.
+    """Yes/no cells (是/否, 1/0, True/False, Y/N, √/×, 有/无, 有效/无效) -> pandas ``boolean``; empty cells -> NA.
+
+    The one parser of every yes/no column (``schema.READ_FLAG_COLUMNS``); spellings are
+    ``schema.TRUE_VALUES`` and ``schema.FALSE_VALUES``, compared NFKC-folded in lower case.
 
     An empty cell means "not known", not "no" (missing stays missing), although
     ``schema.FALSE_VALUES`` lists ``""``.
     """
     s = pd.Series(values, copy=False)
     uniques, codes = _unique(s)
-    text = _fold(uniques).str.lower()
+    # "1.0"/"0.0": a CSV written from a float column (a 0/1 column with blanks becomes one).
+    text = _fold(uniques).str.lower().str.replace(r"^([01])\.0+$", r"\1", regex=True)
     missing = text.isin(MISSING_VALUES).fillna(True).to_numpy(bool)
     true = text.isin(TRUE_VALUES).fillna(False).to_numpy(bool)
     false = text.isin(FALSE_VALUES - {""}).fillna(False).to_numpy(bool) & ~true
