@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import zipfile
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -296,7 +298,13 @@ def _load_table(
     codes, -1 where missing), returned third, so checks of the codes run once per firm.
     """
     file = str(path)
-    grid: Grid = read_grid(path, sheet=sheet)
+    # Error cells of a workbook (#DIV/0!, ...), which the sheet reader gives as empty ones: looked for
+    # beside the reading (unzipping the sheet again costs ~0.1 s on the 11k-row sample).
+    with ThreadPoolExecutor(1) as side:
+        errors_of = (side.submit(_excel_error_cells, path, sheet) if path.suffix.lower() in (".xlsx", ".xlsm")
+                     else None)
+        grid: Grid = read_grid(path, sheet=sheet)
+        error_cells = errors_of.result() if errors_of is not None else {}
     lookup = alias_lookup(aliases)
     pos = find_header(grid, lookup, path=path, header_row=header_row, expected=expected)
     headers = header_names(grid, pos)
@@ -341,7 +349,7 @@ def _load_table(
         found: list[Problem] = []  # per column, so that problems keep the column order
         if name == "uscc":
             return code_column(body[j]), found
-        column = _parse(name, header, body[j], src_row, factors, file, found)
+        column = _parse(name, header, body[j], src_row, factors, file, found, errors=error_cells.get(j))
         if j in grid.coded and is_coded_text(column.dtype):  # an extra column, kept as read
             column = text_cells(column)
         return (column,), found
@@ -361,7 +369,8 @@ def _load_table(
     frame = pd.DataFrame(columns, index=body.index, copy=False)  # no 2-D block copy of 1M-row columns
     frame["src_row"] = src_row
     if wide:
-        frame = _melt(frame, {k: _parse(k[0], h, body[j], src_row, factors, file, problems)
+        frame = _melt(frame, {k: _parse(k[0], h, body[j], src_row, factors, file, problems,
+                                        errors=error_cells.get(j))
                               for k, (j, h) in wide.items()})
     source = {name: header for name, (_, header) in static.items()}
     source.update({m: h for (m, _), (_, h) in wide.items()})
@@ -378,11 +387,13 @@ def _clash(file: str, name: str, headers: list[str]) -> Problem:
 
 
 def _parse(name: str, header: str, raw: pd.Series, src_row: pd.Series, factors: Mapping[str, float],
-           file: str, problems: list[Problem]) -> pd.Series:
+           file: str, problems: list[Problem], *, errors: Mapping[int, str] | None = None) -> pd.Series:
     """Parse one column by its canonical name, appending a Problem per unreadable cell.
 
     Numbers and dates also add one warning per column for the cells read as missing (spreadsheet
-    errors, infinities) or by a guess (a bare year, ``2020.1``), naming their rows.
+    errors, infinities) or by a guess (a bare year, ``2020.1``), naming their rows. ``errors`` are the
+    column's error cells of a workbook (row as seen in Excel -> ``#DIV/0!``, ...), read as empty
+    cells: they are warned about as text error values are.
     """
     parser: Callable[[pd.Series], tuple[pd.Series, ...]] | None = None
     kind = ""
@@ -408,6 +419,17 @@ def _parse(name: str, header: str, raw: pd.Series, src_row: pd.Series, factors: 
     if parser is None:
         return raw  # extra column: kept as read
     values, bad, *noted = parser(raw)
+    if errors:
+        at = src_row.isin(errors).to_numpy(bool)
+        raw = raw.astype(object).where(~at, src_row.map(errors))  # the error texts, for the message
+        if kind == "number":
+            noted = [noted[0] | at]
+        elif at.any():
+            rows = src_row[at].astype(int).tolist()
+            problems.append(Problem(
+                f"{len(rows)} spreadsheet error value(s) ({', '.join(sorted(set(raw[at])))}) read as missing: "
+                f"rows {format_ids(rows, limit=10)}", fix=f"correct the cell(s) in column {header!r}", file=file,
+                column=header, severity="warning"))
     what = _WHAT.get(kind, kind)
     problems.extend(
         Problem(f"not {what}", fix=f"correct the cell in column {header!r}", file=file, row=int(r),
@@ -440,6 +462,62 @@ def _parse(name: str, header: str, raw: pd.Series, src_row: pd.Series, factors: 
     if kind == "date":
         values = normalize_days(values)  # calendar dates: a time of day stored with them is dropped
     return values
+
+
+_CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*)>(.*?)</(?:\w+:)?c>", re.S)
+_REF = re.compile(rb'\br="([A-Z]+)([0-9]+)"')
+_ERROR_TYPE = re.compile(rb'\bt="e"')
+_VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
+
+
+def _excel_error_cells(path: Path, sheet: str | int | None) -> dict[int, dict[int, str]]:
+    """Error cells (``t="e"``: #DIV/0!, #N/A, ...) of one sheet of an .xlsx: column position -> {row: text}.
+
+    The sheet reader gives them as empty cells, so without this a formula's #DIV/0! would be missing
+    without a word. The sheet's XML is searched for the error type first (a byte search), so a
+    workbook without error cells costs one read of the sheet part. Unreadable workbooks give {} (the
+    sheet reader reports them).
+    """
+    try:
+        with zipfile.ZipFile(path) as book:
+            part = _sheet_part(book, sheet)
+            data = book.read(part) if part else b""
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return {}
+    if not _ERROR_TYPE.search(data):
+        return {}
+    out: dict[int, dict[int, str]] = {}
+    for attrs, inner in _CELL.findall(data):
+        ref, value = _REF.search(attrs), _VALUE.search(inner)
+        if not (_ERROR_TYPE.search(attrs) and ref and value):
+            continue
+        col = 0
+        for ch in ref.group(1):
+            col = col * 26 + ch - 64
+        out.setdefault(col - 1, {})[int(ref.group(2))] = value.group(1).decode("utf-8", "replace")
+    return out
+
+
+def _sheet_part(book: zipfile.ZipFile, sheet: str | int | None) -> str | None:
+    """Zip member of a sheet chosen as the sheet reader chooses it (None: the first; a name; a position)."""
+    workbook = book.read("xl/workbook.xml").decode("utf-8", "replace")
+    sheets = re.findall(r'<(?:\w+:)?sheet\b[^>]*?name="([^"]*)"[^>]*?\br:id="([^"]*)"', workbook)
+    if not sheets:
+        return None
+    if sheet is None:
+        rid = sheets[0][1]
+    elif isinstance(sheet, int):
+        rid = sheets[sheet][1] if 0 <= sheet < len(sheets) else ""
+    else:
+        rid = next((r for n, r in sheets if n == sheet), "")
+    rels = book.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+    for attrs in re.findall(r"<(?:\w+:)?Relationship\b([^>]*)>", rels):
+        if re.search(rf'\bId="{re.escape(rid)}"', attrs):
+            target = re.search(r'\bTarget="([^"]*)"', attrs)
+            if target:
+                t = target.group(1)
+                return t.lstrip("/") if t.startswith("/") else "xl/" + t
+    return None
 
 
 def _melt(frame: pd.DataFrame, wide: Mapping[tuple[str, int], pd.Series]) -> pd.DataFrame:
