@@ -81,6 +81,24 @@ AREA_UNIT_FIELD = "MJDW"
 AREA_UNIT_CODES: dict[str, str] = {"1": "平方米", "2": "亩", "3": "公顷", "平方米": "平方米", "亩": "亩",
                                    "公顷": "公顷", "m2": "平方米", "ha": "公顷"}
 
+#: Land-use codes and names -> class, for deciding which parcels are industrial land. Codes of
+#: GB/T 21010-2017 (土地利用现状分类; 三调 DLBM), GB/T 21010-2007, the 2023 国土空间调查、规划、用途管制
+#: 用地用海分类 and GB 50137-2011 (城市用地分类: M, W). Six-digit 2023 codes (100101 一类工业用地) and
+#: M1/W2-style codes fall under their four-digit or letter class (``io.values.land_use_class``).
+LAND_USE_CODES: dict[str, str] = {
+    # GB/T 21010-2017: 06 工矿仓储用地, 05 商服用地 0508 物流仓储用地
+    "0601": "industrial", "0602": "mining", "0603": "mining", "0604": "storage", "0508": "storage",
+    # GB/T 21010-2007: 06 工矿仓储用地
+    "061": "industrial", "062": "mining", "063": "storage",
+    # 用地用海分类 (2023): 10 工矿用地, 11 仓储用地
+    "1001": "industrial", "1002": "mining", "1003": "mining", "1101": "storage", "1102": "storage",
+    # GB 50137-2011: M 工业用地, W 物流仓储用地
+    "M": "industrial", "W": "storage",
+}
+#: Words in land-use names -> class, tested in this order (工业仓储用地 is industrial).
+LAND_USE_WORDS: dict[str, str] = {"工业": "industrial", "厂房": "industrial", "仓储": "storage",
+                                  "物流": "storage", "储备库": "storage", "采矿": "mining", "盐田": "mining"}
+
 #: Firm-parcel land rows (Wenzhou ETDZ style).
 LAND_COLUMNS: dict[str, str] = {
     "uscc": "firm USCC",

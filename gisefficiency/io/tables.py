@@ -33,11 +33,13 @@ from gisefficiency.core.schema import (
 from gisefficiency.io.columns import (
     COLUMN_UNITS,
     alias_lookup,
+    area_unit_factors,
     dedupe,
     find_unit,
     match_header,
     match_wide_header,
     unit_factor,
+    unit_field,
 )
 from gisefficiency.io.sheets import Grid, blank_rows, find_header, header_names, read_grid, text_cells
 from gisefficiency.io.values import (
@@ -45,6 +47,7 @@ from gisefficiency.io.values import (
     as_text,
     code_column,
     date_column,
+    industry_codes,
     is_coded_text,
     is_one_of,
     normalize_days,
@@ -67,7 +70,7 @@ _CODES = ("uscc", "holder_uscc")
 _PARSE_THREADS, _PARSE_THREADS_FROM = 2, 200_000
 # Column of the frame being read: each row's position among the distinct USCCs (never a header).
 _USCC_KEY = "\x00uscc_code"
-_TEXT = ("name", "industry", "parcel_id", "land_use", "street")
+_TEXT = ("name", "parcel_id", "land_use", "street")
 _NUMBERS = (*NUMERIC_FIRM_COLUMNS, "lon", "lat", "cert_area_m2", "floor_area_m2", "building_height_m")
 _DATES = ("production_date", "supply_date")
 _CHOICES: dict[str, dict[str, str]] = {"scale": SCALE_VALUES, "coord_sys": COORD_SYSTEMS, "kind": KIND_VALUES}
@@ -368,6 +371,19 @@ def _load_table(
             columns[name] = result[0]
     frame = pd.DataFrame(columns, index=body.index, copy=False)  # no 2-D block copy of 1M-row columns
     frame["src_row"] = src_row
+    unit_header = unit_field(headers)
+    if unit_header is not None and "cert_area_m2" in frame:
+        # ZDMJ in the unit the row's MJDW names (1 平方米, 2 亩, 3 公顷).
+        raw_units = body[headers.index(unit_header)]
+        factor, unknown = area_unit_factors(raw_units)
+        frame["cert_area_m2"] = frame["cert_area_m2"] * factor
+        if unknown.any():
+            rows = src_row[unknown].astype(int).tolist()
+            problems.append(Problem(
+                f"area unit(s) {', '.join(sorted(set(map(str, raw_units[unknown]))))} not understood; "
+                f"those areas are taken as m2: rows {format_ids(rows, limit=10)}",
+                fix=f"write 1 (平方米), 2 (亩) or 3 (公顷) in column {unit_header!r}", file=file,
+                column=str(unit_header), severity="warning"))
     if wide:
         frame = _melt(frame, {k: _parse(k[0], h, body[j], src_row, factors, file, problems,
                                         errors=error_cells.get(j))
@@ -401,6 +417,8 @@ def _parse(name: str, header: str, raw: pd.Series, src_row: pd.Series, factors: 
         return as_code(raw)
     if name in _TEXT:
         return as_text(raw)
+    if name == "industry":
+        return industry_codes(raw)  # "C3311" and "3311" alike
     if name == "year":
         parser, kind = parse_years, "year"
     elif name in _NUMBERS:

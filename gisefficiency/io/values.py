@@ -16,7 +16,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gisefficiency.core.schema import FALSE_VALUES, MISSING_VALUES, SPREADSHEET_ERRORS, TRUE_VALUES
+from gisefficiency.core.schema import (
+    FALSE_VALUES,
+    LAND_USE_CODES,
+    LAND_USE_WORDS,
+    MISSING_VALUES,
+    SPREADSHEET_ERRORS,
+    TRUE_VALUES,
+)
 from gisefficiency.core.uscc import is_valid_uscc, valid_bytes
 
 #: Texts that mean "no value" in a numeric column: schema.MISSING_VALUES plus 无 ("none").
@@ -351,6 +358,44 @@ def parse_flags(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     bad = pd.Series(~missing & ~true & ~false, index=uniques.index)
     out, flags = _spread(flag, bad, codes, s.index)
     return out.astype("boolean"), flags
+
+
+def industry_codes(values: pd.Series) -> pd.Series:
+    """GB/T 4754 industry codes without their section letter: ``"C3311"``, ``"c 3311"``, ``3311`` -> ``"3311"``.
+
+    Prefix tests of presets (``industry = ["17", "18"]``) and the report's divisions then see one
+    spelling. Text that is no code is kept as written (folded as :func:`as_text` folds it).
+    """
+    s = pd.Series(values, copy=False)
+    uniques, codes = _unique(s)
+    text = _fold(uniques)
+    text = text.mask(text.isin(MISSING_VALUES))
+    text = text.str.replace(r"^[A-Ta-t]\s*[-_]?\s*(?=\d{2,6}$)", "", regex=True)
+    out, _ = _spread(text.astype("string[pyarrow]"), pd.Series(False, index=text.index), codes, s.index)
+    return out.astype(_STRING)
+
+
+def land_use_class(values: pd.Series) -> pd.Series:
+    """Land use (a code or a name) -> ``"industrial"``, ``"storage"``, ``"mining"``, ``"other"``; NA if missing.
+
+    Codes: ``schema.LAND_USE_CODES`` (GB/T 21010-2017 ``0601``, the 2023 用地用海分类 ``1001`` and its
+    ``100101``-``100103``, GB/T 21010-2007 ``061``, GB 50137 ``M``/``M2``/``W1``); an Excel number cell
+    that lost its leading zero (``601``) is read as ``0601``. Names: the words of
+    ``schema.LAND_USE_WORDS`` (工业用地, 二类工业用地, 物流仓储用地, ...). Computed per distinct value.
+    """
+    s = pd.Series(values, copy=False)
+    uniques, codes = _unique(s)
+    text = _fold(uniques).str.upper().str.replace(r"\s+", "", regex=True)
+    text = text.mask(text.isin(MISSING_VALUES))
+    key = text.str.replace(r"^(\d{4})\d{2}$", r"\1", regex=True)              # 100101 -> 1001
+    key = key.str.replace(r"^([1-9]\d{2})$", r"0\1", regex=True)               # 601 -> 0601
+    key = key.str.replace(r"^([MW])\d*$", r"\1", regex=True)                   # M2 -> M
+    out = key.map(LAND_USE_CODES, na_action="ignore").astype(object)
+    for word, cls in LAND_USE_WORDS.items():
+        out[out.isna() & text.str.contains(word, regex=False).fillna(False)] = cls
+    out = out.where(text.isna(), out.fillna("other"))  # missing stays missing
+    result, _ = _spread(out.astype("string[pyarrow]"), pd.Series(False, index=text.index), codes, s.index)
+    return result.astype(_STRING)
 
 
 def parse_choice(values: pd.Series, mapping: dict[str, str]) -> tuple[pd.Series, pd.Series]:
