@@ -172,6 +172,7 @@ ALIASES: dict[str, str] = {
     **{code: name for code, (name, _) in NATIONAL_FIELDS.items()},
     "宗地代码": "parcel_id", "宗地面积": "cert_area_m2", "地类编码": "land_use", "地类名称": "land_use_name",
     "图斑面积": "cert_area_m2", "合同签订日期": "supply_date", "供地面积": "cert_area_m2",
+    "合同签订日": "supply_date",  # 合同签订日期 cut to a DBF field name's 10 bytes (GBK)
     "电子监管号": "supervision_no", "供地方式": "supply_method",
     "建筑面积": "floor_area_m2", "总建筑面积": "floor_area_m2",
     "建筑高度": "building_height_m",
