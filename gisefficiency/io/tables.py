@@ -170,7 +170,8 @@ def read_land(
     path
         .xlsx, .xls, .csv or .parquet with one row per firm and parcel.
     aliases, sheet, header_row
-        As in :func:`read_firms`. Kind accepts 自有/own/1 and 租赁/leased/0 (see ``KIND_VALUES``).
+        As in :func:`read_firms`. Kind is the row's firm's side (``KIND_VALUES``): 自有/自用/own/1, and
+        出租/出租方 (it lets its land out, so it owns it) -> "own"; 租赁/承租/租用/leased/0 -> "leased".
 
     Raises
     ------
