@@ -483,10 +483,11 @@ def _parse(name: str, header: str, raw: pd.Series, src_row: pd.Series, factors: 
     return values
 
 
-_CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*)>(.*?)</(?:\w+:)?c>", re.S)
+# An error cell's start tag (``<c r="B3" t="e">``, any attribute order, any namespace prefix).
+_ERROR_CELL = re.compile(rb'<(?:\w+:)?c\b([^>]*\bt="e"[^>]*)>')
 _REF = re.compile(rb'\br="([A-Z]+)([0-9]+)"')
-_ERROR_TYPE = re.compile(rb'\bt="e"')
 _VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
+_CELL_END = re.compile(rb"</(?:\w+:)?c>")
 
 
 def _excel_error_cells(path: Path, sheet: str | int | None) -> dict[int, dict[int, str]]:
@@ -494,8 +495,8 @@ def _excel_error_cells(path: Path, sheet: str | int | None) -> dict[int, dict[in
 
     The sheet reader gives them as empty cells, so without this a formula's #DIV/0! would be missing
     without a word. The sheet's XML is searched for the error type first (a byte search), so a
-    workbook without error cells costs one read of the sheet part. Unreadable workbooks give {} (the
-    sheet reader reports them).
+    workbook without error cells costs one read of the sheet part, and only the error cells' tags are
+    matched. Unreadable workbooks give {} (the sheet reader reports them).
     """
     try:
         with zipfile.ZipFile(path) as book:
@@ -503,12 +504,14 @@ def _excel_error_cells(path: Path, sheet: str | int | None) -> dict[int, dict[in
             data = book.read(part) if part else b""
     except (OSError, KeyError, zipfile.BadZipFile):
         return {}
-    if not _ERROR_TYPE.search(data):
+    if b't="e"' not in data:
         return {}
     out: dict[int, dict[int, str]] = {}
-    for attrs, inner in _CELL.findall(data):
-        ref, value = _REF.search(attrs), _VALUE.search(inner)
-        if not (_ERROR_TYPE.search(attrs) and ref and value):
+    for cell in _ERROR_CELL.finditer(data):
+        ref = _REF.search(cell.group(1))
+        end = _CELL_END.search(data, cell.end())  # a formula may come first: <f>A1/B1</f><v>#DIV/0!</v></c>
+        value = _VALUE.search(data, cell.end(), end.start()) if ref and end else None
+        if value is None:
             continue
         col = 0
         for ch in ref.group(1):

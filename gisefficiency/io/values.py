@@ -265,7 +265,7 @@ def number_column(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
         unreadable cells and the mask of error values and infinities.
     """
     s = pd.Series(values, copy=False)
-    if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+    if pd.api.types.is_numeric_dtype(s.dtype):
         number = s.astype(float)
         infinite = np.isinf(number.to_numpy())
         none = pd.Series(False, index=s.index)

@@ -163,9 +163,49 @@ def test_error_values_in_a_tax_column_are_missing_with_a_warning_in_every_format
     assert f"rows {', '.join(map(str, rows_dropped))}" in noted[0].message
 
 
+def test_formula_error_cells_saved_by_excel(tmp_path):
+    """Excel saves a formula's error with the formula first: <c t="e"><f>C2/D2</f><v>#DIV/0!</v></c>."""
+    import zipfile
+
+    rows = [["统一社会信用代码", "年度", "亩均税收"], [A, 2020, 3.5], [A, 2021, "=1/0"]]
+    plain = write_xlsx(tmp_path / "plain.xlsx", rows)
+    path = tmp_path / "formula.xlsx"
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(path, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b'<c r="C3"><f>1/0</f><v /></c>', b'<c r="C3" t="e"><f>1/0</f><v>#DIV/0!</v></c>')
+                assert b"#DIV/0!" in data
+            dst.writestr(item, data)
+    firms = read_firms(path, aliases={"亩均税收": "tax"})
+    assert firms["tax"].iloc[0] == 3.5 and np.isnan(firms["tax"].iloc[1])
+    noted = [p for p in check_firms(path, aliases={"亩均税收": "tax"}) if "spreadsheet error" in p.message]
+    assert len(noted) == 1 and "(#DIV/0!)" in noted[0].message and "rows 3" in noted[0].message
+
+
 def test_text_that_is_no_number_is_still_an_error(tmp_path):
     rows = [["统一社会信用代码", "年度", "实缴税金"], [A, 2021, "十二"]]
     path = tmp_path / "firms.csv"
     pd.DataFrame(rows[1:], columns=rows[0]).to_csv(path, index=False)
     with pytest.raises(InputError, match="1 problem"):
         read_firms(path)
+
+
+YES = ["是", "1", 1, True, "True", "TRUE", "y", "Y", "yes", "√", "✓", "有", "有效", "1.0"]
+NO = ["否", "0", 0, False, "False", "false", "n", "N", "no", "×", "✗", "无", "无效", "0.0"]
+UNKNOWN = [None, "", "—", "nan"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([True, False, None]), st.integers(0, 13), st.sampled_from(["", " ", "　"])),
+                min_size=1, max_size=30))
+def test_flags_in_any_spelling_mix_are_what_they_say(cells):
+    """Any mix of spellings (padded with spaces, full-width ones too) reads as its truth; blanks are NA."""
+    from gisefficiency.io.values import parse_flags
+
+    raw = [(YES if t else NO)[i] if t is not None else UNKNOWN[i % len(UNKNOWN)] for t, i, _ in cells]
+    raw = [f"{pad}{v}{pad}" if isinstance(v, str) else v for v, (_, _, pad) in zip(raw, cells, strict=True)]
+    flags, bad = parse_flags(pd.Series(raw, dtype=object))
+    assert not bad.any()
+    assert flags.dtype == "boolean"
+    assert [None if pd.isna(v) else bool(v) for v in flags] == [t for t, _, _ in cells]
