@@ -9,6 +9,7 @@ negative tax, missing energy, ...) for ``gisefficiency validate``.
 
 from __future__ import annotations
 
+import html
 import logging
 import os
 import re
@@ -523,7 +524,11 @@ def _excel_error_cells(path: Path, sheet: str | int | None) -> dict[int, dict[in
 def _sheet_part(book: zipfile.ZipFile, sheet: str | int | None) -> str | None:
     """Zip member of a sheet chosen as the sheet reader chooses it (None: the first; a name; a position)."""
     workbook = book.read("xl/workbook.xml").decode("utf-8", "replace")
-    sheets = re.findall(r'<(?:\w+:)?sheet\b[^>]*?name="([^"]*)"[^>]*?\br:id="([^"]*)"', workbook)
+    sheets = []  # (name, relationship id) in the workbook's order, attributes in any order
+    for attrs in re.findall(r"<(?:\w+:)?sheet\b([^>]*)>", workbook):
+        name, rid = re.search(r'\bname="([^"]*)"', attrs), re.search(r'\br:id="([^"]*)"', attrs)
+        if name and rid:
+            sheets.append((html.unescape(name.group(1)), rid.group(1)))
     if not sheets:
         return None
     if sheet is None:

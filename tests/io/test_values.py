@@ -209,3 +209,20 @@ def test_flags_in_any_spelling_mix_are_what_they_say(cells):
     assert not bad.any()
     assert flags.dtype == "boolean"
     assert [None if pd.isna(v) else bool(v) for v in flags] == [t for t, _, _ in cells]
+
+
+def test_error_cells_of_the_sheet_read_and_no_other(tmp_path):
+    book = openpyxl.Workbook()
+    book.active.title = "说明&备注"
+    book.active.append(["#REF!"])  # an error cell on another sheet is not this table's
+    ws = book.create_sheet("评价数据")
+    for row in [["统一社会信用代码", "年度", "实缴税金", "投产日期"], [A, 2021, "#VALUE!", "#N/A"], [B, 2021, 2.0, None]]:
+        ws.append(row)
+    path = tmp_path / "firms.xlsx"
+    book.save(path)
+    problems = check_firms(path, sheet="评价数据")
+    noted = sorted(p.message for p in problems if "spreadsheet error" in p.message)
+    assert noted == ["1 spreadsheet error value(s) (#N/A) read as missing: rows 2",
+                     "1 spreadsheet error value(s) or infinities (#VALUE!) read as missing: rows 2"]
+    firms = read_firms(path, sheet="评价数据")
+    assert np.isnan(firms["tax"].iloc[0]) and pd.isna(firms["production_date"].iloc[0])
