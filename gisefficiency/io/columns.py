@@ -12,9 +12,21 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 
+import numpy as np
+import pandas as pd
+
 from gisefficiency.core.constants import M2_PER_MU
 from gisefficiency.core.errors import ConfigError
-from gisefficiency.core.schema import ALIASES, FIRM_COLUMNS, LAND_COLUMNS, PARCEL_COLUMNS
+from gisefficiency.core.schema import (
+    ALIASES,
+    AREA_UNIT_CODES,
+    AREA_UNIT_FIELD,
+    FIRM_COLUMNS,
+    LAND_COLUMNS,
+    PARCEL_COLUMNS,
+    PARCEL_EXTRA_COLUMNS,
+    READ_FLAG_COLUMNS,
+)
 
 #: Money -> 万元 (every money figure in the documents is in 万元).
 MONEY_UNITS: dict[str, float] = {
@@ -111,7 +123,7 @@ def alias_lookup(aliases: Mapping[str, str] | None = None) -> dict[str, str]:
     keeps a column apart, e.g. a second tax column mapped to ``"tax_other"``).
     """
     lookup: dict[str, str] = {}
-    for name in (*PARCEL_COLUMNS, *FIRM_COLUMNS, *LAND_COLUMNS):
+    for name in (*PARCEL_COLUMNS, *PARCEL_EXTRA_COLUMNS, *FIRM_COLUMNS, *READ_FLAG_COLUMNS, *LAND_COLUMNS):
         lookup[normalise_header(name)] = name
     for header, name in ALIASES.items():
         lookup[normalise_header(header)] = name
@@ -186,6 +198,33 @@ def find_unit(column: str, header: object) -> tuple[float, str | None]:
     if unit in table:
         return table[unit], None
     return 1.0, unit
+
+
+def unit_field(headers: Iterable[object]) -> object | None:
+    """The header of a layer's area-unit field (``MJDW`` 面积单位, in any case), or None."""
+    key = normalise_header(AREA_UNIT_FIELD)
+    return next((h for h in headers if normalise_header(h) in (key, "面积单位")), None)
+
+
+def area_unit_factors(units: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row factor to m2 from an area-unit field, and the rows whose unit is not understood.
+
+    A 宗地 layer may give ZDMJ in the unit its MJDW field names, row by row: the register's codes
+    (1 平方米, 2 亩, 3 公顷, ``schema.AREA_UNIT_CODES``) or a unit's name (``AREA_UNITS``). Empty cells
+    give 1.0 (square metres, the standard's default); unknown ones give 1.0 and are flagged so the
+    caller can name them. Looked up per distinct value.
+    """
+    codes, distinct = pd.factorize(pd.Series(units, copy=False), use_na_sentinel=True)
+    # One slot more for missing cells (code -1 takes the last): square metres, known.
+    factor = np.ones(len(distinct) + 1)
+    known = np.ones(len(distinct) + 1, dtype=bool)
+    for i, raw in enumerate(distinct):
+        text = normalise_unit(raw)
+        text = re.sub(r"^(\d+)\.0+$", r"\1", text)  # 3.0 from a number field
+        unit = AREA_UNIT_CODES.get(text, text)
+        f = AREA_UNITS.get(normalise_unit(unit))
+        factor[i], known[i] = (f, True) if f is not None else (1.0, text == "")
+    return factor[codes], ~known[codes]
 
 
 def dedupe(names: Iterable[str]) -> list[str]:

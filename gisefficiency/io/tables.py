@@ -9,8 +9,11 @@ negative tax, missing energy, ...) for ``gisefficiency validate``.
 
 from __future__ import annotations
 
+import html
 import logging
 import os
+import re
+import zipfile
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -23,32 +26,35 @@ from gisefficiency.core.crs import COORD_SYSTEMS
 from gisefficiency.core.errors import ConfigError, InputError, Problem, format_ids
 from gisefficiency.core.schema import (
     FIRM_COLUMNS,
-    FLAG_FIRM_COLUMNS,
     KIND_VALUES,
     NUMERIC_FIRM_COLUMNS,
+    READ_FLAG_COLUMNS,
     SCALE_VALUES,
 )
 from gisefficiency.io.columns import (
     COLUMN_UNITS,
     alias_lookup,
+    area_unit_factors,
     dedupe,
     find_unit,
     match_header,
     match_wide_header,
     unit_factor,
+    unit_field,
 )
 from gisefficiency.io.sheets import Grid, blank_rows, header_names, locate_table, read_grid, text_cells
 from gisefficiency.io.values import (
     as_code,
     as_text,
     code_column,
+    date_column,
+    industry_codes,
     is_coded_text,
     is_one_of,
     normalize_days,
+    number_column,
     parse_choice,
-    parse_dates,
     parse_flags,
-    parse_numbers,
     parse_years,
     repeated_code_years,
     valid_codes,
@@ -65,7 +71,7 @@ _CODES = ("uscc", "holder_uscc")
 _PARSE_THREADS, _PARSE_THREADS_FROM = 2, 200_000
 # Column of the frame being read: each row's position among the distinct USCCs (never a header).
 _USCC_KEY = "\x00uscc_code"
-_TEXT = ("name", "industry", "parcel_id", "land_use", "street")
+_TEXT = ("name", "parcel_id", "land_use", "street")
 _NUMBERS = (*NUMERIC_FIRM_COLUMNS, "lon", "lat", "cert_area_m2", "floor_area_m2", "building_height_m")
 _DATES = ("production_date", "supply_date")
 _CHOICES: dict[str, dict[str, str]] = {"scale": SCALE_VALUES, "coord_sys": COORD_SYSTEMS, "kind": KIND_VALUES}
@@ -166,7 +172,8 @@ def read_land(
     path
         .xlsx, .xls, .csv or .parquet with one row per firm and parcel.
     aliases, sheet, header_row
-        As in :func:`read_firms`. Kind accepts 自有/own/1 and 租赁/leased/0 (see ``KIND_VALUES``).
+        As in :func:`read_firms`. Kind is the row's firm's side (``KIND_VALUES``): 自有/自用/own/1, and
+        出租/出租方 (it lets its land out, so it owns it) -> "own"; 租赁/承租/租用/leased/0 -> "leased".
 
     Raises
     ------
@@ -300,9 +307,19 @@ def _load_table(
     """
     file = str(path)
     lookup = alias_lookup(aliases)
+    read_sheets: dict[int, str | int | None] = {}
+
+    def read(path: Path, *, sheet: str | int | None = None) -> Grid:
+        grid = read_grid(path, sheet=sheet)
+        read_sheets[id(grid)] = sheet  # which sheet the table was found on, for its error cells
+        return grid
+
     grid: Grid
     grid, pos = locate_table(path, lookup, sheet=sheet, header_row=header_row, expected=expected, section=section,
-                             read=read_grid)
+                             read=read)
+    # Error cells of a workbook (#DIV/0!, ...), which the sheet reader gives as empty ones.
+    error_cells = (_excel_error_cells(path, read_sheets.get(id(grid))) if path.suffix.lower() in (".xlsx", ".xlsm")
+                   else {})
     headers = header_names(grid, pos)
     body = grid.cells.iloc[pos + 1:]
     src_row = pd.Series(body.index.to_numpy() + grid.first_row, index=body.index)
@@ -345,7 +362,7 @@ def _load_table(
         found: list[Problem] = []  # per column, so that problems keep the column order
         if name == "uscc":
             return code_column(body[j]), found
-        column = _parse(name, header, body[j], src_row, factors, file, found)
+        column = _parse(name, header, body[j], src_row, factors, file, found, errors=error_cells.get(j))
         if j in grid.coded and is_coded_text(column.dtype):  # an extra column, kept as read
             column = text_cells(column)
         return (column,), found
@@ -364,8 +381,22 @@ def _load_table(
             columns[name] = result[0]
     frame = pd.DataFrame(columns, index=body.index, copy=False)  # no 2-D block copy of 1M-row columns
     frame["src_row"] = src_row
+    unit_header = unit_field(headers)
+    if unit_header is not None and "cert_area_m2" in frame:
+        # ZDMJ in the unit the row's MJDW names (1 平方米, 2 亩, 3 公顷).
+        raw_units = body[headers.index(unit_header)]
+        factor, unknown = area_unit_factors(raw_units)
+        frame["cert_area_m2"] = frame["cert_area_m2"] * factor
+        if unknown.any():
+            rows = src_row[unknown].astype(int).tolist()
+            problems.append(Problem(
+                f"area unit(s) {', '.join(sorted(set(map(str, raw_units[unknown]))))} not understood; "
+                f"those areas are taken as m2: rows {format_ids(rows, limit=10)}",
+                fix=f"write 1 (平方米), 2 (亩) or 3 (公顷) in column {unit_header!r}", file=file,
+                column=str(unit_header), severity="warning"))
     if wide:
-        frame = _melt(frame, {k: _parse(k[0], h, body[j], src_row, factors, file, problems)
+        frame = _melt(frame, {k: _parse(k[0], h, body[j], src_row, factors, file, problems,
+                                        errors=error_cells.get(j))
                               for k, (j, h) in wide.items()})
     source = {name: header for name, (_, header) in static.items()}
     source.update({m: h for (m, _), (_, h) in wide.items()})
@@ -382,22 +413,30 @@ def _clash(file: str, name: str, headers: list[str]) -> Problem:
 
 
 def _parse(name: str, header: str, raw: pd.Series, src_row: pd.Series, factors: Mapping[str, float],
-           file: str, problems: list[Problem]) -> pd.Series:
-    """Parse one column by its canonical name, appending a Problem per unreadable cell."""
-    parser: Callable[[pd.Series], tuple[pd.Series, pd.Series]] | None = None
+           file: str, problems: list[Problem], *, errors: Mapping[int, str] | None = None) -> pd.Series:
+    """Parse one column by its canonical name, appending a Problem per unreadable cell.
+
+    Numbers and dates also add one warning per column for the cells read as missing (spreadsheet
+    errors, infinities) or by a guess (a bare year, ``2020.1``), naming their rows. ``errors`` are the
+    column's error cells of a workbook (row as seen in Excel -> ``#DIV/0!``, ...), read as empty
+    cells: they are warned about as text error values are.
+    """
+    parser: Callable[[pd.Series], tuple[pd.Series, ...]] | None = None
     kind = ""
     if name in _CODES:
         return as_code(raw)
     if name in _TEXT:
         return as_text(raw)
+    if name == "industry":
+        return industry_codes(raw)  # "C3311" and "3311" alike
     if name == "year":
         parser, kind = parse_years, "year"
     elif name in _NUMBERS:
-        parser, kind = parse_numbers, "number"
-    elif name in FLAG_FIRM_COLUMNS:
+        parser, kind = number_column, "number"
+    elif name in READ_FLAG_COLUMNS:
         parser, kind = parse_flags, "flag"
     elif name in _DATES:
-        parser, kind = parse_dates, "date"
+        parser, kind = date_column, "date"
     elif name in _CHOICES:
         mapping = _CHOICES[name]
 
@@ -407,13 +446,36 @@ def _parse(name: str, header: str, raw: pd.Series, src_row: pd.Series, factors: 
         kind = "one of " + ", ".join(sorted(set(mapping)))
     if parser is None:
         return raw  # extra column: kept as read
-    values, bad = parser(raw)
+    values, bad, *noted = parser(raw)
+    if errors:
+        at = src_row.isin(errors).to_numpy(bool)
+        raw = raw.astype(object).where(~at, src_row.map(errors))  # the error texts, for the message
+        if kind == "number":
+            noted = [noted[0] | at]
+        elif at.any():
+            rows = src_row[at].astype(int).tolist()
+            problems.append(Problem(
+                f"{len(rows)} spreadsheet error value(s) ({', '.join(sorted(set(raw[at])))}) read as missing: "
+                f"rows {format_ids(rows, limit=10)}", fix=f"correct the cell(s) in column {header!r}", file=file,
+                column=header, severity="warning"))
     what = _WHAT.get(kind, kind)
     problems.extend(
         Problem(f"not {what}", fix=f"correct the cell in column {header!r}", file=file, row=int(r),
                 column=header, value=v)
         for r, v in zip(src_row[bad], raw[bad], strict=True)
     )
+    if noted and noted[0].any():
+        rows = src_row[noted[0]].astype(int).tolist()
+        shown = sorted(set(map(str, raw[noted[0]])))[:5]
+        if kind == "number":
+            message, fix = (f"{len(rows)} spreadsheet error value(s) or infinities ({', '.join(shown)}) read as "
+                            f"missing: rows {format_ids(rows, limit=10)}",
+                            f"enter the figure in column {header!r}, or leave the cell empty if it is not known")
+        else:
+            message, fix = (f"{len(rows)} date(s) read by a guess ({', '.join(shown)}): a bare year as 1 January, "
+                            f"2020.1 as January (Excel writes 2020.10 so too): rows {format_ids(rows, limit=10)}",
+                            f"write the full date in column {header!r}, e.g. 2020-10-01")
+        problems.append(Problem(message, fix=fix, file=file, column=header, severity="warning"))
     if kind == "number":
         factor = factors.get(name)
         if factor is None:
@@ -428,6 +490,69 @@ def _parse(name: str, header: str, raw: pd.Series, src_row: pd.Series, factors: 
     if kind == "date":
         values = normalize_days(values)  # calendar dates: a time of day stored with them is dropped
     return values
+
+
+# An error cell's start tag (``<c r="B3" t="e">``, any attribute order, any namespace prefix).
+_ERROR_CELL = re.compile(rb'<(?:\w+:)?c\b([^>]*\bt="e"[^>]*)>')
+_REF = re.compile(rb'\br="([A-Z]+)([0-9]+)"')
+_VALUE = re.compile(rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>")
+_CELL_END = re.compile(rb"</(?:\w+:)?c>")
+
+
+def _excel_error_cells(path: Path, sheet: str | int | None) -> dict[int, dict[int, str]]:
+    """Error cells (``t="e"``: #DIV/0!, #N/A, ...) of one sheet of an .xlsx: column position -> {row: text}.
+
+    The sheet reader gives them as empty cells, so without this a formula's #DIV/0! would be missing
+    without a word. The sheet's XML is searched for the error type first (a byte search), so a
+    workbook without error cells costs one read of the sheet part, and only the error cells' tags are
+    matched. Unreadable workbooks give {} (the sheet reader reports them).
+    """
+    try:
+        with zipfile.ZipFile(path) as book:
+            part = _sheet_part(book, sheet)
+            data = book.read(part) if part else b""
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return {}
+    if b't="e"' not in data:
+        return {}
+    out: dict[int, dict[int, str]] = {}
+    for cell in _ERROR_CELL.finditer(data):
+        ref = _REF.search(cell.group(1))
+        end = _CELL_END.search(data, cell.end())  # a formula may come first: <f>A1/B1</f><v>#DIV/0!</v></c>
+        value = _VALUE.search(data, cell.end(), end.start()) if ref and end else None
+        if value is None:
+            continue
+        col = 0
+        for ch in ref.group(1):
+            col = col * 26 + ch - 64
+        out.setdefault(col - 1, {})[int(ref.group(2))] = value.group(1).decode("utf-8", "replace")
+    return out
+
+
+def _sheet_part(book: zipfile.ZipFile, sheet: str | int | None) -> str | None:
+    """Zip member of a sheet chosen as the sheet reader chooses it (None: the first; a name; a position)."""
+    workbook = book.read("xl/workbook.xml").decode("utf-8", "replace")
+    sheets = []  # (name, relationship id) in the workbook's order, attributes in any order
+    for attrs in re.findall(r"<(?:\w+:)?sheet\b([^>]*)>", workbook):
+        name, rid = re.search(r'\bname="([^"]*)"', attrs), re.search(r'\br:id="([^"]*)"', attrs)
+        if name and rid:
+            sheets.append((html.unescape(name.group(1)), rid.group(1)))
+    if not sheets:
+        return None
+    if sheet is None:
+        rid = sheets[0][1]
+    elif isinstance(sheet, int):
+        rid = sheets[sheet][1] if 0 <= sheet < len(sheets) else ""
+    else:
+        rid = next((r for n, r in sheets if n == sheet), "")
+    rels = book.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+    for attrs in re.findall(r"<(?:\w+:)?Relationship\b([^>]*)>", rels):
+        if re.search(rf'\bId="{re.escape(rid)}"', attrs):
+            target = re.search(r'\bTarget="([^"]*)"', attrs)
+            if target:
+                t = target.group(1)
+                return t.lstrip("/") if t.startswith("/") else "xl/" + t
+    return None
 
 
 def _melt(frame: pd.DataFrame, wide: Mapping[tuple[str, int], pd.Series]) -> pd.DataFrame:

@@ -3,7 +3,8 @@
 Every parser takes a Series of raw cells (numbers, text, datetimes, None) and returns the parsed
 Series (same index) and a boolean mask of cells that are present but cannot be understood, so the
 caller can report each one with its row. Missing cells ("", "—", "无数据", ...) become NaN/NA,
-never 0.
+never 0. ``number_column`` and ``date_column`` also return the cells read in a way the caller should
+warn about: spreadsheet errors and infinities taken as missing, dates whose reading is a guess.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gisefficiency.core.schema import FALSE_VALUES, MISSING_VALUES, TRUE_VALUES
+from gisefficiency.core.schema import (
+    FALSE_VALUES,
+    LAND_USE_CODES,
+    LAND_USE_WORDS,
+    MISSING_VALUES,
+    SPREADSHEET_ERRORS,
+    TRUE_VALUES,
+)
 from gisefficiency.core.uscc import is_valid_uscc, valid_bytes
 
 #: Texts that mean "no value" in a numeric column: schema.MISSING_VALUES plus 无 ("none").
@@ -231,35 +239,65 @@ def missing_mask(values: pd.Series, extra: frozenset[str] = frozenset()) -> pd.S
 def parse_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Numbers written as ``1234.5``, ``"1,234.5"``, ``"１２３"``, ``"(12)"`` (negative).
 
+    Spreadsheet errors (``#DIV/0!``, ``#N/A``, ...) and infinities are missing; :func:`number_column`
+    also says which cells they were.
+
     Returns
     -------
     tuple of Series
         float values (NaN where missing or unreadable) and the mask of unreadable cells.
     """
+    number, bad, _ = number_column(values)
+    return number, bad
+
+
+def number_column(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """:func:`parse_numbers` and the mask of cells taken as missing that the caller should warn about.
+
+    A tax of ``inf`` (a division by zero exported from a formula) or ``#DIV/0!`` is no figure: it is
+    missing in every format (a CSV's text, an .xlsx cell stored as text, a Parquet float), never a
+    number or an unreadable cell, and the third mask names those cells so the reader can list their rows.
+
+    Returns
+    -------
+    tuple of Series
+        float values (NaN where missing, unreadable, an error value or infinite), the mask of
+        unreadable cells and the mask of error values and infinities.
+    """
     s = pd.Series(values, copy=False)
     if pd.api.types.is_numeric_dtype(s.dtype):
-        return s.astype(float), pd.Series(False, index=s.index)
+        number = s.astype(float)
+        infinite = np.isinf(number.to_numpy())
+        none = pd.Series(False, index=s.index)
+        if infinite.any():
+            return number.mask(infinite), none, pd.Series(infinite, index=s.index)
+        return number, none, none
     if _is_arrow_text(s.dtype):
         fast = _arrow_numbers(s)
         if fast is not None:
-            return fast, pd.Series(False, index=s.index)
+            none = pd.Series(False, index=s.index)
+            return fast, none, none
     uniques, codes = _unique(s)
     number = pd.to_numeric(uniques.astype(object), errors="coerce").astype(float)
+    dropped = pd.Series(np.isinf(number.to_numpy()), index=uniques.index)
     slow = number.isna()
+    bad = pd.Series(False, index=uniques.index)
     if slow.any():
-        # Only texts the C parser refused: thousands separators, full-width digits, (12), 无, ...
+        # Only texts the C parser refused: thousands separators, full-width digits, (12), 无, #DIV/0!, ...
         text = _fold(uniques[slow])
-        missing = text.isin(NUMERIC_MISSING).fillna(True)
+        error = text.str.upper().isin(SPREADSHEET_ERRORS).fillna(False)
+        missing = text.isin(NUMERIC_MISSING).fillna(True) | error
         clean = text.str.replace(r"[,\s]", "", regex=True)
         negative = clean.str.fullmatch(r"\(.*\)").fillna(False)
         clean = clean.where(~negative, "-" + clean.str.slice(1, -1))
+        clean = clean.str.replace(r"^([+-]?)∞$", r"\1inf", regex=True)
         number[slow] = pd.to_numeric(clean.mask(missing).astype(object), errors="coerce").astype(float)
-        bad = pd.Series(False, index=uniques.index)
         bad[slow] = (~missing & number[slow].isna()).to_numpy(bool)
-    else:
-        bad = pd.Series(False, index=uniques.index)
+        dropped[slow] = (error | np.isinf(number[slow])).to_numpy(bool)
+    number = number.mask(dropped.to_numpy(bool))
     out, flags = _spread(number, bad, codes, s.index)
-    return out.astype(float), flags
+    gone = _spread(number, dropped, codes, s.index)[1]
+    return out.astype(float), flags, gone
 
 
 def _arrow_numbers(text: pd.Series) -> pd.Series | None:
@@ -299,14 +337,18 @@ def parse_years(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def parse_flags(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Yes/no cells (是/否, 1/0, true/false, √, 有效/无效) -> pandas ``boolean``; empty cells -> NA.
+    """Yes/no cells (是/否, 1/0, True/False, Y/N, √/×, 有/无, 有效/无效) -> pandas ``boolean``; empty cells -> NA.
+
+    The one parser of every yes/no column (``schema.READ_FLAG_COLUMNS``); spellings are
+    ``schema.TRUE_VALUES`` and ``schema.FALSE_VALUES``, compared NFKC-folded in lower case.
 
     An empty cell means "not known", not "no" (missing stays missing), although
     ``schema.FALSE_VALUES`` lists ``""``.
     """
     s = pd.Series(values, copy=False)
     uniques, codes = _unique(s)
-    text = _fold(uniques).str.lower()
+    # "1.0"/"0.0": a CSV written from a float column (a 0/1 column with blanks becomes one).
+    text = _fold(uniques).str.lower().str.replace(r"^([01])\.0+$", r"\1", regex=True)
     missing = text.isin(MISSING_VALUES).fillna(True).to_numpy(bool)
     true = text.isin(TRUE_VALUES).fillna(False).to_numpy(bool)
     false = text.isin(FALSE_VALUES - {""}).fillna(False).to_numpy(bool) & ~true
@@ -316,6 +358,44 @@ def parse_flags(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     bad = pd.Series(~missing & ~true & ~false, index=uniques.index)
     out, flags = _spread(flag, bad, codes, s.index)
     return out.astype("boolean"), flags
+
+
+def industry_codes(values: pd.Series) -> pd.Series:
+    """GB/T 4754 industry codes without their section letter: ``"C3311"``, ``"c 3311"``, ``3311`` -> ``"3311"``.
+
+    Prefix tests of presets (``industry = ["17", "18"]``) and the report's divisions then see one
+    spelling. Text that is no code is kept as written (folded as :func:`as_text` folds it).
+    """
+    s = pd.Series(values, copy=False)
+    uniques, codes = _unique(s)
+    text = _fold(uniques)
+    text = text.mask(text.isin(MISSING_VALUES))
+    text = text.str.replace(r"^[A-Ta-t]\s*[-_]?\s*(?=\d{2,6}$)", "", regex=True)
+    out, _ = _spread(text.astype("string[pyarrow]"), pd.Series(False, index=text.index), codes, s.index)
+    return out.astype(_STRING)
+
+
+def land_use_class(values: pd.Series) -> pd.Series:
+    """Land use (a code or a name) -> ``"industrial"``, ``"storage"``, ``"mining"``, ``"other"``; NA if missing.
+
+    Codes: ``schema.LAND_USE_CODES`` (GB/T 21010-2017 ``0601``, the 2023 用地用海分类 ``1001`` and its
+    ``100101``-``100103``, GB/T 21010-2007 ``061``, GB 50137 ``M``/``M2``/``W1``); an Excel number cell
+    that lost its leading zero (``601``) is read as ``0601``. Names: the words of
+    ``schema.LAND_USE_WORDS`` (工业用地, 二类工业用地, 物流仓储用地, ...). Computed per distinct value.
+    """
+    s = pd.Series(values, copy=False)
+    uniques, codes = _unique(s)
+    text = _fold(uniques).str.upper().str.replace(r"\s+", "", regex=True)
+    text = text.mask(text.isin(MISSING_VALUES))
+    key = text.str.replace(r"^(\d{4})\d{2}$", r"\1", regex=True)              # 100101 -> 1001
+    key = key.str.replace(r"^([1-9]\d{2})$", r"0\1", regex=True)               # 601 -> 0601
+    key = key.str.replace(r"^([MW])\d*$", r"\1", regex=True)                   # M2 -> M
+    out = key.map(LAND_USE_CODES, na_action="ignore").astype(object)
+    for word, cls in LAND_USE_WORDS.items():
+        out[out.isna() & text.str.contains(word, regex=False).fillna(False)] = cls
+    out = out.where(text.isna(), out.fillna("other"))  # missing stays missing
+    result, _ = _spread(out.astype("string[pyarrow]"), pd.Series(False, index=text.index), codes, s.index)
+    return result.astype(_STRING)
 
 
 def parse_choice(values: pd.Series, mapping: dict[str, str]) -> tuple[pd.Series, pd.Series]:
@@ -332,45 +412,78 @@ def parse_choice(values: pd.Series, mapping: dict[str, str]) -> tuple[pd.Series,
 
 
 def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Dates as Excel cells or serial numbers, "2019-05-01", "2019/5/1", "2019.5.1", "2019年5月1日", "20190501".
+    """Dates as bureaus write them (see :func:`date_column`).
 
     Returns
     -------
     tuple of Series
         ``datetime64[ns]`` values (NaT where missing or unreadable) and the mask of unreadable cells.
     """
+    dates, bad, _ = date_column(values)
+    return dates, bad
+
+
+def date_column(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Dates from date cells, Excel serial numbers and texts, a column at a time; and the guessed ones.
+
+    Read: date cells; Excel serial numbers (1900 system) in numeric cells or as bare digits;
+    ``2020-6-15``, ``2020/6/15``, ``2020.6.15``, ``2020年6月15日`` (a time after the date is dropped),
+    ``20200615``; months ``2020.06``, ``2020-06``, ``2020/6``, ``2020年6月``, ``202006``, which are read
+    as the first day of the month (the day a month-only record starts, the usual reading in bureau
+    台账; for a supply date or a production start it errs towards the earlier date).
+
+    Guessed (returned in the third mask so the reader warns): a bare year (``2020``, ``2020年``: read as
+    1 January, never as the Excel serial 2020, which is 1905-07-12); and ``2020.1``, which Excel
+    makes of both January (2020.01) and October (2020.10) in a number cell: read as January.
+
+    Returns
+    -------
+    tuple of Series
+        ``datetime64[ns]`` values (NaT where missing or unreadable), the mask of unreadable cells and
+        the mask of cells read by a guess.
+    """
     s = pd.Series(values, copy=False)
+    none = pd.Series(False, index=s.index)
     if isinstance(s.dtype, pd.ArrowDtype) and pa.types.is_date(s.dtype.pyarrow_dtype):  # GeoParquet dates
         ticks = pc.cast(pa.array(s.array), pa.timestamp("ms")).to_numpy(zero_copy_only=False)
-        return _datetimes_ns(pd.Series(ticks, index=s.index))
+        return (*_datetimes_ns(pd.Series(ticks, index=s.index)), none)
     if pd.api.types.is_datetime64_any_dtype(s.dtype):
         out = s if s.dt.tz is None else s.dt.tz_localize(None)
-        return _datetimes_ns(out)
+        return (*_datetimes_ns(out), none)
     uniques, codes = _unique(s)
     text = _fold(uniques)
     text = text.mask(text.isin(MISSING_VALUES))
     missing = text.isna()
     out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
 
-    number = pd.to_numeric(text.where(text.str.fullmatch(r"\d+(\.\d+)?").fillna(False)).astype(object),
-                           errors="coerce")
-    compact = text.str.fullmatch(r"(19|20)\d{6}").fillna(False)
-    serial = number.notna() & ~compact & (number >= _SERIAL_MIN) & (number < _SERIAL_MAX)
-    if serial.any():
-        days = np.floor(number[serial].to_numpy(float))
-        out[serial] = EXCEL_EPOCH + pd.to_timedelta(days, unit="D")
-
-    ymd = text.str.replace(r"[年月/.]", "-", regex=True).str.replace("日", "", regex=False)
-    parts = ymd.str.extract(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
-    from_compact = text.str.extract(r"^(\d{4})(\d{2})(\d{2})$")
-    parts = parts.where(parts[0].notna(), from_compact.where(compact))
-    has = parts[0].notna() & ~serial
+    # Calendar forms first: a year-month or year-month-day in any of the spellings above.
+    ymd = text.str.replace(r"[年月/.]", "-", regex=True).str.replace(r"[日号]", "", regex=True)
+    parts = ymd.str.extract(r"^((?:19|20)\d{2})-(\d{1,2})(?:-(\d{1,2}))?-?"
+                            r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+    compact = text.str.extract(r"^((?:19|20)\d{2})(0[1-9]|1[0-2])(\d{2})?$")
+    parts = parts.where(parts[0].notna(), compact.set_axis(parts.columns, axis=1))
+    year_only = text.str.extract(r"^((?:19|20)\d{2})(?:\.0+)?年?$")[0]
+    # "2020.1" may be January or October (Excel drops the 0 of 2020.10 in a number cell).
+    guessed = (text.str.fullmatch(r"(?:19|20)\d{2}\.1").fillna(False) | year_only.notna()).astype(bool)
+    parts[0] = parts[0].fillna(year_only)
+    parts[1] = parts[1].where(year_only.isna(), "1")
+    parts[2] = parts[2].fillna("1")
+    has = parts[0].notna()
     if has.any():
         frame = parts[has].astype(int).set_axis(["year", "month", "day"], axis=1)
         out[has] = pd.to_datetime(frame, errors="coerce")
+
+    # Excel serial numbers: the other plain numbers (a calendar form above never is one).
+    number = pd.to_numeric(text.where(text.str.fullmatch(r"\d+(\.\d+)?").fillna(False) & ~has).astype(object),
+                           errors="coerce")
+    serial = number.notna() & (number >= _SERIAL_MIN) & (number < _SERIAL_MAX)
+    if serial.any():
+        days = np.floor(number[serial].to_numpy(float))
+        out[serial] = EXCEL_EPOCH + pd.to_timedelta(days, unit="D")
     bad = (~missing & out.isna()).astype(bool)
+    guessed = guessed & out.notna()
     dates, flags = _spread(out, bad, codes, s.index)
-    return dates.astype("datetime64[ns]"), flags
+    return dates.astype("datetime64[ns]"), flags, _spread(out, guessed, codes, s.index)[1]
 
 
 def _datetimes_ns(values: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -50,7 +50,7 @@ from gisefficiency.core.grouped import (
     unit_of,
 )
 from gisefficiency.core.ids import arrow_ids, encode, positions, run_heads
-from gisefficiency.core.schema import FLAG_FIRM_COLUMNS, NUMERIC_FIRM_COLUMNS
+from gisefficiency.core.schema import EXTRA_FLAG_COLUMNS, FLAG_FIRM_COLUMNS, NUMERIC_FIRM_COLUMNS
 from gisefficiency.link.codes import codes_for
 
 __all__ = [
@@ -106,11 +106,6 @@ EMISSION_COLUMNS: tuple[str, ...] = ("cod_t", "nh3n_t", "so2_t", "nox_t")
 
 #: Summed inputs of a unit (万元, tce, 万kWh, t, persons).
 INPUT_COLUMNS: tuple[str, ...] = (*NUMERIC_FIRM_COLUMNS, "emission_t")
-
-#: Optional yes/no columns some rule sets use (Suichang's 淘汰关停/腾笼换鸟 clauses); carried when present.
-EXTRA_FLAG_COLUMNS: tuple[str, ...] = (
-    "zombie", "unlicensed", "banned_industry", "non_industrial_tenant", "auction_non_industrial",
-)
 
 #: Unit attributes taken from the unit's representative firm (its own row, else the first member's).
 ATTRIBUTE_COLUMNS: tuple[str, ...] = (

@@ -759,3 +759,34 @@ def test_input_errors_name_the_files_given():
     with pytest.raises(InputError, match=r"^用地\.csv: land rows lack column\(s\) kind"):
         link_firms(grid_parcels(), firms, land=land_rows([("A", "P1", "own", 1.0)]).drop(columns="kind"),
                    sources=src)
+
+
+# --- who leases to whom ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("owner_kind", "tenant_kind"), [("出租", "承租"), ("出租方", "租赁"), ("自有", "租用"),
+                                                         ("自用", "承租方"), ("lessor", "lessee")])
+def test_letting_out_makes_the_row_s_firm_the_owner(owner_kind, tenant_kind):
+    """出租 (the row's firm lets its land out) is the owner's side: on a 12-mu parcel with 10,000 m2 of
+    floor, the tenant's 3,000 m2 give it 12 x 3,000 / 10,000 = 3.6 mu and the owner keeps 8.4 mu (read
+    as a second tenant, 出租 gave each 6.0 mu)."""
+    firms = panel([{"uscc": "A"}, {"uscc": "B"}])
+    land = land_rows([("A", "P1", owner_kind, 3000.0), ("B", "P1", tenant_kind, 3000.0)])
+    parcels = grid_parcels(floor_area_m2=[10_000.0] + [np.nan] * 8, land_mu=[12.0] + [10.0] * 8)
+    links = link_firms(parcels, firms, land=land)
+    assert share(links, "A", "P1") == pytest.approx(8.4)
+    assert share(links, "B", "P1") == pytest.approx(3.6)
+    kinds = links.shares.set_index("uscc")["kind"]
+    assert kinds["A"] == "own" and kinds["B"] == "leased"
+    grouped = link_firms(parcels, firms, land=land, tenant_mode="separate_group")
+    assert grouped.firm_links["tenant"].to_dict() == {"A": False, "B": True}
+
+
+def test_land_file_kinds_from_either_side(tmp_path):
+    from gisefficiency.io.tables import read_land
+
+    path = tmp_path / "用地.csv"
+    path.write_text("统一社会信用代码,地块编号,用地类型,使用面积(平方米)\n"
+                    "A1,P1,出租,3000\nB1,P1,承租,3000\nC1,P2,自用,\nD1,P3,出租方,\nE1,P3,租入,500\n",
+                    encoding="utf-8")
+    land = read_land(path)
+    assert land["kind"].tolist() == ["own", "leased", "own", "own", "leased"]
