@@ -71,6 +71,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "achieved": ("可完成", "Achievable"),
     "target": ("目标", "Target"),
     "progress": ("完成度", "Progress"),
+    "no_blocks": ("没有低效连片区块达到最小面积（{min_area_mu}亩，相邻间距{gap_m}米）：本次未划出连片区块。",
+                  "No contiguous low-efficiency block reached the minimum area ({min_area_mu} mu, neighbours "
+                  "within {gap_m} m): this run found no block."),
+    "no_blocks_plain": ("没有低效连片区块达到最小面积：本次未划出连片区块。",
+                        "No contiguous low-efficiency block reached the minimum area: this run found no block."),
+    "scenario_empty": ("{name}（空：未选中任何地块）", "{name} (empty: nothing selected)"),
     "all_blocks": ("全部连片区块", "All blocks"),
     "no_targets": ("所用政策未设定量化目标。", "The policy sets no numeric targets."),
     "tax_expected": ("预期税收(万元)", "Expected tax (10k yuan)"),
