@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gisefficiency.core.schema import FIRM_COLUMNS, PARCEL_COLUMNS
@@ -66,6 +66,7 @@ def test_parcels_stay_a_geodataframe_with_their_geometry():
     assert np.isnan(out.at["P1", "cert_area_m2"]) and out["supply_date"].isna().all()
 
 
+@settings(deadline=None, max_examples=50)  # pandas frame building, not the code under test, sets the pace
 @given(st.sets(st.sampled_from(FIRM_OPTIONAL)), st.integers(0, 5))
 def test_any_subset_absent_gives_the_whole_schema_with_kept_values_unchanged(absent, n):
     full = with_optional_columns(pd.DataFrame({"uscc": [f"U{i}" for i in range(n)], "year": 2021, "tax": 1.0}), "firms")
