@@ -99,7 +99,7 @@ def _run(config: Config, *, step: Step | None) -> Result:
     from gisefficiency.blocks.find import find_blocks
     from gisefficiency.evaluate.policy import load_preset
     from gisefficiency.evaluate.verdicts import evaluate, flag_parcels
-    from gisefficiency.io.optional import with_optional_columns
+    from gisefficiency.io.optional import missing_optional, with_optional_columns
     from gisefficiency.io.tables import read_firms
     from gisefficiency.metrics.indicators import parcel_metrics, unit_metrics
 
@@ -142,12 +142,17 @@ def _run(config: Config, *, step: Step | None) -> Result:
         with step("读取数据、地块面积 / reading inputs, land area"):
             start = time.perf_counter()
             firms_job = beside("read_firms", read_firms, config.firms.path, **firm_options(config))
-            # An absent optional column is a column of blanks: every stage and output sees one schema.
-            parcels = with_optional_columns(read_configured_parcels(config), "parcels")
+            # An absent optional column is a column of blanks: every stage and output sees one schema
+            # (the report names the absent ones).
+            parcels = read_configured_parcels(config)
+            absent = {"parcels": missing_optional(parcels, "parcels")}
+            parcels = with_optional_columns(parcels, "parcels")
             land = read_configured_land(config)
             with clock("land"):
                 parcels = prepare_configured_parcels(config, parcels)
-            firms = with_optional_columns(firms_job.result(), "firms")
+            firms = firms_job.result()
+            absent["firms"] = missing_optional(firms, "firms")
+            firms = with_optional_columns(firms, "firms")
             # Reading is the phase less the land preparation done while the firm table was read.
             timings["read"] = time.perf_counter() - start - timings["land"]
 
@@ -234,6 +239,7 @@ def _run(config: Config, *, step: Step | None) -> Result:
             "firms_path": str(config.firms.path),
             "timings_s": timings,
             "parcel_panel": parcel_panel,
+            "absent_columns": absent,
             # The block settings, for reports that say which threshold no block reached.
             "blocks": {"gap_m": config.blocks.gap_m, "min_area_mu": config.blocks.min_area_mu},
         },

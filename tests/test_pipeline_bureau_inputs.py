@@ -19,6 +19,7 @@ from gisefficiency.blocks.table import BLOCK_COLUMNS
 from gisefficiency.config import config_from_dict
 from gisefficiency.core.errors import ConfigError
 from gisefficiency.core.schema import FIRM_COLUMNS, NUMERIC_FIRM_COLUMNS, PARCEL_COLUMNS
+from gisefficiency.io.optional import optional_columns
 from gisefficiency.sample import FIRM_HEADERS, PARCEL_HEADERS, generate_county, write_sample
 
 #: Firm columns every table must have (the ids, year and tax); every other one may be absent.
@@ -98,7 +99,12 @@ def test_any_optional_column_may_be_absent(county, tmp_path, drop_firms, drop_pa
     for name in ("results.gpkg", "map.html", "report.html", "firms.csv", "link_report.csv", "scenarios.csv",
                  "tax_per_mu.tif", "grade.tif", "disposal.tif", "block_id.tif", "low_efficiency_density.tif"):
         assert (out / name).is_file(), name
-    assert Path(written["map"]).stat().st_size > 0 and Path(written["report"]).stat().st_size > 0
+    assert Path(written["map"]).stat().st_size > 0
+    # The report names the absent optional columns (link keys are not among them: they only place firms).
+    absent = {table: [c for c in optional_columns(table) if c in dropped]
+              for table, dropped in (("parcels", drop_parcels), ("firms", drop_firms))}
+    assert result.meta["absent_columns"] == absent
+    assert ("输入数据缺少以下可选列" in Path(written["report"]).read_text("utf-8")) == any(absent.values())
 
     # Each input parcel and firm appears once, with a status.
     layers = {name: pyogrio.read_dataframe(out / "results.gpkg", layer=name) for name in ("parcels", "firms", "blocks")}

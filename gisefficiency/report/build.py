@@ -24,6 +24,7 @@ import pandas as pd
 
 from gisefficiency.core.errors import ConfigError
 from gisefficiency.core.i18n import GRADE_COLOURS, GRADE_LABELS, SCALE_LABELS, Lang, label
+from gisefficiency.core.schema import ALIASES
 from gisefficiency.report import charts
 from gisefficiency.report.labels import INDUSTRY_DIVISIONS, text
 from gisefficiency.report.tables import (
@@ -136,6 +137,24 @@ def _blocks_note(r: Result, lang: Lang) -> str | None:
         return text("no_blocks", lang, min_area_mu=fmt_number(settings["min_area_mu"], 0),
                     gap_m=fmt_number(settings["gap_m"], 0))
     return text("no_blocks_plain", lang)
+
+
+def _column_name(key: str, lang: Lang) -> str:
+    """A canonical column as users know it: its label, else (zh) the first Chinese header that maps to it."""
+    named = label(key, lang)
+    if named != key or lang != "zh":
+        return named
+    return next((alias for alias, canonical in ALIASES.items()
+                 if canonical == key and any("\u4e00" <= ch <= "\u9fff" for ch in alias)), key)
+
+
+def _absent_note(r: Result, lang: Lang) -> str | None:
+    """The sentence naming the optional input columns the run's tables lacked (``meta["absent_columns"]``)."""
+    absent = (r.meta or {}).get("absent_columns") or {}
+    sep = "、" if lang == "zh" else ", "
+    parts = [text(f"absent_{table}", lang, names=sep.join(_column_name(c, lang) for c in absent[table]))
+             for table in ("firms", "parcels") if absent.get(table)]
+    return text("absent_columns", lang, columns=("；" if lang == "zh" else "; ").join(parts)) if parts else None
 
 
 def _group_table(firms: pd.DataFrame, lang: Lang) -> tuple[pd.DataFrame, Any]:
@@ -495,6 +514,7 @@ def build_report(
         "flagged": _flagged_table(result, lang, categories, anonymise),
         "scenarios": _scenario_table(result, lang),
         "quality": _quality(result, lang),
+        "absent_note": _absent_note(result, lang),
         "inputs": input_files(meta),
         "policy": _policy(result, lang, categories),
         "map_html": map_html,

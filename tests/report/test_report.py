@@ -564,3 +564,14 @@ def test_no_block_says_which_threshold_none_reached_and_empty_scenarios_say_so(r
     en = build_report(replace(none, meta=result.meta), lang="en")
     assert "No contiguous low-efficiency block reached the minimum area: this run found no block." in en
     assert "全部连片区块 (empty: nothing selected)" in en
+
+
+def test_absent_input_columns_are_named(result):
+    from dataclasses import replace
+
+    absent = replace(result, meta={**result.meta, "absent_columns": {"firms": ["value_added", "cod_t"],
+                                                                     "parcels": ["street"]}})
+    assert ("输入数据缺少以下可选列，由其得出的指标为空（以“—”表示，不按0计）：企业表：工业增加值(万元)、化学需氧量；"
+            "地块表：街道/乡镇。") in build_report(absent)
+    assert "firm table: Value added (10k yuan), cod_t; parcels: Street/town." in build_report(absent, lang="en")
+    assert "输入数据缺少" not in build_report(result)  # nothing absent, nothing said
