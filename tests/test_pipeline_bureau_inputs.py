@@ -244,3 +244,13 @@ def test_merged_duplicates_keep_the_parcel_id_column_in_the_geopackage(county, t
     assert layer["parcel_id"].is_unique and set(layer["parcel_id"]) == set(ids)
     merged = layer.set_index("parcel_id").loc[ids[ids.duplicated()].iloc[0]]
     assert merged["n_src_rows"] == 2
+
+
+def test_no_block_anonymised_english_outputs(no_block_run, county, tmp_path):
+    result, _ = no_block_run
+    config = _config(tmp_path, blocks={"min_area_mu": 100_000})
+    written = ge.write_all(result, config, out_dir=tmp_path / "anon", anonymise=True, lang="en")
+    report = Path(written["report"]).read_text("utf-8")
+    assert "No contiguous low-efficiency block reached the minimum area (100,000 mu, neighbours within 30 m)" in report
+    names = county[0][FIRM_HEADERS["name"]].dropna().unique()
+    assert not any(name in report for name in names)  # anonymised even without blocks
