@@ -364,11 +364,13 @@ def _scenario_config_error(config: Config, number: int, spec: Any, exc: InputErr
     parts = []
     for problem in exc.problems or [Problem(str(exc))]:
         key = _SCENARIO_KEYS.get(problem.column or "")
-        fix = problem.fix
-        if key == "blocks":
-            fix = (f"this run found {n_blocks} block(s); use ids of results.gpkg layer blocks, or top_blocks = 5"
-                   if n_blocks else "no block reached [blocks] min_area_mu in this run: remove blocks = [...], "
-                   "use top_blocks (empty when there is no block), or lower [blocks] min_area_mu")
+        fix = {
+            "blocks": (f"this run found {n_blocks} block(s); use ids of results.gpkg layer blocks, or top_blocks = 5"
+                       if n_blocks else "no block reached [blocks] min_area_mu in this run: remove blocks = [...], "
+                       "use top_blocks (empty when there is no block), or lower [blocks] min_area_mu"),
+            "parcels": "use ids of the parcel layer's id column (results.gpkg layer parcels, parcel_id)",
+            "firms": "use USCCs of the firm table (results.gpkg layer firms, uscc)",
+        }.get(key or "", problem.fix)
         parts.append(f"{key} = [...]: {problem.message} -> {fix}" if key else str(problem))
     name = f" {spec.name!r}" if spec.name else ""
     return ConfigError(f"{where}[[scenarios]] #{number}{name}: " + "; ".join(parts))

@@ -209,6 +209,12 @@ def test_explicit_block_ids_that_do_not_exist_name_the_config_key(county, tmp_pa
     with pytest.raises(ConfigError, match=r"county\.toml: \[\[scenarios\]\] #1 '一期': blocks = \[\.\.\.\]: "
                                           r"unknown block ids 3, 7 -> no block reached \[blocks\] min_area_mu"):
         ge.run(config)
+    config = _config(tmp_path, scenarios=[{"name": "甲", "top_blocks": 2},
+                                          {"name": "乙", "parcels": ["NOPE-1"], "firms": ["913300000000000000"]}])
+    with pytest.raises(ConfigError, match=r"\[\[scenarios\]\] #2 '乙': parcels = \[\.\.\.\]: unknown parcel ids "
+                                          r"NOPE-1 -> use ids of the parcel layer's id column .*; firms = \[\.\.\.\]: "
+                                          r"unknown firm ids 913300000000000000 -> use USCCs of the firm table"):
+        ge.run(config)
 
 
 def test_cli_run_on_unknown_block_ids_is_one_line_exit_2(county, tmp_path):
