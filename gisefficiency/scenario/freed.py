@@ -240,7 +240,7 @@ _USED = ("land_mu", "tax", "value_added", "energy_tce", "street", "disposal", "d
 def _select(parcels, scenario, blocks, firms) -> np.ndarray:
     mask = np.zeros(len(parcels), dtype=bool)
     problems: list[Problem] = []
-    wanted_blocks = list(scenario.blocks) + _top_blocks(scenario, blocks, parcels, problems)
+    wanted_blocks = list(scenario.blocks) + _top_blocks(scenario, blocks, problems)
     if wanted_blocks:
         if "block_id" not in parcels.columns:
             problems.append(Problem("column 'block_id' is missing", column="block_id",
@@ -272,11 +272,12 @@ def _select(parcels, scenario, blocks, firms) -> np.ndarray:
         raise InputError(f"scenario {scenario.name!r}: the selection cannot be made", problems)
     if not (scenario.blocks or scenario.parcels or scenario.firms or scenario.polygon is not None
             or scenario.top_blocks is not None):
-        raise ConfigError(f"scenario {scenario.name!r} selects nothing: give blocks, parcels, firms or a polygon")
+        raise ConfigError(f"scenario {scenario.name!r} selects nothing: "
+                          "give blocks, top_blocks, parcels, firms or a polygon")
     return mask
 
 
-def _top_blocks(scenario, blocks, parcels, problems) -> list[int]:
+def _top_blocks(scenario, blocks, problems) -> list[int]:
     """Ids of the ``top_blocks`` best-ranked blocks (all of them when there are fewer; none without any)."""
     n = scenario.top_blocks
     if n is None:
