@@ -134,8 +134,9 @@ def _blocks_note(r: Result, lang: Lang) -> str | None:
         return None
     settings = (r.meta or {}).get("blocks") or {}
     if "min_area_mu" in settings and "gap_m" in settings:
-        return text("no_blocks", lang, min_area_mu=fmt_number(settings["min_area_mu"], 0),
-                    gap_m=fmt_number(settings["gap_m"], 0))
+        # As the user wrote them: 50, 12.5, 100,000 (no padded decimals).
+        plain = {k: fmt_number(settings[k], 2).rstrip("0").rstrip(".") for k in ("min_area_mu", "gap_m")}
+        return text("no_blocks", lang, **plain)
     return text("no_blocks_plain", lang)
 
 

@@ -561,6 +561,9 @@ def test_no_block_says_which_threshold_none_reached_and_empty_scenarios_say_so(r
     assert table_rows(page, "t-scenarios") == [["全部连片区块（空：未选中任何地块）", "0.00", "0.00", "0.00", "0.00"]]
     cards = {k: v for v, k in re.findall(r'<div class="card"><div class="v">(.*?)</div><div class="k">(.*?)</div>', page)}
     assert cards["连片区块数"] == "0" and cards["区块面积(亩)"] == "0.00"  # none: 0, not missing
+    odd = replace(none, meta={**result.meta, "blocks": {"gap_m": 25.5, "min_area_mu": 12.25}})
+    assert "No contiguous low-efficiency block reached the minimum area (12.25 mu, neighbours within 25.5 m)" in \
+        build_report(odd, lang="en")
     en = build_report(replace(none, meta=result.meta), lang="en")
     assert "No contiguous low-efficiency block reached the minimum area: this run found no block." in en
     assert "全部连片区块 (empty: nothing selected)" in en
