@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import gisefficiency as ge
 from gisefficiency.blocks.table import BLOCK_COLUMNS
@@ -133,6 +135,22 @@ def test_any_optional_column_may_be_absent(county, tmp_path, drop_firms, drop_pa
         if result.scenarios[0].summary["n_parcels"] > 0:
             assert np.isnan(result.scenarios[0].summary["va_lost"])
         assert "—" in (out / "report.html").read_text("utf-8")  # per-mu value added shown as missing
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sets(st.sampled_from(FIRM_OPTIONAL)), st.sets(st.sampled_from(PARCEL_OPTIONAL)))
+def test_any_combination_of_absent_columns_runs_to_the_end(county, tmp_path_factory, drop_firms, drop_parcels):
+    firms_in, parcels_in = county
+    base = tmp_path_factory.mktemp("combination")
+    _write(base, firms_in, parcels_in, sorted(drop_firms), sorted(drop_parcels))
+    config = _config(base)
+    result = ge.run(config)
+    written = ge.write_all(result, config)
+    assert {"results", "map", "report", "firms_csv", "scenarios", "raster_tax_per_mu"} <= set(written)
+    assert len(result.parcels) == parcels_in[PARCEL_HEADERS["parcel_id"]].nunique()
+    assert result.firms.index.is_unique and result.firms["link_status"].notna().all()
+    for column in drop_firms & set(NUMERIC_FIRM_COLUMNS):
+        assert result.panel[column].isna().all()
 
 
 def test_an_absent_column_reads_as_a_column_of_blanks(county, tmp_path):
