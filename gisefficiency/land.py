@@ -507,7 +507,7 @@ def _merge_duplicates(frame: gpd.GeoDataFrame, dup: np.ndarray, counts: pd.Serie
         shapely.is_missing(merged), "empty",
         np.where(rank.groupby(codes).max().to_numpy() >= _STATUS_RANK["repaired"], "repaired", "ok"),
     )
-    attrs = attrs.reindex(uniques)
+    attrs = attrs.reindex(uniques).rename_axis(frame.index.name)  # factorize's uniques carry no name
     attrs["geom_status"] = merged_status
     attrs["status"] = np.where(merged_status == "empty", "excluded: empty geometry", "ok")
     attrs["n_src_rows"] = counts.reindex(uniques).to_numpy()

@@ -102,6 +102,7 @@ def _run(config: Config, *, step: Step | None) -> Result:
     from gisefficiency.blocks.find import find_blocks
     from gisefficiency.evaluate.policy import load_preset
     from gisefficiency.evaluate.verdicts import evaluate, flag_parcels
+    from gisefficiency.io.optional import missing_optional, with_optional_columns
     from gisefficiency.io.tables import read_firms
     from gisefficiency.metrics.indicators import parcel_metrics, unit_metrics
 
@@ -144,11 +145,17 @@ def _run(config: Config, *, step: Step | None) -> Result:
         with step("读取数据、地块面积 / reading inputs, land area"):
             start = time.perf_counter()
             firms_job = beside("read_firms", read_firms, config.firms.path, **firm_options(config))
+            # An absent optional column is a column of blanks: every stage and output sees one schema
+            # (the report names the absent ones).
             parcels = read_configured_parcels(config)
+            absent = {"parcels": missing_optional(parcels, "parcels")}
+            parcels = with_optional_columns(parcels, "parcels")
             land = read_configured_land(config)
             with clock("land"):
                 parcels = prepare_configured_parcels(config, parcels)
             firms = firms_job.result()
+            absent["firms"] = missing_optional(firms, "firms")
+            firms = with_optional_columns(firms, "firms")
             # Reading is the phase less the land preparation done while the firm table was read.
             timings["read"] = time.perf_counter() - start - timings["land"]
 
@@ -235,6 +242,9 @@ def _run(config: Config, *, step: Step | None) -> Result:
             "firms_path": str(config.firms.path),
             "timings_s": timings,
             "parcel_panel": parcel_panel,
+            "absent_columns": absent,
+            # The block settings, for reports that say which threshold no block reached.
+            "blocks": {"gap_m": config.blocks.gap_m, "min_area_mu": config.blocks.min_area_mu},
         },
     )
 
@@ -321,16 +331,17 @@ def link_configured(config: Config, parcels: Any, firms: Any, land: Any) -> Any:
 
 
 def run_scenarios(result: Result, config: Config) -> list[Any]:
-    """Run every ``[[scenarios]]`` of the config on a result (the top-ranked blocks if none given)."""
+    """Run every ``[[scenarios]]`` of the config on a result (all blocks, best-ranked first, if none given).
+
+    A ranked selection (``top_blocks``, or the default of all blocks) on a county without blocks is an
+    empty scenario, not an error; block, parcel or firm ids that do not exist are a ``ConfigError``
+    naming the scenario's config key and the ids.
+    """
     from gisefficiency.scenario.freed import Scenario, run_scenario
 
     specs = config.scenarios or (_default_scenario(result),)
     scenarios = []
-    for spec in specs:
-        blocks = spec.blocks
-        if spec.top_blocks:
-            ranked = result.blocks.sort_values("rank").index[: spec.top_blocks]
-            blocks = tuple(int(b) for b in ranked)
+    for number, spec in enumerate(specs, start=1):
         polygon = None
         if spec.polygon is not None:
             from gisefficiency.io.vector import read_selection_polygon
@@ -338,15 +349,16 @@ def run_scenarios(result: Result, config: Config) -> list[Any]:
             polygon = read_selection_polygon(spec.polygon)
         scenario = Scenario(
             name=spec.name or "scenario",
-            blocks=blocks,
+            blocks=spec.blocks,
             parcels=spec.parcels,
             firms=spec.firms,
             polygon=polygon,
+            top_blocks=spec.top_blocks,
             target_tax_per_mu=spec.target_tax_per_mu or result.policy.target_tax_per_mu,
             target_tce_per_mu=spec.target_tce_per_mu,
         )
-        scenarios.append(
-            run_scenario(
+        try:
+            done = run_scenario(
                 result.parcels,
                 scenario,
                 blocks=result.blocks,
@@ -354,14 +366,41 @@ def run_scenarios(result: Result, config: Config) -> list[Any]:
                 targets=dict(result.policy.targets),
                 year=result.year,
             )
-        )
+        except InputError as exc:
+            if not config.scenarios:
+                raise
+            raise _scenario_config_error(config, number, spec, exc, n_blocks=len(result.blocks)) from exc
+        scenarios.append(done)
     return scenarios
+
+
+#: Column named by a scenario's selection problem -> the ``[[scenarios]]`` key that gave the ids.
+_SCENARIO_KEYS: dict[str, str] = {"block_id": "blocks", "parcel_id": "parcels", "uscc": "firms"}
+
+
+def _scenario_config_error(config: Config, number: int, spec: Any, exc: InputError, *, n_blocks: int) -> ConfigError:
+    """One line naming the config file, the scenario's key, the ids that do not exist and the fix."""
+    where = f"{config.source}: " if config.source else ""
+    parts = []
+    for problem in exc.problems or [Problem(str(exc))]:
+        key = _SCENARIO_KEYS.get(problem.column or "")
+        fix = {
+            "blocks": (f"this run found {n_blocks} block(s); use ids of results.gpkg layer blocks, or top_blocks = 5"
+                       if n_blocks else "no block reached [blocks] min_area_mu in this run: remove blocks = [...], "
+                       "use top_blocks (empty when there is no block), or lower [blocks] min_area_mu"),
+            "parcels": "use ids of the parcel layer's id column (results.gpkg layer parcels, parcel_id)",
+            "firms": "use USCCs of the firm table (results.gpkg layer firms, uscc)",
+        }.get(key or "", problem.fix)
+        parts.append(f"{key} = [...]: {problem.message} -> {fix}" if key else str(problem))
+    name = f" {spec.name!r}" if spec.name else ""
+    return ConfigError(f"{where}[[scenarios]] #{number}{name}: " + "; ".join(parts))
 
 
 def _default_scenario(result: Result) -> Any:
     from gisefficiency.config import ScenarioSection
 
-    return ScenarioSection(name="全部连片区块 / all blocks", blocks=tuple(int(b) for b in result.blocks.index))
+    # Every block, best-ranked first; none (an empty scenario) when no block reached min_area_mu.
+    return ScenarioSection(name="全部连片区块 / all blocks", top_blocks=len(result.blocks))
 
 
 def _building_stats(parcels: Any, config: Config) -> Any:

@@ -167,6 +167,7 @@ def test_duplicates_merge_unions_and_sums():
     assert out.loc["A", "street"] == "x" and out.loc["B", "street"] == "z"
     assert out.loc["A", "src_row"] == 1 and out.loc["A", "n_src_rows"] == 2
     assert out.crs == frame.crs
+    assert out.index.name == "parcel_id"  # results.gpkg names the id column after it (not "index")
 
 
 def test_bad_options():

@@ -93,7 +93,8 @@ def attributes(parcels, pos, block, n_low, n_blocks, target) -> pd.DataFrame:
     out["area_mu"] = pd.Series(land).groupby(block).sum().reindex(idx)
     out["n_parcels"] = np.bincount(block[role_low], minlength=n_blocks)
     out["n_kept"] = np.bincount(block[~role_low], minlength=n_blocks)
-    out["kept_mu"] = np.bincount(block[~role_low], weights=land[~role_low], minlength=n_blocks)
+    # float even without blocks (bincount of no rows gives int zeros): the blocks layer keeps its schema
+    out["kept_mu"] = np.bincount(block[~role_low], weights=land[~role_low], minlength=n_blocks).astype(float)
     firm_col = next((c for c in FIRM_ID_COLUMNS if c in parcels.columns), None)
     if firm_col is not None:
         out["firm_ids"], count = _joined(parcels[firm_col], pos, block, n_blocks, split=firm_col != "holder_uscc")

@@ -153,6 +153,10 @@ def _write_layer(frame: gpd.GeoDataFrame, path: Path, *, layer: str) -> None:
         ready.to_file(path, layer=layer, driver="GPKG", engine="pyogrio", use_arrow=True)
         return
     geometry_type, wkb = _layer_wkb(values)
+    if len(values) == 0:
+        # An empty layer (a county where no block reaches min_area_mu) gets the type its rows have
+        # in other runs (every layer of results.gpkg is polygonal), not "Unknown".
+        geometry_type = "MultiPolygon"
     attrs = pd.DataFrame(ready.drop(columns=geom_col), copy=False)
     table = pa.Table.from_pandas(attrs, preserve_index=False)
     # Same column position as geopandas gives the geometry (GDAL skips it when making fields).

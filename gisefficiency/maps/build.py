@@ -134,7 +134,8 @@ def make_map(
     ----------
     result
         A ``gisefficiency.result.Result`` (uses ``parcels``, ``firms``, ``blocks`` and ``policy``); optional
-        columns that are missing simply leave their layer or popup line out.
+        columns that are missing leave their layer or popup text line out, and a missing figure (亩均税收,
+        亩均增加值, land) reads "—" in the popup.
     lang
         ``"zh"`` (default) or ``"en"`` for every label.
     basemap

@@ -24,6 +24,7 @@ import pandas as pd
 
 from gisefficiency.core.errors import ConfigError
 from gisefficiency.core.i18n import GRADE_COLOURS, GRADE_LABELS, SCALE_LABELS, Lang, label
+from gisefficiency.core.schema import ALIASES
 from gisefficiency.report import charts
 from gisefficiency.report.labels import INDUSTRY_DIVISIONS, text
 from gisefficiency.report.tables import (
@@ -108,15 +109,53 @@ def _headline(r: Result, lang: Lang, groups: pd.DataFrame) -> dict[str, Any]:
         ("idle_parcels", fmt_number(int(col(parcels, "idle", default=False).astype("boolean").fillna(False).sum()), 0)),
         ("low_firms", fmt_number(int(col(firms, "low_efficiency", default=False).astype("boolean").fillna(False).sum()), 0)),
         ("n_blocks", fmt_number(len(blocks) if blocks is not None else np.nan, 0)),
-        ("block_area", fmt_number(col(blocks, "area_mu").sum(min_count=1), 2)),
-        ("freed_mu", fmt_number(col(blocks, "freed_mu").sum(min_count=1), 2)),
-        ("freed_tce", fmt_number(col(blocks, "freed_tce").sum(min_count=1), 2)),
+        ("block_area", fmt_number(_block_total(blocks, "area_mu"), 2)),
+        ("freed_mu", fmt_number(_block_total(blocks, "freed_mu"), 2)),
+        ("freed_tce", fmt_number(_block_total(blocks, "freed_tce"), 2)),
     ]
     grade_counts = [
         {"grade": g, "label": _pick(GRADE_LABELS[g], lang), "count": int(grades.get(g, 0)), "colour": GRADE_COLOURS[g]}
         for g in GRADES
     ]
     return {"cards": [(text(k, lang), v) for k, v in cards], "grades": grade_counts}
+
+
+def _block_total(blocks: pd.DataFrame | None, key: str) -> float:
+    """Sum of a block figure: 0 when the run found no block (nothing in blocks, nothing freed), NaN
+    when the blocks' figures are all missing (e.g. no energy data)."""
+    if blocks is not None and len(blocks) == 0:
+        return 0.0
+    return col(blocks, key).sum(min_count=1)
+
+
+def _blocks_note(r: Result, lang: Lang) -> str | None:
+    """The sentence shown instead of the blocks table when no block reached the threshold."""
+    if r.blocks is None or len(r.blocks):
+        return None
+    settings = (r.meta or {}).get("blocks") or {}
+    if "min_area_mu" in settings and "gap_m" in settings:
+        # As the user wrote them: 50, 12.5, 100,000 (no padded decimals).
+        plain = {k: fmt_number(settings[k], 2).rstrip("0").rstrip(".") for k in ("min_area_mu", "gap_m")}
+        return text("no_blocks", lang, **plain)
+    return text("no_blocks_plain", lang)
+
+
+def _column_name(key: str, lang: Lang) -> str:
+    """A canonical column as users know it: its label, else (zh) the first Chinese header that maps to it."""
+    named = label(key, lang)
+    if named != key or lang != "zh":
+        return named
+    return next((alias for alias, canonical in ALIASES.items()
+                 if canonical == key and any("\u4e00" <= ch <= "\u9fff" for ch in alias)), key)
+
+
+def _absent_note(r: Result, lang: Lang) -> str | None:
+    """The sentence naming the optional input columns the run's tables lacked (``meta["absent_columns"]``)."""
+    absent = (r.meta or {}).get("absent_columns") or {}
+    sep = "、" if lang == "zh" else ", "
+    parts = [text(f"absent_{table}", lang, names=sep.join(_column_name(c, lang) for c in absent[table]))
+             for table in ("firms", "parcels") if absent.get(table)]
+    return text("absent_columns", lang, columns=("；" if lang == "zh" else "; ").join(parts)) if parts else None
 
 
 def _group_table(firms: pd.DataFrame, lang: Lang) -> tuple[pd.DataFrame, Any]:
@@ -166,10 +205,14 @@ def _street_table(r: Result, lang: Lang) -> Any:
 def _industry_table(r: Result, lang: Lang) -> Any:
     division = industry_division(col(r.firms, "industry", default=""))
     frame = per_mu_summary(r.firms, division).rename_axis("code").reset_index()
-    code = frame["code"].astype("string")
-    names = code.map(lambda c: _pick(INDUSTRY_DIVISIONS[c], lang) if c in INDUSTRY_DIVISIONS else pd.NA)
-    other = code.map(lambda c: text("industry_other", lang, code=c), na_action="ignore")
-    frame["name"] = names.fillna(other).fillna(text("industry_unknown", lang))
+    # One name per division row (a few dozen at most); a table without industry codes has one row,
+    # "industry unknown" (Arrow text cannot be filled from an all-missing column, so plain objects here).
+    frame["name"] = [
+        text("industry_unknown", lang) if pd.isna(c)
+        else _pick(INDUSTRY_DIVISIONS[c], lang) if c in INDUSTRY_DIVISIONS
+        else text("industry_other", lang, code=c)
+        for c in frame["code"].astype(object)
+    ]
     frame = frame.sort_values("code", na_position="last")
     return make_table(frame, [
         Column("code", text("industry_code", lang)),
@@ -291,7 +334,7 @@ def _targets(r: Result, lang: Lang) -> list[dict[str, Any]]:
     rows = []
     for key, goal in targets.items():
         goal = float(goal)
-        sources = [(text("all_blocks", lang), col(r.blocks, key).sum(min_count=1))]
+        sources = [(text("all_blocks", lang), _block_total(r.blocks, key))]
         for sc in r.scenarios or []:
             achieved = _summary_value(getattr(sc, "summary", None), key)
             progress = (getattr(sc, "progress", None) or {}).get(key)
@@ -311,10 +354,13 @@ def _targets(r: Result, lang: Lang) -> list[dict[str, Any]]:
 
 def _scenario_table(r: Result, lang: Lang) -> Any:
     keys = ["freed_mu", "freed_tce", "tax_lost", "tax_expected"]
-    records = [
-        {"name": str(getattr(sc, "name", "")), **{k: _summary_value(getattr(sc, "summary", None), k) for k in keys}}
-        for sc in r.scenarios or []
-    ]
+    records = []
+    for sc in r.scenarios or []:
+        summary = getattr(sc, "summary", None)
+        name = str(getattr(sc, "name", ""))
+        if _summary_value(summary, "n_parcels") == 0:
+            name = text("scenario_empty", lang, name=name)  # e.g. all blocks of a county without any
+        records.append({"name": name, **{k: _summary_value(summary, k) for k in keys}})
     kinds = {"freed_mu": "mu", "freed_tce": "tce", "tax_lost": "money", "tax_expected": "money"}
     names = {"tax_expected": text("tax_expected", lang)}
     return make_table(pd.DataFrame(records), [
@@ -465,9 +511,11 @@ def build_report(
         "grade": _grade_table(result, lang),
         "disposal": _disposal_table(result, lang, categories),
         "blocks": _blocks_table(result, lang),
+        "blocks_note": _blocks_note(result, lang),
         "flagged": _flagged_table(result, lang, categories, anonymise),
         "scenarios": _scenario_table(result, lang),
         "quality": _quality(result, lang),
+        "absent_note": _absent_note(result, lang),
         "inputs": input_files(meta),
         "policy": _policy(result, lang, categories),
         "map_html": map_html,

@@ -71,6 +71,17 @@ TEXTS: dict[str, tuple[str, str]] = {
     "achieved": ("可完成", "Achievable"),
     "target": ("目标", "Target"),
     "progress": ("完成度", "Progress"),
+    "absent_columns": ("输入数据缺少以下可选列，由其得出的指标为空（以“—”表示，不按0计）：{columns}。",
+                       "The input lacks these optional columns; the figures made from them are missing (shown as "
+                       "“—”, never counted as 0): {columns}."),
+    "absent_firms": ("企业表：{names}", "firm table: {names}"),
+    "absent_parcels": ("地块表：{names}", "parcels: {names}"),
+    "no_blocks": ("没有低效连片区块达到最小面积（{min_area_mu}亩，相邻间距{gap_m}米）：本次未划出连片区块。",
+                  "No contiguous low-efficiency block reached the minimum area ({min_area_mu} mu, neighbours "
+                  "within {gap_m} m): this run found no block."),
+    "no_blocks_plain": ("没有低效连片区块达到最小面积：本次未划出连片区块。",
+                        "No contiguous low-efficiency block reached the minimum area: this run found no block."),
+    "scenario_empty": ("{name}（空：未选中任何地块）", "{name} (empty: nothing selected)"),
     "all_blocks": ("全部连片区块", "All blocks"),
     "no_targets": ("所用政策未设定量化目标。", "The policy sets no numeric targets."),
     "tax_expected": ("预期税收(万元)", "Expected tax (10k yuan)"),

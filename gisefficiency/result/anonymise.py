@@ -174,7 +174,8 @@ class Anonymiser:
         return out
 
     def _id_lists(self, series: pd.Series) -> pd.Series:
-        listy = series.map(lambda v: isinstance(v, list | tuple | np.ndarray))
+        # astype(bool): mapping an empty text column (no blocks) keeps its text dtype, not bool
+        listy = series.map(lambda v: isinstance(v, list | tuple | np.ndarray)).astype(bool)
         out = series.copy().astype(object)
         if listy.any():
             # Explode once for all blocks, map, and regroup: no loop per block.
@@ -184,7 +185,7 @@ class Anonymiser:
             # A block with an empty list explodes to NaN: keep it an empty list.
             empty = listy & series.map(lambda v: isinstance(v, list | tuple | np.ndarray) and len(v) == 0)
             out[empty] = pd.Series([[] for _ in range(int(empty.sum()))], index=series.index[empty])
-        text = ~listy & series.map(lambda v: isinstance(v, str))
+        text = ~listy & series.map(lambda v: isinstance(v, str)).astype(bool)
         if text.any():
             out[text] = self._scrub_series(series[text].astype(object))
         return out

@@ -3,6 +3,7 @@
 Definitions (万元, 亩, tce; parcels carry the reference year's figures, see ``docs/contract.md``):
 
 - selection: the union of the parcels of the given blocks (role ``"low"`` only: kept parcels stay),
+  of the ``top_blocks`` best-ranked blocks (fewer when the county has fewer: none when it has none),
   the given parcel ids, the parcels of the given firms (``firm_usccs`` / ``holder_uscc``), and the
   parcels whose representative point lies in the given polygon (EPSG:4326, transformed to the
   parcels' CRS). Excluded parcels (``status`` not ``"ok"``) are never selected.
@@ -62,7 +63,12 @@ class Scenario:
     name
         Display name.
     blocks, parcels, firms
-        Block ids, parcel ids and firm USCCs to select (their union is taken).
+        Block ids, parcel ids and firm USCCs to select (their union is taken). Ids that do not
+        exist are an error.
+    top_blocks
+        Also select the blocks ranked 1..``top_blocks`` (by ``rank`` of ``run_scenario``'s ``blocks``):
+        every block when the county has fewer, and nothing, without an error, when it has none (a
+        county where no block reaches ``min_area_mu`` is a normal result).
     polygon
         Area to select, in EPSG:4326: a shapely geometry, a GeoJSON geometry / Feature /
         FeatureCollection dict, or the same as JSON text.
@@ -75,6 +81,7 @@ class Scenario:
     parcels: tuple[str, ...] = ()
     firms: tuple[str, ...] = ()
     polygon: Any = None
+    top_blocks: int | None = None
     target_tax_per_mu: float | None = None
     target_tce_per_mu: float | None = None
     target_va_per_mu: float | None = None
@@ -233,12 +240,13 @@ _USED = ("land_mu", "tax", "value_added", "energy_tce", "street", "disposal", "d
 def _select(parcels, scenario, blocks, firms) -> np.ndarray:
     mask = np.zeros(len(parcels), dtype=bool)
     problems: list[Problem] = []
-    if scenario.blocks:
+    wanted_blocks = list(scenario.blocks) + _top_blocks(scenario, blocks, problems)
+    if wanted_blocks:
         if "block_id" not in parcels.columns:
             problems.append(Problem("column 'block_id' is missing", column="block_id",
                                     fix="join Blocks.membership to the parcels first"))
         else:
-            wanted = pd.Index(scenario.blocks)
+            wanted = pd.Index(wanted_blocks)
             known = pd.Index(blocks.index) if blocks is not None else pd.Index(parcels["block_id"].dropna().unique())
             unknown = wanted.difference(known)
             if len(unknown):
@@ -262,9 +270,26 @@ def _select(parcels, scenario, blocks, firms) -> np.ndarray:
         mask |= _polygon_mask(parcels, scenario)
     if problems:
         raise InputError(f"scenario {scenario.name!r}: the selection cannot be made", problems)
-    if not (scenario.blocks or scenario.parcels or scenario.firms or scenario.polygon is not None):
-        raise ConfigError(f"scenario {scenario.name!r} selects nothing: give blocks, parcels, firms or a polygon")
+    if not (scenario.blocks or scenario.parcels or scenario.firms or scenario.polygon is not None
+            or scenario.top_blocks is not None):
+        raise ConfigError(f"scenario {scenario.name!r} selects nothing: "
+                          "give blocks, top_blocks, parcels, firms or a polygon")
     return mask
+
+
+def _top_blocks(scenario, blocks, problems) -> list[int]:
+    """Ids of the ``top_blocks`` best-ranked blocks (all of them when there are fewer; none without any)."""
+    n = scenario.top_blocks
+    if n is None:
+        return []
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+        raise ConfigError(f"scenario {scenario.name!r}: top_blocks = {n!r} must be a whole number >= 0, e.g. 5")
+    if blocks is None:
+        problems.append(Problem("top_blocks needs the blocks table", column="rank",
+                                fix="pass blocks=Blocks.blocks to run_scenario"))
+        return []
+    ranked = blocks.sort_values("rank", kind="stable") if "rank" in blocks.columns else blocks
+    return [int(b) for b in ranked.index[:n]]
 
 
 def _firm_mask(parcels, scenario, firms, problems) -> np.ndarray:
@@ -318,15 +343,20 @@ def _num(frame: pd.DataFrame, column: str) -> pd.Series:
 
 
 def _sums(chosen: pd.DataFrame, scenario: Scenario) -> dict[str, float]:
-    freed_mu = _num(chosen, "land_mu").sum(min_count=1)
-    freed_mu = 0.0 if len(chosen) == 0 else freed_mu  # an empty selection frees exactly nothing
-    freed_tce = _num(chosen, "energy_tce").sum(min_count=1)
+    # An empty selection frees and loses exactly nothing: 0, not missing. Otherwise a sum of
+    # missing figures (no energy data at all) stays missing.
+    empty = len(chosen) == 0
+
+    def total(column: str) -> float:
+        return 0.0 if empty else _num(chosen, column).sum(min_count=1)
+
+    freed_mu, freed_tce = total("land_mu"), total("energy_tce")
     tce_expected = _times(freed_mu, scenario.target_tce_per_mu)
     return {
         "freed_mu": freed_mu,
         "freed_tce": freed_tce,
-        "tax_lost": _num(chosen, "tax").sum(min_count=1),
-        "va_lost": _num(chosen, "value_added").sum(min_count=1),
+        "tax_lost": total("tax"),
+        "va_lost": total("value_added"),
         "tax_expected": _times(freed_mu, scenario.target_tax_per_mu),
         "tce_expected": tce_expected,
         "net_tce": freed_tce - tce_expected,

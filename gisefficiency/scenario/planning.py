@@ -91,13 +91,15 @@ def redevelop(
     parcels: tuple[str, ...] | list[str] = (),
     firms: tuple[str, ...] | list[str] = (),
     polygon: Any = None,
+    top_blocks: int | None = None,
     target_tax_per_mu: float | None = None,
     target_tce_per_mu: float | None = None,
 ) -> Any:
     """Run one redevelopment scenario on a result (see :func:`gisefficiency.scenario.freed.run_scenario`).
 
     ``polygon`` may be a shapely geometry in lon/lat, a GeoJSON mapping, or the path of a GeoJSON file
-    exported by the map's draw tool.
+    exported by the map's draw tool. ``top_blocks`` adds the best-ranked blocks (none when the county
+    has no block).
     """
     from gisefficiency.scenario.freed import Scenario, run_scenario
 
@@ -111,6 +113,7 @@ def redevelop(
         parcels=tuple(parcels),
         firms=tuple(firms),
         polygon=polygon,
+        top_blocks=top_blocks,
         target_tax_per_mu=target_tax_per_mu if target_tax_per_mu is not None else result.policy.target_tax_per_mu,
         target_tce_per_mu=target_tce_per_mu,
     )

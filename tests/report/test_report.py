@@ -528,3 +528,53 @@ def test_anonymising_twice_changes_nothing(result):
     pd.testing.assert_frame_equal(pd.DataFrame(twice.firms), pd.DataFrame(once.firms))
     pd.testing.assert_frame_equal(twice.panel, once.panel)
     assert build_report(once, anonymise=True) == build_report(result, anonymise=True)
+
+
+# ---------------------------------------------------------------- data a county may lack
+
+
+def test_firms_without_industry_codes_are_one_unknown_row(result):
+    from dataclasses import replace
+
+    firms = result.firms.assign(industry=pd.Series(pd.NA, index=result.firms.index, dtype="string[pyarrow]"))
+    page = build_report(replace(result, firms=firms))
+    rows = table_rows(page, "t-industry")
+    assert [row[:3] for row in rows] == [["—", "行业未知", "5"]]
+    en = build_report(replace(result, firms=firms.drop(columns="industry")), lang="en")
+    assert [row[1] for row in table_rows(en, "t-industry")] == ["Industry unknown"]
+
+
+def test_no_block_says_which_threshold_none_reached_and_empty_scenarios_say_so(result):
+    from dataclasses import replace
+
+    from gisefficiency.scenario.freed import Scenario, ScenarioResult
+
+    empty = ScenarioResult(name="全部连片区块", summary=pd.Series({"n_parcels": 0.0, "freed_mu": 0.0, "freed_tce": 0.0,
+                                                            "tax_lost": 0.0, "tax_expected": 0.0}),
+                           by_street=pd.DataFrame(), by_disposal=pd.DataFrame(), parcels=pd.Index([]),
+                           scenario=Scenario(top_blocks=0))
+    none = replace(result, blocks=result.blocks.iloc[:0], scenarios=[empty],
+                   meta={**result.meta, "blocks": {"gap_m": 30.0, "min_area_mu": 50.0}})
+    page = build_report(none)
+    assert "没有低效连片区块达到最小面积（50亩，相邻间距30米）：本次未划出连片区块。" in page
+    assert 'id="t-blocks"' not in page
+    assert table_rows(page, "t-scenarios") == [["全部连片区块（空：未选中任何地块）", "0.00", "0.00", "0.00", "0.00"]]
+    cards = {k: v for v, k in re.findall(r'<div class="card"><div class="v">(.*?)</div><div class="k">(.*?)</div>', page)}
+    assert cards["连片区块数"] == "0" and cards["区块面积(亩)"] == "0.00"  # none: 0, not missing
+    odd = replace(none, meta={**result.meta, "blocks": {"gap_m": 25.5, "min_area_mu": 12.25}})
+    assert "No contiguous low-efficiency block reached the minimum area (12.25 mu, neighbours within 25.5 m)" in \
+        build_report(odd, lang="en")
+    en = build_report(replace(none, meta=result.meta), lang="en")
+    assert "No contiguous low-efficiency block reached the minimum area: this run found no block." in en
+    assert "全部连片区块 (empty: nothing selected)" in en
+
+
+def test_absent_input_columns_are_named(result):
+    from dataclasses import replace
+
+    absent = replace(result, meta={**result.meta, "absent_columns": {"firms": ["value_added", "cod_t"],
+                                                                     "parcels": ["street"]}})
+    assert ("输入数据缺少以下可选列，由其得出的指标为空（以“—”表示，不按0计）：企业表：工业增加值(万元)、化学需氧量；"
+            "地块表：街道/乡镇。") in build_report(absent)
+    assert "firm table: Value added (10k yuan), cod_t; parcels: Street/town." in build_report(absent, lang="en")
+    assert "输入数据缺少" not in build_report(result)  # nothing absent, nothing said

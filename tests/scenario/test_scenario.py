@@ -116,3 +116,54 @@ def test_input_not_mutated(parcels):
     before = parcels.copy()
     run_scenario(parcels, Scenario(blocks=(1,), target_tax_per_mu=3.0))
     pd.testing.assert_frame_equal(parcels, before)
+
+
+def _blocks(ids: list[int], ranks: list[int]) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"rank": pd.array(ranks, dtype="Int64")}, geometry=gpd.GeoSeries([None] * len(ids), crs=CRS),
+                            index=pd.Index(ids, name="block_id"))
+
+
+def test_top_blocks_selects_the_best_ranked_blocks(parcels):
+    # Block 1 is ranked first; block 2 (second) has no parcel left in this frame.
+    blocks = _blocks([2, 1], [2, 1])
+    one = run_scenario(parcels, Scenario(name="前一", top_blocks=1, target_tax_per_mu=5.0), blocks=blocks)
+    assert list(one.parcels) == ["A", "B"]  # the low parcels of block 1; the kept C stays
+    assert (one.summary["freed_mu"], one.summary["freed_tce"], one.summary["tax_lost"]) == (30, 150, 15)
+    # More blocks asked for than the county has: all of them, no error.
+    five = run_scenario(parcels, Scenario(name="前五", top_blocks=5, target_tax_per_mu=5.0), blocks=blocks)
+    assert list(five.parcels) == ["A", "B"]
+    # With explicit ids the union is taken.
+    both = run_scenario(parcels, Scenario(top_blocks=1, parcels=("D",)), blocks=blocks)
+    assert list(both.parcels) == ["A", "B", "D"]
+
+
+def test_top_blocks_without_any_block_is_an_empty_scenario(parcels):
+    no_blocks = _blocks([], [])
+    res = run_scenario(parcels.assign(block_id=pd.array([pd.NA] * 5, dtype="Int64")),
+                       Scenario(name="全部", top_blocks=0, target_tax_per_mu=5.0, target_tce_per_mu=0.5),
+                       blocks=no_blocks, targets={"freed_mu": 60})
+    s = res.summary
+    assert len(res.parcels) == 0
+    # Nothing selected frees and loses exactly nothing: 0, not missing.
+    assert (s["n_parcels"], s["n_blocks"], s["n_firms"]) == (0, 0, 0)
+    assert (s["freed_mu"], s["freed_tce"], s["tax_lost"], s["va_lost"]) == (0, 0, 0, 0)
+    assert (s["tax_expected"], s["tce_expected"], s["net_tce"]) == (0, 0, 0)
+    assert s["tax_per_mu_before"] == s["tax_per_mu_after"] == pytest.approx(105 / 60)
+    assert res.progress == {"freed_mu": 0.0}
+    assert len(res.by_street) == 0 and len(res.by_disposal) == 0
+    assert run_scenario(parcels, Scenario(top_blocks=5), blocks=no_blocks).summary["n_parcels"] == 0
+
+
+def test_a_selection_with_missing_energy_keeps_it_missing(parcels):
+    res = run_scenario(parcels.assign(energy_tce=np.nan), Scenario(parcels=("A",), target_tce_per_mu=0.5))
+    assert res.summary["freed_mu"] == 10 and np.isnan(res.summary["freed_tce"]) and np.isnan(res.summary["net_tce"])
+
+
+def test_top_blocks_errors(parcels):
+    with pytest.raises(ConfigError, match=r"top_blocks = -1 must be a whole number >= 0"):
+        run_scenario(parcels, Scenario(top_blocks=-1), blocks=_blocks([1], [1]))
+    with pytest.raises(InputError, match="top_blocks needs the blocks table"):
+        run_scenario(parcels, Scenario(top_blocks=3))
+    # Ids named by the user that do not exist stay an error, even when there are no blocks at all.
+    with pytest.raises(InputError, match="unknown block ids 3, 7"):
+        run_scenario(parcels, Scenario(blocks=(3, 7)), blocks=_blocks([], []))

@@ -358,17 +358,23 @@
       el('td', null, unit ? value + ' ' + unit : value, tr);
     }
 
+    // A figure row: a missing figure reads "—" (missing, never 0); optional text rows are left out instead.
+    function figure(table, key, v, digits, unit) {
+      var s = fmt(v, digits);
+      row(table, key, s === null ? '\u2014' : s, s === null ? '' : unit);
+    }
+
     function parcelPopup(i) {
       var box = el('div', 'gise-popup');
       el('div', 'gise-popup-title', T.parcel + ' ' + column(P, 'id', i), box);
       var t = el('table', null, null, box);
       row(t, 'street', column(P, 'street', i));
       row(t, 'land_use', column(P, 'land_use', i));
-      row(t, 'land_mu', fmt(column(P, 'land_mu', i), 2));
-      row(t, 'area_mu', fmt(column(P, 'area_mu', i), 2));
+      figure(t, 'land_mu', column(P, 'land_mu', i), 2);
+      figure(t, 'area_mu', column(P, 'area_mu', i), 2);
       row(t, 'grade', column(P, 'grade', i));
-      row(t, 'tax_per_mu', fmt(column(P, 'tax_per_mu', i), 2), T.wan_per_mu);
-      row(t, 'va_per_mu', fmt(column(P, 'va_per_mu', i), 2), T.wan_per_mu);
+      figure(t, 'tax_per_mu', column(P, 'tax_per_mu', i), 2, T.wan_per_mu);
+      figure(t, 'va_per_mu', column(P, 'va_per_mu', i), 2, T.wan_per_mu);
       row(t, 'disposal', column(P, 'disposal', i));
       row(t, 'reason', column(P, 'reason', i));
       var blk = column(P, 'block_id', i);
@@ -387,9 +393,9 @@
           row(ft, 'name', column(F, 'name', f));
           row(ft, 'uscc', column(F, 'uscc', f));
           row(ft, 'grade', column(F, 'grade', f));
-          row(ft, 'tax_per_mu', fmt(column(F, 'tax_per_mu', f), 2), T.wan_per_mu);
-          row(ft, 'va_per_mu', fmt(column(F, 'va_per_mu', f), 2), T.wan_per_mu);
-          row(ft, 'land_mu', fmt(column(F, 'land_mu', f), 2));
+          figure(ft, 'tax_per_mu', column(F, 'tax_per_mu', f), 2, T.wan_per_mu);
+          figure(ft, 'va_per_mu', column(F, 'va_per_mu', f), 2, T.wan_per_mu);
+          figure(ft, 'land_mu', column(F, 'land_mu', f), 2);
           row(ft, 'disposal', column(F, 'disposal', f));
           row(ft, 'reason', column(F, 'reason', f));
         }
