@@ -165,6 +165,35 @@ def sample(
 
 
 @app.command()
+def init(
+    parcels: Annotated[Path, typer.Argument(help="Parcel layer: .shp, .gpkg, .geojson, .fgb or GeoParquet.")],
+    firms: Annotated[Path, typer.Argument(help="Firm table: .xlsx, .xls, .csv or .parquet.")],
+    land: Annotated[Path | None, typer.Argument(help="Optional land rows (自有/租赁).")] = None,
+    out: Annotated[Path, typer.Option(help="Config file to write.")] = Path("county.toml"),
+    preset: Annotated[str, typer.Option(help="Policy preset (gisefficiency presets) or a preset file.")] = "zhejiang-2019",
+    year: Annotated[int | None, typer.Option(help="Reference year (default: the preset's, else the latest).")] = None,
+    name: Annotated[str, typer.Option(help="The county's name for maps and reports.")] = "",
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing config file.")] = False,
+) -> None:
+    """Write a commented config for your files: layer, CRS, id, headers, units; lists what it could not map."""
+    from gisefficiency.io.inspect import inspect_inputs, write_config
+
+    with _user_errors(), _step("读取数据 / reading your files"):
+        info = inspect_inputs(parcels, firms, land)
+    with _user_errors():
+        path = write_config(info, out, preset=preset, year=year, name=name, force=force)
+    mapped = len(info.parcel_columns) + len(info.firms.columns) + (len(info.land.columns) if info.land else 0)
+    console.print(f"{info.n_parcels:,} parcels (id {info.id_column!r}, {info.crs or 'no CRS'}"
+                  f"{', guessed' if info.crs_guessed else ''}), years {', '.join(map(str, info.years)) or '—'}, "
+                  f"{mapped} columns matched", markup=False, highlight=False)
+    for note in info.notes:
+        console.print("to check:", style="yellow", end=" ")
+        console.print(note, markup=False, highlight=False, soft_wrap=True)
+    console.print(f"written: {path}  ->  gisefficiency validate {path}  ->  gisefficiency run {path}",
+                  markup=False, highlight=False)
+
+
+@app.command()
 def scenario(
     config: Annotated[Path, typer.Argument(help="Run configuration (TOML).")],
     blocks: Annotated[str, typer.Option(help="Block ids, e.g. 3,7,12.")] = "",
