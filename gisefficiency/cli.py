@@ -130,13 +130,12 @@ def presets() -> None:
     """List the shipped policy presets."""
     from gisefficiency.evaluate.policy import list_presets
 
-    # CJK text has no spaces to wrap at: "fold" breaks it at the column edge instead of cutting it with "…".
-    table = Table("name", "说明", "description", "source")
-    for column in table.columns[1:]:
-        column.overflow = "fold"
+    # One block per preset, each text on its own line and never cut: the terminal wraps long lines itself
+    # (a four-column table cut CJK descriptions with "…", which has no spaces to wrap at).
     for info in list_presets():
-        table.add_row(info.name, info.description_zh, info.description_en, info.source)
-    console.print(table)
+        console.print(info.name, style="bold", markup=False, highlight=False)
+        for prefix, text in (("", info.description_zh), ("", info.description_en), ("来源 source: ", info.source)):
+            console.print(f"  {prefix}{text}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
