@@ -25,7 +25,14 @@ import shapely
 from gisefficiency.core.crs import COORD_SYSTEMS, guess_epsg
 from gisefficiency.core.errors import ConfigError, GisEfficiencyError, InputError
 from gisefficiency.core.schema import FIRM_COLUMNS, LAND_COLUMNS, PARCEL_COLUMNS
-from gisefficiency.io.columns import COLUMN_UNITS, alias_lookup, find_unit, header_unit, match_header, match_wide_header
+from gisefficiency.io.columns import (
+    COLUMN_UNITS,
+    alias_lookup,
+    find_unit,
+    header_unit,
+    match_header,
+    match_wide_header,
+)
 from gisefficiency.io.parcels import PARCEL_FORMATS, _choose_layer, _find_id_header, _read, read_parcels
 from gisefficiency.io.sheets import find_header, header_names, read_grid
 
