@@ -33,7 +33,14 @@ from gisefficiency.io.columns import (
     match_header,
     match_wide_header,
 )
-from gisefficiency.io.parcels import PARCEL_FORMATS, _choose_layer, _find_id_header, _read, read_parcels
+from gisefficiency.io.parcels import (
+    PARCEL_FORMATS,
+    _choose_layer,
+    _find_id_header,
+    _read,
+    read_parcels,
+    shapefile_encoding,
+)
 from gisefficiency.io.sheets import find_header, header_names, read_grid
 
 #: Point coordinate systems tried, in the order preferred on a tie.
@@ -159,8 +166,6 @@ def _inspect_parcels(path: Path, info: Inspection) -> pd.DataFrame | None:
     if PARCEL_FORMATS[suffix] != "GeoParquet":
         info.layer = _choose_layer(path, None, "pyogrio")
     if suffix == ".shp":
-        from gisefficiency.io.parcels import shapefile_encoding
-
         # Written out so the config says how the text was read (a .cpg, when present, is honoured anyway).
         info.encoding = shapefile_encoding(path)
     raw = _read(path, suffix, layer=info.layer, encoding=info.encoding, engine="pyogrio")
@@ -343,6 +348,8 @@ def config_text(info: Inspection, *, config_dir: Path, preset: str = "zhejiang-2
     policy = load_preset(preset)
     if year is None:
         year = policy.reference_year if policy.reference_year in info.years or not info.years else info.years[-1]
+    # A preset file is found from the current folder when `run` starts: written absolute, it is found from any.
+    preset_text = Path(preset).resolve().as_posix() if Path(preset).suffix == ".toml" or Path(preset).is_file() else preset
     lines = [
         "# Written by `gisefficiency init`; paths are relative to this file. Check the lines marked CHECK,",
         "# then: gisefficiency validate <this file>  ->  gisefficiency run <this file>",
@@ -388,8 +395,9 @@ def config_text(info: Inspection, *, config_dir: Path, preset: str = "zhejiang-2
     if info.point_crs is not None:
         hits = ", ".join(f"{s} {h:.0%}" for s, h in info.point_hits.items())
         lines.append(f"point_crs = {_q(info.point_crs)}   # points without 坐标系 on a parcel: {hits}")
-    lines += ["", "[policy]", f"preset = {_q(preset)}   # gisefficiency presets lists them",
-              f"year = {year}", "", "[blocks]", "gap_m = 30", "min_area_mu = 50", "",
+    lines += ["", "[policy]", f"preset = {_q(preset_text)}   # gisefficiency presets lists them",
+              f"year = {year}" if year is not None else "# year = 2023   # default: the latest year of the data",
+              "", "[blocks]", "gap_m = 30", "min_area_mu = 50", "",
               "[raster]", "# height = \"建筑高度.tif\"   # optional building heights: zonal statistics and plot ratio",
               "", "[output]", "dir = \"output\"", ""]
     return "\n".join(lines)

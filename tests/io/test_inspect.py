@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tomllib
+from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
@@ -124,3 +125,13 @@ def test_firm_points_without_a_system_are_read_as_the_one_that_hits_parcels(tmp_
     assert info.point_crs == "gcj02"
     assert info.point_hits["gcj02"] == 1.0 and info.point_hits["wgs84"] == 0.0
     assert tomllib.loads(config_text(info, config_dir=tmp_path))["link"]["point_crs"] == "gcj02"
+
+
+def test_a_preset_file_is_written_so_run_finds_it_from_any_folder(inspected, raw_county, monkeypatch):
+    import gisefficiency.evaluate as evaluate
+
+    shutil.copy(Path(evaluate.__file__).parent / "presets" / "suichang-2022.toml", raw_county / "my_county.toml")
+    monkeypatch.chdir(raw_county)
+    data = tomllib.loads(config_text(inspected, config_dir=raw_county / "sub", preset="my_county.toml"))
+    assert data["policy"]["preset"] == (raw_county / "my_county.toml").resolve().as_posix()
+    assert data["policy"]["year"] == 2021  # the preset's reference year, present in the data
