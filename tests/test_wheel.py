@@ -72,13 +72,16 @@ def test_wheel_carries_the_map_libraries_and_the_sample_county(installed, tmp_pa
     assert "pytest" not in listed and "playwright" not in listed
 
 
-def test_demo_runs_in_an_empty_folder_and_its_map_works_offline(installed, tmp_path):
+def test_demo_runs_in_an_empty_folder_and_its_pages_work_offline(installed, tmp_path):
     proc = _run([str(installed / "gisefficiency"), "demo"], cwd=tmp_path)
     out = tmp_path / "gisefficiency-demo"
     assert {"results.gpkg", "map.html", "report.html"} <= {p.name for p in out.iterdir()}
     assert "A类 331" in proc.stdout
     if chromium_available():
         with open_page(out / "map.html", wait_for="window.GISE && GISE.ready", screenshot=False) as page:
+            assert page.js_errors == []
+            assert all("tile.openstreetmap.org" in url for url in page.blocked_requests), page.blocked_requests
+        with open_page(out / "report.html", screenshot=False) as page:
             assert page.js_errors == []
             assert all("tile.openstreetmap.org" in url for url in page.blocked_requests), page.blocked_requests
 
