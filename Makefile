@@ -4,12 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup system assets lint bench clean
+.PHONY: demo test setup system lint bench clean
 
-demo: setup assets
-	$(BIN)/gisefficiency demo
+demo: setup
+	$(BIN)/gisefficiency demo --out maps/sample
 
-test: setup assets system
+test: setup system
 	$(BIN)/ruff check gisefficiency tests benchmarks
 	$(BIN)/python -m pytest -n 2 -q
 
@@ -28,10 +28,6 @@ system:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	fi
-
-# Leaflet and plugin JS/CSS for offline maps, taken from their npm packages (not committed).
-assets:
-	$(BIN)/python -m gisefficiency.maps.assets
 
 lint:
 	$(BIN)/ruff check gisefficiency tests benchmarks

@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gisefficiency.core.errors import GisEfficiencyError
+from gisefficiency.core.errors import ConfigError, GisEfficiencyError
 
 app = typer.Typer(
     add_completion=False,
@@ -57,16 +57,8 @@ def _user_errors() -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
-def demo_config_path() -> Path:
-    """Find the bundled sample county's config (``layers/sample/demo.toml``) in the checkout."""
-    here = Path(__file__).resolve().parent.parent
-    for root in (here, Path.cwd()):
-        candidate = root / "layers" / "sample" / "demo.toml"
-        if candidate.is_file():
-            return candidate
-    raise GisEfficiencyError(
-        "layers/sample/demo.toml not found -> run the demo from a checkout of the repository"
-    )
+#: Where ``gisefficiency demo`` writes when no ``--out`` is given (relative to the current folder).
+DEMO_OUT = Path("gisefficiency-demo")
 
 
 def _run_and_write(config_path: Path, out: Path | None, lang: str | None, anonymise: bool, maps: bool) -> None:
@@ -74,12 +66,18 @@ def _run_and_write(config_path: Path, out: Path | None, lang: str | None, anonym
     from gisefficiency.config import load_config
 
     config = load_config(config_path)
+    # The terminal speaks the language of the pages: --lang, else the config's [map] lang.
+    words = lang or config.map.lang
+    if words not in ("zh", "en"):
+        raise ConfigError(f"--lang {words!r}: must be zh or en")
     result = pipeline.run(config, step=_step)
     with _step("写出结果 / writing outputs"):
         written = pipeline.write_all(result, config, out_dir=out, lang=lang, anonymise=anonymise, maps=maps)
-    _print_link_report(result)
-    _print_summary(result)
-    table = Table(title="输出文件 / outputs", show_header=False)
+    _print_link_report(result, lang=words)
+    _print_summary(result, lang=words)
+    table = Table(title="输出文件" if words == "zh" else "outputs", show_header=False)
+    table.add_column()
+    table.add_column(overflow="fold")
     for name, path in written.items():
         table.add_row(name, str(path))
     console.print(table)
@@ -88,8 +86,9 @@ def _run_and_write(config_path: Path, out: Path | None, lang: str | None, anonym
 @app.command()
 def run(
     config: Annotated[Path, typer.Argument(help="Run configuration (TOML).")],
-    out: Annotated[Path | None, typer.Option(help="Output folder (default: [output] dir).")] = None,
-    lang: Annotated[str | None, typer.Option(help="zh or en for maps and reports.")] = None,
+    # Help texts are rich markup: a literal "[output]" would vanish, hence the escaped bracket.
+    out: Annotated[Path | None, typer.Option(help=r"Output folder (default: dir under \[output] in the config).")] = None,
+    lang: Annotated[str | None, typer.Option(help=r"zh or en for maps, reports and this summary (default: \[map] lang).")] = None,
     anonymise: Annotated[bool, typer.Option(help="Replace firm names by codes in maps and reports.")] = False,
     no_map: Annotated[bool, typer.Option("--no-map", help="Skip the HTML map and report.")] = False,
 ) -> None:
@@ -100,10 +99,12 @@ def run(
 
 @app.command()
 def demo(
-    out: Annotated[Path | None, typer.Option(help="Output folder (default: maps/sample).")] = None,
-    lang: Annotated[str | None, typer.Option(help="zh or en.")] = None,
+    out: Annotated[Path, typer.Option(help="Output folder.")] = DEMO_OUT,
+    lang: Annotated[str | None, typer.Option(help="zh or en for the pages and this summary.")] = None,
 ) -> None:
-    """Run the pipeline on the bundled sample county (示例县) and write maps/sample/."""
+    """Run the pipeline on the bundled sample county (示例县); writes ./gisefficiency-demo/ unless --out."""
+    from gisefficiency.sample import demo_config_path
+
     with _user_errors():
         _run_and_write(demo_config_path(), out, lang, False, True)
 
@@ -133,27 +134,66 @@ def presets() -> None:
     """List the shipped policy presets."""
     from gisefficiency.evaluate.policy import list_presets
 
-    table = Table("name", "说明", "description", "source")
+    # One block per preset, each text on its own line and never cut: the terminal wraps long lines itself
+    # (a four-column table cut CJK descriptions with "…", which has no spaces to wrap at).
     for info in list_presets():
-        table.add_row(info.name, info.description_zh, info.description_en, info.source)
-    console.print(table)
+        console.print(info.name, style="bold", markup=False, highlight=False)
+        for prefix, text in (("", info.description_zh), ("", info.description_en), ("来源 source: ", info.source)):
+            console.print(f"  {prefix}{text}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
 def sample(
     parcels: Annotated[int, typer.Option(help="Number of parcels.")] = 3000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 20241,
-    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("layers/sample"),
+    out: Annotated[Path, typer.Option(help="Output folder (required; must be empty or new unless --force).")] = ...,
     fast: Annotated[bool, typer.Option(help="GeoParquet/Parquet only, no Excel/raster (for 1M benchmarks).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Write into a non-empty folder, replacing files.")] = False,
 ) -> None:
-    """Generate a fictitious sample county (示例县)."""
+    """Generate a fictitious sample county (示例县) into --out."""
     from gisefficiency.sample import generate_county, write_sample
 
+    with _user_errors():
+        # Never overwrite a folder by surprise (the bundled sample county among others).
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"--out {out}: is a file -> give a folder")
+        if out.is_dir() and any(out.iterdir()) and not force:
+            raise ConfigError(f"--out {out}: folder is not empty -> choose a new or empty folder, or add --force "
+                              "to replace the sample files in it")
     with _user_errors(), _step(f"生成示例县 / generating {parcels:,} parcels"):
         county = generate_county(parcels, seed=seed, with_raster=not fast)
         written = write_sample(county, out, formats=("parquet",) if fast else None)
     for name, path in written.items():
         console.print(f"{name}: {path}")
+
+
+@app.command()
+def init(
+    parcels: Annotated[Path, typer.Argument(help="Parcel layer: .shp, .gpkg, .geojson, .fgb or GeoParquet.")],
+    firms: Annotated[Path, typer.Argument(help="Firm table: .xlsx, .xls, .csv or .parquet.")],
+    land: Annotated[Path | None, typer.Argument(help="Optional land rows (自有/租赁).")] = None,
+    out: Annotated[Path, typer.Option(help="Config file to write.")] = Path("county.toml"),
+    preset: Annotated[str, typer.Option(help="Policy preset (gisefficiency presets) or a preset file.")] = "zhejiang-2019",
+    year: Annotated[int | None, typer.Option(help="Reference year (default: the preset's, else the latest).")] = None,
+    name: Annotated[str, typer.Option(help="The county's name for maps and reports.")] = "",
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing config file.")] = False,
+) -> None:
+    """Write a commented config for your files: layer, CRS, id, headers, units; lists what it could not map."""
+    from gisefficiency.io.inspect import inspect_inputs, write_config
+
+    with _user_errors(), _step("读取数据 / reading your files"):
+        info = inspect_inputs(parcels, firms, land)
+    with _user_errors():
+        path = write_config(info, out, preset=preset, year=year, name=name, force=force)
+    mapped = len(info.parcel_columns) + len(info.firms.columns) + (len(info.land.columns) if info.land else 0)
+    console.print(f"{info.n_parcels:,} parcels (id {info.id_column!r}, {info.crs or 'no CRS'}"
+                  f"{', guessed' if info.crs_guessed else ''}), years {', '.join(map(str, info.years)) or '—'}, "
+                  f"{mapped} columns matched", markup=False, highlight=False)
+    for note in info.notes:
+        console.print("to check:", style="yellow", end=" ")
+        console.print(note, markup=False, highlight=False, soft_wrap=True)
+    console.print(f"written: {path}  ->  gisefficiency validate {path}  ->  gisefficiency run {path}",
+                  markup=False, highlight=False)
 
 
 @app.command()
@@ -257,33 +297,81 @@ def _fmt(v: object) -> str:
     return str(v)
 
 
-def _print_link_report(result) -> None:
+def _print_link_report(result, *, lang: str = "zh") -> None:
     if result.links is None:
         return
     frame = result.links.report.to_frame()
-    table = Table(title="关联报告 / link report")
-    for col in frame.columns:
-        table.add_column(str(col))
-    for row in frame.itertuples(index=False):
-        table.add_row(*(_fmt(v) for v in row))
+    zh = lang == "zh"
+    table = Table(title="关联报告" if zh else "link report")
+    table.add_column("项目" if zh else "item", overflow="fold")
+    table.add_column("数量" if zh else "count", justify="right")
+    table.add_column("亩" if zh else "mu", justify="right")
+    for label, count, mu in zip(frame["label_zh" if zh else "label_en"], frame["count"], frame["mu"], strict=True):
+        table.add_row(str(label), f"{int(count):,}", _fmt(float(mu)))
     console.print(table)
 
 
-def _print_summary(result) -> None:
-    p = result.parcels
-    f = result.firms
-    table = Table(title=f"{result.policy.name} · {result.year}", show_header=False)
-    table.add_row("地块 parcels", f"{len(p):,}")
-    table.add_row("用地 land (mu)", f"{p['land_mu'].sum():,.1f}")
-    table.add_row("企业 firms", f"{len(f):,}")
+#: Row labels of the terminal summary, zh and en.
+_SUMMARY_LABELS: dict[str, tuple[str, str]] = {
+    "parcels": ("地块", "parcels"),
+    "land": ("用地(亩)", "land (mu)"),
+    "firms": ("企业", "firms"),
+    "grades": ("评价类别", "grades"),
+    "disposal": ("处置类别", "disposal"),
+    "low": ("低效用地(亩)", "low-efficiency land (mu)"),
+    "blocks": ("连片区块", "contiguous blocks"),
+}
+
+
+def summary_rows(result, *, lang: str = "zh") -> list[tuple[str, str]]:
+    """The terminal summary of a run as (label, value) rows, in words.
+
+    Parameters
+    ----------
+    result
+        A :class:`gisefficiency.result.Result`.
+    lang
+        ``"zh"`` or ``"en"``.
+
+    Returns
+    -------
+    list of (str, str)
+        Grades as "A类 331" (``core.i18n.GRADE_LABELS``, not graded included) and disposal categories by the
+        preset's own names in the preset's order, every category shown (a zero is a finding too).
+    """
+    from gisefficiency.core.i18n import GRADE_LABELS
+
+    k = 0 if lang == "zh" else 1
+    sep = "，" if lang == "zh" else ", "
+    p, f = result.parcels, result.firms
+    rows = [
+        (_SUMMARY_LABELS["parcels"][k], f"{len(p):,}"),
+        (_SUMMARY_LABELS["land"][k], f"{p['land_mu'].sum():,.1f}"),
+        (_SUMMARY_LABELS["firms"][k], f"{len(f):,}"),
+    ]
     if "grade" in f:
-        counts = f["grade"].value_counts().sort_index()
-        table.add_row("评价 grades", "  ".join(f"{k}:{v}" for k, v in counts.items()))
+        counts = f["grade"].value_counts()
+        order = [g for g in GRADE_LABELS if g in counts.index] + sorted(set(counts.index) - set(GRADE_LABELS))
+        rows.append((_SUMMARY_LABELS["grades"][k],
+                     sep.join(f"{GRADE_LABELS.get(g, (g, g))[k]} {counts[g]:,}" for g in order)))
     if "disposal" in f:
         counts = f.loc[f["disposal"].fillna("") != "", "disposal"].value_counts()
-        table.add_row("处置 disposal", "  ".join(f"{k}:{v}" for k, v in counts.items()) or "-")
-    table.add_row("低效用地 low-efficiency (mu)", f"{p.loc[p['low_efficiency'], 'land_mu'].sum():,.1f}")
-    table.add_row("连片区块 blocks", f"{len(result.blocks):,}")
+        categories = dict(result.policy.categories) if result.policy is not None else {}
+        order = list(categories) + sorted(set(counts.index) - set(categories))
+        words = [f"{(getattr(categories[c], 'zh' if k == 0 else 'en') if c in categories else c)} "
+                 f"{int(counts.get(c, 0)):,}" for c in order]
+        rows.append((_SUMMARY_LABELS["disposal"][k], sep.join(words) or "—"))
+    rows.append((_SUMMARY_LABELS["low"][k], f"{p.loc[p['low_efficiency'], 'land_mu'].sum():,.1f}"))
+    rows.append((_SUMMARY_LABELS["blocks"][k], f"{len(result.blocks):,}"))
+    return rows
+
+
+def _print_summary(result, *, lang: str = "zh") -> None:
+    table = Table(title=f"{result.policy.name} · {result.year}", show_header=False)
+    table.add_column()
+    table.add_column(overflow="fold")
+    for name, value in summary_rows(result, lang=lang):
+        table.add_row(name, value)
     console.print(table)
 
 

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "layers" / "sample"
+# The sample county ships inside the package (layers/sample is a link to it in a checkout).
+SAMPLE = ROOT / "gisefficiency" / "sample" / "data"
 
 # Property tests draw the same examples on every run ("fixed"), so a test run (and CI) is repeatable;
 # `HYPOTHESIS_PROFILE=explore make test` draws new ones to look for bugs. A case found that way is
@@ -21,7 +22,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
 
 @pytest.fixture(scope="session")
 def sample_dir() -> Path:
-    """The committed sample county folder."""
+    """The bundled sample county folder (``gisefficiency/sample/data``)."""
     return SAMPLE
 
 

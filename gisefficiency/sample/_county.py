@@ -112,7 +112,7 @@ def generate_county(n_parcels: int = 3000, *, seed: int = 20241, with_raster: bo
     -----
     Parks with road grids (roads 15-40 m) are spread over five streets around 119.3°E 28.6°N
     in EPSG:4549. Blocks are cut into 3-200 mu parcels by partly slanted guillotine cuts. The old
-    town (龙溪街道, 云峰街道) holds contiguous low-efficiency patches. See ``layers/sample/README.md``.
+    town (龙溪街道, 云峰街道) holds contiguous low-efficiency patches. See ``gisefficiency/sample/data/README.md``.
     """
     if int(n_parcels) < 20:
         raise ConfigError(f"n_parcels={n_parcels!r} is too small -> ask for at least 20 parcels")

@@ -1,10 +1,10 @@
-"""Leaflet and the plugin JS/CSS the maps use, vendored from npm at install time for offline pages.
+"""Leaflet and the plugin JS/CSS the maps use, vendored into the package for offline pages.
 
-The library code is not committed: ``python -m gisefficiency.maps.assets`` (run by ``make demo`` / ``make test``)
-takes each package with ``npm pack`` into a temporary directory and copies the few dist files the maps need
-into ``gisefficiency/maps/assets/vendor/<package>/`` (git-ignored), keeping the package's own layout so the
-relative ``url(...)`` references in its CSS still resolve. It is idempotent: a package whose files are all
-present is skipped.
+The pinned files and their licences are committed under ``gisefficiency/maps/assets/vendor/<npm name>/``
+(``vendor/README.md`` lists them), keeping each package's own layout so the relative ``url(...)`` references
+in its CSS still resolve. They ship inside the wheel, so a map needs no npm and no network at build, install
+or run time. Maintainers refresh them after changing a pin in :data:`PACKAGES` with
+``python -m gisefficiency.maps.assets --refresh`` (npm and network needed then only).
 
 Our own map code (``map.js``, ``map.css``) lives next to this file and is always inlined.
 """
@@ -12,20 +12,12 @@ Our own map code (``map.js``, ``map.css``) lives next to this file and is always
 from __future__ import annotations
 
 import base64
-import json
-import logging
 import mimetypes
 import re
-import shutil
-import subprocess
-import tarfile
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from gisefficiency.core.errors import ConfigError
-
-log = logging.getLogger(__name__)
 
 ASSET_DIR = Path(__file__).resolve().parent
 VENDOR_DIR = ASSET_DIR / "vendor"
@@ -42,7 +34,10 @@ class Package:
     js, css
         Paths inside the package (relative to its ``package/`` root) of the script and stylesheet, or "".
     extra
-        Other files to keep: images the CSS refers to and the licence.
+        Other files to keep from the npm package: images the CSS refers to and the licence.
+    licence
+        The licence file kept beside the package's files (from ``extra``, or added by hand when the npm
+        package carries none).
     """
 
     name: str
@@ -50,10 +45,12 @@ class Package:
     js: str = ""
     css: str = ""
     extra: tuple[str, ...] = ()
+    licence: str = "LICENSE"
 
     @property
     def files(self) -> tuple[str, ...]:
-        return tuple(f for f in (self.js, self.css, *self.extra) if f)
+        """Every file a map needs from this package plus its licence."""
+        return tuple(dict.fromkeys(f for f in (self.js, self.css, *self.extra, self.licence) if f))
 
     def cdn(self, file: str) -> str:
         """The jsDelivr URL of ``file`` (used only when a map is made with ``offline=False``)."""
@@ -79,11 +76,13 @@ PACKAGES: dict[str, Package] = {
     ),
     "search": Package(
         "leaflet-search", "2.9.7", js="dist/leaflet-search.min.js", css="dist/leaflet-search.min.css",
-        extra=("license.txt", "images/loader.gif", "images/search-icon.png"),
+        extra=("license.txt", "images/loader.gif", "images/search-icon.png"), licence="license.txt",
     ),
     "draw": Package(
         "leaflet-draw", "1.0.4", js="dist/leaflet.draw.js", css="dist/leaflet.draw.css",
         extra=("dist/images/spritesheet.png", "dist/images/spritesheet-2x.png", "dist/images/spritesheet.svg"),
+        # The npm tarball has no licence file: MIT-LICENSE.md is copied from the Leaflet.draw repository.
+        licence="MIT-LICENSE.md",
     ),
 }
 
@@ -101,81 +100,14 @@ def missing_files(key: str) -> list[Path]:
     return [root / f for f in PACKAGES[key].files if not (root / f).is_file()]
 
 
-def ensure_assets(*, force: bool = False, npm: str = "npm") -> list[str]:
-    """Vendor every package in :data:`PACKAGES` that is missing (all of them with ``force``).
-
-    Parameters
-    ----------
-    force
-        Fetch again even when the files are present.
-    npm
-        The npm executable.
-
-    Returns
-    -------
-    list of str
-        ``name@version`` of the packages fetched (empty when all were present).
-
-    Raises
-    ------
-    ConfigError
-        npm is not installed, or a package cannot be fetched (no network, registry error).
-    """
-    todo = [k for k in PACKAGES if force or missing_files(k)]
-    if not todo:
-        return []
-    exe = shutil.which(npm)
-    if exe is None:
-        raise ConfigError(
-            f"npm not found (looked for {npm!r} on PATH): it is needed once to fetch Leaflet and its plugins "
-            f"({', '.join(f'{PACKAGES[k].name}@{PACKAGES[k].version}' for k in todo)}) for offline maps. "
-            "Install Node.js/npm (Debian: apt-get install npm) and run `python -m gisefficiency.maps.assets` again."
-        )
-    fetched = []
-    with tempfile.TemporaryDirectory(prefix="gisefficiency-npm-") as tmp:
-        for key in todo:
-            pkg = PACKAGES[key]
-            spec = f"{pkg.name}@{pkg.version}"
-            proc = subprocess.run(
-                [exe, "pack", spec, "--json", "--silent"], cwd=tmp, capture_output=True, text=True, check=False,
-            )
-            if proc.returncode != 0:
-                raise ConfigError(
-                    f"`npm pack {spec}` failed (exit {proc.returncode}): {proc.stderr.strip()[-500:]} -> check the "
-                    "network or npm registry settings (npm config get registry) and run "
-                    "`python -m gisefficiency.maps.assets` again."
-                )
-            tarball = Path(tmp) / json.loads(proc.stdout)[0]["filename"]
-            _extract(tarball, package_dir(key), pkg)
-            fetched.append(spec)
-            log.info("vendored %s into %s", spec, package_dir(key))
-    return fetched
-
-
-def _extract(tarball: Path, dest: Path, pkg: Package) -> None:
-    """Copy ``pkg.files`` out of an npm tarball (members are under ``package/``) into ``dest``."""
-    with tarfile.open(tarball) as tar:
-        members = {m.name.removeprefix("package/"): m for m in tar.getmembers() if m.isfile()}
-        absent = [f for f in pkg.files if f not in members]
-        if absent:
-            raise ConfigError(
-                f"{pkg.name}@{pkg.version}: the npm package has no {', '.join(absent)} -> the pinned version in "
-                "gisefficiency/maps/assets/__init__.py (PACKAGES) does not match its file list; fix one of them."
-            )
-        for f in pkg.files:
-            target = dest / f
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with tar.extractfile(members[f]) as src:  # type: ignore[union-attr]
-                target.write_bytes(src.read())
-
-
 def _require(key: str) -> None:
     missing = missing_files(key)
     if missing:
         raise ConfigError(
-            f"offline map assets missing: {', '.join(str(p) for p in missing[:3])} -> run "
-            "`python -m gisefficiency.maps.assets` (or `make assets`) once with network access, "
-            "or make the map with offline=False to load them from a CDN."
+            f"offline map assets missing: {', '.join(str(p) for p in missing[:3])} -> this installation of "
+            "gisefficiency is incomplete (they ship inside the package): reinstall it "
+            "(pip install --force-reinstall gisefficiency), or make the map with offline=False to load them "
+            "from a CDN."
         )
 
 

@@ -307,7 +307,13 @@
             this.addLayer(it.tip);
           }
         } else if (it.tip) {
+          // Leaflet fades a removed tooltip out and deletes its element 200 ms later (map._fadeAnimated), and
+          // in those 200 ms the element stays at its old place while the map has already zoomed: a ghost label
+          // where its block no longer is. A label that no longer fits goes at once. (The tooltip object is
+          // dropped, so the pending removal timer can only detach an element that is already detached.)
+          var node = it.tip.getElement();
           this.removeLayer(it.tip);
+          if (node) { L.DomUtil.remove(node); }
           it.tip = null;
         }
       }
