@@ -22,16 +22,20 @@ log = logging.getLogger(__name__)
 GPKG_LAYERS: dict[str, str] = {"parcels": "parcels", "firms": "firms", "blocks": "blocks"}
 
 
-def gpkg_ready(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def gpkg_ready(frame: gpd.GeoDataFrame, *, arrow_dates: bool = False) -> gpd.GeoDataFrame:
     """Return a copy whose columns every GeoPackage reader (QGIS, ArcGIS) opens as ordinary fields.
 
-    Nullable booleans become integers 1/0 with NULL, lists and other objects become text, and the
-    index becomes a column, because GeoPackage has no index or list fields.
+    Booleans (numpy, nullable, and object columns holding only True/False/missing) become nullable
+    booleans, which GDAL declares ``BOOLEAN`` (QGIS and ArcGIS show them as true/false, every layer the
+    same); lists and other objects become text, and the index becomes a column, because GeoPackage has
+    no index or list fields. With ``arrow_dates``, date-times that are all midnight become Arrow dates,
+    which ``to_file(..., use_arrow=True)`` writes as ``DATE`` (pyogrio's other path would write them as
+    text, so they stay date-times unless asked).
     """
-    return _gpkg_columns(frame, keep_arrow_text=False)
+    return _gpkg_columns(frame, keep_arrow_text=False, arrow_dates=arrow_dates)
 
 
-def _gpkg_columns(frame: gpd.GeoDataFrame, *, keep_arrow_text: bool) -> gpd.GeoDataFrame:
+def _gpkg_columns(frame: gpd.GeoDataFrame, *, keep_arrow_text: bool, arrow_dates: bool = True) -> gpd.GeoDataFrame:
     """:func:`gpkg_ready`; with ``keep_arrow_text`` Arrow-backed text columns are left as they are.
 
     Arrow text reaches GDAL as the same large_string column with or without the ``"string"``
@@ -43,14 +47,51 @@ def _gpkg_columns(frame: gpd.GeoDataFrame, *, keep_arrow_text: bool) -> gpd.GeoD
             continue
         s = out[col]
         if isinstance(s.dtype, pd.BooleanDtype) or s.dtype == bool:
-            out[col] = s.astype("Int8")
+            out[col] = s.astype("boolean")
         elif s.dtype == object:
-            out[col] = _object_to_string(s)
+            flags = _object_to_boolean(s)
+            out[col] = flags if flags is not None else _object_to_string(s)
+        elif arrow_dates and isinstance(s.dtype, np.dtypes.DateTime64DType):
+            out[col] = _midnight_to_date(s)
         elif isinstance(s.dtype, pd.StringDtype) and not (keep_arrow_text and s.dtype.storage == "pyarrow"):
             out[col] = s.astype("string")
         elif isinstance(s.dtype, pd.CategoricalDtype):
             out[col] = s.astype(str)
     return out
+
+
+def _object_to_boolean(s: pd.Series) -> pd.Series | None:
+    """A nullable boolean column if the object column holds only True/False and missing values, else None.
+
+    Such columns (``in_scope``, ``exempt`` on parcels: a parcel without a firm has no verdict) used to
+    reach the GeoPackage as the text "True"/"False" while the firms layer had them as booleans. An
+    all-missing column stays text: nothing says it is a flag.
+    """
+    import pyarrow as pa
+
+    try:
+        arr = pa.array(s.to_numpy(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if not pa.types.is_boolean(arr.type):
+        return None
+    return pd.Series(pd.array(arr.to_pandas(), dtype="boolean"), index=s.index, name=s.name)
+
+
+def _midnight_to_date(s: pd.Series) -> pd.Series:
+    """Dates (Arrow ``date32``, GeoPackage ``DATE``) when every value is at midnight, else unchanged.
+
+    Supply and production dates arrive as date-times at 00:00; written as DATETIME, QGIS shows
+    "2004-12-22T00:00:00" and filters them as times. A column with a time of day keeps its times.
+    """
+    import pyarrow as pa
+
+    arr = pa.array(s.to_numpy(), from_pandas=True)
+    try:
+        dates = arr.cast(pa.date32())  # a safe cast: fails when a value has a time of day
+    except pa.ArrowInvalid:
+        return s
+    return pd.Series(pd.arrays.ArrowExtensionArray(dates), index=s.index, name=s.name)
 
 
 def _object_to_string(s: pd.Series) -> pd.Series:
