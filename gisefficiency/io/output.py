@@ -11,6 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from gisefficiency.core.i18n import Lang
 from gisefficiency.result import Result
 
 if TYPE_CHECKING:
@@ -116,8 +117,12 @@ def _object_to_string(s: pd.Series) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(arr.cast(pa.large_string())), index=s.index, name=s.name)
 
 
-def write_results_gpkg(result: Result, path: Path) -> Path:
+def write_results_gpkg(result: Result, path: Path, *, lang: Lang | None = None) -> Path:
     """Write the parcels, firms and blocks layers of ``result`` to one GeoPackage.
+
+    With ``lang``, the file also gets QGIS's ``layer_styles`` table (:mod:`gisefficiency.io.styles`:
+    parcels by grade, 亩均税收 class and disposal, firms by grade and disposal, blocks outlined; legends
+    in ``lang``), so QGIS opens every layer styled.
 
     The layers, fields, field types, geometry types, values and R-tree spatial indexes are what
     ``GeoDataFrame.to_file(engine="pyogrio", use_arrow=True)`` of :func:`gpkg_ready` frames writes;
@@ -135,6 +140,8 @@ def write_results_gpkg(result: Result, path: Path) -> Path:
     try:
         for layer, attr in GPKG_LAYERS.items():
             _write_layer(getattr(result, attr), tmp, layer=layer)
+        if lang is not None:
+            _write_styles(result, tmp, lang=lang)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -143,6 +150,19 @@ def write_results_gpkg(result: Result, path: Path) -> Path:
         pyogrio.set_gdal_config_options(saved)
     os.replace(tmp, path)
     return path
+
+
+def _write_styles(result: Result, path: Path, *, lang: Lang) -> None:
+    """Add the ``layer_styles`` table (an attributes table, as QGIS makes it) for the layers written."""
+    import pyogrio
+
+    from gisefficiency.io.styles import layer_styles, style_rows
+
+    frames = {layer: getattr(result, attr) for layer, attr in GPKG_LAYERS.items()}
+    columns = {layer: set(f.columns) for layer, f in frames.items()}
+    styles = layer_styles(result.policy, lang=lang, columns=columns)
+    rows = style_rows(styles, geometry_columns={layer: f.geometry.name for layer, f in frames.items()})
+    pyogrio.write_dataframe(rows, path, layer="layer_styles", driver="GPKG")
 
 
 #: GDAL settings while writing results.gpkg. SQLite's default ``synchronous=FULL`` waits for
@@ -268,11 +288,18 @@ def write_html(text: str, path: Path) -> Path:
     return path
 
 
-def write_outputs(result: Result, out_dir: str | Path, *, extras: dict[str, Any] | None = None) -> dict[str, Path]:
-    """Write the GeoPackage and the tables of ``result`` under ``out_dir``; return name -> path."""
+def write_outputs(result: Result, out_dir: str | Path, *, extras: dict[str, Any] | None = None,
+                  lang: Lang = "zh") -> dict[str, Path]:
+    """Write the GeoPackage (with its QGIS styles), the workbook and the tables under ``out_dir``.
+
+    ``lang`` is the language of the styles' legends and the workbook's headers. Returns name -> path.
+    """
+    from gisefficiency.io.workbook import WORKBOOK_NAME, write_workbook
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = {"results": write_results_gpkg(result, out_dir / "results.gpkg")}
+    written = {"results": write_results_gpkg(result, out_dir / "results.gpkg", lang=lang)}
+    written["workbook"] = write_workbook(result, out_dir / WORKBOOK_NAME, lang=lang)
     written.update(write_tables(result, out_dir))
     written.update(extras or {})
     return written
