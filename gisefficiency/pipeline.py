@@ -419,7 +419,7 @@ def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None
     if raster_out is not None:
         from gisefficiency.io.output import write_rasters
 
-        rasters = write_rasters(raster_out, out)
+        rasters = write_rasters(raster_out, out, policy=result.policy)
         written.update(rasters)
         result.rasters = rasters
         overlays = _density_overlay(raster_out, lang)

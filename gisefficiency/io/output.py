@@ -305,13 +305,17 @@ def write_outputs(result: Result, out_dir: str | Path, *, extras: dict[str, Any]
     return written
 
 
-def write_rasters(raster_out: Any, out_dir: Path) -> dict[str, Path]:
+def write_rasters(raster_out: Any, out_dir: Path, *, policy: Any = None) -> dict[str, Path]:
     """Write every metric layer and the density surface as Cloud-Optimized GeoTIFFs.
 
-    Category layers (grade, disposal, block id) also get ``<name>_categories.csv`` (code, label) so
-    QGIS users can style the codes.
+    Category layers (grade, disposal, flags) are written as uint8 (uint16 beyond 254 codes) with a
+    colour table and category names (``<name>.tif.aux.xml``: GDAL's ``CategoryNames`` and a raster
+    attribute table, which QGIS and ArcGIS show as the legend), so they open coloured and named; their
+    ``<name>_categories.csv`` lists code, value, Chinese and English name and colour. Block ids stay
+    int32 codes (thousands of ids, no legend to show) with their code table.
     """
-    from gisefficiency.io.raster import write_cog
+    from gisefficiency.io.raster import write_category_cog, write_cog
+    from gisefficiency.io.styles import category_legend
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -321,9 +325,19 @@ def write_rasters(raster_out: Any, out_dir: Path) -> dict[str, Path]:
         layers["low_efficiency_density"] = raster_out.density
     for name, layer in layers.items():
         path = out_dir / f"{name}.tif"
-        write_cog(path, layer.array, transform=layer.transform, crs=layer.crs, nodata=layer.nodata)
+        legend = category_legend(name, layer.categories, policy) if layer.categories else None
+        if legend is not None and name != "block_id":
+            write_category_cog(path, layer.array, transform=layer.transform, crs=layer.crs,
+                               nodata=layer.nodata, legend=legend)
+        else:
+            write_cog(path, layer.array, transform=layer.transform, crs=layer.crs, nodata=layer.nodata)
         written[f"raster_{name}"] = path
-        if layer.categories:
-            table = pd.DataFrame({"code": list(layer.categories), "label": list(layer.categories.values())})
+        if legend is not None:
+            codes = list(layer.categories)
+            table = pd.DataFrame({
+                "code": codes, "label": [layer.categories[c] for c in codes],
+                "name_zh": [legend[c][0] for c in codes], "name_en": [legend[c][1] for c in codes],
+                "colour": [legend[c][2] or "" for c in codes],
+            })
             table.to_csv(out_dir / f"{name}_categories.csv", index=False, encoding="utf-8-sig")
     return written

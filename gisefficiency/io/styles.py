@@ -24,6 +24,7 @@ from gisefficiency.core.i18n import Lang, label
 from gisefficiency.maps.layers import (
     BLOCK_COLOUR,
     NO_DATA_COLOUR,
+    NO_GRADE_COLOUR,
     TAX_RAMP,
     grade_classes,
     policy_categories,
@@ -31,7 +32,10 @@ from gisefficiency.maps.layers import (
 )
 from gisefficiency.maps.text import text
 
-__all__ = ["LAYER_STYLES_COLUMNS", "LayerStyle", "StyleClass", "layer_styles", "style_rows", "to_qml", "to_sld"]
+__all__ = [
+    "LAYER_STYLES_COLUMNS", "LayerStyle", "StyleClass", "category_legend", "layer_styles", "style_rows", "to_qml",
+    "to_sld",
+]
 
 #: Columns of QGIS's ``layer_styles`` table, in QGIS's order.
 LAYER_STYLES_COLUMNS: tuple[str, ...] = (
@@ -294,3 +298,27 @@ def style_rows(styles: list[LayerStyle], *, geometry_columns: dict[str, str] | N
         "owner": "", "ui": "",
         "update_time": [now] * len(styles),
     }, columns=list(LAYER_STYLES_COLUMNS))
+
+
+# --- category rasters ------------------------------------------------------------------------------------------
+
+
+def category_legend(name: str, categories: dict[int, str], policy: Any) -> dict[int, tuple[str, str, str | None]]:
+    """Code -> (Chinese name, English name, colour or None) of a category raster's codes.
+
+    ``categories`` is the raster's code -> value table (``raster.layers.encode_categories``). Grades take
+    the map's grade labels and colours, disposal codes the policy's category names and colours (the empty
+    value: no category), flags yes/no; any other value names itself, without a colour.
+    """
+    grades = {lang: grade_classes(None, pd.Index([]), lang) for lang in ("zh", "en")}
+    known: dict[str, tuple[str, str, str | None]] = {}
+    if name == "grade":
+        for i, code in enumerate(("A", "B", "C", "D", "N")):
+            known[code] = (grades["zh"]["labels"][i], grades["en"]["labels"][i], grades["zh"]["colours"][i])
+    elif name == "disposal":
+        known = {cid: (zh, en, colour) for cid, zh, en, colour in policy_categories(policy)}
+        known[""] = (*_WORDS["no_disposal"], NO_GRADE_COLOUR)
+    elif set(categories.values()) <= {"True", "False"}:
+        known = {"True": (text("yes", "zh"), text("yes", "en"), "#e31a1c"),
+                 "False": (text("no", "zh"), text("no", "en"), NO_GRADE_COLOUR)}
+    return {code: known.get(value, (value, value, None)) for code, value in categories.items()}
