@@ -221,17 +221,25 @@ def _firm_frame(result: Result, cats: list[tuple[str, str, str, str]], lang: Lan
 
 
 def _parcel_ids_of_firms(parcels: pd.DataFrame, usccs: pd.Index) -> np.ndarray | None:
-    """Each firm's parcel ids joined by "、", from the parcels' ``firm_usccs`` (None without it)."""
-    if "firm_usccs" not in parcels.columns or not len(parcels):
+    """Each firm's parcel ids joined by "、", from the parcels' ``firm_usccs`` (None without it).
+
+    The (firm, parcel) pairs are grouped by integer codes and joined by Arrow's ``binary_join`` over
+    list offsets: a pandas group-by with ``"、".join`` costs a Python call per firm (7 s at 100k).
+    """
+    if "firm_usccs" not in parcels.columns:
         return None
-    lists = parcels["firm_usccs"]
-    flat = lists.explode().dropna()
-    flat = flat[flat.astype(str) != ""]
-    if not len(flat):
-        return np.full(len(usccs), None, dtype=object)
-    pairs = pd.DataFrame({"uscc": flat.astype(str).to_numpy(), "pid": flat.index.astype(str)})
-    joined = pairs.groupby("uscc", sort=False)["pid"].agg("、".join)
-    return joined.reindex(usccs.astype(str)).astype("object").where(lambda s: s.notna(), None).to_numpy()
+    flat = parcels["firm_usccs"].explode()
+    keep = flat.notna().to_numpy() & (flat.astype(str).to_numpy() != "")
+    firm = flat.astype(str).to_numpy()[keep]
+    pid = flat.index.astype(str).to_numpy()[keep]
+    codes, uniques = pd.factorize(firm)
+    order = np.argsort(codes, kind="stable")  # parcels of a firm stay in the layer's order
+    offsets = np.r_[0, np.cumsum(np.bincount(codes, minlength=len(uniques)))].astype(np.int64)
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(pid[order], type=pa.large_string()))
+    joined = pc.binary_join(lists, pa.scalar("、", pa.large_string()))
+    pos = pd.Index(uniques).get_indexer(usccs.astype(str))
+    taken = joined.take(pa.array(pos, mask=pos < 0))
+    return taken.to_numpy(zero_copy_only=False)
 
 
 def _parcel_frame(result: Result, cats: list[tuple[str, str, str, str]], lang: Lang) -> pd.DataFrame:
