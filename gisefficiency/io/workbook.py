@@ -203,7 +203,7 @@ def _firm_frame(result: Result, cats: list[tuple[str, str, str, str]], lang: Lan
     for key in ("name", "street", "industry", "n_parcels", "land_mu", "tax", "value_added", "energy_tce",
                 "tax_per_mu", "va_per_mu", "score"):
         if key in firms.columns:
-            out[key] = firms[key].to_numpy()
+            out[key] = firms[key].array
     if "scale" in firms.columns:
         out["scale"] = _labels(firms["scale"], SCALE_LABELS, lang).to_numpy()
     if "grade" in firms.columns:
@@ -251,7 +251,7 @@ def _parcel_frame(result: Result, cats: list[tuple[str, str, str, str]], lang: L
                 "cert_area_mu", "land_mu", "idle", "tax", "tax_per_mu", "va_per_mu", "low_efficiency",
                 "block_id", "plot_ratio", "in_scenario"):
         if key in parcels.columns:
-            out[key] = parcels[key].to_numpy()
+            out[key] = parcels[key].array
     if "firm_names" in parcels.columns:
         out["firm_names"] = _joined(parcels["firm_names"])
     if "grade" in parcels.columns:
@@ -336,6 +336,12 @@ def _values(values: pd.Series, kind: Kind, lang: Lang) -> pa.Array:
         truth = obj.where(known, False).astype(bool).to_numpy()
         words = np.where(truth, text("yes", lang), text("no", lang)).astype(object)
         return pa.array(words, type=pa.string(), mask=~known)
+    if pd.api.types.is_float_dtype(values.dtype):
+        v = values.to_numpy(dtype=float, na_value=np.nan)
+        if np.all(np.isnan(v) | (v == np.round(v))):  # ids that went through float (1.0) read as 1
+            values = values.astype("Int64")
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        values = values.astype("string")
     obj = values.astype("object")
     arr = pa.array(obj.where(obj.notna(), None).map(str, na_action="ignore").to_numpy(), type=pa.string(),
                    from_pandas=True)
