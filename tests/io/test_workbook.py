@@ -168,8 +168,8 @@ def test_english_headers_and_sheet_names(tmp_path):
 
 
 def test_xml_special_and_control_characters(tmp_path):
-    wb = openpyxl.load_workbook(write_workbook(_result(names=["A&B <厂>", "x\x01y", '"q"']), tmp_path / "x.xlsx"))
-    assert wb["淘汰关停类"]["B2"].value == "A&B <厂>"
+    wb = openpyxl.load_workbook(write_workbook(_result(names=[" A&B <厂> ", "x\x01y", '"q"']), tmp_path / "x.xlsx"))
+    assert wb["淘汰关停类"]["B2"].value == " A&B <厂> "  # edge spaces kept (xml:space="preserve")
     assert wb["腾笼换鸟类"]["B2"].value == "xy"  # XML 1.0 cannot hold \x01: dropped, as openpyxl refuses it
 
 
