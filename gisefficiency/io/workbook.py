@@ -341,10 +341,25 @@ def _values(values: pd.Series, kind: Kind, lang: Lang) -> pa.Array:
             values = values.astype("Int64")
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
         values = values.astype("string")
-    obj = values.astype("object")
-    arr = pa.array(obj.where(obj.notna(), None).map(str, na_action="ignore").to_numpy(), type=pa.string(),
-                   from_pandas=True)
+    arr = _arrow_text(values)
     return pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+
+
+def _arrow_text(values: pd.Series) -> pa.Array:
+    """Text as an Arrow string array (null = missing): Arrow-backed columns as they are, object columns
+    of text converted in C; anything else (lists, mixed objects) through ``str`` per value."""
+    try:
+        arr = pa.array(values.array if not isinstance(values.dtype, np.dtype) else values.to_numpy(),
+                       from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        arr = None
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr is not None and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return arr.cast(pa.string())
+    obj = values.astype("object")
+    return pa.array(obj.where(obj.notna(), None).map(str, na_action="ignore").to_numpy(), type=pa.string(),
+                    from_pandas=True)
 
 
 _ILLEGAL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
