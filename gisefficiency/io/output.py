@@ -259,7 +259,12 @@ def _layer_wkb(values: np.ndarray) -> tuple[str, pa.Array]:
 
 
 def write_tables(result: Result, out_dir: Path) -> dict[str, Path]:
-    """Write CSV tables (UTF-8 with BOM so Excel shows Chinese): link report, firms, scenarios."""
+    """Write CSV tables (UTF-8 with BOM so Excel shows Chinese): link report, firms, scenarios.
+
+    The CSVs are for machines: canonical column names and exact values. They are not made
+    "spreadsheet-safe" (a leading tab or ``="..."`` around USCCs would change the value for every other
+    reader); people get the same lists with USCCs as text cells in 清单.xlsx (``io.workbook``).
+    """
     written: dict[str, Path] = {}
     if result.links is not None:
         p = out_dir / "link_report.csv"
