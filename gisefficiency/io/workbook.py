@@ -172,14 +172,21 @@ _SHEET_NAMES: dict[str, tuple[str, str]] = {
 
 
 def _sheet_name(name: str, used: set[str]) -> str:
-    """An Excel-legal, unique sheet name: no ``[]:*?/\\``, at most 31 characters."""
+    """An Excel-legal, unique sheet name: no ``[]:*?/\\``, at most 31 characters.
+
+    A cut name loses a dangling opening bracket or space ("Foundry and chemical industry (").
+    """
     clean = "".join("_" if ch in "[]:*?/\\" else ch for ch in name).strip("'") or "Sheet"
-    out, n = clean[:31], 1
+    out, n = _cut(clean, 31), 1
     while out.lower() in {u.lower() for u in used}:
         n += 1
-        out = f"{clean[:31 - len(str(n)) - 1]}~{n}"
+        out = f"{_cut(clean, 31 - len(str(n)) - 1)}~{n}"
     used.add(out)
     return out
+
+
+def _cut(name: str, size: int) -> str:
+    return name if len(name) <= size else name[:size].rstrip(" (（-–、,，")
 
 
 def _labels(values: pd.Series, table: dict[str, tuple[str, str]], lang: Lang) -> pd.Series:

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box
 
-from gisefficiency.io.workbook import WORKBOOK_NAME, write_workbook
+from gisefficiency.io.workbook import WORKBOOK_NAME, _sheet_name, write_workbook
 from gisefficiency.result import Result
 
 CRS = "EPSG:4549"
@@ -227,3 +227,14 @@ def test_demo_workbook_matches_the_result(demo_outputs, demo_result):
         assert all(isinstance(r[0], str) for r in rows)
     digits = [u for u in firms.index.astype(str) if u.isdigit()]
     assert digits  # the sample has all-digit USCCs (698 of them when the issue was filed)
+
+
+def test_sheet_names_legal_unique_and_cut_cleanly():
+    used: set[str] = {"汇总"}
+    assert _sheet_name("Foundry and chemical industry (own standard to follow)", used) == \
+        "Foundry and chemical industry"
+    assert _sheet_name("a/b[c]:d*?", used) == "a_b_c__d__"
+    assert _sheet_name("汇总", used) == "汇总~2"
+    long = "x" * 40
+    assert _sheet_name(long, used) == "x" * 31 and _sheet_name(long, used) == "x" * 29 + "~2"
+    assert all(len(u) <= 31 for u in used)
