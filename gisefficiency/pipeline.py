@@ -472,13 +472,13 @@ def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None
     if lang not in ("zh", "en"):
         raise ConfigError(f"lang = {lang!r}: must be 'zh' or 'en'")
     anonymise = config.output.anonymise if anonymise is None else anonymise
-    written = write_outputs(result, out)
+    written = write_outputs(result, out, lang=lang)
     overlays = {}
     raster_out = result.meta.get("raster")
     if raster_out is not None:
         from gisefficiency.io.output import write_rasters
 
-        rasters = write_rasters(raster_out, out)
+        rasters = write_rasters(raster_out, out, policy=result.policy)
         written.update(rasters)
         result.rasters = rasters
         overlays = _density_overlay(raster_out, lang)

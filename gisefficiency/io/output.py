@@ -11,6 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from gisefficiency.core.i18n import Lang
 from gisefficiency.result import Result
 
 if TYPE_CHECKING:
@@ -22,16 +23,20 @@ log = logging.getLogger(__name__)
 GPKG_LAYERS: dict[str, str] = {"parcels": "parcels", "firms": "firms", "blocks": "blocks"}
 
 
-def gpkg_ready(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def gpkg_ready(frame: gpd.GeoDataFrame, *, arrow_dates: bool = False) -> gpd.GeoDataFrame:
     """Return a copy whose columns every GeoPackage reader (QGIS, ArcGIS) opens as ordinary fields.
 
-    Nullable booleans become integers 1/0 with NULL, lists and other objects become text, and the
-    index becomes a column, because GeoPackage has no index or list fields.
+    Booleans (numpy, nullable, and object columns holding only True/False/missing) become nullable
+    booleans, which GDAL declares ``BOOLEAN`` (QGIS and ArcGIS show them as true/false, every layer the
+    same); lists and other objects become text, and the index becomes a column, because GeoPackage has
+    no index or list fields. With ``arrow_dates``, date-times that are all midnight become Arrow dates,
+    which ``to_file(..., use_arrow=True)`` writes as ``DATE`` (pyogrio's other path would write them as
+    text, so they stay date-times unless asked).
     """
-    return _gpkg_columns(frame, keep_arrow_text=False)
+    return _gpkg_columns(frame, keep_arrow_text=False, arrow_dates=arrow_dates)
 
 
-def _gpkg_columns(frame: gpd.GeoDataFrame, *, keep_arrow_text: bool) -> gpd.GeoDataFrame:
+def _gpkg_columns(frame: gpd.GeoDataFrame, *, keep_arrow_text: bool, arrow_dates: bool = True) -> gpd.GeoDataFrame:
     """:func:`gpkg_ready`; with ``keep_arrow_text`` Arrow-backed text columns are left as they are.
 
     Arrow text reaches GDAL as the same large_string column with or without the ``"string"``
@@ -43,14 +48,51 @@ def _gpkg_columns(frame: gpd.GeoDataFrame, *, keep_arrow_text: bool) -> gpd.GeoD
             continue
         s = out[col]
         if isinstance(s.dtype, pd.BooleanDtype) or s.dtype == bool:
-            out[col] = s.astype("Int8")
+            out[col] = s.astype("boolean")
         elif s.dtype == object:
-            out[col] = _object_to_string(s)
+            flags = _object_to_boolean(s)
+            out[col] = flags if flags is not None else _object_to_string(s)
+        elif arrow_dates and isinstance(s.dtype, np.dtypes.DateTime64DType):
+            out[col] = _midnight_to_date(s)
         elif isinstance(s.dtype, pd.StringDtype) and not (keep_arrow_text and s.dtype.storage == "pyarrow"):
             out[col] = s.astype("string")
         elif isinstance(s.dtype, pd.CategoricalDtype):
             out[col] = s.astype(str)
     return out
+
+
+def _object_to_boolean(s: pd.Series) -> pd.Series | None:
+    """A nullable boolean column if the object column holds only True/False and missing values, else None.
+
+    Such columns (``in_scope``, ``exempt`` on parcels: a parcel without a firm has no verdict) used to
+    reach the GeoPackage as the text "True"/"False" while the firms layer had them as booleans. An
+    all-missing column stays text: nothing says it is a flag.
+    """
+    import pyarrow as pa
+
+    try:
+        arr = pa.array(s.to_numpy(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if not pa.types.is_boolean(arr.type):
+        return None
+    return pd.Series(pd.array(arr.to_pandas(), dtype="boolean"), index=s.index, name=s.name)
+
+
+def _midnight_to_date(s: pd.Series) -> pd.Series:
+    """Dates (Arrow ``date32``, GeoPackage ``DATE``) when every value is at midnight, else unchanged.
+
+    Supply and production dates arrive as date-times at 00:00; written as DATETIME, QGIS shows
+    "2004-12-22T00:00:00" and filters them as times. A column with a time of day keeps its times.
+    """
+    import pyarrow as pa
+
+    arr = pa.array(s.to_numpy(), from_pandas=True)
+    try:
+        dates = arr.cast(pa.date32())  # a safe cast: fails when a value has a time of day
+    except pa.ArrowInvalid:
+        return s
+    return pd.Series(pd.arrays.ArrowExtensionArray(dates), index=s.index, name=s.name)
 
 
 def _object_to_string(s: pd.Series) -> pd.Series:
@@ -75,8 +117,12 @@ def _object_to_string(s: pd.Series) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(arr.cast(pa.large_string())), index=s.index, name=s.name)
 
 
-def write_results_gpkg(result: Result, path: Path) -> Path:
+def write_results_gpkg(result: Result, path: Path, *, lang: Lang | None = None) -> Path:
     """Write the parcels, firms and blocks layers of ``result`` to one GeoPackage.
+
+    With ``lang``, the file also gets QGIS's ``layer_styles`` table (:mod:`gisefficiency.io.styles`:
+    parcels by grade, 亩均税收 class and disposal, firms by grade and disposal, blocks outlined; legends
+    in ``lang``), so QGIS opens every layer styled.
 
     The layers, fields, field types, geometry types, values and R-tree spatial indexes are what
     ``GeoDataFrame.to_file(engine="pyogrio", use_arrow=True)`` of :func:`gpkg_ready` frames writes;
@@ -94,6 +140,8 @@ def write_results_gpkg(result: Result, path: Path) -> Path:
     try:
         for layer, attr in GPKG_LAYERS.items():
             _write_layer(getattr(result, attr), tmp, layer=layer)
+        if lang is not None:
+            _write_styles(result, tmp, lang=lang)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -102,6 +150,19 @@ def write_results_gpkg(result: Result, path: Path) -> Path:
         pyogrio.set_gdal_config_options(saved)
     os.replace(tmp, path)
     return path
+
+
+def _write_styles(result: Result, path: Path, *, lang: Lang) -> None:
+    """Add the ``layer_styles`` table (an attributes table, as QGIS makes it) for the layers written."""
+    import pyogrio
+
+    from gisefficiency.io.styles import layer_styles, style_rows
+
+    frames = {layer: getattr(result, attr) for layer, attr in GPKG_LAYERS.items()}
+    columns = {layer: set(f.columns) for layer, f in frames.items()}
+    styles = layer_styles(result.policy, lang=lang, columns=columns)
+    rows = style_rows(styles, geometry_columns={layer: f.geometry.name for layer, f in frames.items()})
+    pyogrio.write_dataframe(rows, path, layer="layer_styles", driver="GPKG")
 
 
 #: GDAL settings while writing results.gpkg. SQLite's default ``synchronous=FULL`` waits for
@@ -202,7 +263,12 @@ def _layer_wkb(values: np.ndarray) -> tuple[str, pa.Array]:
 
 
 def write_tables(result: Result, out_dir: Path) -> dict[str, Path]:
-    """Write CSV tables (UTF-8 with BOM so Excel shows Chinese): link report, firms, scenarios."""
+    """Write CSV tables (UTF-8 with BOM so Excel shows Chinese): link report, firms, scenarios.
+
+    The CSVs are for machines: canonical column names and exact values. They are not made
+    "spreadsheet-safe" (a leading tab or ``="..."`` around USCCs would change the value for every other
+    reader); people get the same lists with USCCs as text cells in 清单.xlsx (``io.workbook``).
+    """
     written: dict[str, Path] = {}
     if result.links is not None:
         p = out_dir / "link_report.csv"
@@ -231,23 +297,34 @@ def write_html(text: str, path: Path) -> Path:
     return path
 
 
-def write_outputs(result: Result, out_dir: str | Path, *, extras: dict[str, Any] | None = None) -> dict[str, Path]:
-    """Write the GeoPackage and the tables of ``result`` under ``out_dir``; return name -> path."""
+def write_outputs(result: Result, out_dir: str | Path, *, extras: dict[str, Any] | None = None,
+                  lang: Lang = "zh") -> dict[str, Path]:
+    """Write the GeoPackage (with its QGIS styles), the workbook and the tables under ``out_dir``.
+
+    ``lang`` is the language of the styles' legends and the workbook's headers. Returns name -> path.
+    """
+    from gisefficiency.io.workbook import WORKBOOK_NAME, write_workbook
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = {"results": write_results_gpkg(result, out_dir / "results.gpkg")}
+    written = {"results": write_results_gpkg(result, out_dir / "results.gpkg", lang=lang)}
+    written["workbook"] = write_workbook(result, out_dir / WORKBOOK_NAME, lang=lang)
     written.update(write_tables(result, out_dir))
     written.update(extras or {})
     return written
 
 
-def write_rasters(raster_out: Any, out_dir: Path) -> dict[str, Path]:
+def write_rasters(raster_out: Any, out_dir: Path, *, policy: Any = None) -> dict[str, Path]:
     """Write every metric layer and the density surface as Cloud-Optimized GeoTIFFs.
 
-    Category layers (grade, disposal, block id) also get ``<name>_categories.csv`` (code, label) so
-    QGIS users can style the codes.
+    Category layers (grade, disposal, flags) are written as uint8 (uint16 beyond 254 codes) with a
+    colour table and category names (``<name>.tif.aux.xml``: GDAL's ``CategoryNames`` and a raster
+    attribute table, which QGIS and ArcGIS show as the legend), so they open coloured and named; their
+    ``<name>_categories.csv`` lists code, value, Chinese and English name and colour. Block ids stay
+    int32 codes (thousands of ids, no legend to show) with their code table.
     """
-    from gisefficiency.io.raster import write_cog
+    from gisefficiency.io.raster import write_category_cog, write_cog
+    from gisefficiency.io.styles import category_legend
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -257,9 +334,19 @@ def write_rasters(raster_out: Any, out_dir: Path) -> dict[str, Path]:
         layers["low_efficiency_density"] = raster_out.density
     for name, layer in layers.items():
         path = out_dir / f"{name}.tif"
-        write_cog(path, layer.array, transform=layer.transform, crs=layer.crs, nodata=layer.nodata)
+        legend = category_legend(name, layer.categories, policy) if layer.categories else None
+        if legend is not None and name != "block_id":
+            write_category_cog(path, layer.array, transform=layer.transform, crs=layer.crs,
+                               nodata=layer.nodata, legend=legend)
+        else:
+            write_cog(path, layer.array, transform=layer.transform, crs=layer.crs, nodata=layer.nodata)
         written[f"raster_{name}"] = path
-        if layer.categories:
-            table = pd.DataFrame({"code": list(layer.categories), "label": list(layer.categories.values())})
+        if legend is not None:
+            codes = list(layer.categories)
+            table = pd.DataFrame({
+                "code": codes, "label": [layer.categories[c] for c in codes],
+                "name_zh": [legend[c][0] for c in codes], "name_en": [legend[c][1] for c in codes],
+                "colour": [legend[c][2] or "" for c in codes],
+            })
             table.to_csv(out_dir / f"{name}_categories.csv", index=False, encoding="utf-8-sig")
     return written

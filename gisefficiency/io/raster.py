@@ -31,7 +31,7 @@ COMPRESSIONS: tuple[str, ...] = ("deflate", "zstd")
 #: Tile size of written COGs (cells).
 COG_BLOCKSIZE: int = 512
 
-__all__ = ["COMPRESSIONS", "RasterData", "read_raster", "write_cog"]
+__all__ = ["COMPRESSIONS", "RasterData", "read_category_names", "read_raster", "write_category_cog", "write_cog"]
 
 
 def read_raster(path: str | Path, *, band: int = 1) -> RasterData:
@@ -88,6 +88,7 @@ def write_cog(
     overviews: bool = True,
     compress: str = "deflate",
     resampling: str | None = None,
+    colormap: dict[int, tuple[int, int, int, int]] | None = None,
 ) -> Path:
     """Write an array as a Cloud-Optimized GeoTIFF.
 
@@ -106,6 +107,8 @@ def write_cog(
     resampling
         Overview resampling; default ``"nearest"`` for integer rasters (codes stay codes) and
         ``"average"`` for floats.
+    colormap
+        Value -> RGBA colour table of band 1 (uint8/uint16 arrays only; category rasters).
 
     Returns
     -------
@@ -132,13 +135,17 @@ def write_cog(
             BIGTIFF="IF_SAFER",
         ) as dst:
             dst.write(data)
+            if colormap:
+                dst.write_colormap(1, colormap)
         return path
     log.info("GDAL has no COG driver: writing a tiled GTiff with COPY_SRC_OVERVIEWS")
-    return _write_tiled_copy(path, data, profile, overviews=overviews, compress=compress, resampling=resampling)
+    return _write_tiled_copy(path, data, profile, overviews=overviews, compress=compress, resampling=resampling,
+                             colormap=colormap)
 
 
 def _write_tiled_copy(
-    path: Path, data: np.ndarray, profile: dict[str, Any], *, overviews: bool, compress: str, resampling: str
+    path: Path, data: np.ndarray, profile: dict[str, Any], *, overviews: bool, compress: str, resampling: str,
+    colormap: dict[int, tuple[int, int, int, int]] | None = None,
 ) -> Path:
     """COG layout without the COG driver: tiled GTiff + overviews in memory, copied with its overviews."""
     from rasterio.enums import Resampling
@@ -149,6 +156,8 @@ def _write_tiled_copy(
         with mem.open(driver="GTiff", **profile, tiled=True, blockxsize=COG_BLOCKSIZE,
                       blockysize=COG_BLOCKSIZE) as tmp:
             tmp.write(data)
+            if colormap:
+                tmp.write_colormap(1, colormap)
             if overviews:
                 factors, size = [], max(profile["width"], profile["height"])
                 while size > COG_BLOCKSIZE:
@@ -161,3 +170,102 @@ def _write_tiled_copy(
                      BLOCKYSIZE=COG_BLOCKSIZE, COMPRESS=compress.upper(), PREDICTOR=3 if floating else 2,
                      COPY_SRC_OVERVIEWS="YES", BIGTIFF="IF_SAFER")
     return path
+
+
+def write_category_cog(
+    path: str | Path,
+    codes: np.ndarray,
+    *,
+    transform: Affine,
+    crs: Any,
+    nodata: int | None,
+    legend: dict[int, tuple[str, str, str | None]],
+) -> Path:
+    """Write category codes as a COG with a colour table and category names.
+
+    Parameters
+    ----------
+    path
+        Output GeoTIFF; the names go to ``<path>.aux.xml`` (GDAL's sidecar: GeoTIFF cannot hold them).
+    codes
+        Integer codes >= 0; ``nodata`` (e.g. -1) where no parcel or no value.
+    transform, crs
+        Georeferencing.
+    nodata
+        The codes' nodata value; the file uses 255 (uint8) or 65535 (uint16), whichever fits the codes.
+    legend
+        Code -> (Chinese name, English name, ``#rrggbb`` or None): QGIS and ArcGIS show the Chinese
+        name (``CategoryNames``); the attribute table carries both and the code.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    path = Path(path)
+    arr = np.asarray(codes)
+    missing = arr == nodata if nodata is not None else np.zeros(arr.shape, dtype=bool)
+    top = max([int(arr[~missing].max()) if (~missing).any() else 0, *legend]) if arr.size else max(legend, default=0)
+    if (~missing).any() and int(arr[~missing].min()) < 0:
+        raise InputError(f"category codes of {path.name} must be >= 0",
+                         [Problem(f"smallest code {int(arr[~missing].min())}", file=str(path),
+                                  fix="encode categories with raster.layers.encode_categories")])
+    dtype, fill = (np.uint8, 255) if top < 255 else (np.uint16, 65535)
+    if top >= 65535:
+        raise InputError(f"too many categories for {path.name}",
+                         [Problem(f"largest code {top}", file=str(path), fix="write it with write_cog (int32)")])
+    data = np.where(missing, fill, arr).astype(dtype)
+    colours = {code: _rgba(colour) for code, (_zh, _en, colour) in legend.items()}
+    write_cog(path, data, transform=transform, crs=crs, nodata=fill, colormap=colours or None)
+    _write_category_names(path, legend)
+    return path
+
+
+def _rgba(colour: str | None) -> tuple[int, int, int, int]:
+    """``#rrggbb`` as a colour-table entry; None = light grey (GeoTIFF palettes have no transparency)."""
+    if not colour:
+        return (244, 244, 244, 255)
+    c = colour.lstrip("#")
+    return (int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16), 255)
+
+
+def _write_category_names(path: Path, legend: dict[int, tuple[str, str, str | None]]) -> None:
+    """``<path>.aux.xml``: the band's ``CategoryNames`` (index = code) and a thematic attribute table."""
+    from xml.sax.saxutils import escape
+
+    top = max(legend, default=-1)
+    names = "".join(f"<Category>{escape(legend[c][0]) if c in legend else ''}</Category>" for c in range(top + 1))
+    # Field usages (GDALRATFieldUsage): 0 generic, 2 name, 5 min-max (the pixel value), 6-8 red/green/blue.
+    fields = [("Value", 0, 5), ("Class", 2, 2), ("Class_en", 2, 0), ("Red", 0, 6), ("Green", 0, 7), ("Blue", 0, 8)]
+    defs = "".join(f'<FieldDefn index="{i}"><Name>{n}</Name><Type>{t}</Type><Usage>{u}</Usage></FieldDefn>'
+                   for i, (n, t, u) in enumerate(fields))
+    rows = []
+    for i, (code, (zh, en, colour)) in enumerate(sorted(legend.items())):
+        r, g, b, _a = _rgba(colour)
+        rows.append(f'<Row index="{i}"><F>{code}</F><F>{escape(zh)}</F><F>{escape(en)}</F>'
+                    f"<F>{r}</F><F>{g}</F><F>{b}</F></Row>")
+    xml = ('<PAMDataset><PAMRasterBand band="1">'
+           f"<CategoryNames>{names}</CategoryNames>"
+           f'<GDALRasterAttributeTable tableType="thematic">{defs}{"".join(rows)}</GDALRasterAttributeTable>'
+           "</PAMRasterBand></PAMDataset>\n")
+    Path(f"{path}.aux.xml").write_text(xml, encoding="utf-8")
+
+
+def read_category_names(path: str | Path) -> list[str]:
+    """The category names GDAL reads for band 1 (from the GeoTIFF and its ``.aux.xml``), index = code.
+
+    rasterio has no call for them, so the file is copied to a VRT (GDAL writes every band property it
+    knows there, as ``gdalinfo`` prints them) and the names are read from that.
+    """
+    import tempfile
+    import xml.etree.ElementTree as ET
+
+    from rasterio.shutil import copy as rio_copy
+
+    with tempfile.TemporaryDirectory() as tmp:
+        vrt = Path(tmp) / "band.vrt"
+        with rasterio.open(path) as src:
+            rio_copy(src, vrt, driver="VRT")
+        root = ET.parse(vrt).getroot()
+    band = root.find("VRTRasterBand")
+    names = band.find("CategoryNames") if band is not None else None
+    return [c.text or "" for c in names] if names is not None else []

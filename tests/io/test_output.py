@@ -92,7 +92,7 @@ def _result(parcels=None, firms=None, blocks=None) -> Result:
 def _write_reference(result: Result, path: Path) -> Path:
     """What write_results_gpkg wrote before it was made fast: the yardstick."""
     for layer, attr in GPKG_LAYERS.items():
-        gpkg_ready(getattr(result, attr)).to_file(path, layer=layer, driver="GPKG", engine="pyogrio",
+        gpkg_ready(getattr(result, attr), arrow_dates=True).to_file(path, layer=layer, driver="GPKG", engine="pyogrio",
                                                    use_arrow=True)
     return path
 
@@ -135,7 +135,7 @@ def test_layers_read_back_as_the_frames(tmp_path):
     path = write_results_gpkg(result, tmp_path / "results.gpkg")
     assert [name for name, _ in pyogrio.list_layers(path)] == ["parcels", "firms", "blocks"]
     for layer, attr in GPKG_LAYERS.items():
-        expected = gpkg_ready(getattr(result, attr))
+        expected = gpkg_ready(getattr(result, attr), arrow_dates=True)
         back = pyogrio.read_dataframe(path, layer=layer)
         assert list(back.columns) == list(expected.columns)
         assert back.crs.to_epsg() == 4549
@@ -152,7 +152,10 @@ def test_layers_read_back_as_the_frames(tmp_path):
     assert parcels["idle"].tolist() == [0, 1, 0, 1]
     assert parcels["low_flag"].isna().tolist() == [False, True, False, True]
     assert parcels["block_id"].isna().tolist() == [False, True, False, True]
-    assert parcels["in_scope"].tolist()[:2] == ["True", "False"]  # object column -> text, as before
+    # Object columns of True/False/missing are booleans like every other flag (they were "True" text).
+    flags = pyogrio.read_dataframe(path, layer="parcels", columns=["in_scope", "idle"], use_arrow=True)
+    assert flags["in_scope"].tolist() == [True, False, None, True]
+    assert flags["idle"].tolist() == [False, True, False, True]
     np.testing.assert_array_equal(parcels["area_mu"], [1.5, 2.25, np.nan, 0.0])
     assert parcels.geometry.geom_type.tolist() == ["MultiPolygon"] * 4
 
@@ -331,9 +334,11 @@ def test_object_to_string_hand_cases():
 def test_gpkg_ready_columns():
     ready = gpkg_ready(_parcels())
     assert ready.columns[0] == "parcel_id" and ready.geometry.name == "geometry"
-    assert ready["idle"].dtype == "Int8" and ready["low_flag"].tolist()[:3] == [1, pd.NA, 0]
-    assert ready["in_scope"].dtype == "string"
-    assert ready["in_scope"].tolist() == ["True", "False", pd.NA, "True"]
+    assert ready["idle"].dtype == "boolean" and ready["low_flag"].tolist()[:3] == [True, pd.NA, False]
+    assert ready["in_scope"].dtype == "boolean"
+    assert ready["in_scope"].tolist() == [True, False, pd.NA, True]
+    assert ready["supply_date"].dtype.kind == "M"  # date-times unless arrow_dates
+    assert str(gpkg_ready(_parcels(), arrow_dates=True)["supply_date"].dtype) == "date32[day][pyarrow]"
     assert ready["firm_names"].tolist() == ["浙江新顺机械有限公司", "甲厂、乙公司", pd.NA, pd.NA]
     assert ready["land_use"].dtype == "string" and ready["grade"].tolist()[:2] == ["A", "B"]
     assert ready["block_id"].dtype == "Int64"
