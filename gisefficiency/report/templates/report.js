@@ -39,8 +39,49 @@
       });
     });
   });
+  // A long table's rows after the first page come as base64 of gzip-compressed JSON (data-rest): unpacked
+  // once with DecompressionStream and appended as hidden rows, so sorting and filtering see every row.
+  var ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+  function esc(s) { return String(s).replace(/[&<>"']/g, function (ch) { return ESC[ch]; }); }
+  function unpack(b64) {
+    var bin = atob(b64), bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) { bytes[i] = bin.charCodeAt(i); }
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+    return new Response(stream).text().then(JSON.parse);
+  }
+  function rowHtml(row, css) {
+    var out = "<tr hidden>";
+    for (var i = 0; i < row.length; i++) {
+      var c = row[i];
+      if (typeof c === "string") {
+        out += "<td" + (css[i] ? ' class="' + css[i] + '"' : "") + ">" + esc(c) + "</td>";
+      } else if (c[1] !== null) {
+        out += '<td class="num" data-v="' + esc(c[1]) + '">' + esc(c[0]) + "</td>";
+      } else {
+        out += "<td" + (css[i] ? ' class="' + css[i] + '"' : "") + ' title="' + esc(c[2]) + '">' + esc(c[0]) + "</td>";
+      }
+    }
+    return out + "</tr>";
+  }
+  function fill(table) {
+    var b64 = table.getAttribute("data-rest");
+    if (!b64) { return Promise.resolve(); }
+    table.removeAttribute("data-rest");  // the text is not needed once the rows exist
+    if (typeof DecompressionStream === "undefined") {
+      var old = document.getElementById(table.id + "-old");
+      if (old) { old.hidden = false; }
+      return Promise.resolve();
+    }
+    var css = Array.prototype.map.call(table.tHead.rows[0].cells, function (th) { return th.getAttribute("data-css") || ""; });
+    return unpack(b64).then(function (rows) {
+      var html = new Array(rows.length);
+      for (var i = 0; i < rows.length; i++) { html[i] = rowHtml(rows[i], css); }
+      table.tBodies[0].insertAdjacentHTML("beforeend", html.join(""));
+    });
+  }
   // Filter box, row counter and paging: long tables show their first rows only (hidden rows cost no
-  // layout), "show all" lifts the limit; print shows every row (CSS).
+  // layout), "show all" lifts the limit; print shows the first rows of capped tables (CSS).
+  var pending = [];
   Array.prototype.forEach.call(document.querySelectorAll("input.filter"), function (input) {
     var table = document.getElementById(input.getAttribute("data-table"));
     var counter = document.getElementById(table.id + "-count");
@@ -76,5 +117,8 @@
     });
     if (more) { more.addEventListener("click", function () { state.limit = Infinity; refresh(); }); }
     refresh();
+    pending.push(fill(table).then(refresh));
   });
+  Promise.all(pending).then(function () { window.__reportReady = true; },
+    function (e) { window.__reportReady = true; throw e; });
 })();
