@@ -68,14 +68,15 @@ def demo_config_path() -> Path:
     )
 
 
-def _run_and_write(config_path: Path, out: Path | None, lang: str | None, anonymise: bool, maps: bool) -> None:
+def _run_and_write(config_path: Path, out: Path | None, lang: str | None, anonymise: bool, maps: bool,
+                   pdf: bool | None = None) -> None:
     from gisefficiency import pipeline
     from gisefficiency.config import load_config
 
     config = load_config(config_path)
     result = pipeline.run(config, step=_step)
     with _step("写出结果 / writing outputs"):
-        written = pipeline.write_all(result, config, out_dir=out, lang=lang, anonymise=anonymise, maps=maps)
+        written = pipeline.write_all(result, config, out_dir=out, lang=lang, anonymise=anonymise, maps=maps, pdf=pdf)
     _print_link_report(result)
     _print_summary(result)
     table = Table(title="输出文件 / outputs", show_header=False)
@@ -91,20 +92,22 @@ def run(
     lang: Annotated[str | None, typer.Option(help="zh or en for maps and reports.")] = None,
     anonymise: Annotated[bool, typer.Option(help="Replace firm names by codes in maps and reports.")] = False,
     no_map: Annotated[bool, typer.Option("--no-map", help="Skip the HTML map and report.")] = False,
+    no_pdf: Annotated[bool, typer.Option("--no-pdf", help="Skip report.pdf (printed with headless Chromium).")] = False,
 ) -> None:
     """Run the whole pipeline on your data."""
     with _user_errors():
-        _run_and_write(config, out, lang, anonymise, not no_map)
+        _run_and_write(config, out, lang, anonymise, not no_map, False if no_pdf else None)
 
 
 @app.command()
 def demo(
     out: Annotated[Path | None, typer.Option(help="Output folder (default: maps/sample).")] = None,
     lang: Annotated[str | None, typer.Option(help="zh or en.")] = None,
+    no_pdf: Annotated[bool, typer.Option("--no-pdf", help="Skip report.pdf (printed with headless Chromium).")] = False,
 ) -> None:
     """Run the pipeline on the bundled sample county (示例县) and write maps/sample/."""
     with _user_errors():
-        _run_and_write(demo_config_path(), out, lang, False, True)
+        _run_and_write(demo_config_path(), out, lang, False, True, False if no_pdf else None)
 
 
 @app.command()
