@@ -271,6 +271,7 @@ def write_report_pdf(html_path: str | Path, pdf_path: str | Path | None = None, 
         log.warning("report.pdf not written: no Chromium/Chrome found (%s) -> install chromium, or set "
                     "GISEFFICIENCY_CHROMIUM, or print report.html from a browser", ", ".join(n for n in wanted if n))
         return None
+    pdf_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = pdf_path.with_name(f".{pdf_path.stem}.{os.getpid()}.part.pdf")
     with tempfile.TemporaryDirectory(prefix="gise-pdf-") as profile:
         command = [found, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
