@@ -277,7 +277,10 @@ def _flagged_frame(r: Result, lang: Lang, categories: list[dict[str, str]]) -> p
     frame["uscc"] = frame.index.astype(str)
     frame["scale_label"] = col(frame, "scale", default="").map(_labels(SCALE_LABELS, lang))
     frame["grade_label"] = col(frame, "grade", default="").map(_labels(GRADE_LABELS, lang))
-    frame["disposal_label"] = _disposal_labels(frame, categories, lang)
+    # A flagged firm without a category is low-efficiency under a preset that names none (zhejiang-2019):
+    # "no disposal" would misread it.
+    frame["disposal_label"] = _disposal_labels(frame, categories, lang).where(
+        col(frame, "disposal", default="").astype(object).fillna("") != "", text("low_no_category", lang))
     frame["reason"] = col(frame, f"reason_{lang}", default="")
     order = {c["id"]: i for i, c in enumerate(categories)}
     frame["_order"] = col(frame, "disposal", default="").map(order).fillna(len(order))

@@ -82,6 +82,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "industry_unknown": ("行业未知", "Industry unknown"),
     "street_unknown": ("街道未知", "Street unknown"),
     "not_disposed": ("无需处置", "No disposal"),
+    "low_no_category": ("低效（未分处置类别）", "Low efficiency (no category)"),
     "parcel_land_mu": ("地块用地(亩)", "Parcel land (mu)"),
     "firm_land_mu": ("企业用地(亩)", "Firms' land (mu)"),
     "low_eff_mu": ("低效用地(亩)", "Low-efficiency land (mu)"),
@@ -126,7 +127,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "top_title": ("各处置类别亩均税收最低的 {k} 家企业", "The {k} firms with the lowest tax per mu in each category"),
     "top_counts": ("各类企业数：{counts}。", "Firms per category: {counts}."),
-    "top_more": ("（共 {n} 家，列出 {k} 家）", " ({n} in all, {k} listed)"),
     "full_list": ("完整名单（屏幕查看，可排序、筛选）", "Full list (on screen: sort and filter)"),
     "payload_unsupported": (
         "本浏览器无法展开其余 {n} 行（需要较新的浏览器）：请换用新版浏览器，或打开 清单.xlsx。",

@@ -124,3 +124,16 @@ def test_long_lists_grow_sub_linearly():
     assert per_firm < html_row / 4, (per_firm, html_row)
     # 30,000 flagged firms (a city of 100,000 parcels) then stay far below the 5 MB budget.
     assert small + per_firm * 28_000 < 5_000_000
+
+
+def test_low_efficiency_without_a_category_is_not_called_no_disposal():
+    from dataclasses import replace
+
+    result = make_result()
+    firms = result.firms.copy()
+    firms.loc[firms.index[1], ["disposal", "disposal_zh", "disposal_en"]] = ""  # F2: low efficiency, no category
+    page = build_report(replace(result, firms=firms))
+    top = re.search(r'<table id="t-flagged-top".*?</table>', page, re.S).group(0)
+    labels = re.findall(r"<tr><td[^>]*>(.*?)</td>", top)
+    assert labels == ["淘汰关停", "低效（未分处置类别）"]
+    assert "无需处置" not in top

@@ -476,6 +476,7 @@ def test_long_tables_page_and_print_the_top_list(result, tmp_path):
     firms = result.firms.iloc[np.r_[[1] * n]].copy()  # 260 flagged firms (copies of F2)
     firms.index = pd.Index([f"91330100{i:09d}Q" for i in range(n)], name="uscc")
     firms["name"] = [f"企业{i:03d}" for i in range(n)]
+    firms.iloc[230, firms.columns.get_loc("name")] = XSS_IMG  # a row of the payload, built by the script
     path = tmp_path / "long.html"
     page = build_report(replace(result, firms=firms))
     path.write_text(page, encoding="utf-8")
@@ -489,6 +490,10 @@ def test_long_tables_page_and_print_the_top_list(result, tmp_path):
         check.page.locator("#t-flagged-more").click()
         assert check.evaluate(visible) == n
         assert check.page.locator("#t-flagged-more").is_hidden()
+        # Payload text is escaped like the page's own: shown as text, no element, no dialog.
+        assert _visible_column(check, "t-flagged", 1)[230] == XSS_IMG
+        assert check.evaluate("document.querySelectorAll('#t-flagged img').length") == 0
+        assert check.dialogs == []
         check.page.locator('input[data-table="t-flagged"]').fill("企业25")
         assert _visible_column(check, "t-flagged", 1) == [f"企业25{i}" for i in range(10)]
         check.page.locator("#t-flagged thead th", has_text="企业名称").click()
