@@ -17,7 +17,8 @@ first ``tables.PRINT_ROWS`` rows, and the page links the workbook 清单.xlsx th
 
 Measured on this machine (2 shared cores, busy): the sample county's report is 2.6 MB with its 2 MB map and
 prints to 17 A4 pages; a county of 100,000 parcels (31,379 flagged firms, 2,560 blocks) gives a 3.9 MB
-report that opens in headless Chromium in 1.3-2.8 s with its payloads unpacked.
+report that opens in headless Chromium in 1.3-3.0 s with its payloads unpacked
+(``benchmarks/bench_report.py``).
 """
 
 from __future__ import annotations
