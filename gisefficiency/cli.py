@@ -61,7 +61,8 @@ def _user_errors() -> Iterator[None]:
 DEMO_OUT = Path("gisefficiency-demo")
 
 
-def _run_and_write(config_path: Path, out: Path | None, lang: str | None, anonymise: bool, maps: bool) -> None:
+def _run_and_write(config_path: Path, out: Path | None, lang: str | None, anonymise: bool, maps: bool,
+                   pdf: bool | None = None) -> None:
     from gisefficiency import pipeline
     from gisefficiency.config import load_config
 
@@ -72,7 +73,7 @@ def _run_and_write(config_path: Path, out: Path | None, lang: str | None, anonym
         raise ConfigError(f"--lang {words!r}: must be zh or en")
     result = pipeline.run(config, step=_step)
     with _step("写出结果 / writing outputs"):
-        written = pipeline.write_all(result, config, out_dir=out, lang=lang, anonymise=anonymise, maps=maps)
+        written = pipeline.write_all(result, config, out_dir=out, lang=lang, anonymise=anonymise, maps=maps, pdf=pdf)
     _print_link_report(result, lang=words)
     _print_summary(result, lang=words)
     table = Table(title="输出文件" if words == "zh" else "outputs", show_header=False)
@@ -91,22 +92,24 @@ def run(
     lang: Annotated[str | None, typer.Option(help=r"zh or en for maps, reports and this summary (default: \[map] lang).")] = None,
     anonymise: Annotated[bool, typer.Option(help="Replace firm names by codes in maps and reports.")] = False,
     no_map: Annotated[bool, typer.Option("--no-map", help="Skip the HTML map and report.")] = False,
+    no_pdf: Annotated[bool, typer.Option("--no-pdf", help="Skip report.pdf (printed with headless Chromium).")] = False,
 ) -> None:
     """Run the whole pipeline on your data."""
     with _user_errors():
-        _run_and_write(config, out, lang, anonymise, not no_map)
+        _run_and_write(config, out, lang, anonymise, not no_map, False if no_pdf else None)
 
 
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = DEMO_OUT,
     lang: Annotated[str | None, typer.Option(help="zh or en for the pages and this summary.")] = None,
+    no_pdf: Annotated[bool, typer.Option("--no-pdf", help="Skip report.pdf (printed with headless Chromium).")] = False,
 ) -> None:
     """Run the pipeline on the bundled sample county (示例县); writes ./gisefficiency-demo/ unless --out."""
     from gisefficiency.sample import demo_config_path
 
     with _user_errors():
-        _run_and_write(demo_config_path(), out, lang, False, True)
+        _run_and_write(demo_config_path(), out, lang, False, True, False if no_pdf else None)
 
 
 @app.command()

@@ -163,6 +163,8 @@ class OutputSection:
 
     dir: Path = Path("output")
     anonymise: bool = False
+    #: Also print report.html to report.pdf with headless Chromium when one is installed (a few seconds).
+    pdf: bool = True
 
 
 @dataclass(frozen=True)

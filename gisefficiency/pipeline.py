@@ -439,8 +439,9 @@ def write_all(
     lang: str | None = None,
     anonymise: bool | None = None,
     maps: bool = True,
+    pdf: bool | None = None,
 ) -> dict[str, Any]:
-    """Write every output of a run: results.gpkg, CSV tables, GeoTIFFs, map.html and report.html.
+    """Write every output of a run: results.gpkg, CSV tables, GeoTIFFs, map.html, report.html and report.pdf.
 
     Parameters
     ----------
@@ -456,13 +457,15 @@ def write_all(
         Replace firm names and USCCs by codes in the map and report; overrides ``[output] anonymise``.
     maps
         Also write the HTML map and report.
+    pdf
+        Also print the report to report.pdf (headless Chromium, when installed); overrides ``[output] pdf``.
     """
     with arrow_memory_pool():
-        return _write_all(result, config, out_dir=out_dir, lang=lang, anonymise=anonymise, maps=maps)
+        return _write_all(result, config, out_dir=out_dir, lang=lang, anonymise=anonymise, maps=maps, pdf=pdf)
 
 
 def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None, anonymise: bool | None,
-               maps: bool) -> dict[str, Any]:
+               maps: bool, pdf: bool | None = None) -> dict[str, Any]:
     from pathlib import Path
 
     from gisefficiency.io.output import write_html, write_outputs
@@ -500,6 +503,12 @@ def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None
         written["map"] = map_path
         html = build_report(shown, lang=lang, anonymise=anonymise, map_html=Path(map_path).read_text("utf-8"))
         written["report"] = write_html(html, out / "report.html")
+        if config.output.pdf if pdf is None else pdf:
+            from gisefficiency.io.output import write_report_pdf
+
+            pdf_path = write_report_pdf(written["report"])
+            if pdf_path is not None:
+                written["report_pdf"] = pdf_path
     return written
 
 

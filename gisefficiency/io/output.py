@@ -1,4 +1,4 @@
-"""Write a run's results: results.gpkg (parcels, firms, blocks), tables, GeoTIFFs, map and report."""
+"""Write a run's results: results.gpkg (parcels, firms, blocks), tables, GeoTIFFs, map, report and report.pdf."""
 
 from __future__ import annotations
 
@@ -295,6 +295,72 @@ def write_html(text: str, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+#: Browsers that print a page to PDF headless, tried in this order (``GISEFFICIENCY_CHROMIUM`` first).
+PDF_ENGINES: tuple[str, ...] = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome",
+                                "msedge")
+
+
+def write_report_pdf(html_path: str | Path, pdf_path: str | Path | None = None, *, engine: str | None = None,
+                     timeout_s: float = 300.0) -> Path | None:
+    """Print the report page to an A4 PDF with headless Chromium (or Chrome/Edge); None when none is found.
+
+    The engine is ``engine``, else the ``GISEFFICIENCY_CHROMIUM`` environment variable, else the first of
+    ``PDF_ENGINES`` on the PATH (``shutil.which``). Without one, or when printing fails, one log line says so
+    and the run goes on (a warning, so the terminal shows it): the PDF is a convenience beside report.html, which prints the same from any browser.
+    Name resolution is switched off for the print (``--host-resolver-rules``), so a page that asks for the
+    network (map tiles) fails at once instead of waiting, and nothing leaves the machine; a throw-away
+    profile keeps the user's browser profile out of it.
+
+    Parameters
+    ----------
+    html_path
+        The report page.
+    pdf_path
+        Where to write; default ``report.pdf`` beside the page.
+    engine
+        A browser executable (name or path).
+    timeout_s
+        Limit for the print.
+
+    Returns
+    -------
+    Path or None
+        The PDF, or None when it was not written.
+    """
+    import shutil
+    import subprocess
+    import tempfile
+
+    html_path = Path(html_path).resolve()
+    pdf_path = Path(pdf_path) if pdf_path is not None else html_path.with_suffix(".pdf")
+    wanted = [engine] if engine else [os.environ.get("GISEFFICIENCY_CHROMIUM") or "", *PDF_ENGINES]
+    found = next((shutil.which(name) for name in wanted if name and shutil.which(name)), None)
+    if found is None:
+        log.warning("report.pdf not written: no Chromium/Chrome found (%s) -> install chromium, or set "
+                    "GISEFFICIENCY_CHROMIUM, or print report.html from a browser", ", ".join(n for n in wanted if n))
+        return None
+    pdf_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = pdf_path.with_name(f".{pdf_path.stem}.{os.getpid()}.part.pdf")
+    with tempfile.TemporaryDirectory(prefix="gise-pdf-") as profile:
+        command = [found, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+                   "--no-pdf-header-footer", "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={profile}",
+                   f"--print-to-pdf={tmp}", html_path.as_uri()]
+        try:
+            done = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            tmp.unlink(missing_ok=True)
+            log.warning("report.pdf not written: %s failed (%s) -> print report.html from a browser", found, exc)
+            return None
+    if done.returncode != 0 or not tmp.exists() or tmp.stat().st_size == 0:
+        tmp.unlink(missing_ok=True)
+        last = (done.stderr or b"").decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        log.warning("report.pdf not written: %s exited with %s (%s) -> print report.html from a browser",
+                    found, done.returncode, last[0])
+        return None
+    os.replace(tmp, pdf_path)  # a reader never sees a half-written PDF
+    return pdf_path
 
 
 def write_outputs(result: Result, out_dir: str | Path, *, extras: dict[str, Any] | None = None,

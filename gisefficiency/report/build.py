@@ -1,15 +1,24 @@
-"""One self-contained HTML report of a run: figures, tables, inline SVG charts, the map and the policy.
+"""One self-contained HTML report of a run: figures, tables, inline SVG charts, a static map, the map and the policy.
 
 The HTML has no external reference at all (no CDN, no web font, no image URL): CSS and a small vanilla
-script for sorting and filtering tables are inline, charts are inline SVG, and the map (if given) is embedded
-with ``<iframe srcdoc>``. Every text from the data is escaped (jinja2 autoescape). Numbers use thousands
-separators and fixed decimals: 万元/亩, 亩, 万元 and tce to 2 decimals (``gisefficiency.report.tables.DECIMALS``); missing
-values show as "—". Chinese by default, English with ``lang="en"``. Long searchable tables show their first
-200 rows (``gisefficiency.report.tables.PAGE_ROWS``) behind a "show all" button so a county's firm list opens in about a
-second; sorting and filtering always work on every row, and print shows every row.
+script for sorting and filtering tables are inline, charts are inline SVG, the static map of grades and
+blocks is a PNG inside an inline SVG figure (``static_map``), and the interactive map (if given and not over
+``MAP_EMBED_MAX_BYTES``) is embedded with ``<iframe srcdoc>``. Every text from the data is escaped (jinja2
+autoescape). Numbers use thousands separators and fixed decimals: 万元/亩, 亩, 万元 and tce to 2 decimals
+(``gisefficiency.report.tables.DECIMALS``); missing values show as "—". Chinese by default, English with
+``lang="en"``.
 
-Measured on this machine (2 shared cores, busy): 20,000 firms and 50,000 parcels give a 2.8 MB report in
-about 2.5 s (5 s anonymised), which opens in headless Chromium in 1-3 s and sorts 8,000 rows in < 1 s.
+Screen and paper differ on purpose. On screen, long searchable tables write their first 200 rows
+(``tables.PAGE_ROWS``) as HTML and the rest as one gzip payload that the script unpacks after loading and
+turns into rows only when they are shown; sorting and filtering work on every row. On paper (A4, print
+CSS), the interactive map and the full firm list are left out: the static map stands in for the map, the
+firm list prints as the ``TOP_PER_CATEGORY`` lowest 亩均税收 firms of each category, long tables print their
+first ``tables.PRINT_ROWS`` rows, and the page links the workbook 清单.xlsx that holds the full lists.
+
+Measured on this machine (2 shared cores, busy): the sample county's report is 2.6 MB with its 2 MB map and
+prints to 17 A4 pages; a county of 100,000 parcels (31,379 flagged firms, 2,560 blocks) gives a 3.9 MB
+report that opens in headless Chromium in 1.3-3.0 s with its payloads unpacked
+(``benchmarks/bench_report.py``).
 """
 
 from __future__ import annotations
@@ -25,9 +34,14 @@ import pandas as pd
 from gisefficiency.core.errors import ConfigError
 from gisefficiency.core.i18n import GRADE_COLOURS, GRADE_LABELS, SCALE_LABELS, Lang, label
 from gisefficiency.core.schema import ALIASES
+from gisefficiency.io.workbook import WORKBOOK_NAME  # the workbook with the full lists, beside the report
 from gisefficiency.report import charts
 from gisefficiency.report.labels import INDUSTRY_DIVISIONS, text
+from gisefficiency.report.static_map import BLOCK_COLOUR as _BLOCK_COLOUR
+from gisefficiency.report.static_map import NO_CLASS_COLOUR as _NO_CLASS_COLOUR
+from gisefficiency.report.static_map import LegendItem, render_static_map, static_map_svg
 from gisefficiency.report.tables import (
+    PRINT_ROWS,
     Column,
     col,
     county_trend,
@@ -47,6 +61,11 @@ __all__ = ["anonymise_result", "build_report"]
 
 GRADES: tuple[str, ...] = ("A", "B", "C", "D", "N")
 _LANGS = ("zh", "en")
+#: Firms per disposal category in the printed top list (lowest 亩均税收 first).
+TOP_PER_CATEGORY: int = 20
+#: A map page larger than this is linked (map.html beside the report), not embedded: the sample county's
+#: 2 MB map embeds; a city's tens of MB would make the report too heavy to open or mail.
+MAP_EMBED_MAX_BYTES: int = 3_000_000
 _COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,20}")
 
 
@@ -287,10 +306,12 @@ def _blocks_table(r: Result, lang: Lang) -> Any:
         Column("tax_at_target", label("tax_at_target", lang), "money"),
         Column("priority", label("priority", lang), "priority"),
         Column("firms", text("firms_in_block", lang), css="wrap", title_key="firms_full"),
-    ], id="t-blocks", searchable=True)
+    ], id="t-blocks", searchable=True, print_rows=PRINT_ROWS)
 
 
-def _flagged_table(r: Result, lang: Lang, categories: list[dict[str, str]], anonymised: bool) -> Any:
+def _flagged_frame(r: Result, lang: Lang, categories: list[dict[str, str]]) -> pd.DataFrame:
+    """The flagged firms (low efficiency or a disposal category) with display labels, in category order and
+    ascending 亩均税收 within a category (missing last)."""
     firms = r.firms
     low = col(firms, "low_efficiency", default=False).astype("boolean").fillna(False)
     disposal = col(firms, "disposal", default="").astype(object).fillna("")
@@ -299,11 +320,19 @@ def _flagged_table(r: Result, lang: Lang, categories: list[dict[str, str]], anon
     frame["uscc"] = frame.index.astype(str)
     frame["scale_label"] = col(frame, "scale", default="").map(_labels(SCALE_LABELS, lang))
     frame["grade_label"] = col(frame, "grade", default="").map(_labels(GRADE_LABELS, lang))
-    frame["disposal_label"] = _disposal_labels(frame, categories, lang)
+    # A flagged firm without a category is low-efficiency under a preset that names none (zhejiang-2019):
+    # "no disposal" would misread it.
+    frame["disposal_label"] = _disposal_labels(frame, categories, lang).where(
+        col(frame, "disposal", default="").astype(object).fillna("") != "", text("low_no_category", lang))
     frame["reason"] = col(frame, f"reason_{lang}", default="")
     order = {c["id"]: i for i, c in enumerate(categories)}
     frame["_order"] = col(frame, "disposal", default="").map(order).fillna(len(order))
-    frame = frame.sort_values(["_order", "tax_per_mu"] if "tax_per_mu" in frame else ["_order"], na_position="last")
+    return frame.sort_values(["_order", "tax_per_mu"] if "tax_per_mu" in frame else ["_order"], na_position="last",
+                             kind="stable")
+
+
+def _flagged_table(frame: pd.DataFrame, lang: Lang, anonymised: bool) -> Any:
+    """The full searchable list of flagged firms (on screen; the printout has the top list)."""
     return make_table(frame, [
         Column("uscc", text("uscc_masked", lang) if anonymised else label("uscc", lang)),
         Column("name", label("name", lang), css="name"),
@@ -317,7 +346,56 @@ def _flagged_table(r: Result, lang: Lang, categories: list[dict[str, str]], anon
         Column("grade_label", label("grade", lang), css="short"),
         Column("disposal_label", label("disposal", lang), css="short"),
         Column("reason", label("reason", lang), css="wrap"),
-    ], id="t-flagged", searchable=True)
+    ], id="t-flagged", searchable=True, print_rows=0)
+
+
+def _flagged_top(frame: pd.DataFrame, lang: Lang, anonymised: bool, k: int = TOP_PER_CATEGORY) -> dict[str, Any]:
+    """The ``k`` flagged firms with the lowest 亩均税收 in each category, and the count per category.
+
+    ``frame`` comes from ``_flagged_frame`` (already in category order, lowest first), so the top list is the
+    first ``k`` rows of each category; firms without a figure come last and fill a category only when it
+    has fewer than ``k`` firms with one.
+    """
+    counts = frame.groupby("disposal_label", sort=False).size() if len(frame) else pd.Series(dtype=int)
+    top = frame.groupby("disposal_label", sort=False).head(k).copy() if len(frame) else frame
+    if len(top):
+        top["n_in_category"] = top.groupby("disposal_label", sort=False).cumcount() + 1
+    table = make_table(top, [
+        Column("disposal_label", label("disposal", lang), css="short"),
+        Column("n_in_category", text("rank", lang), "int"),
+        Column("uscc", text("uscc_masked", lang) if anonymised else label("uscc", lang), css="short"),
+        Column("name", label("name", lang), css="name"),
+        Column("street", label("street", lang), css="short"),
+        Column("land_mu", label("land_mu", lang), "mu"),
+        Column("tax", label("tax", lang), "money"),
+        Column("tax_per_mu", label("tax_per_mu", lang), "per_mu"),
+        Column("grade_label", label("grade", lang), css="short"),
+        Column("reason", label("reason", lang), css="wrap"),
+    ], id="t-flagged-top")
+    sep = "、" if lang == "zh" else ", "
+    unit = " 家" if lang == "zh" else ""
+    listed = sep.join(f"{name} {n:,}{unit}" for name, n in counts.items())
+    return {"table": table, "k": k, "n": len(frame), "counts": text("top_counts", lang, counts=listed) if listed else ""}
+
+
+def _static_map(r: Result, lang: Lang) -> Any:
+    """The printable map: parcels by grade with block boundaries, as an inline SVG figure (None: no geometry)."""
+    parcels = r.parcels
+    if parcels is None or len(parcels) == 0 or "geometry" not in getattr(parcels, "columns", ()):
+        return None
+    grade = col(parcels, "grade", default="").astype(object)
+    codes = grade.map({g: i for i, g in enumerate(GRADES)})
+    blocks = r.blocks.geometry.to_numpy() if r.blocks is not None and "geometry" in r.blocks.columns else None
+    image = render_static_map(parcels.geometry.to_numpy(), codes, [GRADE_COLOURS[g] for g in GRADES], blocks=blocks)
+    if image is None:
+        return None
+    legend = [LegendItem(GRADE_COLOURS[g], _pick(GRADE_LABELS[g], lang)) for g in GRADES]
+    legend += [LegendItem(_NO_CLASS_COLOUR, text("no_class", lang)),
+               LegendItem(_BLOCK_COLOUR, text("block_outline", lang), outline=True)]
+    crs = getattr(parcels, "crs", None)
+    epsg = crs.to_epsg() if crs is not None else None
+    return static_map_svg(image, legend, title=text("static_map", lang), lang=lang,
+                          crs_name=f"EPSG:{epsg}" if epsg else "")
 
 
 def _summary_value(summary: Any, key: str) -> float:
@@ -468,8 +546,9 @@ def build_report(
         ``map_html`` should then be built from ``anonymise_result(result)``; names and USCCs found in it are
         replaced as well, as a safety net.
     map_html
-        A complete map page (``maps.save_map`` output) to embed in an ``<iframe srcdoc>``; the section is left
-        out when None.
+        A complete map page (``maps.save_map`` output) to embed in an ``<iframe srcdoc>`` (screen only: the
+        printout shows the static map); the section is left out when None. A page over
+        ``MAP_EMBED_MAX_BYTES`` is not embedded: the section then names ``map.html`` beside the report.
     title
         Document title; default "<county><year>年度工业用地亩均效益评价报告".
 
@@ -485,15 +564,18 @@ def build_report(
     """
     if lang not in _LANGS:
         raise ConfigError(f"report language {lang!r} is not supported -> use one of {', '.join(_LANGS)}")
+    map_size = len(map_html.encode("utf-8")) if map_html is not None else 0
+    embed_map = map_html is not None and map_size <= MAP_EMBED_MAX_BYTES
     if anonymise:
         anonymiser = Anonymiser.from_result(result, lang=lang)
         result = anonymiser.value(result)
-        if map_html is not None:
+        if embed_map:
             map_html = anonymiser.scrub_text(map_html)
     meta = dict(result.meta or {})
     county = str(meta.get("county") or meta.get("county_name") or text("county_default", lang))
     categories = _categories(result.policy, lang)
     groups_frame, groups = _group_table(result.firms, lang)
+    flagged = _flagged_frame(result, lang, categories)
     context = {
         "lang": lang,
         "t": {key: text(key, lang) for key in _TEXT_KEYS},
@@ -512,13 +594,18 @@ def build_report(
         "disposal": _disposal_table(result, lang, categories),
         "blocks": _blocks_table(result, lang),
         "blocks_note": _blocks_note(result, lang),
-        "flagged": _flagged_table(result, lang, categories, anonymise),
+        "flagged": _flagged_table(flagged, lang, anonymise),
+        "top": _flagged_top(flagged, lang, anonymise),
+        "workbook": WORKBOOK_NAME,
+        "static_map": _static_map(result, lang),
         "scenarios": _scenario_table(result, lang),
         "quality": _quality(result, lang),
         "absent_note": _absent_note(result, lang),
         "inputs": input_files(meta),
         "policy": _policy(result, lang, categories),
-        "map_html": map_html,
+        "map_html": map_html if embed_map else None,
+        "map_linked": map_html is not None and not embed_map,
+        "map_size_mb": f"{map_size / 1e6:.1f}",
     }
     return _environment().get_template("report.html.j2").render(**context)
 
@@ -530,5 +617,6 @@ _TEXT_KEYS = (
     "grade_counts", "per_mu_note", "target_item", "target_source", "achieved", "target", "progress",
     "no_targets", "chart_hist", "chart_grade_street", "chart_trend", "inputs", "policy_name", "policy_title",
     "policy_source", "policy_year", "policy_thresholds", "policy_categories", "policy_targets", "policy_target_tax", "colour",
-    "category_id", "generated_by",
+    "category_id", "generated_by", "full_list", "static_map", "map_interactive", "workbook_note", "top_title",
+    "payload_unsupported", "print_rows_note", "map_not_embedded",
 )

@@ -126,7 +126,9 @@ def test_targets_policy_quality_and_inputs(zh):
 
 
 def test_charts_present_with_thresholds_and_trend(zh):
-    assert zh.count("<svg ") == 3
+    assert zh.count('<svg class="chart ') == 3
+    assert zh.count('<svg class="map-image"') == 1  # the printable static map
+    assert zh.count("<svg ") == 4
     assert zh.count('class="threshold"') == 3
     for label in ("阈值 1", "阈值 3", "阈值 5"):
         assert label in zh
@@ -467,29 +469,42 @@ def test_anonymised_report_with_real_offline_map(result, tmp_path):
 
 @pytest.mark.browser
 @needs_browser
-def test_long_tables_page_and_print_every_row(result, tmp_path):
+def test_long_tables_page_and_print_the_top_list(result, tmp_path):
     from dataclasses import replace
 
     n = 260
     firms = result.firms.iloc[np.r_[[1] * n]].copy()  # 260 flagged firms (copies of F2)
     firms.index = pd.Index([f"91330100{i:09d}Q" for i in range(n)], name="uscc")
     firms["name"] = [f"企业{i:03d}" for i in range(n)]
+    firms.iloc[230, firms.columns.get_loc("name")] = XSS_IMG  # a row of the payload, built by the script
     path = tmp_path / "long.html"
-    path.write_text(build_report(replace(result, firms=firms)), encoding="utf-8")
+    page = build_report(replace(result, firms=firms))
+    path.write_text(page, encoding="utf-8")
+    # The first page of rows is HTML; the other 60 travel compressed and are unpacked in the browser.
+    assert len(table_rows(page, "t-flagged")) == 200
+    assert 'data-rest="' in page.split('id="t-flagged"')[1].split(">")[0]
     visible = "Array.from(document.querySelectorAll('#t-flagged tbody tr')).filter(r => r.offsetParent !== null).length"
-    with open_page(path, screenshot=False) as check:
+    with open_page(path, screenshot=False, wait_for="window.__reportReady === true") as check:
         assert check.evaluate(visible) == 200
         assert check.page.locator("#t-flagged-count").text_content() == "显示 200 / 匹配 260 行"
         check.page.locator("#t-flagged-more").click()
         assert check.evaluate(visible) == n
         assert check.page.locator("#t-flagged-more").is_hidden()
+        # Payload text is escaped like the page's own: shown as text, no element, no dialog.
+        assert _visible_column(check, "t-flagged", 1)[230] == XSS_IMG
+        assert check.evaluate("document.querySelectorAll('#t-flagged img').length") == 0
+        assert check.dialogs == []
         check.page.locator('input[data-table="t-flagged"]').fill("企业25")
         assert _visible_column(check, "t-flagged", 1) == [f"企业25{i}" for i in range(10)]
         check.page.locator("#t-flagged thead th", has_text="企业名称").click()
         check.page.locator("#t-flagged thead th", has_text="企业名称").click()
         assert _visible_column(check, "t-flagged", 1)[0] == "企业259"
         check.page.emulate_media(media="print")
-        assert check.evaluate(visible) == n  # the printed report lists every firm, filter or not
+        # The printout has the top list (20 lowest per category) and leaves the full list to 清单.xlsx.
+        assert check.evaluate(visible) == 0
+        top = "Array.from(document.querySelectorAll('#t-flagged-top tbody tr')).filter(r => r.offsetParent !== null)"
+        assert check.evaluate(top + ".length") == 20
+        assert check.evaluate(top + ".map(r => r.cells[1].textContent)") == [str(i) for i in range(1, 21)]
         assert check.errors == []
 
 
