@@ -168,7 +168,7 @@ def _inspect_parcels(path: Path, info: Inspection) -> pd.DataFrame | None:
     if suffix == ".shp":
         # Written out so the config says how the text was read (a .cpg, when present, is honoured anyway).
         info.encoding = shapefile_encoding(path)
-    raw = _read(path, suffix, layer=info.layer, encoding=info.encoding, engine="pyogrio")
+    raw, _cut, _misread = _read(path, suffix, layer=info.layer, encoding=info.encoding, engine="pyogrio")
     info.n_parcels = len(raw)
     headers = [str(c) for c in raw.columns if c != raw.geometry.name]
     lookup = alias_lookup()
