@@ -441,7 +441,8 @@ def write_all(
     anonymise: bool | None = None,
     maps: bool = True,
 ) -> dict[str, Any]:
-    """Write every output of a run: results.gpkg, CSV tables, GeoTIFFs, map.html and report.html.
+    """Write every output of a run: results.gpkg, CSV tables, GeoTIFFs, map.html and report.html, and the
+    tables of ``[output] database`` when set.
 
     Parameters
     ----------
@@ -474,6 +475,12 @@ def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None
         raise ConfigError(f"lang = {lang!r}: must be 'zh' or 'en'")
     anonymise = config.output.anonymise if anonymise is None else anonymise
     written = write_outputs(result, out)
+    if config.output.database is not None:
+        from gisefficiency.io.database import write_results
+
+        # The four tables replace the previous run's in one transaction (see io/database.py).
+        tables = write_results(result, config.output.database, schema=config.output.schema)
+        written.update({f"database:{name}": table for name, table in tables.items()})
     overlays = {}
     raster_out = result.meta.get("raster")
     if raster_out is not None:
