@@ -243,12 +243,18 @@ def database_ready(frame: pd.DataFrame) -> pd.DataFrame:
         if isinstance(s.dtype, pd.CategoricalDtype):
             out[col] = s.astype(object).where(s.notna(), None)
         elif s.dtype == object:
-            values = s.dropna()
-            if len(values) and all(isinstance(v, bool | np.bool_) for v in values):
+            kind = pd.api.types.infer_dtype(s, skipna=True)  # one pass in C, not a Python loop per row
+            if kind == "boolean":
                 out[col] = s.astype("boolean")
-            elif len(values) and all(isinstance(v, list | tuple | np.ndarray) for v in values):
+            elif kind == "mixed" and isinstance(_first_value(s), list | tuple | np.ndarray):
                 out[col] = s.map(lambda v: [str(x) for x in v] if isinstance(v, list | tuple | np.ndarray) else None)
     return out
+
+
+def _first_value(s: pd.Series) -> Any:
+    """The first non-missing value of an object column (its kind stands for the column's), or None."""
+    known = s.first_valid_index()
+    return None if known is None else s.at[known]
 
 
 def _sql_types(frame: pd.DataFrame) -> dict[str, Any]:
@@ -259,7 +265,7 @@ def _sql_types(frame: pd.DataFrame) -> dict[str, Any]:
     types: dict[str, Any] = {}
     for col in frame.columns:
         s = frame[col]
-        if s.dtype == object and isinstance(s.dropna().iloc[0] if s.notna().any() else None, list):
+        if s.dtype == object and isinstance(_first_value(s), list):
             types[col] = ARRAY(Text)
     if isinstance(frame, gpd.GeoDataFrame):
         from geoalchemy2 import Geometry
