@@ -271,12 +271,13 @@ def read_configured_parcels(config: Config, frame: gpd.GeoDataFrame | None = Non
 
     section = config.parcels
     options = {"id_column": section.id, "crs": section.crs, "aliases": section.aliases or None}
+    source = _source_name(section, frame, "parcels")
     if frame is None and is_database_url(section.path):
         from gisefficiency.io.database import read_frame
 
         frame = read_frame(str(section.path), table=section.table, query=section.query, geometry=True)
     if frame is not None:
-        return parcels_from_frame(frame, source=_source_name(section, frame, "parcels"), **options)
+        return parcels_from_frame(frame, source=source, **options)
     return read_parcels(section.path, layer=section.layer, encoding=section.encoding, engine=section.engine,
                         **options)
 
@@ -296,17 +297,18 @@ def configured_table(config: Config, name: str, frame: pd.DataFrame | None = Non
     file alike.
     """
     section = getattr(config, name)
+    source = _source_name(section, frame, name)
     if frame is None and is_database_url(section.path):
         from gisefficiency.io.database import read_frame
 
         frame = read_frame(str(section.path), table=section.table, query=section.query)
-    source = _source_name(section, frame, name)
     return (frame if frame is not None else section.path), source
 
 
 def _source_name(section: Any, frame: Any, name: str) -> str:
-    """What messages and ``meta`` call an input: the file, the database table or query, or the frame."""
-    if frame is not None and not is_database_url(section.path):
+    """What messages and ``meta`` call an input: the frame passed to ``run``, the database table or query,
+    or the file."""
+    if frame is not None:
         return f"{name} ({type(frame).__name__})"
     if is_database_url(section.path):
         from gisefficiency.io.database import describe

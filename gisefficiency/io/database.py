@@ -349,7 +349,8 @@ def write_tables(frames: dict[str, pd.DataFrame], url: str, *, schema: str) -> d
     import sqlalchemy as sa
 
     what = f"[output] database {masked(url)} schema {schema}"
-    stage = f"{schema[:40]}__staging_{secrets.token_hex(4)}"
+    # ASCII and short: PostgreSQL cuts names at 63 bytes, which a Chinese schema name would reach.
+    stage = f"gisefficiency__staging_{secrets.token_hex(6)}"
     try:
         engine = sa.create_engine(_sqlalchemy_url(url), connect_args={"connect_timeout": 15})
         with engine.connect() as conn:

@@ -3,6 +3,8 @@ atomic replacement against a throwaway PostgreSQL + PostGIS server (``postgis_ur
 
 from __future__ import annotations
 
+import re
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -141,7 +143,8 @@ def db_run(county_in_db, sample_dir, tmp_path_factory):
     cfg.write_text(text, encoding="utf-8")
     res = CliRunner().invoke(app, ["run", str(cfg), "--no-map"], terminal_width=200)
     assert res.exit_code == 0, res.output
-    return county_in_db
+    assert "亩均.parcels" in res.output and "亩均.flagged_firms" in res.output
+    return county_in_db, cfg
 
 
 def _read_back(url, table):
@@ -161,6 +164,7 @@ def _read_back(url, table):
 @pg
 @pytest.mark.slow
 def test_run_from_and_to_postgis_gives_the_file_run(db_run, demo_result):
+    db_run, _ = db_run
     parcels, srid = _read_back(db_run, "parcels")
     assert srid == 4549 and parcels.crs.to_epsg() == 4549
     want = demo_result.parcels
@@ -239,3 +243,24 @@ def test_a_failed_replacement_leaves_the_previous_tables(postgis_url, demo_resul
     assert counts()["parcels"] == 10
     assert not any("__staging_" in s for s in schemas())
     engine.dispose()
+
+
+@pg
+def test_validate_reads_database_sources(db_run):
+    _, cfg = db_run
+    res = CliRunner().invoke(app, ["validate", str(cfg)], terminal_width=250)
+    assert res.exit_code == 0, res.output
+    assert "0 error(s)" in res.output
+    # The sample's one negative tax, named by its source and its row in the query's order.
+    assert re.search(r'query "select \* from "企业亩均"", row \d+, column .实缴税金\(万元\)., value -12\.13: '
+                     r"negative tax", res.output), res.output
+
+
+@pg
+def test_a_database_mistake_is_one_line_from_the_cli(county_in_db, tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(f'[parcels]\npath = "{county_in_db}"\ntable = "土地.没有"\n[firms]\npath = "x.xlsx"\n',
+                   encoding="utf-8")
+    res = CliRunner().invoke(app, ["run", str(cfg)], terminal_width=250)
+    assert res.exit_code == 2
+    assert "table 土地.没有: no such table" in res.output and "Traceback" not in res.output
