@@ -41,7 +41,7 @@ _CODES = ("holder_uscc",)
 
 
 def read_parcels(
-    path: str | Path,
+    path: str | Path | gpd.GeoDataFrame,
     *,
     layer: str | None = None,
     id_column: str = "parcel_id",
@@ -55,7 +55,8 @@ def read_parcels(
     Parameters
     ----------
     path
-        A .gpkg, .shp, .geojson/.json, .fgb or .parquet file.
+        A .gpkg, .shp, .geojson/.json, .fgb or .parquet file, or a GeoDataFrame already in memory
+        (read as :func:`parcels_from_frame` reads it; ``layer``, ``encoding`` and ``engine`` do not apply).
     layer
         Layer to read from a multi-layer file (GeoPackage); required when it has several, unless
         exactly one of them is named like ``PARCEL_LAYER_NAMES`` (parcels, 宗地, 地块).
@@ -84,6 +85,8 @@ def read_parcels(
     CRSError
         No CRS and none given, or coordinates that contradict the CRS.
     """
+    if isinstance(path, pd.DataFrame):
+        return parcels_from_frame(path, id_column=id_column, crs=crs, aliases=aliases)
     path = Path(path)
     if engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r} -> use one of {', '.join(ENGINES)}")

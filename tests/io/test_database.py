@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from gisefficiency.cli import app
@@ -54,6 +56,16 @@ def test_names_are_quoted_as_written_and_passwords_masked():
         database.quote_table("a.b.c")
     assert database.masked("postgresql://gis:s3cret@host/db") == "postgresql://gis:***@host/db"
     assert database.describe("postgresql://gis:s3cret@h/db", table="x.y") == "postgresql://gis:***@h/db table x.y"
+
+
+_NAME = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=20)
+
+
+@given(schema=_NAME, table=_NAME)
+def test_any_quoted_name_comes_back_as_written(schema, table):
+    """A name written in double quotes (inner quotes doubled) is kept exactly: dots, quotes, Chinese, spaces."""
+    quoted = ".".join('"' + n.replace('"', '""') + '"' for n in (schema, table))
+    assert database.quote_table(quoted) == quoted
 
 
 def test_no_server_is_an_input_error_naming_the_source():

@@ -98,3 +98,10 @@ def test_parcels_must_be_a_geodataframe():
     with pytest.raises(InputError, match=r"parcels \(GeoDataFrame\): parcels must be a GeoDataFrame with a "
                                          r"geometry column, not a DataFrame"):
         parcels_from_frame(pd.DataFrame({"地块编号": ["A"]}))
+
+
+def test_read_parcels_takes_a_geodataframe_too(sample_dir):
+    raw = gpd.read_file(sample_dir / "parcels.gpkg", layer="parcels")
+    pd.testing.assert_frame_equal(read_parcels(raw), parcels_from_frame(raw))
+    with pytest.raises(InputError, match=r"parcels \(GeoDataFrame\): parcels must be a GeoDataFrame"):
+        read_parcels(pd.DataFrame(raw.drop(columns="geometry")))
