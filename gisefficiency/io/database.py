@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -299,16 +299,54 @@ def _ewkb(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
-def _copy_rows(table: Any, conn: Any, keys: list[str], data_iter: Iterable[tuple[Any, ...]]) -> int:
-    """pandas ``to_sql`` method: rows by COPY, which keeps ``""`` apart from NULL (CSV COPY would not)."""
-    columns = ", ".join(_ident(k) for k in keys)
-    target = f"{_ident(table.schema)}.{_ident(table.name)}" if table.schema else _ident(table.name)
-    count = 0
-    with conn.connection.cursor() as cur, cur.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
-        for row in data_iter:
-            copy.write_row(row)
-            count += 1
-    return count
+#: Rows per COPY chunk: the chunk's text is built by Arrow in one piece.
+_COPY_ROWS = 50_000
+
+
+def _copy_text(frame: pd.DataFrame, lists: set[str]) -> bytes:
+    """Rows of ``frame`` in PostgreSQL's COPY text format, built column by column in Arrow.
+
+    A Python call per row and field (psycopg's ``write_row``) costs about 60 µs per parcel row; Arrow
+    casts and escapes whole columns. NULL is ``\\N``, so an empty text stays ``''``; numbers and
+    timestamps are cast to their shortest exact text, booleans to true/false. List columns (``lists``)
+    become array literals, the one place with a Python call per value.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = []
+    for name in frame.columns:
+        s = frame[name]
+        if name in lists:
+            arr, text = pa.array([_array_literal(v) for v in s], type=pa.large_string()), True
+        else:
+            try:
+                arr = pa.array(s.array if isinstance(s.dtype, pd.ArrowDtype | pd.StringDtype) else s, from_pandas=True)
+                text = pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
+                arr = pc.cast(arr, pa.large_string())
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                # Mixed Python objects (the table has a text column for them): their str().
+                arr = pa.array(s.map(lambda v: None if v is None or v != v else str(v)), type=pa.large_string())
+                text = True
+        if text:  # COPY's own escapes, over the array literal's
+            for char, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
+                arr = pc.replace_substring(arr, char, escaped)
+        columns.append(pc.fill_null(arr, "\\N"))
+    # Each row "a\tb\tc\n", all rows back to back in the array's data buffer: that buffer is the COPY text.
+    tab, empty, newline = (pa.scalar(c, pa.large_string()) for c in ("\t", "", "\n"))
+    rows = pc.binary_join_element_wise(pc.binary_join_element_wise(*columns, tab), empty, newline)
+    if not len(rows):
+        return b""
+    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)[rows.offset:rows.offset + len(rows) + 1]
+    return rows.buffers()[2].to_pybytes()[offsets[0]:offsets[-1]]
+
+
+def _array_literal(value: Any) -> str | None:
+    """A list as a PostgreSQL text-array literal: {"a","b"} (NULL for a missing value)."""
+    if not isinstance(value, list | tuple | np.ndarray):
+        return None
+    items = ('"' + str(x).replace("\\", "\\\\").replace('"', '\\"') + '"' for x in value)
+    return "{" + ",".join(items) + "}"
 
 
 def write_results(result: Result, url: str, *, schema: str = "gisefficiency") -> dict[str, str]:
@@ -381,11 +419,19 @@ def write_tables(frames: dict[str, pd.DataFrame], url: str, *, schema: str) -> d
 
 def _write_table(engine: sqlalchemy.Engine, frame: pd.DataFrame, name: str, stage: str) -> None:
     import sqlalchemy as sa
+    from sqlalchemy.dialects.postgresql import ARRAY
 
     types = _sql_types(frame)
     rows = _ewkb(frame) if isinstance(frame, gpd.GeoDataFrame) else frame
+    lists = {col for col, kind in types.items() if isinstance(kind, ARRAY)}
+    target = f"{_ident(stage)}.{_ident(name)}"
     with engine.begin() as conn:
-        rows.to_sql(name, conn, schema=stage, index=False, dtype=types, method=_copy_rows, chunksize=50_000)
+        # pandas makes the table with the column types (no rows); the rows go in by COPY.
+        rows.head(0).to_sql(name, conn, schema=stage, index=False, dtype=types)
+        columns = ", ".join(_ident(str(c)) for c in rows.columns)
+        with conn.connection.cursor() as cur, cur.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
+            for start in range(0, len(rows), _COPY_ROWS):
+                copy.write(_copy_text(rows.iloc[start:start + _COPY_ROWS], lists))
         key = frame.columns[0]
         if frame[key].is_unique and frame[key].notna().all():
             conn.execute(sa.text(f"ALTER TABLE {_ident(stage)}.{_ident(name)} ADD PRIMARY KEY ({_ident(key)})"))

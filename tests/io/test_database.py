@@ -73,6 +73,19 @@ def test_no_server_is_an_input_error_naming_the_source():
         database.read_frame("postgresql://gis:pw@127.0.0.1:9/none", table="t")
 
 
+def test_copy_text_escapes_text_and_keeps_null_apart_from_empty():
+    frame = pd.DataFrame({"t": pd.array(["a\tb\\c\nd", None, ""], dtype="string"), "x": [1.5, np.nan, 1e20],
+                          "b": pd.array([True, None, False], dtype="boolean"), "l": [["甲", 'q"\\'], [], None],
+                          "o": ["中文", None, 3]})
+    text = database._copy_text(frame, {"l"}).decode()
+    assert text.split("\n") == [
+        "a\\tb\\\\c\\nd\t1.5\ttrue\t{\"甲\",\"q\\\\\"\\\\\\\\\"}\t中文",
+        "\\N\t\\N\t\\N\t{}\t\\N",
+        "\t1e+20\tfalse\t\\N\t3",
+        "",
+    ]
+
+
 def test_database_ready_keeps_booleans_lists_and_empty_text():
     frame = pd.DataFrame({"flag": [True, None, False], "names": [["甲", "乙"], [], None],
                           "text": pd.array(["", None, "淘汰"], dtype="string")},
@@ -185,7 +198,7 @@ def test_run_from_and_to_postgis_gives_the_file_run(db_run, demo_result):
     assert (shapely.to_wkb(parcels.geometry.to_numpy()) == shapely.to_wkb(want.geometry.to_numpy())).all()
     # types: numbers, booleans, dates, text, lists
     assert parcels["tax_per_mu"].dtype == np.float64
-    np.testing.assert_allclose(parcels["tax_per_mu"], want["tax_per_mu"], equal_nan=True)
+    np.testing.assert_array_equal(parcels["tax_per_mu"], want["tax_per_mu"])  # exact: shortest round-trip text
     assert parcels["low_efficiency"].dtype == bool
     assert parcels["low_efficiency"].tolist() == want["low_efficiency"].tolist()
     assert pd.api.types.is_datetime64_any_dtype(parcels["supply_date"])
@@ -276,3 +289,23 @@ def test_a_database_mistake_is_one_line_from_the_cli(county_in_db, tmp_path):
     res = CliRunner().invoke(app, ["run", str(cfg)], terminal_width=250)
     assert res.exit_code == 2
     assert "table 土地.没有: no such table" in res.output and "Traceback" not in res.output
+
+
+@pg
+def test_tricky_values_survive_the_copy(postgis_url):
+    import psycopg
+
+    frame = pd.DataFrame({"id": ["a", "b", "c"],
+                          "t": pd.array(["tab\there\\back\nline\r", None, ""], dtype="string"),
+                          "l": [["甲", 'q"\\', "{,}"], [], None],
+                          "x": [0.1 + 0.2, np.nan, -1e-300],
+                          "b": pd.array([True, None, False], dtype="boolean"),
+                          "d": pd.to_datetime(["2020-02-29 12:34:56.789012", None, "1999-12-31"], format="ISO8601")})
+    database.write_tables({"tricky": database.database_ready(frame)}, postgis_url, schema="tricky")
+    with psycopg.connect(postgis_url) as conn:
+        rows = conn.execute("select t, l, x, b, d from tricky.tricky order by id").fetchall()
+    assert [r[0] for r in rows] == ["tab\there\\back\nline\r", None, ""]
+    assert [r[1] for r in rows] == [["甲", 'q"\\', "{,}"], [], None]
+    assert rows[0][2] == 0.1 + 0.2 and rows[1][2] is None and rows[2][2] == -1e-300
+    assert [r[3] for r in rows] == [True, None, False]
+    assert rows[0][4] == pd.Timestamp("2020-02-29 12:34:56.789012").to_pydatetime() and rows[1][4] is None
