@@ -337,6 +337,8 @@ def _copy_text(frame: pd.DataFrame, lists: set[str]) -> bytes:
     rows = pc.binary_join_element_wise(pc.binary_join_element_wise(*columns, tab), empty, newline)
     if not len(rows):
         return b""
+    if isinstance(rows, pa.ChunkedArray):  # Arrow-backed text columns may come in chunks
+        rows = rows.combine_chunks()
     offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)[rows.offset:rows.offset + len(rows) + 1]
     return rows.buffers()[2].to_pybytes()[offsets[0]:offsets[-1]]
 

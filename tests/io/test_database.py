@@ -8,6 +8,7 @@ import re
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import shapely
 from hypothesis import given
@@ -78,6 +79,9 @@ def test_copy_text_escapes_text_and_keeps_null_apart_from_empty():
                           "b": pd.array([True, None, False], dtype="boolean"), "l": [["甲", 'q"\\'], [], None],
                           "o": ["中文", None, 3]})
     text = database._copy_text(frame, {"l"}).decode()
+    chunked = frame.assign(t=pd.Series(pd.arrays.ArrowExtensionArray(
+        pa.chunked_array([["a\tb\\c\nd"], [None, ""]], pa.large_string()))))
+    assert database._copy_text(chunked, {"l"}).decode() == text  # text in several Arrow chunks
     assert text.split("\n") == [
         "a\\tb\\\\c\\nd\t1.5\ttrue\t{\"甲\",\"q\\\\\"\\\\\\\\\"}\t中文",
         "\\N\t\\N\t\\N\t{}\t\\N",
