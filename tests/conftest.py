@@ -107,7 +107,11 @@ def postgis_url():
         port = probe.getsockname()[1]
 
     def server(*args: str) -> None:
-        subprocess.run([*run_as, str(bindir / args[0]), *args[1:]], check=True, capture_output=True, cwd=folder)
+        done = subprocess.run([*run_as, str(bindir / args[0]), *args[1:]], capture_output=True, text=True, cwd=folder)
+        if done.returncode:  # say why (initdb's locale, a port taken, ...) instead of a bare exit status
+            log = folder / "server.log"
+            raise RuntimeError(f"{args[0]} failed ({done.returncode}): {done.stderr.strip()}"
+                               + (f"\n{log.read_text()[-2000:]}" if log.exists() else ""))
 
     started = False
     try:
