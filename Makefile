@@ -22,11 +22,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	touch $(STAMP)
 
-# Headless Chromium and CJK fonts for the browser tests, from Debian's packages.
+# Headless Chromium and CJK fonts for the browser tests (and matplotlib's Chinese labels); PostgreSQL with
+# PostGIS for the database tests (the tests start a throwaway server of their own, as the `postgres` user
+# when run as root). All from Debian's packages; postgresql-postgis follows Debian's default PostgreSQL.
 system:
-	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then \
+	@if ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' \
+		|| ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			chromium fonts-noto-cjk postgresql postgresql-postgis >/dev/null; \
 	fi
 
 lint:

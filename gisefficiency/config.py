@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import re
 import tomllib
 import types
 import typing
@@ -40,7 +41,9 @@ class ProjectSection:
 class ParcelsSection:
     """Where the parcel polygons are and how to read them."""
 
-    path: Path | None = None
+    path: Path | str | None = None  # a file, or a database URL (str) with table or query
+    table: str | None = None
+    query: str | None = None
     layer: str | None = None
     id: str = "parcel_id"
     crs: str | None = None
@@ -54,9 +57,11 @@ class ParcelsSection:
 
 @dataclass(frozen=True)
 class FirmsSection:
-    """The firm-year table (Excel, CSV or Parquet)."""
+    """The firm-year table (Excel, CSV or Parquet, or a database table or query)."""
 
-    path: Path | None = None
+    path: Path | str | None = None
+    table: str | None = None
+    query: str | None = None
     sheet: str | int | None = None
     header_row: int | None = None
     units: dict[str, str] = field(default_factory=dict)
@@ -67,7 +72,9 @@ class FirmsSection:
 class LandSection:
     """Optional firm-parcel land rows (uscc, parcel_id, kind, floor_area_m2)."""
 
-    path: Path | None = None
+    path: Path | str | None = None
+    table: str | None = None
+    query: str | None = None
     sheet: str | int | None = None
     header_row: int | None = None
     aliases: dict[str, str] = field(default_factory=dict)
@@ -165,6 +172,8 @@ class OutputSection:
     anonymise: bool = False
     #: Also print report.html to report.pdf with headless Chromium when one is installed (a few seconds).
     pdf: bool = True
+    database: str | None = None  # a PostgreSQL/PostGIS URL: the layers are also written there
+    schema: str = "gisefficiency"
 
 
 @dataclass(frozen=True)
@@ -461,9 +470,54 @@ def config_from_dict(data: dict[str, Any], *, base: Path | None = None, source: 
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: [{name}] must be a table of keys")
             built[name] = _build(name, value, f"{where}: [{name}]", base)
+    _check_databases(built, where)
     config = Config(source=source, **built)
     _check_across(config, where)
     return config
+
+
+# --- database sources and outputs ------------------------------------------------------------
+# ``path`` of [parcels], [firms] and [land] is a file, or a database URL ("postgresql://user@host/db")
+# with exactly one of ``table`` or ``query``; [output] database is a URL written to ``schema``.
+_DATABASE_URL = re.compile(r"^(postgresql|postgres)(\+\w+)?://", re.IGNORECASE)
+
+
+def is_database_url(value: object) -> bool:
+    """Whether a config value is a PostgreSQL URL (``postgresql://``, ``postgres://``, ``postgresql+psycopg://``)."""
+    return isinstance(value, str) and bool(_DATABASE_URL.match(value))
+
+
+def _check_databases(built: dict[str, Any], where: str) -> None:
+    for name in ("parcels", "firms", "land"):
+        section = built.get(name)
+        if section is None:
+            continue
+        url = is_database_url(section.path)
+        given = [key for key in ("table", "query") if getattr(section, key) is not None]
+        if url and len(given) != 1:
+            raise ConfigError(
+                f"{where}: [{name}] path is a database URL; "
+                + ("it needs a table or a query" if not given else "give table or query, not both")
+                + f" -> add table = \"schema.{name}\" or query = \"select ...\" under [{name}]"
+            )
+        if given and not url:
+            raise ConfigError(
+                f"{where}: [{name}] {given[0]} is set but path is not a database URL -> set "
+                f"path = \"postgresql://user@host:5432/dbname\", or remove {given[0]} to read a file"
+            )
+        if name == "parcels" and url and section.layer is not None:
+            raise ConfigError(f"{where}: [parcels] layer is for files; a database reads its table or query "
+                              "-> remove layer")
+    output = built.get("output")
+    if output is not None and output.database is not None:
+        if not is_database_url(output.database):
+            raise ConfigError(
+                f"{where}: [output] database = {output.database!r}: not a PostgreSQL URL "
+                "-> write it as \"postgresql://user@host:5432/dbname\" (password in PGPASSWORD or ~/.pgpass)"
+            )
+        if not output.schema or output.schema.startswith("pg_") or output.schema == "information_schema":
+            raise ConfigError(f"{where}: [output] schema = {output.schema!r}: not usable "
+                              "-> name a schema of your own, e.g. \"gisefficiency\"")
 
 
 def scenario_from_dict(values: dict[str, Any], *, labels: Mapping[str, str] | None = None,
@@ -562,6 +616,8 @@ def _coerce(value: Any, hint: Any, where: str, base: Path) -> Any:
         if value == "" and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
+        if str in inner and is_database_url(value):
+            return value  # a database URL stays as written, not a path (see _check_databases)
         if len(inner) == 1:
             return _coerce(value, inner[0], where, base)
         # Several types (a sheet's name or position): the first that takes the value.

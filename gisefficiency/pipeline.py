@@ -26,11 +26,15 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from gisefficiency.config import Config
+from gisefficiency.config import Config, is_database_url
 from gisefficiency.core.errors import ConfigError, InputError, Problem, format_ids
 from gisefficiency.result import Result, assemble
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +84,15 @@ def arrow_memory_pool() -> Iterator[None]:
                 _POOL_STATE["saved"] = None
 
 
-def run(config: Config, *, step: Step | None = None) -> Result:
-    """Run every stage on the inputs named in ``config``.
+def run(
+    config: Config,
+    *,
+    step: Step | None = None,
+    parcels: gpd.GeoDataFrame | None = None,
+    firms: pd.DataFrame | None = None,
+    land: pd.DataFrame | None = None,
+) -> Result:
+    """Run every stage on the inputs named in ``config``, or on frames already in memory.
 
     Parameters
     ----------
@@ -89,21 +100,26 @@ def run(config: Config, *, step: Step | None = None) -> Result:
         A validated configuration (see :func:`gisefficiency.config.load_config`).
     step
         Optional context-manager factory wrapping each stage (the CLI shows progress with it).
+    parcels, firms, land
+        Data already in memory, used instead of ``[parcels]``, ``[firms]`` and ``[land]`` path: a
+        GeoDataFrame of parcels, the firm table and the land rows as DataFrames (long or wide, with
+        the same headers a file may have, e.g. 地块编号, 统一社会信用代码, 实缴税金（元）). They go
+        through the same column matching, units, value and CRS checks as files, and the other keys
+        of those sections (id, crs, aliases, units) apply. The frames are not modified.
 
     Returns
     -------
     Result
     """
     with arrow_memory_pool():
-        return _run(config, step=step)
+        return _run(config, step=step, frames={"parcels": parcels, "firms": firms, "land": land})
 
 
-def _run(config: Config, *, step: Step | None) -> Result:
+def _run(config: Config, *, step: Step | None, frames: dict[str, Any]) -> Result:
     from gisefficiency.blocks.find import find_blocks
     from gisefficiency.evaluate.policy import load_preset
     from gisefficiency.evaluate.verdicts import evaluate, flag_parcels
     from gisefficiency.io.optional import missing_optional, with_optional_columns
-    from gisefficiency.io.tables import read_firms
     from gisefficiency.metrics.indicators import parcel_metrics, unit_metrics
 
     step = step or _quiet_step
@@ -131,8 +147,10 @@ def _run(config: Config, *, step: Step | None) -> Result:
 
         return side.submit(call)
 
-    if config.parcels.path is None or config.firms.path is None:
-        raise ConfigError("config: [parcels] path and [firms] path are required -> add both to the config")
+    missing = [name for name in ("parcels", "firms") if frames[name] is None and getattr(config, name).path is None]
+    if missing:
+        raise ConfigError(f"config: {' and '.join(f'[{m}] path' for m in missing)} required -> add it to the "
+                          f"config, or pass the data as run(config, {'=..., '.join(missing)}=...)")
 
     with timed("policy", "载入政策 / policy preset"):
         policy = load_preset(config.policy.preset)
@@ -144,13 +162,13 @@ def _run(config: Config, *, step: Step | None) -> Result:
     try:
         with step("读取数据、地块面积 / reading inputs, land area"):
             start = time.perf_counter()
-            firms_job = beside("read_firms", read_firms, config.firms.path, **firm_options(config))
+            firms_job = beside("read_firms", read_configured_firms, config, frames["firms"])
             # An absent optional column is a column of blanks: every stage and output sees one schema
             # (the report names the absent ones).
-            parcels = read_configured_parcels(config)
+            parcels = read_configured_parcels(config, frames["parcels"])
             absent = {"parcels": missing_optional(parcels, "parcels")}
             parcels = with_optional_columns(parcels, "parcels")
-            land = read_configured_land(config)
+            land = read_configured_land(config, frames["land"])
             with clock("land"):
                 parcels = prepare_configured_parcels(config, parcels)
             firms = firms_job.result()
@@ -238,8 +256,8 @@ def _run(config: Config, *, step: Step | None) -> Result:
         meta={
             "county": config.project.name,
             "config": str(config.source) if config.source else None,
-            "parcels_path": str(config.parcels.path),
-            "firms_path": str(config.firms.path),
+            "parcels_path": _source_name(config.parcels, frames["parcels"], "parcels"),
+            "firms_path": _source_name(config.firms, frames["firms"], "firms"),
             "timings_s": timings,
             "parcel_panel": parcel_panel,
             "absent_columns": absent,
@@ -256,31 +274,67 @@ def _run(config: Config, *, step: Step | None) -> Result:
     return result
 
 
-def read_configured_parcels(config: Config) -> Any:
-    """Read ``[parcels]`` as the config says (shared by :func:`run` and ``validate``).
+def read_configured_parcels(config: Config, frame: gpd.GeoDataFrame | None = None) -> Any:
+    """Read ``[parcels]`` as the config says: a file, a database table or query, or ``frame`` when given.
 
-    Raises
-    ------
-    InputError
-        Besides the reader's own errors: a layer without a single parcel (the later stages have
-        nothing to work on, and would otherwise stop on an empty array).
+    Shared by :func:`run` and ``validate``; a frame or a database's rows go through the same checks
+    as a file (``io.parcels.parcels_from_frame``).
     """
-    from gisefficiency.io.parcels import read_parcels
+    from gisefficiency.io.parcels import parcels_from_frame, read_parcels
 
-    parcels = read_parcels(
-        config.parcels.path,
-        layer=config.parcels.layer,
-        id_column=config.parcels.id,
-        crs=config.parcels.crs,
-        encoding=config.parcels.encoding,
-        engine=config.parcels.engine,
-        aliases=config.parcels.aliases or None,
-    )
+    section = config.parcels
+    options = {"id_column": section.id, "crs": section.crs, "aliases": section.aliases or None}
+    source = _source_name(section, frame, "parcels")
+    if frame is None and is_database_url(section.path):
+        from gisefficiency.io.database import read_frame
+
+        frame = read_frame(str(section.path), table=section.table, query=section.query, geometry=True)
+    if frame is not None:
+        parcels = parcels_from_frame(frame, source=source, **options)
+    else:
+        parcels = read_parcels(section.path, layer=section.layer, encoding=section.encoding, engine=section.engine,
+                               **options)
     if len(parcels) == 0:
-        layer = f" layer {config.parcels.layer!r}" if config.parcels.layer else ""
-        raise InputError(f"{config.parcels.path}{layer}: no parcels in the file -> check [parcels] path and layer "
+        # the later stages have nothing to work on, and would otherwise stop on an empty array
+        layer = f" layer {section.layer!r}" if section.layer else ""
+        raise InputError(f"{source}{layer}: no parcels in the file -> check [parcels] path and layer "
                          "(a GeoPackage may hold several layers)")
     return parcels
+
+
+def read_configured_firms(config: Config, frame: pd.DataFrame | None = None) -> Any:
+    """Read ``[firms]``: a file, a database table or query, or ``frame`` when given."""
+    from gisefficiency.io.tables import read_firms
+
+    table, source = configured_table(config, "firms", frame)
+    return read_firms(table, source=source, **firm_options(config))
+
+
+def configured_table(config: Config, name: str, frame: pd.DataFrame | None = None) -> tuple[Any, str]:
+    """The ``[firms]`` or ``[land]`` table to parse (a path or a frame) and what messages call it.
+
+    A database source is read here (its rows as stored); the table readers then parse a frame or a
+    file alike.
+    """
+    section = getattr(config, name)
+    source = _source_name(section, frame, name)
+    if frame is None and is_database_url(section.path):
+        from gisefficiency.io.database import read_frame
+
+        frame = read_frame(str(section.path), table=section.table, query=section.query)
+    return (frame if frame is not None else section.path), source
+
+
+def _source_name(section: Any, frame: Any, name: str) -> str:
+    """What messages and ``meta`` call an input: the frame passed to ``run``, the database table or query,
+    or the file."""
+    if frame is not None:
+        return f"{name} ({type(frame).__name__})"
+    if is_database_url(section.path):
+        from gisefficiency.io.database import describe
+
+        return describe(str(section.path), table=section.table, query=section.query)
+    return str(section.path)
 
 
 def prepare_configured_parcels(config: Config, parcels: Any) -> Any:
@@ -301,13 +355,14 @@ def firm_options(config: Config) -> dict[str, Any]:
             "aliases": config.firms.aliases or None, "units": config.firms.units or None}
 
 
-def read_configured_land(config: Config) -> Any:
-    """Read the optional ``[land]`` rows, or None."""
+def read_configured_land(config: Config, frame: pd.DataFrame | None = None) -> Any:
+    """Read the optional ``[land]`` rows (a file, a database table or query, or ``frame``), or None."""
     from gisefficiency.io.tables import read_land
 
-    if config.land.path is None:
+    if frame is None and config.land.path is None:
         return None
-    return read_land(config.land.path, aliases=config.land.aliases or None, sheet=config.land.sheet,
+    table, source = configured_table(config, "land", frame)
+    return read_land(table, source=source, aliases=config.land.aliases or None, sheet=config.land.sheet,
                      header_row=config.land.header_row)
 
 
@@ -441,7 +496,8 @@ def write_all(
     maps: bool = True,
     pdf: bool | None = None,
 ) -> dict[str, Any]:
-    """Write every output of a run: results.gpkg, CSV tables, GeoTIFFs, map.html, report.html and report.pdf.
+    """Write every output of a run: results.gpkg, CSV tables, GeoTIFFs, map.html, report.html and report.pdf,
+    and the tables of ``[output] database`` when set.
 
     Parameters
     ----------
@@ -476,6 +532,12 @@ def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None
         raise ConfigError(f"lang = {lang!r}: must be 'zh' or 'en'")
     anonymise = config.output.anonymise if anonymise is None else anonymise
     written = write_outputs(result, out, lang=lang)
+    if config.output.database is not None:
+        from gisefficiency.io.database import write_results
+
+        # The four tables replace the previous run's in one transaction (see io/database.py).
+        tables = write_results(result, config.output.database, schema=config.output.schema)
+        written.update({f"database:{name}": table for name, table in tables.items()})
     overlays = {}
     raster_out = result.meta.get("raster")
     if raster_out is not None:
@@ -583,7 +645,7 @@ def validate_inputs(config: Config) -> list[Problem]:
 
     parcels: Any = None
     if config.parcels.path is not None:
-        pfile = str(config.parcels.path)
+        pfile = _source_name(config.parcels, None, "parcels")
         parcels = _attempt(problems, lambda: read_configured_parcels(config), pfile)
         if parcels is not None:
             raw = parcels
@@ -592,10 +654,13 @@ def validate_inputs(config: Config) -> list[Problem]:
             problems.extend(_parcel_warnings(parcels, pfile))
 
     firms: Any = None
+    ffile = _source_name(config.firms, None, "firms")
     if config.firms.path is not None:
         kwargs = firm_options(config)
         # One read gives both the problems and the panel the link check needs.
-        inspected = _attempt(problems, lambda: inspect_firms(config.firms.path, **kwargs), str(config.firms.path))
+        table = _attempt(problems, lambda: configured_table(config, "firms"), ffile)
+        inspected = None if table is None else _attempt(
+            problems, lambda: inspect_firms(table[0], source=table[1], **kwargs), ffile)
         if inspected is not None:
             firms, checked = inspected
             checked, fatal = _firm_year_problems(firms, checked, str(config.firms.path))
@@ -607,7 +672,7 @@ def validate_inputs(config: Config) -> list[Problem]:
 
     land = None
     if config.land.path is not None:
-        land = _attempt(problems, lambda: read_configured_land(config), str(config.land.path))
+        land = _attempt(problems, lambda: read_configured_land(config), _source_name(config.land, None, "land"))
 
     if parcels is not None and firms is not None and len(firms):
         links = _attempt(problems, lambda: link_configured(config, parcels, firms, land))
@@ -618,7 +683,7 @@ def validate_inputs(config: Config) -> list[Problem]:
                     Problem(
                         f"firm {uscc} is not linked to any parcel ({status})",
                         fix="add its parcel id to the firm table or a land row, or a point inside its parcel",
-                        file=str(config.firms.path),
+                        file=ffile,
                         column="uscc",
                         severity="warning",
                     )

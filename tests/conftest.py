@@ -49,3 +49,87 @@ def demo_outputs(demo_result, demo_config, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("demo_out")
     return pipeline.write_all(demo_result, demo_config, out_dir=out)
+
+
+# --- a throwaway PostgreSQL + PostGIS server for the `postgis` tests ------------------------------
+
+
+def _postgres_bindir() -> Path | None:
+    """The newest PostgreSQL server whose installation has PostGIS (Debian: /usr/lib/postgresql/NN/bin)."""
+    import glob
+
+    for bindir in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda d: int(Path(d).parent.name),
+                         reverse=True):
+        version = Path(bindir).parent.name
+        if (Path(bindir) / "initdb").exists() and Path(f"/usr/share/postgresql/{version}/extension/postgis.control").exists():
+            return Path(bindir)
+    return None
+
+
+def _as_server_user(folder: Path) -> list[str]:
+    """Command prefix running the server's programs: PostgreSQL refuses to run as root, so as root they
+    run as Debian's ``postgres`` user (made by the postgresql package; else a system user is added)."""
+    import pwd
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0:
+        return []
+    try:
+        user = pwd.getpwnam("postgres").pw_name
+    except KeyError:
+        user = "gisefficiency_pg"
+        try:
+            pwd.getpwnam(user)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", user], check=True)
+    shutil.chown(folder, user=user)
+    return ["runuser", "-u", user, "--"]
+
+
+@pytest.fixture(scope="session")
+def postgis_url():
+    """URL of a fresh PostGIS database on a throwaway server (its own folder, a free localhost port and
+    a Unix socket in that folder), stopped and deleted at the end of the session."""
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+
+    bindir = _postgres_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL server with PostGIS not installed (Debian: apt-get install postgresql "
+                    "postgresql-postgis; `make system` does it)")
+    folder = Path(tempfile.mkdtemp(prefix="gisefficiency-pg-"))
+    run_as = _as_server_user(folder)
+    data = folder / "data"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def server(*args: str) -> None:
+        done = subprocess.run([*run_as, str(bindir / args[0]), *args[1:]], capture_output=True, text=True, cwd=folder)
+        if done.returncode:  # say why (initdb's locale, a port taken, ...) instead of a bare exit status
+            log = folder / "server.log"
+            raise RuntimeError(f"{args[0]} failed ({done.returncode}): {done.stderr.strip()}"
+                               + (f"\n{log.read_text()[-2000:]}" if log.exists() else ""))
+
+    started = False
+    try:
+        server("initdb", "-D", str(data), "-U", "gis", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8")
+        options = (f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off")
+        server("pg_ctl", "-D", str(data), "-l", str(folder / "server.log"), "-o", options, "-w", "start")
+        started = True
+        import psycopg
+
+        with psycopg.connect(f"postgresql://gis@127.0.0.1:{port}/postgres", autocommit=True) as conn:
+            conn.execute("CREATE DATABASE gistest")
+        url = f"postgresql://gis@127.0.0.1:{port}/gistest"
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION postgis")
+        yield url
+    finally:
+        if started:
+            server("pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(folder, ignore_errors=True)

@@ -46,7 +46,7 @@ _CODES = ("holder_uscc",)
 
 
 def read_parcels(
-    path: str | Path,
+    path: str | Path | gpd.GeoDataFrame,
     *,
     layer: str | None = None,
     id_column: str = "parcel_id",
@@ -60,7 +60,8 @@ def read_parcels(
     Parameters
     ----------
     path
-        A .gpkg, .shp, .geojson/.json, .fgb or .parquet file.
+        A .gpkg, .shp, .geojson/.json, .fgb or .parquet file, or a GeoDataFrame already in memory
+        (read as :func:`parcels_from_frame` reads it; ``layer``, ``encoding`` and ``engine`` do not apply).
     layer
         Layer to read from a multi-layer file (GeoPackage); required when it has several, unless
         exactly one of them is named like ``PARCEL_LAYER_NAMES`` (parcels, 宗地, 地块).
@@ -89,6 +90,8 @@ def read_parcels(
     CRSError
         No CRS and none given, or coordinates that contradict the CRS.
     """
+    if isinstance(path, pd.DataFrame):
+        return parcels_from_frame(path, id_column=id_column, crs=crs, aliases=aliases)
     path = Path(path)
     if engine not in ENGINES:
         raise InputError(f"{path}: unknown engine {engine!r} -> set engine under [parcels] to one of "
@@ -101,11 +104,64 @@ def read_parcels(
             f"{path}: unknown parcel format {suffix!r} -> use one of {', '.join(sorted(PARCEL_FORMATS))}"
         )
     frame, cut, misread = _read(path, suffix, layer=layer, encoding=encoding, engine=engine)
-    frame = frame.reset_index(drop=True)
+    return _from_read(frame.reset_index(drop=True), str(path), id_column=id_column, crs=crs, aliases=aliases,
+                      cut=cut, misread=misread)
+
+
+def parcels_from_frame(
+    frame: gpd.GeoDataFrame,
+    *,
+    source: str = "parcels (GeoDataFrame)",
+    id_column: str = "parcel_id",
+    crs: str | None = None,
+    aliases: Mapping[str, str] | None = None,
+) -> gpd.GeoDataFrame:
+    """Take a parcel layer already in memory (a notebook's frame, a database table) as :func:`read_parcels` takes a file.
+
+    The same column matching, value parsing, id checks and CRS checks run as after a file is read,
+    with the same messages; ``source`` stands where a message would name the file.
+
+    Parameters
+    ----------
+    frame
+        Parcel polygons with their attributes; not modified. A named index (e.g. ``地块编号``) is
+        taken as a column. ``src_row`` is the 1-based row position.
+    source
+        What messages call the data, e.g. ``"postgresql://gis@db/land table public.zd"``.
+    id_column, crs, aliases
+        As in :func:`read_parcels`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        As :func:`read_parcels` returns.
+
+    Raises
+    ------
+    InputError
+        Not a GeoDataFrame, no geometry column, missing id column or ids, unreadable values.
+    CRSError
+        No CRS and none given, or coordinates that contradict the CRS.
+    """
+    if not isinstance(frame, gpd.GeoDataFrame) or frame._geometry_column_name not in frame:
+        kind = type(frame).__name__
+        raise InputError(
+            f"{source}: parcels must be a GeoDataFrame with a geometry column, not a {kind} "
+            f"-> pass geopandas.GeoDataFrame(frame, geometry=..., crs=...)"
+        )
+    # A named index holds data (often the parcel id); an unnamed one is only positions.
+    named = any(name is not None for name in frame.index.names)
+    frame = frame.reset_index(drop=not named)
+    return _from_read(frame, source, id_column=id_column, crs=crs, aliases=aliases)
+
+
+def _from_read(frame: gpd.GeoDataFrame, source: str, *, id_column: str, crs: str | None,
+               aliases: Mapping[str, str] | None, cut: list[str] | None = None,
+               misread: list[Problem] | None = None) -> gpd.GeoDataFrame:
+    """Everything after the read, for files and frames alike (``frame`` has a fresh RangeIndex)."""
     frame["src_row"] = np.arange(1, len(frame) + 1, dtype=np.int64)
-    frame = _canonical_columns(frame, path, id_column=id_column, aliases=aliases, cut=cut, misread=misread)
-    frame = _set_crs(frame, path, crs=crs)
-    return frame
+    frame = _canonical_columns(frame, source, id_column=id_column, aliases=aliases, cut=cut, misread=misread)
+    return _set_crs(frame, source, crs=crs)
 
 
 def _read(path: Path, suffix: str, *, layer: str | None, encoding: str | None,
@@ -404,7 +460,7 @@ def _dbf_text_is_utf8(data: bytes) -> bool:
 
 
 def _canonical_columns(
-    frame: gpd.GeoDataFrame, path: Path, *, id_column: str, aliases: Mapping[str, str] | None,
+    frame: gpd.GeoDataFrame, path: str | Path, *, id_column: str, aliases: Mapping[str, str] | None,
     cut: list[str] | None = None, misread: list[Problem] | None = None,
 ) -> gpd.GeoDataFrame:
     geometry = frame.geometry.name
@@ -501,7 +557,7 @@ def _find_id_header(headers: list[str], id_column: str, lookup: Mapping[str, str
     return None
 
 
-def _parse_columns(frame: gpd.GeoDataFrame, path: Path, *, original: Mapping[str, str]) -> list[Problem]:
+def _parse_columns(frame: gpd.GeoDataFrame, path: str | Path, *, original: Mapping[str, str]) -> list[Problem]:
     """Parse canonical columns in place (on the caller's own copy); return the unreadable cells."""
     problems: list[Problem] = []
     frame["parcel_id"] = _id_text(frame["parcel_id"])
@@ -539,7 +595,7 @@ def _id_text(values: pd.Series) -> pd.Series:
     return as_text(values)
 
 
-def _set_crs(frame: gpd.GeoDataFrame, path: Path, *, crs: str | None) -> gpd.GeoDataFrame:
+def _set_crs(frame: gpd.GeoDataFrame, path: str | Path, *, crs: str | None) -> gpd.GeoDataFrame:
     bounds = _bounds(frame)
     if crs is not None:
         try:
@@ -588,7 +644,7 @@ def _median_lon(frame: gpd.GeoDataFrame) -> float:
     return float(np.median(lonlat.x))
 
 
-def _check_coordinates(crs: CRS, bounds: np.ndarray, path: Path) -> None:
+def _check_coordinates(crs: CRS, bounds: np.ndarray, path: str | Path) -> None:
     """Catch a CRS that contradicts the coordinates (a wrong .prj is common)."""
     if not np.all(np.isfinite(bounds)):
         return

@@ -107,16 +107,32 @@ def read_grid(path: Path, *, sheet: str | int | None = None) -> Grid:
         frame = pd.read_parquet(path, read_dictionary=small or None,
                                 to_pandas_kwargs={"split_blocks": True, "self_destruct": True})
         coded = frozenset(j for j, name in enumerate(frame.columns) if name in small)
-        # Columns keep their stored types (numbers stay numbers); only types the parsers do not
-        # know (categoricals, lists, ...) become plain cells.
-        body = frame.set_axis(range(frame.shape[1]), axis=1)
-        odd = [j for j, dtype in enumerate(body.dtypes) if not _plain(dtype) and j not in coded]
-        if odd:
-            body = body.astype(dict.fromkeys(odd, object))
-        return Grid(body, first_row=1, header=-1, names=tuple(str(c) for c in frame.columns), coded=coded)
+        return _named_grid(frame, coded)
     if suffix in (".csv", ".txt"):
         return Grid(_read_csv(path))
     return Grid(_read_excel(path, suffix, sheet))
+
+
+def frame_grid(frame: pd.DataFrame) -> Grid:
+    """The cells of a table already in memory (a notebook's frame, a database query), read as a Parquet file is.
+
+    The column names are the header (position -1) and rows count from 1 in the frame's order. A
+    named index (e.g. ``统一社会信用代码``) holds data and becomes the first column; an unnamed one is
+    only positions and is dropped. The caller's frame is not modified.
+    """
+    named = any(name is not None for name in frame.index.names)
+    return _named_grid(frame.reset_index(drop=not named), frozenset())
+
+
+def _named_grid(frame: pd.DataFrame, coded: frozenset[int]) -> Grid:
+    """A grid whose header is the frame's column names (Parquet files and frames in memory)."""
+    # Columns keep their stored types (numbers stay numbers); only types the parsers do not
+    # know (categoricals, lists, ...) become plain cells.
+    body = frame.set_axis(range(frame.shape[1]), axis=1)
+    odd = [j for j, dtype in enumerate(body.dtypes) if not _plain(dtype) and j not in coded]
+    if odd:
+        body = body.astype(dict.fromkeys(odd, object))
+    return Grid(body, first_row=1, header=-1, names=tuple(str(c) for c in frame.columns), coded=coded)
 
 
 def _small_dictionaries(path: Path) -> list[str]:
@@ -435,7 +451,7 @@ def find_header(
     grid: Grid,
     lookup: Mapping[str, str],
     *,
-    path: Path,
+    path: str | Path,
     header_row: int | None = None,
     expected: tuple[str, ...] = (),
     section: str = "firms",

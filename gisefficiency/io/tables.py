@@ -42,7 +42,16 @@ from gisefficiency.io.columns import (
     unit_factor,
     unit_field,
 )
-from gisefficiency.io.sheets import Grid, blank_rows, header_names, locate_table, read_grid, text_cells
+from gisefficiency.io.sheets import (
+    Grid,
+    blank_rows,
+    find_header,
+    frame_grid,
+    header_names,
+    locate_table,
+    read_grid,
+    text_cells,
+)
 from gisefficiency.io.values import (
     as_code,
     as_text,
@@ -80,19 +89,22 @@ _WHAT = {"number": "a number", "date": "a date such as 2019-05-01", "flag": "是
 
 
 def read_firms(
-    path: str | Path,
+    path: str | Path | pd.DataFrame,
     *,
     sheet: str | int | None = None,
     aliases: Mapping[str, str] | None = None,
     units: Mapping[str, str] | None = None,
     header_row: int | None = None,
+    source: str | None = None,
 ) -> pd.DataFrame:
     """Read a firm table into the long firm-year panel of ``docs/contract.md``.
 
     Parameters
     ----------
     path
-        .xlsx, .xls, .csv (UTF-8, UTF-8 with BOM or GBK) or .parquet.
+        .xlsx, .xls, .csv (UTF-8, UTF-8 with BOM or GBK) or .parquet; or a DataFrame already in
+        memory (a notebook's frame, a database table), whose column names are the headers: it goes
+        through the same header matching, units and checks as a file.
     sheet
         Sheet name or 0-based position (default: the first sheet with a header of known column names,
         so a 填表说明 cover sheet is skipped).
@@ -104,6 +116,8 @@ def read_firms(
         ("实缴税金（元）") are applied when a column has none here.
     header_row
         The header's row number as seen in Excel, when the automatic search picks the wrong row.
+    source
+        What messages call a frame (default ``"firms (DataFrame)"``); files are named by their path.
 
     Returns
     -------
@@ -119,59 +133,65 @@ def read_firms(
     ConfigError
         An unknown unit or a unit for a column without units.
     """
-    frame, problems = _load_firms(Path(path), sheet=sheet, aliases=aliases, units=units, header_row=header_row)
-    return _finish(frame, problems, path, "firm table")
+    table, file = _source(path, source, "firms")
+    frame, problems = _load_firms(table, file, sheet=sheet, aliases=aliases, units=units, header_row=header_row)
+    return _finish(frame, problems, file, "firm table")
 
 
 def check_firms(
-    path: str | Path,
+    path: str | Path | pd.DataFrame,
     *,
     sheet: str | int | None = None,
     aliases: Mapping[str, str] | None = None,
     units: Mapping[str, str] | None = None,
     header_row: int | None = None,
+    source: str | None = None,
 ) -> list[Problem]:
     """Every problem of a firm table, errors first then warnings, without raising for data problems.
 
     Parameters are those of :func:`read_firms`.
     """
-    return inspect_firms(path, sheet=sheet, aliases=aliases, units=units, header_row=header_row)[1]
+    return inspect_firms(path, sheet=sheet, aliases=aliases, units=units, header_row=header_row, source=source)[1]
 
 
 def inspect_firms(
-    path: str | Path,
+    path: str | Path | pd.DataFrame,
     *,
     sheet: str | int | None = None,
     aliases: Mapping[str, str] | None = None,
     units: Mapping[str, str] | None = None,
     header_row: int | None = None,
+    source: str | None = None,
 ) -> tuple[pd.DataFrame | None, list[Problem]]:
     """Read a firm table once for checking: the panel (None if any error) and every problem, errors first.
 
     Parameters are those of :func:`read_firms`. Warnings are returned, not logged.
     """
+    table, file = _source(path, source, "firms")
     try:
-        frame, problems = _load_firms(Path(path), sheet=sheet, aliases=aliases, units=units, header_row=header_row)
+        frame, problems = _load_firms(table, file, sheet=sheet, aliases=aliases, units=units, header_row=header_row)
     except InputError as exc:
-        return None, exc.problems or [Problem(str(exc), file=str(path))]
+        return None, exc.problems or [Problem(str(exc), file=file)]
     problems = sorted(problems, key=lambda p: p.severity != "error")
     return (None if any(p.severity == "error" for p in problems) else frame), problems
 
 
 def read_land(
-    path: str | Path,
+    path: str | Path | pd.DataFrame,
     *,
     aliases: Mapping[str, str] | None = None,
     sheet: str | int | None = None,
     header_row: int | None = None,
+    source: str | None = None,
 ) -> pd.DataFrame:
     """Read firm-parcel land rows: ``uscc, parcel_id, kind ("own"|"leased"), floor_area_m2, src_row``.
 
     Parameters
     ----------
     path
-        .xlsx, .xls, .csv or .parquet with one row per firm and parcel.
-    aliases, sheet, header_row
+        .xlsx, .xls, .csv or .parquet with one row per firm and parcel, or a DataFrame (as in
+        :func:`read_firms`).
+    aliases, sheet, header_row, source
         As in :func:`read_firms`. Kind is the row's firm's side (``KIND_VALUES``): 自有/自用/own/1, and
         出租/出租方 (it lets its land out, so it owns it) -> "own"; 租赁/承租/租用/leased/0 -> "leased".
 
@@ -180,23 +200,36 @@ def read_land(
     InputError
         Missing columns, missing USCC/parcel/kind values, unreadable cells.
     """
-    frame, problems = _load_land(Path(path), aliases=aliases, sheet=sheet, header_row=header_row)
-    return _finish(frame, problems, path, "land table")
+    table, file = _source(path, source, "land")
+    frame, problems = _load_land(table, file, aliases=aliases, sheet=sheet, header_row=header_row)
+    return _finish(frame, problems, file, "land table")
 
 
 def check_land(
-    path: str | Path,
+    path: str | Path | pd.DataFrame,
     *,
     aliases: Mapping[str, str] | None = None,
     sheet: str | int | None = None,
     header_row: int | None = None,
+    source: str | None = None,
 ) -> list[Problem]:
     """Every problem of a land table, errors first then warnings (see :func:`read_land`)."""
+    table, file = _source(path, source, "land")
     try:
-        _, problems = _load_land(Path(path), aliases=aliases, sheet=sheet, header_row=header_row)
+        _, problems = _load_land(table, file, aliases=aliases, sheet=sheet, header_row=header_row)
     except InputError as exc:
-        return exc.problems or [Problem(str(exc), file=str(path))]
+        return exc.problems or [Problem(str(exc), file=file)]
     return sorted(problems, key=lambda p: p.severity != "error")
+
+
+def _source(path: str | Path | pd.DataFrame, source: str | None, what: str) -> tuple[Path | pd.DataFrame, str]:
+    """The table to read (a file path or a frame) and what messages call it."""
+    if isinstance(path, pd.DataFrame):
+        return path, source or f"{what} (DataFrame)"
+    if not isinstance(path, str | os.PathLike):
+        raise InputError(f"{source or what}: expected a file path or a pandas DataFrame, not a "
+                         f"{type(path).__name__} -> pass the table's path or the frame")
+    return Path(path), source or str(path)
 
 
 def _finish(frame: pd.DataFrame | None, problems: list[Problem], path: str | Path, what: str) -> pd.DataFrame:
@@ -209,15 +242,14 @@ def _finish(frame: pd.DataFrame | None, problems: list[Problem], path: str | Pat
 
 
 def _load_firms(
-    path: Path, *, sheet: str | int | None, aliases: Mapping[str, str] | None,
+    path: Path | pd.DataFrame, file: str, *, sheet: str | int | None, aliases: Mapping[str, str] | None,
     units: Mapping[str, str] | None, header_row: int | None,
 ) -> tuple[pd.DataFrame | None, list[Problem]]:
     factors = _unit_factors(units)
-    frame, problems, uscc_codes = _load_table(path, sheet=sheet, aliases=aliases, factors=factors,
+    frame, problems, uscc_codes = _load_table(path, file, sheet=sheet, aliases=aliases, factors=factors,
                                               header_row=header_row, expected=("uscc", "year", "tax"),
                                               section="firms")
     info, frame.attrs = frame.attrs, {}  # attrs are deep-copied by every operation on the frame
-    file = str(path)
     for name, header in (("uscc", "统一社会信用代码"), ("year", "年度")):
         if name not in frame:
             fix = (f"add a {header} column, or map yours in [firms.aliases]" if name == "uscc" else
@@ -246,13 +278,12 @@ def _load_firms(
 
 
 def _load_land(
-    path: Path, *, aliases: Mapping[str, str] | None, sheet: str | int | None, header_row: int | None,
+    path: Path | pd.DataFrame, file: str, *, aliases: Mapping[str, str] | None, sheet: str | int | None, header_row: int | None,
 ) -> tuple[pd.DataFrame | None, list[Problem]]:
-    frame, problems, uscc_codes = _load_table(path, sheet=sheet, aliases=aliases, factors={},
+    frame, problems, uscc_codes = _load_table(path, file, sheet=sheet, aliases=aliases, factors={},
                                               header_row=header_row, expected=("uscc", "parcel_id", "kind"),
                                               section="land")
     info, frame.attrs = frame.attrs, {}  # attrs are deep-copied by every operation on the frame
-    file = str(path)
     for name, header in (("uscc", "统一社会信用代码"), ("parcel_id", "地块编号"), ("kind", "用地类型 (自有/租赁)")):
         if name not in frame:
             problems.append(Problem(f"no {name} column ({header}) among: {', '.join(info['headers'])}",
@@ -296,8 +327,8 @@ def _unit_factors(units: Mapping[str, str] | None) -> dict[str, float]:
 
 
 def _load_table(
-    path: Path, *, sheet: str | int | None, aliases: Mapping[str, str] | None, factors: Mapping[str, float],
-    header_row: int | None, expected: tuple[str, ...], section: str,
+    path: Path | pd.DataFrame, file: str, *, sheet: str | int | None, aliases: Mapping[str, str] | None,
+    factors: Mapping[str, float], header_row: int | None, expected: tuple[str, ...], section: str,
 ) -> tuple[pd.DataFrame, list[Problem], pa.Array | None]:
     """Header, column plan, parsing and (for wide tables) melting; the frame carries ``attrs``
     ``headers`` (as read) and ``source`` (canonical -> header) for messages.
@@ -305,7 +336,6 @@ def _load_table(
     With a USCC column, the frame also holds ``_USCC_KEY`` (each row's position among the distinct
     codes, -1 where missing), returned third, so checks of the codes run once per firm.
     """
-    file = str(path)
     lookup = alias_lookup(aliases)
     read_sheets: dict[int, str | int | None] = {}
 
@@ -315,11 +345,16 @@ def _load_table(
         return grid
 
     grid: Grid
-    grid, pos = locate_table(path, lookup, sheet=sheet, header_row=header_row, expected=expected, section=section,
-                             read=read)
-    # Error cells of a workbook (#DIV/0!, ...), which the sheet reader gives as empty ones.
-    error_cells = (_excel_error_cells(path, read_sheets.get(id(grid))) if path.suffix.lower() in (".xlsx", ".xlsm")
-                   else {})
+    if isinstance(path, pd.DataFrame):  # a frame in memory is a grid whose header is its column names
+        grid = frame_grid(path)
+        pos = find_header(grid, lookup, path=file, header_row=header_row, expected=expected, section=section)
+        error_cells: dict[int, dict[int, str]] = {}
+    else:
+        grid, pos = locate_table(path, lookup, sheet=sheet, header_row=header_row, expected=expected, section=section,
+                                 read=read)
+        # Error cells of a workbook (#DIV/0!, ...), which the sheet reader gives as empty ones.
+        error_cells = (_excel_error_cells(path, read_sheets.get(id(grid))) if path.suffix.lower() in (".xlsx", ".xlsm")
+                       else {})
     headers = header_names(grid, pos)
     body = grid.cells.iloc[pos + 1:]
     src_row = pd.Series(body.index.to_numpy() + grid.first_row, index=body.index)

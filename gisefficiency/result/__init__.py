@@ -4,19 +4,21 @@ Reads the outputs of every stage (prepared parcels, ``Links``, the panels, the `
 clusters, raster zonal frames, scenarios). ``assemble`` builds the two tables users read, one row per input
 parcel and one row per firm, joined on integer codes (``rows``) rather than pandas joins on text ids.
 :class:`Result` holds them with the blocks and the panel. ``summary`` tabulates a Result by street, industry,
-grade, disposal or scale; ``anonymise`` masks firm names and USCCs in every frame.
+grade, disposal or scale; ``anonymise`` masks firm names and USCCs in every frame; ``plots`` draws the
+static matplotlib figures (``Result.plot_grades``, ``Result.plot_tax_distribution``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
 import pandas as pd
 
 if TYPE_CHECKING:
     import folium
+    from matplotlib.axes import Axes
 
 
 @dataclass
@@ -67,3 +69,18 @@ class Result:
         from gisefficiency.maps import make_map
 
         return make_map(self, **kwargs)
+
+    def plot_grades(self, ax: Axes | None = None, *, lang: Literal["zh", "en"] = "zh",
+                    column: Literal["grade", "disposal"] = "grade") -> Axes:
+        """Static map of the parcels by grade (or disposal) with a Chinese legend (see ``result.plots``)."""
+        from gisefficiency.result.plots import plot_grades
+
+        return plot_grades(self, ax, lang=lang, column=column)
+
+    def plot_tax_distribution(self, ax: Axes | None = None, *, lang: Literal["zh", "en"] = "zh",
+                              of: Literal["firms", "parcels"] = "firms", bins: int = 40,
+                              xmax: float | None = None) -> Axes:
+        """Histogram of 亩均税收 with the preset's thresholds as vertical lines (see ``result.plots``)."""
+        from gisefficiency.result.plots import plot_tax_distribution
+
+        return plot_tax_distribution(self, ax, lang=lang, of=of, bins=bins, xmax=xmax)
