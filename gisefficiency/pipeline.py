@@ -423,6 +423,8 @@ def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None
         written.update(rasters)
         result.rasters = rasters
         overlays = _density_overlay(raster_out, lang)
+    if config.ledger.enabled:
+        written.update(_write_ledger(result, config, out))
     if maps:
         from gisefficiency.maps import make_map, save_map
         from gisefficiency.report.build import anonymise_result, build_report
@@ -441,6 +443,23 @@ def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None
         written["map"] = map_path
         html = build_report(shown, lang=lang, anonymise=anonymise, map_html=Path(map_path).read_text("utf-8"))
         written["report"] = write_html(html, out / "report.html")
+    return written
+
+
+def _write_ledger(result: Result, config: Config, out: Any) -> dict[str, Any]:
+    """This year's 台账 from ``[ledger] previous``: 台账.xlsx and the ``ledger`` table in results.gpkg.
+
+    The ledger is kept in ``result.meta["ledger"]`` so the report can show the targets that need it.
+    """
+    from gisefficiency.io.ledger import read_ledger, write_ledger, write_ledger_table
+    from gisefficiency.ledger import update
+
+    previous = read_ledger(config.ledger.previous) if config.ledger.previous is not None else None
+    ledger = update(previous, result, year=result.year)
+    result.meta["ledger"] = ledger
+    written = {"ledger": write_ledger(ledger, out / "台账.xlsx", year=result.year)}
+    if (out / "results.gpkg").is_file():
+        write_ledger_table(ledger, out / "results.gpkg")
     return written
 
 
