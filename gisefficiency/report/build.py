@@ -26,6 +26,7 @@ from gisefficiency.core.errors import ConfigError
 from gisefficiency.core.i18n import GRADE_COLOURS, GRADE_LABELS, SCALE_LABELS, Lang, label
 from gisefficiency.report import charts
 from gisefficiency.report.labels import INDUSTRY_DIVISIONS, text
+from gisefficiency.report.yearly import yearly_targets_section
 from gisefficiency.report.tables import (
     Column,
     col,
@@ -459,6 +460,7 @@ def build_report(
         "groups": groups,
         "targets": _targets(result, lang),
         "has_targets": result.policy is not None and bool(_attr(result.policy, "targets", default={})),
+        "yearly": yearly_targets_section(result, lang),
         "charts": _charts(result, lang),
         "street": _street_table(result, lang),
         "industry": _industry_table(result, lang),
