@@ -26,7 +26,6 @@ from gisefficiency.core.errors import ConfigError
 from gisefficiency.core.i18n import GRADE_COLOURS, GRADE_LABELS, SCALE_LABELS, Lang, label
 from gisefficiency.report import charts
 from gisefficiency.report.labels import INDUSTRY_DIVISIONS, text
-from gisefficiency.report.yearly import yearly_targets_section
 from gisefficiency.report.tables import (
     Column,
     col,
@@ -40,6 +39,7 @@ from gisefficiency.report.tables import (
     parcel_summary,
     per_mu_summary,
 )
+from gisefficiency.report.yearly import yearly_targets_section
 from gisefficiency.result import Result
 from gisefficiency.result.anonymise import Anonymiser, anonymise_result
 
