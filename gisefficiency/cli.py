@@ -68,11 +68,18 @@ def demo_config_path() -> Path:
     )
 
 
-def _run_and_write(config_path: Path, out: Path | None, lang: str | None, anonymise: bool, maps: bool) -> None:
+def _run_and_write(config_path: Path, out: Path | None, lang: str | None, anonymise: bool, maps: bool, *,
+                   year: int | None = None, ledger: Path | None = None) -> None:
+    import dataclasses
+
     from gisefficiency import pipeline
     from gisefficiency.config import load_config
 
     config = load_config(config_path)
+    if year is not None:
+        config = dataclasses.replace(config, policy=dataclasses.replace(config.policy, year=year))
+    if ledger is not None:  # relative to where the command is typed, like every path on the command line
+        config = dataclasses.replace(config, ledger=dataclasses.replace(config.ledger, previous=ledger.resolve()))
     result = pipeline.run(config, step=_step)
     with _step("写出结果 / writing outputs"):
         written = pipeline.write_all(result, config, out_dir=out, lang=lang, anonymise=anonymise, maps=maps)
@@ -91,10 +98,13 @@ def run(
     lang: Annotated[str | None, typer.Option(help="zh or en for maps and reports.")] = None,
     anonymise: Annotated[bool, typer.Option(help="Replace firm names by codes in maps and reports.")] = False,
     no_map: Annotated[bool, typer.Option("--no-map", help="Skip the HTML map and report.")] = False,
+    year: Annotated[int | None, typer.Option(help="Reference year (overrides [policy] year).")] = None,
+    ledger: Annotated[Path | None, typer.Option(
+        help="Last year's 台账.xlsx as staff returned it (overrides [ledger] previous).")] = None,
 ) -> None:
     """Run the whole pipeline on your data."""
     with _user_errors():
-        _run_and_write(config, out, lang, anonymise, not no_map)
+        _run_and_write(config, out, lang, anonymise, not no_map, year=year, ledger=ledger)
 
 
 @app.command()

@@ -520,6 +520,10 @@ def validate_inputs(config: Config) -> list[Problem]:
     if config.firms.path is None:
         problems.append(Problem("no firm table", fix="set [firms] path in the config"))
     _attempt(problems, lambda: load_preset(config.policy.preset), "[policy] preset")
+    if config.ledger.enabled and config.ledger.previous is not None:
+        from gisefficiency.io.ledger import read_ledger
+
+        _attempt(problems, lambda: read_ledger(config.ledger.previous), "[ledger] previous")
 
     parcels: Any = None
     if config.parcels.path is not None:
