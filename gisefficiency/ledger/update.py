@@ -107,11 +107,6 @@ def _match(previous: pd.DataFrame, facts: pd.DataFrame, owners: dict[str, list[s
     return found, how
 
 
-def _fmt(x: float) -> str:
-    """A per-mu figure as the documents write it: up to 4 decimals, trailing zeros dropped."""
-    return f"{round(float(x), 4):.4f}".rstrip("0").rstrip(".")
-
-
 def update(previous: pd.DataFrame | None, result: Any, *, year: int | None = None) -> pd.DataFrame:
     """This year's ledger (台账) from last year's and this run.
 
@@ -189,18 +184,16 @@ def update(previous: pd.DataFrame | None, result: Any, *, year: int | None = Non
     status[was_closed] = CLOSED
     reason[was_closed] = prev["status_reason"].to_numpy(object)[was_closed] if "status_reason" in prev else ""
     status[relisted] = RELISTED
-    reason[relisted] = [f"{int(y)}年销号后再次列入" if np.isfinite(y) else "销号后再次列入"
-                        for y in closed_year[relisted]]
+    reason[relisted] = _years_text(closed_year[relisted], "年销号后再次列入", missing="销号后再次列入")
     closed_year[relisted] = np.nan
     closed_kind[relisted] = pd.NA
 
     open_ = ~was_closed
     changed = open_ & listed_now & (old_cat != new_cat) & (old_cat != "")
     status[changed] = CHANGED
-    reason[changed] = [f"{cat_labels.get(a, a)}→{cat_labels.get(b, b)}" for a, b in zip(old_cat[changed],
-                                                                                       new_cat[changed], strict=True)]
+    reason[changed] = _labels(old_cat[changed], cat_labels) + "→" + _labels(new_cat[changed], cat_labels)
     cont = open_ & listed_now & ~changed
-    reason[cont] = [f"{int(y)}年起列入" if np.isfinite(y) else "" for y in first[cont]]
+    reason[cont] = _years_text(first[cont], "年起列入")
     gone = open_ & ~present_now & ~listed_now
     # No 亩均税收 this year (no tax or no land figure): missing is not better, so the row stays listed.
     unmeasured = open_ & present_now & ~listed_now & ~np.isfinite(tax_now)
@@ -211,14 +204,14 @@ def update(previous: pd.DataFrame | None, result: Any, *, year: int | None = Non
     closed_kind[gone] = EXITED
     closed_kind[raised] = RAISED
     reason[gone] = GONE_REASON
-    reason[raised] = [_raised_reason(t, p) for t, p in zip(tax_now[raised], last_tax[raised], strict=True)]
+    reason[raised] = _raised_reasons(tax_now[raised], last_tax[raised])
 
     out["status"] = status
     out["status_reason"] = reason
     out["closed_year"] = pd.array(np.where(np.isfinite(closed_year), closed_year, np.nan)).astype("Int64")
     out["closed_kind"] = closed_kind
     out["first_year"] = pd.array(first).astype("Int64")
-    out[f"category_{year}"] = np.where(listed_now, [cat_labels.get(c, c) for c in new_cat], pd.NA)
+    out[f"category_{year}"] = np.where(listed_now, _labels(new_cat, cat_labels), pd.NA)
     out[f"tax_per_mu_{year}"] = np.where(present_now, tax_now, np.nan)
 
     # Firms listed this year that no row of last year's ledger is.
@@ -233,19 +226,39 @@ def update(previous: pd.DataFrame | None, result: Any, *, year: int | None = Non
         "closed_kind": pd.NA, "land_mu": new["land_mu"].to_numpy(float), "energy_tce": new["energy_tce"].to_numpy(float),
         "reason": new["reason_zh"].fillna("").to_numpy(object), "match": MATCH_NEW,
         "category_id": new["disposal"].to_numpy(object),
-        f"category_{year}": [cat_labels.get(c, c) for c in new["disposal"]],
+        f"category_{year}": _labels(new["disposal"].to_numpy(object), cat_labels),
         f"tax_per_mu_{year}": new["tax_per_mu"].to_numpy(float),
     })
     ledger = pd.concat([out, rows], ignore_index=True) if len(out) else rows
-    ledger["category"] = [cat_labels.get(c, c) if isinstance(c, str) and c else "" for c in ledger["category_id"]]
+    ledger["category"] = _labels(ledger["category_id"].fillna("").astype(str).to_numpy(object), cat_labels)
     ledger = add_deadlines(ledger, getattr(result.policy, "deadlines", ()))
     return _ordered(ledger, result.policy.categories, years_in(list(ledger.columns)))
 
 
-def _raised_reason(tax: float, before: float) -> str:
-    if np.isfinite(before) and tax > before:
-        return f"亩均税收升至{_fmt(tax)}万元/亩（上年{_fmt(before)}）"
-    return f"不再符合认定条件（亩均税收{_fmt(tax)}万元/亩）"
+def _labels(ids: np.ndarray, labels: dict[str, str]) -> np.ndarray:
+    """Category ids -> their labels (an id the preset no longer has stays as written)."""
+    s = pd.Series(ids, dtype=object)
+    return s.map(labels).fillna(s).fillna("").astype(str).to_numpy(object)
+
+
+def _years_text(years: np.ndarray, suffix: str, *, missing: str = "") -> np.ndarray:
+    """``2022`` + suffix per row; ``missing`` where the year is unknown."""
+    text = pd.Series(years, dtype=float).astype("Int64").astype("string") + suffix
+    return text.fillna(missing).to_numpy(object)
+
+
+def _numbers_text(values: np.ndarray) -> pd.Series:
+    """Per-mu figures as the documents write them: up to 4 decimals, trailing zeros dropped (6.0 -> 6)."""
+    text = pd.Series(np.round(values.astype(float), 4)).astype(str)
+    return text.str.replace(r"(\.\d*?)0+$", r"\1", regex=True).str.replace(r"\.$", "", regex=True)
+
+
+def _raised_reasons(tax: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """Why a row that is still operating is 销号: the figure that rose, or the figure that no longer counts."""
+    now, then = _numbers_text(tax), _numbers_text(before)
+    rose = np.isfinite(before) & (tax > before)
+    return np.where(rose, "亩均税收升至" + now + "万元/亩（上年" + then + "）",
+                    "不再符合认定条件（亩均税收" + now + "万元/亩）").astype(object)
 
 
 def _last_tax(prev: pd.DataFrame, years: Sequence[int]) -> np.ndarray:
