@@ -80,6 +80,11 @@ def _run_and_write(config_path: Path, out: Path | None, lang: str | None, anonym
         config = dataclasses.replace(config, policy=dataclasses.replace(config.policy, year=year))
     if ledger is not None:  # relative to where the command is typed, like every path on the command line
         config = dataclasses.replace(config, ledger=dataclasses.replace(config.ledger, previous=ledger.resolve()))
+    previous = config.ledger.previous
+    if config.ledger.enabled and previous is not None and not previous.is_file():
+        # Said before the run, not after it: the ledger is read when the outputs are written.
+        raise GisEfficiencyError(f"{previous}: ledger file not found -> check [ledger] previous (a path relative "
+                                 "to the config) or --ledger, or leave it out for the first year")
     result = pipeline.run(config, step=_step)
     with _step("写出结果 / writing outputs"):
         written = pipeline.write_all(result, config, out_dir=out, lang=lang, anonymise=anonymise, maps=maps)

@@ -35,6 +35,15 @@ def test_unknown_ledger_key_is_a_config_error(tmp_path, sample_dir):
     assert "[ledger]: unknown key(s) previus; known: enabled, previous" in res.output
 
 
+def test_run_stops_before_the_run_on_a_missing_ledger(tmp_path, sample_dir):
+    cfg = _config(tmp_path, sample_dir)
+    res = runner.invoke(app, ["run", str(cfg), "--year", "2023", "--no-map", "--out", str(tmp_path / "x"),
+                              "--ledger", str(tmp_path / "nope.xlsx")], terminal_width=250)
+    assert res.exit_code == 2
+    assert "nope.xlsx: ledger file not found -> check [ledger] previous" in res.output
+    assert "Traceback" not in res.output and not (tmp_path / "x").exists()
+
+
 @pytest.mark.slow
 def test_run_two_years_from_the_command_line(tmp_path, sample_dir):
     cfg = _config(tmp_path, sample_dir)
@@ -47,7 +56,3 @@ def test_run_two_years_from_the_command_line(tmp_path, sample_dir):
     assert res.exit_code == 0, res.output
     statuses = {r[5] for r in load_workbook(tmp_path / "2023" / "台账.xlsx")["台账"].iter_rows(min_row=2, values_only=True)}
     assert {"新列入", "继续列入", "类别变化", "已销号"} <= statuses
-    missing = runner.invoke(app, ["run", str(cfg), "--year", "2023", "--no-map", "--out", str(tmp_path / "x"),
-                                  "--ledger", str(tmp_path / "nope.xlsx")])
-    assert missing.exit_code == 2 and "ledger file not found" in missing.output
-    assert "Traceback" not in missing.output
