@@ -156,7 +156,7 @@ def update(previous: pd.DataFrame | None, result: Any, *, year: int | None = Non
     f = facts.reindex(found.fillna("").to_numpy())
     listed_now = hit & f["listed"].fillna(False).to_numpy(bool)
     present_now = hit & f["present"].fillna(False).to_numpy(bool)
-    old_cat = prev["category_id"].astype("string").fillna("").to_numpy(object, copy=True)
+    old_cat = _previous_categories(prev, prev_years, cat_labels)
     new_cat = np.where(listed_now, f["disposal"].fillna("").to_numpy(object), old_cat)
 
     out = prev.copy()
@@ -233,6 +233,21 @@ def update(previous: pd.DataFrame | None, result: Any, *, year: int | None = Non
     ledger["category"] = _labels(ledger["category_id"].fillna("").astype(str).to_numpy(object), cat_labels)
     ledger = add_deadlines(ledger, getattr(result.policy, "deadlines", ()))
     return _ordered(ledger, result.policy.categories, years_in(list(ledger.columns)))
+
+
+def _previous_categories(prev: pd.DataFrame, years: Sequence[int], labels: dict[str, str]) -> np.ndarray:
+    """Each row's last category id: 类别代码, or where staff cleared it, its latest 类别 label read back."""
+    ids = prev["category_id"].astype("string").str.strip().fillna("").to_numpy(object, copy=True)
+    by_label = {v: k for k, v in labels.items()}
+    for y in sorted(years, reverse=True):
+        col = f"category_{y}"
+        blank = ids == ""
+        if not blank.any():
+            break
+        if col in prev.columns:
+            back = prev[col].astype("string").str.strip().map(by_label).fillna("").to_numpy(object)
+            ids[blank] = back[blank]
+    return ids
 
 
 def _labels(ids: np.ndarray, labels: dict[str, str]) -> np.ndarray:

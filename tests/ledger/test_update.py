@@ -165,3 +165,10 @@ def test_property_every_listed_firm_once_and_statuses_follow_the_sets(spec):
         assert led.loc[k, "status"] == expected
         if expected == "已销号":
             assert led.loc[k, "closed_kind"] == ("提升" if k in y2 else "退出")
+
+
+def test_category_read_back_from_its_label_when_the_code_column_is_cleared():
+    prev = update(None, fake_result(2022, FIRMS_2022)).drop(columns="category_id")
+    led = _by(update(prev, fake_result(2023, FIRMS_2023)))
+    assert led.loc["B", "status"] == "类别变化" and led.loc["B", "status_reason"] == "腾笼换鸟类→淘汰关停类"
+    assert led.loc["C", "category_id"] == "upgrade" and led.loc["A", "status"] == "继续列入"
