@@ -62,11 +62,22 @@ DEMO_OUT = Path("gisefficiency-demo")
 
 
 def _run_and_write(config_path: Path, out: Path | None, lang: str | None, anonymise: bool, maps: bool,
-                   pdf: bool | None = None) -> None:
+                   pdf: bool | None = None, *, year: int | None = None, ledger: Path | None = None) -> None:
+    import dataclasses
+
     from gisefficiency import pipeline
     from gisefficiency.config import load_config
 
     config = load_config(config_path)
+    if year is not None:
+        config = dataclasses.replace(config, policy=dataclasses.replace(config.policy, year=year))
+    if ledger is not None:  # relative to where the command is typed, like every path on the command line
+        config = dataclasses.replace(config, ledger=dataclasses.replace(config.ledger, previous=ledger.resolve()))
+    previous = config.ledger.previous
+    if config.ledger.enabled and previous is not None and not previous.is_file():
+        # Said before the run, not after it: the ledger is read when the outputs are written.
+        raise GisEfficiencyError(f"{previous}: ledger file not found -> check [ledger] previous (a path relative "
+                                 "to the config) or --ledger, or leave it out for the first year")
     # The terminal speaks the language of the pages: --lang, else the config's [map] lang.
     words = lang or config.map.lang
     if words not in ("zh", "en"):
@@ -93,10 +104,14 @@ def run(
     anonymise: Annotated[bool, typer.Option(help="Replace firm names by codes in maps and reports.")] = False,
     no_map: Annotated[bool, typer.Option("--no-map", help="Skip the HTML map and report.")] = False,
     no_pdf: Annotated[bool, typer.Option("--no-pdf", help="Skip report.pdf (printed with headless Chromium).")] = False,
+    year: Annotated[int | None, typer.Option(help=r"Reference year (overrides \[policy] year).")] = None,
+    ledger: Annotated[Path | None, typer.Option(
+        help=r"Last year's 台账.xlsx as staff returned it (overrides \[ledger] previous).")] = None,
 ) -> None:
     """Run the whole pipeline on your data."""
     with _user_errors():
-        _run_and_write(config, out, lang, anonymise, not no_map, False if no_pdf else None)
+        _run_and_write(config, out, lang, anonymise, not no_map, False if no_pdf else None, year=year,
+                       ledger=ledger)
 
 
 @app.command()

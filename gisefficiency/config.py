@@ -165,6 +165,14 @@ class MapSection:
 
 
 @dataclass(frozen=True)
+class LedgerSection:
+    """The 台账: ``previous`` is last year's ``台账.xlsx`` as staff returned it (none: the first year)."""
+
+    enabled: bool = True
+    previous: Path | None = None
+
+
+@dataclass(frozen=True)
 class OutputSection:
     """Where results go."""
 
@@ -192,6 +200,7 @@ class Config:
     scenarios: tuple[ScenarioSection, ...] = ()
     raster: RasterSection = field(default_factory=RasterSection)
     map: MapSection = field(default_factory=MapSection)
+    ledger: LedgerSection = field(default_factory=LedgerSection)
     output: OutputSection = field(default_factory=OutputSection)
 
 

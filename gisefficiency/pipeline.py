@@ -547,6 +547,8 @@ def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None
         written.update(rasters)
         result.rasters = rasters
         overlays = _density_overlay(raster_out, lang)
+    if config.ledger.enabled:
+        written.update(_write_ledger(result, config, out))
     if maps:
         from gisefficiency.maps import make_map, save_map
         from gisefficiency.report.build import anonymise_result, build_report
@@ -571,6 +573,23 @@ def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None
             pdf_path = write_report_pdf(written["report"])
             if pdf_path is not None:
                 written["report_pdf"] = pdf_path
+    return written
+
+
+def _write_ledger(result: Result, config: Config, out: Any) -> dict[str, Any]:
+    """This year's 台账 from ``[ledger] previous``: 台账.xlsx and the ``ledger`` table in results.gpkg.
+
+    The ledger is kept in ``result.meta["ledger"]`` so the report can show the targets that need it.
+    """
+    from gisefficiency.io.ledger import read_ledger, write_ledger, write_ledger_table
+    from gisefficiency.ledger import update
+
+    previous = read_ledger(config.ledger.previous) if config.ledger.previous is not None else None
+    ledger = update(previous, result, year=result.year)
+    result.meta["ledger"] = ledger
+    written = {"ledger": write_ledger(ledger, out / "台账.xlsx", year=result.year)}
+    if (out / "results.gpkg").is_file():
+        write_ledger_table(ledger, out / "results.gpkg")
     return written
 
 
@@ -642,6 +661,10 @@ def validate_inputs(config: Config) -> list[Problem]:
     if config.firms.path is None:
         problems.append(Problem("no firm table", fix="set [firms] path in the config"))
     policy = _attempt(problems, lambda: load_preset(config.policy.preset), "[policy] preset")
+    if config.ledger.enabled and config.ledger.previous is not None:
+        from gisefficiency.io.ledger import read_ledger
+
+        _attempt(problems, lambda: read_ledger(config.ledger.previous), "[ledger] previous")
 
     parcels: Any = None
     if config.parcels.path is not None:

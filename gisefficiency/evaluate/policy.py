@@ -21,8 +21,9 @@ from gisefficiency.evaluate.rules import Condition, Grade, Metric, PolicyFormatE
 from gisefficiency.metrics.indicators import EMISSION_COLUMNS, METRICS
 
 __all__ = [
-    "Adjustment", "Category", "ClassBands", "Disposal", "Exemption", "FlagRule", "FrozenDict", "GradeRule",
-    "ParcelRule", "Policy", "PresetInfo", "Rule", "Scoring", "ScoringGroup", "list_presets", "load_preset",
+    "TARGET_MEASURES", "Adjustment", "Category", "ClassBands", "Deadline", "Disposal", "Exemption", "FlagRule",
+    "FrozenDict", "GradeRule", "ParcelRule", "Policy", "PresetInfo", "Rule", "Scoring", "ScoringGroup",
+    "YearlyTarget", "list_presets", "load_preset",
 ]
 
 class FrozenDict(dict):  # type: ignore[type-arg]
@@ -165,6 +166,63 @@ class ParcelRule:
 
 
 @dataclass(frozen=True)
+class YearlyTarget:
+    """A document's target for one year (``[[targets.yearly]]``), e.g. 规上亩均税收 30 万元/亩 in 2021.
+
+    ``measure`` is one of :data:`TARGET_MEASURES`; ``group`` the firms it counts ("all", "above" 规上,
+    "below" 规下); ``threshold`` the line a compliance share tests; ``categories`` the disposal categories a
+    ledger count takes; ``cumulative`` counts from ``since`` to ``year`` (else ``year`` alone); ``source`` the
+    document's phrase.
+    """
+
+    year: int
+    measure: str
+    value: float
+    zh: str
+    en: str
+    source: str
+    group: str = "all"
+    threshold: float | None = None
+    categories: tuple[str, ...] = ()
+    cumulative: bool = False
+    since: int | None = None
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A time limit the document fixes (``[[deadlines]]``): ``days`` after the staff date column ``start``.
+
+    ``working_days`` counts Monday-Friday (public holidays and 调休 are not known to the toolkit);
+    ``categories`` limits it to firms listed in those disposal categories (empty: every listed firm).
+    """
+
+    name: str
+    en: str
+    days: int
+    start: str
+    working_days: bool = False
+    categories: tuple[str, ...] = ()
+    source: str = ""
+
+
+#: What a yearly target can measure -> (where it is measured, needs a threshold). "data": the run's panel;
+#: "ledger": the 台账 (firms delisted or exited, land and energy they freed).
+TARGET_MEASURES: dict[str, tuple[str, bool]] = {
+    "tax_per_mu": ("data", False),             # 亩均税收 of the group: sum of tax / sum of land (万元/亩)
+    "va_per_mu": ("data", False),              # 亩均增加值 of the group (万元/亩)
+    "share_tax_per_mu_at_least": ("data", True),  # share of the group's units with 亩均税收 >= threshold
+    "firms_delisted": ("ledger", False),       # 销号: raised above the line or exited
+    "firms_exited": ("ledger", False),         # 销号 because the firm or its land is gone (关停退出)
+    "firms_raised": ("ledger", False),         # 销号 while still operating: no longer meets the rules
+    "freed_mu": ("ledger", False),             # land of the firms that exited (亩)
+    "freed_tce": ("ledger", False),            # energy use of the firms that exited (tce)
+}
+
+#: Staff date columns of the 台账 a deadline may count from.
+DEADLINE_STARTS = ("认定日期",)
+
+
+@dataclass(frozen=True)
 class Policy:
     """A loaded, validated policy preset (see ``docs/presets.md``)."""
 
@@ -183,6 +241,8 @@ class Policy:
     target_tax_per_mu: float | None
     tax_thresholds: tuple[float, ...]
     parcel_rule: ParcelRule
+    yearly_targets: tuple[YearlyTarget, ...] = ()
+    deadlines: tuple[Deadline, ...] = ()
 
     @property
     def description_zh(self) -> str:
@@ -423,6 +483,83 @@ def _disposal(r: _Reader, d: Any, categories: Mapping[str, Category]) -> Disposa
                     r.text(d, "scope_en", "disposal", "scope"), tuple(exempt))
 
 
+def _year(r: _Reader, v: Any, path: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 1990 <= v <= 2100:
+        r.fail(path, f"expected a year like 2021, got {v!r}")
+    return v
+
+
+def _category_list(r: _Reader, d: dict[str, Any], path: str, categories: Mapping[str, Category]) -> tuple[str, ...]:
+    cats = d.get("categories", [])
+    if not isinstance(cats, list) or not all(isinstance(c, str) for c in cats):
+        r.fail(path, f"'categories' must be a list of category ids, got {cats!r}")
+    bad = [c for c in cats if c not in categories]
+    if bad:
+        r.fail(path, f"unknown categor(ies) {', '.join(map(repr, bad))}; defined in [[categories]]: "
+                     f"{', '.join(categories) or 'none'}")
+    return tuple(cats)
+
+
+def _yearly_targets(r: _Reader, d: Any, categories: Mapping[str, Category]) -> tuple[YearlyTarget, ...]:
+    out = []
+    for _, item, p in r.items(d, "targets.yearly"):
+        item = r.table(item, p, {"year", "measure", "value", "zh", "en", "source", "group", "threshold",
+                                 "categories", "cumulative", "since"}, ("year", "measure", "value", "zh", "source"))
+        measure = item["measure"]
+        if measure not in TARGET_MEASURES:
+            r.fail(p, f"unknown measure {measure!r}; known: {', '.join(TARGET_MEASURES)}")
+        group = item.get("group", "all")
+        if group not in ("all", "above", "below"):
+            r.fail(p, f"'group' must be 'all', 'above' (规上) or 'below' (规下), got {group!r}")
+        needs_threshold = TARGET_MEASURES[measure][1]
+        threshold = r.number(item.get("threshold"), f"{p}.threshold", allow_none=True)
+        if needs_threshold and threshold is None:
+            r.fail(p, f"measure {measure!r} needs 'threshold' (the line in 万元/亩, e.g. threshold = 2)")
+        if not needs_threshold and threshold is not None:
+            r.fail(p, f"'threshold' is only read by share_tax_per_mu_at_least, not by {measure!r}")
+        value = r.number(item["value"], f"{p}.value", positive=True)
+        if measure.startswith("share_") and value > 1:
+            r.fail(p, f"a share target is a fraction of 1 (80 % -> 0.8), got {value!r}")
+        year = _year(r, item["year"], f"{p}.year")
+        cumulative = item.get("cumulative", False)
+        if not isinstance(cumulative, bool):
+            r.fail(p, f"'cumulative' must be true or false, got {cumulative!r}")
+        if cumulative and TARGET_MEASURES[measure][0] != "ledger":
+            r.fail(p, f"'cumulative' adds up ledger counts; {measure!r} is a level of one year")
+        since = _year(r, item["since"], f"{p}.since") if "since" in item else None
+        if since is not None and (not cumulative or since > year):
+            r.fail(p, f"'since' ({since}) needs cumulative = true and a year not after 'year' ({year})")
+        out.append(YearlyTarget(
+            year=year, measure=measure, value=value, zh=r.text(item, "zh", p), en=r.text(item, "en", p, item["zh"]),
+            source=r.text(item, "source", p), group=group, threshold=threshold,
+            categories=_category_list(r, item, p, categories), cumulative=cumulative,
+            since=since,
+        ))
+    return tuple(out)
+
+
+def _deadlines(r: _Reader, d: Any, categories: Mapping[str, Category]) -> tuple[Deadline, ...]:
+    out: list[Deadline] = []
+    for _, item, p in r.items(d, "deadlines"):
+        item = r.table(item, p, {"name", "en", "days", "from", "working_days", "categories", "source"},
+                       ("name", "days", "from"))
+        name = r.text(item, "name", p)
+        if not name or name in {x.name for x in out}:
+            r.fail(p, f"'name' {name!r} must be a new, non-empty column header")
+        days = item["days"]
+        if isinstance(days, bool) or not isinstance(days, int) or days <= 0:
+            r.fail(p, f"'days' must be a positive whole number, got {days!r}")
+        start = item["from"]
+        if start not in DEADLINE_STARTS:
+            r.fail(p, f"'from' must be a staff date column of the ledger: {', '.join(DEADLINE_STARTS)}; got {start!r}")
+        working = item.get("working_days", False)
+        if not isinstance(working, bool):
+            r.fail(p, f"'working_days' must be true or false, got {working!r}")
+        out.append(Deadline(name, r.text(item, "en", p, name), days, start, working,
+                            _category_list(r, item, p, categories), r.text(item, "source", p, "")))
+    return tuple(out)
+
+
 def _all_conditions(p: Policy) -> Iterator[Condition]:
     if p.scoring:
         for g in (*p.scoring.not_graded, *p.scoring.overrides):
@@ -442,7 +579,7 @@ def parse_preset(data: Mapping[str, Any], *, where: str, name: str) -> Policy:
     """Validate a preset already read from TOML (``where`` names it in error messages)."""
     r = _Reader(where)
     top = {"name", "title_zh", "title_en", "source", "reference_year", "metrics", "scoring", "categories",
-           "disposal", "flags", "targets", "target_tax_per_mu", "tax_thresholds", "parcel_rule"}
+           "disposal", "flags", "targets", "target_tax_per_mu", "tax_thresholds", "parcel_rule", "deadlines"}
     d = r.table(dict(data), "top level", top, ("title_zh", "title_en", "source"))
     ref = d.get("reference_year")
     if ref is not None and (isinstance(ref, bool) or not isinstance(ref, int) or not 1990 <= ref <= 2100):
@@ -458,7 +595,8 @@ def parse_preset(data: Mapping[str, Any], *, where: str, name: str) -> Policy:
         if not re.fullmatch(r"[a-z][a-z0-9_]*", str(item["id"])):
             r.fail(p, f"flag id {item['id']!r} must be lower_snake_case")
         flags.append(FlagRule(item["id"], item["zh"], item["en"], r.cond(item["when"], f"{p}.when")))
-    targets = r.table(d.get("targets", {}), "targets", set(d.get("targets", {})))
+    targets = dict(r.table(d.get("targets", {}), "targets", set(d.get("targets", {}))))
+    yearly = targets.pop("yearly", None)  # [[targets.yearly]]: the rest of [targets] are plain numbers
     pr = r.table(d.get("parcel_rule", {}), "parcel_rule",
                  {"any_firm_flagged", "tax_per_mu_below", "idle", "plot_ratio_below"})
     parcel_rule = ParcelRule(
@@ -482,6 +620,7 @@ def parse_preset(data: Mapping[str, Any], *, where: str, name: str) -> Policy:
         target_tax_per_mu=r.number(d.get("target_tax_per_mu"), "top level.target_tax_per_mu", positive=True,
                                    allow_none=True),
         tax_thresholds=(), parcel_rule=parcel_rule,
+        yearly_targets=_yearly_targets(r, yearly, categories), deadlines=_deadlines(r, d.get("deadlines"), categories),
     )
     thresholds = {r.number(v, "top level.tax_thresholds") for v in extra}
     if parcel_rule.tax_per_mu_below is not None:

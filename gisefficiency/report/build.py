@@ -54,6 +54,7 @@ from gisefficiency.report.tables import (
     parcel_summary,
     per_mu_summary,
 )
+from gisefficiency.report.yearly import yearly_targets_section
 from gisefficiency.result import Result
 from gisefficiency.result.anonymise import Anonymiser, anonymise_result
 
@@ -587,6 +588,7 @@ def build_report(
         "groups": groups,
         "targets": _targets(result, lang),
         "has_targets": result.policy is not None and bool(_attr(result.policy, "targets", default={})),
+        "yearly": yearly_targets_section(result, lang),
         "charts": _charts(result, lang),
         "street": _street_table(result, lang),
         "industry": _industry_table(result, lang),

@@ -1,0 +1,233 @@
+"""The 台账 as an Excel workbook staff work in: write it each run, read last year's as staff returned it.
+
+Sheets: ``台账`` (one row per firm; Chinese headers, USCCs as text, header frozen, filters, widths; staff
+columns with a yellow header, computed ones grey-blue), ``匹配情况`` (rows of last year's ledger found by
+parcel id or name instead of USCC, or not found) and ``说明`` (what the statuses and colours mean).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gisefficiency.core.errors import InputError, Problem
+from gisefficiency.ledger.columns import (
+    HEADERS,
+    MATCH_NEW,
+    MATCH_USCC,
+    STAFF_COLUMNS,
+    STATUSES,
+    from_headers,
+    to_headers,
+    year_column,
+)
+
+__all__ = ["LEDGER_SHEET", "read_ledger", "write_ledger", "write_ledger_table"]
+
+LEDGER_SHEET = "台账"
+MATCH_SHEET = "匹配情况"
+NOTES_SHEET = "说明"
+_STAFF_FILL = "FFF2CC"     # light yellow: staff fill these in
+_COMPUTED_FILL = "DDEBF7"  # light blue: the toolkit rewrites these every run
+_DEADLINE_FILL = "E2EFDA"  # light green: computed from a staff date
+_WIDTHS = {"uscc": 22, "name": 30, "parcel_ids": 26, "status_reason": 34, "reason": 50, "match": 30}
+
+_NOTES = [
+    ("新列入", "本年首次列入低效企业清单"),
+    ("继续列入", "上年已列入，本年仍列入且类别不变（或本年无亩均税收数据，按上年类别保留）"),
+    ("类别变化", "上年已列入，本年类别改变，状态说明写明“原类别→新类别”"),
+    ("重新列入", "往年已销号，本年再次列入"),
+    ("已销号", "本年不再列入：亩均税收提升（销号类型“提升”，写明数字）或企业已注销、地块已收回（销号类型“退出”）"),
+    ("黄色表头", "工作人员填写的列（认定日期、责任单位、整治措施、完成时限、进展、备注及自行增加的列），每年原样带入"),
+    ("蓝色表头", "系统每年重新计算的列，请勿修改；统一社会信用代码可更正，更正后按地块编号或企业名称匹配"),
+    ("绿色表头", "按政策规定的期限由“认定日期”计算（工作日只计周一至周五，节假日请人工核对）"),
+]
+
+
+def write_ledger(ledger: pd.DataFrame, path: str | Path, *, year: int) -> Path:
+    """Write the ledger workbook.
+
+    Parameters
+    ----------
+    ledger
+        :func:`gisefficiency.ledger.update` output (internal column names).
+    path
+        The ``.xlsx`` file to write (its folder is created).
+    year
+        The ledger's year, for the sheet title row.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    from openpyxl import Workbook
+    from openpyxl.comments import Comment
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = LEDGER_SHEET
+    columns = list(ledger.columns)
+    headers = to_headers(columns)
+    ws.append(headers)
+    text_cols = {"uscc", "parcel_ids", "name"}
+    date_like = [c for c in columns if pd.api.types.is_datetime64_any_dtype(ledger[c].dtype)]
+    staff = set(STAFF_COLUMNS) | {c for c in columns if c not in HEADERS and year_column(str(c)) is None
+                                  and not str(c).startswith(("category_", "tax_per_mu_")) and c not in date_like}
+    for row in ledger.itertuples(index=False, name=None):
+        ws.append([_cell(v) for v in row])
+    bold = Font(bold=True)
+    for j, col in enumerate(columns, start=1):
+        cell = ws.cell(row=1, column=j)
+        cell.font = bold
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+        fill = _DEADLINE_FILL if col in date_like and col not in staff else (
+            _STAFF_FILL if col in staff else _COMPUTED_FILL)
+        cell.fill = PatternFill("solid", start_color=fill, end_color=fill)
+        if col in staff:
+            cell.comment = Comment("工作人员填写；每年原样带入下一年台账", "gisefficiency")
+        letter = get_column_letter(j)
+        ws.column_dimensions[letter].width = _WIDTHS.get(col, 16 if col in staff else 14)
+        if col in text_cols:  # USCCs and parcel ids are text: Excel must not turn them into numbers
+            for c in ws[letter][1:]:
+                c.number_format = "@"
+        elif col in date_like or col == "认定日期":
+            for c in ws[letter][1:]:
+                c.number_format = "yyyy-mm-dd"
+        elif str(col).startswith(("tax_per_mu_", "land_mu", "energy_tce")):
+            for c in ws[letter][1:]:
+                c.number_format = "0.0000"
+    ws.freeze_panes = "C2"
+    ws.auto_filter.ref = ws.dimensions
+
+    matches = ledger[~ledger["match"].isin([MATCH_USCC, MATCH_NEW])]
+    ms = wb.create_sheet(MATCH_SHEET)
+    ms.append(["统一社会信用代码", "企业名称", "地块编号", "匹配方式", "状态"])
+    for row in matches[["uscc", "name", "parcel_ids", "match", "status"]].itertuples(index=False, name=None):
+        ms.append([_cell(v) for v in row])
+    for j, w in enumerate((22, 30, 26, 40, 10), start=1):
+        ms.column_dimensions[get_column_letter(j)].width = w
+        ms.cell(row=1, column=j).font = bold
+    ms.freeze_panes = "A2"
+
+    ns = wb.create_sheet(NOTES_SHEET)
+    ns.append([f"{year}年度低效企业台账", ""])
+    ns.cell(row=1, column=1).font = bold
+    for k, v in _NOTES:
+        ns.append([k, v])
+    ns.column_dimensions["A"].width = 12
+    ns.column_dimensions["B"].width = 90
+    wb.save(path)
+    return path
+
+
+def write_ledger_table(ledger: pd.DataFrame, gpkg: str | Path) -> None:
+    """Add the ledger to ``results.gpkg`` as the attribute table ``ledger`` (no geometry; join on ``uscc``).
+
+    Staff columns hold whatever staff typed (text, numbers, dates), so every object column is written as
+    text; computed numbers and dates keep their types.
+    """
+    import pyogrio
+
+    table = ledger.copy()
+    for col in table.columns:
+        if table[col].dtype == object:
+            table[col] = table[col].map(lambda v: None if _cell(v) is None else str(_cell(v))).astype("string")
+    pyogrio.write_dataframe(table, Path(gpkg), layer="ledger")
+
+
+def _cell(v: object) -> object:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, float) and not np.isfinite(v):
+        return None
+    if isinstance(v, pd.Timestamp):
+        return v.to_pydatetime()
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def read_ledger(path: str | Path) -> pd.DataFrame:
+    """Read a ledger workbook as staff returned it (rows re-sorted, columns filled, a title row added).
+
+    Parameters
+    ----------
+    path
+        The ``.xlsx`` file (``[ledger] previous``).
+
+    Returns
+    -------
+    DataFrame
+        Internal column names (``gisefficiency.ledger.columns``); staff columns and columns staff added keep
+        their headers and values as written; USCCs and parcel ids as text.
+
+    Raises
+    ------
+    InputError
+        Missing file, no ``统一社会信用代码`` header, an unknown status, or a USCC on two rows; the message
+        names the file, the sheet and the row.
+    """
+    from openpyxl import load_workbook
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: ledger file not found -> check [ledger] previous (a path relative to the "
+                         "config), or remove it for the first year", [])
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises several kinds for a file that is not a workbook
+        raise InputError(f"{path}: not an .xlsx workbook ({exc}) -> save the ledger as .xlsx", []) from None
+    ws = wb[LEDGER_SHEET] if LEDGER_SHEET in wb.sheetnames else wb.worksheets[0]
+    rows = list(ws.iter_rows(values_only=True))
+    wb.close()
+    key = HEADERS["uscc"]
+    # Staff sometimes put a title row above the header: take the first row that has the USCC header.
+    head = next((i for i, r in enumerate(rows[:20]) if any(str(v).strip() == key for v in r if v is not None)), None)
+    if head is None:
+        raise InputError(f"{path}: sheet {ws.title!r} has no column {key!r} -> keep the header row the toolkit "
+                         "wrote (统一社会信用代码, 企业名称, 地块编号, 状态, ...)", [])
+    headers = [str(v).strip() if v is not None else "" for v in rows[head]]
+    keep = [j for j, h in enumerate(headers) if h]
+    names = from_headers([headers[j] for j in keep])
+    body = [[r[j] if j < len(r) else None for j in keep] for r in rows[head + 1:]]
+    frame = pd.DataFrame(body, columns=names, dtype=object)
+    frame.index = pd.RangeIndex(head + 2, head + 2 + len(frame))  # 1-based Excel rows, for messages
+    frame = frame[frame.notna().any(axis=1)]
+    for col in ("uscc", "parcel_ids", "name"):
+        if col in frame.columns:
+            frame[col] = frame[col].map(_text).astype(object)
+    for col in frame.columns:
+        if col in ("first_year", "closed_year"):
+            frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("Int64")
+        elif str(col).startswith("tax_per_mu_") or col in ("land_mu", "energy_tce"):
+            frame[col] = pd.to_numeric(frame[col], errors="coerce")
+    problems = []
+    if "status" in frame.columns:
+        bad = frame["status"].notna() & ~frame["status"].isin(STATUSES)
+        problems += [Problem(f"unknown status {v!r}", fix=f"use one of {', '.join(STATUSES)}", file=str(path),
+                             row=int(i), column=HEADERS["status"], value=v) for i, v in frame["status"][bad].items()]
+    blank = frame["uscc"].isna()
+    problems += [Problem("row without a USCC", fix="fill in 统一社会信用代码 (or delete the row)", file=str(path),
+                         row=int(i), column=key) for i in frame.index[blank]]
+    dup = frame["uscc"].notna() & frame["uscc"].duplicated(keep=False)
+    problems += [Problem("USCC on more than one row", fix="keep one row per firm", file=str(path), row=int(i),
+                         column=key, value=v) for i, v in frame["uscc"][dup].items()]
+    if problems:
+        raise InputError(f"{path}: {len(problems)} problem(s) in the ledger, first: {problems[0]}", problems)
+    return frame.reset_index(drop=True)
+
+
+def _text(v: object) -> object:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)):
+        return None
+    if isinstance(v, float) and v.is_integer():  # a USCC of digits Excel stored as a number
+        v = int(v)
+    s = str(v).strip()
+    return s or None

@@ -1,0 +1,103 @@
+"""io.ledger: the 台账 workbook round trip, its layout, and the errors a returned ledger can have."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from _ledger_fixtures import fake_result
+from openpyxl import load_workbook
+
+from gisefficiency.core.errors import InputError
+from gisefficiency.io.ledger import read_ledger, write_ledger, write_ledger_table
+from gisefficiency.ledger import update
+
+FIRMS = {
+    "913308270000000001": {"name": "甲厂", "parcels": ["330827-001-0001"], "disposal": "close", "tax_per_mu": 0.5},
+    "91330827MA2A00002X": {"name": "乙厂", "parcels": ["330827-001-0002"], "disposal": "swap", "tax_per_mu": 2.0},
+}
+
+
+@pytest.fixture
+def ledger():
+    led = update(None, fake_result(2022, FIRMS))
+    led["认定日期"] = [pd.Timestamp("2022-05-06"), None]
+    return led
+
+
+def test_round_trip_keeps_text_ids_and_staff_columns(ledger, tmp_path):
+    ledger = ledger.assign(联系人=["张三", None])
+    path = write_ledger(ledger, tmp_path / "台账.xlsx", year=2022)
+    back = read_ledger(path)
+    assert list(back["uscc"]) == list(ledger["uscc"])  # an all-digit USCC stays text, no 9.13e17
+    assert back.loc[0, "uscc"] == "913308270000000001" or back.loc[1, "uscc"] == "913308270000000001"
+    assert list(back["parcel_ids"]) == list(ledger["parcel_ids"])
+    assert list(back["联系人"].fillna("")) == ["张三", ""]
+    assert list(back["first_year"]) == [2022, 2022]
+    assert back["tax_per_mu_2022"].tolist() == pytest.approx(ledger["tax_per_mu_2022"].tolist())
+
+
+def test_workbook_layout(ledger, tmp_path):
+    path = write_ledger(ledger, tmp_path / "台账.xlsx", year=2022)
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["台账", "匹配情况", "说明"]
+    ws = wb["台账"]
+    headers = [c.value for c in ws[1]]
+    assert headers[:6] == ["统一社会信用代码", "企业名称", "地块编号", "乡镇（街道）", "当前类别", "状态"]
+    assert "2022年类别" in headers and "2022年亩均税收（万元/亩）" in headers
+    assert ws.freeze_panes == "C2" and ws.auto_filter.ref
+    fills = {c.value: c.fill.start_color.rgb[-6:] for c in ws[1]}
+    assert fills["责任单位"] == "FFF2CC" and fills["状态"] == "DDEBF7" and fills["设备搬离期限"] == "E2EFDA"
+    assert ws.cell(row=1, column=headers.index("责任单位") + 1).comment is not None
+    uscc_cell = ws.cell(row=2, column=1)
+    assert isinstance(uscc_cell.value, str) and uscc_cell.number_format == "@"
+
+
+def test_title_row_and_resorted_rows_are_read(ledger, tmp_path):
+    path = write_ledger(ledger, tmp_path / "台账.xlsx", year=2022)
+    wb = load_workbook(path)
+    ws = wb["台账"]
+    ws.insert_rows(1)
+    ws.cell(row=1, column=1, value="2022年度低效企业台账（经济商务局）")
+    wb.save(path)
+    back = read_ledger(path)
+    assert sorted(back["uscc"]) == sorted(ledger["uscc"])
+
+
+def test_gpkg_table(ledger, tmp_path):
+    import pyogrio
+
+    gpkg = tmp_path / "results.gpkg"
+    write_ledger_table(ledger, gpkg)
+    back = pyogrio.read_dataframe(gpkg, layer="ledger")
+    assert len(back) == 2 and list(back["uscc"]) == list(ledger["uscc"])
+
+
+def _edit(path, row, column_header, value):
+    wb = load_workbook(path)
+    ws = wb["台账"]
+    col = [c.value for c in ws[1]].index(column_header) + 1
+    ws.cell(row=row, column=col, value=value)
+    wb.save(path)
+
+
+def test_missing_file_names_the_key(tmp_path):
+    with pytest.raises(InputError, match=r"台账_2022.xlsx: ledger file not found -> check \[ledger\] previous"):
+        read_ledger(tmp_path / "台账_2022.xlsx")
+
+
+def test_no_uscc_header(ledger, tmp_path):
+    path = write_ledger(ledger, tmp_path / "台账.xlsx", year=2022)
+    _edit(path, 1, "统一社会信用代码", "信用代码")
+    with pytest.raises(InputError, match=r"has no column '统一社会信用代码'"):
+        read_ledger(path)
+
+
+def test_duplicate_uscc_and_bad_status_name_rows(ledger, tmp_path):
+    path = write_ledger(ledger, tmp_path / "台账.xlsx", year=2022)
+    first = load_workbook(path)["台账"].cell(row=2, column=1).value
+    _edit(path, 3, "统一社会信用代码", first)
+    _edit(path, 2, "状态", "整改中")
+    with pytest.raises(InputError, match=r"3 problem\(s\)") as info:
+        read_ledger(path)
+    rows = sorted((p.row, p.message) for p in info.value.problems)
+    assert rows == [(2, "USCC on more than one row"), (2, "unknown status '整改中'"), (3, "USCC on more than one row")]
