@@ -69,12 +69,35 @@ def demo_config_path() -> Path:
     )
 
 
-def _run_and_write(config_path: Path, out: Path | None, lang: str | None, anonymise: bool, maps: bool) -> None:
+def parse_years(text: str) -> tuple[int, ...]:
+    """``"2021-2023"`` or ``"2021,2022,2023"`` (or both, ``"2019,2021-2023"``) as sorted years.
+
+    Raises
+    ------
+    ConfigError
+        Anything else, naming the option and the accepted forms.
+    """
+    from gisefficiency.core.errors import ConfigError
+
+    years: set[int] = set()
+    for part in text.replace("，", ",").split(","):
+        m = re.fullmatch(r"\s*(\d{4})\s*(?:[-–~]\s*(\d{4})\s*)?", part)
+        if not m or (m.group(2) and int(m.group(2)) < int(m.group(1))):
+            raise ConfigError(f"--years {text!r}: give a range such as 2021-2023 or a list such as 2021,2023")
+        years.update(range(int(m.group(1)), int(m.group(2) or m.group(1)) + 1))
+    return tuple(sorted(years))
+
+
+def _run_and_write(config_path: Path, out: Path | None, lang: str | None, anonymise: bool, maps: bool,
+                   years: str | None = None) -> None:
     from gisefficiency import pipeline
     from gisefficiency.config import load_config
 
     config = load_config(config_path)
-    result = pipeline.run(config, step=_step)
+    if years is not None:
+        result = pipeline.run_years(config, parse_years(years), step=_step)
+    else:
+        result = pipeline.run(config, step=_step)
     with _step("写出结果 / writing outputs"):
         written = pipeline.write_all(result, config, out_dir=out, lang=lang, anonymise=anonymise, maps=maps)
     _print_link_report(result)
@@ -92,10 +115,13 @@ def run(
     lang: Annotated[str | None, typer.Option(help="zh or en for maps and reports.")] = None,
     anonymise: Annotated[bool, typer.Option(help="Replace firm names by codes in maps and reports.")] = False,
     no_map: Annotated[bool, typer.Option("--no-map", help="Skip the HTML map and report.")] = False,
+    years: Annotated[str | None, typer.Option(
+        help="Evaluate each of these years, e.g. 2021-2023: trends, per-year verdicts and the change layer "
+             "(the last year is the reference year).")] = None,
 ) -> None:
     """Run the whole pipeline on your data."""
     with _user_errors():
-        _run_and_write(config, out, lang, anonymise, not no_map)
+        _run_and_write(config, out, lang, anonymise, not no_map, years)
 
 
 @app.command()
@@ -284,6 +310,11 @@ def _print_summary(result) -> None:
         table.add_row("处置 disposal", "  ".join(f"{k}:{v}" for k, v in counts.items()) or "-")
     table.add_row("低效用地 low-efficiency (mu)", f"{p.loc[p['low_efficiency'], 'land_mu'].sum():,.1f}")
     table.add_row("连片区块 blocks", f"{len(result.blocks):,}")
+    years = result.meta.get("years") if result.meta else None
+    if years is not None:
+        counts = years.change.value_counts()
+        table.add_row(f"变化 change {years.years[0]}→{years.years[-1]}",
+                      "  ".join(f"{k}:{int(counts.get(k, 0))}" for k in ("newly_low", "still_low", "recovered")))
     console.print(table)
 
 
