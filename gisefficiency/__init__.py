@@ -82,6 +82,7 @@ __all__ = [
     "redevelop",
     "run",
     "run_policies",
+    "run_years",
     "scenario_map",
     "summary_by",
     "with_scenario",

@@ -309,6 +309,7 @@ def run_years(config: Config, years: Iterable[int], *, step: Step | None = None,
         years_run = evaluate_years(result, wanted, find_blocks=find)
     result.meta["timings_s"]["years"] = time.perf_counter() - start
     result.parcels["change"] = years_run.change.reindex(result.parcels.index).fillna("").to_numpy()
+    result.parcels.attrs["change_years"] = (wanted[0], wanted[-1])  # the map's change layer names them
     result.meta["years"] = years_run
     return result
 
