@@ -392,6 +392,8 @@ def run_scenarios(result: Result, config: Config) -> list[Any]:
     """Run every ``[[scenarios]]`` of the config on a result (the top-ranked blocks if none given)."""
     from gisefficiency.scenario.freed import Scenario, run_scenario
 
+    if not config.scenarios and not len(result.blocks):
+        return []  # no scenario asked for and no block to default to (a county, or a year, without blocks)
     specs = config.scenarios or (_default_scenario(result),)
     scenarios = []
     for spec in specs:

@@ -168,6 +168,13 @@ def _division(codes: pd.Series) -> pd.Series:
     return codes.astype("string").str.strip().str.extract(r"^[A-Za-z]?(\d{2})", expand=False)
 
 
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A numeric column, or all missing when the data has none (value added is optional)."""
+    if name in frame.columns:
+        return pd.to_numeric(frame[name], errors="coerce").astype(float)
+    return pd.Series(np.nan, index=frame.index)
+
+
 def _ratio(num: pd.Series, den: pd.Series, keys: pd.Series, years: pd.Series) -> pd.Series:
     """Σ num / Σ den per (key, year) over rows with both figures and land (> 0): missing stays missing."""
     ok = num.notna() & den.notna() & (den > 0)
@@ -240,12 +247,13 @@ def trend_table(result: Any, run: YearRun) -> pd.DataFrame:
         # A year whose blocks were not found has no block figures (not 0 blocks).
         out.loc[~out.index.get_level_values("year").isin(known), ["n_blocks", "block_mu"]] = np.nan
         if dim == "industry":
-            out["tax_per_mu"] = _ratio(panel["tax"], panel["land_mu"], unit_industry, unit_years)
-            out["va_per_mu"] = _ratio(panel["value_added"], panel["land_mu"], unit_industry, unit_years)
+            out["tax_per_mu"] = _ratio(_column(panel, "tax"), _column(panel, "land_mu"), unit_industry, unit_years)
+            out["va_per_mu"] = _ratio(_column(panel, "value_added"), _column(panel, "land_mu"), unit_industry,
+                                      unit_years)
         else:
             pk = key.reindex(pp_ids)
-            out["tax_per_mu"] = _ratio(pp["tax"], pp["land_mu"], pk, pp_years)
-            out["va_per_mu"] = _ratio(pp["value_added"], pp["land_mu"], pk, pp_years)
+            out["tax_per_mu"] = _ratio(_column(pp, "tax"), _column(pp, "land_mu"), pk, pp_years)
+            out["va_per_mu"] = _ratio(_column(pp, "value_added"), _column(pp, "land_mu"), pk, pp_years)
         parts.append(out.reset_index().assign(dimension=dim))
     table = pd.concat(parts, ignore_index=True)
     cols = ["dimension", "key", "year", "tax_per_mu", "va_per_mu", "low_mu", "n_blocks", "block_mu"]

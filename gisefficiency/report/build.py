@@ -26,6 +26,7 @@ from gisefficiency.core.errors import ConfigError
 from gisefficiency.core.i18n import GRADE_COLOURS, GRADE_LABELS, SCALE_LABELS, Lang, label
 from gisefficiency.report import charts
 from gisefficiency.report.labels import INDUSTRY_DIVISIONS, text
+from gisefficiency.report.sections import pricing_section, trend_section
 from gisefficiency.report.tables import (
     Column,
     col,
@@ -471,6 +472,9 @@ def build_report(
         "inputs": input_files(meta),
         "policy": _policy(result, lang, categories),
         "map_html": map_html,
+        # Optional sections (None: left out): a multi-year run's trends, the preset's [pricing].
+        "trends": trend_section(result, lang),
+        "pricing": pricing_section(result, lang),
     }
     return _environment().get_template("report.html.j2").render(**context)
 
