@@ -21,11 +21,12 @@ from gisefficiency.core.errors import InputError
 
 __all__ = ["CHANGE_CLASSES", "YearRun", "change_classes", "evaluate_years", "trend_table"]
 
-#: Change codes of a parcel, last year against first: (code, zh, en, colour).
+#: Change codes of a parcel, last year against first: (code, zh, en, colour). "recovered" is blue, not
+#: green: the grade layer's A and B are green.
 CHANGE_CLASSES: tuple[tuple[str, str, str, str], ...] = (
     ("newly_low", "新增低效", "newly low-efficiency", "#e31a1c"),
     ("still_low", "持续低效", "still low-efficiency", "#7f0000"),
-    ("recovered", "低效转出", "recovered", "#33a02c"),
+    ("recovered", "低效转出", "recovered", "#1f78b4"),
 )
 
 
@@ -257,4 +258,6 @@ def trend_table(result: Any, run: YearRun) -> pd.DataFrame:
         parts.append(out.reset_index().assign(dimension=dim))
     table = pd.concat(parts, ignore_index=True)
     cols = ["dimension", "key", "year", "tax_per_mu", "va_per_mu", "low_mu", "n_blocks", "block_mu"]
-    return table[cols].sort_values(["dimension", "key", "year"], kind="stable").reset_index(drop=True)
+    order = table["dimension"].map({"county": 0, "street": 1, "industry": 2})
+    table = table.assign(_order=order).sort_values(["_order", "key", "year"], kind="stable")
+    return table[cols].reset_index(drop=True)

@@ -16,6 +16,7 @@ import shapely
 
 from gisefficiency.core.constants import PER_MU_DECIMALS
 from gisefficiency.core.i18n import GRADE_COLOURS, GRADE_LABELS, Lang, label
+from gisefficiency.evaluate.years import CHANGE_CLASSES  # one list of change codes, labels, colours
 from gisefficiency.maps.encode import Raw, categories, integers, numbers, ragged_links, split_ids, strings
 from gisefficiency.maps.text import text
 
@@ -32,13 +33,6 @@ TAX_RAMP = ("#ffffcc", "#c2e699", "#78c679", "#31a354", "#006837", "#004529", "#
 SCENARIO_COLOUR = "#6a3d9a"
 IDLE_COLOUR = "#b15928"
 BLOCK_COLOUR = "#e31a1c"
-#: The change layer of a multi-year run (``parcels["change"]``, ``pipeline.run_years``): code, zh, en, colour.
-#: Kept beside ``evaluate.years.CHANGE_CLASSES`` (same codes) so the map needs no evaluation import.
-CHANGE_CLASSES: tuple[tuple[str, str, str, str], ...] = (
-    ("newly_low", "新增低效", "newly low-efficiency", "#e31a1c"),
-    ("still_low", "持续低效", "still low-efficiency", "#7f0000"),
-    ("recovered", "低效转出", "recovered", "#33a02c"),
-)
 
 
 def col(frame: pd.DataFrame, name: str) -> pd.Series | None:

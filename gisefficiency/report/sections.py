@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from gisefficiency.core.i18n import Lang, label
+from gisefficiency.evaluate.years import CHANGE_CLASSES
 from gisefficiency.report import charts
 from gisefficiency.report.labels import INDUSTRY_DIVISIONS
 from gisefficiency.report.tables import Column, fmt_number, make_table
@@ -59,8 +60,6 @@ _TEXT: dict[str, tuple[str, str]] = {
     "grade": ("等级", "grade"),
     "none": ("（无）", "(none)"),
 }
-_CHANGE = (("newly_low", "新增低效", "newly low"), ("still_low", "持续低效", "still low"),
-           ("recovered", "低效转出", "recovered"))
 #: Line colours (ColorBrewer Dark2 + Set1), cycled over streets.
 _PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666",
             "#e41a1c", "#377eb8")
@@ -110,7 +109,7 @@ def trend_section(result: Any, lang: Lang = "zh") -> dict[str, Any] | None:
     change_rows = pd.DataFrame([
         {"change": zh if lang == "zh" else en, "n": int((change == code).sum()),
          "mu": land[(change == code).to_numpy()].sum(min_count=1)}
-        for code, zh, en in _CHANGE
+        for code, zh, en, _ in CHANGE_CLASSES
     ])
     change_table = make_table(change_rows, [
         Column("change", _t("change_class", lang)), Column("n", _t("n_parcels", lang), "int"),
