@@ -285,7 +285,16 @@ def run_years(config: Config, years: Iterable[int], *, step: Step | None = None,
     if len(wanted) < 2:
         check_years(wanted, wanted, source=str(config.firms.path))  # raises: a trend needs two years
     last = dataclasses.replace(config, policy=dataclasses.replace(config.policy, year=wanted[-1]))
-    result = run(last, step=step)
+    try:
+        result = run(last, step=step)
+    except InputError as exc:
+        # The evaluation stops on a reference year without data and names [policy] year; here the year
+        # came from the years asked for, so say that (the firm table is not read twice to check first).
+        if not str(exc).startswith(f"no data for the reference year {wanted[-1]} "):
+            raise
+        have = " ".join(p.message for p in exc.problems)
+        raise InputError(f"{config.firms.path}: no data for {wanted[-1]}, the last of the years asked for ({have}) "
+                         "-> choose years among those") from None
     present = result.panel.index.get_level_values("year").unique()
     check_years(wanted, present, source=str(config.firms.path))
     find = None

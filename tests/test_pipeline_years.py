@@ -92,7 +92,11 @@ def _uscc(i: int) -> str:
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny_county")
+    return write_tiny_county(tmp_path_factory.mktemp("tiny_county"))
+
+
+def write_tiny_county(folder: Path) -> Path:
+    """The tiny county's parcels, firm table, preset and config in ``folder``."""
     w, h = 100.0, 10_000 / 15 * 10 / 100  # 10 mu
     x0, y0 = 500_000.0, 3_170_000.0
     xs = {"P1": x0, "P2": x0 + w, "P3": x0 + 2 * w, "P4": x0 + 2_000}
@@ -173,6 +177,9 @@ def test_years_without_data_or_fewer_than_two_are_clear_errors(tiny):
     cfg = load_config(tiny / "county.toml")
     with pytest.raises(InputError, match=r"firms\.csv: no data for 2020; the table has 2021, 2022, 2023"):
         pipeline.run_years(cfg, [2020, 2021])
+    with pytest.raises(InputError, match=r"firms\.csv: no data for 2024, the last of the years asked for \(years in "
+                                         r"the panel: 2021, 2022, 2023\)"):
+        pipeline.run_years(cfg, [2023, 2024])
     with pytest.raises(InputError, match=r"at least two years"):
         pipeline.run_years(cfg, [2022])
 
