@@ -312,9 +312,11 @@ def _print_summary(result) -> None:
     table.add_row("连片区块 blocks", f"{len(result.blocks):,}")
     years = result.meta.get("years") if result.meta else None
     if years is not None:
+        from gisefficiency.evaluate.years import CHANGE_CLASSES
+
         counts = years.change.value_counts()
         table.add_row(f"变化 change {years.years[0]}→{years.years[-1]}",
-                      "  ".join(f"{k}:{int(counts.get(k, 0))}" for k in ("newly_low", "still_low", "recovered")))
+                      "  ".join(f"{k}:{int(counts.get(k, 0))}" for k, *_ in CHANGE_CLASSES))
     console.print(table)
 
 

@@ -271,7 +271,7 @@ def run_years(config: Config, years: Iterable[int], *, step: Step | None = None,
     -------
     Result
         The last year's result, with ``parcels["change"]`` (``"newly_low"``, ``"still_low"``,
-        ``"recovered"`` or ``""``, last year against the first) and ``meta["years"]``, a
+        ``"recovered"``, ``"no_data_now"`` or ``""``, last year against the first) and ``meta["years"]``, a
         :class:`~gisefficiency.evaluate.years.YearRun` (per-year verdicts, parcels and blocks, trends).
 
     Raises

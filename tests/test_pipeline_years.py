@@ -20,15 +20,16 @@ from gisefficiency.core.uscc import uscc_check_digit
 
 runner = CliRunner()
 
-# Four parcels of exactly 10 mu (100 m × 66.67 m); P1-P2-P3 side by side in a row, P4 far away.
+# Five parcels of exactly 10 mu (100 m × 66.67 m); P1-P2-P3 side by side in a row, P4 and P5 far away.
 # Tax (万元) per year; low efficiency = 亩均税收 < 1 万元/亩 in the year, i.e. tax < 10.
 TAX = {  # 2021, 2022, 2023
     "P1": (5, 5, 5),     # low, low, low          -> still low
     "P2": (50, 5, 5),    # ok, low, low           -> newly low
     "P3": (5, 5, 50),    # low, low, ok           -> recovered
     "P4": (50, 50, 50),  # never low
+    "P5": (5, 5, None),  # low, low, no data      -> was low, no data now (not "recovered")
 }
-STREET = {"P1": "东街道", "P2": "东街道", "P3": "西街道", "P4": "西街道"}
+STREET = {"P1": "东街道", "P2": "东街道", "P3": "西街道", "P4": "西街道", "P5": "北街道"}
 PRESET = """
 name = "tiny"
 title_zh = "测试：当年亩均税收低于1万元/亩"
@@ -99,14 +100,14 @@ def write_tiny_county(folder: Path) -> Path:
     """The tiny county's parcels, firm table, preset and config in ``folder``."""
     w, h = 100.0, 10_000 / 15 * 10 / 100  # 10 mu
     x0, y0 = 500_000.0, 3_170_000.0
-    xs = {"P1": x0, "P2": x0 + w, "P3": x0 + 2 * w, "P4": x0 + 2_000}
+    xs = {"P1": x0, "P2": x0 + w, "P3": x0 + 2 * w, "P4": x0 + 2_000, "P5": x0 + 4_000}
     parcels = gpd.GeoDataFrame(
         {"parcel_id": list(TAX), "street": [STREET[p] for p in TAX], "supply_date": pd.Timestamp("2010-01-01")},
         geometry=[shapely.box(xs[p], y0, xs[p] + w, y0 + h) for p in TAX], crs="EPSG:4549")
     parcels.to_file(folder / "parcels.gpkg", layer="parcels")
     rows = [{"uscc": _uscc(i), "name": f"企业{p}", "year": 2021 + k, "parcel_id": p, "tax": tax[k],
              "industry": "C3311", "electricity": 100.0, "scale": "规上",
-             "value_added": 4 * tax[k], "energy_tce": 50.0}
+             "value_added": None if tax[k] is None else 4 * tax[k], "energy_tce": 50.0}
             for i, (p, tax) in enumerate(TAX.items()) for k in range(3)]
     pd.DataFrame(rows).to_csv(folder / "firms.csv", index=False)
     (folder / "tiny.toml").write_text(PRESET, encoding="utf-8")
@@ -121,14 +122,15 @@ def tiny_years(tiny):
 
 def test_change_classes_are_hand_checked(tiny_years):
     change = tiny_years.parcels["change"]
-    assert change.to_dict() == {"P1": "still_low", "P2": "newly_low", "P3": "recovered", "P4": ""}
+    assert change.to_dict() == {"P1": "still_low", "P2": "newly_low", "P3": "recovered", "P4": "",
+                                "P5": "no_data_now"}
     assert tiny_years.year == 2023  # the last year is the reference year, whatever [policy] year says
 
 
 def test_per_year_verdicts_and_blocks(tiny_years):
     run = tiny_years.meta["years"]
     low = run.verdicts["low_efficiency"].groupby(level="year").sum()
-    assert low.to_dict() == {2021: 2, 2022: 3, 2023: 2}
+    assert low.to_dict() == {2021: 3, 2022: 4, 2023: 2}
     assert run.parcels.loc[("P2", 2021), "low_efficiency"] == False  # noqa: E712
     assert run.parcels.loc[("P2", 2022), "low_efficiency"] == True  # noqa: E712
     # 2021: P1 and P3 are 100 m apart (> gap 30 m): no block. 2022: P1-P2-P3, 30 mu. 2023: P1-P2, 20 mu.
@@ -139,8 +141,10 @@ def test_per_year_verdicts_and_blocks(tiny_years):
 
 def test_trends_by_street_are_hand_computed(tiny_years):
     t = tiny_years.meta["years"].trends.set_index(["dimension", "key", "year"])
-    # county 2022: (5 + 5 + 5 + 50) / 40 mu = 1.625 万元/亩
-    assert t.loc[("county", "", 2022), "tax_per_mu"] == pytest.approx(1.625)
+    # county 2022: (5 + 5 + 5 + 50 + 5) / 50 mu = 1.4 万元/亩; 2023: P5 has no figure, so it is left out of
+    # both sums (missing is not 0): (5 + 5 + 50 + 50) / 40 = 2.75
+    assert t.loc[("county", "", 2022), "tax_per_mu"] == pytest.approx(1.4)
+    assert t.loc[("county", "", 2023), "tax_per_mu"] == pytest.approx(2.75)
     # 东街道 2023: (5 + 5) / 20 = 0.5; both parcels low (20 mu), one block of 20 mu
     east = t.loc[("street", "东街道", 2023)]
     assert east["tax_per_mu"] == pytest.approx(0.5)
@@ -151,7 +155,7 @@ def test_trends_by_street_are_hand_computed(tiny_years):
     assert west["tax_per_mu"] == pytest.approx(2.75)
     assert west["low_mu"] == pytest.approx(10.0) and west["n_blocks"] == 0
     # the industry is the firms' GB/T 4754 division
-    assert t.loc[("industry", "33", 2022), "tax_per_mu"] == pytest.approx(1.625)
+    assert t.loc[("industry", "33", 2022), "tax_per_mu"] == pytest.approx(1.4)
 
 
 def test_outputs_map_and_report_of_a_multi_year_run(tiny, tiny_years, tmp_path):
@@ -201,7 +205,7 @@ def test_cli_years(tiny, tmp_path):
                                "--out", str(tmp_path)], terminal_width=250)
     assert done.exit_code == 0, done.output
     assert (tmp_path / "trends.csv").is_file() and (tmp_path / "verdicts_by_year.csv").is_file()
-    assert "newly_low:1  still_low:1  recovered:1" in done.output
+    assert all(f"{k}:1" in done.output for k in ("newly_low", "still_low", "recovered", "no_data_now"))
     bad = runner.invoke(app, ["run", str(tiny / "county.toml"), "--years", "2019-2021", "--no-map",
                               "--out", str(tmp_path)], terminal_width=250)
     assert bad.exit_code == 2
@@ -224,5 +228,5 @@ def test_sample_years_match_a_run_at_each_year(demo_config, demo_result):
     low21 = flags.to_numpy()
     low22 = res.parcels["low_efficiency"].reindex(flags.index).to_numpy()
     assert counts.get("newly_low", 0) == int((low22 & ~low21).sum())
-    assert counts.get("recovered", 0) == int((low21 & ~low22).sum())
+    assert counts.get("recovered", 0) + counts.get("no_data_now", 0) == int((low21 & ~low22).sum())
     assert counts.get("still_low", 0) == int((low21 & low22).sum())

@@ -27,6 +27,7 @@ CHANGE_CLASSES: tuple[tuple[str, str, str, str], ...] = (
     ("newly_low", "新增低效", "newly low-efficiency", "#e31a1c"),
     ("still_low", "持续低效", "still low-efficiency", "#7f0000"),
     ("recovered", "低效转出", "recovered", "#1f78b4"),
+    ("no_data_now", "原低效、现无数据", "was low, no data now", "#969696"),
 )
 
 
@@ -47,8 +48,8 @@ class YearRun:
         Index ``year``: ``n_blocks``, ``block_mu`` (land of all blocks, 亩), ``freed_mu`` (their flagged
         land, 亩).
     change
-        Index ``parcel_id``: ``"newly_low"``, ``"still_low"``, ``"recovered"`` or ``""`` (last year against
-        the first).
+        Index ``parcel_id``: ``"newly_low"``, ``"still_low"``, ``"recovered"``, ``"no_data_now"`` or ``""``
+        (last year against the first, :func:`change_classes`).
     trends
         :func:`trend_table` output.
     """
@@ -81,18 +82,31 @@ def check_years(years: Sequence[int], present: Sequence[int], *, source: str) ->
     return wanted
 
 
-def change_classes(first: pd.Series, last: pd.Series) -> pd.Series:
+def change_classes(first: pd.Series, last: pd.Series, *, last_known: pd.Series | None = None) -> pd.Series:
     """Change of each parcel between two years' ``low_efficiency`` flags (missing counts as not low).
+
+    Parameters
+    ----------
+    first, last
+        The flags of the first and the last year (index ``parcel_id``).
+    last_known
+        Whether the parcel has a figure (tax) in the last year; None: every parcel has. A parcel low in the
+        first year that is not low in the last only for want of data has not recovered: a year with no
+        data is never a year above a threshold either.
 
     Returns
     -------
     Series
         Index of ``last``: ``"newly_low"`` (low only in the last year), ``"recovered"`` (low only in the
-        first), ``"still_low"`` (both) or ``""``.
+        first, with data in the last), ``"no_data_now"`` (low in the first, no data in the last),
+        ``"still_low"`` (both) or ``""``.
     """
     a = first.reindex(last.index).astype("boolean").fillna(False).to_numpy(dtype=bool)
     b = last.astype("boolean").fillna(False).to_numpy(dtype=bool)
-    out = np.select([b & ~a, a & ~b, a & b], ["newly_low", "recovered", "still_low"], "")
+    known = np.ones(len(b), dtype=bool) if last_known is None else \
+        last_known.reindex(last.index).astype("boolean").fillna(False).to_numpy(dtype=bool)
+    out = np.select([b & ~a, a & ~b & known, a & ~b & ~known, a & b],
+                    ["newly_low", "recovered", "no_data_now", "still_low"], "")
     return pd.Series(out, index=last.index, name="change", dtype=object)
 
 
@@ -157,7 +171,9 @@ def evaluate_years(
     by_year.index = by_year.index.set_names(["parcel_id", "year"])
     all_verdicts = pd.concat(verdicts).set_index("year", append=True)
     all_verdicts.index = all_verdicts.index.set_names(["eval_id", "year"])
-    change = change_classes(flags[0], flags[-1])
+    last_tax = parcel_panel.loc[parcel_panel.index.get_level_values(1) == years[-1], "tax_per_mu"]
+    last_known = pd.Series(last_tax.notna().to_numpy(), index=last_tax.index.get_level_values(0))
+    change = change_classes(flags[0], flags[-1], last_known=last_known[~last_known.index.duplicated()])
     run = YearRun(years=years, verdicts=all_verdicts, parcels=by_year,
                   blocks=pd.DataFrame(block_rows).set_index("year"), change=change, trends=pd.DataFrame())
     run.trends = trend_table(result, run)

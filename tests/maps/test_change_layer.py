@@ -8,12 +8,13 @@ from gisefficiency.maps.layers import LAYERS, change_classes, parcel_layers
 
 
 def test_change_codes_and_legend():
-    values = pd.Series(["newly_low", "", "recovered", "still_low", None], index=list("abcde"))
+    values = pd.Series(["newly_low", "", "recovered", "still_low", None, "no_data_now"], index=list("abcdef"))
     spec = change_classes(values, "zh", years=(2021, 2023))
-    assert spec["codes"].tolist() == [0, -1, 2, 1, -1]  # unchanged and unknown parcels are not drawn
-    assert spec["labels"] == ["新增低效", "持续低效", "低效转出"]
+    assert spec["codes"].tolist() == [0, -1, 2, 1, -1, 3]  # unchanged and unknown parcels are not drawn
+    assert spec["labels"] == ["新增低效", "持续低效", "低效转出", "原低效、现无数据"]
     assert spec["title"] == "低效用地变化 2021→2023"
-    assert change_classes(values, "en")["labels"] == ["newly low-efficiency", "still low-efficiency", "recovered"]
+    assert change_classes(values, "en")["labels"] == ["newly low-efficiency", "still low-efficiency", "recovered",
+                                                      "was low, no data now"]
 
 
 def test_change_layer_only_when_the_column_exists():
