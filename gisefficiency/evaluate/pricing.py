@@ -16,6 +16,7 @@ An amount is missing (NaN) where the unit's quantity is missing: no electricity 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -162,6 +163,11 @@ def parse_pricing(d: Any, *, where: str, categories: Mapping[str, Any]) -> Prici
         res = RESOURCES[resource]
         items.append(PriceItem(item_id, resource, by, tuple(rates.items()), str(item.get("zh", res.zh)),
                                str(item.get("en", res.en)), source))
+    # Two items on one resource without their own labels would head two columns alike: name the id.
+    for lang in ("zh", "en"):
+        labels = [getattr(i, lang) for i in items]
+        items = [dataclasses.replace(i, **{lang: f"{getattr(i, lang)} ({i.id})"})
+                 if labels.count(getattr(i, lang)) > 1 else i for i in items]
     return Pricing(tuple(items), default_source)
 
 

@@ -130,6 +130,13 @@ def test_a_source_is_required_and_ids_are_unique():
         _policy({"source": "d"})
 
 
+def test_items_on_one_resource_get_distinct_labels():
+    labels = [(i.zh, i.en) for i in _policy().pricing.items]
+    assert labels[0] == ("用电", "electricity")
+    assert labels[1:] == [("用地（城镇土地使用税） (land_a)", "land (land-use tax) (land_a)"),
+                          ("用地（城镇土地使用税） (land_swap)", "land (land-use tax) (land_swap)")]
+
+
 def test_policy_with_pricing_stays_hashable():
     assert hash(_policy()) == hash(_policy())
 
