@@ -11,7 +11,7 @@ The public API, for notebooks and scripts::
 from gisefficiency.config import Config, config_from_dict, load_config
 from gisefficiency.core.constants import M2_PER_MU
 from gisefficiency.core.errors import ConfigError, CRSError, GisEfficiencyError, InputError, Problem
-from gisefficiency.pipeline import run, write_all
+from gisefficiency.pipeline import run, run_years, write_all
 from gisefficiency.result import Result
 from gisefficiency.result.summary import summary_by
 from gisefficiency.scenario.planning import (
@@ -82,6 +82,7 @@ __all__ = [
     "redevelop",
     "run",
     "run_policies",
+    "run_years",
     "scenario_map",
     "summary_by",
     "with_scenario",

@@ -61,8 +61,28 @@ def _user_errors() -> Iterator[None]:
 DEMO_OUT = Path("gisefficiency-demo")
 
 
+def parse_years(text: str) -> tuple[int, ...]:
+    """``"2021-2023"`` or ``"2021,2022,2023"`` (or both, ``"2019,2021-2023"``) as sorted years.
+
+    Raises
+    ------
+    ConfigError
+        Anything else, naming the option and the accepted forms.
+    """
+    from gisefficiency.core.errors import ConfigError
+
+    years: set[int] = set()
+    for part in text.replace("，", ",").split(","):
+        m = re.fullmatch(r"\s*(\d{4})\s*(?:[-–~]\s*(\d{4})\s*)?", part)
+        if not m or (m.group(2) and int(m.group(2)) < int(m.group(1))):
+            raise ConfigError(f"--years {text!r}: give a range such as 2021-2023 or a list such as 2021,2023")
+        years.update(range(int(m.group(1)), int(m.group(2) or m.group(1)) + 1))
+    return tuple(sorted(years))
+
+
 def _run_and_write(config_path: Path, out: Path | None, lang: str | None, anonymise: bool, maps: bool,
-                   pdf: bool | None = None, *, year: int | None = None, ledger: Path | None = None) -> None:
+                   pdf: bool | None = None, *, year: int | None = None, ledger: Path | None = None,
+                   years: str | None = None) -> None:
     import dataclasses
 
     from gisefficiency import pipeline
@@ -82,7 +102,10 @@ def _run_and_write(config_path: Path, out: Path | None, lang: str | None, anonym
     words = lang or config.map.lang
     if words not in ("zh", "en"):
         raise ConfigError(f"--lang {words!r}: must be zh or en")
-    result = pipeline.run(config, step=_step)
+    if years is not None:
+        result = pipeline.run_years(config, parse_years(years), step=_step)
+    else:
+        result = pipeline.run(config, step=_step)
     with _step("写出结果 / writing outputs"):
         written = pipeline.write_all(result, config, out_dir=out, lang=lang, anonymise=anonymise, maps=maps, pdf=pdf)
     _print_link_report(result, lang=words)
@@ -107,11 +130,14 @@ def run(
     year: Annotated[int | None, typer.Option(help=r"Reference year (overrides \[policy] year).")] = None,
     ledger: Annotated[Path | None, typer.Option(
         help=r"Last year's 台账.xlsx as staff returned it (overrides \[ledger] previous).")] = None,
+    years: Annotated[str | None, typer.Option(
+        help="Evaluate each of these years, e.g. 2021-2023: trends, per-year verdicts and the change layer "
+             "(the last year is the reference year).")] = None,
 ) -> None:
     """Run the whole pipeline on your data."""
     with _user_errors():
         _run_and_write(config, out, lang, anonymise, not no_map, False if no_pdf else None, year=year,
-                       ledger=ledger)
+                       ledger=ledger, years=years)
 
 
 @app.command()
@@ -381,6 +407,13 @@ def summary_rows(result, *, lang: str = "zh") -> list[tuple[str, str]]:
         rows.append((_SUMMARY_LABELS["disposal"][k], sep.join(words) or "—"))
     rows.append((_SUMMARY_LABELS["low"][k], f"{p.loc[p['low_efficiency'], 'land_mu'].sum():,.1f}"))
     rows.append((_SUMMARY_LABELS["blocks"][k], f"{len(result.blocks):,}"))
+    years = result.meta.get("years") if result.meta else None
+    if years is not None:  # a multi-year run: how the low-efficiency land changed
+        from gisefficiency.evaluate.years import CHANGE_CLASSES
+
+        changes = years.change.value_counts()
+        label = ("变化" if k == 0 else "change") + f" {years.years[0]}→{years.years[-1]}"
+        rows.append((label, sep.join(f"{cls[1 + k]} {int(changes.get(cls[0], 0)):,}" for cls in CHANGE_CLASSES)))
     return rows
 
 

@@ -81,6 +81,9 @@ def fake_result(n: int = 100, *, seed: int = 0, xss: bool = True, densify_m: flo
             "firm_names": pd.Series(names, index=ids, dtype="object").where(~idle, None),
             "firm_usccs": firm_uscc,
             "in_scenario": low & (rng.random(n) < 0.5),
+            # as pipeline.run_years marks parcels (no random draw: the draws above stay as they were)
+            "change": np.where(low, np.where(np.arange(n) % 2 == 0, "still_low", "newly_low"),
+                               np.where(np.arange(n) % 7 == 0, "recovered", "")),
         },
         index=ids,
         geometry=geom,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from gisefficiency.core.errors import ConfigError
+from gisefficiency.evaluate.pricing import parse_pricing
 from gisefficiency.evaluate.rules import Condition, Grade, Metric, PolicyFormatError, parse_condition, walk
 from gisefficiency.metrics.indicators import EMISSION_COLUMNS, METRICS
 
@@ -243,6 +244,8 @@ class Policy:
     parcel_rule: ParcelRule
     yearly_targets: tuple[YearlyTarget, ...] = ()
     deadlines: tuple[Deadline, ...] = ()
+    #: Differentiated prices by grade or category (``[pricing]``, see ``evaluate/pricing.py``), or None.
+    pricing: Any = None
 
     @property
     def description_zh(self) -> str:
@@ -579,7 +582,7 @@ def parse_preset(data: Mapping[str, Any], *, where: str, name: str) -> Policy:
     """Validate a preset already read from TOML (``where`` names it in error messages)."""
     r = _Reader(where)
     top = {"name", "title_zh", "title_en", "source", "reference_year", "metrics", "scoring", "categories",
-           "disposal", "flags", "targets", "target_tax_per_mu", "tax_thresholds", "parcel_rule", "deadlines"}
+           "disposal", "flags", "targets", "target_tax_per_mu", "tax_thresholds", "parcel_rule", "deadlines", "pricing"}
     d = r.table(dict(data), "top level", top, ("title_zh", "title_en", "source"))
     ref = d.get("reference_year")
     if ref is not None and (isinstance(ref, bool) or not isinstance(ref, int) or not 1990 <= ref <= 2100):
@@ -621,6 +624,7 @@ def parse_preset(data: Mapping[str, Any], *, where: str, name: str) -> Policy:
                                    allow_none=True),
         tax_thresholds=(), parcel_rule=parcel_rule,
         yearly_targets=_yearly_targets(r, yearly, categories), deadlines=_deadlines(r, d.get("deadlines"), categories),
+        pricing=parse_pricing(d["pricing"], where=where, categories=categories) if "pricing" in d else None,
     )
     thresholds = {r.number(v, "top level.tax_thresholds") for v in extra}
     if parcel_rule.tax_per_mu_below is not None:

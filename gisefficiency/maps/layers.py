@@ -16,11 +16,12 @@ import shapely
 
 from gisefficiency.core.constants import PER_MU_DECIMALS
 from gisefficiency.core.i18n import GRADE_COLOURS, GRADE_LABELS, Lang, label
+from gisefficiency.evaluate.years import CHANGE_CLASSES  # one list of change codes, labels, colours
 from gisefficiency.maps.encode import Raw, categories, integers, numbers, ragged_links, split_ids, strings
 from gisefficiency.maps.text import text
 
 #: Every layer ``make_map(layers=...)`` accepts, in drawing order.
-LAYERS: tuple[str, ...] = ("grade", "tax", "disposal", "idle", "scenario", "blocks")
+LAYERS: tuple[str, ...] = ("grade", "tax", "disposal", "change", "idle", "scenario", "blocks")
 #: Layers switched on when the map opens (the others are one click away in the layer control).
 VISIBLE: tuple[str, ...] = ("grade", "blocks")
 
@@ -131,7 +132,17 @@ def flag_layer(flags: np.ndarray, colour: str, legend: str, title: str) -> dict:
     return {"codes": np.where(flags, 0, -1), "colours": [colour], "labels": [legend], "title": title}
 
 
-def parcel_layers(parcels: pd.DataFrame, policy: Any, wanted: Sequence[str], lang: Lang) -> list[dict]:
+def change_classes(values: pd.Series, lang: Lang, *, years: tuple[int, int] | None = None) -> dict:
+    """Change codes of a multi-year run (newly low, still low, recovered); other parcels are not drawn."""
+    arr = pd.Index([c[0] for c in CHANGE_CLASSES]).get_indexer(values.astype("object")).astype(np.int64)
+    span = f"{years[0]}→{years[1]}" if years else ""
+    title = f"低效用地变化 {span}" if lang == "zh" else f"Low-efficiency change {span}"
+    return {"codes": arr, "colours": [c[3] for c in CHANGE_CLASSES],
+            "labels": [c[1] if lang == "zh" else c[2] for c in CHANGE_CLASSES], "title": title.strip()}
+
+
+def parcel_layers(parcels: pd.DataFrame, policy: Any, wanted: Sequence[str], lang: Lang, *,
+                  years: tuple[int, int] | None = None) -> list[dict]:
     """Layer specs (class codes, colours, legend) of the parcel layers in ``wanted`` that the data supports."""
     idx = parcels.index
     specs: dict[str, dict] = {}
@@ -142,6 +153,10 @@ def parcel_layers(parcels: pd.DataFrame, policy: Any, wanted: Sequence[str], lan
     cats = policy_categories(policy)
     if "disposal" in wanted and "disposal" in parcels.columns and cats:
         specs["disposal"] = disposal_classes(parcels["disposal"], cats, lang)
+    if "change" in wanted and "change" in parcels.columns:
+        # run_years notes the two years compared in the frame's attrs (make_map passes no years).
+        span = years or parcels.attrs.get("change_years")
+        specs["change"] = change_classes(parcels["change"], lang, years=tuple(span) if span else None)
     if "idle" in wanted and "idle" in parcels.columns:
         specs["idle"] = flag_layer(as_flag(parcels["idle"], idx), IDLE_COLOUR, text("idle_parcel", lang),
                                    text("layer_idle", lang))
@@ -151,7 +166,8 @@ def parcel_layers(parcels: pd.DataFrame, policy: Any, wanted: Sequence[str], lan
     names = {"grade": "layer_grade", "tax": "layer_tax", "disposal": "layer_disposal", "idle": "layer_idle",
              "scenario": "layer_scenario"}
     return [
-        {"key": k, "kind": "parcels", "name": text(names[k], lang), **specs[k], "codes": integers(specs[k]["codes"])}
+        {"key": k, "kind": "parcels", "name": specs[k]["title"] if k == "change" else text(names[k], lang),
+         **specs[k], "codes": integers(specs[k]["codes"])}
         for k in LAYERS if k in specs
     ]
 

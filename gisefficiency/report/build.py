@@ -37,6 +37,7 @@ from gisefficiency.core.schema import ALIASES
 from gisefficiency.io.workbook import WORKBOOK_NAME  # the workbook with the full lists, beside the report
 from gisefficiency.report import charts
 from gisefficiency.report.labels import INDUSTRY_DIVISIONS, text
+from gisefficiency.report.sections import pricing_section, trend_section
 from gisefficiency.report.static_map import BLOCK_COLOUR as _BLOCK_COLOUR
 from gisefficiency.report.static_map import NO_CLASS_COLOUR as _NO_CLASS_COLOUR
 from gisefficiency.report.static_map import LegendItem, render_static_map, static_map_svg
@@ -608,6 +609,9 @@ def build_report(
         "map_html": map_html if embed_map else None,
         "map_linked": map_html is not None and not embed_map,
         "map_size_mb": f"{map_size / 1e6:.1f}",
+        # Optional sections (None: left out): a multi-year run's trends, the preset's [pricing].
+        "trends": trend_section(result, lang),
+        "pricing": pricing_section(result, lang),
     }
     return _environment().get_template("report.html.j2").render(**context)
 

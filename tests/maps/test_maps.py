@@ -280,7 +280,7 @@ def test_english_labels(result):
 
 def test_missing_optional_columns_drop_their_layers():
     res = fake_result(30)
-    res.parcels = res.parcels.drop(columns=["tax_per_mu", "disposal", "in_scenario", "grade"])
+    res.parcels = res.parcels.drop(columns=["tax_per_mu", "disposal", "in_scenario", "grade", "change"])
     data = payload_of(render_html(make_map(res, basemap="none")))
     assert [lay["key"] for lay in data["layers"]] == ["grade", "idle", "blocks"]
     grade = data["layers"][0]
@@ -378,7 +378,7 @@ def test_page_renders_offline_without_errors(html_zh):
         assert page.evaluate("typeof L") == "object"
         overlays = page.evaluate(
             "[...document.querySelectorAll('.leaflet-control-layers-overlays label')].map(l => l.textContent.trim())")
-        assert overlays == ["地块评价类别", "亩均税收分级", "处置类别", "闲置地块", "情景腾出用地", "低效连片区块"]
+        assert overlays == ["地块评价类别", "亩均税收分级", "处置类别", "低效用地变化", "闲置地块", "情景腾出用地", "低效连片区块"]
         assert page.evaluate("document.querySelectorAll('.gise-legend-section').length") == 2
         assert page.evaluate("document.querySelector('canvas.leaflet-zoom-animated') !== null")
         assert page.screenshot is not None and page.screenshot.stat().st_size > 10_000

@@ -1,0 +1,276 @@
+"""Differentiated prices (差别化价格): surcharges and discounts by grade or disposal category.
+
+A preset's ``[pricing]`` section (``docs/presets.md``) lists items such as "electricity +0.1 元/kWh for
+class C, +0.3 元/kWh for class D" or "城镇土地使用税 reduced by half for class A". Each item names the
+resource it is charged on, the verdict column it keys on (``grade`` or ``category``), a rate in 元 per unit
+of the resource per class (or a share of a base price), and the document it comes from.
+
+Units. The firm table holds electricity in 万kWh, land in 亩, energy in tce and emissions in t; rates are
+quoted in 元/kWh, 元/m² per year, 元/tce and 元/t. So:
+
+- electricity: 元/kWh × (万kWh × 10,000 kWh) / 10,000 元 per 万元 = rate × 万kWh 万元;
+- land: 元/m² × (亩 × 10000/15 m²) / 10,000 = rate × 亩 / 15 万元.
+
+An amount is missing (NaN) where the unit's quantity is missing: no electricity figure is never 0 kWh.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import numpy as np
+import pandas as pd
+
+from gisefficiency.core.constants import M2_PER_MU, YUAN_PER_WAN
+from gisefficiency.core.errors import ConfigError
+
+__all__ = ["RESOURCES", "PriceItem", "Pricing", "parse_pricing", "price_table", "price_totals"]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """What a price is charged on: the panel column, the unit a rate is quoted per, and the factor that
+    turns the column's unit into that unit (e.g. 万kWh -> kWh: 10,000)."""
+
+    column: str
+    unit_zh: str
+    unit_en: str
+    per_data_unit: float
+    zh: str
+    en: str
+
+
+#: Resources a ``[pricing]`` item can be charged on. Water and gas have no column in the data contract
+#: (``core/schema.py``) yet, so they cannot be priced from the firm table.
+RESOURCES: dict[str, Resource] = {
+    "electricity": Resource("electricity", "元/kWh", "yuan/kWh", 10_000.0, "用电", "electricity"),
+    "land": Resource("land_mu", "元/m²·年", "yuan/m² per year", M2_PER_MU, "用地（城镇土地使用税）",
+                     "land (land-use tax)"),
+    "energy_tce": Resource("energy_tce", "元/tce", "yuan/tce", 1.0, "综合能耗", "energy"),
+    "cod_t": Resource("cod_t", "元/t", "yuan/t", 1.0, "化学需氧量排放", "COD emission"),
+    "nh3n_t": Resource("nh3n_t", "元/t", "yuan/t", 1.0, "氨氮排放", "NH3-N emission"),
+    "so2_t": Resource("so2_t", "元/t", "yuan/t", 1.0, "二氧化硫排放", "SO2 emission"),
+    "nox_t": Resource("nox_t", "元/t", "yuan/t", 1.0, "氮氧化物排放", "NOx emission"),
+}
+BY = ("grade", "category")
+GRADE_KEYS = ("A", "B", "C", "D", "N")
+
+
+@dataclass(frozen=True)
+class PriceItem:
+    """One differentiated price: ``rates`` ``(grade or category, 元 per resource unit)`` pairs (negative:
+    a discount); pairs rather than a dict keep the frozen policy hashable."""
+
+    id: str
+    resource: str
+    by: str
+    rates: tuple[tuple[str, float], ...]
+    zh: str
+    en: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """A preset's ``[pricing]`` section: its items and the default source document."""
+
+    items: tuple[PriceItem, ...]
+    source: str = ""
+
+
+def _fail(where: str, path: str, message: str) -> NoReturn:
+    raise ConfigError(f"{where}: [{path}] {message}")
+
+
+def parse_pricing(d: Any, *, where: str, categories: Mapping[str, Any]) -> Pricing:
+    """Validate a ``[pricing]`` table (``where`` names the preset file in messages).
+
+    Parameters
+    ----------
+    d
+        The TOML table.
+    where
+        The preset file, for error messages.
+    categories
+        The preset's disposal categories (an item keyed on ``category`` may only name these).
+
+    Raises
+    ------
+    ConfigError
+        Naming the file and the ``[pricing.items[i]]`` key, e.g. an unknown resource or grade, a rate that
+        is not a number, both or neither of ``rates`` and ``shares``, ``shares`` without ``base``.
+    """
+    if not isinstance(d, dict):
+        _fail(where, "pricing", f"expected a table, got {d!r}")
+    unknown = sorted(set(d) - {"source", "items"})
+    if unknown:
+        _fail(where, "pricing", f"unknown key(s) {', '.join(map(repr, unknown))}; known: items, source")
+    default_source = d.get("source", "")
+    if not isinstance(default_source, str):
+        _fail(where, "pricing", f"'source' must be text, got {default_source!r}")
+    raw_items = d.get("items", [])
+    if not isinstance(raw_items, list) or not raw_items:
+        _fail(where, "pricing", "needs at least one [[pricing.items]] table")
+    items: list[PriceItem] = []
+    known = {"id", "resource", "by", "rates", "shares", "base", "zh", "en", "source"}
+    for i, item in enumerate(raw_items):
+        path = f"pricing.items[{i}]"
+        if not isinstance(item, dict):
+            _fail(where, path, f"expected a table, got {item!r}")
+        bad = sorted(set(item) - known)
+        if bad:
+            _fail(where, path, f"unknown key(s) {', '.join(map(repr, bad))}; known: {', '.join(sorted(known))}")
+        resource = item.get("resource")
+        if resource not in RESOURCES:
+            _fail(where, path, f"'resource' = {resource!r}: use one of {', '.join(RESOURCES)} (water and gas "
+                               "have no column in the firm table)")
+        by = item.get("by", "grade")
+        if by not in BY:
+            _fail(where, path, f"'by' = {by!r}: use 'grade' or 'category'")
+        allowed = GRADE_KEYS if by == "grade" else tuple(categories)
+        if ("rates" in item) == ("shares" in item):
+            _fail(where, path, "give either 'rates' (元 per unit) or 'shares' with 'base' (share of a base price)")
+        table = item.get("rates", item.get("shares"))
+        if not isinstance(table, dict) or not table:
+            _fail(where, path, f"'rates'/'shares' must be a table like {{ D = 0.3 }}, got {table!r}")
+        for key, value in table.items():
+            if key not in allowed:
+                _fail(where, path, f"{by} {key!r} is not one of {', '.join(allowed) or 'none (no [[categories]])'}")
+            if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+                _fail(where, path, f"rate for {key!r} must be a number, got {value!r}")
+        if "shares" in item:
+            base = item.get("base")
+            if isinstance(base, bool) or not isinstance(base, int | float) or base <= 0:
+                _fail(where, path, f"'shares' need 'base', the full price in {RESOURCES[resource].unit_en} "
+                                   f"(a positive number), got {base!r}")
+            rates = {k: float(v) * float(base) for k, v in table.items()}
+        else:
+            if "base" in item:
+                _fail(where, path, "'base' goes with 'shares', not with 'rates'")
+            rates = {k: float(v) for k, v in table.items()}
+        item_id = item.get("id", f"{resource}_{by}")
+        if not isinstance(item_id, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", item_id) or \
+                item_id in {x.id for x in items}:
+            _fail(where, path, f"'id' {item_id!r} must be a new lower_snake_case name (two items on one "
+                               "resource need their own ids)")
+        source = item.get("source", default_source)
+        if not isinstance(source, str) or not source.strip():
+            _fail(where, path, "name the document the rates come from: 'source' here or in [pricing]")
+        res = RESOURCES[resource]
+        items.append(PriceItem(item_id, resource, by, tuple(rates.items()), str(item.get("zh", res.zh)),
+                               str(item.get("en", res.en)), source))
+    # Two items on one resource without their own labels would head two columns alike: name the id.
+    for lang in ("zh", "en"):
+        labels = [getattr(i, lang) for i in items]
+        items = [dataclasses.replace(i, **{lang: f"{getattr(i, lang)} ({i.id})"})
+                 if labels.count(getattr(i, lang)) > 1 else i for i in items]
+    return Pricing(tuple(items), default_source)
+
+
+def _unit_attributes(result: Any) -> pd.DataFrame:
+    """Street and industry of each evaluated unit, from the firm table (the unit's own row, else its first
+    member's)."""
+    firms = result.firms
+    keep = [c for c in ("street", "industry") if c in firms.columns]
+    if "eval_id" not in firms.columns or not keep:
+        return pd.DataFrame(index=pd.Index([], name="eval_id"))
+    frame = pd.DataFrame({c: firms[c].astype(object) for c in keep}, index=firms.index)
+    frame["eval_id"] = firms["eval_id"].astype(object).to_numpy()
+    own = frame.index.astype(object) == frame["eval_id"].to_numpy()
+    # Put each unit's own row first, then keep one row per unit.
+    frame = frame.assign(_own=~own).sort_values("_own", kind="stable")
+    return frame.drop_duplicates("eval_id").set_index("eval_id")[keep]
+
+
+def price_table(result: Any, *, year: int | None = None) -> pd.DataFrame:
+    """Per evaluated unit and price item: quantity, rate and amount (万元) under the preset's ``[pricing]``.
+
+    Parameters
+    ----------
+    result
+        A run's ``Result`` (its policy, panel and evaluation are read).
+    year
+        The year whose quantities and grades are priced; default the result's year. Categories are the
+        verdicts' (the reference year's).
+
+    Returns
+    -------
+    DataFrame
+        One row per unit and item where the unit's grade or category has a rate: ``eval_id, name, street,
+        industry, grade, disposal, item, item_zh, item_en, resource, quantity`` (the data's unit: 万kWh, 亩,
+        tce or t), ``quantity_unit``, ``rate`` (元 per ``rate_unit``), ``rate_unit``, ``amount_wan`` (万元,
+        NaN where the quantity is missing; negative = a discount) and ``source``. Empty (with these
+        columns) when the preset has no ``[pricing]``.
+    """
+    columns = ["eval_id", "name", "street", "industry", "grade", "disposal", "item", "item_zh", "item_en",
+               "resource", "quantity", "quantity_unit", "rate", "rate_unit", "amount_wan", "source"]
+    pricing = getattr(result.policy, "pricing", None)
+    if pricing is None:
+        return pd.DataFrame(columns=columns)
+    year = result.year if year is None else year
+    panel = result.panel
+    years = panel.index.get_level_values("year")
+    rows = panel[years == year].droplevel("year")
+    grades = result.evaluation.grades
+    g = grades[grades.index.get_level_values("year") == year].droplevel("year")
+    grade = g["grade"].astype(object)
+    if "official_grade" in g.columns:  # the county's published class where it has one, as the rules read it
+        grade = g["official_grade"].astype(object).where(g["official_grade"].notna(), grade)
+    grade = grade.reindex(rows.index)
+    verdicts = result.evaluation.verdicts
+    disposal = verdicts["disposal"].astype(object).reindex(rows.index) if "disposal" in verdicts else \
+        pd.Series(np.nan, index=rows.index, dtype=object)
+    attrs = _unit_attributes(result).reindex(rows.index)
+    name = rows["name"].astype(object) if "name" in rows.columns else pd.Series(np.nan, index=rows.index)
+    quantity_units = {"electricity": "万kWh", "land": "亩", "energy_tce": "tce"}
+    parts = []
+    for item in pricing.items:  # a handful of items, each vectorised over the units
+        res = RESOURCES[item.resource]
+        key = grade if item.by == "grade" else disposal
+        rate = key.map(dict(item.rates)).astype(float)
+        hit = rate.notna()
+        if not hit.any():
+            continue
+        qty = pd.to_numeric(rows[res.column], errors="coerce").astype(float) if res.column in rows.columns \
+            else pd.Series(np.nan, index=rows.index)
+        amount = rate * qty * res.per_data_unit / YUAN_PER_WAN
+        parts.append(pd.DataFrame({
+            "eval_id": rows.index[hit].astype(object), "name": name[hit].to_numpy(),
+            "street": attrs.get("street", pd.Series(np.nan, index=rows.index))[hit].to_numpy(),
+            "industry": attrs.get("industry", pd.Series(np.nan, index=rows.index))[hit].to_numpy(),
+            "grade": grade[hit].to_numpy(), "disposal": disposal[hit].to_numpy(), "item": item.id,
+            "item_zh": item.zh, "item_en": item.en, "resource": item.resource, "quantity": qty[hit].to_numpy(),
+            "quantity_unit": quantity_units.get(item.resource, "t"), "rate": rate[hit].to_numpy(),
+            "rate_unit": res.unit_zh, "amount_wan": amount[hit].to_numpy(), "source": item.source,
+        }))
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True)[columns]
+
+
+def price_totals(prices: pd.DataFrame, *, by: str) -> pd.DataFrame:
+    """Amounts (万元) summed by ``by`` (``"street"``, ``"disposal"``, ``"grade"``, ``"industry"``) per item.
+
+    Returns
+    -------
+    DataFrame
+        Index = the ``by`` values (missing ones as ``""``), one column per item id plus ``total``;
+        ``n_units`` counts the units with any priced item. Sums keep missing as missing (``min_count=1``).
+    """
+    if prices.empty:
+        return pd.DataFrame(columns=["n_units", "total"])
+    keys = prices[by].astype(object).where(prices[by].notna(), "")
+    frame = prices.assign(_key=keys)
+    table = frame.pivot_table(index="_key", columns="item", values="amount_wan", aggfunc=lambda s: s.sum(min_count=1),
+                              dropna=False, sort=False)
+    order = list(dict.fromkeys(prices["item"]))
+    table = table.reindex(columns=order)
+    table["total"] = table.sum(axis=1, min_count=1)
+    table.insert(0, "n_units", frame.groupby("_key")["eval_id"].nunique())
+    table.index.name = by
+    table.columns.name = None
+    return table.sort_index()
