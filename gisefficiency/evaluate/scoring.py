@@ -195,7 +195,8 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
     sc = policy.scoring
     if sc is None:
         return pd.DataFrame({"score": score, "grade": "N", "grade_reason_zh": f"{policy.name}不评分，不参评",
-                             "grade_reason_en": f"{policy.name} does not grade: not graded"}, index=panel.index)
+                             "grade_reason_en": f"{policy.name} does not grade: not graded",
+                             "missing_data_zh": "", "missing_data_en": ""}, index=panel.index)
     ctx = PanelContext(panel)
     years = years_of(panel.index)
     key = _group_keys(panel, sc)

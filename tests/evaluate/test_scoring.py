@@ -100,3 +100,14 @@ def test_a_class_verdict_names_the_indicators_scored_without_data():
                               "2021年评分缺亩均增加值数据")
     assert v["reason_en"].endswith("; scored without the unit's data on value added per mu in 2020; "
                                    "scored without the unit's data on value added per mu in 2021")
+
+
+def test_a_preset_without_scoring_grades_nothing_and_still_decides():
+    import dataclasses
+
+    policy = dataclasses.replace(load_preset("zhejiang-2019"), scoring=None)
+    panel, links, _ = simple_panel(_above([5.0]))
+    ev = evaluate(panel, policy, links=links)
+    assert list(ev.grades["grade"]) == ["N"]
+    assert list(ev.grades["missing_data_zh"]) == [""]
+    assert ev.verdicts.loc["F001", "grade"] == "N"
