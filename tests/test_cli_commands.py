@@ -15,12 +15,12 @@ runner = CliRunner()
 
 def test_summary_names_grades_and_categories_in_words(demo_result):
     zh = dict(summary_rows(demo_result))
-    assert zh["评价类别"] == "A类 331，B类 1,730，C类 466，D类 135，不参评 211"
-    assert zh["处置类别"] == "淘汰关停类 203，腾笼换鸟类 464，整治提升类 268"
-    assert zh["地块"] == "2,999" and zh["连片区块"] == "72"
+    assert zh["评价类别"] == "A类 331，B类 1,731，C类 466，D类 133，不参评 212"
+    assert zh["处置类别"] == "淘汰关停类 174，腾笼换鸟类 433，整治提升类 262，铸造、化工行业（整治标准另行制定） 144"
+    assert zh["地块"] == "2,999" and zh["连片区块"] == "68"
     en = dict(summary_rows(demo_result, lang="en"))
-    assert en["grades"] == "Class A 331, Class B 1,730, Class C 466, Class D 135, Not graded 211"
-    assert en["disposal"] == "Close (eliminate) 203, Swap (腾笼换鸟) 464, Upgrade 268"
+    assert en["grades"] == "Class A 331, Class B 1,731, Class C 466, Class D 133, Not graded 212"
+    assert en["disposal"] == "Close (eliminate) 174, Swap (腾笼换鸟) 433, Upgrade 262, Foundry and chemical industry (own standard to follow) 144"
 
 
 def test_presets_are_shown_in_full():

@@ -27,6 +27,9 @@ def test_sample_county_line_matches_the_demo(readme, demo_result):
     }
     grades = dict(re.findall(r"\b([ABCD]|not graded) ([\d,]+)", text))
     disposal = dict(re.findall(r"\b(close|swap|upgrade) ([\d,]+)", text))
+    separate = re.search(r"([\d,]+) foundry and chemical firms", text)
+    if separate:
+        disposal["separate"] = separate.group(1)
     p, f = demo_result.parcels, demo_result.firms
     assert _number(found["parcels"].group(1)) == len(p)
     assert _number(found["mu"].group(1)) == round(p["land_mu"].sum())
@@ -36,7 +39,8 @@ def test_sample_county_line_matches_the_demo(readme, demo_result):
     assert {k: _number(v) for k, v in grades.items()} == {
         **{g: counts.get(g, 0) for g in "ABCD"}, "not graded": counts.get("N", 0)}
     counts = f["disposal"].value_counts()
-    assert {k: _number(v) for k, v in disposal.items()} == {c: counts.get(c, 0) for c in ("close", "swap", "upgrade")}
+    assert {k: _number(v) for k, v in disposal.items()} == {
+        c: counts.get(c, 0) for c in ("close", "swap", "upgrade", "separate")}
 
 
 def test_worked_example_block_count_matches_the_demo(readme, demo_result):
