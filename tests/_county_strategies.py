@@ -72,6 +72,7 @@ class County:
     date_style: str                    # dot_month | zh_month | slash_day | serial
     tax_unit: str                      # 万元 | 元
     title_rows: int                    # rows above the header in a spreadsheet
+    blank: str                         # how a blank figure is written: "" | "—" | "#DIV/0!" | "#N/A"
     duplicates: str                    # error | keep_first | merge
     preset: str
     tenant_mode: str
@@ -162,6 +163,10 @@ def counties(draw: st.DrawFn) -> County:
     firms["production_date"] = [dt.date(int(y), int(mo), int(d)) for y, mo, d in zip(
         rng.integers(2005, 2020, m), rng.integers(1, 13, m), rng.integers(1, 29, m), strict=True)]
     firm_keep = draw(st.sets(st.sampled_from(FIRM_OPTIONAL)), label="firm_columns")
+    # The link keys decide whether anything links at all: keep the table's parcel id in most counties
+    # (bureau tables usually have it), so most examples evaluate firms rather than an all-unlinked county.
+    if draw(st.sampled_from([True, True, True, True, False]), label="firm_parcel_id"):
+        firm_keep = firm_keep | {"parcel_id"}
     firms = firms[[c for c in firms.columns if c in ("uscc", "year", "tax") or c in firm_keep]]
 
     parcels = gpd.GeoDataFrame({"parcel_id": ids}, geometry=geoms, crs="EPSG:4549")
@@ -174,6 +179,8 @@ def counties(draw: st.DrawFn) -> County:
     parcels["building_height_m"] = np.round(rng.uniform(5, 25, n), 1)
     parcels["street"] = rng.choice(["城关镇", "工业园区"], n)
     parcel_keep = draw(st.sets(st.sampled_from(PARCEL_OPTIONAL)), label="parcel_columns")
+    if draw(st.sampled_from([True, True, False]), label="holder_uscc"):
+        parcel_keep = parcel_keep | {"holder_uscc"}
     parcels = parcels[["parcel_id", *[c for c in PARCEL_OPTIONAL if c in parcel_keep], "geometry"]]
 
     return County(
@@ -188,6 +195,7 @@ def counties(draw: st.DrawFn) -> County:
         date_style=draw(st.sampled_from(["dot_month", "zh_month", "slash_day", "serial"]), label="date_style"),
         tax_unit=draw(st.sampled_from(["万元", "元"]), label="tax_unit"),
         title_rows=draw(st.integers(0, 3), label="title_rows"),
+        blank=draw(st.sampled_from(["", "—", "#DIV/0!", "#N/A"]), label="blank"),
         duplicates=draw(st.sampled_from(["keep_first", "merge", "error"] if duplicated else ["error"]),
                         label="duplicates"),
         preset=draw(st.sampled_from(PRESETS), label="preset"),
@@ -264,6 +272,10 @@ def write_firms(county: County, folder: Path) -> dict:
     if "scale" in frame and county.flag_style == "10":
         frame["scale"] = frame["scale"].map({"规上": "1", "规下": "0"})
     zh = county.firm_headers == "zh"
+    if county.blank:  # a blank figure as the spreadsheet shows it (a dash, or the error of a formula)
+        for c in FIRM_NUMBERS:
+            if c in frame:
+                frame[c] = frame[c].astype(object).where(frame[c].notna(), county.blank)
 
     def header(c: str) -> str:
         text = FIRM_ZH.get(c, c) if zh else c
