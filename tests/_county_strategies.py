@@ -70,7 +70,7 @@ class County:
     firm_headers: str                  # canonical | zh
     flag_style: str                    # 是否 | 10
     date_style: str                    # dot_month | zh_month | slash_day | serial
-    tax_unit: str                      # 万元 | 元
+    tax_unit: str                      # 万元 | 元 ([firms] units) | 元 header (实缴税金（元）, no config)
     title_rows: int                    # rows above the header in a spreadsheet
     blank: str                         # how a blank figure is written: "" | "—" | "#DIV/0!" | "#N/A"
     duplicates: str                    # error | keep_first | merge
@@ -192,8 +192,8 @@ def counties(draw: st.DrawFn) -> County:
                          label="firm_format"),
         firm_headers=draw(st.sampled_from(["canonical", "zh"]), label="firm_headers"),
         flag_style=draw(st.sampled_from(["是否", "10"]), label="flag_style"),
-        date_style=draw(st.sampled_from(["dot_month", "zh_month", "slash_day", "serial"]), label="date_style"),
-        tax_unit=draw(st.sampled_from(["万元", "元"]), label="tax_unit"),
+        date_style=draw(st.sampled_from(["dot_month", "zh_month", "slash_day", "serial", "cell"]), label="date_style"),
+        tax_unit=draw(st.sampled_from(["万元", "元", "元 header"]), label="tax_unit"),
         title_rows=draw(st.integers(0, 3), label="title_rows"),
         blank=draw(st.sampled_from(["", "—", "#DIV/0!", "#N/A"]), label="blank"),
         duplicates=draw(st.sampled_from(["keep_first", "merge", "error"] if duplicated else ["error"]),
@@ -217,6 +217,8 @@ def _date_text(values: pd.Series, style: str) -> pd.Series:
             return f"{d.year}年{d.month}月"
         if style == "slash_day":
             return f"{d.year}/{d.month}/{d.day}"
+        if style == "cell":
+            return d  # a date cell in a workbook, ISO text in a CSV or a vector layer
         return float((pd.Timestamp(d) - pd.Timestamp("1899-12-30")).days)  # Excel serial
     return values.map(one)
 
@@ -261,8 +263,9 @@ def write_parcels(county: County, folder: Path) -> dict:
 def write_firms(county: County, folder: Path) -> dict:
     frame = county.firms.copy()
     section: dict = {}
-    if county.tax_unit == "元":
+    if county.tax_unit.startswith("元"):
         frame["tax"] = frame["tax"] * 10_000
+    if county.tax_unit == "元":
         section["units"] = {"tax": "元"}
     for c in FLAGS:
         if c in frame:
@@ -281,6 +284,8 @@ def write_firms(county: County, folder: Path) -> dict:
         text = FIRM_ZH.get(c, c) if zh else c
         if c == "tax" and county.tax_unit == "元":
             text = "实缴税金" if zh else "tax"  # the unit comes from [firms] units
+        elif c == "tax" and county.tax_unit == "元 header":
+            text = "实缴税金（元）"  # the unit in the header's brackets
         return text
 
     if county.firm_format.startswith("wide"):
@@ -289,7 +294,8 @@ def write_firms(county: County, folder: Path) -> dict:
         # one row per firm: its keys, then one column per figure and year (a blank year stays blank)
         wide = frame.set_index([*keys, "year"])[numbers].unstack("year")
         wide = wide.reindex(pd.MultiIndex.from_product([numbers, YEARS]), axis=1)
-        wide.columns = [f"{year}年{FIRM_ZH[c].split('（')[0]}" for c, year in wide.columns]
+        unit = {"tax": "（元）"} if county.tax_unit == "元 header" else {}
+        wide.columns = [f"{year}年{FIRM_ZH[c].split('（')[0]}{unit.get(c, '')}" for c, year in wide.columns]
         frame = wide.reset_index().rename(columns={c: header(c) for c in keys})
     else:
         frame = frame.rename(columns={c: header(c) for c in frame.columns})

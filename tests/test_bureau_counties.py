@@ -32,8 +32,8 @@ from typer.testing import CliRunner
 
 from gisefficiency.cli import app
 
-#: About 2-4 s an example on a shared 2-core machine: the fixed profile stays near 2-3 minutes.
-EXAMPLES = 300 if os.environ.get("HYPOTHESIS_PROFILE") == "explore" else 80
+#: About 0.1-1.5 s an example (60 s for 80 on a shared 2-core machine): the fixed profile stays near 2 minutes.
+EXAMPLES = 300 if os.environ.get("HYPOTHESIS_PROFILE") == "explore" else 100
 OUTPUTS = ("results.gpkg", "firms.csv", "link_report.csv", "scenarios.csv")
 
 
