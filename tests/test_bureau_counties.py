@@ -88,6 +88,16 @@ def _check_outputs(county: County, out: Path) -> None:
     linked = firms["link_status"].eq("linked")
     occupied = parcels["n_firms"].fillna(0).gt(0) & parcels["land_mu"].notna()
     assert np.isclose(firms.loc[linked, "land_mu"].sum(), parcels.loc[occupied, "land_mu"].sum(), rtol=1e-9)
+    # ... and per parcel: every firm of the grammar sits on the one parcel it was drawn on.
+    if "parcel_id" in county.firms:
+        home = county.firms.drop_duplicates("uscc").set_index("uscc")["parcel_id"]
+    elif "holder_uscc" in county.parcels:
+        home = county.parcels.dropna(subset=["holder_uscc"]).set_index("holder_uscc")["parcel_id"]
+    else:
+        home = pd.Series(dtype=object)
+    per_parcel = firms[linked].groupby(firms.loc[linked, "uscc"].map(home))["land_mu"].sum()
+    land = parcels.drop_duplicates("parcel_id").set_index("parcel_id")["land_mu"]
+    np.testing.assert_allclose(per_parcel.to_numpy(float), land.reindex(per_parcel.index).to_numpy(float), rtol=1e-9)
     ok = parcels["status"].eq("ok")
     assert parcels.loc[ok, "land_mu"].notna().all() and parcels.loc[~ok, "land_mu"].isna().all()
 
