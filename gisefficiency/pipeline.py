@@ -471,8 +471,6 @@ def run_scenarios(result: Result, config: Config) -> list[Any]:
     """
     from gisefficiency.scenario.freed import Scenario, run_scenario
 
-    if not config.scenarios and not len(result.blocks):
-        return []  # no scenario asked for and no block to default to (a county, or a year, without blocks)
     specs = config.scenarios or (_default_scenario(result),)
     scenarios = []
     for number, spec in enumerate(specs, start=1):

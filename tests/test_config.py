@@ -190,7 +190,7 @@ def test_readme_config_block_loads():
     block = re.search(r"```toml\n(.*?)```", readme, re.S).group(1)
     cfg = config_from_dict(tomllib.loads(block))
     assert cfg.firms.sheet is None and cfg.firms.header_row is None  # "" = found automatically
-    assert cfg.blocks.gap_m == 30.0 and cfg.scenarios[0].blocks == (24, 8, 15)
+    assert cfg.blocks.gap_m == 30.0 and cfg.scenarios[0].blocks == (15, 29, 8)
 
 
 SCALARS = [k for k in RANGED if not k.type.startswith("list") and " or " not in k.type and k.section != "scenarios"]

@@ -205,7 +205,8 @@ def test_cli_years(tiny, tmp_path):
                                "--out", str(tmp_path)], terminal_width=250)
     assert done.exit_code == 0, done.output
     assert (tmp_path / "trends.csv").is_file() and (tmp_path / "verdicts_by_year.csv").is_file()
-    assert all(f"{k}:1" in done.output for k in ("newly_low", "still_low", "recovered", "no_data_now"))
+    # the summary names the change classes in words (Chinese by default), one parcel each
+    assert all(f"{k} 1" in done.output for k in ("新增低效", "持续低效", "低效转出", "原低效、现无数据"))
     bad = runner.invoke(app, ["run", str(tiny / "county.toml"), "--years", "2019-2021", "--no-map",
                               "--out", str(tmp_path)], terminal_width=250)
     assert bad.exit_code == 2
