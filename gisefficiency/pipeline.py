@@ -116,7 +116,6 @@ def run(
 
 
 def _run(config: Config, *, step: Step | None, frames: dict[str, Any]) -> Result:
-    from gisefficiency.blocks.find import find_blocks
     from gisefficiency.evaluate.policy import load_preset
     from gisefficiency.evaluate.verdicts import evaluate, flag_parcels
     from gisefficiency.io.optional import missing_optional, with_optional_columns
@@ -212,16 +211,7 @@ def _run(config: Config, *, step: Step | None, frames: dict[str, Any]) -> Result
     del firms  # the raw firm-year table is no longer needed: its memory serves the later stages
 
     with timed("blocks", "集中连片 / contiguous blocks"):
-        blocks = find_blocks(
-            parcels,
-            gap_m=config.blocks.gap_m,
-            min_area_mu=config.blocks.min_area_mu,
-            min_parcels=config.blocks.min_parcels,
-            keep=config.blocks.keep,
-            keep_max_share=config.blocks.keep_max_share,
-            close_gaps=config.blocks.close_gaps,
-            target_tax_per_mu=config.blocks.target_tax_per_mu or policy.target_tax_per_mu,
-        )
+        blocks = find_configured_blocks(parcels, config, policy)
         parcels = assemble.add_columns(parcels, blocks.membership)
 
     clusters = None
@@ -327,19 +317,9 @@ def run_years(config: Config, years: Iterable[int], *, step: Step | None = None,
     check_years(wanted, present, source=str(config.firms.path))
     find = None
     if blocks_per_year:
-        from gisefficiency.blocks.find import find_blocks
 
         def find(parcels: Any) -> Any:
-            return find_blocks(
-                parcels,
-                gap_m=config.blocks.gap_m,
-                min_area_mu=config.blocks.min_area_mu,
-                min_parcels=config.blocks.min_parcels,
-                keep=config.blocks.keep,
-                keep_max_share=config.blocks.keep_max_share,
-                close_gaps=config.blocks.close_gaps,
-                target_tax_per_mu=config.blocks.target_tax_per_mu or result.policy.target_tax_per_mu,
-            )
+            return find_configured_blocks(parcels, config, result.policy)
 
     start = time.perf_counter()
     with (step or _quiet_step)("逐年评价 / year by year"), arrow_memory_pool():
@@ -349,6 +329,22 @@ def run_years(config: Config, years: Iterable[int], *, step: Step | None = None,
     result.parcels.attrs["change_years"] = (wanted[0], wanted[-1])  # the map's change layer names them
     result.meta["years"] = years_run
     return result
+
+
+def find_configured_blocks(parcels: Any, config: Config, policy: Any) -> Any:
+    """Contiguous blocks with the ``[blocks]`` options (the preset's target tax per mu unless one is set)."""
+    from gisefficiency.blocks.find import find_blocks
+
+    return find_blocks(
+        parcels,
+        gap_m=config.blocks.gap_m,
+        min_area_mu=config.blocks.min_area_mu,
+        min_parcels=config.blocks.min_parcels,
+        keep=config.blocks.keep,
+        keep_max_share=config.blocks.keep_max_share,
+        close_gaps=config.blocks.close_gaps,
+        target_tax_per_mu=config.blocks.target_tax_per_mu or policy.target_tax_per_mu,
+    )
 
 
 def read_configured_parcels(config: Config, frame: gpd.GeoDataFrame | None = None) -> Any:
