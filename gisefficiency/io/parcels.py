@@ -26,7 +26,15 @@ from pyproj.exceptions import CRSError as ProjCRSError
 
 from gisefficiency.core.crs import distorts_area, gk3_zone_crs, guess_crs, guess_epsg, is_metric_projected
 from gisefficiency.core.errors import CRSError, InputError, Problem, Severity, format_ids
-from gisefficiency.io.columns import alias_lookup, dedupe, find_unit, match_header, normalise_header
+from gisefficiency.io.columns import (
+    alias_lookup,
+    area_unit_factors,
+    dedupe,
+    find_unit,
+    match_header,
+    normalise_header,
+    unit_field,
+)
 from gisefficiency.io.values import as_code, as_text, parse_dates, parse_numbers
 
 log = logging.getLogger(__name__)
@@ -580,6 +588,8 @@ def _parse_columns(frame: gpd.GeoDataFrame, path: str | Path, *, original: Mappi
                 log.warning("%s: unit %r in header %r not recognised; values kept as %s", path, unknown,
                             header, name)
             values = values * factor
+        if name == "cert_area_m2":
+            values = _in_area_units(frame, values, path)
         frame[name] = values
         kind = "a number" if name in _NUMERIC else "a date such as 2019-05-01"
         problems.extend(
@@ -588,6 +598,24 @@ def _parse_columns(frame: gpd.GeoDataFrame, path: str | Path, *, original: Mappi
             for row, value in zip(frame.loc[bad, "src_row"], raw[bad], strict=True)
         )
     return problems
+
+
+def _in_area_units(frame: gpd.GeoDataFrame, area: pd.Series, path: str | Path) -> pd.Series:
+    """ZDMJ in the unit the row's MJDW (面积单位) field names (1 平方米, 2 亩, 3 公顷), as square metres.
+
+    Unknown units are taken as m2 with a warning naming the rows (as the firm-table reader does).
+    """
+    header = unit_field(frame.columns)
+    if header is None:
+        return area
+    factor, unknown = area_unit_factors(frame[header])
+    if unknown.any():
+        rows = frame.loc[unknown, "src_row"].astype(int).tolist()
+        units = sorted(set(map(str, frame.loc[unknown, header])))
+        log.warning("%s: area unit(s) %s in column %r not understood; those areas are taken as m2: rows %s "
+                    "-> write 1 (平方米), 2 (亩) or 3 (公顷)", path, ", ".join(units), header,
+                    format_ids(rows, limit=10))
+    return area * factor
 
 
 def _id_text(values: pd.Series) -> pd.Series:

@@ -129,6 +129,18 @@ def test_zdmj_in_the_unit_its_mjdw_names_in_a_table(tmp_path):
     np.testing.assert_allclose(firms["cert_area_m2"], [8000.0, 12 * M2_PER_MU, 8000.0])
 
 
+@pytest.mark.parametrize("suffix", [".gpkg", ".shp"])
+def test_zdmj_in_the_unit_its_mjdw_names_in_a_parcel_layer(tmp_path, suffix, caplog):
+    # the same 12-mu parcels registered in 平方米, 亩, 公顷 and an unknown unit (taken as m2, with a warning)
+    layer = zd_layer().assign(ZDMJ=[12 * M2_PER_MU, 12.0, 12 * M2_PER_MU / 1e4, 8000.0], MJDW=["1", "2", "3", "9"])
+    path = tmp_path / f"宗地{suffix}"
+    layer.to_file(path, engine="pyogrio", **({"encoding": "GBK"} if suffix == ".shp" else {}))
+    with caplog.at_level("WARNING"):
+        out = read_parcels(path)
+    np.testing.assert_allclose(out["cert_area_m2"], [12 * M2_PER_MU] * 3 + [8000.0])
+    assert any("area unit(s) 9" in r.getMessage() and "rows 4" in r.getMessage() for r in caplog.records)
+
+
 def test_industry_codes_with_or_without_the_section_letter():
     codes = industry_codes(pd.Series(["C3311", "c 3311", 3311, "3311", "C-13", None, "制造业"], dtype=object))
     assert codes.tolist()[:5] == ["3311", "3311", "3311", "3311", "13"]
