@@ -324,7 +324,7 @@ def _copy_text(frame: pd.DataFrame, lists: set[str]) -> bytes:
                 arr = pa.array(s.array if isinstance(s.dtype, pd.ArrowDtype | pd.StringDtype) else s, from_pandas=True)
                 text = pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
                 arr = pc.cast(arr, pa.large_string())
-            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            except pa.ArrowException:  # a type Arrow cannot convert or cast to text
                 # Mixed Python objects (the table has a text column for them): their str().
                 arr = pa.array(s.map(lambda v: None if v is None or v != v else str(v)), type=pa.large_string())
                 text = True
