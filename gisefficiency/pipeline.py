@@ -534,7 +534,7 @@ def _default_scenario(result: Result) -> Any:
 def _building_stats(parcels: Any, config: Config) -> Any:
     """Zonal statistics of the building-height raster and the plot ratio estimate per parcel."""
     from gisefficiency.io.raster import read_raster
-    from gisefficiency.raster.layers import plot_ratio, zonal_stats
+    from gisefficiency.raster import plot_ratio, zonal_stats
 
     height = read_raster(config.raster.height)
     ok = parcels[parcels["status"] == "ok"]
@@ -692,7 +692,7 @@ def _density_overlay(raster_out: Any, lang: str) -> dict[str, Any]:
     """The low-efficiency density surface as a PNG overlay with lon/lat bounds for the map."""
     from pyproj import Transformer
 
-    from gisefficiency.raster.layers import to_png_overlay
+    from gisefficiency.raster import to_png_overlay
 
     density = raster_out.density
     if density is None:

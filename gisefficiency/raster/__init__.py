@@ -10,6 +10,7 @@ density of low-efficiency land and PNG overlays).
 """
 
 from gisefficiency.raster.density import density_surface, to_png_overlay
+from gisefficiency.raster.grid import RasterData
 from gisefficiency.raster.layers import (
     GRADE_ORDER,
     IndexRaster,
@@ -25,6 +26,7 @@ from gisefficiency.raster.zonal import plot_ratio, storey_equivalent, zonal_stat
 __all__ = [
     "GRADE_ORDER",
     "IndexRaster",
+    "RasterData",
     "RasterLayer",
     "RasterOutputs",
     "density_surface",

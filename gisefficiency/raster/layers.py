@@ -21,27 +21,21 @@ from affine import Affine
 from pyproj import CRS
 
 from gisefficiency.core.errors import CRSError, InputError, Problem, format_ids
-from gisefficiency.raster.density import density_surface, to_png_overlay
+from gisefficiency.raster.density import density_surface
 from gisefficiency.raster.grid import Grid, RasterData, burn_index, fallback_cells
-from gisefficiency.raster.zonal import ZONAL_STATS, plot_ratio, storey_equivalent, zonal_stats
+from gisefficiency.raster.zonal import plot_ratio
 
 __all__ = [
     "CELL_AREA_WEIGHTINGS",
     "GRADE_ORDER",
-    "ZONAL_STATS",
     "IndexRaster",
     "RasterData",
     "RasterLayer",
     "RasterOutputs",
-    "density_surface",
     "encode_categories",
     "metric_raster",
     "parcel_index_raster",
-    "plot_ratio",
     "raster_outputs",
-    "storey_equivalent",
-    "to_png_overlay",
-    "zonal_stats",
 ]
 
 #: ``metric_raster`` options for density metrics: keep each parcel's total (default) or plain gather.

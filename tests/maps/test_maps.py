@@ -184,7 +184,7 @@ def test_one_png_encoder_for_maps_and_rasters():
     # the density overlay goes through the shared encoder: its pixels decode to the ramp's end colours
     from affine import Affine
 
-    from gisefficiency.raster.layers import to_png_overlay
+    from gisefficiency.raster import to_png_overlay
 
     out, _ = to_png_overlay(np.array([[0.0, 1.0], [2.0, np.nan]]), transform=Affine(10, 0, 0, 0, -10, 20),
                             cmap="Reds", opacity=1.0)

@@ -20,7 +20,7 @@ from rasterio.features import rasterize
 from gisefficiency.core.constants import M2_PER_MU
 from gisefficiency.core.errors import CRSError, InputError
 from gisefficiency.io.raster import _profile, _write_tiled_copy, read_raster, write_cog
-from gisefficiency.raster.layers import (
+from gisefficiency.raster import (
     GRADE_ORDER,
     RasterData,
     density_surface,
