@@ -215,16 +215,10 @@ def output_frames(result: Result) -> dict[str, pd.DataFrame]:
     ``flagged_firms`` is the firm list of the report's section 低效及需处置企业名单: the firms that are
     low-efficiency or have a disposal, without geometry.
     """
-    firms = result.firms
-    low = _column(firms, "low_efficiency", False).astype("boolean").fillna(False)
-    disposal = _column(firms, "disposal", "").astype(object).fillna("")
-    flagged = (low | (disposal != "")).to_numpy(dtype=bool)
-    flagged_firms = pd.DataFrame(firms.drop(columns=firms.geometry.name)).loc[flagged]
-    return {"parcels": result.parcels, "firms": firms, "blocks": result.blocks, "flagged_firms": flagged_firms}
+    from gisefficiency.result.summary import flagged_firms
 
-
-def _column(frame: pd.DataFrame, name: str, default: object) -> pd.Series:
-    return frame[name] if name in frame else pd.Series(default, index=frame.index)
+    return {"parcels": result.parcels, "firms": result.firms, "blocks": result.blocks,
+            "flagged_firms": flagged_firms(result.firms)}
 
 
 def database_ready(frame: pd.DataFrame) -> pd.DataFrame:

@@ -58,6 +58,7 @@ from gisefficiency.report.tables import (
 from gisefficiency.report.yearly import yearly_targets_section
 from gisefficiency.result import Result
 from gisefficiency.result.anonymise import Anonymiser, anonymise_result
+from gisefficiency.result.summary import flagged_firms
 
 __all__ = ["anonymise_result", "build_report"]
 
@@ -314,11 +315,7 @@ def _blocks_table(r: Result, lang: Lang) -> Any:
 def _flagged_frame(r: Result, lang: Lang, categories: list[dict[str, str]]) -> pd.DataFrame:
     """The flagged firms (low efficiency or a disposal category) with display labels, in category order and
     ascending 亩均税收 within a category (missing last)."""
-    firms = r.firms
-    low = col(firms, "low_efficiency", default=False).astype("boolean").fillna(False)
-    disposal = col(firms, "disposal", default="").astype(object).fillna("")
-    flagged = (low | (disposal != "")).to_numpy()
-    frame = pd.DataFrame(firms.drop(columns="geometry", errors="ignore")).loc[flagged].copy()
+    frame = flagged_firms(r.firms).copy()
     frame["uscc"] = frame.index.astype(str)
     frame["scale_label"] = col(frame, "scale", default="").map(_labels(SCALE_LABELS, lang))
     frame["grade_label"] = col(frame, "grade", default="").map(_labels(GRADE_LABELS, lang))

@@ -12,6 +12,18 @@ from gisefficiency.result import Result
 By = Literal["street", "industry", "grade", "disposal", "scale"]
 
 
+def flagged_firms(firms: pd.DataFrame) -> pd.DataFrame:
+    """The firms of the list 低效及需处置企业名单: low-efficiency or given a disposal category, without geometry.
+
+    One rule for every output that lists them (the report, the database table), so they cannot disagree.
+    """
+    low = (firms["low_efficiency"] if "low_efficiency" in firms else pd.Series(False, index=firms.index))
+    disposal = (firms["disposal"] if "disposal" in firms else pd.Series("", index=firms.index))
+    flagged = (low.astype("boolean").fillna(False) | (disposal.astype(object).fillna("") != "")).to_numpy(dtype=bool)
+    geometry = getattr(firms, "_geometry_column_name", None)
+    return pd.DataFrame(firms.drop(columns=[geometry] if geometry in firms else [])).loc[flagged]
+
+
 def summary_by(result: Result, by: By = "street") -> pd.DataFrame:
     """Land, firms and per-mu figures of the reference year grouped by one attribute.
 
