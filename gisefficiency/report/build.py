@@ -214,7 +214,7 @@ def _street_table(r: Result, lang: Lang) -> Any:
     frame.index = frame.index.map(lambda s: s if isinstance(s, str) and s else unknown)
     frame = frame.rename_axis("street").reset_index().sort_values("street")
     return make_table(frame, [
-        Column("street", label("street", lang)),
+        Column("street", label("street", lang), css="name"),
         Column("n_parcels", label("n_parcels", lang), "int"),
         Column("parcel_land_mu", text("parcel_land_mu", lang), "mu"),
         Column("low_eff_mu", text("low_eff_mu", lang), "mu"),
