@@ -478,6 +478,11 @@ def _canonical_columns(
     # Cut names: those whose bytes were cut (``cut_field_names``), and those another program already
     # wrote with the broken character shown as "?" or U+FFFD after a Chinese one ("地块编?").
     cut = [*(cut or []), *(h for h in map(str, headers) if _MOJIBAKE_TAIL.search(h))]
+    if str(path).lower().endswith(".shp"):
+        # An English name cut at a whole character ("cert_area_m2" -> "cert_area_") decodes fine, so only
+        # its length and an alias it begins tell that it was cut; without this it would be dropped unsaid.
+        cut += [h for h in map(str, headers) if len(h.encode("utf-8")) == DBF_NAME_BYTES
+                and match_header(h, lookup) is None and _cut_alias(h, lookup)]
     unmatched_cut = [name for name in dict.fromkeys(cut) if name != id_header and match_header(name, lookup) is None]
     if id_header is None:
         # No id: the layer is unusable, and what explains it is an error (validate must not pass it).
@@ -533,6 +538,12 @@ def _canonical_columns(
 _MOJIBAKE_TAIL = re.compile(r"([\u3400-\u9fff])[?\ufffd]+$")
 
 
+def _cut_alias(name: str, lookup: Mapping[str, str]) -> bool:
+    """Whether some known header begins with ``name`` (as normalised), so ``name`` may be one cut short."""
+    key = normalise_header(name)
+    return len(key) >= 2 and any(k.startswith(key) and k != key for k in lookup)
+
+
 def _cut_problems(names: list[str], path: Path, lookup: Mapping[str, str], *,
                   severity: Severity = "warning") -> list[Problem]:
     """One problem per field name the Shapefile format cut, with what it probably meant and the fix."""
@@ -540,8 +551,10 @@ def _cut_problems(names: list[str], path: Path, lookup: Mapping[str, str], *,
     for name in names:
         key = normalise_header(_MOJIBAKE_TAIL.sub(lambda m: m.group(1), name))
         meant = sorted({lookup[k] for k in lookup if len(key) >= 2 and k.startswith(key) and k != key})
-        full = sorted(k for k in lookup if len(key) >= 2 and k.startswith(key) and k != key)[:3]
-        guess = f" (probably {' or '.join(full)}: {', '.join(meant)})" if meant else ""
+        # Lookup keys are normalised ("certaream2"): only Chinese ones read as the header a user wrote.
+        full = sorted(k for k in lookup if len(key) >= 2 and k.startswith(key) and k != key and not k.isascii())[:3]
+        guess = (f" (probably {' or '.join(full)}: {', '.join(meant)})" if full else
+                 f" (probably {', '.join(meant)})" if meant else "")
         target = meant[0] if len(meant) == 1 else "<column>"
         fix = ("set id = \"" + name + "\" under [parcels]" if target == "parcel_id" else
                f"add \"{name}\" = \"{target}\" under [parcels.aliases]")

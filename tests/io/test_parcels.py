@@ -448,6 +448,26 @@ def test_cut_field_names_read_with_the_suggested_fix(tmp_path, caplog, engine):
     assert not list(tmp_path.glob("gisefficiency-*"))  # the mended copy is gone
 
 
+def test_english_names_cut_at_ten_characters_are_named_not_dropped(tmp_path, caplog):
+    # "cert_area_m2" decodes fine when cut to "cert_area_": only its length and the name it begins tell.
+    import warnings
+
+    path = tmp_path / "parcels.shp"
+    frame = gpd.GeoDataFrame({"parcel_id": ["A1"], "cert_area_m2": [3000.0], "street_nam": ["东城"]},
+                             geometry=[box(X0, Y0, X0 + 60, Y0 + 50)], crs="EPSG:4549")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # GDAL's own "normalized/laundered field name" warnings
+        frame.to_file(path, encoding="UTF-8", engine="pyogrio")
+    with caplog.at_level("WARNING", logger="gisefficiency.io.parcels"):
+        out = read_parcels(path)
+    assert "cert_area_m2" not in out.columns
+    assert ("column 'cert_area_': field name cut to 10 bytes by the Shapefile format "
+            "(probably cert_area_m2); not used") in caplog.text
+    assert "street_nam" not in caplog.text  # ten characters but the start of no known name: left as it is
+    out = read_parcels(path, aliases={"cert_area_": "cert_area_m2"})
+    assert out["cert_area_m2"].tolist() == [3000.0]
+
+
 def test_reading_messages_name_the_file(tmp_path):
     path = tmp_path / "far.geojson"
     gpd.GeoDataFrame({"parcel_id": ["Z1"]}, geometry=[box(10.0, 50.0, 10.01, 50.01)], crs="EPSG:4326").to_file(path)
