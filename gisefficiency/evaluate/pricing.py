@@ -7,8 +7,8 @@ of the resource per class (or a share of a base price), and the document it come
 
 Published schemes ship as pricing files (``presets/pricing/<name>.toml``, :func:`list_pricing_schemes`):
 a ``[pricing]`` table of their own with the document's figures and clauses. A preset takes one with
-``[pricing] scheme = "linhai-2022"`` (its own items, if any, are added), a script with
-:func:`load_pricing` and ``dataclasses.replace(policy, pricing=...)``.
+``[pricing] scheme = "linhai-2022"`` (its own items, if any, are added), a run config with
+``[policy] pricing = "linhai-2022"`` (:func:`with_pricing`: the scheme replaces the preset's section).
 
 Units. The firm table holds electricity in 万kWh, land in 亩, energy in tce, emissions in t, water and
 natural gas in m³; rates are quoted in 元/kWh, 元/m² per year, 元/tce, 元/t and 元/m³. So:
@@ -40,7 +40,7 @@ from gisefficiency.core.errors import ConfigError
 
 __all__ = [
     "RESOURCES", "PriceItem", "Pricing", "PricingScheme", "list_pricing_schemes", "load_pricing", "parse_pricing",
-    "price_table", "price_totals",
+    "price_table", "price_totals", "with_pricing",
 ]
 
 
@@ -182,6 +182,28 @@ def load_pricing(name_or_path: str | Path) -> Pricing:
     ['water']
     """
     return _scheme(name_or_path).pricing
+
+
+def with_pricing(policy: Any, scheme: str | Path | None) -> Any:
+    """``policy`` with the differentiated prices of ``scheme`` in force (``[policy] pricing`` in a config).
+
+    Parameters
+    ----------
+    policy
+        A loaded preset (``evaluate.policy.Policy``).
+    scheme
+        A shipped scheme's name or a pricing file's path (:func:`load_pricing`); None or empty keeps the
+        preset's own ``[pricing]``.
+
+    Returns
+    -------
+    Policy
+        A copy whose ``pricing`` is the scheme's (it replaces the preset's section, which prices by the
+        preset's own document), or ``policy`` itself when no scheme is given.
+    """
+    if scheme is None or not str(scheme).strip():
+        return policy
+    return dataclasses.replace(policy, pricing=load_pricing(str(scheme).strip()))
 
 
 def list_pricing_schemes() -> list[PricingScheme]:
