@@ -758,7 +758,7 @@ def validate_inputs(config: Config) -> list[Problem]:
     if config.firms.path is None:
         problems.append(Problem("no firm table", fix="set [firms] path in the config"))
     policy = _attempt(problems, lambda: with_pricing(load_preset(config.policy.preset), config.policy.pricing),
-                      "[policy] preset")
+                      "[policy] preset, pricing")
     if config.ledger.enabled and config.ledger.previous is not None:
         from gisefficiency.io.ledger import read_ledger
 
