@@ -244,8 +244,13 @@ def parse_pricing(d: Any, *, where: str, categories: Mapping[str, Any]) -> Prici
     if scheme is not None:
         if not isinstance(scheme, str) or not scheme.strip():
             _fail(where, "pricing", f"'scheme' must name a pricing scheme or file, got {scheme!r}")
+        target: str | Path = scheme.strip()
+        path = Path(target).expanduser()
+        # A pricing file named by a preset file is relative to that file, as paths in a config are.
+        if (path.suffix == ".toml" or len(path.parts) > 1) and not path.is_absolute() and Path(where).is_file():
+            target = Path(where).resolve().parent / path
         try:
-            taken = load_pricing(scheme.strip())
+            taken = load_pricing(target)
         except ConfigError as e:
             _fail(where, "pricing", f"'scheme' = {scheme!r}: {e}")
         items.extend(taken.items)

@@ -4,6 +4,7 @@ scheme in force from a preset or a config: hand-computed amounts, one firm per c
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -141,6 +142,11 @@ def test_a_pricing_file_of_the_county_loads_by_path(tmp_path):
                     'resource = "gas"\nrates = { C = 0.5, D = 1.5 }\n', encoding="utf-8")
     pricing = load_pricing(mine)
     assert [(i.id, dict(i.rates)) for i in pricing.items] == [("gas", {"C": 0.5, "D": 1.5})]
+    # Named from a preset file, the pricing file is found next to the preset, wherever the run starts.
+    preset = tmp_path / "my_county.toml"
+    body = (Path(__file__).resolve().parents[2] / "gisefficiency" / "evaluate" / "presets" / "suichang-2022.toml")
+    preset.write_text(body.read_text(encoding="utf-8") + '\n[pricing]\nscheme = "my_prices.toml"\n', encoding="utf-8")
+    assert load_preset(preset).pricing == pricing
 
 
 def test_config_pricing_puts_the_scheme_in_force(tmp_path):
