@@ -95,10 +95,12 @@ class LinkSection:
 
 @dataclass(frozen=True)
 class PolicySection:
-    """Which policy preset to apply, and the reference year (default: the preset's)."""
+    """Which policy preset to apply, the reference year (default: the preset's), and the differentiated
+    price scheme in force (a shipped scheme's name or a pricing file; replaces the preset's ``[pricing]``)."""
 
     preset: str = "zhejiang-2019"
     year: int | None = None
+    pricing: str | None = None
 
 
 @dataclass(frozen=True)
@@ -570,6 +572,8 @@ def _build(section: str, values: dict[str, Any], where: str, base: Path,
         kwargs[key] = coerced
     if section == "policy" and "preset" in kwargs:
         kwargs["preset"] = _preset_path(kwargs["preset"], base)
+    if section == "policy" and kwargs.get("pricing"):
+        kwargs["pricing"] = _preset_path(kwargs["pricing"], base)
     return cls(**kwargs)
 
 

@@ -117,6 +117,7 @@ def run(
 
 def _run(config: Config, *, step: Step | None, frames: dict[str, Any]) -> Result:
     from gisefficiency.evaluate.policy import load_preset
+    from gisefficiency.evaluate.pricing import with_pricing
     from gisefficiency.evaluate.verdicts import evaluate, flag_parcels
     from gisefficiency.io.optional import missing_optional, with_optional_columns
     from gisefficiency.metrics.indicators import parcel_metrics, unit_metrics
@@ -152,7 +153,7 @@ def _run(config: Config, *, step: Step | None, frames: dict[str, Any]) -> Result
                           f"config, or pass the data as run(config, {'=..., '.join(missing)}=...)")
 
     with timed("policy", "载入政策 / policy preset"):
-        policy = load_preset(config.policy.preset)
+        policy = with_pricing(load_preset(config.policy.preset), config.policy.pricing)
         year = config.policy.year or policy.reference_year
 
     # Stages that do not need each other run side by side on the machine's two cores: their numpy,
@@ -748,6 +749,7 @@ def validate_inputs(config: Config) -> list[Problem]:
         Errors first, then warnings, each naming the file, row, column and the fix.
     """
     from gisefficiency.evaluate.policy import load_preset
+    from gisefficiency.evaluate.pricing import with_pricing
     from gisefficiency.io.tables import inspect_firms
 
     problems: list[Problem] = []
@@ -755,7 +757,8 @@ def validate_inputs(config: Config) -> list[Problem]:
         problems.append(Problem("no parcel file", fix="set [parcels] path in the config"))
     if config.firms.path is None:
         problems.append(Problem("no firm table", fix="set [firms] path in the config"))
-    policy = _attempt(problems, lambda: load_preset(config.policy.preset), "[policy] preset")
+    policy = _attempt(problems, lambda: with_pricing(load_preset(config.policy.preset), config.policy.pricing),
+                      "[policy] preset, pricing")
     if config.ledger.enabled and config.ledger.previous is not None:
         from gisefficiency.io.ledger import read_ledger
 

@@ -1,7 +1,8 @@
 """Canonical column names of every table, and the Chinese headers accepted for them.
 
 Columns are English snake_case with the unit in the name or documented here. Money is
-in 万元, land in 亩 (mu), energy in tce, electricity in 万kWh, emissions in tonnes.
+in 万元, land in 亩 (mu), energy in tce, electricity in 万kWh, emissions in tonnes, water and
+natural gas in m³.
 Users extend the aliases in their config (``[firms.aliases]``).
 """
 
@@ -51,6 +52,8 @@ FIRM_COLUMNS: dict[str, str] = {
     "nh3n_t": "NH3-N, t",
     "so2_t": "SO2, t",
     "nox_t": "NOx, t",
+    "water_m3": "用水量, m³ (1 吨 of water = 1 m³)",
+    "gas_m3": "天然气用量, m³",
     "rd": "R&D spending, 万元",
     "staff": "average employees, persons",
     "high_tech": "valid 高新技术企业, bool",
@@ -109,7 +112,7 @@ LAND_COLUMNS: dict[str, str] = {
 
 NUMERIC_FIRM_COLUMNS: tuple[str, ...] = (
     "tax", "value_added", "revenue", "energy_tce", "electricity",
-    "cod_t", "nh3n_t", "so2_t", "nox_t", "rd", "staff",
+    "cod_t", "nh3n_t", "so2_t", "nox_t", "rd", "staff", "water_m3", "gas_m3",
 )
 #: Yes/no firm attributes every unit carries (NA when the table has no column for them).
 FLAG_FIRM_COLUMNS: tuple[str, ...] = ("high_tech", "tech_sme", "public_welfare", "in_production")
@@ -142,6 +145,10 @@ ALIASES: dict[str, str] = {
     "氨氮": "nh3n_t", "氨氮排放量": "nh3n_t", "nh3-n": "nh3n_t",
     "二氧化硫": "so2_t", "二氧化硫排放量": "so2_t", "so2": "so2_t",
     "氮氧化物": "nox_t", "氮氧化物排放量": "nox_t", "nox": "nox_t",
+    "用水量": "water_m3", "年用水量": "water_m3", "用水": "water_m3", "用水总量": "water_m3",
+    "总用水量": "water_m3", "工业用水量": "water_m3", "新水用量": "water_m3",
+    "用气量": "gas_m3", "年用气量": "gas_m3", "用气": "gas_m3", "天然气用量": "gas_m3",
+    "天然气使用量": "gas_m3", "天然气消费量": "gas_m3", "天然气用气量": "gas_m3", "天然气": "gas_m3",
     "研发经费": "rd", "r&d经费支出": "rd", "研发费用": "rd", "r&d": "rd",
     "年平均职工人数": "staff", "职工人数": "staff", "从业人员": "staff",
     "全部从业人员平均人数": "staff", "年平均员工数": "staff",

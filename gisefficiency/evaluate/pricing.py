@@ -5,21 +5,31 @@ class C, +0.3 元/kWh for class D" or "城镇土地使用税 reduced by half for
 resource it is charged on, the verdict column it keys on (``grade`` or ``category``), a rate in 元 per unit
 of the resource per class (or a share of a base price), and the document it comes from.
 
-Units. The firm table holds electricity in 万kWh, land in 亩, energy in tce and emissions in t; rates are
-quoted in 元/kWh, 元/m² per year, 元/tce and 元/t. So:
+Published schemes ship as pricing files (``presets/pricing/<name>.toml``, :func:`list_pricing_schemes`):
+a ``[pricing]`` table of their own with the document's figures and clauses. A preset takes one with
+``[pricing] scheme = "linhai-2022"`` (its own items, if any, are added), a run config with
+``[policy] pricing = "linhai-2022"`` (:func:`with_pricing`: the scheme replaces the preset's section).
+
+Units. The firm table holds electricity in 万kWh, land in 亩, energy in tce, emissions in t, water and
+natural gas in m³; rates are quoted in 元/kWh, 元/m² per year, 元/tce, 元/t and 元/m³. So:
 
 - electricity: 元/kWh × (万kWh × 10,000 kWh) / 10,000 元 per 万元 = rate × 万kWh 万元;
-- land: 元/m² × (亩 × 10000/15 m²) / 10,000 = rate × 亩 / 15 万元.
+- land: 元/m² × (亩 × 10000/15 m²) / 10,000 = rate × 亩 / 15 万元;
+- water, gas: 元/m³ × m³ / 10,000 万元.
 
-An amount is missing (NaN) where the unit's quantity is missing: no electricity figure is never 0 kWh.
+An amount is missing (NaN, ``quantity_missing`` true) where the unit's quantity is missing: no water
+figure is never 0 m³.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
@@ -28,13 +38,16 @@ import pandas as pd
 from gisefficiency.core.constants import M2_PER_MU, YUAN_PER_WAN
 from gisefficiency.core.errors import ConfigError
 
-__all__ = ["RESOURCES", "PriceItem", "Pricing", "parse_pricing", "price_table", "price_totals"]
+__all__ = [
+    "RESOURCES", "PriceItem", "Pricing", "PricingScheme", "list_pricing_schemes", "load_pricing", "parse_pricing",
+    "price_table", "price_totals", "with_pricing",
+]
 
 
 @dataclass(frozen=True)
 class Resource:
-    """What a price is charged on: the panel column, the unit a rate is quoted per, and the factor that
-    turns the column's unit into that unit (e.g. 万kWh -> kWh: 10,000)."""
+    """What a price is charged on: the panel column, the unit a rate is quoted per, the factor that
+    turns the column's unit into that unit (e.g. 万kWh -> kWh: 10,000), and the column's own unit."""
 
     column: str
     unit_zh: str
@@ -42,15 +55,17 @@ class Resource:
     per_data_unit: float
     zh: str
     en: str
+    data_unit: str = "t"
 
 
-#: Resources a ``[pricing]`` item can be charged on. Water and gas have no column in the data contract
-#: (``core/schema.py``) yet, so they cannot be priced from the firm table.
+#: Resources a ``[pricing]`` item can be charged on (each a summed input column of the panel).
 RESOURCES: dict[str, Resource] = {
-    "electricity": Resource("electricity", "元/kWh", "yuan/kWh", 10_000.0, "用电", "electricity"),
+    "electricity": Resource("electricity", "元/kWh", "yuan/kWh", 10_000.0, "用电", "electricity", "万kWh"),
     "land": Resource("land_mu", "元/m²·年", "yuan/m² per year", M2_PER_MU, "用地（城镇土地使用税）",
-                     "land (land-use tax)"),
-    "energy_tce": Resource("energy_tce", "元/tce", "yuan/tce", 1.0, "综合能耗", "energy"),
+                     "land (land-use tax)", "亩"),
+    "energy_tce": Resource("energy_tce", "元/tce", "yuan/tce", 1.0, "综合能耗", "energy", "tce"),
+    "water": Resource("water_m3", "元/m³", "yuan/m³", 1.0, "用水", "water", "m³"),
+    "gas": Resource("gas_m3", "元/m³", "yuan/m³", 1.0, "用气（天然气）", "natural gas", "m³"),
     "cod_t": Resource("cod_t", "元/t", "yuan/t", 1.0, "化学需氧量排放", "COD emission"),
     "nh3n_t": Resource("nh3n_t", "元/t", "yuan/t", 1.0, "氨氮排放", "NH3-N emission"),
     "so2_t": Resource("so2_t", "元/t", "yuan/t", 1.0, "二氧化硫排放", "SO2 emission"),
@@ -82,8 +97,118 @@ class Pricing:
     source: str = ""
 
 
+@dataclass(frozen=True)
+class PricingScheme:
+    """A shipped pricing file (``presets/pricing/<name>.toml``): a published scheme with its titles."""
+
+    name: str
+    title_zh: str
+    title_en: str
+    pricing: Pricing
+
+
 def _fail(where: str, path: str, message: str) -> NoReturn:
     raise ConfigError(f"{where}: [{path}] {message}")
+
+
+def _scheme_dir() -> Any:
+    return resources.files("gisefficiency.evaluate") / "presets" / "pricing"
+
+
+def _scheme_names() -> list[str]:
+    return sorted(p.name[:-5] for p in _scheme_dir().iterdir() if p.name.endswith(".toml"))
+
+
+def _read_scheme(name_or_path: str | Path) -> tuple[dict[str, Any], str, str]:
+    """The TOML of a shipped scheme (by name) or of a pricing file (by path), where it came from, its name."""
+    text = str(name_or_path)
+    path = Path(text).expanduser()
+    if path.suffix == ".toml" or path.is_file():
+        if not path.is_file():
+            raise ConfigError(f"pricing file {path} not found -> check the path, or use a shipped scheme: "
+                              f"{', '.join(_scheme_names())}")
+        raw, where, stem = path.read_bytes(), str(path), path.stem
+    else:
+        res = _scheme_dir() / f"{text}.toml"
+        if not res.is_file():
+            raise ConfigError(f"unknown pricing scheme {text!r} -> use one of {', '.join(_scheme_names())} "
+                              "or the path of a .toml pricing file")
+        raw, where, stem = res.read_bytes(), f"presets/pricing/{text}.toml", text
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"{where}: not valid UTF-8 TOML ({e}) -> fix the syntax at that line") from None
+    return data, where, stem
+
+
+def _scheme(name_or_path: str | Path) -> PricingScheme:
+    data, where, stem = _read_scheme(name_or_path)
+    unknown = sorted(set(data) - {"title_zh", "title_en", "pricing"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; known: title_zh, "
+                          "title_en, pricing")
+    table = data.get("pricing")
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: needs a [pricing] table (a pricing file holds one scheme)")
+    if "scheme" in table:
+        _fail(where, "pricing", "a pricing file cannot take another scheme: copy its items instead")
+    # No [[categories]] here: a scheme keys on the province-wide classes, never on a preset's categories.
+    pricing = parse_pricing(table, where=where, categories={})
+    return PricingScheme(stem, str(data.get("title_zh", stem)), str(data.get("title_en", stem)), pricing)
+
+
+def load_pricing(name_or_path: str | Path) -> Pricing:
+    """A shipped pricing scheme by name (``"linhai-2022"``) or a pricing file by path.
+
+    Parameters
+    ----------
+    name_or_path
+        A name from :func:`list_pricing_schemes`, or the path of a ``.toml`` file holding one
+        ``[pricing]`` table (items keyed on ``grade``) and optional ``title_zh`` / ``title_en``.
+
+    Returns
+    -------
+    Pricing
+        To put on a policy: ``dataclasses.replace(policy, pricing=load_pricing("linhai-2022"))``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown name, missing or unreadable file, or an invalid table (the message names the file and key).
+
+    Examples
+    --------
+    >>> [item.id for item in load_pricing("linhai-2022").items]
+    ['water']
+    """
+    return _scheme(name_or_path).pricing
+
+
+def with_pricing(policy: Any, scheme: str | Path | None) -> Any:
+    """``policy`` with the differentiated prices of ``scheme`` in force (``[policy] pricing`` in a config).
+
+    Parameters
+    ----------
+    policy
+        A loaded preset (``evaluate.policy.Policy``).
+    scheme
+        A shipped scheme's name or a pricing file's path (:func:`load_pricing`); None or empty keeps the
+        preset's own ``[pricing]``.
+
+    Returns
+    -------
+    Policy
+        A copy whose ``pricing`` is the scheme's (it replaces the preset's section, which prices by the
+        preset's own document), or ``policy`` itself when no scheme is given.
+    """
+    if scheme is None or not str(scheme).strip():
+        return policy
+    return dataclasses.replace(policy, pricing=load_pricing(str(scheme).strip()))
+
+
+def list_pricing_schemes() -> list[PricingScheme]:
+    """The shipped pricing schemes (``presets/pricing/*.toml``), by name."""
+    return [_scheme(name) for name in _scheme_names()]
 
 
 def parse_pricing(d: Any, *, where: str, categories: Mapping[str, Any]) -> Pricing:
@@ -92,7 +217,8 @@ def parse_pricing(d: Any, *, where: str, categories: Mapping[str, Any]) -> Prici
     Parameters
     ----------
     d
-        The TOML table.
+        The TOML table: ``source``, ``[[pricing.items]]`` and/or ``scheme`` (a shipped scheme's name or a
+        pricing file's path, whose items come first).
     where
         The preset file, for error messages.
     categories
@@ -102,20 +228,36 @@ def parse_pricing(d: Any, *, where: str, categories: Mapping[str, Any]) -> Prici
     ------
     ConfigError
         Naming the file and the ``[pricing.items[i]]`` key, e.g. an unknown resource or grade, a rate that
-        is not a number, both or neither of ``rates`` and ``shares``, ``shares`` without ``base``.
+        is not a number, both or neither of ``rates`` and ``shares``, ``shares`` without ``base``, an
+        unknown ``scheme``.
     """
     if not isinstance(d, dict):
         _fail(where, "pricing", f"expected a table, got {d!r}")
-    unknown = sorted(set(d) - {"source", "items"})
+    unknown = sorted(set(d) - {"source", "items", "scheme"})
     if unknown:
-        _fail(where, "pricing", f"unknown key(s) {', '.join(map(repr, unknown))}; known: items, source")
+        _fail(where, "pricing", f"unknown key(s) {', '.join(map(repr, unknown))}; known: items, scheme, source")
     default_source = d.get("source", "")
     if not isinstance(default_source, str):
         _fail(where, "pricing", f"'source' must be text, got {default_source!r}")
-    raw_items = d.get("items", [])
-    if not isinstance(raw_items, list) or not raw_items:
-        _fail(where, "pricing", "needs at least one [[pricing.items]] table")
     items: list[PriceItem] = []
+    scheme = d.get("scheme")
+    if scheme is not None:
+        if not isinstance(scheme, str) or not scheme.strip():
+            _fail(where, "pricing", f"'scheme' must name a pricing scheme or file, got {scheme!r}")
+        target: str | Path = scheme.strip()
+        path = Path(target).expanduser()
+        # A pricing file named by a preset file is relative to that file, as paths in a config are.
+        if (path.suffix == ".toml" or len(path.parts) > 1) and not path.is_absolute() and Path(where).is_file():
+            target = Path(where).resolve().parent / path
+        try:
+            taken = load_pricing(target)
+        except ConfigError as e:
+            _fail(where, "pricing", f"'scheme' = {scheme!r}: {e}")
+        items.extend(taken.items)
+        default_source = default_source or taken.source
+    raw_items = d.get("items", [])
+    if not isinstance(raw_items, list) or (not raw_items and scheme is None):
+        _fail(where, "pricing", "needs at least one [[pricing.items]] table (or a 'scheme')")
     known = {"id", "resource", "by", "rates", "shares", "base", "zh", "en", "source"}
     for i, item in enumerate(raw_items):
         path = f"pricing.items[{i}]"
@@ -126,8 +268,7 @@ def parse_pricing(d: Any, *, where: str, categories: Mapping[str, Any]) -> Prici
             _fail(where, path, f"unknown key(s) {', '.join(map(repr, bad))}; known: {', '.join(sorted(known))}")
         resource = item.get("resource")
         if resource not in RESOURCES:
-            _fail(where, path, f"'resource' = {resource!r}: use one of {', '.join(RESOURCES)} (water and gas "
-                               "have no column in the firm table)")
+            _fail(where, path, f"'resource' = {resource!r}: use one of {', '.join(RESOURCES)}")
         by = item.get("by", "grade")
         if by not in BY:
             _fail(where, path, f"'by' = {by!r}: use 'grade' or 'category'")
@@ -202,12 +343,14 @@ def price_table(result: Any, *, year: int | None = None) -> pd.DataFrame:
     DataFrame
         One row per unit and item where the unit's grade or category has a rate: ``eval_id, name, street,
         industry, grade, disposal, item, item_zh, item_en, resource, quantity`` (the data's unit: 万kWh, 亩,
-        tce or t), ``quantity_unit``, ``rate`` (元 per ``rate_unit``), ``rate_unit``, ``amount_wan`` (万元,
-        NaN where the quantity is missing; negative = a discount) and ``source``. Empty (with these
-        columns) when the preset has no ``[pricing]``.
+        tce, t or m³), ``quantity_unit``, ``quantity_missing`` (true: the unit has a rate but no quantity,
+        so no amount), ``rate`` (元 per ``rate_unit``), ``rate_unit``, ``amount_wan`` (万元, NaN where the
+        quantity is missing; negative = a discount) and ``source``. Empty (with these columns) when the
+        preset has no ``[pricing]``.
     """
     columns = ["eval_id", "name", "street", "industry", "grade", "disposal", "item", "item_zh", "item_en",
-               "resource", "quantity", "quantity_unit", "rate", "rate_unit", "amount_wan", "source"]
+               "resource", "quantity", "quantity_unit", "quantity_missing", "rate", "rate_unit", "amount_wan",
+               "source"]
     pricing = getattr(result.policy, "pricing", None)
     if pricing is None:
         return pd.DataFrame(columns=columns)
@@ -226,7 +369,6 @@ def price_table(result: Any, *, year: int | None = None) -> pd.DataFrame:
         pd.Series(np.nan, index=rows.index, dtype=object)
     attrs = _unit_attributes(result).reindex(rows.index)
     name = rows["name"].astype(object) if "name" in rows.columns else pd.Series(np.nan, index=rows.index)
-    quantity_units = {"electricity": "万kWh", "land": "亩", "energy_tce": "tce"}
     parts = []
     for item in pricing.items:  # a handful of items, each vectorised over the units
         res = RESOURCES[item.resource]
@@ -244,7 +386,8 @@ def price_table(result: Any, *, year: int | None = None) -> pd.DataFrame:
             "industry": attrs.get("industry", pd.Series(np.nan, index=rows.index))[hit].to_numpy(),
             "grade": grade[hit].to_numpy(), "disposal": disposal[hit].to_numpy(), "item": item.id,
             "item_zh": item.zh, "item_en": item.en, "resource": item.resource, "quantity": qty[hit].to_numpy(),
-            "quantity_unit": quantity_units.get(item.resource, "t"), "rate": rate[hit].to_numpy(),
+            "quantity_unit": res.data_unit, "quantity_missing": qty[hit].isna().to_numpy(),
+            "rate": rate[hit].to_numpy(),
             "rate_unit": res.unit_zh, "amount_wan": amount[hit].to_numpy(), "source": item.source,
         }))
     if not parts:

@@ -49,6 +49,7 @@ NUMBER_COLUMNS: dict[str, tuple[str, str, str, str]] = {
     "so2_t": ("二氧化硫排放量", "SO2", "吨", "t"), "nox_t": ("氮氧化物排放量", "NOx", "吨", "t"),
     "rd": ("研发经费", "R&D spending", "万元", "10k yuan"),
     "staff": ("年平均职工人数", "staff", "人", "persons"),
+    "water_m3": ("用水量", "water use", "立方米", "m³"), "gas_m3": ("天然气用量", "natural gas use", "立方米", "m³"),
     "score": ("综合得分", "score", "分", "points"),
 }
 assert set(INPUT_COLUMNS) <= set(NUMBER_COLUMNS)

@@ -52,6 +52,16 @@ AREA_UNITS: dict[str, float] = {
     "m2": 1.0, "平方米": 1.0, "平米": 1.0, "亩": M2_PER_MU, "mu": M2_PER_MU,
     "公顷": 1e4, "ha": 1e4, "hm2": 1e4, "万平方米": 1e4, "km2": 1e6, "平方公里": 1e6,
 }
+#: Water -> m³ (a tonne of water is a cubic metre: bureaus write 吨 and 立方米 alike).
+WATER_UNITS: dict[str, float] = {
+    "m3": 1.0, "立方米": 1.0, "方": 1.0, "吨": 1.0, "t": 1.0, "千立方米": 1e3, "千吨": 1e3,
+    "万立方米": 1e4, "万m3": 1e4, "万吨": 1e4, "万方": 1e4,
+}
+#: Natural gas -> m³ (volumes as billed; 标准立方米 / Nm³ are taken as written).
+GAS_UNITS: dict[str, float] = {
+    "m3": 1.0, "立方米": 1.0, "方": 1.0, "nm3": 1.0, "标准立方米": 1.0, "标方": 1.0,
+    "千立方米": 1e3, "万立方米": 1e4, "万m3": 1e4, "万方": 1e4, "万nm3": 1e4, "亿立方米": 1e8,
+}
 #: Heights -> m.
 LENGTH_UNITS: dict[str, float] = {"m": 1.0, "米": 1.0}
 #: Head counts -> persons.
@@ -62,7 +72,7 @@ COLUMN_UNITS: dict[str, dict[str, float]] = {
     "tax": MONEY_UNITS, "value_added": MONEY_UNITS, "revenue": MONEY_UNITS, "rd": MONEY_UNITS,
     "energy_tce": ENERGY_UNITS, "electricity": ELECTRICITY_UNITS,
     "cod_t": MASS_UNITS, "nh3n_t": MASS_UNITS, "so2_t": MASS_UNITS, "nox_t": MASS_UNITS,
-    "staff": PERSON_UNITS,
+    "staff": PERSON_UNITS, "water_m3": WATER_UNITS, "gas_m3": GAS_UNITS,
     "cert_area_m2": AREA_UNITS, "floor_area_m2": AREA_UNITS, "building_height_m": LENGTH_UNITS,
 }
 

@@ -105,7 +105,8 @@ def test_no_pricing_section_gives_an_empty_frame():
 
 
 @pytest.mark.parametrize(("item", "match"), [
-    ({"resource": "water", "rates": {"D": 1.0}}, r"test\.toml: \[pricing\.items\[0\]\] 'resource' = 'water'"),
+    ({"resource": "steam", "rates": {"D": 1.0}}, r"test\.toml: \[pricing\.items\[0\]\] 'resource' = 'steam': use one of "
+                                                 r"electricity, land, energy_tce, water, gas"),
     ({"resource": "electricity", "rates": {"E": 1.0}}, r"grade 'E' is not one of A, B, C, D, N"),
     ({"resource": "electricity", "by": "category", "rates": {"upgrade": 1.0}}, r"category 'upgrade' is not one of close, swap"),
     ({"resource": "electricity", "rates": {"D": "0.3"}}, r"rate for 'D' must be a number"),

@@ -315,7 +315,7 @@ def test_xlsx_title_row_and_headers(county, written):
     book.close()
     with zipfile.ZipFile(written["firms"]) as archive:
         xml = archive.read("xl/worksheets/sheet1.xml").decode()
-    assert re.search(r'<mergeCell ref="A1:Y1" ?/>', xml)  # the title spans the 25 columns
+    assert re.search(r'<mergeCell ref="A1:AA1" ?/>', xml)  # the title spans the 27 columns
     table = pd.read_excel(written["firms"], header=1, engine="calamine", dtype={"统一社会信用代码": str, "行业代码": str})
     assert len(table) == len(county.firms)
     assert set(table["规模(规上/规下)"]) == {"规上", "规下"} and set(table["是否投产"]) <= {"是", "否"}
