@@ -6,6 +6,7 @@ User mistakes print one clear line per problem and exit 2; ``--debug`` shows the
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import sys
 import time
@@ -17,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gisefficiency.core.errors import ConfigError, GisEfficiencyError
+from gisefficiency.core.errors import ConfigError, GisEfficiencyError, TextLang, record_text
 
 app = typer.Typer(
     add_completion=False,
@@ -29,11 +30,47 @@ err = Console(stderr=True)
 
 _DEBUG = False
 
+#: The language of messages, warnings and problems in the terminal: Chinese first with the English
+#: beside it unless a command's --lang asks for one.
+_LANG: TextLang = "both"
+
+#: The --lang option of every command (run and demo: the pages' language too).
+LangOption = Annotated[str | None, typer.Option(
+    "--lang", help="zh or en: messages in one language (default: Chinese with English beside).")]
+
+
+class _TerminalWarnings(logging.Handler):
+    """The package's logged warnings, in the terminal's language (their Chinese rides on the record)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record_text(record, _LANG, labels=("警告：", "warning: "))
+        err.print(text, style="yellow", markup=False, highlight=False, soft_wrap=True)
+
+
+_WARNINGS = _TerminalWarnings(logging.WARNING)
+
 
 @app.callback()
 def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
-    global _DEBUG
+    global _DEBUG, _LANG
     _DEBUG = debug
+    _LANG = "both"
+    package = logging.getLogger("gisefficiency")
+    if _WARNINGS not in package.handlers:
+        package.addHandler(_WARNINGS)
+
+
+def _terminal(lang: str | None) -> None:
+    """Set the terminal's language from a command's --lang (none: both, Chinese first)."""
+    global _LANG
+    if lang is not None and lang not in ("zh", "en"):
+        raise ConfigError(f"--lang {lang!r}: must be zh or en", zh=f"--lang {lang!r}：只能是 zh 或 en")
+    _LANG = lang or "both"
+
+
+def _say(zh: str, en: str) -> str:
+    """A short label in the terminal's language; both as ``zh / en``."""
+    return zh if _LANG == "zh" else en if _LANG == "en" else f"{zh} / {en}"
 
 
 @contextlib.contextmanager
@@ -52,8 +89,8 @@ def _user_errors() -> Iterator[None]:
         if _DEBUG:
             raise
         # Data text (paths, ids, "[parcels]") must print as it is, never as rich markup.
-        err.print("错误 / error:", style="bold red", end=" ")
-        err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        err.print(exc.text(_LANG, labels=("错误：", "error: ")), style="red", markup=False, highlight=False,
+                  soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -136,6 +173,7 @@ def run(
 ) -> None:
     """Run the whole pipeline on your data."""
     with _user_errors():
+        _terminal(lang)
         _run_and_write(config, out, lang, anonymise, not no_map, False if no_pdf else None, year=year,
                        ledger=ledger, years=years)
 
@@ -150,11 +188,13 @@ def demo(
     from gisefficiency.sample import demo_config_path
 
     with _user_errors():
+        _terminal(lang)
         _run_and_write(demo_config_path(), out, lang, False, True, False if no_pdf else None)
 
 
 @app.command()
-def validate(config: Annotated[Path, typer.Argument(help="Run configuration (TOML).")]) -> None:
+def validate(config: Annotated[Path, typer.Argument(help="Run configuration (TOML).")],
+             lang: LangOption = None) -> None:
     """Check the config and the inputs as run uses them: every problem at once; exit 0 when run will go through.
 
     Exit 2: the config itself is wrong (one line naming [section] key); exit 1: the data has errors.
@@ -163,26 +203,32 @@ def validate(config: Annotated[Path, typer.Argument(help="Run configuration (TOM
     from gisefficiency.pipeline import validate_inputs
 
     with _user_errors():
+        _terminal(lang)
         problems = validate_inputs(load_config(config))
     errors = [p for p in problems if p.severity == "error"]
     for p in problems:
-        colour = "red" if p.severity == "error" else "yellow"
-        console.print(p.severity, style=colour, end=" ")
-        console.print(str(p), markup=False, highlight=False, soft_wrap=True)
-    console.print(f"{len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
+        labels = ("错误 ", "error ") if p.severity == "error" else ("警告 ", "warning ")
+        console.print(p.text(_LANG, indent="  ", labels=labels), style="red" if p.severity == "error" else "yellow",
+                      markup=False, highlight=False, soft_wrap=True)
+    n_warnings = len(problems) - len(errors)
+    console.print(_say(f"{len(errors)} 个错误，{n_warnings} 个警告", f"{len(errors)} error(s), {n_warnings} warning(s)"))
     raise typer.Exit(1 if errors else 0)
 
 
 @app.command()
-def presets() -> None:
+def presets(lang: LangOption = None) -> None:
     """List the shipped policy presets."""
     from gisefficiency.evaluate.policy import list_presets
 
+    with _user_errors():
+        _terminal(lang)
     # One block per preset, each text on its own line and never cut: the terminal wraps long lines itself
     # (a four-column table cut CJK descriptions with "…", which has no spaces to wrap at).
     for info in list_presets():
         console.print(info.name, style="bold", markup=False, highlight=False)
-        for prefix, text in (("", info.description_zh), ("", info.description_en), ("来源 source: ", info.source)):
+        texts = ([("", info.description_zh)] if _LANG != "en" else []) + \
+            ([("", info.description_en)] if _LANG != "zh" else []) + [(_say("来源：", "source: "), info.source)]
+        for prefix, text in texts:
             console.print(f"  {prefix}{text}", markup=False, highlight=False, soft_wrap=True)
 
 
@@ -193,11 +239,13 @@ def sample(
     out: Annotated[Path, typer.Option(help="Output folder (required; must be empty or new unless --force).")] = ...,
     fast: Annotated[bool, typer.Option(help="GeoParquet/Parquet only, no Excel/raster (for 1M benchmarks).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Write into a non-empty folder, replacing files.")] = False,
+    lang: LangOption = None,
 ) -> None:
     """Generate a fictitious sample county (示例县) into --out."""
     from gisefficiency.sample import generate_county, write_sample
 
     with _user_errors():
+        _terminal(lang)
         # Never overwrite a folder by surprise (the bundled sample county among others).
         if out.exists() and not out.is_dir():
             raise ConfigError(f"--out {out}: is a file -> give a folder")
@@ -221,10 +269,13 @@ def init(
     year: Annotated[int | None, typer.Option(help="Reference year (default: the preset's, else the latest).")] = None,
     name: Annotated[str, typer.Option(help="The county's name for maps and reports.")] = "",
     force: Annotated[bool, typer.Option("--force", help="Replace an existing config file.")] = False,
+    lang: LangOption = None,
 ) -> None:
     """Write a commented config for your files: layer, CRS, id, headers, units; lists what it could not map."""
     from gisefficiency.io.inspect import inspect_inputs, write_config
 
+    with _user_errors():
+        _terminal(lang)
     with _user_errors(), _step("读取数据 / reading your files"):
         info = inspect_inputs(parcels, firms, land)
     with _user_errors():
@@ -234,7 +285,7 @@ def init(
                   f"{', guessed' if info.crs_guessed else ''}), years {', '.join(map(str, info.years)) or '—'}, "
                   f"{mapped} columns matched", markup=False, highlight=False)
     for note in info.notes:
-        console.print("to check:", style="yellow", end=" ")
+        console.print(_say("待核对：", "to check:"), style="yellow", end=" ")
         console.print(note, markup=False, highlight=False, soft_wrap=True)
     console.print(f"written: {path}  ->  gisefficiency validate {path}  ->  gisefficiency run {path}",
                   markup=False, highlight=False)
@@ -251,6 +302,7 @@ def scenario(
     target_tce_per_mu: Annotated[float | None, typer.Option(help="Energy intensity of the new use (tce/亩).")] = None,
     name: Annotated[str, typer.Option(help="Scenario name.")] = "scenario",
     out: Annotated[Path | None, typer.Option(help="Output folder.")] = None,
+    lang: LangOption = None,
 ) -> None:
     """Run one redevelopment scenario and print what it frees."""
     import dataclasses
@@ -260,6 +312,7 @@ def scenario(
     from gisefficiency.scenario.freed import compare
 
     with _user_errors():
+        _terminal(lang)
         cfg = load_config(config)
         # Options are checked before the run, as a [[scenarios]] table is when the config loads.
         spec = scenario_from_dict(

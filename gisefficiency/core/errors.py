@@ -24,14 +24,13 @@ TextLang = Literal["zh", "en", "both"]
 SHOWN_PROBLEMS = 20
 
 
-def _pair(zh: str, en: str, lang: TextLang, indent: str = "") -> str:
-    """``zh``, ``en`` or both (Chinese first); a missing Chinese text falls back to the English."""
-    zh = zh or en
+def _pair(zh: str, en: str, lang: TextLang, indent: str = "", labels: tuple[str, str] = ("", "")) -> str:
+    """``zh``, ``en`` or both (Chinese first), each after its label; a missing Chinese falls back to the English."""
     if lang == "zh":
-        return zh
-    if lang == "en" or zh == en:
-        return en
-    return f"{zh}\n{indent}{en}"
+        return labels[0] + (zh or en)
+    if lang == "en" or not zh or zh == en:
+        return labels[1] + en
+    return f"{labels[0]}{zh}\n{indent}{labels[1]}{en}"
 
 
 @dataclass(frozen=True)
@@ -80,11 +79,14 @@ class Problem:
         text = f"{where}{'：' if zh else ': '}{message}" if where else message
         return f"{text}{' → ' if zh else ' -> '}{fix}" if fix else text
 
-    def text(self, lang: TextLang = "both", *, indent: str = "") -> str:
-        """The problem in ``lang``; with ``"both"`` the English follows on a new line after ``indent``."""
+    def text(self, lang: TextLang = "both", *, indent: str = "", labels: tuple[str, str] = ("", "")) -> str:
+        """The problem in ``lang``; with ``"both"`` the English follows on a new line after ``indent``.
+
+        ``labels`` go before the Chinese and the English line (e.g. ``("警告 ", "warning ")``).
+        """
         if lang == "both" and not (self.message_zh or self.fix_zh):
-            return self._one("en")
-        return _pair(self._one("zh"), self._one("en"), lang, indent)
+            return labels[1] + self._one("en")
+        return _pair(self._one("zh"), self._one("en"), lang, indent, labels)
 
     def __str__(self) -> str:
         return self._one("en")
@@ -105,9 +107,12 @@ class GisEfficiencyError(Exception):
         super().__init__(message)
         self.zh = zh
 
-    def text(self, lang: TextLang = "both") -> str:
-        """The message in ``lang``; ``"both"`` gives the Chinese first and the English on the next line."""
-        return _pair(self.zh, str(self), lang)
+    def text(self, lang: TextLang = "both", *, labels: tuple[str, str] = ("", "")) -> str:
+        """The message in ``lang``; ``"both"`` gives the Chinese first and the English on the next line.
+
+        ``labels`` go before the Chinese and the English line (e.g. ``("错误：", "error: ")``).
+        """
+        return _pair(self.zh, str(self), lang, labels=labels)
 
 
 class ConfigError(GisEfficiencyError):
@@ -141,18 +146,18 @@ class InputError(GisEfficiencyError):
                        "both": f"\n  ……另有 {more} 条 / ... and {more} more"}[lang]
         return detail
 
-    def text(self, lang: TextLang = "both") -> str:
+    def text(self, lang: TextLang = "both", *, labels: tuple[str, str] = ("", "")) -> str:
         """Summary and problems in ``lang``; with ``"both"`` each line's English follows its Chinese."""
-        return _pair(self.summary_zh, self.summary, lang) + self._detail(lang)
+        return _pair(self.summary_zh, self.summary, lang, labels=labels) + self._detail(lang)
 
 
 class CRSError(InputError):
     """A layer has no CRS, an unusable one, or two layers disagree."""
 
 
-def record_text(record: logging.LogRecord, lang: TextLang = "both") -> str:
+def record_text(record: logging.LogRecord, lang: TextLang = "both", *, labels: tuple[str, str] = ("", "")) -> str:
     """A log record's message in ``lang``: its Chinese is the record's ``zh`` (``extra={"zh": ...}``)."""
-    return _pair(getattr(record, "zh", "") or "", record.getMessage(), lang)
+    return _pair(getattr(record, "zh", "") or "", record.getMessage(), lang, labels=labels)
 
 
 def format_ids(ids, limit: int = 5) -> str:
