@@ -112,7 +112,8 @@ def parse_years(text: str) -> tuple[int, ...]:
     for part in text.replace("，", ",").split(","):
         m = re.fullmatch(r"\s*(\d{4})\s*(?:[-–~]\s*(\d{4})\s*)?", part)
         if not m or (m.group(2) and int(m.group(2)) < int(m.group(1))):
-            raise ConfigError(f"--years {text!r}: give a range such as 2021-2023 or a list such as 2021,2023")
+            raise ConfigError(f"--years {text!r}: give a range such as 2021-2023 or a list such as 2021,2023",
+                              zh=f"--years {text!r}：请给出年份范围（如 2021-2023）或年份列表（如 2021,2023）")
         years.update(range(int(m.group(1)), int(m.group(2) or m.group(1)) + 1))
     return tuple(sorted(years))
 
@@ -134,11 +135,14 @@ def _run_and_write(config_path: Path, out: Path | None, lang: str | None, anonym
     if config.ledger.enabled and previous is not None and not previous.is_file():
         # Said before the run, not after it: the ledger is read when the outputs are written.
         raise GisEfficiencyError(f"{previous}: ledger file not found -> check [ledger] previous (a path relative "
-                                 "to the config) or --ledger, or leave it out for the first year")
+                                 "to the config) or --ledger, or leave it out for the first year",
+                                 zh=(f"{previous}：找不到台账文件 → 请检查 [ledger] previous（相对于配置文件的路径）或 --ledger，"
+                                     "第一年可不填"))
     # The terminal speaks the language of the pages: --lang, else the config's [map] lang.
     words = lang or config.map.lang
     if words not in ("zh", "en"):
-        raise ConfigError(f"--lang {words!r}: must be zh or en")
+        raise ConfigError(f"--lang {words!r}: must be zh or en",
+                          zh=f"--lang {words!r}：只能是 zh 或 en")
     if years is not None:
         result = pipeline.run_years(config, parse_years(years), step=_step)
     else:
@@ -248,10 +252,12 @@ def sample(
         _terminal(lang)
         # Never overwrite a folder by surprise (the bundled sample county among others).
         if out.exists() and not out.is_dir():
-            raise ConfigError(f"--out {out}: is a file -> give a folder")
+            raise ConfigError(f"--out {out}: is a file -> give a folder",
+                              zh=f"--out {out}：这是一个文件 → 请给出文件夹")
         if out.is_dir() and any(out.iterdir()) and not force:
             raise ConfigError(f"--out {out}: folder is not empty -> choose a new or empty folder, or add --force "
-                              "to replace the sample files in it")
+                              "to replace the sample files in it",
+                              zh=f"--out {out}：文件夹不为空 → 请换一个新的或空的文件夹，或加 --force 以替换其中的示例文件")
     with _user_errors(), _step(f"生成示例县 / generating {parcels:,} parcels"):
         county = generate_county(parcels, seed=seed, with_raster=not fast)
         written = write_sample(county, out, formats=("parquet",) if fast else None)
@@ -360,14 +366,16 @@ def _block_ids(text: str) -> list[int]:
         raise ConfigError(
             f"--blocks {text!r}: {', '.join(map(repr, bad))} is not a block id -> block ids are whole numbers "
             "separated by commas, e.g. --blocks 24,8,15 (column block_id of layer blocks in results.gpkg, or "
-            "the report's block table)"
+            "the report's block table)",
+            zh=(f"--blocks {text!r}：{'、'.join(map(repr, bad))} 不是区块编号 → 区块编号是用逗号分隔的整数，例如 "
+                "--blocks 24,8,15（results.gpkg 中 blocks 图层的 block_id 列，或报告中的区块表）")
         )
     return [int(p) for p in parts]
 
 
 def _check_selection(spec, result) -> None:
     """Ids of the options that this run does not have: one line naming the option and the ids it knows."""
-    from gisefficiency.core.errors import InputError, format_ids
+    from gisefficiency.core.errors import InputError, format_ids, format_ids_zh
 
     for option, wanted, known, what in (
         ("--blocks", spec.blocks, result.blocks.index, "block"),
@@ -377,12 +385,17 @@ def _check_selection(spec, result) -> None:
         missing = [w for w in wanted if w not in known]  # an Index: a hashed lookup per id
         if not missing:
             continue
+        what_zh = {"block": "区块", "parcel": "地块", "firm": "企业"}[what]
         if what == "block":
             have = f"this run has {len(known)} block(s)" + (f", ids {min(known)}-{max(known)}" if len(known) else "")
+            have_zh = f"本次运行有 {len(known)} 个区块" + (f"，编号 {min(known)}-{max(known)}" if len(known) else "")
         else:
             have = f"this run has {len(known):,} {what}s, e.g. {format_ids(list(known[:3]), limit=3)}"
+            have_zh = f"本次运行有 {len(known):,} 个{what_zh}，例如 {format_ids_zh(list(known[:3]), limit=3)}"
         raise InputError(f"{option}: no {what} {format_ids(missing)} ({have}) -> use ids from results.gpkg "
-                         f"(layer {what}s) or the report")
+                         f"(layer {what}s) or the report",
+                         zh=(f"{option}：没有{what_zh} {format_ids_zh(missing)}（{have_zh}）→ 请使用 results.gpkg "
+                             f"（{what}s 图层）或报告中的编号"))
 
 
 def _fmt(v: object) -> str:

@@ -314,7 +314,8 @@ class _Reader:
         try:
             return parse_condition(d, path)
         except PolicyFormatError as e:
-            raise ConfigError(f"{self.where}: {e}") from None
+            raise ConfigError(f"{self.where}: {e}",
+                              zh=f"{self.where}：{e.text_zh}") from None
 
     def items(self, d: Any, path: str) -> Iterator[tuple[int, dict[str, Any], str]]:
         if d is None:
@@ -677,18 +678,23 @@ def load_preset(name_or_path: str | Path) -> Policy:
     if path.suffix == ".toml" or path.is_file():
         if not path.is_file():
             raise ConfigError(f"preset file {path} not found -> check the path, or use a shipped preset: "
-                              f"{', '.join(_preset_names())}")
+                              f"{', '.join(_preset_names())}",
+                              zh=(f"找不到预设文件 {path} → 请检查路径，或使用内置预设："
+                                  f"{'、'.join(_preset_names())}"))
         raw, where, stem = path.read_bytes(), str(path), path.stem
     else:
         res = _preset_dir() / f"{text_name}.toml"
         if not res.is_file():
             raise ConfigError(f"unknown preset {text_name!r} -> use one of {', '.join(_preset_names())} "
-                              "or the path of a .toml preset file")
+                              "or the path of a .toml preset file",
+                              zh=(f"未知的预设 {text_name!r} → 请使用 {'、'.join(_preset_names())} 之一，"
+                                  "或给出 .toml 预设文件的路径"))
         raw, where, stem = res.read_bytes(), f"presets/{text_name}.toml", text_name
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise ConfigError(f"{where}: not valid UTF-8 TOML ({e}) -> fix the syntax at that line") from None
+        raise ConfigError(f"{where}: not valid UTF-8 TOML ({e}) -> fix the syntax at that line",
+                          zh=f"{where}：不是有效的 UTF-8 TOML（{e}）→ 请修正该行的语法") from None
     return parse_preset(data, where=where, name=stem)
 
 

@@ -90,9 +90,10 @@ DATE_TEMPLATE = re.compile(r"^(?:(\d{4})|\{year(?:([+-])(\d+))?\})-(\d{2})-(\d{2
 class PolicyFormatError(ValueError):
     """A condition table is malformed; ``path`` is its key path inside the preset."""
 
-    def __init__(self, path: str, message: str) -> None:
+    def __init__(self, path: str, message: str, *, zh: str = "") -> None:
         super().__init__(f"[{path}] {message}")
         self.path, self.message = path, message
+        self.text_zh = f"[{path}] {zh or message}"
 
 
 # ----------------------------------------------------------------------------------------------

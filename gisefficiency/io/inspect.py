@@ -159,10 +159,12 @@ def inspect_inputs(parcels: str | Path, firms: str | Path, land: str | Path | No
 
 def _inspect_parcels(path: Path, info: Inspection) -> pd.DataFrame | None:
     if not path.exists():
-        raise InputError(f"{path}: parcel file not found -> check the path")
+        raise InputError(f"{path}: parcel file not found -> check the path",
+                         zh=f"{path}：找不到地块文件 → 请检查路径")
     suffix = path.suffix.lower()
     if suffix not in PARCEL_FORMATS:
-        raise InputError(f"{path}: unknown parcel format {suffix!r} -> use one of {', '.join(sorted(PARCEL_FORMATS))}")
+        raise InputError(f"{path}: unknown parcel format {suffix!r} -> use one of {', '.join(sorted(PARCEL_FORMATS))}",
+                         zh=f"{path}：无法识别的地块文件格式 {suffix!r} → 请使用 {', '.join(sorted(PARCEL_FORMATS))} 之一")
     if PARCEL_FORMATS[suffix] != "GeoParquet":
         info.layer = _choose_layer(path, None, "pyogrio")
     if suffix == ".shp":
@@ -440,7 +442,8 @@ def write_config(info: Inspection, out: str | Path, *, preset: str = "zhejiang-2
 
     out = Path(out)
     if out.exists() and not force:
-        raise ConfigError(f"{out}: already exists -> choose another --out, or add --force to replace it")
+        raise ConfigError(f"{out}: already exists -> choose another --out, or add --force to replace it",
+                          zh=f"{out}：文件已存在 → 请换一个 --out，或加 --force 覆盖")
     text = config_text(info, config_dir=out.parent, preset=preset, year=year, name=name)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
