@@ -82,8 +82,8 @@ class Pricing:
     source: str = ""
 
 
-def _fail(where: str, path: str, message: str) -> NoReturn:
-    raise ConfigError(f"{where}: [{path}] {message}")
+def _fail(where: str, path: str, message: str, *, zh: str = "") -> NoReturn:
+    raise ConfigError(f"{where}: [{path}] {message}", zh=f"{where}：[{path}] {zh or message}")
 
 
 def parse_pricing(d: Any, *, where: str, categories: Mapping[str, Any]) -> Pricing:
@@ -105,61 +105,80 @@ def parse_pricing(d: Any, *, where: str, categories: Mapping[str, Any]) -> Prici
         is not a number, both or neither of ``rates`` and ``shares``, ``shares`` without ``base``.
     """
     if not isinstance(d, dict):
-        _fail(where, "pricing", f"expected a table, got {d!r}")
+        _fail(where, "pricing", f"expected a table, got {d!r}",
+              zh=f"应为表，实际为 {d!r}")
     unknown = sorted(set(d) - {"source", "items"})
     if unknown:
-        _fail(where, "pricing", f"unknown key(s) {', '.join(map(repr, unknown))}; known: items, source")
+        _fail(where, "pricing", f"unknown key(s) {', '.join(map(repr, unknown))}; known: items, source",
+              zh=f"未知的键 {', '.join(map(repr, unknown))}；可用的键：items、source")
     default_source = d.get("source", "")
     if not isinstance(default_source, str):
-        _fail(where, "pricing", f"'source' must be text, got {default_source!r}")
+        _fail(where, "pricing", f"'source' must be text, got {default_source!r}",
+              zh=f"'source' 必须是文本，实际为 {default_source!r}")
     raw_items = d.get("items", [])
     if not isinstance(raw_items, list) or not raw_items:
-        _fail(where, "pricing", "needs at least one [[pricing.items]] table")
+        _fail(where, "pricing", "needs at least one [[pricing.items]] table",
+              zh="至少需要一个 [[pricing.items]] 表")
     items: list[PriceItem] = []
     known = {"id", "resource", "by", "rates", "shares", "base", "zh", "en", "source"}
     for i, item in enumerate(raw_items):
         path = f"pricing.items[{i}]"
         if not isinstance(item, dict):
-            _fail(where, path, f"expected a table, got {item!r}")
+            _fail(where, path, f"expected a table, got {item!r}",
+                  zh=f"应为表，实际为 {item!r}")
         bad = sorted(set(item) - known)
         if bad:
-            _fail(where, path, f"unknown key(s) {', '.join(map(repr, bad))}; known: {', '.join(sorted(known))}")
+            _fail(where, path, f"unknown key(s) {', '.join(map(repr, bad))}; known: {', '.join(sorted(known))}",
+                  zh=f"未知的键 {', '.join(map(repr, bad))}；可用的键：{', '.join(sorted(known))}")
         resource = item.get("resource")
         if resource not in RESOURCES:
             _fail(where, path, f"'resource' = {resource!r}: use one of {', '.join(RESOURCES)} (water and gas "
-                               "have no column in the firm table)")
+                               "have no column in the firm table)",
+                  zh=(f"'resource' = {resource!r}：请使用 {', '.join(RESOURCES)} 之一（水和燃气"
+                      "在企业表中没有对应列）"))
         by = item.get("by", "grade")
         if by not in BY:
-            _fail(where, path, f"'by' = {by!r}: use 'grade' or 'category'")
+            _fail(where, path, f"'by' = {by!r}: use 'grade' or 'category'",
+                  zh=f"'by' = {by!r}：请使用 'grade' 或 'category'")
         allowed = GRADE_KEYS if by == "grade" else tuple(categories)
         if ("rates" in item) == ("shares" in item):
-            _fail(where, path, "give either 'rates' (元 per unit) or 'shares' with 'base' (share of a base price)")
+            _fail(where, path, "give either 'rates' (元 per unit) or 'shares' with 'base' (share of a base price)",
+                  zh="请给出 'rates'（每单位的元数），或 'shares' 加 'base'（基准价格的比例）")
         table = item.get("rates", item.get("shares"))
         if not isinstance(table, dict) or not table:
-            _fail(where, path, f"'rates'/'shares' must be a table like {{ D = 0.3 }}, got {table!r}")
+            _fail(where, path, f"'rates'/'shares' must be a table like {{ D = 0.3 }}, got {table!r}",
+                  zh=f"'rates'/'shares' 必须是形如 {{ D = 0.3 }} 的表，实际为 {table!r}")
         for key, value in table.items():
             if key not in allowed:
-                _fail(where, path, f"{by} {key!r} is not one of {', '.join(allowed) or 'none (no [[categories]])'}")
+                _fail(where, path, f"{by} {key!r} is not one of {', '.join(allowed) or 'none (no [[categories]])'}",
+                      zh=f"{by} {key!r} 不在 {', '.join(allowed) or '（无，没有 [[categories]]）'} 之中")
             if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
-                _fail(where, path, f"rate for {key!r} must be a number, got {value!r}")
+                _fail(where, path, f"rate for {key!r} must be a number, got {value!r}",
+                      zh=f"{key!r} 的价格必须是数字，实际为 {value!r}")
         if "shares" in item:
             base = item.get("base")
             if isinstance(base, bool) or not isinstance(base, int | float) or base <= 0:
                 _fail(where, path, f"'shares' need 'base', the full price in {RESOURCES[resource].unit_en} "
-                                   f"(a positive number), got {base!r}")
+                                   f"(a positive number), got {base!r}",
+                      zh=(f"'shares' 需要 'base'，即以 {RESOURCES[resource].unit_en} 计的全价"
+                          f"（正数），实际为 {base!r}"))
             rates = {k: float(v) * float(base) for k, v in table.items()}
         else:
             if "base" in item:
-                _fail(where, path, "'base' goes with 'shares', not with 'rates'")
+                _fail(where, path, "'base' goes with 'shares', not with 'rates'",
+                      zh="'base' 与 'shares' 同用，不与 'rates' 同用")
             rates = {k: float(v) for k, v in table.items()}
         item_id = item.get("id", f"{resource}_{by}")
         if not isinstance(item_id, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", item_id) or \
                 item_id in {x.id for x in items}:
             _fail(where, path, f"'id' {item_id!r} must be a new lower_snake_case name (two items on one "
-                               "resource need their own ids)")
+                               "resource need their own ids)",
+                  zh=(f"'id' {item_id!r} 必须是新的 lower_snake_case 名称（同一资源的两项"
+                      "需要各自的编号）"))
         source = item.get("source", default_source)
         if not isinstance(source, str) or not source.strip():
-            _fail(where, path, "name the document the rates come from: 'source' here or in [pricing]")
+            _fail(where, path, "name the document the rates come from: 'source' here or in [pricing]",
+                  zh="请注明价格出自哪份文件：在此处或 [pricing] 中给出 'source'")
         res = RESOURCES[resource]
         items.append(PriceItem(item_id, resource, by, tuple(rates.items()), str(item.get("zh", res.zh)),
                                str(item.get("en", res.en)), source))
