@@ -277,9 +277,10 @@ def _check_parcels(parcels: gpd.GeoDataFrame, flag: str) -> None:
         )
     problems = [
         Problem(f"column {col!r} is missing", fix=fix, column=col,
-                message_zh=f"缺少列 {col!r}")
-        for col, fix in ((flag, "run evaluate.flag_parcels or pass flag=<your boolean column>"),
-                         ("land_mu", "run land.prepare_parcels first"))
+                message_zh=f"缺少列 {col!r}", fix_zh=fix_zh)
+        for col, fix, fix_zh in ((flag, "run evaluate.flag_parcels or pass flag=<your boolean column>",
+                                  "请运行 evaluate.flag_parcels，或传入 flag=<您的布尔列>"),
+                                 ("land_mu", "run land.prepare_parcels first", "请先运行 land.prepare_parcels"))
         if col not in parcels.columns
     ]
     if flag in parcels.columns:
