@@ -51,13 +51,17 @@ _WARNINGS = _TerminalWarnings(logging.WARNING)
 
 
 @app.callback()
-def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+def _main(ctx: typer.Context,
+          debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
     global _DEBUG, _LANG
     _DEBUG = debug
     _LANG = "both"
+    # The package's warnings print in the terminal's language while a command runs, and only then
+    # (the library itself leaves logging to its caller).
     package = logging.getLogger("gisefficiency")
     if _WARNINGS not in package.handlers:
         package.addHandler(_WARNINGS)
+        ctx.call_on_close(lambda: package.removeHandler(_WARNINGS))
 
 
 def _terminal(lang: str | None) -> None:
@@ -164,7 +168,9 @@ def run(
     config: Annotated[Path, typer.Argument(help="Run configuration (TOML).")],
     # Help texts are rich markup: a literal "[output]" would vanish, hence the escaped bracket.
     out: Annotated[Path | None, typer.Option(help=r"Output folder (default: dir under \[output] in the config).")] = None,
-    lang: Annotated[str | None, typer.Option(help=r"zh or en for maps, reports and this summary (default: \[map] lang).")] = None,
+    lang: Annotated[str | None, typer.Option(
+        help=r"zh or en for maps, reports, the summary and messages (default: \[map] lang for the pages; "
+             "messages in Chinese with English beside).")] = None,
     anonymise: Annotated[bool, typer.Option(help="Replace firm names by codes in maps and reports.")] = False,
     no_map: Annotated[bool, typer.Option("--no-map", help="Skip the HTML map and report.")] = False,
     no_pdf: Annotated[bool, typer.Option("--no-pdf", help="Skip report.pdf (printed with headless Chromium).")] = False,
@@ -185,7 +191,8 @@ def run(
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = DEMO_OUT,
-    lang: Annotated[str | None, typer.Option(help="zh or en for the pages and this summary.")] = None,
+    lang: Annotated[str | None, typer.Option(
+        help="zh or en for the pages, the summary and messages (default: messages in Chinese with English beside).")] = None,
     no_pdf: Annotated[bool, typer.Option("--no-pdf", help="Skip report.pdf (printed with headless Chromium).")] = False,
 ) -> None:
     """Run the pipeline on the bundled sample county (示例县); writes ./gisefficiency-demo/ unless --out."""
