@@ -294,13 +294,17 @@ def init(
     with _user_errors():
         path = write_config(info, out, preset=preset, year=year, name=name, force=force)
     mapped = len(info.parcel_columns) + len(info.firms.columns) + (len(info.land.columns) if info.land else 0)
-    console.print(f"{info.n_parcels:,} parcels (id {info.id_column!r}, {info.crs or 'no CRS'}"
-                  f"{', guessed' if info.crs_guessed else ''}), years {', '.join(map(str, info.years)) or '—'}, "
-                  f"{mapped} columns matched", markup=False, highlight=False)
-    for note in info.notes:
+    years = ", ".join(map(str, info.years)) or "—"
+    console.print(_say(f"{info.n_parcels:,} 个地块（编号列 {info.id_column!r}，{info.crs or '无坐标系'}"
+                       f"{'，推断' if info.crs_guessed else ''}），年份 {years}，匹配 {mapped} 列",
+                       f"{info.n_parcels:,} parcels (id {info.id_column!r}, {info.crs or 'no CRS'}"
+                       f"{', guessed' if info.crs_guessed else ''}), years {years}, {mapped} columns matched"),
+                  markup=False, highlight=False)
+    for note, note_zh in zip(info.notes, info.notes_zh, strict=True):
+        text = note_zh if _LANG == "zh" else note if _LANG == "en" else f"{note_zh}\n  {note}"
         console.print(_say("待核对：", "to check:"), style="yellow", end=" ")
-        console.print(note, markup=False, highlight=False, soft_wrap=True)
-    console.print(f"written: {path}  ->  gisefficiency validate {path}  ->  gisefficiency run {path}",
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+    console.print(f"{_say('已写出', 'written')}: {path}  ->  gisefficiency validate {path}  ->  gisefficiency run {path}",
                   markup=False, highlight=False)
 
 
