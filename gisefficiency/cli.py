@@ -352,7 +352,7 @@ def scenario(
     for idx, row in frame.iterrows():
         table.add_row(str(idx), *(_fmt(v) for v in row))
     console.print(table)
-    console.print(f"written: {path}")
+    console.print(f"{_say('已写出', 'written')}: {path}")
 
 
 _SCENARIO_OPTIONS = {"name": "--name", "blocks": "--blocks", "parcels": "--parcels", "firms": "--firms",
