@@ -6,6 +6,7 @@ User mistakes print one clear line per problem and exit 2; ``--debug`` shows the
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import sys
 import time
@@ -17,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gisefficiency.core.errors import ConfigError, GisEfficiencyError
+from gisefficiency.core.errors import ConfigError, GisEfficiencyError, TextLang, record_text
 
 app = typer.Typer(
     add_completion=False,
@@ -29,11 +30,51 @@ err = Console(stderr=True)
 
 _DEBUG = False
 
+#: The language of messages, warnings and problems in the terminal: Chinese first with the English
+#: beside it unless a command's --lang asks for one.
+_LANG: TextLang = "both"
+
+#: The --lang option of every command (run and demo: the pages' language too).
+LangOption = Annotated[str | None, typer.Option(
+    "--lang", help="zh or en: messages in one language (default: Chinese with English beside).")]
+
+
+class _TerminalWarnings(logging.Handler):
+    """The package's logged warnings, in the terminal's language (their Chinese rides on the record)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record_text(record, _LANG, labels=("警告：", "warning: "))
+        err.print(text, style="yellow", markup=False, highlight=False, soft_wrap=True)
+
+
+_WARNINGS = _TerminalWarnings(logging.WARNING)
+
 
 @app.callback()
-def _main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
-    global _DEBUG
+def _main(ctx: typer.Context,
+          debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+    global _DEBUG, _LANG
     _DEBUG = debug
+    _LANG = "both"
+    # The package's warnings print in the terminal's language while a command runs, and only then
+    # (the library itself leaves logging to its caller).
+    package = logging.getLogger("gisefficiency")
+    if _WARNINGS not in package.handlers:
+        package.addHandler(_WARNINGS)
+        ctx.call_on_close(lambda: package.removeHandler(_WARNINGS))
+
+
+def _terminal(lang: str | None) -> None:
+    """Set the terminal's language from a command's --lang (none: both, Chinese first)."""
+    global _LANG
+    if lang is not None and lang not in ("zh", "en"):
+        raise ConfigError(f"--lang {lang!r}: must be zh or en", zh=f"--lang {lang!r}：只能是 zh 或 en")
+    _LANG = lang or "both"
+
+
+def _say(zh: str, en: str) -> str:
+    """A short label in the terminal's language; both as ``zh / en``."""
+    return zh if _LANG == "zh" else en if _LANG == "en" else f"{zh} / {en}"
 
 
 @contextlib.contextmanager
@@ -52,8 +93,8 @@ def _user_errors() -> Iterator[None]:
         if _DEBUG:
             raise
         # Data text (paths, ids, "[parcels]") must print as it is, never as rich markup.
-        err.print("错误 / error:", style="bold red", end=" ")
-        err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        err.print(exc.text(_LANG, labels=("错误：", "error: ")), style="red", markup=False, highlight=False,
+                  soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -75,7 +116,8 @@ def parse_years(text: str) -> tuple[int, ...]:
     for part in text.replace("，", ",").split(","):
         m = re.fullmatch(r"\s*(\d{4})\s*(?:[-–~]\s*(\d{4})\s*)?", part)
         if not m or (m.group(2) and int(m.group(2)) < int(m.group(1))):
-            raise ConfigError(f"--years {text!r}: give a range such as 2021-2023 or a list such as 2021,2023")
+            raise ConfigError(f"--years {text!r}: give a range such as 2021-2023 or a list such as 2021,2023",
+                              zh=f"--years {text!r}：请给出年份范围（如 2021-2023）或年份列表（如 2021,2023）")
         years.update(range(int(m.group(1)), int(m.group(2) or m.group(1)) + 1))
     return tuple(sorted(years))
 
@@ -97,11 +139,14 @@ def _run_and_write(config_path: Path, out: Path | None, lang: str | None, anonym
     if config.ledger.enabled and previous is not None and not previous.is_file():
         # Said before the run, not after it: the ledger is read when the outputs are written.
         raise GisEfficiencyError(f"{previous}: ledger file not found -> check [ledger] previous (a path relative "
-                                 "to the config) or --ledger, or leave it out for the first year")
+                                 "to the config) or --ledger, or leave it out for the first year",
+                                 zh=(f"{previous}：找不到台账文件 → 请检查 [ledger] previous（相对于配置文件的路径）或 --ledger，"
+                                     "第一年可不填"))
     # The terminal speaks the language of the pages: --lang, else the config's [map] lang.
     words = lang or config.map.lang
     if words not in ("zh", "en"):
-        raise ConfigError(f"--lang {words!r}: must be zh or en")
+        raise ConfigError(f"--lang {words!r}: must be zh or en",
+                          zh=f"--lang {words!r}：只能是 zh 或 en")
     if years is not None:
         result = pipeline.run_years(config, parse_years(years), step=_step)
     else:
@@ -123,7 +168,9 @@ def run(
     config: Annotated[Path, typer.Argument(help="Run configuration (TOML).")],
     # Help texts are rich markup: a literal "[output]" would vanish, hence the escaped bracket.
     out: Annotated[Path | None, typer.Option(help=r"Output folder (default: dir under \[output] in the config).")] = None,
-    lang: Annotated[str | None, typer.Option(help=r"zh or en for maps, reports and this summary (default: \[map] lang).")] = None,
+    lang: Annotated[str | None, typer.Option(
+        help=r"zh or en for maps, reports, the summary and messages (default: \[map] lang for the pages; "
+             "messages in Chinese with English beside).")] = None,
     anonymise: Annotated[bool, typer.Option(help="Replace firm names by codes in maps and reports.")] = False,
     no_map: Annotated[bool, typer.Option("--no-map", help="Skip the HTML map and report.")] = False,
     no_pdf: Annotated[bool, typer.Option("--no-pdf", help="Skip report.pdf (printed with headless Chromium).")] = False,
@@ -136,6 +183,7 @@ def run(
 ) -> None:
     """Run the whole pipeline on your data."""
     with _user_errors():
+        _terminal(lang)
         _run_and_write(config, out, lang, anonymise, not no_map, False if no_pdf else None, year=year,
                        ledger=ledger, years=years)
 
@@ -143,18 +191,21 @@ def run(
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = DEMO_OUT,
-    lang: Annotated[str | None, typer.Option(help="zh or en for the pages and this summary.")] = None,
+    lang: Annotated[str | None, typer.Option(
+        help="zh or en for the pages, the summary and messages (default: messages in Chinese with English beside).")] = None,
     no_pdf: Annotated[bool, typer.Option("--no-pdf", help="Skip report.pdf (printed with headless Chromium).")] = False,
 ) -> None:
     """Run the pipeline on the bundled sample county (示例县); writes ./gisefficiency-demo/ unless --out."""
     from gisefficiency.sample import demo_config_path
 
     with _user_errors():
+        _terminal(lang)
         _run_and_write(demo_config_path(), out, lang, False, True, False if no_pdf else None)
 
 
 @app.command()
-def validate(config: Annotated[Path, typer.Argument(help="Run configuration (TOML).")]) -> None:
+def validate(config: Annotated[Path, typer.Argument(help="Run configuration (TOML).")],
+             lang: LangOption = None) -> None:
     """Check the config and the inputs as run uses them: every problem at once; exit 0 when run will go through.
 
     Exit 2: the config itself is wrong (one line naming [section] key); exit 1: the data has errors.
@@ -163,26 +214,32 @@ def validate(config: Annotated[Path, typer.Argument(help="Run configuration (TOM
     from gisefficiency.pipeline import validate_inputs
 
     with _user_errors():
+        _terminal(lang)
         problems = validate_inputs(load_config(config))
     errors = [p for p in problems if p.severity == "error"]
     for p in problems:
-        colour = "red" if p.severity == "error" else "yellow"
-        console.print(p.severity, style=colour, end=" ")
-        console.print(str(p), markup=False, highlight=False, soft_wrap=True)
-    console.print(f"{len(errors)} error(s), {len(problems) - len(errors)} warning(s)")
+        labels = ("错误 ", "error ") if p.severity == "error" else ("警告 ", "warning ")
+        console.print(p.text(_LANG, indent="  ", labels=labels), style="red" if p.severity == "error" else "yellow",
+                      markup=False, highlight=False, soft_wrap=True)
+    n_warnings = len(problems) - len(errors)
+    console.print(_say(f"{len(errors)} 个错误，{n_warnings} 个警告", f"{len(errors)} error(s), {n_warnings} warning(s)"))
     raise typer.Exit(1 if errors else 0)
 
 
 @app.command()
-def presets() -> None:
+def presets(lang: LangOption = None) -> None:
     """List the shipped policy presets."""
     from gisefficiency.evaluate.policy import list_presets
 
+    with _user_errors():
+        _terminal(lang)
     # One block per preset, each text on its own line and never cut: the terminal wraps long lines itself
     # (a four-column table cut CJK descriptions with "…", which has no spaces to wrap at).
     for info in list_presets():
         console.print(info.name, style="bold", markup=False, highlight=False)
-        for prefix, text in (("", info.description_zh), ("", info.description_en), ("来源 source: ", info.source)):
+        texts = ([("", info.description_zh)] if _LANG != "en" else []) + \
+            ([("", info.description_en)] if _LANG != "zh" else []) + [(_say("来源：", "source: "), info.source)]
+        for prefix, text in texts:
             console.print(f"  {prefix}{text}", markup=False, highlight=False, soft_wrap=True)
 
 
@@ -193,17 +250,21 @@ def sample(
     out: Annotated[Path, typer.Option(help="Output folder (required; must be empty or new unless --force).")] = ...,
     fast: Annotated[bool, typer.Option(help="GeoParquet/Parquet only, no Excel/raster (for 1M benchmarks).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Write into a non-empty folder, replacing files.")] = False,
+    lang: LangOption = None,
 ) -> None:
     """Generate a fictitious sample county (示例县) into --out."""
     from gisefficiency.sample import generate_county, write_sample
 
     with _user_errors():
+        _terminal(lang)
         # Never overwrite a folder by surprise (the bundled sample county among others).
         if out.exists() and not out.is_dir():
-            raise ConfigError(f"--out {out}: is a file -> give a folder")
+            raise ConfigError(f"--out {out}: is a file -> give a folder",
+                              zh=f"--out {out}：这是一个文件 → 请给出文件夹")
         if out.is_dir() and any(out.iterdir()) and not force:
             raise ConfigError(f"--out {out}: folder is not empty -> choose a new or empty folder, or add --force "
-                              "to replace the sample files in it")
+                              "to replace the sample files in it",
+                              zh=f"--out {out}：文件夹不为空 → 请换一个新的或空的文件夹，或加 --force 以替换其中的示例文件")
     with _user_errors(), _step(f"生成示例县 / generating {parcels:,} parcels"):
         county = generate_county(parcels, seed=seed, with_raster=not fast)
         written = write_sample(county, out, formats=("parquet",) if fast else None)
@@ -221,22 +282,29 @@ def init(
     year: Annotated[int | None, typer.Option(help="Reference year (default: the preset's, else the latest).")] = None,
     name: Annotated[str, typer.Option(help="The county's name for maps and reports.")] = "",
     force: Annotated[bool, typer.Option("--force", help="Replace an existing config file.")] = False,
+    lang: LangOption = None,
 ) -> None:
     """Write a commented config for your files: layer, CRS, id, headers, units; lists what it could not map."""
     from gisefficiency.io.inspect import inspect_inputs, write_config
 
+    with _user_errors():
+        _terminal(lang)
     with _user_errors(), _step("读取数据 / reading your files"):
         info = inspect_inputs(parcels, firms, land)
     with _user_errors():
         path = write_config(info, out, preset=preset, year=year, name=name, force=force)
     mapped = len(info.parcel_columns) + len(info.firms.columns) + (len(info.land.columns) if info.land else 0)
-    console.print(f"{info.n_parcels:,} parcels (id {info.id_column!r}, {info.crs or 'no CRS'}"
-                  f"{', guessed' if info.crs_guessed else ''}), years {', '.join(map(str, info.years)) or '—'}, "
-                  f"{mapped} columns matched", markup=False, highlight=False)
-    for note in info.notes:
-        console.print("to check:", style="yellow", end=" ")
-        console.print(note, markup=False, highlight=False, soft_wrap=True)
-    console.print(f"written: {path}  ->  gisefficiency validate {path}  ->  gisefficiency run {path}",
+    years = ", ".join(map(str, info.years)) or "—"
+    console.print(_say(f"{info.n_parcels:,} 个地块（编号列 {info.id_column!r}，{info.crs or '无坐标系'}"
+                       f"{'，推断' if info.crs_guessed else ''}），年份 {years}，匹配 {mapped} 列",
+                       f"{info.n_parcels:,} parcels (id {info.id_column!r}, {info.crs or 'no CRS'}"
+                       f"{', guessed' if info.crs_guessed else ''}), years {years}, {mapped} columns matched"),
+                  markup=False, highlight=False)
+    for note, note_zh in zip(info.notes, info.notes_zh, strict=True):
+        text = note_zh if _LANG == "zh" else note if _LANG == "en" else f"{note_zh}\n  {note}"
+        console.print(_say("待核对：", "to check:"), style="yellow", end=" ")
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+    console.print(f"{_say('已写出', 'written')}: {path}  ->  gisefficiency validate {path}  ->  gisefficiency run {path}",
                   markup=False, highlight=False)
 
 
@@ -251,6 +319,7 @@ def scenario(
     target_tce_per_mu: Annotated[float | None, typer.Option(help="Energy intensity of the new use (tce/亩).")] = None,
     name: Annotated[str, typer.Option(help="Scenario name.")] = "scenario",
     out: Annotated[Path | None, typer.Option(help="Output folder.")] = None,
+    lang: LangOption = None,
 ) -> None:
     """Run one redevelopment scenario and print what it frees."""
     import dataclasses
@@ -260,6 +329,7 @@ def scenario(
     from gisefficiency.scenario.freed import compare
 
     with _user_errors():
+        _terminal(lang)
         cfg = load_config(config)
         # Options are checked before the run, as a [[scenarios]] table is when the config loads.
         spec = scenario_from_dict(
@@ -282,7 +352,7 @@ def scenario(
     for idx, row in frame.iterrows():
         table.add_row(str(idx), *(_fmt(v) for v in row))
     console.print(table)
-    console.print(f"written: {path}")
+    console.print(f"{_say('已写出', 'written')}: {path}")
 
 
 _SCENARIO_OPTIONS = {"name": "--name", "blocks": "--blocks", "parcels": "--parcels", "firms": "--firms",
@@ -307,14 +377,16 @@ def _block_ids(text: str) -> list[int]:
         raise ConfigError(
             f"--blocks {text!r}: {', '.join(map(repr, bad))} is not a block id -> block ids are whole numbers "
             "separated by commas, e.g. --blocks 24,8,15 (column block_id of layer blocks in results.gpkg, or "
-            "the report's block table)"
+            "the report's block table)",
+            zh=(f"--blocks {text!r}：{'、'.join(map(repr, bad))} 不是区块编号 → 区块编号是用逗号分隔的整数，例如 "
+                "--blocks 24,8,15（results.gpkg 中 blocks 图层的 block_id 列，或报告中的区块表）")
         )
     return [int(p) for p in parts]
 
 
 def _check_selection(spec, result) -> None:
     """Ids of the options that this run does not have: one line naming the option and the ids it knows."""
-    from gisefficiency.core.errors import InputError, format_ids
+    from gisefficiency.core.errors import InputError, format_ids, format_ids_zh
 
     for option, wanted, known, what in (
         ("--blocks", spec.blocks, result.blocks.index, "block"),
@@ -324,12 +396,17 @@ def _check_selection(spec, result) -> None:
         missing = [w for w in wanted if w not in known]  # an Index: a hashed lookup per id
         if not missing:
             continue
+        what_zh = {"block": "区块", "parcel": "地块", "firm": "企业"}[what]
         if what == "block":
             have = f"this run has {len(known)} block(s)" + (f", ids {min(known)}-{max(known)}" if len(known) else "")
+            have_zh = f"本次运行有 {len(known)} 个区块" + (f"，编号 {min(known)}-{max(known)}" if len(known) else "")
         else:
             have = f"this run has {len(known):,} {what}s, e.g. {format_ids(list(known[:3]), limit=3)}"
+            have_zh = f"本次运行有 {len(known):,} 个{what_zh}，例如 {format_ids_zh(list(known[:3]), limit=3)}"
         raise InputError(f"{option}: no {what} {format_ids(missing)} ({have}) -> use ids from results.gpkg "
-                         f"(layer {what}s) or the report")
+                         f"(layer {what}s) or the report",
+                         zh=(f"{option}：没有{what_zh} {format_ids_zh(missing)}（{have_zh}）→ 请使用 results.gpkg "
+                             f"（{what}s 图层）或报告中的编号"))
 
 
 def _fmt(v: object) -> str:

@@ -432,13 +432,16 @@ def load_config(path: str | Path) -> Config:
     """
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{path}: config file not found -> pass the path of a .toml file")
+        raise ConfigError(f"{path}: config file not found -> pass the path of a .toml file",
+                          zh=f"{path}：找不到配置文件 → 请给出一个 .toml 配置文件的路径")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc}) -> fix the syntax at that line") from None
+        raise ConfigError(f"{path}: not valid TOML ({exc}) -> fix the syntax at that line",
+                          zh=f"{path}：不是有效的 TOML（{exc}）→ 请修正该行的语法") from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text -> save the config as UTF-8") from None
+        raise ConfigError(f"{path}: not UTF-8 text -> save the config as UTF-8",
+                          zh=f"{path}：不是 UTF-8 文本 → 请把配置文件另存为 UTF-8 编码") from None
     return config_from_dict(data, base=path.parent, source=path)
 
 
@@ -466,20 +469,23 @@ def config_from_dict(data: dict[str, Any], *, base: Path | None = None, source: 
     if unknown:
         raise ConfigError(
             f"{where}: unknown section(s) {', '.join(f'[{u}]' for u in unknown)}; "
-            f"known: {', '.join(f'[{s}]' for s in _SECTIONS)}"
+            f"known: {', '.join(f'[{s}]' for s in _SECTIONS)}",
+            zh=f"{where}：未知的节 {', '.join(f'[{u}]' for u in unknown)}；可用的节：{', '.join(f'[{s}]' for s in _SECTIONS)}"
         )
     built: dict[str, Any] = {}
     for name, value in data.items():
         if name == "scenarios":
             if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-                raise ConfigError(f"{where}: 'scenarios' must be an array of tables ([[scenarios]])")
+                raise ConfigError(f"{where}: 'scenarios' must be an array of tables ([[scenarios]])",
+                                  zh=f"{where}：'scenarios' 必须是表数组（[[scenarios]]）")
             built[name] = tuple(
                 _build(name, item, f"{where}: [[scenarios]] #{i + 1}", base)
                 for i, item in enumerate(value)
             )
         else:
             if not isinstance(value, dict):
-                raise ConfigError(f"{where}: [{name}] must be a table of keys")
+                raise ConfigError(f"{where}: [{name}] must be a table of keys",
+                                  zh=f"{where}：[{name}] 必须是由键组成的表")
             built[name] = _build(name, value, f"{where}: [{name}]", base)
     _check_databases(built, where)
     config = Config(source=source, **built)
@@ -509,26 +515,35 @@ def _check_databases(built: dict[str, Any], where: str) -> None:
             raise ConfigError(
                 f"{where}: [{name}] path is a database URL; "
                 + ("it needs a table or a query" if not given else "give table or query, not both")
-                + f" -> add table = \"schema.{name}\" or query = \"select ...\" under [{name}]"
+                + f" -> add table = \"schema.{name}\" or query = \"select ...\" under [{name}]",
+                zh=(f"{where}：[{name}] path 是数据库地址，"
+                    + ("还需要 table 或 query" if not given else "table 与 query 只能给一个")
+                    + f" → 在 [{name}] 下加上 table = \"schema.{name}\" 或 query = \"select ...\""),
             )
         if given and not url:
             raise ConfigError(
                 f"{where}: [{name}] {given[0]} is set but path is not a database URL -> set "
-                f"path = \"postgresql://user@host:5432/dbname\", or remove {given[0]} to read a file"
+                f"path = \"postgresql://user@host:5432/dbname\", or remove {given[0]} to read a file",
+                zh=(f"{where}：[{name}] 设了 {given[0]}，但 path 不是数据库地址 → 把 path 设为 "
+                    f"\"postgresql://user@host:5432/dbname\"，或删去 {given[0]} 以读取文件"),
             )
         if name == "parcels" and url and section.layer is not None:
             raise ConfigError(f"{where}: [parcels] layer is for files; a database reads its table or query "
-                              "-> remove layer")
+                              "-> remove layer",
+                              zh=f"{where}：[parcels] layer 只用于文件；数据库读取的是 table 或 query → 请删去 layer")
     output = built.get("output")
     if output is not None and output.database is not None:
         if not is_database_url(output.database):
             raise ConfigError(
                 f"{where}: [output] database = {output.database!r}: not a PostgreSQL URL "
-                "-> write it as \"postgresql://user@host:5432/dbname\" (password in PGPASSWORD or ~/.pgpass)"
+                "-> write it as \"postgresql://user@host:5432/dbname\" (password in PGPASSWORD or ~/.pgpass)",
+                zh=(f"{where}：[output] database = {output.database!r}：不是 PostgreSQL 地址 → 写成 "
+                    "\"postgresql://user@host:5432/dbname\"（密码放在 PGPASSWORD 或 ~/.pgpass 中）"),
             )
         if not output.schema or output.schema.startswith("pg_") or output.schema == "information_schema":
             raise ConfigError(f"{where}: [output] schema = {output.schema!r}: not usable "
-                              "-> name a schema of your own, e.g. \"gisefficiency\"")
+                              "-> name a schema of your own, e.g. \"gisefficiency\"",
+                              zh=f"{where}：[output] schema = {output.schema!r}：不可用 → 请用自己的模式名，例如 \"gisefficiency\"")
 
 
 def scenario_from_dict(values: dict[str, Any], *, labels: Mapping[str, str] | None = None,
@@ -553,7 +568,8 @@ def scenario_from_dict(values: dict[str, Any], *, labels: Mapping[str, str] | No
     spec = _build("scenarios", given, "scenario", base or Path.cwd(), labels=labels)
     if not (spec.blocks or spec.parcels or spec.firms or spec.polygon is not None or spec.top_blocks):
         names = [(labels or {}).get(k, k) for k in ("blocks", "parcels", "firms", "polygon")]
-        raise ConfigError(f"the scenario selects nothing -> give {', '.join(names)}")
+        raise ConfigError(f"the scenario selects nothing -> give {', '.join(names)}",
+                          zh=f"该情景没有选中任何对象 → 请给出 {', '.join(names)} 之一")
     return spec
 
 
@@ -563,7 +579,8 @@ def _build(section: str, values: dict[str, Any], where: str, base: Path,
     hints = typing.get_type_hints(cls)
     unknown = sorted(set(values) - set(hints))
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(hints)}")
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(hints)}",
+                          zh=f"{where}：未知的键 {', '.join(unknown)}；可用的键：{', '.join(hints)}")
     kwargs = {}
     for key, value in values.items():
         label = labels[key] if labels and key in labels else f"{where} {key}"
@@ -585,19 +602,23 @@ def _check_allowed(value: Any, section: str, key: str, label: str) -> None:
     for item in items:
         if bounds is not None and isinstance(item, int | float) and not isinstance(item, bool) \
                 and item not in bounds:
-            raise ConfigError(f"{label} = {_shown(value)}: must be {bounds}")
+            raise ConfigError(f"{label} = {_shown(value)}: must be {bounds}",
+                              zh=f"{label} = {_shown(value)}：必须 {bounds}")
         # spellings are matched as the stage matches them (trimmed, any case); plain choices exactly
         spelled = item.strip().lower() if isinstance(choices, Mapping) and isinstance(item, str) else item
         if choices is not None and isinstance(item, str) and spelled not in choices:
-            raise ConfigError(f"{label} = {_shown(value)}: {item!r} is not {_allowed(choices)}")
+            raise ConfigError(f"{label} = {_shown(value)}: {item!r} is not {_allowed(choices)}",
+                              zh=f"{label} = {_shown(value)}：{item!r} 不在可选值之中（{_allowed(choices)}）")
     if (section, key) in UNIQUE_LISTS:
         repeated = sorted({v for v in items if items.count(v) > 1})
         if repeated:
             raise ConfigError(f"{label} = {_shown(value)}: {', '.join(map(repr, repeated))} listed twice "
-                              "-> list each once")
+                              "-> list each once",
+                              zh=f"{label} = {_shown(value)}：{', '.join(map(repr, repeated))} 重复列出 → 每项只列一次")
     if (section, key) in NON_EMPTY_LISTS and not items:
         what = _allowed(choices) if choices else "one value"
-        raise ConfigError(f"{label} = []: give at least {what}")
+        raise ConfigError(f"{label} = []: give at least {what}",
+                          zh=f"{label} = []：至少给出 {what}")
 
 
 def _shown(value: Any) -> str:
@@ -617,7 +638,8 @@ def _check_across(config: Config, where: str) -> None:
     for i, spec in enumerate(config.scenarios):
         if not (spec.blocks or spec.parcels or spec.firms or spec.polygon is not None or spec.top_blocks):
             raise ConfigError(f"{where}: [[scenarios]] #{i + 1} selects nothing -> give blocks, top_blocks, "
-                              "parcels, firms or polygon")
+                              "parcels, firms or polygon",
+                              zh=f"{where}：[[scenarios]] 第 {i + 1} 个情景没有选中任何对象 → 请给出 blocks、top_blocks、parcels、firms 或 polygon")
 
 
 def _coerce(value: Any, hint: Any, where: str, base: Path) -> Any:
@@ -637,41 +659,51 @@ def _coerce(value: Any, hint: Any, where: str, base: Path) -> Any:
         for option in inner:
             with contextlib.suppress(ConfigError):
                 return _coerce(value, option, where, base)
-        raise ConfigError(f"{where} = {value!r}: must be {' or '.join(_type_words(a) for a in inner)}")
+        raise ConfigError(f"{where} = {value!r}: must be {' or '.join(_type_words(a) for a in inner)}",
+                          zh=f"{where} = {value!r}：类型应为 {' 或 '.join(_type_words(a) for a in inner)}")
     if origin is Literal:
         if value not in args:
-            raise ConfigError(f"{where} = {value!r}: must be one of {', '.join(map(repr, args))}")
+            raise ConfigError(f"{where} = {value!r}: must be one of {', '.join(map(repr, args))}",
+                              zh=f"{where} = {value!r}：必须是 {', '.join(map(repr, args))} 之一")
         return value
     if hint is Path:
         if not isinstance(value, str) or not value:
-            raise ConfigError(f"{where} = {value!r}: must be a file or folder path as text")
+            raise ConfigError(f"{where} = {value!r}: must be a file or folder path as text",
+                              zh=f"{where} = {value!r}：必须是文件或文件夹路径（文本）")
         path = Path(value)
         return path if path.is_absolute() else (base / path).resolve()
     if origin is tuple:
         if not isinstance(value, list):
-            raise ConfigError(f"{where} = {value!r}: must be a list, e.g. [1, 2]")
+            raise ConfigError(f"{where} = {value!r}: must be a list, e.g. [1, 2]",
+                              zh=f"{where} = {value!r}：必须是列表，例如 [1, 2]")
         return tuple(_coerce(v, args[0], where, base) for v in value)
     if origin is dict:
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            raise ConfigError(f"{where}: must be a table of text values, e.g. {{ tax = \"元\" }}")
+            raise ConfigError(f"{where}: must be a table of text values, e.g. {{ tax = \"元\" }}",
+                              zh=f"{where}：必须是文本值的表，例如 {{ tax = \"元\" }}")
         return dict(value)
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where} = {value!r}: must be a number")
+            raise ConfigError(f"{where} = {value!r}: must be a number",
+                              zh=f"{where} = {value!r}：必须是数字")
         if not math.isfinite(value):  # TOML has nan and inf
-            raise ConfigError(f"{where} = {value!r}: must be a finite number")
+            raise ConfigError(f"{where} = {value!r}: must be a finite number",
+                              zh=f"{where} = {value!r}：必须是有限的数字")
         return float(value)
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where} = {value!r}: must be a whole number")
+            raise ConfigError(f"{where} = {value!r}: must be a whole number",
+                              zh=f"{where} = {value!r}：必须是整数")
         return value
     if hint is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{where} = {value!r}: must be true or false")
+            raise ConfigError(f"{where} = {value!r}: must be true or false",
+                              zh=f"{where} = {value!r}：必须是 true 或 false")
         return value
     if hint is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{where} = {value!r}: must be text in quotes")
+            raise ConfigError(f"{where} = {value!r}: must be text in quotes",
+                              zh=f"{where} = {value!r}：必须是加引号的文本")
         return value
     return value
 

@@ -35,7 +35,7 @@ from gisefficiency.core.crs import (
     lon_range,
     to_lonlat,
 )
-from gisefficiency.core.errors import ConfigError, CRSError, InputError, Problem, format_ids
+from gisefficiency.core.errors import ConfigError, CRSError, InputError, Problem, format_ids, format_ids_zh
 from gisefficiency.core.ids import arrow_ids
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,9 @@ def prepare_parcels(
     if len(out) and empty.all() and (reason != "empty geometry").any():
         raise InputError(
             "the parcel layer holds no polygons (found "
-            f"{', '.join(sorted(set(reason[reason != 'empty geometry'])))}) -> give a polygon layer"
+            f"{', '.join(sorted(set(reason[reason != 'empty geometry'])))}) -> give a polygon layer",
+            zh=("地块图层中没有多边形（发现的是 "
+                f"{', '.join(sorted(set(reason[reason != 'empty geometry'])))}）→ 请提供多边形图层")
         )
     out = out.set_geometry(gpd.GeoSeries(geometry, index=out.index, crs=out.crs), crs=out.crs)
     out["geom_status"] = _labels(code, _STATUS_NAMES)
@@ -277,15 +279,23 @@ def _warn_units(unit: np.ndarray, parcels: gpd.GeoDataFrame) -> None:
             continue
         where = (f"rows {format_ids(rows[at].tolist())}, " if rows is not None else "") + \
             f"parcel id(s) {format_ids(parcels.index[at].tolist())}"
+        where_zh = (f"第 {format_ids_zh(rows[at].tolist())} 行，" if rows is not None else "") + \
+            f"地块编号 {format_ids_zh(parcels.index[at].tolist())}"
         if code < len(_CERT_UNITS):
             _, m2_per_unit, label = _CERT_UNITS[code]
             message = (f"{len(at)} certificate area(s) are in {label}, not m² (about 1/{m2_per_unit:,.2f} of the "
                        f"drawn polygon): {where}; converted to m² (x {m2_per_unit:,.2f})")
+            message_zh = (f"{len(at)} 个证载面积的单位是{label}而不是平方米（约为图斑面积的 1/{m2_per_unit:,.2f}）："
+                          f"{where_zh}；已换算为平方米（× {m2_per_unit:,.2f}）")
         else:
             message = (f"{len(at)} certificate area(s) are below {_IMPLAUSIBLE_SHARE:.0%} of the drawn polygon "
                        f"and fit no unit (m², 亩, 公顷): {where}; the drawn area is used")
-        log.warning("%s", Problem(message, column="cert_area_m2", severity="warning",
-                                  fix="write 证载面积 in m², or name its unit in the header, e.g. 证载面积(亩)"))
+            message_zh = (f"{len(at)} 个证载面积不到图斑面积的 {_IMPLAUSIBLE_SHARE:.0%}，且不符合任何单位"
+                          f"（平方米、亩、公顷）：{where_zh}；改用图斑面积")
+        problem = Problem(message, column="cert_area_m2", severity="warning",
+                          fix="write 证载面积 in m², or name its unit in the header, e.g. 证载面积(亩)",
+                          message_zh=message_zh, fix_zh="请以平方米填写证载面积，或在表头中注明单位，例如 证载面积(亩)")
+        log.warning("%s", problem, extra={"zh": problem.text("zh")})
 
 
 def repair_geometries(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -473,7 +483,9 @@ def _resolve_duplicates(frame: gpd.GeoDataFrame, rule: str) -> gpd.GeoDataFrame:
         raise InputError(
             f"{len(ids)} parcel id(s) occur more than once: {format_ids(ids)} -> fix the ids, or set "
             f"duplicates = \"keep_first\" (keep the first row) or \"merge\" (union the polygons, sum the "
-            f"certificate areas) under [parcels]"
+            f"certificate areas) under [parcels]",
+            zh=(f"{len(ids)} 个地块编号重复出现：{format_ids_zh(ids)} → 请改正编号，或在 [parcels] 下设置 "
+                "duplicates = \"keep_first\"（保留第一行）或 \"merge\"（合并多边形，证载面积相加）")
         )
     if rule == "keep_first":
         # Codes follow first appearance: a row is an id's first exactly when its code is new.
@@ -565,14 +577,17 @@ def summarise_land(parcels: gpd.GeoDataFrame) -> dict[str, float]:
 
 def _check_options(area_basis: str, area_diff_share: float, duplicates: str) -> None:
     if area_basis not in AREA_BASES:
-        raise ConfigError(f"unknown area_basis {area_basis!r} -> use one of {', '.join(AREA_BASES)}")
+        raise ConfigError(f"unknown area_basis {area_basis!r} -> use one of {', '.join(AREA_BASES)}",
+                          zh=f"未知的 area_basis {area_basis!r} → 请使用 {', '.join(AREA_BASES)} 之一")
     if duplicates not in DUPLICATE_RULES:
-        raise ConfigError(f"unknown duplicates rule {duplicates!r} -> use one of {', '.join(DUPLICATE_RULES)}")
+        raise ConfigError(f"unknown duplicates rule {duplicates!r} -> use one of {', '.join(DUPLICATE_RULES)}",
+                          zh=f"未知的重复处理规则 duplicates {duplicates!r} → 请使用 {', '.join(DUPLICATE_RULES)} 之一")
     if isinstance(area_diff_share, bool) or not isinstance(area_diff_share, int | float) or not (
         math.isfinite(area_diff_share) and area_diff_share >= 0
     ):
         raise ConfigError(
-            f"area_diff_share must be a share >= 0 (0.05 = 5 %), got {area_diff_share!r}"
+            f"area_diff_share must be a share >= 0 (0.05 = 5 %), got {area_diff_share!r}",
+            zh=f"area_diff_share 必须是 >= 0 的比例（0.05 = 5%），当前为 {area_diff_share!r}"
         )
 
 
@@ -582,5 +597,7 @@ def _check_crs(parcels: gpd.GeoDataFrame) -> None:
         name = "none" if crs is None else crs.name
         raise CRSError(
             f"parcel areas need a projected CRS in metres that keeps areas, got {name} -> read the layer "
-            f"with io.read_parcels (it projects lon/lat to its CGCS2000 3° Gauss-Krüger zone) or to_crs(4549)"
+            f"with io.read_parcels (it projects lon/lat to its CGCS2000 3° Gauss-Krüger zone) or to_crs(4549)",
+            zh=(f"计算地块面积需要以米为单位、保持面积的投影坐标系，当前为 {name} → 请用 io.read_parcels 读取图层"
+                "（它会把经纬度投影到所在的 CGCS2000 3° 高斯-克吕格投影带），或 to_crs(4549)")
         )

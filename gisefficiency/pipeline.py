@@ -29,7 +29,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gisefficiency.config import Config, is_database_url
-from gisefficiency.core.errors import ConfigError, InputError, Problem, format_ids
+from gisefficiency.core.errors import (
+    ConfigError,
+    GisEfficiencyError,
+    InputError,
+    Problem,
+    format_ids,
+    format_ids_zh,
+)
 from gisefficiency.result import Result, assemble
 
 if TYPE_CHECKING:
@@ -150,7 +157,9 @@ def _run(config: Config, *, step: Step | None, frames: dict[str, Any]) -> Result
     missing = [name for name in ("parcels", "firms") if frames[name] is None and getattr(config, name).path is None]
     if missing:
         raise ConfigError(f"config: {' and '.join(f'[{m}] path' for m in missing)} required -> add it to the "
-                          f"config, or pass the data as run(config, {'=..., '.join(missing)}=...)")
+                          f"config, or pass the data as run(config, {'=..., '.join(missing)}=...)",
+                          zh=(f"配置文件：缺少 {' 和 '.join(f'[{m}] path' for m in missing)} → 请在配置文件中加上，"
+                              f"或以 run(config, {'=..., '.join(missing)}=...) 传入数据"))
 
     with timed("policy", "载入政策 / policy preset"):
         policy = with_pricing(load_preset(config.policy.preset), config.policy.pricing)
@@ -312,8 +321,11 @@ def run_years(config: Config, years: Iterable[int], *, step: Step | None = None,
         if not str(exc).startswith(f"no data for the reference year {wanted[-1]} "):
             raise
         have = " ".join(p.message for p in exc.problems)
+        have_zh = " ".join(p.message_zh or p.message for p in exc.problems)
         raise InputError(f"{config.firms.path}: no data for {wanted[-1]}, the last of the years asked for ({have}) "
-                         "-> choose years among those") from None
+                         "-> choose years among those",
+                         zh=(f"{config.firms.path}：没有 {wanted[-1]} 年的数据，这是所要求年份中的最后一年（{have_zh}）"
+                             "→ 请从中选择年份")) from None
     present = result.panel.index.get_level_values("year").unique()
     check_years(wanted, present, source=str(config.firms.path))
     find = None
@@ -372,7 +384,9 @@ def read_configured_parcels(config: Config, frame: gpd.GeoDataFrame | None = Non
         # the later stages have nothing to work on, and would otherwise stop on an empty array
         layer = f" layer {section.layer!r}" if section.layer else ""
         raise InputError(f"{source}{layer}: no parcels in the file -> check [parcels] path and layer "
-                         "(a GeoPackage may hold several layers)")
+                         "(a GeoPackage may hold several layers)",
+                         zh=(f"{source}{layer}：文件中没有地块 → 请检查 [parcels] path 与 layer"
+                             "（一个 GeoPackage 可能含多个图层）"))
     return parcels
 
 
@@ -510,8 +524,9 @@ _SCENARIO_KEYS: dict[str, str] = {"block_id": "blocks", "parcel_id": "parcels", 
 def _scenario_config_error(config: Config, number: int, spec: Any, exc: InputError, *, n_blocks: int) -> ConfigError:
     """One line naming the config file, the scenario's key, the ids that do not exist and the fix."""
     where = f"{config.source}: " if config.source else ""
-    parts = []
-    for problem in exc.problems or [Problem(str(exc))]:
+    parts, parts_zh = [], []
+    for problem in exc.problems or [Problem(str(exc),
+                                            message_zh=exc.text("zh"))]:
         key = _SCENARIO_KEYS.get(problem.column or "")
         fix = {
             "blocks": (f"this run found {n_blocks} block(s); use ids of results.gpkg layer blocks, or top_blocks = 5"
@@ -520,9 +535,19 @@ def _scenario_config_error(config: Config, number: int, spec: Any, exc: InputErr
             "parcels": "use ids of the parcel layer's id column (results.gpkg layer parcels, parcel_id)",
             "firms": "use USCCs of the firm table (results.gpkg layer firms, uscc)",
         }.get(key or "", problem.fix)
+        fix_zh = {
+            "blocks": (f"本次运行找到 {n_blocks} 个区块；请使用 results.gpkg 中 blocks 图层的编号，或 top_blocks = 5"
+                       if n_blocks else "本次运行没有区块达到 [blocks] min_area_mu：请删去 blocks = [...]，"
+                       "改用 top_blocks（没有区块时为空），或调低 [blocks] min_area_mu"),
+            "parcels": "请使用地块图层编号列中的编号（results.gpkg 的 parcels 图层，parcel_id）",
+            "firms": "请使用企业表中的统一社会信用代码（results.gpkg 的 firms 图层，uscc）",
+        }.get(key or "", problem.fix_zh or problem.fix)
         parts.append(f"{key} = [...]: {problem.message} -> {fix}" if key else str(problem))
+        parts_zh.append(f"{key} = [...]：{problem.message_zh or problem.message} → {fix_zh}" if key
+                        else problem.text("zh"))
     name = f" {spec.name!r}" if spec.name else ""
-    return ConfigError(f"{where}[[scenarios]] #{number}{name}: " + "; ".join(parts))
+    return ConfigError(f"{where}[[scenarios]] #{number}{name}: " + "; ".join(parts),
+                       zh=f"{where}[[scenarios]] 第 {number} 个情景{name}：" + "；".join(parts_zh))
 
 
 def _default_scenario(result: Result) -> Any:
@@ -603,7 +628,8 @@ def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None
     out = Path(out_dir) if out_dir else Path(config.output.dir)
     lang = lang or config.map.lang
     if lang not in ("zh", "en"):
-        raise ConfigError(f"lang = {lang!r}: must be 'zh' or 'en'")
+        raise ConfigError(f"lang = {lang!r}: must be 'zh' or 'en'",
+                          zh=f"lang = {lang!r}：只能是 'zh' 或 'en'")
     anonymise = config.output.anonymise if anonymise is None else anonymise
     written = write_outputs(result, out, lang=lang)
     if config.output.database is not None:
@@ -714,7 +740,8 @@ def _attempt(problems: list[Problem], fn: Callable[[], T], where: str | None = N
     def problem(exc: Exception) -> Problem:
         text = str(exc)
         # most messages start with their file already: name it once
-        return Problem(text, file=None if where and text.startswith(where) else where)
+        return Problem(text, file=None if where and text.startswith(where) else where,
+                       message_zh=exc.text("zh") if isinstance(exc, GisEfficiencyError) else text)
 
     try:
         return fn()
@@ -754,9 +781,13 @@ def validate_inputs(config: Config) -> list[Problem]:
 
     problems: list[Problem] = []
     if config.parcels.path is None:
-        problems.append(Problem("no parcel file", fix="set [parcels] path in the config"))
+        problems.append(Problem("no parcel file", fix="set [parcels] path in the config",
+                                message_zh="没有地块文件",
+                                fix_zh="请在配置文件中设置 [parcels] path"))
     if config.firms.path is None:
-        problems.append(Problem("no firm table", fix="set [firms] path in the config"))
+        problems.append(Problem("no firm table", fix="set [firms] path in the config",
+                                message_zh="没有企业表",
+                                fix_zh="请在配置文件中设置 [firms] path"))
     policy = _attempt(problems, lambda: with_pricing(load_preset(config.policy.preset), config.policy.pricing),
                       "[policy] preset, pricing")
     if config.ledger.enabled and config.ledger.previous is not None:
@@ -807,6 +838,8 @@ def validate_inputs(config: Config) -> list[Problem]:
                         file=ffile,
                         column="uscc",
                         severity="warning",
+                        message_zh=f"企业 {uscc} 没有关联到任何地块（{status}）",
+                        fix_zh="请在企业表或用地表中补上其地块编号，或给出位于其地块内的点位",
                     )
                 )
     problems.extend(_output_problems(config, parcels, firms))
@@ -831,12 +864,16 @@ def _firm_year_problems(firms: Any, checked: list[Problem], file: str) -> tuple[
         if repeated.any():  # the reader's own warning was not found: say it here
             rows = firms.loc[repeated, "src_row"].astype(int).tolist()
             out.append(Problem(f"{len(rows)} rows repeat a firm and year: rows {format_ids(rows, limit=10)}",
-                               fix="keep one row per firm and year (sum them first)", file=file, column="uscc"))
+                               fix="keep one row per firm and year (sum them first)", file=file, column="uscc",
+                               message_zh=f"{len(rows)} 行重复了同一企业和年份：第 {format_ids_zh(rows, limit=10)} 行",
+                               fix_zh="每家企业每年只保留一行（先合计）"))
             fatal = True
     if len(firms) == 0:
         out.append(Problem("the firm table has a header but no data rows",
                            fix="fill in the table, or point [firms] sheet / header_row at the sheet and row of "
-                               "the header", file=file))
+                               "the header", file=file,
+                           message_zh="企业表有表头但没有数据行",
+                           fix_zh="请填写数据，或把 [firms] sheet / header_row 指向表头所在的工作表和行"))
         fatal = True
     return out, fatal
 
@@ -857,7 +894,10 @@ def _year_problems(firms: Any, config: Config, policy: Any) -> list[Problem]:
     where = str(config.source) if config.source else None
     return [Problem(f"no data for {source} = {ref}: the firm table has {', '.join(map(str, present)) or 'no years'}",
                     fix=f"set [policy] year to one of {', '.join(map(str, present))} in the config, or add the "
-                        f"{ref} figures to the firm table", file=where)]
+                        f"{ref} figures to the firm table", file=where,
+                    message_zh=f"{source} = {ref} 没有数据：企业表中有 {', '.join(map(str, present)) or '（无年份）'}",
+                    fix_zh=(f"请在配置文件中把 [policy] year 设为 {', '.join(map(str, present))} 之一，或在企业表中补上 "
+                        f"{ref} 年的数据"))]
 
 
 def _output_problems(config: Config, parcels: Any, firms: Any) -> list[Problem]:
@@ -872,6 +912,7 @@ def _output_problems(config: Config, parcels: Any, firms: Any) -> list[Problem]:
         out.extend(_raster_size_problems(parcels, config, where))
     for i, spec in enumerate(config.scenarios):
         label = f"[[scenarios]] #{i + 1} ({spec.name or 'no name'})"
+        label_zh = f"[[scenarios]] 第 {i + 1} 个（{spec.name or '未命名'}）"
         if spec.polygon is not None:
             from gisefficiency.io.vector import read_selection_polygon
 
@@ -881,17 +922,24 @@ def _output_problems(config: Config, parcels: Any, firms: Any) -> list[Problem]:
             out.append(Problem(f"{label} blocks {format_ids(spec.blocks)}: block ids are known only once run has "
                                "found the blocks (they change with the data and with [blocks] gap_m and "
                                "min_area_mu)", fix="check them in the last run's results.gpkg (layer blocks), or "
-                               "use top_blocks", file=where, severity="warning"))
+                               "use top_blocks", file=where, severity="warning",
+                               message_zh=(f"{label_zh} 的区块 {format_ids_zh(spec.blocks)}：区块编号要等运行找出区块后才能确定"
+                                   "（随数据以及 [blocks] gap_m 和 min_area_mu 变化）"),
+                               fix_zh="请在上次运行的 results.gpkg（blocks 图层）中核对，或改用 top_blocks"))
         if parcels is not None and spec.parcels:
             missing = [p for p in spec.parcels if p not in parcels.index]
             if missing:
                 out.append(Problem(f"{label} parcels: no parcel {format_ids(missing)} in {config.parcels.path}",
-                                   fix="use ids of the parcel file's id column", file=where))
+                                   fix="use ids of the parcel file's id column", file=where,
+                                   message_zh=f"{label_zh} 的地块：{config.parcels.path} 中没有地块 {format_ids_zh(missing)}",
+                                   fix_zh="请使用地块文件编号列中的编号"))
         if firms is not None and "uscc" in firms and spec.firms:
             missing = list(pd.Index(spec.firms).difference(firms["uscc"].dropna().unique()))
             if missing:
                 out.append(Problem(f"{label} firms: no firm {format_ids(missing)} in {config.firms.path}",
-                                   fix="use USCCs of the firm table", file=where))
+                                   fix="use USCCs of the firm table", file=where,
+                                   message_zh=f"{label_zh} 的企业：{config.firms.path} 中没有企业 {format_ids_zh(missing)}",
+                                   fix_zh="请使用企业表中的统一社会信用代码"))
     if config.map.basemap.startswith("tianditu"):
         from gisefficiency.maps.basemaps import tianditu_key
 
@@ -916,7 +964,10 @@ def _raster_size_problems(parcels: Any, config: Config, where: str | None) -> li
     coarser = round(math.ceil(coarser / unit) * unit, 12)  # two significant digits, rounded up
     return [Problem(f"[raster] resolution_m = {res:g} gives {grid.height:,} × {grid.width:,} cells over the parcels "
                     f"(limit {MAX_CELLS:,})", fix=f"set [raster] resolution_m to {coarser:g} or more, or "
-                    "[raster] enabled = false", file=where)]
+                    "[raster] enabled = false", file=where,
+                    message_zh=(f"[raster] resolution_m = {res:g} 在地块范围内会产生 {grid.height:,} × {grid.width:,} 个栅格"
+                        f"（上限 {MAX_CELLS:,}）"),
+                    fix_zh=f"请把 [raster] resolution_m 设为 {coarser:g} 或更大，或设置 [raster] enabled = false")]
 
 
 def _raster_problems(path: Any) -> list[Problem]:
@@ -929,12 +980,16 @@ def _raster_problems(path: Any) -> list[Problem]:
             has_crs = src.crs is not None
     except RasterioIOError as exc:
         return [Problem(f"cannot read the raster ({exc})", fix="check [raster] height: the path of a GeoTIFF",
-                        file=str(path))]
+                        file=str(path),
+                        message_zh=f"无法读取栅格（{exc}）",
+                        fix_zh="请检查 [raster] height：应为 GeoTIFF 文件的路径")]
     if has_crs:
         return []
     return [Problem("the raster has no CRS, so parcels and raster cannot be matched",
                     fix="assign its CRS in QGIS (Raster > Projections > Assign Projection) and save it again",
-                    file=str(path))]
+                    file=str(path),
+                    message_zh="栅格没有坐标系，地块与栅格无法对应",
+                    fix_zh="请在 QGIS 中指定其坐标系（栅格 > 投影 > 指定投影）并重新保存")]
 
 
 def _parcel_warnings(parcels: Any, file: str) -> list[Problem]:
@@ -946,12 +1001,16 @@ def _parcel_warnings(parcels: Any, file: str) -> list[Problem]:
                 f"{len(repaired)} invalid polygon(s) repaired with make_valid: {format_ids(repaired)}",
                 fix="check their shapes in QGIS (Vector > Geometry Tools > Check Validity)",
                 file=file, column="geometry", severity="warning",
+                message_zh=f"{len(repaired)} 个无效多边形已用 make_valid 修复：{format_ids_zh(repaired)}",
+                fix_zh="请在 QGIS 中检查其形状（矢量 > 几何工具 > 检查有效性）",
             )
         )
     excluded = parcels.loc[parcels["status"] != "ok", "status"]
     for pid, status in excluded.items():
         out.append(Problem(f"parcel {pid} {status}", fix="draw its polygon or remove the row", file=file,
-                           row=_row(parcels, pid), column="geometry", severity="warning"))
+                           row=_row(parcels, pid), column="geometry", severity="warning",
+                           message_zh=f"地块 {pid}：{status}",
+                           fix_zh="请绘制其多边形，或删除该行"))
     if "area_flag" in parcels:
         flagged = parcels[parcels["area_flag"].fillna(False).astype(bool)]
         for pid, share in flagged["area_diff_share"].items():
@@ -959,6 +1018,8 @@ def _parcel_warnings(parcels: Any, file: str) -> list[Problem]:
                 f"parcel {pid}: certificate area differs from the drawn polygon by {share:+.1%}",
                 fix="check the certificate area (证载面积) or the polygon",
                 file=file, row=_row(parcels, pid), column="cert_area_m2", severity="warning",
+                message_zh=f"地块 {pid}：证载面积与图斑面积相差 {share:+.1%}",
+                fix_zh="请核对证载面积或多边形",
             ))
     return out
 

@@ -60,9 +60,10 @@ def check_county(county: County) -> None:
         event(f"run exit {ran.exit_code}")  # --hypothesis-show-statistics: how many counties ran to the end
         if ran.exit_code != 0:
             event(ran.output.strip().splitlines()[-1][:90])
-            # Progress and warnings may come before it; the error itself is one line, the last one.
-            errors = [line for line in ran.output.splitlines() if line.startswith("错误 / error:")]
-            assert len(errors) == 1 and ran.output.rstrip().endswith(errors[0]), ran.output
+            # Progress and warnings may come before it; the error itself comes last, in Chinese then English.
+            lines = ran.output.rstrip().splitlines()
+            errors = [i for i, line in enumerate(lines) if line.startswith("错误：")]
+            assert len(errors) == 1 and lines[errors[0] + 1].startswith("error: "), ran.output
             return
         _check_outputs(county, out)
 

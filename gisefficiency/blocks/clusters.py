@@ -171,17 +171,27 @@ def _check(parcels, column, method, gap_m, permutations, fdr) -> None:
     if not (0 < fdr < 1):
         bad.append(f"fdr={fdr!r} must be in (0, 1), e.g. 0.05")
     if bad:
-        raise ConfigError("local_clusters: " + "; ".join(bad))
+        raise ConfigError("local_clusters: " + "; ".join(bad),
+                          zh="local_clusters：参数有误：" + "；".join(bad))
     if parcels.crs is None or not parcels.crs.is_projected:
         raise CRSError(f"local_clusters: parcels must be in a projected CRS in metres, got {parcels.crs!r}",
-                       [Problem("neighbour gaps need metres", fix="reproject, e.g. parcels.to_crs('EPSG:4549')")])
+                       [Problem("neighbour gaps need metres", fix="reproject, e.g. parcels.to_crs('EPSG:4549')",
+                                message_zh="计算相邻间距需要以米为单位",
+                                fix_zh="请重投影，例如 parcels.to_crs('EPSG:4549')")],
+                       zh=f"local_clusters：地块必须采用以米为单位的投影坐标系，当前为 {parcels.crs!r}")
     if column not in parcels.columns:
         raise InputError("local_clusters: parcels cannot be used", [
             Problem(f"column {column!r} is missing", column=column,
-                    fix="run metrics/assemble first or pass column=<a numeric column>")])
+                    fix="run metrics/assemble first or pass column=<a numeric column>",
+                    message_zh=f"缺少列 {column!r}",
+                    fix_zh="请先运行 metrics/assemble，或传入 column=<某个数值列>")],
+                         zh="local_clusters：地块数据无法使用")
     if parcels.index.has_duplicates:
         raise InputError("local_clusters: parcel ids repeat", [
-            Problem("duplicated parcel ids", column="parcel_id", fix="resolve duplicates with land.prepare_parcels")])
+            Problem("duplicated parcel ids", column="parcel_id", fix="resolve duplicates with land.prepare_parcels",
+                    message_zh="地块编号重复",
+                    fix_zh="请用 land.prepare_parcels 处理重复编号")],
+                         zh="local_clusters：地块编号重复")
 
 
 def compare_with_blocks(clusters: pd.DataFrame, membership: pd.DataFrame) -> dict[str, Any]:

@@ -45,7 +45,7 @@ from gisefficiency.blocks.adjacency import (
     union_by_label,
 )
 from gisefficiency.blocks.table import BLOCK_COLUMNS, FIRM_ID_COLUMNS, attributes, ranked
-from gisefficiency.core.errors import ConfigError, CRSError, InputError, Problem, format_ids
+from gisefficiency.core.errors import ConfigError, CRSError, InputError, Problem, format_ids, format_ids_zh
 
 __all__ = ["BLOCK_COLUMNS", "FIRM_ID_COLUMNS", "KEEP_RULES", "PRIORITY_WEIGHTS", "TOUCH_TOLERANCE_M", "Blocks", "find_blocks"]
 
@@ -259,7 +259,8 @@ def _check_options(gap_m, min_area_mu, min_parcels, keep, keep_max_share, keep_e
     elif any(not np.isfinite(w) or w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
         bad.append(f"priority_weights={weights!r} must be >= 0 with a positive sum")
     if bad:
-        raise ConfigError("find_blocks: " + "; ".join(bad))
+        raise ConfigError("find_blocks: " + "; ".join(bad),
+                          zh="find_blocks：参数有误：" + "；".join(bad))
     total = sum(weights.values())
     return {k: w / total for k, w in weights.items()}
 
@@ -269,12 +270,17 @@ def _check_parcels(parcels: gpd.GeoDataFrame, flag: str) -> None:
     if crs is None or not crs.is_projected:
         raise CRSError(
             f"find_blocks: parcels must be in a projected CRS in metres, got {crs!r}",
-            [Problem("distances and areas need metres", fix="reproject, e.g. parcels.to_crs('EPSG:4549')")],
+            [Problem("distances and areas need metres", fix="reproject, e.g. parcels.to_crs('EPSG:4549')",
+                     message_zh="计算距离和面积需要以米为单位",
+                     fix_zh="请重投影，例如 parcels.to_crs('EPSG:4549')")],
+            zh=f"find_blocks：地块必须采用以米为单位的投影坐标系，当前为 {crs!r}",
         )
     problems = [
-        Problem(f"column {col!r} is missing", fix=fix, column=col)
-        for col, fix in ((flag, "run evaluate.flag_parcels or pass flag=<your boolean column>"),
-                         ("land_mu", "run land.prepare_parcels first"))
+        Problem(f"column {col!r} is missing", fix=fix, column=col,
+                message_zh=f"缺少列 {col!r}", fix_zh=fix_zh)
+        for col, fix, fix_zh in ((flag, "run evaluate.flag_parcels or pass flag=<your boolean column>",
+                                  "请运行 evaluate.flag_parcels，或传入 flag=<您的布尔列>"),
+                                 ("land_mu", "run land.prepare_parcels first", "请先运行 land.prepare_parcels"))
         if col not in parcels.columns
     ]
     if flag in parcels.columns:
@@ -283,15 +289,20 @@ def _check_parcels(parcels: gpd.GeoDataFrame, flag: str) -> None:
             odd = values[~values.isin([True, False]) & values.notna()]
             problems.append(Problem(
                 f"flag column must be boolean; rows {format_ids(odd.index)} hold {format_ids(odd.unique())}",
-                fix="use True/False (NA = not flagged)", column=flag))
+                fix="use True/False (NA = not flagged)", column=flag,
+                message_zh=f"标记列必须是布尔值；第 {format_ids_zh(odd.index)} 行的值为 {format_ids_zh(odd.unique())}",
+                fix_zh="请用 True/False（NA 表示未标记）"))
     # ``is_unique`` is cached on the index (earlier stages have usually asked); ``duplicated``
     # hashes every id again, so it only runs to name the repeats.
     dup = parcels.index[parcels.index.duplicated()] if not parcels.index.is_unique else []
     if len(dup):
         problems.append(Problem(f"parcel ids repeat: {format_ids(pd.unique(dup))}",
-                                fix="resolve duplicates with land.prepare_parcels", column="parcel_id"))
+                                fix="resolve duplicates with land.prepare_parcels", column="parcel_id",
+                                message_zh=f"地块编号重复：{format_ids_zh(pd.unique(dup))}",
+                                fix_zh="请用 land.prepare_parcels 处理重复编号"))
     if problems:
-        raise InputError("find_blocks: parcels cannot be used", problems)
+        raise InputError("find_blocks: parcels cannot be used", problems,
+                         zh="find_blocks：地块数据无法使用")
 
 
 def _kept(parcels, geom_all, eligible, low_pos, low_block, n_blocks, *, keep, gap_m, enclosed_share,

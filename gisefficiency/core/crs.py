@@ -75,13 +75,16 @@ def gk3_zone_crs(lon: float) -> CRS:
     4548
     """
     if not np.isfinite(lon):
-        raise CRSError(f"cannot choose a Gauss-Krüger zone for longitude {lon!r}")
+        raise CRSError(f"cannot choose a Gauss-Krüger zone for longitude {lon!r}",
+                       zh=f"无法为经度 {lon!r} 选择高斯-克吕格投影带")
     cm = 3 * math.floor(lon / 3 + 0.5)
     epsg = CGCS2000_GK3_BY_CM.get(cm)
     if epsg is None:
         raise CRSError(
             f"longitude {lon:.3f}°E is outside China's CGCS2000 3° Gauss-Krüger zones (CM 75°E-135°E) "
-            f"-> give a projected CRS in metres for this layer"
+            f"-> give a projected CRS in metres for this layer",
+            zh=(f"经度 {lon:.3f}°E 超出中国 CGCS2000 3° 高斯-克吕格投影带的范围（中央经线 75°E-135°E）"
+                "→ 请为该图层指定以米为单位的投影坐标系")
         )
     return CRS.from_epsg(epsg)
 
@@ -312,7 +315,10 @@ def to_wgs84(lon: ArrayLike, lat: ArrayLike, coord_sys: ArrayLike | str) -> tupl
         raise InputError(
             "unknown coordinate system",
             [Problem(f"unknown coordinate system {b!r}", fix="use one of wgs84, cgcs2000, gcj02, bd09",
-                     column="coord_sys", value=b) for b in bad],
+                     column="coord_sys", value=b,
+                     message_zh=f"未知的坐标系 {b!r}",
+                     fix_zh="请使用 wgs84、cgcs2000、gcj02、bd09 之一") for b in bad],
+            zh="未知的坐标系",
         )
     names = names.fillna("wgs84").to_numpy().reshape(lon.shape)
     bd = names == "bd09"

@@ -66,7 +66,11 @@ def uscc_check_digit(first17: str) -> str:
                 fix="pass the first 17 characters of an 18-character 统一社会信用代码",
                 column="uscc",
                 value=first17,
+                message_zh=(f"需要 17 个取自 {USCC_CHARSET!r} 的字符，实际 {len(text)} 个"
+                            + (f"，含无效字符 {''.join(bad)!r}" if bad else "")),
+                fix_zh="请传入 18 位统一社会信用代码的前 17 位",
             )],
+            zh="无法计算统一社会信用代码的校验位",
         )
     return str(check_digits(np.array([text]))[0])
 

@@ -107,8 +107,8 @@ class PricingScheme:
     pricing: Pricing
 
 
-def _fail(where: str, path: str, message: str) -> NoReturn:
-    raise ConfigError(f"{where}: [{path}] {message}")
+def _fail(where: str, path: str, message: str, *, zh: str = "") -> NoReturn:
+    raise ConfigError(f"{where}: [{path}] {message}", zh=f"{where}：[{path}] {zh or message}")
 
 
 def _scheme_dir() -> Any:
@@ -126,18 +126,22 @@ def _read_scheme(name_or_path: str | Path) -> tuple[dict[str, Any], str, str]:
     if path.suffix == ".toml" or path.is_file():
         if not path.is_file():
             raise ConfigError(f"pricing file {path} not found -> check the path, or use a shipped scheme: "
-                              f"{', '.join(_scheme_names())}")
+                              f"{', '.join(_scheme_names())}",
+                              zh=f"找不到价格方案文件 {path} → 请检查路径，或使用内置方案：{', '.join(_scheme_names())}")
         raw, where, stem = path.read_bytes(), str(path), path.stem
     else:
         res = _scheme_dir() / f"{text}.toml"
         if not res.is_file():
             raise ConfigError(f"unknown pricing scheme {text!r} -> use one of {', '.join(_scheme_names())} "
-                              "or the path of a .toml pricing file")
+                              "or the path of a .toml pricing file",
+                              zh=f"未知的价格方案 {text!r} → 请使用 {', '.join(_scheme_names())} 之一，"
+                                 "或一个 .toml 价格方案文件的路径")
         raw, where, stem = res.read_bytes(), f"presets/pricing/{text}.toml", text
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise ConfigError(f"{where}: not valid UTF-8 TOML ({e}) -> fix the syntax at that line") from None
+        raise ConfigError(f"{where}: not valid UTF-8 TOML ({e}) -> fix the syntax at that line",
+                          zh=f"{where}：不是有效的 UTF-8 TOML（{e}）→ 请修正该行的语法") from None
     return data, where, stem
 
 
@@ -146,12 +150,15 @@ def _scheme(name_or_path: str | Path) -> PricingScheme:
     unknown = sorted(set(data) - {"title_zh", "title_en", "pricing"})
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; known: title_zh, "
-                          "title_en, pricing")
+                          "title_en, pricing",
+                          zh=f"{where}：未知的键 {', '.join(map(repr, unknown))}；可用的键：title_zh、title_en、pricing")
     table = data.get("pricing")
     if not isinstance(table, dict):
-        raise ConfigError(f"{where}: needs a [pricing] table (a pricing file holds one scheme)")
+        raise ConfigError(f"{where}: needs a [pricing] table (a pricing file holds one scheme)",
+                          zh=f"{where}：需要一个 [pricing] 表（一个价格方案文件只含一个方案）")
     if "scheme" in table:
-        _fail(where, "pricing", "a pricing file cannot take another scheme: copy its items instead")
+        _fail(where, "pricing", "a pricing file cannot take another scheme: copy its items instead",
+              zh="价格方案文件不能再引用其他方案：请直接复制其条目")
     # No [[categories]] here: a scheme keys on the province-wide classes, never on a preset's categories.
     pricing = parse_pricing(table, where=where, categories={})
     return PricingScheme(stem, str(data.get("title_zh", stem)), str(data.get("title_en", stem)), pricing)
@@ -232,18 +239,22 @@ def parse_pricing(d: Any, *, where: str, categories: Mapping[str, Any]) -> Prici
         unknown ``scheme``.
     """
     if not isinstance(d, dict):
-        _fail(where, "pricing", f"expected a table, got {d!r}")
+        _fail(where, "pricing", f"expected a table, got {d!r}",
+              zh=f"应为表，实际为 {d!r}")
     unknown = sorted(set(d) - {"source", "items", "scheme"})
     if unknown:
-        _fail(where, "pricing", f"unknown key(s) {', '.join(map(repr, unknown))}; known: items, scheme, source")
+        _fail(where, "pricing", f"unknown key(s) {', '.join(map(repr, unknown))}; known: items, scheme, source",
+              zh=f"未知的键 {', '.join(map(repr, unknown))}；可用的键：items、scheme、source")
     default_source = d.get("source", "")
     if not isinstance(default_source, str):
-        _fail(where, "pricing", f"'source' must be text, got {default_source!r}")
+        _fail(where, "pricing", f"'source' must be text, got {default_source!r}",
+              zh=f"'source' 必须是文本，实际为 {default_source!r}")
     items: list[PriceItem] = []
     scheme = d.get("scheme")
     if scheme is not None:
         if not isinstance(scheme, str) or not scheme.strip():
-            _fail(where, "pricing", f"'scheme' must name a pricing scheme or file, got {scheme!r}")
+            _fail(where, "pricing", f"'scheme' must name a pricing scheme or file, got {scheme!r}",
+                  zh=f"'scheme' 须为价格方案名或文件路径，实际为 {scheme!r}")
         target: str | Path = scheme.strip()
         path = Path(target).expanduser()
         # A pricing file named by a preset file is relative to that file, as paths in a config are.
@@ -252,55 +263,70 @@ def parse_pricing(d: Any, *, where: str, categories: Mapping[str, Any]) -> Prici
         try:
             taken = load_pricing(target)
         except ConfigError as e:
-            _fail(where, "pricing", f"'scheme' = {scheme!r}: {e}")
+            _fail(where, "pricing", f"'scheme' = {scheme!r}: {e}", zh=f"'scheme' = {scheme!r}：{e.text('zh')}")
         items.extend(taken.items)
         default_source = default_source or taken.source
     raw_items = d.get("items", [])
     if not isinstance(raw_items, list) or (not raw_items and scheme is None):
-        _fail(where, "pricing", "needs at least one [[pricing.items]] table (or a 'scheme')")
+        _fail(where, "pricing", "needs at least one [[pricing.items]] table (or a 'scheme')",
+              zh="至少需要一个 [[pricing.items]] 表（或 'scheme'）")
     known = {"id", "resource", "by", "rates", "shares", "base", "zh", "en", "source"}
     for i, item in enumerate(raw_items):
         path = f"pricing.items[{i}]"
         if not isinstance(item, dict):
-            _fail(where, path, f"expected a table, got {item!r}")
+            _fail(where, path, f"expected a table, got {item!r}",
+                  zh=f"应为表，实际为 {item!r}")
         bad = sorted(set(item) - known)
         if bad:
-            _fail(where, path, f"unknown key(s) {', '.join(map(repr, bad))}; known: {', '.join(sorted(known))}")
+            _fail(where, path, f"unknown key(s) {', '.join(map(repr, bad))}; known: {', '.join(sorted(known))}",
+                  zh=f"未知的键 {', '.join(map(repr, bad))}；可用的键：{', '.join(sorted(known))}")
         resource = item.get("resource")
         if resource not in RESOURCES:
-            _fail(where, path, f"'resource' = {resource!r}: use one of {', '.join(RESOURCES)}")
+            _fail(where, path, f"'resource' = {resource!r}: use one of {', '.join(RESOURCES)}",
+                  zh=f"'resource' = {resource!r}：请使用 {', '.join(RESOURCES)} 之一")
         by = item.get("by", "grade")
         if by not in BY:
-            _fail(where, path, f"'by' = {by!r}: use 'grade' or 'category'")
+            _fail(where, path, f"'by' = {by!r}: use 'grade' or 'category'",
+                  zh=f"'by' = {by!r}：请使用 'grade' 或 'category'")
         allowed = GRADE_KEYS if by == "grade" else tuple(categories)
         if ("rates" in item) == ("shares" in item):
-            _fail(where, path, "give either 'rates' (元 per unit) or 'shares' with 'base' (share of a base price)")
+            _fail(where, path, "give either 'rates' (元 per unit) or 'shares' with 'base' (share of a base price)",
+                  zh="请给出 'rates'（每单位的元数），或 'shares' 加 'base'（基准价格的比例）")
         table = item.get("rates", item.get("shares"))
         if not isinstance(table, dict) or not table:
-            _fail(where, path, f"'rates'/'shares' must be a table like {{ D = 0.3 }}, got {table!r}")
+            _fail(where, path, f"'rates'/'shares' must be a table like {{ D = 0.3 }}, got {table!r}",
+                  zh=f"'rates'/'shares' 必须是形如 {{ D = 0.3 }} 的表，实际为 {table!r}")
         for key, value in table.items():
             if key not in allowed:
-                _fail(where, path, f"{by} {key!r} is not one of {', '.join(allowed) or 'none (no [[categories]])'}")
+                _fail(where, path, f"{by} {key!r} is not one of {', '.join(allowed) or 'none (no [[categories]])'}",
+                      zh=f"{by} {key!r} 不在 {', '.join(allowed) or '（无，没有 [[categories]]）'} 之中")
             if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
-                _fail(where, path, f"rate for {key!r} must be a number, got {value!r}")
+                _fail(where, path, f"rate for {key!r} must be a number, got {value!r}",
+                      zh=f"{key!r} 的价格必须是数字，实际为 {value!r}")
         if "shares" in item:
             base = item.get("base")
             if isinstance(base, bool) or not isinstance(base, int | float) or base <= 0:
                 _fail(where, path, f"'shares' need 'base', the full price in {RESOURCES[resource].unit_en} "
-                                   f"(a positive number), got {base!r}")
+                                   f"(a positive number), got {base!r}",
+                      zh=(f"'shares' 需要 'base'，即以 {RESOURCES[resource].unit_en} 计的全价"
+                          f"（正数），实际为 {base!r}"))
             rates = {k: float(v) * float(base) for k, v in table.items()}
         else:
             if "base" in item:
-                _fail(where, path, "'base' goes with 'shares', not with 'rates'")
+                _fail(where, path, "'base' goes with 'shares', not with 'rates'",
+                      zh="'base' 与 'shares' 同用，不与 'rates' 同用")
             rates = {k: float(v) for k, v in table.items()}
         item_id = item.get("id", f"{resource}_{by}")
         if not isinstance(item_id, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", item_id) or \
                 item_id in {x.id for x in items}:
             _fail(where, path, f"'id' {item_id!r} must be a new lower_snake_case name (two items on one "
-                               "resource need their own ids)")
+                               "resource need their own ids)",
+                  zh=(f"'id' {item_id!r} 必须是新的 lower_snake_case 名称（同一资源的两项"
+                      "需要各自的编号）"))
         source = item.get("source", default_source)
         if not isinstance(source, str) or not source.strip():
-            _fail(where, path, "name the document the rates come from: 'source' here or in [pricing]")
+            _fail(where, path, "name the document the rates come from: 'source' here or in [pricing]",
+                  zh="请注明价格出自哪份文件：在此处或 [pricing] 中给出 'source'")
         res = RESOURCES[resource]
         items.append(PriceItem(item_id, resource, by, tuple(rates.items()), str(item.get("zh", res.zh)),
                                str(item.get("en", res.en)), source))

@@ -91,9 +91,10 @@ DATE_TEMPLATE = re.compile(r"^(?:(\d{4})|\{year(?:([+-])(\d+))?\})-(\d{2})-(\d{2
 class PolicyFormatError(ValueError):
     """A condition table is malformed; ``path`` is its key path inside the preset."""
 
-    def __init__(self, path: str, message: str) -> None:
+    def __init__(self, path: str, message: str, *, zh: str = "") -> None:
         super().__init__(f"[{path}] {message}")
         self.path, self.message = path, message
+        self.text_zh = f"[{path}] {zh or message}"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -182,23 +183,27 @@ def _known(kind: str, names: Any) -> str:
 
 def _number(v: Any, path: str) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float):
-        raise PolicyFormatError(path, f"expected a number, got {v!r}")
+        raise PolicyFormatError(path, f"expected a number, got {v!r}",
+                                zh=f"应为数字，实际为 {v!r}")
     return float(v)
 
 
 def _years(d: dict[str, Any], path: str) -> tuple[int, str]:
     years = d.get("years", 1)
     if isinstance(years, bool) or not isinstance(years, int) or years < 1:
-        raise PolicyFormatError(path, f"'years' must be a whole number >= 1, got {years!r}")
+        raise PolicyFormatError(path, f"'years' must be a whole number >= 1, got {years!r}",
+                                zh=f"'years' 必须是 >= 1 的整数，实际为 {years!r}")
     wording = d.get("wording", "consecutive")
     if wording not in ("consecutive", "each"):
-        raise PolicyFormatError(path, f"'wording' must be 'consecutive' or 'each', got {wording!r}")
+        raise PolicyFormatError(path, f"'wording' must be 'consecutive' or 'each', got {wording!r}",
+                                zh=f"'wording' 只能是 'consecutive'（连续）或 'each'（每年），实际为 {wording!r}")
     return years, wording
 
 
 def _date_value(v: Any, path: str) -> str:
     if not isinstance(v, str) or not DATE_TEMPLATE.match(v):
-        raise PolicyFormatError(path, f"date {v!r} must be 'YYYY-MM-DD' or '{{year}}-MM-DD' / '{{year-3}}-MM-DD'")
+        raise PolicyFormatError(path, f"date {v!r} must be 'YYYY-MM-DD' or '{{year}}-MM-DD' / '{{year-3}}-MM-DD'",
+                                zh=f"日期 {v!r} 必须写成 'YYYY-MM-DD' 或 '{{year}}-MM-DD' / '{{year-3}}-MM-DD'")
     return v
 
 
@@ -206,20 +211,25 @@ def parse_condition(d: Any, path: str) -> Condition:
     """Parse one condition table; raise :class:`PolicyFormatError` naming the key path of any mistake."""
     if not isinstance(d, dict):
         raise PolicyFormatError(path, f"a condition is a table like {{metric = \"tax_per_mu\", op = \"<\", "
-                                      f"value = 1}}, got {d!r}")
+                                      f"value = 1}}, got {d!r}",
+                                zh=f"条件是这样的表：{{metric = \"tax_per_mu\", op = \"<\", value = 1}}，实际为 {d!r}")
     kinds = [k for k in _KINDS if k in d]
     if len(kinds) != 1:
         raise PolicyFormatError(path, f"a condition needs exactly one of {', '.join(_KINDS)}; got keys "
-                                      f"{', '.join(sorted(d)) or 'none'}")
+                                      f"{', '.join(sorted(d)) or 'none'}",
+                                zh=f"条件必须恰好含 {', '.join(_KINDS)} 之一；实际的键：{', '.join(sorted(d)) or '（无）'}")
     kind = kinds[0]
     unknown = set(d) - _ALLOWED[kind]
     if unknown:
         raise PolicyFormatError(path, f"unknown key(s) {', '.join(sorted(unknown))} in a '{kind}' condition; "
-                                      f"{_known('keys', _ALLOWED[kind])}")
+                                      f"{_known('keys', _ALLOWED[kind])}",
+                                zh=(f"'{kind}' 条件中有未知的键 {', '.join(sorted(unknown))}；"
+                                    f"可用的键：{', '.join(sorted(_ALLOWED[kind]))}"))
     if kind in ("all", "any"):
         parts = d[kind]
         if not isinstance(parts, list) or not parts:
-            raise PolicyFormatError(path, f"'{kind}' needs a non-empty list of conditions")
+            raise PolicyFormatError(path, f"'{kind}' needs a non-empty list of conditions",
+                                    zh=f"'{kind}' 需要非空的条件列表")
         parsed = tuple(parse_condition(p, f"{path}.{kind}[{i}]") for i, p in enumerate(parts))
         return All(parsed) if kind == "all" else AnyOf(parsed)
     if kind == "not":
@@ -227,54 +237,67 @@ def parse_condition(d: Any, path: str) -> Condition:
     if kind == "metric":
         col = d["metric"]
         if col not in NUMBER_COLUMNS:
-            raise PolicyFormatError(path, f"unknown metric {col!r}; {_known('metrics', NUMBER_COLUMNS)}")
+            raise PolicyFormatError(path, f"unknown metric {col!r}; {_known('metrics', NUMBER_COLUMNS)}",
+                                    zh=f"未知的指标 {col!r}；可用的指标：{', '.join(sorted(NUMBER_COLUMNS))}")
         years, wording = _years(d, path)
         if "between" in d:
             b = d["between"]
             if "op" in d or "value" in d or not isinstance(b, list) or len(b) != 2:
-                raise PolicyFormatError(path, "'between' takes [low, high] (low <= x < high) instead of op/value")
+                raise PolicyFormatError(path, "'between' takes [low, high] (low <= x < high) instead of op/value",
+                                        zh="'between' 取 [下限, 上限]（下限 <= x < 上限），不与 op/value 同用")
             lo, hi = _number(b[0], path), _number(b[1], path)
             if not lo < hi:
-                raise PolicyFormatError(path, f"'between' low {lo:g} must be below high {hi:g}")
+                raise PolicyFormatError(path, f"'between' low {lo:g} must be below high {hi:g}",
+                                        zh=f"'between' 的下限 {lo:g} 必须小于上限 {hi:g}")
             return Metric(col, "between", lo, hi, years, wording, bool(d.get("if_missing", False)))
         if d.get("op") not in OPS:
-            raise PolicyFormatError(path, f"'op' must be one of {', '.join(OPS)}, got {d.get('op')!r}")
+            raise PolicyFormatError(path, f"'op' must be one of {', '.join(OPS)}, got {d.get('op')!r}",
+                                    zh=f"'op' 必须是 {', '.join(OPS)} 之一，实际为 {d.get('op')!r}")
         return Metric(col, d["op"], _number(d.get("value"), f"{path}.value"), None, years, wording,
                       bool(d.get("if_missing", False)))
     if kind == "grade":
         g = d["grade"]
         grades = (g,) if isinstance(g, str) else tuple(g) if isinstance(g, list) else ()
         if not grades or any(x not in GRADES for x in grades):
-            raise PolicyFormatError(path, f"'grade' takes grades among {', '.join(GRADES)}, got {g!r}")
+            raise PolicyFormatError(path, f"'grade' takes grades among {', '.join(GRADES)}, got {g!r}",
+                                    zh=f"'grade' 只能取 {', '.join(GRADES)} 中的类别，实际为 {g!r}")
         years, wording = _years(d, path)
         return Grade(grades, years, wording)
     if kind == "flag":
         if d["flag"] not in FLAG_COLUMNS:
-            raise PolicyFormatError(path, f"unknown flag {d['flag']!r}; {_known('flags', FLAG_COLUMNS)}")
+            raise PolicyFormatError(path, f"unknown flag {d['flag']!r}; {_known('flags', FLAG_COLUMNS)}",
+                                    zh=f"未知的标记 {d['flag']!r}；可用的标记：{', '.join(sorted(FLAG_COLUMNS))}")
         if not isinstance(d.get("value", True), bool):
-            raise PolicyFormatError(path, "'value' of a flag condition is true or false")
+            raise PolicyFormatError(path, "'value' of a flag condition is true or false",
+                                    zh="标记条件的 'value' 只能是 true 或 false")
         return Flag(d["flag"], d.get("value", True))
     if kind == "attr":
         col = d["attr"]
         if col not in ATTR_COLUMNS:
-            raise PolicyFormatError(path, f"unknown attribute {col!r}; {_known('attributes', ATTR_COLUMNS)}")
+            raise PolicyFormatError(path, f"unknown attribute {col!r}; {_known('attributes', ATTR_COLUMNS)}",
+                                    zh=f"未知的属性 {col!r}；可用的属性：{', '.join(sorted(ATTR_COLUMNS))}")
         if ("in" in d) == ("prefix" in d):
-            raise PolicyFormatError(path, "an 'attr' condition takes either 'in' or 'prefix' (a list of text)")
+            raise PolicyFormatError(path, "an 'attr' condition takes either 'in' or 'prefix' (a list of text)",
+                                    zh="'attr' 条件取 'in' 或 'prefix'（文本列表）之一")
         vals = d.get("in", d.get("prefix"))
         if not isinstance(vals, list) or not vals or not all(isinstance(v, str) for v in vals):
-            raise PolicyFormatError(path, "'in'/'prefix' must be a non-empty list of text values")
+            raise PolicyFormatError(path, "'in'/'prefix' must be a non-empty list of text values",
+                                    zh="'in'/'prefix' 必须是非空的文本列表")
         return Attr(col, tuple(vals), "prefix" in d, bool(d.get("if_missing", False)))
     if kind == "date":
         cols = (d["date"],) if isinstance(d["date"], str) else tuple(d["date"]) if isinstance(d["date"], list) else ()
         if not cols or any(c not in DATE_COLUMNS for c in cols):
-            raise PolicyFormatError(path, f"unknown date column(s) {d['date']!r}; {_known('dates', DATE_COLUMNS)}")
+            raise PolicyFormatError(path, f"unknown date column(s) {d['date']!r}; {_known('dates', DATE_COLUMNS)}",
+                                    zh=f"未知的日期列 {d['date']!r}；可用的日期列：{', '.join(sorted(DATE_COLUMNS))}")
         if "within_years" in d:
             n = d["within_years"]
             if "op" in d or "value" in d or isinstance(n, bool) or not isinstance(n, int) or n < 1:
-                raise PolicyFormatError(path, "'within_years' takes a whole number of years >= 1, without op/value")
+                raise PolicyFormatError(path, "'within_years' takes a whole number of years >= 1, without op/value",
+                                        zh="'within_years' 取 >= 1 的整数年数，不与 op/value 同用")
             return Within(cols, n)
         if d.get("op") not in OPS:
-            raise PolicyFormatError(path, f"'op' must be one of {', '.join(OPS)}, got {d.get('op')!r}")
+            raise PolicyFormatError(path, f"'op' must be one of {', '.join(OPS)}, got {d.get('op')!r}",
+                                    zh=f"'op' 必须是 {', '.join(OPS)} 之一，实际为 {d.get('op')!r}")
         return DateCmp(cols, d["op"], _date_value(d.get("value"), f"{path}.value"))
     return NotProducingBy(_date_value(d["not_producing_by"], f"{path}.not_producing_by"))
 

@@ -271,7 +271,10 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
         if a.type == "tenants":
             if links is None:
                 raise InputError(f"preset {policy.name} has a leasing adjustment ({a.zh}) and needs the links",
-                                 [Problem("links missing", fix="call evaluate(panel, policy, links=links)")])
+                                 [Problem("links missing", fix="call evaluate(panel, policy, links=links)",
+                                          message_zh="缺少关联结果",
+                                          fix_zh="请调用 evaluate(panel, policy, links=links)")],
+                                 zh=f"预设 {policy.name} 含租赁调整（{a.zh}），需要企业与地块的关联结果")
             if tenants is None:  # once for all leasing adjustments
                 tenants = tenants_per_row(links, panel.index) if isinstance(panel.index, pd.MultiIndex) else \
                     tenant_counts(links).reindex(panel.index.get_level_values(0)).fillna(0).to_numpy(float)

@@ -164,7 +164,10 @@ def _dispose(d: Any, cats: Any, ctx: UnitContext) -> tuple[np.ndarray, np.ndarra
 
 def _reference_year(panel: pd.DataFrame, policy: Policy, year: int | None) -> int:
     if len(panel) == 0:
-        raise InputError("the panel is empty", [Problem("no unit-year rows", fix="check the firm table and links")])
+        raise InputError("the panel is empty", [Problem("no unit-year rows", fix="check the firm table and links",
+                                                        message_zh="没有任何单位-年份行",
+                                                        fix_zh="请检查企业表与关联结果")],
+                         zh="面板数据为空")
     idx = panel.index
     if isinstance(idx, pd.MultiIndex) and idx.codes[1].min() >= 0:  # the years present, from the level's codes
         used = np.bincount(idx.codes[1], minlength=len(idx.levels[1])) > 0
@@ -177,7 +180,10 @@ def _reference_year(panel: pd.DataFrame, policy: Policy, year: int | None) -> in
         raise InputError(
             f"no data for the reference year {ref} (preset {policy.name})",
             [Problem(f"years in the panel: {', '.join(map(str, present))}",
-                     fix="pass year=... (config [policy] year) for a year the firm table covers")])
+                     fix="pass year=... (config [policy] year) for a year the firm table covers",
+                     message_zh=f"面板中的年份：{', '.join(map(str, present))}",
+                     fix_zh="请传入 year=...（配置 [policy] year），选企业表覆盖的年份")],
+            zh=f"没有参照年份 {ref} 的数据（预设 {policy.name}）")
     return int(ref)
 
 

@@ -74,11 +74,15 @@ def check_years(years: Sequence[int], present: Sequence[int], *, source: str) ->
     have = sorted({int(y) for y in present})
     if len(wanted) < 2:
         raise InputError(f"years {', '.join(map(str, wanted)) or '(none)'}: a multi-year run needs at least two "
-                         "years -> give a range such as 2021-2023")
+                         "years -> give a range such as 2021-2023",
+                         zh=(f"年份 {', '.join(map(str, wanted)) or '（无）'}：多年运行至少需要两个年份 "
+                             "→ 请给出年份范围，例如 2021-2023"))
     missing = [y for y in wanted if y not in have]
     if missing:
         raise InputError(f"{source}: no data for {', '.join(map(str, missing))}; the table has "
-                         f"{', '.join(map(str, have)) or 'no years'} -> choose years among those")
+                         f"{', '.join(map(str, have)) or 'no years'} -> choose years among those",
+                         zh=(f"{source}：没有 {', '.join(map(str, missing))} 年的数据；表中有 "
+                             f"{', '.join(map(str, have)) or '（无年份）'} → 请从中选择年份"))
     return wanted
 
 

@@ -185,12 +185,15 @@ def unit_factor(column: str, unit: str, *, source: str = "units") -> float:
     if table is None:
         raise ConfigError(
             f"{source}: column {column!r} has no unit to convert -> give units only for "
-            f"{', '.join(sorted(COLUMN_UNITS))}"
+            f"{', '.join(sorted(COLUMN_UNITS))}",
+            zh=(f"{source}：列 {column!r} 没有可换算的单位 → 只能为以下列给出单位："
+                f"{', '.join(sorted(COLUMN_UNITS))}")
         )
     factor = table.get(normalise_unit(unit))
     if factor is None:
         raise ConfigError(
-            f"{source}: unknown unit {unit!r} for column {column!r} -> use one of {', '.join(table)}"
+            f"{source}: unknown unit {unit!r} for column {column!r} -> use one of {', '.join(table)}",
+            zh=f"{source}：列 {column!r} 的单位 {unit!r} 无法识别 → 请使用 {', '.join(table)} 之一"
         )
     return factor
 

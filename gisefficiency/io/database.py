@@ -88,7 +88,8 @@ def quote_table(name: str) -> str:
     parts = re.findall(r'"((?:[^"]|"")+)"|([^."]+)', name.strip())
     names = [quoted.replace('""', '"') if quoted else plain.strip() for quoted, plain in parts]
     if not 1 <= len(names) <= 2 or not all(names):
-        raise ConfigError(f"table = {name!r}: not a table name -> write it as \"schema.table\" or \"table\"")
+        raise ConfigError(f"table = {name!r}: not a table name -> write it as \"schema.table\" or \"table\"",
+                          zh=f"table = {name!r}：不是表名 → 请写成 \"schema.table\" 或 \"table\"")
     return ".".join(_ident(n) for n in names)
 
 
@@ -105,7 +106,9 @@ def _connect(url: str, what: str) -> Iterator[psycopg.Connection[Any]]:
     except psycopg.Error as exc:
         raise InputError(
             f"{what}: cannot connect to the database ({_first_line(exc)}) -> check host, port, database "
-            "and user in the URL; give the password in PGPASSWORD or ~/.pgpass"
+            "and user in the URL; give the password in PGPASSWORD or ~/.pgpass",
+            zh=(f"{what}：无法连接数据库（{_first_line(exc)}）→ 请检查地址中的主机、端口、数据库名和用户名；"
+                "密码放在 PGPASSWORD 或 ~/.pgpass 中")
         ) from None
     try:
         yield conn
@@ -149,7 +152,8 @@ def read_frame(
         No connection, an unknown table, a failing query, or no geometry column when one is needed.
     """
     if (table is None) == (query is None):
-        raise ConfigError("give a table or a query to read from the database, not both or neither")
+        raise ConfigError("give a table or a query to read from the database, not both or neither",
+                          zh="从数据库读取时，table 与 query 必须且只能给一个")
     what = describe(url, table=table, query=query)
     sql = f"SELECT * FROM {quote_table(table)}" if table is not None else query
     import psycopg
@@ -159,7 +163,8 @@ def read_frame(
             with conn.cursor() as cur:
                 cur.execute(sql)  # no parameters: a % in the query is taken as written
                 if cur.description is None:
-                    raise InputError(f"{what}: the statement returns no rows -> give a SELECT query")
+                    raise InputError(f"{what}: the statement returns no rows -> give a SELECT query",
+                                     zh=f"{what}：该语句不返回任何行 → 请给出 SELECT 查询")
                 names = [c.name for c in cur.description]
                 oids = [c.type_code for c in cur.description]
                 rows = cur.fetchall()
@@ -168,15 +173,21 @@ def read_frame(
         except psycopg.errors.UndefinedTable:
             raise InputError(
                 f"{what}: no such table -> check the schema and table name (written as stored, "
-                "e.g. \"public.parcels\"; names are case-sensitive here)"
+                "e.g. \"public.parcels\"; names are case-sensitive here)",
+                zh=(f"{what}：没有这张表 → 请检查模式名和表名（按存储的写法，"
+                    "例如 \"public.parcels\"；此处区分大小写）")
             ) from None
         except psycopg.Error as exc:
             raise InputError(f"{what}: the database refused the query ({_first_line(exc)}) "
-                             "-> run it in psql or pgAdmin to correct it") from None
+                             "-> run it in psql or pgAdmin to correct it",
+                             zh=(f"{what}：数据库拒绝了该查询（{_first_line(exc)}）"
+                                 "→ 请在 psql 或 pgAdmin 中运行并改正")) from None
     frame = pd.DataFrame.from_records(rows, columns=range(len(names)), nrows=len(rows))
     if len(set(names)) < len(names):
         raise InputError(f"{what}: several columns are named alike ({', '.join(names)}) "
-                         "-> give each column its own name (AS ...) in the query")
+                         "-> give each column its own name (AS ...) in the query",
+                         zh=(f"{what}：多列同名（{', '.join(names)}）"
+                             "→ 请在查询中为每列取不同的名字（AS ...）"))
     frame.columns = names
     for name, oid in zip(names, oids, strict=True):
         if oid == _NUMERIC_OID:
@@ -186,7 +197,9 @@ def read_frame(
         return frame.drop(columns=geoms)
     if not geoms:
         raise InputError(f"{what}: no PostGIS geometry column among {', '.join(names)} "
-                         "-> select the parcel polygons' geometry column too")
+                         "-> select the parcel polygons' geometry column too",
+                         zh=(f"{what}：{', '.join(names)} 中没有 PostGIS 几何列 "
+                             "→ 请同时选出地块多边形的几何列"))
     name = next((g for g in geoms if g.lower() in ("geom", "geometry", "the_geom", "shape")), geoms[0])
     return _geo_frame(frame, name, what)
 
@@ -199,7 +212,9 @@ def _geo_frame(frame: pd.DataFrame, name: str, what: str) -> gpd.GeoDataFrame:
     srids = srids[srids != 0]
     if len(srids) > 1:
         raise InputError(f"{what}: geometries in several SRIDs ({', '.join(map(str, srids))}) "
-                         "-> transform them to one (ST_Transform) in the query")
+                         "-> transform them to one (ST_Transform) in the query",
+                         zh=(f"{what}：几何数据使用了多个 SRID（{', '.join(map(str, srids))}）"
+                             "→ 请在查询中统一转换（ST_Transform）"))
     crs = f"EPSG:{int(srids[0])}" if len(srids) else None
     frame = frame.drop(columns=[name])
     # No SRID (0): no CRS, so the parcel reader asks for [parcels] crs as it does for a file without one.
@@ -280,7 +295,8 @@ def _srid(frame: gpd.GeoDataFrame) -> int:
         return 0
     code = frame.crs.to_epsg()
     if code is None:
-        log.warning("CRS %s has no EPSG code: geometries are stored without an SRID", frame.crs.name)
+        log.warning("CRS %s has no EPSG code: geometries are stored without an SRID", frame.crs.name,
+                    extra={"zh": f"坐标系 {frame.crs.name} 没有 EPSG 代码：几何数据写入时不带 SRID"})
     return code or 0
 
 
@@ -391,10 +407,13 @@ def write_tables(frames: dict[str, pd.DataFrame], url: str, *, schema: str) -> d
             conn.execute(sa.text("SELECT 1"))
     except ModuleNotFoundError as exc:
         raise ConfigError(f"{what}: {exc.name} is not installed -> pip install 'psycopg[binary]' sqlalchemy "
-                          "geoalchemy2") from None
+                          "geoalchemy2",
+                          zh=f"{what}：未安装 {exc.name} → pip install 'psycopg[binary]' sqlalchemy geoalchemy2") from None
     except sa.exc.SQLAlchemyError as exc:
         raise ConfigError(f"{what}: cannot connect ({_first_line(exc.orig or exc)}) -> check host, port, "
-                          "database and user in the URL; give the password in PGPASSWORD or ~/.pgpass") from None
+                          "database and user in the URL; give the password in PGPASSWORD or ~/.pgpass",
+                          zh=(f"{what}：无法连接（{_first_line(exc.orig or exc)}）→ 请检查地址中的主机、端口、"
+                              "数据库名和用户名；密码放在 PGPASSWORD 或 ~/.pgpass 中")) from None
     try:
         try:
             with engine.begin() as conn:
@@ -405,7 +424,9 @@ def write_tables(frames: dict[str, pd.DataFrame], url: str, *, schema: str) -> d
         except sa.exc.SQLAlchemyError as exc:
             raise ConfigError(f"{what}: the database refused the write ({_first_line(exc.orig or exc)}); the "
                               "previous tables are unchanged -> check the user's rights on the schema, and drop "
-                              "views that depend on the old tables") from None
+                              "views that depend on the old tables",
+                              zh=(f"{what}：数据库拒绝写入（{_first_line(exc.orig or exc)}）；原有的表未改动 "
+                                  "→ 请检查该用户对模式的权限，并删除依赖旧表的视图")) from None
         finally:
             _drop_stage(engine, stage)
     finally:
@@ -452,4 +473,5 @@ def _drop_stage(engine: sqlalchemy.Engine, stage: str) -> None:
         with engine.begin() as conn:
             conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {_ident(stage)} CASCADE"))
     except sa.exc.SQLAlchemyError as exc:  # the write's own error matters more than this one
-        log.warning("could not drop the staging schema %s: %s", stage, _first_line(exc))
+        log.warning("could not drop the staging schema %s: %s", stage, _first_line(exc),
+                    extra={"zh": f"无法删除临时模式 {stage}：{_first_line(exc)}"})

@@ -94,9 +94,10 @@ class Inspection:
     point_crs, point_hits
         Firm points without a coordinate system: the system under which most fall on a parcel and the
         share of points each system puts on a parcel (empty when there is nothing to decide).
-    notes
-        What could not be mapped or decided, each with the key to set; shown by the CLI and written
-        into the config.
+    notes, notes_zh
+        What could not be mapped or decided, each with the key to set, in English and in Chinese (one
+        entry each, in the same order; add them with :meth:`note`); shown by the CLI and written into
+        the config.
     """
 
     parcels: Path
@@ -115,6 +116,12 @@ class Inspection:
     point_crs: str | None = None
     point_hits: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    notes_zh: list[str] = field(default_factory=list)
+
+    def note(self, en: str, zh: str) -> None:
+        """Add a note in English and in Chinese."""
+        self.notes.append(en)
+        self.notes_zh.append(zh)
 
 
 def inspect_inputs(parcels: str | Path, firms: str | Path, land: str | Path | None = None) -> Inspection:
@@ -147,8 +154,10 @@ def inspect_inputs(parcels: str | Path, firms: str | Path, land: str | Path | No
         info.land = _inspect_table(Path(land), LAND_COLUMNS, expected=("uscc", "parcel_id", "kind"))
         missing = [c for c in ("uscc", "parcel_id", "kind") if c not in info.land.columns]
         if missing:
-            info.notes.append(f"{land}: no column for {', '.join(missing)} -> map yours under [land.aliases], "
-                              "e.g. \"<header>\" = \"kind\"")
+            info.note(f"{land}: no column for {', '.join(missing)} -> map yours under [land.aliases], "
+                      "e.g. \"<header>\" = \"kind\"",
+                      f"{land}：没有 {', '.join(missing)} 列 → 请在 [land.aliases] 下映射您的表头，"
+                      "例如 \"<表头>\" = \"kind\"")
     panel = _read_panel(info)
     if panel is not None:
         info.years = sorted(int(y) for y in panel["year"].dropna().unique())
@@ -159,10 +168,12 @@ def inspect_inputs(parcels: str | Path, firms: str | Path, land: str | Path | No
 
 def _inspect_parcels(path: Path, info: Inspection) -> pd.DataFrame | None:
     if not path.exists():
-        raise InputError(f"{path}: parcel file not found -> check the path")
+        raise InputError(f"{path}: parcel file not found -> check the path",
+                         zh=f"{path}：找不到地块文件 → 请检查路径")
     suffix = path.suffix.lower()
     if suffix not in PARCEL_FORMATS:
-        raise InputError(f"{path}: unknown parcel format {suffix!r} -> use one of {', '.join(sorted(PARCEL_FORMATS))}")
+        raise InputError(f"{path}: unknown parcel format {suffix!r} -> use one of {', '.join(sorted(PARCEL_FORMATS))}",
+                         zh=f"{path}：无法识别的地块文件格式 {suffix!r} → 请使用 {', '.join(sorted(PARCEL_FORMATS))} 之一")
     if PARCEL_FORMATS[suffix] != "GeoParquet":
         info.layer = _choose_layer(path, None, "pyogrio")
     if suffix == ".shp":
@@ -182,8 +193,9 @@ def _inspect_parcels(path: Path, info: Inspection) -> pd.DataFrame | None:
         else:
             info.parcel_unknown.append(header)
     if info.id_column is None:
-        info.notes.append(f"{path}: no parcel id column found among {', '.join(headers)} -> set [parcels] id to "
-                          "the column holding 宗地号/不动产单元号")
+        info.note(f"{path}: no parcel id column found among {', '.join(headers)} -> set [parcels] id to "
+                  "the column holding 宗地号/不动产单元号",
+                  f"{path}：在 {', '.join(headers)} 中找不到地块编号列 → 请把 [parcels] id 设为存放宗地号/不动产单元号的列")
     else:
         ids = raw[info.id_column].astype("string").str.strip()
         info.n_duplicate_ids = int(ids.duplicated(keep="first").sum())
@@ -194,18 +206,22 @@ def _inspect_parcels(path: Path, info: Inspection) -> pd.DataFrame | None:
         info.crs = guess_epsg(bounds) if np.isfinite(bounds).all() else None
         info.crs_guessed = info.crs is not None
         if info.crs is None:
-            info.notes.append(f"{path}: no CRS and none could be guessed from the coordinates -> set [parcels] crs, "
-                              "e.g. \"EPSG:4549\" (CGCS2000 3° GK CM 120°E)")
+            info.note(f"{path}: no CRS and none could be guessed from the coordinates -> set [parcels] crs, "
+                      "e.g. \"EPSG:4549\" (CGCS2000 3° GK CM 120°E)",
+                      f"{path}：没有坐标系，也无法从坐标推断 → 请设置 [parcels] crs，"
+                      "例如 \"EPSG:4549\"（CGCS2000 3° 高斯-克吕格，中央经线 120°E）")
         else:
-            info.notes.append(f"{path}: no CRS in the file; {info.crs} guessed from the coordinates -> check it in "
-                              "QGIS against a basemap, fix [parcels] crs if the parcels land in the wrong place")
+            info.note(f"{path}: no CRS in the file; {info.crs} guessed from the coordinates -> check it in "
+                      "QGIS against a basemap, fix [parcels] crs if the parcels land in the wrong place",
+                      f"{path}：文件中没有坐标系；根据坐标推断为 {info.crs} → 请在 QGIS 中对照底图核对，"
+                      "若地块位置不对，请改正 [parcels] crs")
     if info.id_column is None:
         return None
     try:
         return read_parcels(path, layer=info.layer, id_column=info.id_column, crs=info.crs if info.crs_guessed else None,
                             encoding=info.encoding)
     except GisEfficiencyError as exc:
-        info.notes.append(f"{path}: {exc}")
+        info.note(f"{path}: {exc}", f"{path}：{exc.text('zh')}")
         return None
 
 
@@ -245,21 +261,29 @@ def _check_firm_columns(info: Inspection) -> None:
     file = info.firms.path
     measures = {c.split("@")[0] for c in cols}
     if "uscc" not in cols:
-        info.notes.append(f"{file}: no USCC column (统一社会信用代码) -> map yours under [firms.aliases], "
-                          "e.g. \"<header>\" = \"uscc\"")
+        info.note(f"{file}: no USCC column (统一社会信用代码) -> map yours under [firms.aliases], "
+                  "e.g. \"<header>\" = \"uscc\"",
+                  f"{file}：没有统一社会信用代码列 → 请在 [firms.aliases] 下映射您的表头，例如 \"<表头>\" = \"uscc\"")
     if "year" not in cols and not any("@" in c for c in cols):
-        info.notes.append(f"{file}: no year column (年度) and no year in the headers -> map yours under "
-                          "[firms.aliases], or write the headers as 2021年实缴税金")
+        info.note(f"{file}: no year column (年度) and no year in the headers -> map yours under "
+                  "[firms.aliases], or write the headers as 2021年实缴税金",
+                  f"{file}：没有年度列，表头中也没有年份 → 请在 [firms.aliases] 下映射您的表头，"
+                  "或把表头写成 2021年实缴税金 的形式")
     if "tax" not in measures:
-        info.notes.append(f"{file}: no tax column (实缴税金) -> map yours under [firms.aliases], e.g. "
-                          "\"<header>\" = \"tax\"; without it no 亩均税收 can be computed")
+        info.note(f"{file}: no tax column (实缴税金) -> map yours under [firms.aliases], e.g. "
+                  "\"<header>\" = \"tax\"; without it no 亩均税收 can be computed",
+                  f"{file}：没有实缴税金列 → 请在 [firms.aliases] 下映射您的表头，例如 \"<表头>\" = \"tax\"；"
+                  "没有它就无法计算亩均税收")
     money = [c for c in ("tax", "value_added", "revenue", "rd") if c in measures and c not in info.firms.units]
     if money:
-        info.notes.append(f"{file}: no unit in the headers of {', '.join(money)}: read as 万元 -> if the sheet is in 元, "
-                          "set [firms] units = { tax = \"元\" } (and the other columns)")
+        info.note(f"{file}: no unit in the headers of {', '.join(money)}: read as 万元 -> if the sheet is in 元, "
+                  "set [firms] units = { tax = \"元\" } (and the other columns)",
+                  f"{file}：{', '.join(money)} 的表头中没有单位：按万元读取 → 若表中以元计，"
+                  "请设置 [firms] units = { tax = \"元\" }（其他列同理）")
     for header, unit in info.firms.odd_units.items():
-        info.notes.append(f"{file}: unit {unit!r} of {header!r} is not understood; values kept as they are -> set "
-                          "[firms] units for that column")
+        info.note(f"{file}: unit {unit!r} of {header!r} is not understood; values kept as they are -> set "
+                  "[firms] units for that column",
+                  f"{file}：{header!r} 的单位 {unit!r} 无法识别；数值按原样保留 → 请为该列设置 [firms] units")
 
 
 def _read_panel(info: Inspection) -> pd.DataFrame | None:
@@ -268,8 +292,10 @@ def _read_panel(info: Inspection) -> pd.DataFrame | None:
     frame, problems = inspect_firms(info.firms.path)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
-        info.notes.append(f"{info.firms.path}: {len(errors)} problem(s) stop `run`, e.g. {errors[0]} -> "
-                          "`gisefficiency validate` lists them all")
+        info.note(f"{info.firms.path}: {len(errors)} problem(s) stop `run`, e.g. {errors[0]} -> "
+                  "`gisefficiency validate` lists them all",
+                  f"{info.firms.path}：有 {len(errors)} 个问题会使 `run` 停止，例如 {errors[0].text('zh')} → "
+                  "`gisefficiency validate` 会全部列出")
     return frame
 
 
@@ -297,9 +323,11 @@ def _detect_point_crs(parcels: pd.DataFrame, panel: pd.DataFrame, info: Inspecti
     best = max(POINT_SYSTEMS, key=lambda s: info.point_hits[s])  # max keeps the first on a tie
     info.point_crs = best
     if info.point_hits[best] < 0.5:
-        info.notes.append(f"{info.firms.path}: firm points fall on parcels for at most "
-                          f"{info.point_hits[best]:.0%} of them (best: {best}) -> check the 经度/纬度 columns and set "
-                          f"[link] point_crs to one of {', '.join(sorted(set(COORD_SYSTEMS.values())))}")
+        info.note(f"{info.firms.path}: firm points fall on parcels for at most "
+                  f"{info.point_hits[best]:.0%} of them (best: {best}) -> check the 经度/纬度 columns and set "
+                  f"[link] point_crs to one of {', '.join(sorted(set(COORD_SYSTEMS.values())))}",
+                  f"{info.firms.path}：企业点位最多只有 {info.point_hits[best]:.0%} 落在地块上（最佳：{best}）"
+                  f"→ 请核对经度/纬度列，并把 [link] point_crs 设为 {', '.join(sorted(set(COORD_SYSTEMS.values())))} 之一")
 
 
 # ------------------------------------------------------------------------------------------ writing
@@ -440,7 +468,8 @@ def write_config(info: Inspection, out: str | Path, *, preset: str = "zhejiang-2
 
     out = Path(out)
     if out.exists() and not force:
-        raise ConfigError(f"{out}: already exists -> choose another --out, or add --force to replace it")
+        raise ConfigError(f"{out}: already exists -> choose another --out, or add --force to replace it",
+                          zh=f"{out}：文件已存在 → 请换一个 --out，或加 --force 覆盖")
     text = config_text(info, config_dir=out.parent, preset=preset, year=year, name=name)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")

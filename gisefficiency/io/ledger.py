@@ -179,11 +179,14 @@ def read_ledger(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: ledger file not found -> check [ledger] previous (a path relative to the "
-                         "config), or remove it for the first year", [])
+                         "config), or remove it for the first year", [],
+                         zh=(f"{path}：找不到台账文件 → 请检查 [ledger] previous（相对于配置文件的路径），"
+                             "第一年可删去"))
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises several kinds for a file that is not a workbook
-        raise InputError(f"{path}: not an .xlsx workbook ({exc}) -> save the ledger as .xlsx", []) from None
+        raise InputError(f"{path}: not an .xlsx workbook ({exc}) -> save the ledger as .xlsx", [],
+                         zh=f"{path}：不是 .xlsx 工作簿（{exc}）→ 请把台账另存为 .xlsx") from None
     ws = wb[LEDGER_SHEET] if LEDGER_SHEET in wb.sheetnames else wb.worksheets[0]
     rows = list(ws.iter_rows(values_only=True))
     wb.close()
@@ -192,7 +195,9 @@ def read_ledger(path: str | Path) -> pd.DataFrame:
     head = next((i for i, r in enumerate(rows[:20]) if any(str(v).strip() == key for v in r if v is not None)), None)
     if head is None:
         raise InputError(f"{path}: sheet {ws.title!r} has no column {key!r} -> keep the header row the toolkit "
-                         "wrote (统一社会信用代码, 企业名称, 地块编号, 状态, ...)", [])
+                         "wrote (统一社会信用代码, 企业名称, 地块编号, 状态, ...)", [],
+                         zh=(f"{path}：工作表 {ws.title!r} 没有列 {key!r} → 请保留工具写出的表头行"
+                             "（统一社会信用代码、企业名称、地块编号、状态……）"))
     headers = [str(v).strip() if v is not None else "" for v in rows[head]]
     keep = [j for j, h in enumerate(headers) if h]
     names = from_headers([headers[j] for j in keep])
@@ -212,15 +217,22 @@ def read_ledger(path: str | Path) -> pd.DataFrame:
     if "status" in frame.columns:
         bad = frame["status"].notna() & ~frame["status"].isin(STATUSES)
         problems += [Problem(f"unknown status {v!r}", fix=f"use one of {', '.join(STATUSES)}", file=str(path),
-                             row=int(i), column=HEADERS["status"], value=v) for i, v in frame["status"][bad].items()]
+                             row=int(i), column=HEADERS["status"], value=v,
+                             message_zh=f"未知的状态 {v!r}",
+                             fix_zh=f"请使用 {'、'.join(STATUSES)} 之一") for i, v in frame["status"][bad].items()]
     blank = frame["uscc"].isna()
     problems += [Problem("row without a USCC", fix="fill in 统一社会信用代码 (or delete the row)", file=str(path),
-                         row=int(i), column=key) for i in frame.index[blank]]
+                         row=int(i), column=key,
+                         message_zh="该行没有统一社会信用代码",
+                         fix_zh="请填写统一社会信用代码（或删除该行）") for i in frame.index[blank]]
     dup = frame["uscc"].notna() & frame["uscc"].duplicated(keep=False)
     problems += [Problem("USCC on more than one row", fix="keep one row per firm", file=str(path), row=int(i),
-                         column=key, value=v) for i, v in frame["uscc"][dup].items()]
+                         column=key, value=v,
+                         message_zh="同一统一社会信用代码出现在多行",
+                         fix_zh="每家企业只保留一行") for i, v in frame["uscc"][dup].items()]
     if problems:
-        raise InputError(f"{path}: {len(problems)} problem(s) in the ledger, first: {problems[0]}", problems)
+        raise InputError(f"{path}: {len(problems)} problem(s) in the ledger, first: {problems[0]}", problems,
+                         zh=f"{path}：台账中有 {len(problems)} 个问题，第一个：{problems[0].text('zh')}")
     return frame.reset_index(drop=True)
 
 

@@ -339,7 +339,9 @@ def write_report_pdf(html_path: str | Path, pdf_path: str | Path | None = None, 
     found = next((shutil.which(name) for name in wanted if name and shutil.which(name)), None)
     if found is None:
         log.warning("report.pdf not written: no Chromium/Chrome found (%s) -> install chromium, or set "
-                    "GISEFFICIENCY_CHROMIUM, or print report.html from a browser", ", ".join(n for n in wanted if n))
+                    "GISEFFICIENCY_CHROMIUM, or print report.html from a browser", ", ".join(n for n in wanted if n),
+                    extra={"zh": (f"未写出 report.pdf：找不到 Chromium/Chrome（{', '.join(n for n in wanted if n)}）→ 请安装 chromium，"
+                        "或设置 GISEFFICIENCY_CHROMIUM，或在浏览器中打印 report.html")})
         return None
     pdf_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = pdf_path.with_name(f".{pdf_path.stem}.{os.getpid()}.part.pdf")
@@ -351,13 +353,15 @@ def write_report_pdf(html_path: str | Path, pdf_path: str | Path | None = None, 
             done = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
             tmp.unlink(missing_ok=True)
-            log.warning("report.pdf not written: %s failed (%s) -> print report.html from a browser", found, exc)
+            log.warning("report.pdf not written: %s failed (%s) -> print report.html from a browser", found, exc,
+                        extra={"zh": f"未写出 report.pdf：{found} 运行失败（{exc}）→ 请在浏览器中打印 report.html"})
             return None
     if done.returncode != 0 or not tmp.exists() or tmp.stat().st_size == 0:
         tmp.unlink(missing_ok=True)
         last = (done.stderr or b"").decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
         log.warning("report.pdf not written: %s exited with %s (%s) -> print report.html from a browser",
-                    found, done.returncode, last[0])
+                    found, done.returncode, last[0],
+                    extra={"zh": f"未写出 report.pdf：{found} 退出码 {done.returncode}（{last[0]}）→ 请在浏览器中打印 report.html"})
         return None
     os.replace(tmp, pdf_path)  # a reader never sees a half-written PDF
     return pdf_path

@@ -25,7 +25,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError as ProjCRSError
 
 from gisefficiency.core.crs import distorts_area, gk3_zone_crs, guess_crs, guess_epsg, is_metric_projected
-from gisefficiency.core.errors import CRSError, InputError, Problem, Severity, format_ids
+from gisefficiency.core.errors import CRSError, InputError, Problem, Severity, format_ids, format_ids_zh
 from gisefficiency.io.columns import (
     alias_lookup,
     area_unit_factors,
@@ -103,13 +103,16 @@ def read_parcels(
     path = Path(path)
     if engine not in ENGINES:
         raise InputError(f"{path}: unknown engine {engine!r} -> set engine under [parcels] to one of "
-                         f"{', '.join(ENGINES)}")
+                         f"{', '.join(ENGINES)}",
+                         zh=f"{path}：未知的读取引擎 {engine!r} → 请把 [parcels] 下的 engine 设为 {', '.join(ENGINES)} 之一")
     if not path.exists():
-        raise InputError(f"{path}: parcel file not found -> check [parcels] path in the config")
+        raise InputError(f"{path}: parcel file not found -> check [parcels] path in the config",
+                         zh=f"{path}：找不到地块文件 → 请检查配置文件中的 [parcels] path")
     suffix = path.suffix.lower()
     if suffix not in PARCEL_FORMATS:
         raise InputError(
-            f"{path}: unknown parcel format {suffix!r} -> use one of {', '.join(sorted(PARCEL_FORMATS))}"
+            f"{path}: unknown parcel format {suffix!r} -> use one of {', '.join(sorted(PARCEL_FORMATS))}",
+            zh=f"{path}：无法识别的地块文件格式 {suffix!r} → 请使用 {', '.join(sorted(PARCEL_FORMATS))} 之一"
         )
     frame, cut, misread = _read(path, suffix, layer=layer, encoding=encoding, engine=engine)
     return _from_read(frame.reset_index(drop=True), str(path), id_column=id_column, crs=crs, aliases=aliases,
@@ -155,7 +158,9 @@ def parcels_from_frame(
         kind = type(frame).__name__
         raise InputError(
             f"{source}: parcels must be a GeoDataFrame with a geometry column, not a {kind} "
-            f"-> pass geopandas.GeoDataFrame(frame, geometry=..., crs=...)"
+            f"-> pass geopandas.GeoDataFrame(frame, geometry=..., crs=...)",
+            zh=(f"{source}：地块必须是带几何列的 GeoDataFrame，而不是 {kind} "
+                "→ 请传入 geopandas.GeoDataFrame(frame, geometry=..., crs=...)")
         )
     # A named index holds data (often the parcel id); an unnamed one is only positions.
     named = any(name is not None for name in frame.index.names)
@@ -182,7 +187,8 @@ def _read(path: Path, suffix: str, *, layer: str | None, encoding: str | None,
             # Dates stay in Arrow: pandas would build a Python date object per parcel and parse them as text.
             return gpd.read_parquet(path, to_pandas_kwargs={"types_mapper": _arrow_date}), [], []
         except Exception as exc:
-            raise InputError(f"{path}: cannot read GeoParquet ({exc}) -> check the file") from exc
+            raise InputError(f"{path}: cannot read GeoParquet ({exc}) -> check the file",
+                             zh=f"{path}：无法读取 GeoParquet（{exc}）→ 请检查该文件") from exc
     if suffix != ".shp":
         return _read_ogr(path, _choose_layer(path, layer, engine), encoding, engine), [], []
     if encoding is None:
@@ -222,7 +228,8 @@ def _read_ogr(path: Path, layer: str | None, encoding: str | None, engine: str, 
     except InputError:
         raise
     except Exception as exc:
-        raise InputError(f"{shown or path}: cannot read the parcel layer ({exc}) -> check the file in QGIS") from exc
+        raise InputError(f"{shown or path}: cannot read the parcel layer ({exc}) -> check the file in QGIS",
+                         zh=f"{shown or path}：无法读取地块图层（{exc}）→ 请在 QGIS 中检查该文件") from exc
 
 
 def _arrow_binary(dtype: pa.DataType) -> pd.ArrowDtype | None:
@@ -276,12 +283,15 @@ def _choose_layer(path: Path, layer: str | None, engine: str) -> str | None:
     try:
         layers = _list_layers(path, engine)
     except Exception as exc:
-        raise InputError(f"{path}: cannot open the parcel file ({exc}) -> check the file in QGIS") from exc
+        raise InputError(f"{path}: cannot open the parcel file ({exc}) -> check the file in QGIS",
+                         zh=f"{path}：无法打开地块文件（{exc}）→ 请在 QGIS 中检查该文件") from exc
     if layer is not None:
         if layer not in layers:
             raise InputError(
                 f"{path}: no layer {layer!r}; layers are {', '.join(map(repr, layers))} "
-                f"-> set layer = \"...\" under [parcels] to one of them"
+                f"-> set layer = \"...\" under [parcels] to one of them",
+                zh=(f"{path}：没有图层 {layer!r}；现有图层：{', '.join(map(repr, layers))} "
+                    "→ 请把 [parcels] 下的 layer 设为其中之一")
             )
         return layer
     named = [name for name in layers if normalise_header(name) in PARCEL_LAYER_NAMES]
@@ -291,7 +301,9 @@ def _choose_layer(path: Path, layer: str | None, engine: str) -> str | None:
     if len(layers) > 1:
         raise InputError(
             f"{path}: {len(layers)} layers ({', '.join(map(repr, layers))}), which one holds the parcels? "
-            f"-> set layer = \"{layers[0]}\" (or another) under [parcels]"
+            f"-> set layer = \"{layers[0]}\" (or another) under [parcels]",
+            zh=(f"{path}：有 {len(layers)} 个图层（{', '.join(map(repr, layers))}），地块在哪一个？"
+                f"→ 请在 [parcels] 下设置 layer = \"{layers[0]}\"（或其他图层）")
         )
     return None
 
@@ -404,7 +416,9 @@ def _misread_names(path: Path, encoding: str | None) -> list[Problem]:
         return []  # not UTF-8 names: the encoding may well be right
     return [Problem(f"field name {raw.decode(codec, errors='replace')!r} is UTF-8 {name!r} read as {encoding}",
                     fix='set encoding = "utf-8" under [parcels] (or remove a wrong .cpg file)', file=str(path),
-                    column=raw.decode(codec, errors="replace"), severity="warning")
+                    column=raw.decode(codec, errors="replace"), severity="warning",
+                    message_zh=f"字段名 {raw.decode(codec, errors='replace')!r} 是 UTF-8 编码的 {name!r}，却按 {encoding} 读取",
+                    fix_zh="请在 [parcels] 下设置 encoding = \"utf-8\"（或删去错误的 .cpg 文件）")
             for raw, name in zip(names, text, strict=True)]
 
 
@@ -496,9 +510,16 @@ def _canonical_columns(
                "to the cut names, or export the layer as GeoPackage" if problems else
                "-> set id = \"<column>\" under [parcels] to the column holding 宗地号/不动产单元号"),
             problems,
+            zh=(f"{path}：没有地块编号列 {id_column!r}；现有列：{', '.join(map(str, headers))} "
+                + ("→ 字段名是 UTF-8 编码却按其他编码读取：请在 [parcels] 下设置 encoding = \"utf-8\""
+                if misread else
+                "→ Shapefile 格式把下列字段名截短到 10 字节：请把 id 或 [parcels.aliases] 设为截短后的名字，"
+                "或把图层导出为 GeoPackage" if problems else
+                "→ 请在 [parcels] 下把 id 设为存放宗地号/不动产单元号的列：id = \"<列名>\"")),
         )
     for problem in [*(misread or []), *_cut_problems(unmatched_cut, path, lookup)]:
-        log.warning("%s", problem)
+        log.warning("%s", problem,
+                    extra={"zh": problem.text("zh")})
     rename: dict[str, str] = {id_header: "parcel_id"}
     targets: dict[str, list[str]] = {}
     for header in headers:
@@ -515,21 +536,28 @@ def _canonical_columns(
             [Problem(f"columns {', '.join(map(repr, hs + ([name] if name in headers else [])))} "
                      f"all map to {name!r}",
                      fix=f"rename one, or map it to another name in [parcels.aliases], e.g. "
-                         f"\"{hs[-1]}\" = \"{name}_2\"", file=str(path), column=hs[0])
+                         f"\"{hs[-1]}\" = \"{name}_2\"", file=str(path), column=hs[0],
+                     message_zh=f"列 {', '.join(map(repr, hs + ([name] if name in headers else [])))} 都对应到 {name!r}",
+                     fix_zh=(f"请改名其中一列，或在 [parcels.aliases] 中把它映射到另一个名字，例如 "
+                         f"\"{hs[-1]}\" = \"{name}_2\""))
              for name, hs in clashes.items()],
+            zh=f"{path}：有几列含义相同",
         )
     out = frame.rename(columns=rename)
     out.columns = dedupe(map(str, out.columns))
     problems = _parse_columns(out, path, original={v: k for k, v in rename.items()})
     _dates_as_objects(out)
     if problems:
-        raise InputError(f"{path}: {len(problems)} unreadable parcel value(s)", problems)
+        raise InputError(f"{path}: {len(problems)} unreadable parcel value(s)", problems,
+                         zh=f"{path}：{len(problems)} 个地块数值无法读取")
     missing_id = out["parcel_id"].isna()
     if missing_id.any():
         rows = out.loc[missing_id, "src_row"].tolist()
         raise InputError(
             f"{path}: {len(rows)} parcel(s) without an id in column {id_header!r}, rows {format_ids(rows)} "
-            f"-> fill in the parcel ids (or drop those features)"
+            f"-> fill in the parcel ids (or drop those features)",
+            zh=(f"{path}：{len(rows)} 个地块在列 {id_header!r} 中没有编号，第 {format_ids_zh(rows)} 行 "
+                "→ 请填写地块编号（或删去这些要素）")
         )
     return out.set_index("parcel_id")
 
@@ -555,13 +583,19 @@ def _cut_problems(names: list[str], path: Path, lookup: Mapping[str, str], *,
         full = sorted(k for k in lookup if len(key) >= 2 and k.startswith(key) and k != key and not k.isascii())[:3]
         guess = (f" (probably {' or '.join(full)}: {', '.join(meant)})" if full else
                  f" (probably {', '.join(meant)})" if meant else "")
+        guess_zh = (f"（可能是 {' 或 '.join(full)}：{', '.join(meant)}）" if full else
+                    f"（可能是 {', '.join(meant)}）" if meant else "")
         target = meant[0] if len(meant) == 1 else "<column>"
         fix = ("set id = \"" + name + "\" under [parcels]" if target == "parcel_id" else
                f"add \"{name}\" = \"{target}\" under [parcels.aliases]")
+        fix_zh = ("请在 [parcels] 下设置 id = \"" + name + "\"" if target == "parcel_id" else
+                  f"请在 [parcels.aliases] 下加上 \"{name}\" = \"{target}\"")
         out.append(Problem(
             f"field name cut to {DBF_NAME_BYTES} bytes by the Shapefile format{guess}; not used",
             fix=f"{fix}, or export the layer as GeoPackage (QGIS: Export > Save Features As), which keeps "
-                "whole names", file=str(path), column=name, severity=severity))
+                "whole names", file=str(path), column=name, severity=severity,
+            message_zh=f"字段名被 Shapefile 格式截短到 {DBF_NAME_BYTES} 字节{guess_zh}；未使用",
+            fix_zh=f"{fix_zh}，或把图层导出为 GeoPackage（QGIS：导出 > 要素另存为），可保留完整字段名"))
     return out
 
 
@@ -599,15 +633,19 @@ def _parse_columns(frame: gpd.GeoDataFrame, path: str | Path, *, original: Mappi
             factor, unknown = find_unit(name, header)
             if unknown is not None:
                 log.warning("%s: unit %r in header %r not recognised; values kept as %s", path, unknown,
-                            header, name)
+                            header, name,
+                            extra={"zh": f"{path}：表头 {header!r} 中的单位 {unknown!r} 无法识别；数值按 {name} 原样保留"})
             values = values * factor
         if name == "cert_area_m2":
             values = _in_area_units(frame, values, path)
         frame[name] = values
         kind = "a number" if name in _NUMERIC else "a date such as 2019-05-01"
+        kind_zh = "数字" if name in _NUMERIC else "日期（如 2019-05-01）"
         problems.extend(
             Problem(f"not {kind}", fix=f"correct the value in column {header!r}", file=str(path),
-                    row=int(row), column=header, value=value)
+                    row=int(row), column=header, value=value,
+                    message_zh=f"不是{kind_zh}",
+                    fix_zh=f"请改正列 {header!r} 中的值")
             for row, value in zip(frame.loc[bad, "src_row"], raw[bad], strict=True)
         )
     return problems
@@ -627,7 +665,9 @@ def _in_area_units(frame: gpd.GeoDataFrame, area: pd.Series, path: str | Path) -
         units = sorted(set(map(str, frame.loc[unknown, header])))
         log.warning("%s: area unit(s) %s in column %r not understood; those areas are taken as m2: rows %s "
                     "-> write 1 (平方米), 2 (亩) or 3 (公顷)", path, ", ".join(units), header,
-                    format_ids(rows, limit=10))
+                    format_ids(rows, limit=10),
+                    extra={"zh": (f"{path}：列 {header!r} 中的面积单位 {', '.join(units)} 无法识别；这些面积按平方米处理："
+                        f"第 {format_ids_zh(rows, limit=10)} 行 → 请填写 1（平方米）、2（亩）或 3（公顷）")})
     return area * factor
 
 
@@ -643,16 +683,20 @@ def _set_crs(frame: gpd.GeoDataFrame, path: str | Path, *, crs: str | None) -> g
             given = CRS.from_user_input(crs)
         except ProjCRSError as exc:
             raise CRSError(
-                f"{path}: cannot understand crs {crs!r} ({exc}) -> write it as \"EPSG:4549\""
+                f"{path}: cannot understand crs {crs!r} ({exc}) -> write it as \"EPSG:4549\"",
+                zh=f"{path}：无法识别坐标系 crs {crs!r}（{exc}）→ 请写成 \"EPSG:4549\""
             ) from exc
         if frame.crs is not None and not given.equals(frame.crs):
-            log.warning("%s: file CRS %s replaced by the configured %s", path, frame.crs.to_string(), crs)
+            log.warning("%s: file CRS %s replaced by the configured %s", path, frame.crs.to_string(), crs,
+                        extra={"zh": f"{path}：文件的坐标系 {frame.crs.to_string()} 已替换为配置的 {crs}"})
         frame = frame.set_crs(given, allow_override=True)
     if frame.crs is None:
         guess = guess_epsg(bounds) or "EPSG:4549"
         raise CRSError(
             f"{path}: the layer has no CRS; its coordinates: {guess_crs(bounds)} "
-            f"-> set crs = \"{guess}\" under [parcels] in the config (or add a .prj / define the CRS in QGIS)"
+            f"-> set crs = \"{guess}\" under [parcels] in the config (or add a .prj / define the CRS in QGIS)",
+            zh=(f"{path}：图层没有坐标系；其坐标：{guess_crs(bounds)} "
+                f"→ 请在配置文件的 [parcels] 下设置 crs = \"{guess}\"（或补上 .prj 文件 / 在 QGIS 中定义坐标系）")
         )
     _check_coordinates(frame.crs, bounds, path)
     if is_metric_projected(frame.crs) and not distorts_area(frame.crs):
@@ -660,7 +704,8 @@ def _set_crs(frame: gpd.GeoDataFrame, path: str | Path, *, crs: str | None) -> g
     try:
         target = gk3_zone_crs(_median_lon(frame))
     except CRSError as exc:
-        raise CRSError(f"{path}: {exc}") from exc
+        raise CRSError(f"{path}: {exc}",
+                       zh=f"{path}：{exc.text('zh')}") from exc
     log.info("%s: projecting from %s to %s for areas in metres", path, frame.crs.name, target.name)
     return frame.to_crs(target)
 
@@ -676,7 +721,8 @@ def _median_lon(frame: gpd.GeoDataFrame) -> float:
     geoms = frame.geometry.to_numpy()
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     if not present.any():
-        raise CRSError("the layer has no geometries -> check the parcel file")
+        raise CRSError("the layer has no geometries -> check the parcel file",
+                       zh="图层中没有几何数据 → 请检查地块文件")
     b = shapely.bounds(geoms[present])
     x, y = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
     if frame.crs.is_geographic:
@@ -694,10 +740,14 @@ def _check_coordinates(crs: CRS, bounds: np.ndarray, path: str | Path) -> None:
     if crs.is_geographic and not degrees:
         raise CRSError(
             f"{path}: the file says {crs.name} (degrees) but its coordinates {guess_crs(bounds)} "
-            f"-> set crs = \"{guess_epsg(bounds) or 'EPSG:4549'}\" under [parcels]"
+            f"-> set crs = \"{guess_epsg(bounds) or 'EPSG:4549'}\" under [parcels]",
+            zh=(f"{path}：文件声明为 {crs.name}（度），但其坐标 {guess_crs(bounds)} "
+                f"→ 请在 [parcels] 下设置 crs = \"{guess_epsg(bounds) or 'EPSG:4549'}\"")
         )
     if crs.is_projected and degrees and max(abs(maxx - minx), abs(maxy - miny)) < 10:
         raise CRSError(
             f"{path}: the file says {crs.name} (metres) but its coordinates {guess_crs(bounds)} "
-            f"-> set crs = \"EPSG:4490\" (or \"EPSG:4326\") under [parcels]"
+            f"-> set crs = \"EPSG:4490\" (or \"EPSG:4326\") under [parcels]",
+            zh=(f"{path}：文件声明为 {crs.name}（米），但其坐标 {guess_crs(bounds)} "
+                "→ 请在 [parcels] 下设置 crs = \"EPSG:4490\"（或 \"EPSG:4326\"）")
         )

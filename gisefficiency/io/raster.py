@@ -55,12 +55,18 @@ def read_raster(path: str | Path, *, band: int = 1) -> RasterData:
         src = rasterio.open(path)
     except RasterioIOError as exc:
         raise InputError(f"cannot read raster {path}",
-                         [Problem(str(exc), file=str(path), fix="check the path and that it is a GeoTIFF")]) from exc
+                         [Problem(str(exc), file=str(path), fix="check the path and that it is a GeoTIFF",
+                                  message_zh=f"无法读取（{exc}）",
+                                  fix_zh="请检查路径，并确认它是 GeoTIFF 文件")],
+                         zh=f"无法读取栅格 {path}") from exc
     with src:
         if not 1 <= band <= src.count:
             raise InputError(f"{path} has no band {band}",
                              [Problem(f"the file has {src.count} band(s)", file=str(path),
-                                      fix=f"choose band between 1 and {src.count}")])
+                                      fix=f"choose band between 1 and {src.count}",
+                                      message_zh=f"该文件只有 {src.count} 个波段",
+                                      fix_zh=f"请选择 1 到 {src.count} 之间的波段")],
+                             zh=f"{path} 没有第 {band} 波段")
         array = src.read(band)
         crs = CRS.from_wkt(src.crs.to_wkt()) if src.crs else None
         meta = {"path": str(path), "driver": src.driver, "dtype": src.dtypes[band - 1],
@@ -116,10 +122,16 @@ def write_cog(
     """
     if compress not in COMPRESSIONS:
         raise InputError("unknown compression",
-                         [Problem(f"got {compress!r}", fix=f"use one of {', '.join(COMPRESSIONS)}")])
+                         [Problem(f"got {compress!r}", fix=f"use one of {', '.join(COMPRESSIONS)}",
+                                  message_zh=f"收到 {compress!r}",
+                                  fix_zh=f"请使用 {', '.join(COMPRESSIONS)} 之一")],
+                         zh="无法识别的压缩方式")
     if array.ndim not in (2, 3):
         raise InputError("write_cog needs a 2-D or 3-D array",
-                         [Problem(f"array shape {array.shape}", fix="pass (rows, cols) or (bands, rows, cols)")])
+                         [Problem(f"array shape {array.shape}", fix="pass (rows, cols) or (bands, rows, cols)",
+                                  message_zh=f"数组形状为 {array.shape}",
+                                  fix_zh="请传入 (行, 列) 或 (波段, 行, 列) 的数组")],
+                         zh="write_cog 需要二维或三维数组")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     profile = _profile(array, transform, crs, nodata)
@@ -208,11 +220,17 @@ def write_category_cog(
     if (~missing).any() and int(arr[~missing].min()) < 0:
         raise InputError(f"category codes of {path.name} must be >= 0",
                          [Problem(f"smallest code {int(arr[~missing].min())}", file=str(path),
-                                  fix="encode categories with raster.layers.encode_categories")])
+                                  fix="encode categories with raster.layers.encode_categories",
+                                  message_zh=f"最小代码为 {int(arr[~missing].min())}",
+                                  fix_zh="请用 raster.layers.encode_categories 编码类别")],
+                         zh=f"{path.name} 的类别代码必须 >= 0")
     dtype, fill = (np.uint8, 255) if top < 255 else (np.uint16, 65535)
     if top >= 65535:
         raise InputError(f"too many categories for {path.name}",
-                         [Problem(f"largest code {top}", file=str(path), fix="write it with write_cog (int32)")])
+                         [Problem(f"largest code {top}", file=str(path), fix="write it with write_cog (int32)",
+                                  message_zh=f"最大代码为 {top}",
+                                  fix_zh="请用 write_cog 写出（int32）")],
+                         zh=f"{path.name} 的类别过多")
     data = np.where(missing, fill, arr).astype(dtype)
     colours = {code: _rgba(colour) for code, (_zh, _en, colour) in legend.items()}
     write_cog(path, data, transform=transform, crs=crs, nodata=fill, colormap=colours or None)

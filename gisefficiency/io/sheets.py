@@ -97,10 +97,12 @@ def read_grid(path: Path, *, sheet: str | int | None = None) -> Grid:
         Missing file, unknown format, unknown sheet, or an undecodable CSV.
     """
     if not path.exists():
-        raise InputError(f"{path}: file not found -> check the path in the config")
+        raise InputError(f"{path}: file not found -> check the path in the config",
+                         zh=f"{path}：找不到文件 → 请检查配置文件中的路径")
     suffix = path.suffix.lower()
     if suffix not in TABLE_FORMATS:
-        raise InputError(f"{path}: unknown table format {suffix!r} -> save it as .xlsx, .xls, .csv or .parquet")
+        raise InputError(f"{path}: unknown table format {suffix!r} -> save it as .xlsx, .xls, .csv or .parquet",
+                         zh=f"{path}：无法识别的表格格式 {suffix!r} → 请另存为 .xlsx、.xls、.csv 或 .parquet")
     if suffix == ".parquet":
         small = _small_dictionaries(path)
         # One block per column (no 2-D copy of the numbers), Arrow buffers freed as they convert.
@@ -182,7 +184,8 @@ def _read_excel(path: Path, suffix: str, sheet: str | int | None) -> pd.DataFram
     try:
         book = pd.ExcelFile(path, engine=engine)
     except Exception as exc:
-        raise InputError(f"{path}: cannot open the workbook ({exc}) -> check the file opens in Excel") from exc
+        raise InputError(f"{path}: cannot open the workbook ({exc}) -> check the file opens in Excel",
+                         zh=f"{path}：无法打开工作簿（{exc}）→ 请确认该文件能在 Excel 中打开") from exc
     with book:
         names = [str(n) for n in book.sheet_names]
         chosen: str | int = 0 if sheet is None else sheet
@@ -197,8 +200,11 @@ def _check_sheet(path: Path, sheet: str | int | None, names: list[str], section:
         return
     key = f"[{section}] sheet" if section else "sheet ([firms] sheet or [land] sheet)"
     what = f"no sheet {sheet!r}" if isinstance(sheet, str) else f"no sheet at position {sheet}"
+    what_zh = f"没有工作表 {sheet!r}" if isinstance(sheet, str) else f"没有序号为 {sheet} 的工作表"
     raise InputError(f"{path}: {what}; sheets are {', '.join(map(repr, names))} -> set {key} to one of "
-                     f"those names, or to its position counted from 0")
+                     f"those names, or to its position counted from 0",
+                     zh=(f"{path}：{what_zh}；工作表有 {', '.join(map(repr, names))} → 请把 {key} 设为其中一个名称，"
+                         "或设为从 0 起算的序号"))
 
 
 def sheet_names(path: Path) -> list[str] | None:
@@ -272,7 +278,11 @@ def locate_table(
         [_no_header(path, expected, section, header_row,
                     f"none of the sheets {', '.join(map(repr, names))} has a known column name "
                     + (f"in row {header_row}" if header_row is not None else
-                       f"in its first {HEADER_SCAN_ROWS} rows"))],
+                       f"in its first {HEADER_SCAN_ROWS} rows"),
+                    f"工作表 {', '.join(map(repr, names))} "
+                    + (f"第 {header_row} 行" if header_row is not None else f"前 {HEADER_SCAN_ROWS} 行")
+                    + "中没有可识别的列名")],
+        zh=f"{path}：在工作表 {', '.join(map(repr, names))} 中找不到数据表",
     )
 
 
@@ -307,11 +317,14 @@ def _given_row(grid: Grid, header_row: int, path: Path) -> int:
     top = -1 if grid.names is not None else 0
     if not top <= pos < len(grid.cells):
         raise InputError(f"{path}: header_row {header_row} is outside the sheet (rows "
-                         f"{grid.first_row + top}-{grid.first_row + len(grid.cells) - 1})")
+                         f"{grid.first_row + top}-{grid.first_row + len(grid.cells) - 1})",
+                         zh=(f"{path}：header_row {header_row} 超出了工作表的范围（第 "
+                             f"{grid.first_row + top}-{grid.first_row + len(grid.cells) - 1} 行）"))
     return pos
 
 
-def _no_header(path: Path, expected: tuple[str, ...], section: str, header_row: int | None, message: str) -> Problem:
+def _no_header(path: Path, expected: tuple[str, ...], section: str, header_row: int | None, message: str,
+               message_zh: str) -> Problem:
     sheet_key = f"[{section}] sheet (name or 0-based position), " if sheet_names(path) else ""
     return Problem(
         message,
@@ -319,6 +332,10 @@ def _no_header(path: Path, expected: tuple[str, ...], section: str, header_row: 
             f"map yours in [{section}.aliases], or set {sheet_key}[{section}] header_row (the header's row "
             "number as Excel shows it)",
         file=str(path),
+        message_zh=message_zh,
+        fix_zh=(f"请使用常用表头命名各列（{', '.join(expected)}：如 统一社会信用代码、年度、实缴税金），"
+            f"或在 [{section}.aliases] 中映射您的表头，或设置 {sheet_key}[{section}] header_row（表头所在行号，"
+            "按 Excel 显示的行号）"),
     )
 
 
@@ -338,7 +355,8 @@ def _read_csv_pandas(data: bytes, path: Path) -> pd.DataFrame:
             na_values=[""], skip_blank_lines=False, engine="c",
         )
     except pd.errors.ParserError as exc:
-        raise InputError(f"{path}: cannot split the CSV into columns ({exc}) -> check quoting and separators") from exc
+        raise InputError(f"{path}: cannot split the CSV into columns ({exc}) -> check quoting and separators",
+                         zh=f"{path}：无法把 CSV 拆分成列（{exc}）→ 请检查引号和分隔符") from exc
 
 
 def _layout(lines: list[str]) -> tuple[str, list[list[str]], int]:
@@ -443,7 +461,8 @@ def decode_text(data: bytes, path: Path) -> str:
         return data.decode("gb18030")
     except UnicodeDecodeError as exc:
         raise InputError(
-            f"{path}: the text is neither UTF-8 nor GBK/GB18030 (byte {exc.start}) -> save it as UTF-8 CSV"
+            f"{path}: the text is neither UTF-8 nor GBK/GB18030 (byte {exc.start}) -> save it as UTF-8 CSV",
+            zh=f"{path}：文本既不是 UTF-8 也不是 GBK/GB18030（第 {exc.start} 字节）→ 请另存为 UTF-8 编码的 CSV"
         ) from exc
 
 
@@ -475,10 +494,13 @@ def find_header(
     pos, score = _best_header(grid, lookup, None, path)
     if score == 0:
         place = f" of {where}" if where else ""
+        place_zh = f"（{where}）" if where else ""
         raise InputError(
             f"{path}: no header row found in the first {HEADER_SCAN_ROWS} rows{place}",
             [_no_header(path, expected, section, None,
-                        f"none of the first {HEADER_SCAN_ROWS} rows{place} has a known column name")],
+                        f"none of the first {HEADER_SCAN_ROWS} rows{place} has a known column name",
+                        f"前 {HEADER_SCAN_ROWS} 行{place_zh}中没有可识别的列名")],
+            zh=f"{path}：前 {HEADER_SCAN_ROWS} 行{place_zh}中找不到表头行",
         )
     return pos
 

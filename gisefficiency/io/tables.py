@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 
 from gisefficiency.core.crs import COORD_SYSTEMS
-from gisefficiency.core.errors import ConfigError, InputError, Problem, format_ids
+from gisefficiency.core.errors import ConfigError, InputError, Problem, format_ids, format_ids_zh
 from gisefficiency.core.schema import (
     FIRM_COLUMNS,
     KIND_VALUES,
@@ -86,6 +86,11 @@ _DATES = ("production_date", "supply_date")
 _CHOICES: dict[str, dict[str, str]] = {"scale": SCALE_VALUES, "coord_sys": COORD_SYSTEMS, "kind": KIND_VALUES}
 _WHAT = {"number": "a number", "date": "a date such as 2019-05-01", "flag": "是/否 (yes/no)",
          "year": "a year such as 2021"}
+_WHAT_ZH = {"number": "数字", "date": "日期（如 2019-05-01）", "flag": "是/否", "year": "年份（如 2021）"}
+#: What messages call each table, and the columns named in Chinese messages.
+_WHAT_TABLE = {"firm table": "企业表", "land table": "用地表"}
+_LABEL_ZH = {"uscc": "统一社会信用代码", "tax": "实缴税金", "energy_tce": "综合能耗", "year": "年度",
+             "parcel_id": "地块编号", "kind": "用地类型", "floor_area_m2": "建筑面积"}
 
 
 def read_firms(
@@ -171,7 +176,8 @@ def inspect_firms(
     try:
         frame, problems = _load_firms(table, file, sheet=sheet, aliases=aliases, units=units, header_row=header_row)
     except InputError as exc:
-        return None, exc.problems or [Problem(str(exc), file=file)]
+        return None, exc.problems or [Problem(str(exc), file=file,
+                                              message_zh=exc.text("zh"))]
     problems = sorted(problems, key=lambda p: p.severity != "error")
     return (None if any(p.severity == "error" for p in problems) else frame), problems
 
@@ -218,7 +224,8 @@ def check_land(
     try:
         _, problems = _load_land(table, file, aliases=aliases, sheet=sheet, header_row=header_row)
     except InputError as exc:
-        return exc.problems or [Problem(str(exc), file=file)]
+        return exc.problems or [Problem(str(exc), file=file,
+                                        message_zh=exc.text("zh"))]
     return sorted(problems, key=lambda p: p.severity != "error")
 
 
@@ -228,16 +235,20 @@ def _source(path: str | Path | pd.DataFrame, source: str | None, what: str) -> t
         return path, source or f"{what} (DataFrame)"
     if not isinstance(path, str | os.PathLike):
         raise InputError(f"{source or what}: expected a file path or a pandas DataFrame, not a "
-                         f"{type(path).__name__} -> pass the table's path or the frame")
+                         f"{type(path).__name__} -> pass the table's path or the frame",
+                         zh=(f"{source or what}：需要文件路径或 pandas DataFrame，而不是 "
+                             f"{type(path).__name__} → 请传入表格的路径或数据框"))
     return Path(path), source or str(path)
 
 
 def _finish(frame: pd.DataFrame | None, problems: list[Problem], path: str | Path, what: str) -> pd.DataFrame:
     errors = [p for p in problems if p.severity == "error"]
     if errors or frame is None:
-        raise InputError(f"{path}: {len(errors)} problem(s) in the {what}", errors)
+        raise InputError(f"{path}: {len(errors)} problem(s) in the {what}", errors,
+                         zh=f"{path}：{_WHAT_TABLE.get(what, what)}中有 {len(errors)} 个问题")
     for problem in problems:
-        log.warning("%s", problem)
+        log.warning("%s", problem,
+                    extra={"zh": problem.text("zh")})
     return frame
 
 
@@ -254,15 +265,21 @@ def _load_firms(
         if name not in frame:
             fix = (f"add a {header} column, or map yours in [firms.aliases]" if name == "uscc" else
                    "add a 年度 column, or put the year in the headers (2021年实缴税金), or map yours in [firms.aliases]")
+            fix_zh = (f"请加上 {header} 列，或在 [firms.aliases] 中映射您的表头" if name == "uscc" else
+                      "请加上“年度”列，或把年份写进表头（2021年实缴税金），或在 [firms.aliases] 中映射您的表头")
             problems.append(Problem(f"no {name} column ({header}) among: {', '.join(info['headers'])}",
-                                    fix=fix, file=file, column=name))
+                                    fix=fix, file=file, column=name,
+                                    message_zh=f"缺少 {name} 列（{header}），现有列：{', '.join(info['headers'])}",
+                                    fix_zh=fix_zh))
     if "uscc" not in frame or "year" not in frame:
         return None, problems
     year_header = info["source"].get("year", "year")
     unreadable = {p.row for p in problems if p.column == year_header and p.severity == "error"}
     missing_year = frame["year"].isna() & ~frame["src_row"].isin(unreadable)
     problems += [Problem("the year is missing", fix="fill in the year (年度) of this row", file=file,
-                         row=int(r), column=year_header)
+                         row=int(r), column=year_header,
+                         message_zh="缺少年份",
+                         fix_zh="请填写该行的年度")
                  for r in frame.loc[missing_year, "src_row"]]
     frame["year"] = frame["year"].astype("Int64")
     problems += _firm_warnings(frame, file, uscc_codes, info["source"])
@@ -287,23 +304,31 @@ def _load_land(
     for name, header in (("uscc", "统一社会信用代码"), ("parcel_id", "地块编号"), ("kind", "用地类型 (自有/租赁)")):
         if name not in frame:
             problems.append(Problem(f"no {name} column ({header}) among: {', '.join(info['headers'])}",
-                                    fix="add it, or map your header in [land.aliases]", file=file, column=name))
+                                    fix="add it, or map your header in [land.aliases]", file=file, column=name,
+                                    message_zh=f"缺少 {name} 列（{header}），现有列：{', '.join(info['headers'])}",
+                                    fix_zh="请加上该列，或在 [land.aliases] 中映射您的表头"))
     if not {"uscc", "parcel_id", "kind"} <= set(frame.columns):
         return None, problems
     for name in ("uscc", "parcel_id", "kind"):
         problems += [Problem(f"{name} is missing", fix="fill it in or delete the row", file=file, row=int(r),
-                             column=info["source"].get(name, name))
+                             column=info["source"].get(name, name),
+                             message_zh=f"缺少 {_LABEL_ZH.get(name, name)}",
+                             fix_zh="请填写，或删除该行")
                      for r in frame.loc[frame[name].isna(), "src_row"]]
     if "floor_area_m2" not in frame:
         frame["floor_area_m2"] = float("nan")
     negative = frame["floor_area_m2"] < 0
     problems += [Problem("negative floor area", fix="correct the area (m2)", file=file, row=int(r),
-                         column=info["source"].get("floor_area_m2"), value=v)
+                         column=info["source"].get("floor_area_m2"), value=v,
+                         message_zh="建筑面积为负",
+                         fix_zh="请改正面积（平方米）")
                  for r, v in zip(frame.loc[negative, "src_row"], frame.loc[negative, "floor_area_m2"], strict=True)]
     bad_uscc = frame["uscc"].notna() & ~valid_codes(frame[_USCC_KEY].to_numpy(), uscc_codes)
     problems += [Problem("USCC check digit or format is wrong (kept; it may not match a firm)",
                          fix="check the 18-character code", file=file, row=int(r), column="uscc", value=v,
-                         severity="warning")
+                         severity="warning",
+                         message_zh="统一社会信用代码的校验位或格式有误（已保留；可能无法匹配到企业）",
+                         fix_zh="请核对这 18 位代码")
                  for r, v in zip(frame.loc[bad_uscc, "src_row"], frame.loc[bad_uscc, "uscc"], strict=True)]
     if any(p.severity == "error" for p in problems):
         return None, problems
@@ -320,7 +345,9 @@ def _unit_factors(units: Mapping[str, str] | None) -> dict[str, float]:
         if column not in COLUMN_UNITS:
             raise ConfigError(
                 f"[firms.units]: unknown column {column!r} -> give units for "
-                f"{', '.join(c for c in COLUMN_UNITS if c in FIRM_COLUMNS)}"
+                f"{', '.join(c for c in COLUMN_UNITS if c in FIRM_COLUMNS)}",
+                zh=(f"[firms.units]：未知的列 {column!r} → 只能为以下列给出单位："
+                    f"{', '.join(c for c in COLUMN_UNITS if c in FIRM_COLUMNS)}")
             )
         out[column] = unit_factor(column, unit, source="[firms.units]")
     return out
@@ -391,7 +418,11 @@ def _load_table(
             f"the table has a year column ({static['year'][1]!r}) and year-in-header columns "
             f"({', '.join(h for _, h in list(wide.values())[:3])})",
             fix="use one layout: one row per firm and year with a 年度 column, or one row per firm with "
-                "2021年实缴税金-style headers", file=file))
+                "2021年实缴税金-style headers", file=file,
+            message_zh=(f"表中既有年份列（{static['year'][1]!r}），又有表头含年份的列"
+                f"（{', '.join(h for _, h in list(wide.values())[:3])}）"),
+            fix_zh=("请只用一种格式：每家企业每年一行并有“年度”列，或每家企业一行、表头形如"
+                "“2021年实缴税金”")))
 
     def parse(name: str, j: int, header: str) -> tuple[tuple[pd.Series, ...], list[Problem]]:
         found: list[Problem] = []  # per column, so that problems keep the column order
@@ -428,7 +459,10 @@ def _load_table(
                 f"area unit(s) {', '.join(sorted(set(map(str, raw_units[unknown]))))} not understood; "
                 f"those areas are taken as m2: rows {format_ids(rows, limit=10)}",
                 fix=f"write 1 (平方米), 2 (亩) or 3 (公顷) in column {unit_header!r}", file=file,
-                column=str(unit_header), severity="warning"))
+                column=str(unit_header), severity="warning",
+                message_zh=(f"面积单位 {', '.join(sorted(set(map(str, raw_units[unknown]))))} 无法识别；"
+                    f"这些面积按平方米处理：第 {format_ids_zh(rows, limit=10)} 行"),
+                fix_zh=f"请在列 {unit_header!r} 中填写 1（平方米）、2（亩）或 3（公顷）"))
     if wide:
         frame = _melt(frame, {k: _parse(k[0], h, body[j], src_row, factors, file, problems,
                                         errors=error_cells.get(j))
@@ -444,7 +478,10 @@ def _clash(file: str, name: str, headers: list[str]) -> Problem:
     return Problem(
         f"columns {', '.join(map(repr, headers))} all map to {name!r}",
         fix=f"rename or delete one, or map it to another name in the config's aliases (\"{headers[-1]}\" = "
-            f"\"{name}_2\")", file=file, column=headers[-1])
+            f"\"{name}_2\")", file=file, column=headers[-1],
+        message_zh=f"列 {', '.join(map(repr, headers))} 都对应到 {name!r}",
+        fix_zh=(f"请改名或删去其中一列，或在配置的 aliases 中把它映射到另一个名字（\"{headers[-1]}\" = "
+            f"\"{name}_2\"）"))
 
 
 def _parse(name: str, header: str, raw: pd.Series, src_row: pd.Series, factors: Mapping[str, float],
@@ -492,11 +529,16 @@ def _parse(name: str, header: str, raw: pd.Series, src_row: pd.Series, factors: 
             problems.append(Problem(
                 f"{len(rows)} spreadsheet error value(s) ({', '.join(sorted(set(raw[at])))}) read as missing: "
                 f"rows {format_ids(rows, limit=10)}", fix=f"correct the cell(s) in column {header!r}", file=file,
-                column=header, severity="warning"))
+                column=header, severity="warning",
+                message_zh=(f"{len(rows)} 个表格错误值（{', '.join(sorted(set(raw[at])))}）按缺失处理："
+                    f"第 {format_ids_zh(rows, limit=10)} 行"),
+                fix_zh=f"请改正列 {header!r} 中的单元格"))
     what = _WHAT.get(kind, kind)
     problems.extend(
         Problem(f"not {what}", fix=f"correct the cell in column {header!r}", file=file, row=int(r),
-                column=header, value=v)
+                column=header, value=v,
+                message_zh=f"不是{_WHAT_ZH.get(kind, kind)}",
+                fix_zh=f"请改正列 {header!r} 中的单元格")
         for r, v in zip(src_row[bad], raw[bad], strict=True)
     )
     if noted and noted[0].any():
@@ -506,11 +548,19 @@ def _parse(name: str, header: str, raw: pd.Series, src_row: pd.Series, factors: 
             message, fix = (f"{len(rows)} spreadsheet error value(s) or infinities ({', '.join(shown)}) read as "
                             f"missing: rows {format_ids(rows, limit=10)}",
                             f"enter the figure in column {header!r}, or leave the cell empty if it is not known")
+            message_zh, fix_zh = (f"{len(rows)} 个表格错误值或无穷大（{', '.join(shown)}）按缺失处理："
+                                  f"第 {format_ids_zh(rows, limit=10)} 行",
+                                  f"请在列 {header!r} 中填写数值；若不知道则留空")
         else:
             message, fix = (f"{len(rows)} date(s) read by a guess ({', '.join(shown)}): a bare year as 1 January, "
                             f"2020.1 as January (Excel writes 2020.10 so too): rows {format_ids(rows, limit=10)}",
                             f"write the full date in column {header!r}, e.g. 2020-10-01")
-        problems.append(Problem(message, fix=fix, file=file, column=header, severity="warning"))
+            message_zh, fix_zh = (f"{len(rows)} 个日期是推测读出的（{', '.join(shown)}）：单独的年份按 1 月 1 日，"
+                                  f"2020.1 按 1 月（Excel 把 2020.10 也写成这样）：第 {format_ids_zh(rows, limit=10)} 行",
+                                  f"请在列 {header!r} 中填写完整日期，例如 2020-10-01")
+        problems.append(Problem(message, fix=fix, file=file, column=header, severity="warning",
+                                message_zh=message_zh,
+                                fix_zh=fix_zh))
     if kind == "number":
         factor = factors.get(name)
         if factor is None:
@@ -519,7 +569,9 @@ def _parse(name: str, header: str, raw: pd.Series, src_row: pd.Series, factors: 
                 problems.append(Problem(
                     f"unit {unknown!r} in the header is not recognised; values are taken as they are",
                     fix=f"give the unit in the config ([firms.units] {name} = \"...\")", file=file,
-                    column=header, severity="warning"))
+                    column=header, severity="warning",
+                    message_zh=f"表头中的单位 {unknown!r} 无法识别；数值按原样使用",
+                    fix_zh=f"请在配置中给出单位（[firms.units] {name} = \"...\"）"))
         if factor != 1.0:
             values = values * factor
     if kind == "date":
@@ -623,7 +675,9 @@ def _drop_totals(frame: pd.DataFrame, body: pd.DataFrame, src_row: pd.Series, fi
         dropped = sorted(set(frame.loc[total, "src_row"].astype(int)))
         problems.append(Problem(f"total row(s) skipped: rows {format_ids(dropped)}", file=file,
                                 fix="nothing to do if these are sums (合计); give them a USCC if they are firms",
-                                severity="warning"))
+                                severity="warning",
+                                message_zh=f"已跳过合计行：第 {format_ids_zh(dropped)} 行",
+                                fix_zh="若这些是合计（合计/总计/小计）则无需处理；若是企业，请填写统一社会信用代码"))
     return frame[~total]
 
 
@@ -635,42 +689,57 @@ def _firm_warnings(frame: pd.DataFrame, file: str, uscc_codes: pa.Array,
     frame["uscc_valid"] = valid_codes(positions, uscc_codes)
     bad = uscc.notna() & ~frame["uscc_valid"]
     out += [Problem("USCC check digit or format is wrong (the row is kept)", fix="check the 18-character code",
-                    file=file, row=int(r), column=src.get("uscc", "uscc"), value=v, severity="warning")
+                    file=file, row=int(r), column=src.get("uscc", "uscc"), value=v, severity="warning",
+                    message_zh="统一社会信用代码的校验位或格式有误（该行已保留）",
+                    fix_zh="请核对这 18 位代码")
             for r, v in zip(frame.loc[bad, "src_row"], uscc[bad], strict=True)]
     out += _missing_summary(frame, uscc.isna(), "uscc", src, file,
-                            "the firm cannot be linked by USCC; fill in its 统一社会信用代码")
+                            "the firm cannot be linked by USCC; fill in its 统一社会信用代码",
+                            "无法按统一社会信用代码关联该企业；请填写其统一社会信用代码")
     if "tax" in frame:
         negative = frame["tax"] < 0
         out += [Problem("negative tax (kept: refunds can exceed payments)", fix="check the value",
-                        file=file, row=int(r), column=src.get("tax", "tax"), value=v, severity="warning")
+                        file=file, row=int(r), column=src.get("tax", "tax"), value=v, severity="warning",
+                        message_zh="税金为负（已保留：退税可能超过缴税）",
+                        fix_zh="请核对该值")
                 for r, v in zip(frame.loc[negative, "src_row"], frame.loc[negative, "tax"], strict=True)]
         out += _missing_summary(frame, frame["tax"].isna(), "tax", src, file,
-                                "fill in 实缴税金 (万元); missing stays missing, it is not taken as 0")
+                                "fill in 实缴税金 (万元); missing stays missing, it is not taken as 0",
+                                "请填写实缴税金（万元）；缺失仍按缺失处理，不当作 0")
     else:
         out.append(Problem("no tax column (实缴税金): per-mu tax cannot be computed", severity="warning",
-                           fix="add the column or map its header in [firms.aliases]", file=file))
+                           fix="add the column or map its header in [firms.aliases]", file=file,
+                           message_zh="没有税金列（实缴税金）：无法计算亩均税收",
+                           fix_zh="请加上该列，或在 [firms.aliases] 中映射其表头"))
     above = frame["scale"] == "above" if "scale" in frame else pd.Series(False, index=frame.index)
     above = above.fillna(False).astype(bool)
     if "energy_tce" in frame:
         out += _missing_summary(frame, above & frame["energy_tce"].isna(), "energy_tce", src, file,
-                                "fill in 综合能耗 (tce) for 规上 firms: 单位能耗增加值 needs it")
+                                "fill in 综合能耗 (tce) for 规上 firms: 单位能耗增加值 needs it",
+                                "请为规上企业填写综合能耗（吨标煤）：计算单位能耗增加值需要它")
     elif above.any():
         out.append(Problem("no energy column (综合能耗) for 规上 firms: 单位能耗增加值 cannot be computed",
                            fix="add the column or map its header in [firms.aliases]", file=file,
-                           severity="warning"))
+                           severity="warning",
+                           message_zh="规上企业没有能耗列（综合能耗）：无法计算单位能耗增加值",
+                           fix_zh="请加上该列，或在 [firms.aliases] 中映射其表头"))
     for code, year, rows in repeated_code_years(positions, frame["year"], frame["src_row"], uscc_codes):
         out.append(Problem(f"firm {code} has {len(rows)} rows for {year}: rows {format_ids(rows)}",
                            fix="keep one row per firm and year (or sum them)", file=file, column="uscc",
-                           severity="warning"))
+                           severity="warning",
+                           message_zh=f"企业 {code} 在 {year} 年有 {len(rows)} 行：第 {format_ids_zh(rows)} 行",
+                           fix_zh="每家企业每年只保留一行（或先合计）"))
     return out
 
 
 def _missing_summary(frame: pd.DataFrame, mask: pd.Series, name: str, src: Mapping[str, str], file: str,
-                     fix: str) -> list[Problem]:
+                     fix: str, fix_zh: str) -> list[Problem]:
     if not mask.any():
         return []
     rows = frame.loc[mask, "src_row"].astype(int).tolist()
     return [Problem(f"{len(rows)} row(s) without {name}: rows {format_ids(rows, limit=10)}", fix=fix,
-                    file=file, column=src.get(name, name), severity="warning")]
+                    file=file, column=src.get(name, name), severity="warning",
+                    message_zh=f"{len(rows)} 行缺少 {_LABEL_ZH.get(name, name)}：第 {format_ids_zh(rows, limit=10)} 行",
+                    fix_zh=fix_zh)]
 
 

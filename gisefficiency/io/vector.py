@@ -46,19 +46,24 @@ def read_selection_polygon(path: str | Path, *, to_crs: Any = None) -> shapely.G
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError(f"{path}: selection polygon file not found -> export it from the map's draw tool") from None
+        raise InputError(f"{path}: selection polygon file not found -> export it from the map's draw tool",
+                         zh=f"{path}：找不到选区多边形文件 → 请用地图的绘制工具导出") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a GeoJSON text file ({exc}) -> export the polygon again") from None
+        raise InputError(f"{path}: not a GeoJSON text file ({exc}) -> export the polygon again",
+                         zh=f"{path}：不是 GeoJSON 文本文件（{exc}）→ 请重新导出该多边形") from None
     if not isinstance(data, dict):
-        raise InputError(f"{path}: not a GeoJSON object -> export the polygon again")
+        raise InputError(f"{path}: not a GeoJSON object -> export the polygon again",
+                         zh=f"{path}：不是 GeoJSON 对象 → 请重新导出该多边形")
     features = data.get("features") if data.get("type") == "FeatureCollection" else [data]
     try:
         geoms = [shape(f["geometry"] if f.get("type") == "Feature" else f) for f in features or [] if f]
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
-        raise InputError(f"{path}: a feature has no readable geometry ({exc}) -> export the polygon again") from None
+        raise InputError(f"{path}: a feature has no readable geometry ({exc}) -> export the polygon again",
+                         zh=f"{path}：有要素的几何无法读取（{exc}）→ 请重新导出该多边形") from None
     polygons = [g for g in geoms if g is not None and g.geom_type in ("Polygon", "MultiPolygon")]
     if not polygons:
-        raise InputError(f"{path}: no polygon in the file -> draw a polygon or rectangle, not a line or point")
+        raise InputError(f"{path}: no polygon in the file -> draw a polygon or rectangle, not a line or point",
+                         zh=f"{path}：文件中没有多边形 → 请画多边形或矩形，而不是线或点")
     union = shapely.union_all(polygons)
     source = _declared_crs(data, path)
     gcj = str(data.get("coordinate_system", "")).upper().replace("-", "") == "GCJ02"
@@ -76,9 +81,13 @@ def read_selection_polygon(path: str | Path, *, to_crs: Any = None) -> shapely.G
     if not (np.isfinite([minx, miny, maxx, maxy]).all() and -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
         if source is None:
             raise InputError(f"{path}: coordinates are not lon/lat degrees and the file names no CRS -> export "
-                             "the drawing from the map (EPSG:4326), or save it from QGIS with its CRS")
+                             "the drawing from the map (EPSG:4326), or save it from QGIS with its CRS",
+                             zh=(f"{path}：坐标不是经纬度，且文件未声明坐标系 → 请从地图导出绘制的图形（EPSG:4326），"
+                                 "或在 QGIS 中连同坐标系一起保存"))
         raise InputError(f"{path}: the coordinates do not fit the CRS the file names ({source.to_string()}) "
-                         "-> save the layer again from QGIS with its own CRS")
+                         "-> save the layer again from QGIS with its own CRS",
+                         zh=(f"{path}：坐标与文件声明的坐标系（{source.to_string()}）不符 "
+                             "→ 请在 QGIS 中按图层自身的坐标系重新保存"))
     if to_crs is not None:
         target = CRS.from_user_input(to_crs)
         if not target.equals(CRS.from_user_input(WGS84), ignore_axis_order=True):
@@ -99,12 +108,16 @@ def _declared_crs(data: dict[str, Any], path: Path) -> CRS | None:
         text = f"EPSG:{props['code']}"
     else:
         raise InputError(f"{path}: the 'crs' member {json.dumps(member, ensure_ascii=False)} is not a named CRS "
-                         "-> save the layer from QGIS as GeoJSON (it writes the CRS by name), or in EPSG:4326")
+                         "-> save the layer from QGIS as GeoJSON (it writes the CRS by name), or in EPSG:4326",
+                         zh=(f"{path}：'crs' 成员 {json.dumps(member, ensure_ascii=False)} 不是具名坐标系 "
+                             "→ 请在 QGIS 中另存为 GeoJSON（会按名称写出坐标系），或保存为 EPSG:4326"))
     try:
         return CRS.from_user_input(text)
     except ProjCRSError:
         raise InputError(f"{path}: unknown CRS {text!r} in the 'crs' member -> save the layer in EPSG:4326 or "
-                         "a CRS with an EPSG code, e.g. EPSG:4549") from None
+                         "a CRS with an EPSG code, e.g. EPSG:4549",
+                         zh=(f"{path}：'crs' 成员中的坐标系 {text!r} 无法识别 → 请保存为 EPSG:4326，"
+                             "或带 EPSG 代码的坐标系，例如 EPSG:4549")) from None
 
 
 def _transform(geom: shapely.Geometry, source: CRS, target: CRS) -> shapely.Geometry:

@@ -143,7 +143,9 @@ def update(previous: pd.DataFrame | None, result: Any, *, year: int | None = Non
     prev_years = years_in(list(previous.columns))
     if prev_years and max(prev_years) > year:
         raise ConfigError(f"[ledger] previous holds {max(prev_years)}, later than this run's year {year} -> "
-                          "name last year's ledger, or set [policy] year")
+                          "name last year's ledger, or set [policy] year",
+                          zh=(f"[ledger] previous 中的年份为 {max(prev_years)}，晚于本次运行的年份 {year} → "
+                              "请给出上一年的台账，或设置 [policy] year"))
     prev = previous.reset_index(drop=True).copy()
     for col in ("uscc", "name", "parcel_ids", "status", "category_id", "first_year", "closed_year"):
         if col not in prev.columns:

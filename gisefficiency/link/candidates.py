@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from gisefficiency.core.errors import CRSError, InputError, Problem, format_ids
+from gisefficiency.core.errors import CRSError, InputError, Problem, format_ids, format_ids_zh
 from gisefficiency.core.grouped import pandas_sum
 from gisefficiency.link.validate import LINK_METHODS, canonical_coord_sys, known
 
@@ -146,7 +146,10 @@ def aggregate_land(
         raise InputError(
             f"{len(pairs)} firm-parcel pair(s) are both own and leased in the land rows: {format_ids(pairs)}",
             [Problem("kind differs between rows of the same firm and parcel",
-                     fix="keep one row per firm and parcel, or make the kinds agree", column="kind")],
+                     fix="keep one row per firm and parcel, or make the kinds agree", column="kind",
+                     message_zh="同一企业与地块的各行用地类型不一致",
+                     fix_zh="每个企业与地块只保留一行，或使各行的类型一致")],
+            zh=f"{len(pairs)} 个企业-地块组合在用地表中既是自有又是租赁：{format_ids_zh(pairs)}",
         )
     return {"f": known(fq[head], n_firms), "p": known(q[head], n_parcels), "fq": fq[head], "q": q[head],
             "kind": kind[head], "floor": pandas_sum(group, floor, n)}
@@ -191,7 +194,10 @@ def point_candidates(
     if crs is None or not crs.is_projected:
         raise CRSError(
             f"parcels must be in a projected CRS in metres to place firm points, got {crs}",
-            [Problem("parcel CRS is not projected", fix="read parcels with gisefficiency.io.read_parcels(crs=...)")],
+            [Problem("parcel CRS is not projected", fix="read parcels with gisefficiency.io.read_parcels(crs=...)",
+                     message_zh="地块的坐标系不是投影坐标系",
+                     fix_zh="请用 gisefficiency.io.read_parcels(crs=...) 读取地块")],
+            zh=f"放置企业点位需要以米为单位的投影坐标系的地块，当前为 {crs}",
         )
     table = pd.DataFrame({"f": pts["f"].to_numpy(), "lon": pts["lon"].to_numpy(dtype="float64"),
                           "lat": pts["lat"].to_numpy(dtype="float64"), "sys": _coord_systems(pts, point_crs, file)})
@@ -277,14 +283,20 @@ def _coord_systems(pts: pd.DataFrame, point_crs: str | None, file: str | None = 
         column = "coord_sys (坐标系)"
         what = ("the firm table has no 坐标系 column" if "coord_sys" not in pts.columns
                 else f"{int(missing.sum())} of them have an empty 坐标系")
+        what_zh = ("企业表没有“坐标系”列" if "coord_sys" not in pts.columns
+                   else f"其中 {int(missing.sum())} 个的“坐标系”为空")
         raise CRSError(
             f"{where}{int(missing.sum())} firm point(s) have lon/lat but no coordinate system ({what}) -> set "
             f"point_crs = \"gcj02\" (or wgs84, cgcs2000, bd09: the system the points were geocoded in) under "
             "[link] in the config, or fill a 坐标系 column",
             [Problem("no coordinate system for this point and [link] point_crs is not set",
                      fix=f"set point_crs under [link] ({valid}), or write the system in the 坐标系 column",
-                     file=file, row=int(r), column=column)
+                     file=file, row=int(r), column=column,
+                     message_zh="该点位没有坐标系，且未设置 [link] point_crs",
+                     fix_zh=f"请在 [link] 下设置 point_crs（{valid}），或在“坐标系”列中填写")
              for r in rows[missing].head(20)],
+            zh=(f"{where}{int(missing.sum())} 个企业点位有经纬度但没有坐标系（{what_zh}）→ 请在配置文件的 [link] 下"
+                "设置 point_crs = \"gcj02\"（或 wgs84、cgcs2000、bd09：点位地理编码时所用的坐标系），或填写“坐标系”列"),
         )
     names = raw.str.lower().map(COORD_SYSTEMS)
     unknown = raw.notna() & names.isna()
@@ -292,8 +304,11 @@ def _coord_systems(pts: pd.DataFrame, point_crs: str | None, file: str | None = 
         raise CRSError(
             f"{where}{int(unknown.sum())} firm point(s) use an unknown coordinate system",
             [Problem("unknown coordinate system", fix=f"write {valid} in the 坐标系 column", file=file, row=int(r),
-                     column="coord_sys (坐标系)", value=v)
+                     column="coord_sys (坐标系)", value=v,
+                     message_zh="无法识别的坐标系",
+                     fix_zh=f"请在“坐标系”列中填写 {valid}")
              for r, v in zip(rows[unknown].head(20), raw[unknown].head(20), strict=True)],
+            zh=f"{where}{int(unknown.sum())} 个企业点位使用了无法识别的坐标系",
         )
     return names.fillna(default).to_numpy(dtype=object)
 

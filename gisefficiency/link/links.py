@@ -250,7 +250,8 @@ def link_firms(
                      issue_frame.drop(columns="f"), reasons, unknown_land, info, parcel_links, counts)
     report.id_hints = id_hints(report.issues, sources=sources)
     for hint in report.id_hints:
-        log.warning("%s", hint)
+        log.warning("%s", hint,
+                    extra={"zh": hint.text("zh")})
     links = Links(shares=shares_out, firm_links=firm_links, parcel_links=parcel_links, report=report)
     held = anchors(firms, parcels, shares_out, firm_links)
     if clean_ids and held is not None:  # the codes stand for the text ids only when cleaning changed none

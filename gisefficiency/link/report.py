@@ -74,6 +74,7 @@ _ID_SOURCES: dict[str, tuple[str, str, str]] = {
     "table": ("firms", "the firm table", "parcel_id (地块编号)"),
     "land": ("land", "the land rows", "parcel_id (地块编号)"),
 }
+_SOURCE_ZH = {"the firm table": "企业表", "the land rows": "用地表"}
 
 #: How two spellings of one id differ, as a hint names it: (what, test on an Arrow array of ids).
 _DIFFERENCES: tuple[tuple[str, object], ...] = (
@@ -326,6 +327,10 @@ def id_hints(
                 "text (设置单元格格式 -> 文本) and write the ids as the parcel layer does; if the layer lost them "
                 "(a numeric id field), store its ids as text",
             file=file, column=column, severity="warning",
+            message_zh=(f"{_SOURCE_ZH[what]}中有 {len(pairs)} 个地块编号不在地块图层中，但撇开"
+                f"{' / '.join(kinds) or '写法'}后与图层中的编号一致：{examples}{more}"),
+            fix_zh=("Excel 在编号列为数字时会去掉前导零、写成 1.0：请把该列设为文本（设置单元格格式 -> 文本），"
+                "并按地块图层的写法填写编号；若图层已丢失（数字型编号字段），请把图层的编号存为文本"),
         ))
     return out
 

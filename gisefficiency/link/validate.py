@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gisefficiency.core.errors import ConfigError, InputError, Problem, format_ids
+from gisefficiency.core.errors import ConfigError, InputError, Problem, format_ids, format_ids_zh
 from gisefficiency.core.ids import arrow_ids, first_codes
 from gisefficiency.core.schema import KIND_VALUES
 
@@ -40,33 +40,44 @@ def check_options(
         methods = (methods,)
     methods = tuple(methods)
     if not methods:
-        raise ConfigError(f"link methods is empty -> give at least one of {', '.join(LINK_METHODS)}")
+        raise ConfigError(f"link methods is empty -> give at least one of {', '.join(LINK_METHODS)}",
+                          zh=f"关联方法为空 → 请至少给出 {', '.join(LINK_METHODS)} 之一")
     unknown = [m for m in methods if m not in LINK_METHODS]
     if unknown:
         raise ConfigError(
             f"unknown link method(s) {', '.join(map(repr, unknown))} -> use some of "
-            f"{', '.join(LINK_METHODS)} (in priority order)"
+            f"{', '.join(LINK_METHODS)} (in priority order)",
+            zh=(f"未知的关联方法 {', '.join(map(repr, unknown))} → 请从 "
+                f"{', '.join(LINK_METHODS)} 中选用（按优先顺序）")
         )
     dupes = sorted({m for m in methods if methods.count(m) > 1})
     if dupes:
-        raise ConfigError(f"link method(s) {', '.join(map(repr, dupes))} listed twice -> list each method once")
+        raise ConfigError(f"link method(s) {', '.join(map(repr, dupes))} listed twice -> list each method once",
+                          zh=f"关联方法 {', '.join(map(repr, dupes))} 重复列出 → 每种方法只列一次")
     if tenant_mode not in TENANT_MODES:
-        raise ConfigError(f"unknown tenant_mode {tenant_mode!r} -> use one of {', '.join(TENANT_MODES)}")
+        raise ConfigError(f"unknown tenant_mode {tenant_mode!r} -> use one of {', '.join(TENANT_MODES)}",
+                          zh=f"未知的 tenant_mode {tenant_mode!r} → 请使用 {', '.join(TENANT_MODES)} 之一")
     if not _positive_finite(fixed_ratio_m2_per_mu):
         raise ConfigError(
             f"fixed_ratio_m2_per_mu must be a positive number of m2 of leased floor per mu, "
-            f"got {fixed_ratio_m2_per_mu!r} -> e.g. 2000"
+            f"got {fixed_ratio_m2_per_mu!r} -> e.g. 2000",
+            zh=(f"fixed_ratio_m2_per_mu 必须是正数（每亩对应的租赁建筑面积，平方米），"
+                f"当前为 {fixed_ratio_m2_per_mu!r} → 例如 2000")
         )
     if nearest_m is not None and not (_finite(nearest_m) and nearest_m >= 0):
         raise ConfigError(
             f"nearest_m must be a distance in metres >= 0 (0 or None: no nearest-parcel search), "
-            f"got {nearest_m!r}"
+            f"got {nearest_m!r}",
+            zh=(f"nearest_m 必须是 >= 0 的距离（米）（0 或 None：不查找最近地块），"
+                f"当前为 {nearest_m!r}")
         )
     if point_crs is not None and canonical_coord_sys(point_crs) is None:
         raise ConfigError(f"unknown point_crs {point_crs!r} -> set point_crs under [link] to wgs84, cgcs2000, "
-                          "gcj02 or bd09")
+                          "gcj02 or bd09",
+                          zh=f"未知的 point_crs {point_crs!r} → 请把 [link] 下的 point_crs 设为 wgs84、cgcs2000、gcj02 或 bd09")
     if table_years not in TABLE_YEARS:
-        raise ConfigError(f"unknown table_years {table_years!r} -> use one of {', '.join(TABLE_YEARS)}")
+        raise ConfigError(f"unknown table_years {table_years!r} -> use one of {', '.join(TABLE_YEARS)}",
+                          zh=f"未知的 table_years {table_years!r} → 请使用 {', '.join(TABLE_YEARS)} 之一")
     return methods
 
 
@@ -179,11 +190,14 @@ def check_parcels(parcels: pd.DataFrame) -> pa.Array:
     """Raise ``InputError`` if ``parcels`` is not a prepared parcel layer; else its ids as ``as_id`` gives them."""
     problems: list[Problem] = []
     if not hasattr(parcels, "geometry"):
-        raise InputError("parcels must be a GeoDataFrame (read it with gisefficiency.io.read_parcels)")
+        raise InputError("parcels must be a GeoDataFrame (read it with gisefficiency.io.read_parcels)",
+                         zh="地块必须是 GeoDataFrame（请用 gisefficiency.io.read_parcels 读取）")
     if "land_mu" not in parcels.columns:
         problems.append(Problem(
             "column 'land_mu' is missing", fix="run gisefficiency.land.prepare_parcels on the parcels first",
             column="land_mu",
+            message_zh="缺少列 'land_mu'",
+            fix_zh="请先对地块运行 gisefficiency.land.prepare_parcels",
         ))
     # Ids are matched trimmed (``as_id``), so "P1" and "P1 " are one id and "" is none: check them so.
     # ``is_unique`` is cached on the layer's index (the other stages ask too); the trimmed ids are only
@@ -206,12 +220,17 @@ def check_parcels(parcels: pd.DataFrame) -> pa.Array:
             fix="resolve duplicates with land.prepare_parcels(duplicates=...) or fix the ids "
                 "(spaces around an id do not make it another id)",
             column="parcel_id",
+            message_zh=f"{len(dup)} 个地块编号重复出现：{format_ids_zh(dup)}",
+            fix_zh="请用 land.prepare_parcels(duplicates=...) 处理重复，或改正编号（编号前后的空格不会使它成为另一个编号）",
         ))
     if index.hasnans or (trimmed is not None and trimmed.null_count):
         problems.append(Problem("parcel ids are empty in some rows", fix="give every parcel an id",
-                                column="parcel_id"))
+                                column="parcel_id",
+                                message_zh="部分行的地块编号为空",
+                                fix_zh="请为每个地块填写编号"))
     if problems:
-        raise InputError("parcels cannot be linked", problems)
+        raise InputError("parcels cannot be linked", problems,
+                         zh="地块无法关联")
     return _clean(_text(index)) if trimmed is None else trimmed
 
 
@@ -224,7 +243,9 @@ def check_firms(firms: pd.DataFrame, *, file: str | None = None) -> tuple[tuple[
     where = f"{file}: " if file else ""
     if "uscc" not in firms.columns:
         raise InputError(f"{where}the firm table has no 'uscc' column -> name the 统一社会信用代码 column, or map "
-                         "yours in [firms.aliases]")
+                         "yours in [firms.aliases]",
+                         zh=(f"{where}企业表没有 'uscc' 列 → 请为统一社会信用代码列命名，或在 [firms.aliases] 中"
+                             "映射您的表头"))
     *runs, unchanged = _id_runs(firms["uscc"])
     if runs[0].null_count:  # an id that is missing or blank: find the rows the slow way, for the message
         empty = firms["uscc"].isna() | firms["uscc"].astype("string").str.strip().eq("")
@@ -232,7 +253,10 @@ def check_firms(firms: pd.DataFrame, *, file: str | None = None) -> tuple[tuple[
         raise InputError(
             f"{where}{int(empty.sum())} firm row(s) have no uscc",
             [Problem("uscc is empty", fix="fill in the 统一社会信用代码 or delete the row", file=file, row=int(r),
-                     column="uscc") for r in list(rows)[:20]],
+                     column="uscc",
+                     message_zh="uscc 为空",
+                     fix_zh="请填写统一社会信用代码，或删除该行") for r in list(rows)[:20]],
+            zh=f"{where}{int(empty.sum())} 行企业没有统一社会信用代码",
         )
     return (runs[0], runs[1]), unchanged
 
@@ -247,7 +271,9 @@ def check_land(land: pd.DataFrame, *, file: str | None = None) -> pd.DataFrame:
     if missing:
         raise InputError(
             f"{where}land rows lack column(s) {', '.join(missing)} -> give uscc, parcel_id, kind (own/leased), "
-            "floor_area_m2"
+            "floor_area_m2",
+            zh=(f"{where}用地表缺少列 {', '.join(missing)} → 请给出 uscc、parcel_id、kind（自有/租赁）、"
+                "floor_area_m2")
         )
     out = land.copy()
     rows = out["src_row"] if "src_row" in out.columns else pd.Series(np.arange(1, len(out) + 1), index=out.index)
@@ -261,7 +287,9 @@ def check_land(land: pd.DataFrame, *, file: str | None = None) -> pd.DataFrame:
     bad = kind.isna()
     problems += [
         Problem("kind is not own or leased", fix="write own (自有) or leased (租赁)", file=file, row=int(r),
-                column="kind", value=v)
+                column="kind", value=v,
+                message_zh="用地类型既不是自有也不是租赁",
+                fix_zh="请填写 own（自有）或 leased（租赁）")
         for r, v in zip(rows[bad].head(20), out.loc[bad, "kind"].head(20), strict=True)
     ]
     out["kind"] = kind
@@ -270,17 +298,22 @@ def check_land(land: pd.DataFrame, *, file: str | None = None) -> pd.DataFrame:
     neg = out["floor_area_m2"] < 0
     problems += [
         Problem("floor area is negative", fix="give the floor area in m2 (>= 0)", file=file, row=int(r),
-                column="floor_area_m2", value=float(v))
+                column="floor_area_m2", value=float(v),
+                message_zh="建筑面积为负",
+                fix_zh="请以平方米填写建筑面积（>= 0）")
         for r, v in zip(rows[neg].head(20), out.loc[neg, "floor_area_m2"].head(20), strict=True)
     ]
     no_id = out["uscc"].isna() | out["parcel_id"].isna()
     problems += [
-        Problem("uscc or parcel_id is empty", fix="fill in both ids or delete the row", file=file, row=int(r))
+        Problem("uscc or parcel_id is empty", fix="fill in both ids or delete the row", file=file, row=int(r),
+                message_zh="uscc 或 parcel_id 为空",
+                fix_zh="请填写两个编号，或删除该行")
         for r in rows[no_id].head(20)
     ]
     n_bad = int(bad.sum() + neg.sum() + no_id.sum())
     if problems:
-        raise InputError(f"{where}{n_bad} land row problem(s)", problems)
+        raise InputError(f"{where}{n_bad} land row problem(s)", problems,
+                         zh=f"{where}用地表中有 {n_bad} 行有问题")
     return out
 
 

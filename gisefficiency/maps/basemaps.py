@@ -57,7 +57,10 @@ def tianditu_key(key: str | None) -> str:
         raise ConfigError(
             "basemap 'tianditu' needs a Tianditu (天地图) key: apply for a free browser-side key at "
             "https://console.tianditu.gov.cn/, then pass make_map(..., tianditu_key='<key>') or set the "
-            f"environment variable {TIANDITU_ENV}=<key>; or choose basemap='osm', 'gaode' or 'none'."
+            f"environment variable {TIANDITU_ENV}=<key>; or choose basemap='osm', 'gaode' or 'none'.",
+            zh=("底图 'tianditu' 需要天地图密钥：请在 https://console.tianditu.gov.cn/ 免费申请浏览器端密钥，"
+                f"然后传入 make_map(..., tianditu_key='<key>') 或设置环境变量 {TIANDITU_ENV}=<key>；"
+                "或选用 basemap='osm'、'gaode' 或 'none'。")
         )
     return key.strip()
 
@@ -71,7 +74,8 @@ def basemap_tiles(basemap: str, *, lang: Lang = "zh", key: str | None = None) ->
         Unknown basemap, or Tianditu without a key.
     """
     if basemap not in BASEMAPS:
-        raise ConfigError(f"unknown basemap {basemap!r} -> use one of {', '.join(BASEMAPS)}")
+        raise ConfigError(f"unknown basemap {basemap!r} -> use one of {', '.join(BASEMAPS)}",
+                          zh=f"未知的底图 {basemap!r} → 请使用 {', '.join(BASEMAPS)} 之一")
     if basemap == "none":
         return []
     if basemap == "osm":

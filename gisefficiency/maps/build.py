@@ -94,19 +94,23 @@ def _css(key: str, offline: bool) -> tuple[str, str]:
 def _projected(gdf: gpd.GeoDataFrame, what: str) -> gpd.GeoDataFrame:
     """``gdf`` in a metric CRS (its own, or its UTM zone if it is in degrees)."""
     if gdf.crs is None:
-        raise ConfigError(f"result.{what} has no CRS -> set it (e.g. gdf.set_crs('EPSG:4549')) before mapping")
+        raise ConfigError(f"result.{what} has no CRS -> set it (e.g. gdf.set_crs('EPSG:4549')) before mapping",
+                          zh=f"result.{what} 没有坐标系 → 制图前请先设置（例如 gdf.set_crs('EPSG:4549')）")
     return gdf if gdf.crs.is_projected else gdf.to_crs(gdf.estimate_utm_crs())
 
 
 def _check_options(lang: str, layers: Sequence[str] | None, max_parcels: int) -> tuple[str, ...]:
     if lang not in ("zh", "en"):
-        raise ConfigError(f"lang={lang!r} is not supported -> use 'zh' (default) or 'en'")
+        raise ConfigError(f"lang={lang!r} is not supported -> use 'zh' (default) or 'en'",
+                          zh=f"不支持 lang={lang!r} → 请使用 'zh'（默认）或 'en'")
     if max_parcels < 0:
-        raise ConfigError(f"max_parcels={max_parcels} must be >= 0")
+        raise ConfigError(f"max_parcels={max_parcels} must be >= 0",
+                          zh=f"max_parcels={max_parcels} 必须 >= 0")
     wanted = tuple(LAYERS if layers is None else layers)
     unknown = [k for k in wanted if k not in LAYERS]
     if unknown:
-        raise ConfigError(f"unknown map layer(s) {unknown} -> choose from {', '.join(LAYERS)}")
+        raise ConfigError(f"unknown map layer(s) {unknown} -> choose from {', '.join(LAYERS)}",
+                          zh=f"未知的地图图层 {unknown} → 请从 {', '.join(LAYERS)} 中选择")
     return wanted
 
 

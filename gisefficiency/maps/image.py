@@ -46,7 +46,8 @@ def overlay_png(image: Any) -> bytes:
     """PNG bytes of an overlay given as PNG bytes, an RGBA/RGB uint8 array or a single-band float array."""
     if isinstance(image, bytes | bytearray):
         if not bytes(image[:8]) == b"\x89PNG\r\n\x1a\n":
-            raise ConfigError("overlay image bytes are not a PNG -> pass PNG bytes or a numpy array")
+            raise ConfigError("overlay image bytes are not a PNG -> pass PNG bytes or a numpy array",
+                              zh="叠加图像的字节不是 PNG → 请传入 PNG 字节或 numpy 数组")
         return bytes(image)
     arr = np.asarray(image)
     if arr.ndim == 2:
@@ -57,7 +58,9 @@ def overlay_png(image: Any) -> bytes:
         return encode_png(arr)
     raise ConfigError(
         f"overlay array of shape {arr.shape} and dtype {arr.dtype} is not usable -> pass a 2-D array of values "
-        "(coloured with a ramp) or an (h, w, 3|4) uint8 RGB(A) image"
+        "(coloured with a ramp) or an (h, w, 3|4) uint8 RGB(A) image",
+        zh=(f"形状为 {arr.shape}、类型为 {arr.dtype} 的叠加数组无法使用 → 请传入二维数值数组"
+            "（按色带着色）或 (h, w, 3|4) 的 uint8 RGB(A) 图像")
     )
 
 
@@ -68,12 +71,15 @@ def check_bounds(name: str, bounds: Any) -> list[list[float]]:
         s, w, n, e = float(s), float(w), float(n), float(e)
     except (TypeError, ValueError) as exc:
         raise ConfigError(
-            f"overlay {name!r}: bounds {bounds!r} must be ((south, west), (north, east)) in degrees"
+            f"overlay {name!r}: bounds {bounds!r} must be ((south, west), (north, east)) in degrees",
+            zh=f"叠加层 {name!r}：范围 {bounds!r} 必须是以度为单位的 ((南, 西), (北, 东))"
         ) from exc
     if not (-90 <= s < n <= 90 and -180 <= w < e <= 180):
         raise ConfigError(
             f"overlay {name!r}: bounds {bounds!r} are not lat/lon degrees with south < north and west < east "
-            "-> transform the raster's bounds to EPSG:4326 first"
+            "-> transform the raster's bounds to EPSG:4326 first",
+            zh=(f"叠加层 {name!r}：范围 {bounds!r} 不是南 < 北、西 < 东的经纬度 "
+                "→ 请先把栅格范围转换到 EPSG:4326")
         )
     return [[s, w], [n, e]]
 
@@ -137,7 +143,8 @@ def as_overlays(overlays: Mapping[str, Any] | None) -> dict[str, tuple[bytes, li
             image, bounds = spec
         except (TypeError, ValueError) as exc:
             raise ConfigError(
-                f"overlay {name!r} must be a pair (png_bytes_or_array, ((south, west), (north, east)))"
+                f"overlay {name!r} must be a pair (png_bytes_or_array, ((south, west), (north, east)))",
+                zh=f"叠加层 {name!r} 必须是 (png 字节或数组, ((南, 西), (北, 东))) 这样的一对"
             ) from exc
         out[str(name)] = (overlay_png(image), check_bounds(str(name), bounds))
     return out

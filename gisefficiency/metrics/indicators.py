@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from gisefficiency.core.errors import InputError, Problem, format_ids
+from gisefficiency.core.errors import InputError, Problem, format_ids, format_ids_zh
 from gisefficiency.core.grouped import (
     apportioned_sums,
     divide,
@@ -179,7 +179,10 @@ def _check_columns(firms: pd.DataFrame) -> None:
     if missing:
         raise InputError("firm panel lacks required columns",
                          [Problem(f"column {c!r} missing", fix="map the firm table's id and year columns "
-                                  "([firms.aliases] in the config)", column=c) for c in missing])
+                                  "([firms.aliases] in the config)", column=c,
+                                  message_zh=f"缺少列 {c!r}",
+                                  fix_zh="请映射企业表的代码列和年份列（配置文件中的 [firms.aliases]）") for c in missing],
+                         zh="企业面板缺少必需的列")
 
 
 def _check_panel(firms: pd.DataFrame) -> None:
@@ -192,7 +195,11 @@ def _check_panel(firms: pd.DataFrame) -> None:
             "firm panel has several rows for the same firm and year",
             [Problem(f"{int(dup.sum())} rows: {format_ids(rows['uscc'].astype(str) + '/' + rows['year'].astype(str))}"
                      f" (rows {format_ids(where)})", fix="keep one row per uscc and year (sum them first)",
-                     column="uscc")])
+                     column="uscc",
+                     message_zh=(f"{int(dup.sum())} 行：{format_ids_zh(rows['uscc'].astype(str) + '/' + rows['year'].astype(str))}"
+                         f"（第 {format_ids_zh(where)} 行）"),
+                     fix_zh="每个统一社会信用代码每年只保留一行（先合计）")],
+            zh="企业面板中同一企业同一年份有多行")
 
 
 def _panel_keys(firms: pd.DataFrame, uscc_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -203,7 +210,11 @@ def _panel_keys(firms: pd.DataFrame, uscc_codes: np.ndarray) -> tuple[np.ndarray
         rows = firms.loc[year.isna().to_numpy()]
         raise InputError("firm panel has rows without a year", [Problem(
             f"{len(rows)} rows: {format_ids(rows['uscc'].astype(str))} (rows {format_ids(rows.get('src_row', rows.index))})",
-            fix="give every row its year (年度) as a number, e.g. 2023", column="year")])
+            fix="give every row its year (年度) as a number, e.g. 2023", column="year",
+            message_zh=f"{len(rows)} 行：{format_ids_zh(rows['uscc'].astype(str))}"
+                       f"（第 {format_ids_zh(rows.get('src_row', rows.index))} 行）",
+            fix_zh="请为每行填写数字年度，例如 2023")],
+            zh="企业面板中有缺少年份的行")
     year = year.astype("int64").to_numpy()
     if len(year) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)

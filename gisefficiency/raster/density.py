@@ -14,7 +14,7 @@ import shapely
 from affine import Affine
 from pyproj import CRS
 
-from gisefficiency.core.errors import CRSError, InputError, Problem, format_ids
+from gisefficiency.core.errors import CRSError, InputError, Problem, format_ids, format_ids_zh
 from gisefficiency.core.png import encode_png, hex_to_rgb
 from gisefficiency.raster.grid import Grid
 
@@ -68,21 +68,35 @@ def density_surface(
     if missing:
         raise InputError("density needs columns that the parcels lack",
                          [Problem(f"missing column {c!r}", column=c,
-                                  fix="run evaluate/flag_parcels first or choose weight=/flag=") for c in missing])
+                                  fix="run evaluate/flag_parcels first or choose weight=/flag=",
+                                  message_zh=f"缺少列 {c!r}",
+                                  fix_zh="请先运行 evaluate/flag_parcels，或选择 weight=/flag=") for c in missing],
+                         zh="地块缺少计算密度所需的列")
     if kernel not in KERNELS:
-        raise InputError("unknown kernel", [Problem(f"got {kernel!r}", fix=f"use one of {KERNELS}")])
+        raise InputError("unknown kernel", [Problem(f"got {kernel!r}", fix=f"use one of {KERNELS}",
+                                                    message_zh=f"收到 {kernel!r}", fix_zh=f"请使用 {KERNELS} 之一")],
+                         zh="未知的核函数")
     if not (bandwidth_m > 0 and resolution_m > 0):
         raise InputError("bandwidth_m and resolution_m must be positive",
                          [Problem(f"bandwidth_m={bandwidth_m}, resolution_m={resolution_m}",
-                                  fix="use e.g. bandwidth_m=500, resolution_m=50")])
+                                  fix="use e.g. bandwidth_m=500, resolution_m=50",
+                                  message_zh=f"bandwidth_m={bandwidth_m}，resolution_m={resolution_m}",
+                                  fix_zh="例如 bandwidth_m=500、resolution_m=50")],
+                         zh="bandwidth_m 和 resolution_m 必须为正数")
     if parcels.crs is None or not CRS.from_user_input(parcels.crs).is_projected:
         raise CRSError("density needs parcels in a projected CRS (metres)",
-                       [Problem(f"parcels CRS: {parcels.crs}", fix="project to e.g. EPSG:4549 first")])
+                       [Problem(f"parcels CRS: {parcels.crs}", fix="project to e.g. EPSG:4549 first",
+                                message_zh=f"地块坐标系：{parcels.crs}",
+                                fix_zh="请先投影，例如 EPSG:4549")],
+                       zh="计算密度需要投影坐标系（米）下的地块")
     w = pd.to_numeric(parcels[weight], errors="coerce")
     if (w < 0).any():
         raise InputError(f"negative {weight!r}",
                          [Problem(f"parcels {format_ids(w.index[w < 0])}", column=weight,
-                                  fix="weights are land areas and must be >= 0")])
+                                  fix="weights are land areas and must be >= 0",
+                                  message_zh=f"地块 {format_ids_zh(w.index[w < 0])}",
+                                  fix_zh="权重是用地面积，必须 >= 0")],
+                         zh=f"{weight!r} 为负")
     sel = (parcels[flag].astype("boolean").fillna(False).to_numpy(dtype=bool)
            & w.notna().to_numpy() & ~parcels.geometry.is_empty.to_numpy())
     minx, miny, maxx, maxy = parcels.total_bounds
@@ -156,7 +170,10 @@ def to_png_overlay(
     else:
         if cmap not in COLOUR_RAMPS:
             raise InputError("unknown colour ramp",
-                             [Problem(f"got {cmap!r}", fix=f"use one of {', '.join(COLOUR_RAMPS)} or a dict")])
+                             [Problem(f"got {cmap!r}", fix=f"use one of {', '.join(COLOUR_RAMPS)} or a dict",
+                                      message_zh=f"收到 {cmap!r}",
+                                      fix_zh=f"请使用 {', '.join(COLOUR_RAMPS)} 之一，或传入字典")],
+                             zh="未知的色带")
         shown = values[visible].astype(float)
         lo = float(shown.min()) if vmin is None and shown.size else (vmin or 0.0)
         hi = float(shown.max()) if vmax is None and shown.size else (vmax if vmax is not None else 1.0)

@@ -97,7 +97,10 @@ class Grid:
             raise InputError(
                 f"{source}: only north-up rasters without rotation are supported",
                 [Problem(f"transform is {tuple(transform)[:6]}",
-                         fix="warp the raster to a north-up grid first (gdalwarp)", file=source)],
+                         fix="warp the raster to a north-up grid first (gdalwarp)", file=source,
+                         message_zh=f"变换参数为 {tuple(transform)[:6]}",
+                         fix_zh="请先把栅格重采样为正北朝上的网格（gdalwarp）")],
+                zh=f"{source}：只支持正北朝上、无旋转的栅格",
             )
         return cls(transform.c, transform.f, transform.a, -transform.e, int(shape[1]), int(shape[0]))
 

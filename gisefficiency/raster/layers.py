@@ -20,7 +20,7 @@ import pandas as pd
 from affine import Affine
 from pyproj import CRS
 
-from gisefficiency.core.errors import CRSError, InputError, Problem, format_ids
+from gisefficiency.core.errors import CRSError, InputError, Problem, format_ids, format_ids_zh
 from gisefficiency.raster.density import density_surface
 from gisefficiency.raster.grid import Grid, RasterData, burn_index, fallback_cells
 from gisefficiency.raster.zonal import plot_ratio
@@ -130,12 +130,18 @@ def _metric_crs(crs: Any, what: str) -> CRS:
     """The CRS as pyproj, refusing missing or geographic ones (cell sizes are metres)."""
     if crs is None:
         raise CRSError(f"{what} have no CRS",
-                       [Problem("cannot place a metre grid", fix="set the CRS (e.g. EPSG:4549) when reading")])
+                       [Problem("cannot place a metre grid", fix="set the CRS (e.g. EPSG:4549) when reading",
+                                message_zh="无法放置以米为单位的网格",
+                                fix_zh="读取时请设置坐标系（例如 EPSG:4549）")],
+                       zh=f"{'地块' if what == 'parcels' else what}没有坐标系")
     crs = CRS.from_user_input(crs)
     if not crs.is_projected:
         raise CRSError(f"{what} are in a geographic CRS ({crs.name})",
                        [Problem("raster cell sizes are in metres",
-                                fix="project to the CGCS2000 Gauss-Kruger zone first (e.g. EPSG:4549)")])
+                                fix="project to the CGCS2000 Gauss-Kruger zone first (e.g. EPSG:4549)",
+                                message_zh="栅格的像元大小以米为单位",
+                                fix_zh="请先投影到 CGCS2000 高斯-克吕格投影带（例如 EPSG:4549）")],
+                       zh=f"{'地块' if what == 'parcels' else what}使用的是地理坐标系（{crs.name}）")
     return crs
 
 
@@ -169,20 +175,29 @@ def parcel_index_raster(
     """
     if not resolution_m > 0:
         raise InputError("resolution_m must be positive",
-                         [Problem(f"resolution_m = {resolution_m}", fix="use e.g. 10 or 20 (metres)")])
+                         [Problem(f"resolution_m = {resolution_m}", fix="use e.g. 10 or 20 (metres)",
+                                  message_zh=f"resolution_m = {resolution_m}",
+                                  fix_zh="例如 10 或 20（米）")],
+                         zh="resolution_m 必须为正数")
     crs = _metric_crs(parcels.crs, "parcels")
     geoms = np.asarray(parcels.geometry.values, dtype=object)
     if bounds is None:
         if len(parcels) == 0 or parcels.geometry.is_empty.all():
             raise InputError("no parcel geometry to rasterize",
-                             [Problem("all geometries are empty", fix="check the parcel layer")])
+                             [Problem("all geometries are empty", fix="check the parcel layer",
+                                      message_zh="所有几何都为空",
+                                      fix_zh="请检查地块图层")],
+                             zh="没有可栅格化的地块几何")
         bounds = tuple(parcels.total_bounds)
     grid = Grid.covering(bounds, resolution_m, align=align)
     if grid.width * grid.height > MAX_CELLS:
         raise InputError(
             "the parcel-index raster would be too large",
             [Problem(f"{grid.height} × {grid.width} cells at {resolution_m} m (limit {MAX_CELLS:,})",
-                     fix="use a coarser [raster].resolution_m or smaller bounds")],
+                     fix="use a coarser [raster].resolution_m or smaller bounds",
+                     message_zh=f"{resolution_m} 米分辨率下为 {grid.height} × {grid.width} 个栅格（上限 {MAX_CELLS:,}）",
+                     fix_zh="请用更粗的 [raster].resolution_m 或更小的范围")],
+            zh="地块索引栅格会过大",
         )
     array = burn_index(geoms, grid, all_touched=all_touched, fill=INT_NODATA)
     # counted after burning: a parcel fully covered by later ones then gets a fallback cell, like small ones
@@ -217,7 +232,10 @@ def _aligned_values(index: IndexRaster, values: Any) -> pd.Series:
             raise InputError(
                 f"values of {values.name!r} are not indexed by parcel_id",
                 [Problem(f"none of the index values match the parcels, e.g. {format_ids(unknown)}",
-                         fix="pass a Series indexed by parcel_id (or an array in parcel order)")],
+                         fix="pass a Series indexed by parcel_id (or an array in parcel order)",
+                         message_zh=f"索引值没有一个与地块对应，例如 {format_ids_zh(unknown)}",
+                         fix_zh="请传入以 parcel_id 为索引的 Series（或按地块顺序的数组）")],
+                zh=f"{values.name!r} 的值不是按 parcel_id 索引的",
             )
         # reindexing plain int/bool columns would turn them into floats: keep them integer with NA
         if pd.api.types.is_bool_dtype(values.dtype):
@@ -230,7 +248,10 @@ def _aligned_values(index: IndexRaster, values: Any) -> pd.Series:
         raise InputError(
             "values do not match the parcels",
             [Problem(f"got shape {arr.shape}, expected ({len(index.parcel_ids)},)",
-                     fix="pass one value per parcel in parcel order, or a Series indexed by parcel_id")],
+                     fix="pass one value per parcel in parcel order, or a Series indexed by parcel_id",
+                     message_zh=f"收到形状 {arr.shape}，应为 ({len(index.parcel_ids)},)",
+                     fix_zh="请按地块顺序每个地块传一个值，或传入以 parcel_id 为索引的 Series")],
+            zh="数值与地块不对应",
         )
     return pd.Series(arr, index=index.parcel_ids)
 
@@ -270,7 +291,10 @@ def metric_raster(
     """
     if cell_area_weighting not in CELL_AREA_WEIGHTINGS:
         raise InputError("unknown cell_area_weighting",
-                         [Problem(f"got {cell_area_weighting!r}", fix=f"use one of {CELL_AREA_WEIGHTINGS}")])
+                         [Problem(f"got {cell_area_weighting!r}", fix=f"use one of {CELL_AREA_WEIGHTINGS}",
+                                  message_zh=f"收到 {cell_area_weighting!r}",
+                                  fix_zh=f"请使用 {CELL_AREA_WEIGHTINGS} 之一")],
+                         zh="未知的 cell_area_weighting")
     series = _aligned_values(index_raster, values)
     idx = index_raster.array
     inside = idx >= 0
@@ -279,13 +303,19 @@ def metric_raster(
         if (codes.dropna() < 0).any():
             bad = codes.index[codes.fillna(0) < 0]
             raise InputError(f"negative codes in {series.name!r}",
-                             [Problem(f"parcels {format_ids(bad)}", fix="codes must be >= 0 (-1 is nodata)")])
+                             [Problem(f"parcels {format_ids(bad)}", fix="codes must be >= 0 (-1 is nodata)",
+                                      message_zh=f"地块 {format_ids_zh(bad)}",
+                                      fix_zh="代码必须 >= 0（-1 表示无数据）")],
+                             zh=f"{series.name!r} 中有负的代码")
         lookup = codes.fillna(INT_NODATA).to_numpy(dtype=np.int32)
         return np.where(inside, lookup[np.where(inside, idx, 0)], INT_NODATA).astype(np.int32)
     if not pd.api.types.is_numeric_dtype(series.dtype):
         raise InputError(
             f"values of {series.name!r} are not numeric",
-            [Problem(f"dtype {series.dtype}", fix="turn text categories into codes with encode_categories()")],
+            [Problem(f"dtype {series.dtype}", fix="turn text categories into codes with encode_categories()",
+                     message_zh=f"数据类型为 {series.dtype}",
+                     fix_zh="请用 encode_categories() 把文本类别转换为代码")],
+            zh=f"{series.name!r} 的值不是数值",
         )
     value = series.to_numpy(dtype=float, na_value=np.nan)
     if density and cell_area_weighting == "conserve":
@@ -378,7 +408,10 @@ def raster_outputs(
     if missing:
         raise InputError("raster metrics not found in the parcels",
                          [Problem(f"missing columns: {', '.join(missing)}", column=m,
-                                  fix="fix [raster].metrics in the config") for m in missing])
+                                  fix="fix [raster].metrics in the config",
+                                  message_zh=f"缺少列：{', '.join(missing)}",
+                                  fix_zh="请改正配置文件中的 [raster].metrics") for m in missing],
+                         zh="地块中找不到栅格指标")
     def done(step: str) -> None:
         if progress is not None:
             progress(step)

@@ -29,7 +29,10 @@ def _geoms_in_raster_crs(parcels: gpd.GeoDataFrame, raster: RasterData, *, repro
         which = "parcels" if parcels.crs is None else "raster"
         raise CRSError(f"the {which} have no CRS, so parcels and raster cannot be matched",
                        [Problem(f"parcels CRS: {parcels.crs}, raster CRS: {raster.crs}",
-                                fix=f"set the CRS of the {which} explicitly")])
+                                fix=f"set the CRS of the {which} explicitly",
+                                message_zh=f"地块坐标系：{parcels.crs}，栅格坐标系：{raster.crs}",
+                                fix_zh=f"请明确设置{'地块' if which == 'parcels' else '栅格'}的坐标系")],
+                       zh=f"{'地块' if which == 'parcels' else '栅格'}没有坐标系，地块与栅格无法对应")
     pcrs, rcrs = CRS.from_user_input(parcels.crs), CRS.from_user_input(raster.crs)
     if pcrs.equals(rcrs, ignore_axis_order=True):
         return np.asarray(parcels.geometry.values, dtype=object)
@@ -37,7 +40,11 @@ def _geoms_in_raster_crs(parcels: gpd.GeoDataFrame, raster: RasterData, *, repro
         raise CRSError(
             f"parcels are in {pcrs.name} ({pcrs.to_string()}) but the raster is in {rcrs.name} "
             f"({rcrs.to_string()})",
-            [Problem("CRS mismatch", fix="pass reproject=True, or warp the raster to the parcels' CRS")],
+            [Problem("CRS mismatch", fix="pass reproject=True, or warp the raster to the parcels' CRS",
+                     message_zh="坐标系不一致",
+                     fix_zh="请传入 reproject=True，或把栅格重采样到地块的坐标系")],
+            zh=(f"地块的坐标系为 {pcrs.name}（{pcrs.to_string()}），而栅格为 {rcrs.name}"
+                f"（{rcrs.to_string()}）"),
         )
     return np.asarray(parcels.geometry.to_crs(rcrs).values, dtype=object)
 
@@ -46,7 +53,10 @@ def _pairs(parcels: gpd.GeoDataFrame, raster: RasterData, *, reproject: bool):
     """``(labels, values, valid)`` for every (cell, parcel) pair on the raster's grid."""
     if raster.array.ndim != 2:
         raise InputError("raster must be one band (2-D)",
-                         [Problem(f"array shape {raster.array.shape}", fix="read one band (read_raster(band=...))")])
+                         [Problem(f"array shape {raster.array.shape}", fix="read one band (read_raster(band=...))",
+                                  message_zh=f"数组形状为 {raster.array.shape}",
+                                  fix_zh="请只读一个波段（read_raster(band=...)）")],
+                         zh="栅格必须是单波段（二维）")
     geoms = _geoms_in_raster_crs(parcels, raster, reproject=reproject)
     grid = Grid.from_transform(raster.transform, raster.array.shape)
     cells, labels, _ = geometry_pairs(geoms, grid)
@@ -105,7 +115,10 @@ def zonal_stats(
     unknown = [s for s in stats if s not in ZONAL_STATS]
     if unknown:
         raise InputError("unknown zonal statistics",
-                         [Problem(f"got {s!r}", fix=f"use any of {', '.join(ZONAL_STATS)}") for s in unknown])
+                         [Problem(f"got {s!r}", fix=f"use any of {', '.join(ZONAL_STATS)}",
+                                  message_zh=f"收到 {s!r}",
+                                  fix_zh=f"可使用 {', '.join(ZONAL_STATS)} 中的任意几个") for s in unknown],
+                         zh="未知的分区统计量")
     n = len(parcels)
     labels, values, valid = _pairs(parcels, raster, reproject=reproject)
     lab, val = labels[valid], values[valid].astype(float)
@@ -152,7 +165,10 @@ def storey_equivalent(
     if not storey_height_m > 0 or not double_over_m > 0:
         raise InputError("storey_height_m and double_over_m must be positive",
                          [Problem(f"storey_height_m={storey_height_m}, double_over_m={double_over_m}",
-                                  fix="use e.g. 3.0 and 8.0 (metres)")])
+                                  fix="use e.g. 3.0 and 8.0 (metres)",
+                                  message_zh=f"storey_height_m={storey_height_m}，double_over_m={double_over_m}",
+                                  fix_zh="例如 3.0 和 8.0（米）")],
+                         zh="storey_height_m 和 double_over_m 必须为正数")
     h = np.asarray(height_m, dtype=float)
     with np.errstate(invalid="ignore"):
         n = np.maximum(1.0, np.floor(h / storey_height_m + 0.5))

@@ -562,7 +562,8 @@ def build_report(
         If ``lang`` is not ``"zh"`` or ``"en"``.
     """
     if lang not in _LANGS:
-        raise ConfigError(f"report language {lang!r} is not supported -> use one of {', '.join(_LANGS)}")
+        raise ConfigError(f"report language {lang!r} is not supported -> use one of {', '.join(_LANGS)}",
+                          zh=f"不支持报告语言 {lang!r} → 请使用 {', '.join(_LANGS)} 之一")
     map_size = len(map_html.encode("utf-8")) if map_html is not None else 0
     embed_map = map_html is not None and map_size <= MAP_EMBED_MAX_BYTES
     if anonymise:

@@ -40,7 +40,8 @@ def cjk_font() -> str | None:
     known = {f.name for f in font_manager.fontManager.ttflist}
     found = next((name for name in CJK_FONTS if name in known), None)
     if found is None:
-        log.warning("no Chinese font found for matplotlib (install fonts-noto-cjk); Chinese labels show as boxes")
+        log.warning("no Chinese font found for matplotlib (install fonts-noto-cjk); Chinese labels show as boxes",
+                    extra={"zh": "matplotlib 找不到中文字体（请安装 fonts-noto-cjk）；中文标签会显示为方框"})
     return found
 
 

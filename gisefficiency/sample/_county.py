@@ -115,7 +115,8 @@ def generate_county(n_parcels: int = 3000, *, seed: int = 20241, with_raster: bo
     town (龙溪街道, 云峰街道) holds contiguous low-efficiency patches. See ``gisefficiency/sample/data/README.md``.
     """
     if int(n_parcels) < 20:
-        raise ConfigError(f"n_parcels={n_parcels!r} is too small -> ask for at least 20 parcels")
+        raise ConfigError(f"n_parcels={n_parcels!r} is too small -> ask for at least 20 parcels",
+                          zh=f"n_parcels={n_parcels!r} 太小 → 至少需要 20 个地块")
     n_parcels = int(n_parcels)
     rng = np.random.default_rng(seed)
     layout = make_layout(n_parcels, rng, origin=_origin(), n_streets=len(STREETS), old_streets=OLD_STREETS)

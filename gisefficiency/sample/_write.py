@@ -122,13 +122,17 @@ def write_sample(
     chosen = tuple(DEFAULT_FORMATS if formats is None else formats)
     unknown = [f for f in chosen if f not in SAMPLE_FORMATS]
     if unknown:
-        raise ConfigError(f"unknown sample format(s) {unknown} -> use any of {', '.join(SAMPLE_FORMATS)}")
+        raise ConfigError(f"unknown sample format(s) {unknown} -> use any of {', '.join(SAMPLE_FORMATS)}",
+                          zh=f"未知的示例格式 {unknown} → 可使用 {', '.join(SAMPLE_FORMATS)} 中的任意几个")
     want_tif = raster and "tif" in chosen
     if want_tif and county.height is None:
         raise InputError(
             "cannot write building_height.tif",
             [Problem(message="the county was generated with with_raster=False",
-                     fix="generate_county(..., with_raster=True) or write_sample(..., raster=False)")],
+                     fix="generate_county(..., with_raster=True) or write_sample(..., raster=False)",
+                     message_zh="该示例县生成时设置了 with_raster=False",
+                     fix_zh="请用 generate_county(..., with_raster=True)，或 write_sample(..., raster=False)")],
+            zh="无法写出 building_height.tif",
         )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,7 @@ import pandas as pd
 import shapely
 from shapely.geometry import shape
 
-from gisefficiency.core.errors import ConfigError, CRSError, InputError, Problem, format_ids
+from gisefficiency.core.errors import ConfigError, CRSError, InputError, Problem, format_ids, format_ids_zh
 
 #: Measures of a scenario summary and their labels (zh, en), in display order.
 MEASURES: dict[str, tuple[str, str]] = {
@@ -165,10 +165,14 @@ def run_scenario(
     targets = dict(targets or {})
     bad = [k for k, v in targets.items() if not isinstance(v, int | float) or not np.isfinite(v) or v <= 0]
     if bad:
-        raise ConfigError(f"scenario {scenario.name!r}: targets {bad} must be positive numbers, e.g. freed_mu = 800")
+        raise ConfigError(f"scenario {scenario.name!r}: targets {bad} must be positive numbers, e.g. freed_mu = 800",
+                          zh=f"情景 {scenario.name!r}：目标 {bad} 必须为正数，例如 freed_mu = 800")
     if "land_mu" not in parcels.columns:
         raise InputError(f"scenario {scenario.name!r}: parcels cannot be used",
-                         [Problem("column 'land_mu' is missing", column="land_mu", fix="run land.prepare_parcels first")])
+                         [Problem("column 'land_mu' is missing", column="land_mu", fix="run land.prepare_parcels first",
+                                  message_zh="缺少列 'land_mu'",
+                                  fix_zh="请先运行 land.prepare_parcels")],
+                         zh=f"情景 {scenario.name!r}：地块数据无法使用")
     usable = parcels["land_mu"].notna()
     if "status" in parcels.columns:
         usable &= parcels["status"].astype("string").eq("ok").fillna(False)
@@ -244,14 +248,18 @@ def _select(parcels, scenario, blocks, firms) -> np.ndarray:
     if wanted_blocks:
         if "block_id" not in parcels.columns:
             problems.append(Problem("column 'block_id' is missing", column="block_id",
-                                    fix="join Blocks.membership to the parcels first"))
+                                    fix="join Blocks.membership to the parcels first",
+                                    message_zh="缺少列 'block_id'",
+                                    fix_zh="请先把 Blocks.membership 合并到地块"))
         else:
             wanted = pd.Index(wanted_blocks)
             known = pd.Index(blocks.index) if blocks is not None else pd.Index(parcels["block_id"].dropna().unique())
             unknown = wanted.difference(known)
             if len(unknown):
                 problems.append(Problem(f"unknown block ids {format_ids(unknown)}", column="block_id",
-                                        fix="use ids from Blocks.blocks.index"))
+                                        fix="use ids from Blocks.blocks.index",
+                                        message_zh=f"未知的区块编号 {format_ids_zh(unknown)}",
+                                        fix_zh="请使用 Blocks.blocks.index 中的编号"))
             role = parcels["block_role"].astype("string") if "block_role" in parcels.columns else None
             hit = parcels["block_id"].isin(wanted).fillna(False).to_numpy(dtype=bool)
             if role is not None:  # kept parcels stay: they are not freed
@@ -262,18 +270,22 @@ def _select(parcels, scenario, blocks, firms) -> np.ndarray:
         unknown = wanted.difference(parcels.index)
         if len(unknown):
             problems.append(Problem(f"unknown parcel ids {format_ids(unknown)}", column="parcel_id",
-                                    fix="use ids from the parcels' index"))
+                                    fix="use ids from the parcels' index",
+                                    message_zh=f"未知的地块编号 {format_ids_zh(unknown)}",
+                                    fix_zh="请使用地块索引中的编号"))
         mask |= parcels.index.isin(wanted)
     if scenario.firms:
         mask |= _firm_mask(parcels, scenario, firms, problems)
     if scenario.polygon is not None:
         mask |= _polygon_mask(parcels, scenario)
     if problems:
-        raise InputError(f"scenario {scenario.name!r}: the selection cannot be made", problems)
+        raise InputError(f"scenario {scenario.name!r}: the selection cannot be made", problems,
+                         zh=f"情景 {scenario.name!r}：无法确定选区")
     if not (scenario.blocks or scenario.parcels or scenario.firms or scenario.polygon is not None
             or scenario.top_blocks is not None):
         raise ConfigError(f"scenario {scenario.name!r} selects nothing: "
-                          "give blocks, top_blocks, parcels, firms or a polygon")
+                          "give blocks, top_blocks, parcels, firms or a polygon",
+                          zh=f"情景 {scenario.name!r} 没有选中任何对象：请给出 blocks、top_blocks、parcels、firms 或 polygon")
     return mask
 
 
@@ -283,10 +295,13 @@ def _top_blocks(scenario, blocks, problems) -> list[int]:
     if n is None:
         return []
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
-        raise ConfigError(f"scenario {scenario.name!r}: top_blocks = {n!r} must be a whole number >= 0, e.g. 5")
+        raise ConfigError(f"scenario {scenario.name!r}: top_blocks = {n!r} must be a whole number >= 0, e.g. 5",
+                          zh=f"情景 {scenario.name!r}：top_blocks = {n!r} 必须是 >= 0 的整数，例如 5")
     if blocks is None:
         problems.append(Problem("top_blocks needs the blocks table", column="rank",
-                                fix="pass blocks=Blocks.blocks to run_scenario"))
+                                fix="pass blocks=Blocks.blocks to run_scenario",
+                                message_zh="top_blocks 需要区块表",
+                                fix_zh="请把 blocks=Blocks.blocks 传给 run_scenario"))
         return []
     ranked = blocks.sort_values("rank", kind="stable") if "rank" in blocks.columns else blocks
     return [int(b) for b in ranked.index[:n]]
@@ -296,7 +311,9 @@ def _firm_mask(parcels, scenario, firms, problems) -> np.ndarray:
     column = next((c for c in ("firm_usccs", "firm_ids", "holder_uscc") if c in parcels.columns), None)
     if column is None:
         problems.append(Problem("no firm id column (firm_usccs, firm_ids or holder_uscc)", column="firm_usccs",
-                                fix="join the link stage's firm ids to the parcels first"))
+                                fix="join the link stage's firm ids to the parcels first",
+                                message_zh="没有企业代码列（firm_usccs、firm_ids 或 holder_uscc）",
+                                fix_zh="请先把关联阶段的企业代码合并到地块"))
         return np.zeros(len(parcels), dtype=bool)
     wanted = pd.Index(scenario.firms)
     ids = parcels[column].astype("string").str.split(",").explode().str.strip()
@@ -304,7 +321,9 @@ def _firm_mask(parcels, scenario, firms, problems) -> np.ndarray:
         unknown = wanted.difference(firms.index)
         if len(unknown):
             problems.append(Problem(f"unknown firm ids {format_ids(unknown)}", column="uscc",
-                                    fix="use USCCs from the firms table"))
+                                    fix="use USCCs from the firms table",
+                                    message_zh=f"未知的企业代码 {format_ids_zh(unknown)}",
+                                    fix_zh="请使用企业表中的统一社会信用代码"))
     hit_ids = ids[ids.isin(wanted).fillna(False).to_numpy(dtype=bool)].index.unique()
     return parcels.index.isin(hit_ids)
 
@@ -323,13 +342,22 @@ def _polygon_mask(parcels, scenario) -> np.ndarray:
                 polygon = shape(polygon)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InputError(f"scenario {scenario.name!r}: the selection polygon cannot be read", [
-            Problem(f"not a GeoJSON geometry: {exc}", fix="give a Polygon/MultiPolygon in EPSG:4326 lon/lat")]) from exc
+            Problem(f"not a GeoJSON geometry: {exc}", fix="give a Polygon/MultiPolygon in EPSG:4326 lon/lat",
+                    message_zh=f"不是 GeoJSON 几何：{exc}",
+                    fix_zh="请给出 EPSG:4326 经纬度的 Polygon/MultiPolygon")],
+                         zh=f"情景 {scenario.name!r}：无法读取选区多边形") from exc
     if not isinstance(polygon, shapely.Geometry) or shapely.get_type_id(polygon) not in (3, 6, 7):
         raise InputError(f"scenario {scenario.name!r}: the selection polygon cannot be read", [
-            Problem(f"got {type(polygon).__name__}", fix="give a Polygon/MultiPolygon in EPSG:4326 lon/lat")])
+            Problem(f"got {type(polygon).__name__}", fix="give a Polygon/MultiPolygon in EPSG:4326 lon/lat",
+                    message_zh=f"收到 {type(polygon).__name__}",
+                    fix_zh="请给出 EPSG:4326 经纬度的 Polygon/MultiPolygon")],
+                         zh=f"情景 {scenario.name!r}：无法读取选区多边形")
     if parcels.crs is None:
         raise CRSError(f"scenario {scenario.name!r}: parcels have no CRS, the polygon cannot be placed",
-                       [Problem("parcels.crs is None", fix="set the parcels' CRS (e.g. EPSG:4549)")])
+                       [Problem("parcels.crs is None", fix="set the parcels' CRS (e.g. EPSG:4549)",
+                                message_zh="parcels.crs 为 None",
+                                fix_zh="请设置地块的坐标系（例如 EPSG:4549）")],
+                       zh=f"情景 {scenario.name!r}：地块没有坐标系，无法放置多边形")
     area = gpd.GeoSeries([polygon], crs="EPSG:4326").to_crs(parcels.crs).iloc[0]
     points = shapely.point_on_surface(np.asarray(parcels.geometry.array, dtype=object))
     shapely.prepare(area)

@@ -101,6 +101,10 @@ def test_no_crs_is_guessed_and_unmatched_headers_are_listed(tmp_path):
     assert info.firms.unknown == ["纳税额", "负责人"]
     assert any("EPSG:4528 guessed" in n for n in info.notes)
     assert any("no tax column" in n and "[firms.aliases]" in n for n in info.notes)
+    # the same notes in Chinese, in the same order, for the terminal
+    assert len(info.notes_zh) == len(info.notes)
+    assert any("根据坐标推断为 EPSG:4528" in n for n in info.notes_zh)
+    assert any("没有实缴税金列" in n and "[firms.aliases]" in n for n in info.notes_zh)
     text = config_text(info, config_dir=tmp_path)
     assert 'crs = "EPSG:4528"   # CHECK' in text
     assert '# map one with: aliases = { "纳税额" = ' in text

@@ -107,7 +107,10 @@ def _require(key: str) -> None:
             f"offline map assets missing: {', '.join(str(p) for p in missing[:3])} -> this installation of "
             "gisefficiency is incomplete (they ship inside the package): reinstall it "
             "(pip install --force-reinstall gisefficiency), or make the map with offline=False to load them "
-            "from a CDN."
+            "from a CDN.",
+            zh=(f"缺少离线地图资源：{', '.join(str(p) for p in missing[:3])} → 本次安装的 gisefficiency 不完整"
+                "（这些文件随包发布）：请重新安装（pip install --force-reinstall gisefficiency），"
+                "或以 offline=False 生成地图，从 CDN 加载")
         )
 
 

@@ -39,7 +39,8 @@ def refresh(*, npm: str = "npm") -> list[str]:
     """
     exe = shutil.which(npm)
     if exe is None:
-        raise ConfigError(f"npm not found (looked for {npm!r} on PATH) -> install Node.js/npm to refresh the assets")
+        raise ConfigError(f"npm not found (looked for {npm!r} on PATH) -> install Node.js/npm to refresh the assets",
+                          zh=f"找不到 npm（在 PATH 中查找 {npm!r}）→ 请安装 Node.js/npm 以更新资源")
     fetched = []
     with tempfile.TemporaryDirectory(prefix="gisefficiency-npm-") as tmp:
         for key, pkg in PACKAGES.items():
@@ -50,7 +51,9 @@ def refresh(*, npm: str = "npm") -> list[str]:
             if proc.returncode != 0:
                 raise ConfigError(
                     f"`npm pack {spec}` failed (exit {proc.returncode}): {proc.stderr.strip()[-500:]} -> check the "
-                    "network or npm registry settings (npm config get registry)"
+                    "network or npm registry settings (npm config get registry)",
+                    zh=(f"`npm pack {spec}` 失败（退出码 {proc.returncode}）：{proc.stderr.strip()[-500:]} → 请检查"
+                        "网络或 npm 仓库设置（npm config get registry）")
                 )
             _extract(Path(tmp) / json.loads(proc.stdout)[0]["filename"], package_dir(key), pkg)
             fetched.append(spec)
@@ -68,7 +71,9 @@ def _extract(tarball: Path, dest: Path, pkg: Package) -> None:
         if absent:
             raise ConfigError(
                 f"{pkg.name}@{pkg.version}: the npm package has no {', '.join(absent)} -> the pinned version in "
-                "gisefficiency/maps/assets/__init__.py (PACKAGES) does not match its file list; fix one of them."
+                "gisefficiency/maps/assets/__init__.py (PACKAGES) does not match its file list; fix one of them.",
+                zh=(f"{pkg.name}@{pkg.version}：npm 包中没有 {', '.join(absent)} → "
+                    "gisefficiency/maps/assets/__init__.py（PACKAGES）中固定的版本与其文件列表不符；请改正其中之一。")
             )
         for f in pkg.files:
             if f not in members:
