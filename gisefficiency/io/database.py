@@ -215,12 +215,12 @@ def output_frames(result: Result) -> dict[str, pd.DataFrame]:
     ``flagged_firms`` is the firm list of the report's section 低效及需处置企业名单: the firms that are
     low-efficiency or have a disposal, without geometry.
     """
-    firms = result.firms
+    firms = result.with_reasons(result.firms, lang="both")  # the reasons in both languages, written now
     low = _column(firms, "low_efficiency", False).astype("boolean").fillna(False)
     disposal = _column(firms, "disposal", "").astype(object).fillna("")
     flagged = (low | (disposal != "")).to_numpy(dtype=bool)
     flagged_firms = pd.DataFrame(firms.drop(columns=firms.geometry.name)).loc[flagged]
-    return {"parcels": result.parcels, "firms": firms, "blocks": result.blocks, "flagged_firms": flagged_firms}
+    return {"parcels": result.with_reasons(result.parcels, lang="both"), "firms": firms, "blocks": result.blocks, "flagged_firms": flagged_firms}
 
 
 def _column(frame: pd.DataFrame, name: str, default: object) -> pd.Series:
