@@ -125,12 +125,17 @@ class Evaluation:
             Index the units' ``eval_id``: ``reason_<lang>`` (the verdict with its numbers, e.g.
             "淘汰关停类：亩均税收连续两年低于1万元/亩（2020年0.62、2021年0.81万元/亩）") and
             ``grade_reason_<lang>`` (the reference year's class), for each language asked.
+
+        Raises
+        ------
+        ValueError
+            ``lang`` is not one of the three, or the evaluation was not made by :func:`evaluate`.
         """
         langs = reason_langs(lang)
-        idx = np.arange(len(self.verdicts)) if units is None else np.asarray(units, dtype=np.int64)
-        index = self.verdicts.index[idx]
         if self.verdict_text is None or self.unit_grade_text is None:
             raise ValueError("this evaluation keeps no reasons (made without evaluate)")
+        idx = np.arange(len(self.verdicts)) if units is None else np.asarray(units, dtype=np.int64)
+        index = self.verdicts.index[idx]
         return pd.DataFrame({**_columns(self.verdict_text(idx), "reason", langs, index),
                              **_columns(self.unit_grade_text(idx), "grade_reason", langs, index)}, index=index)
 
@@ -141,6 +146,11 @@ class Evaluation:
         -------
         pandas.DataFrame
             Index ``(eval_id, year)`` as ``grades`` (its rows of those years): ``grade_reason_<lang>``.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`reasons`.
         """
         langs = reason_langs(lang)
         if self.grade_text is None:
