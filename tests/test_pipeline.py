@@ -49,7 +49,7 @@ def test_every_firm_has_a_link_status_and_a_verdict(demo_result, sample_dir):
     assert firms["link_status"].notna().all()
     linked = firms[firms["link_status"] == "linked"]
     assert linked["grade"].isin(["A", "B", "C", "D", "N"]).all()
-    assert linked["reason_zh"].notna().all()
+    assert demo_result.with_reasons(linked)["reason_zh"].notna().all()
 
 
 def test_blocks_cover_only_low_efficiency_or_kept_parcels(demo_result):

@@ -3,9 +3,11 @@
 Reads the panel of the metrics stage (``(eval_id, year)``), a ``Policy`` and the ``Links``. Returns an
 ``Evaluation``:
 
-- ``grades``: ``(eval_id, year)`` → ``score, grade`` (A/B/C/D, N = not graded) and its reason;
+- ``grades``: ``(eval_id, year)`` → ``score, grade`` (A/B/C/D, N = not graded);
 - ``verdicts``: index ``eval_id`` → reference-year ``score, grade``, ``disposal`` (category id or ""),
-  ``disposal_zh/en``, ``reason_zh/en``, ``in_scope, exempt, low_efficiency`` and the preset's flags.
+  ``disposal_zh/en``, ``in_scope, exempt, low_efficiency``, the preset's flags and the reason's codes;
+- ``reasons(lang)`` / ``grade_reasons(lang)``: the reasons with their numbers, written on request for the
+  rows asked, in the language asked.
 
 ``flag_parcels`` then marks low-efficiency parcels (``low_efficiency``, ``low_eff_reason_zh/en``).
 

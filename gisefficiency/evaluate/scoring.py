@@ -66,7 +66,7 @@ from gisefficiency.evaluate.ranking import (
 from gisefficiency.evaluate.rules import Flag, industry_digits
 from gisefficiency.metrics.indicators import METRICS
 
-__all__ = ["grade_units", "tenant_counts"]
+__all__ = ["GradeText", "grade_units", "grades_and_reasons", "tenant_counts"]
 
 _ORDER = ("A", "B", "C", "D")
 #: Position of a one-letter class in _ORDER by its code point ('' and A: 0), as np.searchsorted gives it.
@@ -78,6 +78,8 @@ _MAX_VOCAB = 1 << 16  # largest table of merged text pieces worth writing out
 Remarks = tuple[Text, Text] | tuple[np.ndarray, list[str], list[str]]
 #: Rows -> the score text and the remarks put before a class reason.
 Prefix = Callable[[np.ndarray | None], tuple[pa.Array, Remarks]]
+#: Panel row positions -> the grade reasons of those rows (zh, en).
+GradeText = Callable[[np.ndarray], tuple[Text, Text]]
 #: A text piece and the rows where it is shown.
 Piece = tuple[pa.Array, np.ndarray]
 #: Rows, prefix, shown rows -> the pieces of one language (0: zh, 1: en) on demand.
@@ -167,7 +169,8 @@ def _group_keys(panel: pd.DataFrame, sc: Scoring) -> np.ndarray:
 
 
 def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd.DataFrame:
-    """Score and grade every ``(eval_id, year)`` of ``panel`` by ``policy.scoring``.
+    """Score and grade every ``(eval_id, year)`` of ``panel`` by ``policy.scoring`` (the reasons: see
+    :func:`grades_and_reasons`).
 
     Parameters
     ----------
@@ -181,8 +184,36 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
     Returns
     -------
     pandas.DataFrame
-        Index as ``panel``: ``score`` (NaN if not graded), ``grade`` (A/B/C/D/N), ``grade_reason_zh``,
-        ``grade_reason_en``.
+        Index as ``panel``: ``score`` (NaN if not graded), ``grade`` (A/B/C/D/N), ``missing_data_zh``,
+        ``missing_data_en``.
+    """
+    return grades_and_reasons(panel, policy, links=links)[0]
+
+
+def grades_and_reasons(panel: pd.DataFrame, policy: Policy, *, links: Any = None
+                       ) -> tuple[pd.DataFrame, GradeText]:
+    """Score and grade every ``(eval_id, year)`` of ``panel``; the reasons are written later, for the rows asked.
+
+    The grades keep what decided each class (rule masks, scores, ranks, the codes of the remarks); the
+    returned producer writes the reasons of any rows from them, so a run writes the text only of the
+    rows it outputs, never of every unit-year.
+
+    Parameters
+    ----------
+    panel
+        ``metrics.unit_metrics`` output.
+    policy
+        A loaded preset.
+    links
+        ``link.Links``: needed when the preset has a ``"tenants"`` adjustment (leasing penalties).
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`grade_units`.
+    GradeText
+        Panel row positions -> each row's grade reason in Chinese and English, e.g.
+        "得分87.5；规上组第3/20名（前15%），A类".
 
     Raises
     ------
@@ -194,23 +225,24 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
     score = np.full(n, np.nan)
     sc = policy.scoring
     if sc is None:
-        return pd.DataFrame({"score": score, "grade": "N", "grade_reason_zh": f"{policy.name}不评分，不参评",
-                             "grade_reason_en": f"{policy.name} does not grade: not graded",
-                             "missing_data_zh": "", "missing_data_en": ""}, index=panel.index)
+        frame = pd.DataFrame({"score": score, "grade": "N", "missing_data_zh": "", "missing_data_en": ""},
+                             index=panel.index)
+        words = (f"{policy.name}不评分，不参评", f"{policy.name} does not grade: not graded")
+        return frame, lambda rows: words
     ctx = PanelContext(panel)
     years = years_of(panel.index)
     key = _group_keys(panel, sc)
-    seg_zh: list[tuple[np.ndarray, Text]] = []
-    seg_en: list[tuple[np.ndarray, Text]] = []
+    # which producer explains each row (-1: none yet); the texts are written only when asked for
+    explained_by = np.full(n, -1, dtype=np.int64)
+    producers: list[GradeText] = []
 
-    def settle(mask: np.ndarray, g: str, texts: Callable[[np.ndarray], tuple[Text, Text]]) -> None:
-        """Give ``mask`` rows grade ``g`` and their reasons now."""
+    def settle(mask: np.ndarray, g: str, texts: GradeText) -> None:
+        """Give ``mask`` rows grade ``g``; ``texts`` writes their reasons on demand."""
         idx = np.flatnonzero(mask)
         grade[idx] = g
         if len(idx):
-            zh, en = texts(idx)
-            seg_zh.append((idx, zh))
-            seg_en.append((idx, en))
+            explained_by[idx] = len(producers)
+            producers.append(texts)
 
     settle(key < 0, "N", lambda idx: ("规模未知，不参评", "scale unknown: not graded"))
     for rule in sc.not_graded:
@@ -324,21 +356,18 @@ def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd
         strong = graded & (grade == "D") & (np.round(tax, PER_MU_DECIMALS) >= np.round(bench, PER_MU_DECIMALS))
     graded = graded & ~strong
     settle(strong, "C", lambda idx: _not_d(base(idx), tax[idx], bench[idx]))
-    # The texts settled above (empty on class rows, which start with '得分') and the class pieces, marked
-    # null off the class rows, are joined over all rows in one pass: the big texts are never moved. One
-    # language at a time, so only one language's pieces are held while its text is written.
-    idx = np.flatnonzero(graded)
-    parts = class_text(None, prefix, graded) if len(idx) else None  # None: every row, no copies
-    texts = []
-    for lang, (segs, word) in enumerate(((seg_zh, "得分"), (seg_en, "score "))):
-        out = assemble(n, [*segs, (idx, word)])
-        if parts is not None:
-            out = glue(out, *parts(lang))
-        texts.append(to_series(out, panel.index))
+    # the class rows' reasons: the score, its remarks and the class, from the codes kept by ``_classes``
+    explained_by[graded] = len(producers)
+    producers.append(base)
+
+    def reasons(rows: np.ndarray) -> tuple[Text, Text]:
+        """The grade reasons of panel rows ``rows``, each written by the step that settled its class."""
+        return pick2(rows, explained_by[rows], producers)
+
     missing_zh, missing_en = _missing_data(lacks, grade, panel.index)
-    return pd.DataFrame({"score": score, "grade": to_series(labels(grade, ("A", "B", "C", "D", "N")), panel.index),
-                         "grade_reason_zh": texts[0], "grade_reason_en": texts[1],
-                         "missing_data_zh": missing_zh, "missing_data_en": missing_en}, index=panel.index)
+    frame = pd.DataFrame({"score": score, "grade": to_series(labels(grade, ("A", "B", "C", "D", "N")), panel.index),
+                          "missing_data_zh": missing_zh, "missing_data_en": missing_en}, index=panel.index)
+    return frame, reasons
 
 
 def _missing_data(lacks: list[tuple[np.ndarray, str, str]], grade: np.ndarray, index: pd.Index

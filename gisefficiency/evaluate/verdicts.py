@@ -8,8 +8,9 @@ arrays over all units at once (see :mod:`gisefficiency.evaluate.rules`).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,7 @@ from gisefficiency.core.text import (
     Text,
     assemble,
     cat,
+    const,
     fmt,
     fmt1,
     join,
@@ -33,37 +35,131 @@ from gisefficiency.core.text import (
     where,
     with_valid,
 )
-from gisefficiency.evaluate.conditions import Segments, UnitContext, evaluate_condition, pick2, pick_segments
+from gisefficiency.evaluate.conditions import (
+    Producer,
+    Segments,
+    UnitContext,
+    evaluate_condition,
+    pick2,
+    pick_segments,
+)
 from gisefficiency.evaluate.contexts import years_of
 from gisefficiency.evaluate.policy import Policy
 from gisefficiency.evaluate.rules import Flag
-from gisefficiency.evaluate.scoring import grade_units
+from gisefficiency.evaluate.scoring import GradeText, grades_and_reasons
 
-__all__ = ["Evaluation", "evaluate", "flag_parcels"]
+__all__ = ["Evaluation", "ReasonLang", "evaluate", "flag_parcels", "reason_langs"]
+
+
+#: What each verdict's reason explains (the ``reason_code`` column): out of the rules' scope, exempt, a
+#: disposal rule met, no rule met; ``graded`` when the preset has no disposal rules (the class is the verdict).
+_CASES = ("out_of_scope", "exempt", "rule", "no_rule", "graded")
+#: Which reasons ``Evaluation.reasons`` writes: one language, or both.
+ReasonLang = Literal["zh", "en", "both"]
+
+
+def reason_langs(lang: str) -> tuple[str, ...]:
+    """The languages of ``lang`` (``"both"``: zh then en); a ``ValueError`` names the choices."""
+    if lang not in ("zh", "en", "both"):
+        raise ValueError(f"lang = {lang!r}: reasons are written in 'zh', 'en' or 'both'")
+    return ("zh", "en") if lang == "both" else (lang,)
+
+
+def _text(t: Text, n: int) -> pa.Array:
+    return const(n, t) if isinstance(t, str) else t
+
+
+def _columns(texts: tuple[Text, Text], name: str, langs: tuple[str, ...], index: pd.Index) -> dict[str, pd.Series]:
+    return {f"{name}_{lang}": to_series(texts[("zh", "en").index(lang)], index) for lang in langs}
 
 
 @dataclass
 class Evaluation:
     """What :func:`evaluate` returns.
 
+    The frames keep codes and numbers only: the reasons, in words with the numbers they rest on, are
+    written by :meth:`reasons` and :meth:`grade_reasons` for the rows asked, in the language asked.
+
     Attributes
     ----------
     grades
-        Index ``(eval_id, year)``: ``score, grade`` (A/B/C/D, N = not graded), ``grade_reason_zh/en``.
+        Index ``(eval_id, year)``: ``score, grade`` (A/B/C/D, N = not graded), ``missing_data_zh/en``
+        (indicators a class was scored without).
     verdicts
         Index ``eval_id``: ``score, grade`` (reference year), ``disposal`` (category id or ""),
-        ``disposal_zh, disposal_en, reason_zh, reason_en, in_scope, exempt, low_efficiency``, one
-        boolean column per preset flag (e.g. ``two_high``), ``grade_reason_zh/en``.
+        ``disposal_zh, disposal_en, in_scope, exempt, low_efficiency``, one boolean column per preset flag
+        (e.g. ``two_high``), then what the reason explains: ``reason_code`` (categorical: ``out_of_scope``,
+        ``exempt``, ``rule``, ``no_rule``, or ``graded`` for presets without disposal rules), ``rule``
+        (the position of the rule met in the preset, -1: none) and ``exemption`` (position of the
+        exemption that spared the unit, -1: none).
     year
         The reference year.
     policy
         The preset's name.
+    grade_text, verdict_text, unit_grade_text
+        Producers of the reasons (row positions -> zh and en texts) of the grades' rows, of the verdicts'
+        rows, and of the reference year's grade reason of the verdicts' rows; see :meth:`reasons`.
     """
 
     grades: pd.DataFrame
     verdicts: pd.DataFrame
     year: int
     policy: str
+    grade_text: GradeText | None = field(default=None, repr=False)
+    verdict_text: Producer | None = field(default=None, repr=False)
+    unit_grade_text: Producer | None = field(default=None, repr=False)
+
+    def reasons(self, lang: ReasonLang = "zh", *, units: np.ndarray | None = None) -> pd.DataFrame:
+        """The verdicts' reasons at the reference year, written for the units asked.
+
+        Parameters
+        ----------
+        lang
+            ``"zh"`` (default), ``"en"`` or ``"both"``.
+        units
+            Row positions in ``verdicts`` (default every unit).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index the units' ``eval_id``: ``reason_<lang>`` (the verdict with its numbers, e.g.
+            "淘汰关停类：亩均税收连续两年低于1万元/亩（2020年0.62、2021年0.81万元/亩）") and
+            ``grade_reason_<lang>`` (the reference year's class), for each language asked.
+
+        Raises
+        ------
+        ValueError
+            ``lang`` is not one of the three, or the evaluation was not made by :func:`evaluate`.
+        """
+        langs = reason_langs(lang)
+        if self.verdict_text is None or self.unit_grade_text is None:
+            raise ValueError("this evaluation keeps no reasons (made without evaluate)")
+        idx = np.arange(len(self.verdicts)) if units is None else np.asarray(units, dtype=np.int64)
+        index = self.verdicts.index[idx]
+        return pd.DataFrame({**_columns(self.verdict_text(idx), "reason", langs, index),
+                             **_columns(self.unit_grade_text(idx), "grade_reason", langs, index)}, index=index)
+
+    def grade_reasons(self, lang: ReasonLang = "zh", *, years: Iterable[int] | None = None) -> pd.DataFrame:
+        """The grade reasons of every unit in ``years`` (default every year), written on request.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``(eval_id, year)`` as ``grades`` (its rows of those years): ``grade_reason_<lang>``.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`reasons`.
+        """
+        langs = reason_langs(lang)
+        if self.grade_text is None:
+            raise ValueError("this evaluation keeps no reasons (made without evaluate)")
+        rows = np.arange(len(self.grades))
+        if years is not None:
+            rows = rows[np.isin(years_of(self.grades.index), np.asarray(list(years), dtype=np.int64))]
+        index = self.grades.index[rows]
+        return pd.DataFrame(_columns(self.grade_text(rows), "grade_reason", langs, index), index=index)
 
 
 def _arrow_nulls(s: pd.Series) -> pa.Array:
@@ -90,8 +186,11 @@ def _plain(t: pa.Array, index: pd.Index) -> pd.Series:
     return to_series(t, index).astype("str")
 
 
-def _dispose(d: Any, cats: Any, ctx: UnitContext) -> tuple[np.ndarray, np.ndarray, np.ndarray, Text, Text]:
-    """Scope, exemptions and first-matching rules; each unit's reason is built once, for its case."""
+def _dispose(d: Any, cats: Any, ctx: UnitContext
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, Producer]:
+    """Scope, exemptions and first-matching rules: the masks, each unit's case (0 out of scope, 1 exempt,
+    2 a rule met, 3 none), the exemption that spared it (-1: none) and the producer of the reasons of
+    any units, each unit's reason written once, for its case."""
     n = ctx.n
     scope = evaluate_condition(d.scope, ctx) if d.scope is not None else None
     in_scope = scope.mask if scope is not None else np.ones(n, bool)
@@ -149,17 +248,21 @@ def _dispose(d: Any, cats: Any, ctx: UnitContext) -> tuple[np.ndarray, np.ndarra
         return cat(zh, f"，不在{d.scope_zh}"), cat(en, f": outside the {d.scope_en}")
 
     case = np.select([~in_scope, exempt, disposal >= 0], [0, 1, 2], 3)
-    # each unit's reason is put in place once: the matched rules' pieces go in as they are
-    seg_zh, seg_en = pick_segments(np.arange(n), np.where(case == 2, -1, case), [out_why, exempt_why, matched_why,
-                                                                                none_why])
-    rows = np.flatnonzero(case == 2)
-    if len(rows):
-        mz, me = matched_parts(rows)
-        seg_zh += [(rows[pos], t) for pos, t in mz]
-        seg_en += [(rows[pos], t) for pos, t in me]
-    rz = assemble(n, seg_zh)
-    seg_zh.clear()  # the pieces are let go before the English text is put in place
-    return in_scope, exempt, disposal, rz, assemble(n, seg_en)
+
+    def reasons(idx: np.ndarray) -> tuple[Text, Text]:
+        """The reasons of units ``idx``: each put in place once, the matched rules' pieces as they are."""
+        at = case[idx]
+        seg_zh, seg_en = pick_segments(idx, np.where(at == 2, -1, at), [out_why, exempt_why, matched_why, none_why])
+        rows = np.flatnonzero(at == 2)
+        if len(rows):
+            mz, me = matched_parts(idx[rows])
+            seg_zh += [(rows[pos], t) for pos, t in mz]
+            seg_en += [(rows[pos], t) for pos, t in me]
+        rz = assemble(len(idx), seg_zh)
+        seg_zh.clear()  # the pieces are let go before the English text is put in place
+        return rz, assemble(len(idx), seg_en)
+
+    return in_scope, exempt, disposal, case, np.where(exempt, ex_choice, -1), reasons
 
 
 def _reference_year(panel: pd.DataFrame, policy: Policy, year: int | None) -> int:
@@ -226,7 +329,7 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
         Empty panel, no data for the reference year, or links needed and missing.
     """
     ref = _reference_year(panel, policy, year)
-    grades = grade_units(panel, policy, links=links)
+    grades, grade_text = grades_and_reasons(panel, policy, links=links)
     official = official_grades(panel)
     if official is not None:
         grades = grades.assign(official_grade=official)
@@ -245,21 +348,29 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
     has = np.flatnonzero(~no_row)
     score = np.full(n, np.nan)
     score[has] = grades["score"].to_numpy(dtype=float)[pos[has]]
-    # units without a row that year show one more text: taken as null, then filled (the panel's long
-    # texts are read in place, never copied whole)
     grade = take_text(grades["grade"], pos, absent="N")  # A-D/N from grade_units
-    g_zh = take_text(grades["grade_reason_zh"], pos, absent=f"无{ref}年数据，不参评")
-    g_en = take_text(grades["grade_reason_en"], pos, absent=f"no data for {ref}: not graded")
+    absent = (f"无{ref}年数据，不参评", f"no data for {ref}: not graded")
+
+    def grade_why(idx: np.ndarray) -> tuple[Text, Text]:
+        """The reference year's grade reasons of units ``idx`` (units without a row that year say so)."""
+        rows = pos[idx]
+        found = np.flatnonzero(rows >= 0)
+        if len(found) == len(idx):
+            return grade_text(rows)
+        gz, ge = grade_text(rows[found]) if len(found) else ("", "")
+        lost = np.flatnonzero(rows < 0)
+        return (assemble(len(idx), [(found, gz), (lost, absent[0])]),
+                assemble(len(idx), [(found, ge), (lost, absent[1])]))
 
     d = policy.disposal
     cats = policy.categories
     disposal = np.full(n, -1)
     if d is None:
         in_scope, exempt = np.ones(n, bool), np.zeros(n, bool)
-        rz: Text = g_zh.cast(pa.string())  # the flags' words are appended in the 32-bit layout
-        re_: Text = g_en.cast(pa.string())
+        case, exemption = np.full(n, len(_CASES) - 1), np.full(n, -1)
+        why: Producer = grade_why
     else:
-        in_scope, exempt, disposal, rz, re_ = _dispose(d, cats, ctx)
+        in_scope, exempt, disposal, case, exemption, why = _dispose(d, cats, ctx)
 
     # per rule (then none, at code -1): its category, shown through small vocabularies
     rule_cats = [cats[r.category] for r in d.rules] if d is not None else []
@@ -267,30 +378,43 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
     shown = np.where(disposal < 0, len(rule_cats), disposal)
     low = np.array([c.low_efficiency for c in rule_cats] + [False], dtype=bool)[shown]
     flags = {}
+    flag_outs = []
     for f in policy.flags:
         o = evaluate_condition(f.when, ctx)
         flags[f.id] = o.mask
-        idx = np.flatnonzero(o.mask)
-        if len(idx):
-            fz, fe = o.why(idx)
-            # the flag's words for its rows (empty elsewhere) appended in one pass over all units
-            rz = cat(rz, assemble(n, [(idx, cat(f"；{f.zh}：", fz))]))
-            re_ = cat(re_, assemble(n, [(idx, cat(f"; {f.en}: ", fe))]))
+        flag_outs.append((f, o))
+
+    def reasons(idx: np.ndarray) -> tuple[Text, Text]:
+        """The verdict reasons of units ``idx``: the case's reason, then the words of each flag that holds."""
+        rz, re_ = why(idx)
+        if d is None:  # the flags' words are appended in the 32-bit layout
+            rz, re_ = _text(rz, len(idx)).cast(pa.string()), _text(re_, len(idx)).cast(pa.string())
+        for f, o in flag_outs:
+            sub = np.flatnonzero(o.mask[idx])
+            if len(sub):
+                fz, fe = o.why(idx[sub])
+                # the flag's words for its rows (empty elsewhere) appended in one pass over the units asked
+                rz = cat(rz, assemble(len(idx), [(sub, cat(f"；{f.zh}：", fz))]))
+                re_ = cat(re_, assemble(len(idx), [(sub, cat(f"; {f.en}: ", fe))]))
+        return rz, re_
+
     verdicts = pd.DataFrame({
         "score": score,
         "grade": to_series(grade, units),
         "disposal": _plain(vocab(shown, [*ids, ""]), units),
         "disposal_zh": _plain(vocab(shown, [*(c.zh for c in rule_cats), ""]), units),
         "disposal_en": _plain(vocab(shown, [*(c.en for c in rule_cats), ""]), units),
-        "reason_zh": to_series(rz, units), "reason_en": to_series(re_, units),
         "in_scope": in_scope, "exempt": exempt, "low_efficiency": low & ~exempt, **flags,
-        "grade_reason_zh": to_series(g_zh, units), "grade_reason_en": to_series(g_en, units),
+        "reason_code": pd.Categorical.from_codes(case, categories=list(_CASES)),
+        "rule": np.where(case == _CASES.index("rule"), disposal, -1).astype(np.int16),
+        "exemption": exemption.astype(np.int16),
     }, index=units)
     if official is not None:
         verdicts.insert(2, "official_grade", to_series(take_text(grades["official_grade"].fillna(""), pos), units)
                         .replace("", pd.NA))
     verdicts.index.name = "eval_id"
-    return Evaluation(grades=grades, verdicts=verdicts, year=ref, policy=policy.name)
+    return Evaluation(grades=grades, verdicts=verdicts, year=ref, policy=policy.name, grade_text=grade_text,
+                      verdict_text=reasons, unit_grade_text=grade_why)
 
 
 def flag_parcels(

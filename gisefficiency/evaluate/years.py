@@ -147,15 +147,17 @@ def evaluate_years(
     verdicts, flags, block_ids, block_rows = [], [], [], []
     for year in years:  # a handful of years; each step is vectorised over units and parcels
         if year == result.year:
-            v, low, members = result.evaluation.verdicts, parcels["low_efficiency"], parcels.get("block_id")
+            ev = result.evaluation
+            low, members = parcels["low_efficiency"], parcels.get("block_id")
             blocks = result.blocks
         else:
-            v = evaluate(panel, policy, year=year, links=links).verdicts
-            low = flag_parcels(parcels, parcel_panel, links, v, policy, year=year)["low_efficiency"]
+            ev = evaluate(panel, policy, year=year, links=links)
+            low = flag_parcels(parcels, parcel_panel, links, ev.verdicts, policy, year=year)["low_efficiency"]
             members, blocks = None, None
             if find_blocks is not None:
                 found = find_blocks(parcels.assign(low_efficiency=low.to_numpy()))
                 members, blocks = found.membership["block_id"], found.blocks
+        v = ev.verdicts.assign(reason_zh=ev.reasons("zh")["reason_zh"])  # each year's reasons, written once
         verdicts.append(v[[c for c in verdict_cols if c in v.columns]].assign(year=year))
         flags.append(low.astype(bool).rename(year))
         ids = members.reindex(parcels.index) if members is not None else pd.Series(pd.NA, index=parcels.index)

@@ -232,8 +232,9 @@ def output_frames(result: Result) -> dict[str, pd.DataFrame]:
     """
     from gisefficiency.result.summary import flagged_firms
 
-    return {"parcels": result.parcels, "firms": result.firms, "blocks": result.blocks,
-            "flagged_firms": flagged_firms(result.firms)}
+    firms = result.with_reasons(result.firms, lang="both")  # the reasons in both languages, written now
+    return {"parcels": result.with_reasons(result.parcels, lang="both"), "firms": firms, "blocks": result.blocks,
+            "flagged_firms": flagged_firms(firms)}
 
 
 def database_ready(frame: pd.DataFrame) -> pd.DataFrame:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -139,7 +139,8 @@ def write_results_gpkg(result: Result, path: Path, *, lang: Lang | None = None) 
     pyogrio.set_gdal_config_options(_GPKG_WRITE_CONFIG)
     try:
         for layer, attr in GPKG_LAYERS.items():
-            _write_layer(getattr(result, attr), tmp, layer=layer)
+            # the reasons are written for the layer's rows now, in the run's language (both without one)
+            _write_layer(result.with_reasons(getattr(result, attr), lang=lang or "both"), tmp, layer=layer)
         if lang is not None:
             _write_styles(result, tmp, lang=lang)
     except BaseException:
@@ -262,9 +263,10 @@ def _layer_wkb(values: np.ndarray) -> tuple[str, pa.Array]:
     return _TYPE_NAMES[multi_id], pc.if_else(pa.array(type_ids == single_id), promoted, wkb)
 
 
-def write_tables(result: Result, out_dir: Path) -> dict[str, Path]:
+def write_tables(result: Result, out_dir: Path, *, lang: Lang | Literal["both"] = "both") -> dict[str, Path]:
     """Write CSV tables (UTF-8 with BOM so Excel shows Chinese): link report, firms, scenarios.
 
+    ``firms.csv`` has the verdict reasons in ``lang`` (``"both"``: Chinese and English columns).
     The CSVs are for machines: canonical column names and exact values. They are not made
     "spreadsheet-safe" (a leading tab or ``="..."`` around USCCs would change the value for every other
     reader); people get the same lists with USCCs as text cells in 清单.xlsx (``io.workbook``).
@@ -275,7 +277,8 @@ def write_tables(result: Result, out_dir: Path) -> dict[str, Path]:
         result.links.report.to_frame().to_csv(p, index=False, encoding="utf-8-sig")
         written["link_report"] = p
     p = out_dir / "firms.csv"
-    pd.DataFrame(result.firms.drop(columns=result.firms.geometry.name)).to_csv(p, encoding="utf-8-sig")
+    firms = result.with_reasons(result.firms, lang=lang)  # the reasons in ``lang``
+    pd.DataFrame(firms.drop(columns=firms.geometry.name)).to_csv(p, encoding="utf-8-sig")
     written["firms_csv"] = p
     if result.scenarios:
         from gisefficiency.scenario.freed import compare
@@ -379,7 +382,7 @@ def write_outputs(result: Result, out_dir: str | Path, *, extras: dict[str, Any]
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {"results": write_results_gpkg(result, out_dir / "results.gpkg", lang=lang)}
     written["workbook"] = write_workbook(result, out_dir / WORKBOOK_NAME, lang=lang)
-    written.update(write_tables(result, out_dir))
+    written.update(write_tables(result, out_dir, lang=lang))
     written.update(extras or {})
     return written
 

@@ -213,9 +213,14 @@ def _firm_frame(result: Result, cats: list[tuple[str, str, str, str]], lang: Lan
     disp = disposal_labels(firms, cats, lang)
     if disp is not None:
         out["disposal"] = disp.to_numpy()
-    reason = firms.get("reason_zh" if lang == "zh" else "reason_en")
+    # the reasons of the firms the disposal sheets list, written for them only
+    listed = np.flatnonzero(firms["disposal"].astype("object").fillna("").to_numpy() != "") \
+        if "disposal" in firms.columns else np.zeros(0, dtype=np.int64)
+    reason = result.with_reasons(firms.iloc[listed], lang=lang).get(f"reason_{lang}")
     if reason is not None:
-        out["reason"] = reason.to_numpy()
+        values = np.full(len(firms), pd.NA, dtype=object)
+        values[listed] = reason.to_numpy()
+        out["reason"] = values
     ids = _parcel_ids_of_firms(result.parcels, firms.index)
     if ids is not None:
         out["parcel_ids"] = ids

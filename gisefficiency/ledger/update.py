@@ -45,7 +45,7 @@ _PARCEL_SEP = "、"
 
 def _firm_facts(result: Any, year: int) -> pd.DataFrame:
     """One row per firm of the run: what the ledger shows about it this year."""
-    firms = result.firms
+    firms = result.with_reasons(result.firms, lang="zh") if hasattr(result, "with_reasons") else result.firms
     policy = result.policy
     low = [cid for cid, c in policy.categories.items() if c.low_efficiency]
     out = pd.DataFrame(index=pd.Index(firms.index.astype(str), name="uscc"))

@@ -187,6 +187,8 @@ def make_map(
     policy = getattr(result, "policy", None)
     aggregated = len(parcels) > max_parcels
 
+    if hasattr(result, "with_reasons"):  # the reasons of the firms the map shows, in its language
+        firms = result.with_reasons(firms, lang=lang)
     payload: dict[str, Any] = {"text": ui_text(lang), "firms": firm_table(firms, policy, lang)}
     notes = []
     simplified = simplify_parcels(parcels.geometry.values, tolerance_m=SIMPLIFY_M)

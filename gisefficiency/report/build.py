@@ -323,7 +323,7 @@ def _flagged_frame(r: Result, lang: Lang, categories: list[dict[str, str]]) -> p
     # "no disposal" would misread it.
     frame["disposal_label"] = _disposal_labels(frame, categories, lang).where(
         col(frame, "disposal", default="").astype(object).fillna("") != "", text("low_no_category", lang))
-    frame["reason"] = col(frame, f"reason_{lang}", default="")
+    frame["reason"] = col(r.with_reasons(frame, lang=lang), f"reason_{lang}", default="")  # listed rows only
     order = {c["id"]: i for i, c in enumerate(categories)}
     frame["_order"] = col(frame, "disposal", default="").map(order).fillna(len(order))
     return frame.sort_values(["_order", "tax_per_mu"] if "tax_per_mu" in frame else ["_order"], na_position="last",

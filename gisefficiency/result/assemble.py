@@ -22,10 +22,9 @@ from gisefficiency.core.ids import arrow_ids, positions
 from gisefficiency.result import rows as keys
 
 _PARCEL_FIGURES = ("tax", "value_added", "revenue", "energy_tce", "tax_per_mu", "va_per_mu")
-_VERDICT_COLUMNS = (
-    "score", "grade", "disposal", "disposal_zh", "disposal_en", "reason_zh", "reason_en",
-    "in_scope", "exempt", "low_efficiency",
-)
+_VERDICT_COLUMNS = ("score", "grade", "disposal", "disposal_zh", "disposal_en", "in_scope", "exempt", "low_efficiency")
+#: What a verdict's reason explains (codes into the preset): kept in the evaluation, not in the tables.
+_REASON_CODES = ("reason_code", "rule", "exemption")
 _OWN_FIGURES = ["tax", "value_added", "energy_tce"]
 _UNIT_METRICS = ("tax", "value_added", "energy_tce", "tax_per_mu", "va_per_mu", "group")
 
@@ -159,7 +158,8 @@ def firms_table(
     unit_rows = keys.via(keys.via(eval_codes, unit_of_code), unit_row)
     plan |= {c: (panel[c], unit_rows) for c in _UNIT_METRICS if c in panel}
     verdict_rows = keys.via(eval_codes, verdict_of_code)
-    plan |= {c: (verdicts[c], verdict_rows) for c in verdicts.columns if c not in cols and c not in plan}
+    plan |= {c: (verdicts[c], verdict_rows) for c in verdicts.columns
+             if c not in cols and c not in plan and c not in _REASON_CODES}
     _put(cols, keys.take_all(plan, index))
 
     # Street and geometry from the firm's parcels.
@@ -170,6 +170,47 @@ def firms_table(
     if "street" in parcels:
         cols["street"] = _firm_street(shares, s_codes, f_codes, n_codes, parcels["street"], parcel_of_share, index)
     return gpd.GeoDataFrame(cols, index=index, copy=False, geometry="geometry", crs=parcels.crs)
+
+
+def reason_columns(frame: pd.DataFrame, links: Any, evaluation: Any, *, lang: str = "zh") -> dict[str, pd.Series]:
+    """The verdict reasons of the rows of a firms or parcels table, written for those rows only.
+
+    A firm row (index ``uscc``) shows its evaluated unit's ``reason_<lang>`` and ``grade_reason_<lang>``;
+    a parcel row shows the ``reason_<lang>`` of its main firm's unit (``main_uscc``), as the parcel's
+    grade and disposal are that unit's. Each unit's reason is written once however many rows show it;
+    rows without a verdict are missing.
+
+    Parameters
+    ----------
+    frame
+        ``Result.firms`` or ``Result.parcels``, or some of their rows.
+    links
+        ``link.Links`` (``firm_links``: each firm's evaluated unit).
+    evaluation
+        ``evaluate.Evaluation``.
+    lang
+        ``"zh"``, ``"en"`` or ``"both"``.
+
+    Returns
+    -------
+    dict of str to pandas.Series
+        Column name -> text aligned to ``frame``; empty when the frame has no firm ids.
+    """
+    firm_rows = frame.index.name == "uscc"
+    usccs = frame.index if firm_rows else frame.get("main_uscc")
+    if usccs is None:
+        return {}
+    fl = links.firm_links
+    firm = positions(usccs, fl.index)
+    units = arrow_ids(fl.get("eval_id", fl.index))
+    row = positions(units.take(pa.array(np.maximum(firm, 0), mask=firm < 0)), evaluation.verdicts.index)
+    wanted, at = np.unique(row[row >= 0], return_inverse=True)
+    texts = evaluation.reasons(lang, units=wanted)
+    if not firm_rows:
+        texts = texts[[c for c in texts.columns if c.startswith("reason_")]]
+    take = np.full(len(row), -1, dtype=np.int64)
+    take[row >= 0] = at
+    return {c: keys.take(texts[c], take, frame.index) for c in texts.columns}
 
 
 def mark_scenario(parcels: gpd.GeoDataFrame, scenarios: list[Any]) -> gpd.GeoDataFrame:

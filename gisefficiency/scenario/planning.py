@@ -78,9 +78,10 @@ def block_firms(result: Result, block_id: int) -> pd.DataFrame:
     """The firms on one block's parcels with their figures, grade, disposal and reason."""
     parcels = result.parcels.index[result.parcels["block_id"] == block_id]
     usccs = result.links.shares.loc[result.links.shares["parcel_id"].isin(parcels), "uscc"].unique()
+    firms = result.with_reasons(result.firms.loc[result.firms.index.isin(usccs)], lang="zh")
     cols = [c for c in ("name", "scale", "land_mu", "tax_per_mu", "va_per_mu", "grade", "disposal_zh", "reason_zh")
-            if c in result.firms.columns]
-    return pd.DataFrame(result.firms.loc[result.firms.index.isin(usccs), cols]).sort_values("tax_per_mu")
+            if c in firms.columns]
+    return pd.DataFrame(firms[cols]).sort_values("tax_per_mu")
 
 
 def redevelop(
@@ -182,7 +183,7 @@ def policy_matrix(results: dict[str, Result], *, lang: str = "zh") -> pd.DataFra
     label = "disposal_zh" if lang == "zh" else "disposal_en"
     parts = []
     for name, res in results.items():
-        f = res.firms
+        f = res.with_reasons(res.firms, lang="zh" if lang == "zh" else "en")
         parts.append(
             pd.DataFrame(
                 {

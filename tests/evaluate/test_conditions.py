@@ -13,8 +13,8 @@ def _scope(land_mu: float) -> tuple[bool, str]:
     spec = {"F1": {"land_mu": land_mu, "tax": {2020: 5.0, 2021: 5.0}, "scale": "above", "industry": "3311",
                    "supply_date": "2015-01-01"}}
     panel, links, _ = simple_panel(spec)
-    v = evaluate(panel, load_preset("suichang-2022"), links=links).verdicts.loc["F1"]
-    return bool(v["in_scope"]), str(v["reason_zh"])
+    ev = evaluate(panel, load_preset("suichang-2022"), links=links)
+    return bool(ev.verdicts.loc["F1", "in_scope"]), str(ev.reasons("zh").loc["F1", "reason_zh"])
 
 
 @pytest.mark.parametrize("land_mu", [3 - 1e-12, 2000 / M2_PER_MU, 2000.00001 / M2_PER_MU, 3.00004])

@@ -145,7 +145,8 @@ def test_suichang_close_and_swap_flags_from_a_file(tmp_path):
     firms = read_firms(path)
     ids = sorted(firms["uscc"].unique())
     panel = unit_metrics(firms, make_links([(u, f"P{u}", "own", LAND_MU) for u in ids], ids))
-    v = evaluate(panel, PRESETS["suichang-2022"], year=2021).verdicts
+    ev = evaluate(panel, PRESETS["suichang-2022"], year=2021)
+    v = ev.verdicts.join(ev.reasons("zh"))
     assert v.at[firm_id("zombie", "H", True), "disposal"] == "close"
     assert v.at[firm_id("zombie", "H", False), "disposal"] == "upgrade"
     assert v.at[firm_id("auction_non_industrial", "H", True), "disposal"] == "swap"

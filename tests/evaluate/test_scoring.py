@@ -16,7 +16,8 @@ def _above(taxes: list[float], **extra):
 
 def _grades(spec, preset="wenling-2022"):
     panel, links, _ = simple_panel(spec)
-    return evaluate(panel, load_preset(preset), links=links).grades.xs(2022, level=1)
+    ev = evaluate(panel, load_preset(preset), links=links)
+    return ev.grades.join(ev.grade_reasons("both")).xs(2022, level=1)
 
 
 # 规上 shares in the Zhejiang template (Wenling 2022): A 20 %, B 60 %, C 15 %, D 5 %. Cumulative counts
@@ -94,7 +95,7 @@ def test_a_class_verdict_names_the_indicators_scored_without_data():
     g = ev.grades.xs(2021, level=1)
     assert g.loc["F020", "missing_data_zh"] == "亩均增加值"
     assert g.loc["F001", "missing_data_zh"] == ""
-    v = ev.verdicts.loc["F020"]
+    v = ev.verdicts.join(ev.reasons("both")).loc["F020"]
     assert v["disposal"] == "close"
     assert v["reason_zh"] == ("淘汰关停类：连续两年评价为D类（2020年D、2021年D）；2020年评分缺亩均增加值数据；"
                               "2021年评分缺亩均增加值数据")

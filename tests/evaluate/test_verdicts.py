@@ -18,8 +18,7 @@ from gisefficiency.evaluate.scoring import tenant_counts
 from gisefficiency.evaluate.verdicts import evaluate, flag_parcels
 from gisefficiency.metrics.indicators import parcel_metrics, unit_metrics
 
-CONTRACT = ["score", "grade", "disposal", "disposal_zh", "disposal_en", "reason_zh", "reason_en", "in_scope",
-            "exempt", "low_efficiency"]
+CONTRACT = ["score", "grade", "disposal", "disposal_zh", "disposal_en", "in_scope", "exempt", "low_efficiency"]
 
 
 def peers(years=(2020, 2021), **extra):
@@ -28,9 +27,19 @@ def peers(years=(2020, 2021), **extra):
             for i in range(1, 21)}
 
 
+def explained(ev):
+    """The verdicts with their reasons in both languages (written on request)."""
+    return ev.verdicts.join(ev.reasons("both"))
+
+
+def graded(ev):
+    """The grades with their reasons in both languages (written on request)."""
+    return ev.grades.join(ev.grade_reasons("both"))
+
+
 def verdicts(spec, preset, **kw):
     panel, links, _ = simple_panel(spec)
-    return evaluate(panel, load_preset(preset), links=links, **kw).verdicts
+    return explained(evaluate(panel, load_preset(preset), links=links, **kw))
 
 
 # ---- zhejiang-2019 ----------------------------------------------------------------------------
@@ -242,7 +251,7 @@ def test_suichang_tenant_merged_into_holder():
     parcels = pd.DataFrame({"land_mu": [10.0], "supply_date": pd.to_datetime(["2015-01-01"])},
                            index=pd.Index(["P1"], name="parcel_id"))
     panel = unit_metrics(frame(rows), links, parcels=parcels)
-    v = evaluate(panel, load_preset("suichang-2022"), links=links).verdicts
+    v = explained(evaluate(panel, load_preset("suichang-2022"), links=links))
     assert list(v.index) == ["H"]
     assert v.loc["H", "disposal"] == "close"  # 0.6 and 0.9: below 1 in both years
     assert v.loc["H", "reason_zh"] == "淘汰关停类：亩均税收连续两年低于1万元/亩（2020年0.6、2021年0.9万元/亩）"
@@ -261,7 +270,7 @@ def test_huangyan_score_hand_computed():
           "revenue": 1000.0, "rd": 30.2}
     panel, links, _ = simple_panel({"F1": {"land_mu": 10, "years": {2022: f1}, "scale": "above"},
                                     "F2": {"land_mu": 10, "years": {2022: f2}, "scale": "above"}})
-    g = evaluate(panel, load_preset("huangyan-2022"), links=links).grades
+    g = graded(evaluate(panel, load_preset("huangyan-2022"), links=links))
     assert g.loc[("F1", 2022), "score"] == pytest.approx(30 * 1.5 + 20 + 20 * 2 + 10 + 10 + 10 * 0.5)
     assert g.loc[("F2", 2022), "score"] == pytest.approx(30 + 20 + 20 + 10 + 10 + 10)
     assert "缺单位排放增加值数据按组平均得分计" in g.loc[("F1", 2022), "grade_reason_zh"]
@@ -274,7 +283,7 @@ def test_huangyan_below_size_negative_tax_and_missing_tax():
         "B2": {"land_mu": 10, "years": {2022: {"tax": -5.0, "electricity": 10.0}}, "scale": "below"},
         "B3": {"land_mu": 10, "years": {2022: {"electricity": 10.0}}, "scale": "below"},
     })
-    g = evaluate(panel, load_preset("huangyan-2022"), links=links).grades
+    g = graded(evaluate(panel, load_preset("huangyan-2022"), links=links))
     assert g.loc[("B1", 2022), "score"] == pytest.approx(50 + 100)
     assert g.loc[("B2", 2022), "score"] == 0.0  # negative ratios score 0
     assert g.loc[("B3", 2022), "grade"] == "N"
@@ -292,7 +301,7 @@ def _wenling(n_above, n_below, industry="3311"):
 
 def test_wenling_percentile_classes_on_small_groups():
     panel, links, _ = simple_panel(_wenling(10, 20))
-    g = evaluate(panel, load_preset("wenling-2022"), links=links).grades.xs(2022, level=1)["grade"]
+    g = graded(evaluate(panel, load_preset("wenling-2022"), links=links)).xs(2022, level=1)["grade"]
     # 10 units, 规上 shares 20/60/15/5 %: cumulative counts 2, 8, 9.5 -> 10 (half up): no unit is D
     assert "".join(g[[f"A{i:02d}" for i in range(1, 11)]]) == "AABBBBBBCC"
     assert "".join(g[[f"B{i:02d}" for i in range(1, 21)]]) == "A" + "B" * 14 + "C" * 4 + "D"
@@ -304,7 +313,7 @@ def test_wenling_ranks_within_industry_groups_and_ties_share_the_better_class():
                  for i in range(5)})  # five metal firms, all tied
     panel, links, _ = simple_panel(spec)
     ev = evaluate(panel, load_preset("wenling-2022"), links=links)
-    g = ev.grades.xs(2022, level=1)
+    g = graded(ev).xs(2022, level=1)
     # 5 units, 20/60/15/5 %: cumulative counts 1, 4, 4.75 -> 5: the fifth is C, not D
     assert "".join(g.loc[[f"A{i:02d}" for i in range(1, 6)], "grade"]) == "ABBBC"
     assert set(g.loc[[f"M{i}" for i in range(5)], "grade"]) == {"A"}
@@ -334,7 +343,7 @@ def test_wenling_leasing_penalties():
     expected = tenant_counts(links).reindex(panel.index.get_level_values(0)).fillna(0).to_numpy(float)
     np.testing.assert_array_equal(_tenants_per_row(links, panel.index), expected)
     ev = evaluate(panel, load_preset("wenling-2022"), links=links)
-    g = ev.grades.xs(2022, level=1)
+    g = graded(ev).xs(2022, level=1)
     # Same tax per mu (10/mu) for H1 and H2: only the penalty separates them.
     assert g.loc["H1", "score"] - g.loc["H2", "score"] == pytest.approx(
         30 * 100 / 9 / ((100 / 9 + 100 / 7) / 2) - 30 * 100 / 7 / ((100 / 9 + 100 / 7) / 2) + 10)
@@ -351,7 +360,7 @@ def test_huaian_benchmark_is_twice_last_years_mean():
                                                    2024: {"tax": 20.0 * i, "revenue": 10.0, "electricity": 1.0}},
                       "scale": "above"} for i in (1, 2, 3)}
     panel, links, _ = simple_panel(spec)
-    g = evaluate(panel, load_preset("huaian-2024"), links=links).grades
+    g = graded(evaluate(panel, load_preset("huaian-2024"), links=links))
     # 2024 tax/mu of U1 = 2; 2023 mean tax/mu = 2 -> benchmark 4; revenue/mu 1 vs 2 x 1; tax/kWh 20 vs 2 x 20.
     assert g.loc[("U1", 2024), "score"] == pytest.approx(45 * 2 / 4 + 35 * 1 / 2 + 20 * 20 / 40)
     assert g.loc[("U1", 2023), "grade"] == "N"  # no 2022 data: no benchmark for 2023
@@ -366,11 +375,11 @@ def test_verdict_columns_and_no_data_in_reference_year():
                                     "B": {"land_mu": 10, "tax": {2020: 1.0}}})
     ev = evaluate(panel, load_preset("wenzhou-etdz-2021"), links=links)
     assert ev.year == 2021 and ev.policy == "wenzhou-etdz-2021"
-    assert list(ev.verdicts.columns[:10]) == CONTRACT
+    assert list(ev.verdicts.columns[:8]) == CONTRACT
+    assert list(ev.verdicts.columns[-3:]) == ["reason_code", "rule", "exemption"]
     assert ev.verdicts.loc["B", "grade"] == "N"
-    assert ev.verdicts.loc["B", "grade_reason_zh"] == "无2021年数据，不参评"
-    assert list(ev.grades.columns) == ["score", "grade", "grade_reason_zh", "grade_reason_en",
-                                      "missing_data_zh", "missing_data_en"]
+    assert ev.reasons("zh").loc["B", "grade_reason_zh"] == "无2021年数据，不参评"
+    assert list(ev.grades.columns) == ["score", "grade", "missing_data_zh", "missing_data_en"]
     with pytest.raises(InputError, match=r"no data for the reference year 2019[\s\S]*years in the panel: 2020, 2021"):
         evaluate(panel, load_preset("zhoushan-2020"), year=2019)
 
@@ -382,7 +391,7 @@ def test_not_graded_rules():
         "O": {"land_mu": 10, "tax": {2021: 10.0}, "scale": "above", "production_date": "2019-12-31"},
         "S": {"land_mu": 10, "tax": {2021: 10.0}},
     })
-    g = evaluate(panel, load_preset("zhejiang-2019"), links=links).grades.xs(2021, level=1)
+    g = graded(evaluate(panel, load_preset("zhejiang-2019"), links=links)).xs(2021, level=1)
     assert g.loc["W", "grade_reason_zh"] == "公益类企业，不参评"
     assert g.loc["N", "grade_reason_zh"] == "投产未满2年：投产日期2020-03-01，至2021年末未满2年，不参评"
     assert g.loc["O", "grade"] != "N"
@@ -408,7 +417,7 @@ when = { metric = "tax_per_mu", op = "<", value = 4 }
     taxes = {"A": 60.0, "A2": 59.999, "B": 45.0, "C": 40.0, "X": 39.999, "D": 20.0}
     spec = {k: {"land_mu": 10, "tax": {2021: t}, "scale": "above"} for k, t in taxes.items()}
     panel, links, _ = simple_panel(spec)
-    v = evaluate(panel, load_preset(path), links=links).verdicts
+    v = explained(evaluate(panel, load_preset(path), links=links))
     assert v["grade"].to_dict() == {"A": "A", "A2": "B", "B": "B", "C": "C", "X": "D", "D": "D"}
     assert v.loc["A", "grade_reason_zh"] == "得分120；A类（A类线120分）"
     assert v.loc["D", "grade_reason_zh"] == ("得分40；D类（低于C类线60分）；亩均税收过低：2021年亩均税收2万元/亩，"
@@ -512,7 +521,7 @@ def test_suichang_reads_the_county_s_official_grades_before_its_own():
     spec["P10"] = {**spec["P10"], "years": {2021: {"official_grade": "不参评"}}}  # not a class: computed used
     panel, links, _ = simple_panel(spec)
     ev = evaluate(panel, load_preset("suichang-2022"), links=links)
-    v = ev.verdicts
+    v = explained(ev)
     assert v.loc["P01", "disposal"] != "close"
     assert v.loc["P20", "disposal"] == "close"
     assert v.loc["P20", "reason_zh"] == "淘汰关停类：连续两年评价为D类（2020年D、2021年D）"
