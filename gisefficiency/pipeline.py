@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from gisefficiency.config import Config, is_database_url
 from gisefficiency.core.errors import ConfigError, InputError, Problem, format_ids
+from gisefficiency.core.progress import Advance, Step, advance_of, quiet, quiet_step
 from gisefficiency.result import Result, assemble
 
 if TYPE_CHECKING:
@@ -37,14 +38,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 log = logging.getLogger(__name__)
-
-Step = Callable[[str], contextlib.AbstractContextManager[Any]]
-
-
-@contextlib.contextmanager
-def _quiet_step(label: str) -> Iterator[None]:
-    yield
-
 
 _POOL_LOCK = threading.Lock()
 _POOL_STATE: dict[str, Any] = {"depth": 0, "saved": None}  # blocks under way, and the pool to restore
@@ -99,7 +92,9 @@ def run(
     config
         A validated configuration (see :func:`gisefficiency.config.load_config`).
     step
-        Optional context-manager factory wrapping each stage (the CLI shows progress with it).
+        Optional context-manager factory wrapping each stage: ``step(label)``, e.g. to show progress (the
+        CLI draws a bar with it). What it yields may be an ``advance(done, total)`` callable, which long
+        stages call at chunk boundaries (see :mod:`gisefficiency.core.progress`). Without it the run is silent.
     parcels, firms, land
         Data already in memory, used instead of ``[parcels]``, ``[firms]`` and ``[land]`` path: a
         GeoDataFrame of parcels, the firm table and the land rows as DataFrames (long or wide, with
@@ -121,7 +116,7 @@ def _run(config: Config, *, step: Step | None, frames: dict[str, Any]) -> Result
     from gisefficiency.io.optional import missing_optional, with_optional_columns
     from gisefficiency.metrics.indicators import parcel_metrics, unit_metrics
 
-    step = step or _quiet_step
+    step = step or quiet_step
     timings: dict[str, float] = {}
 
     @contextlib.contextmanager
@@ -133,9 +128,10 @@ def _run(config: Config, *, step: Step | None, frames: dict[str, Any]) -> Result
             timings[key] = time.perf_counter() - start
 
     @contextlib.contextmanager
-    def timed(key: str, label: str) -> Iterator[None]:
-        with clock(key), step(label):
-            yield
+    def timed(key: str, label: str) -> Iterator[Advance]:
+        """The stage under ``step(label)``, timed under ``key``; yields the step's ``advance(done, total)``."""
+        with clock(key), step(label) as handle:
+            yield advance_of(handle)
 
     def beside(key: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``func`` in the side thread, timed under ``key`` (its time overlaps the main thread's)."""
@@ -216,8 +212,8 @@ def _run(config: Config, *, step: Step | None, frames: dict[str, Any]) -> Result
 
     clusters = None
     if config.clusters.enabled:
-        with timed("clusters", "空间聚类 / statistical clusters"):
-            clusters = _clusters(parcels, config)
+        with timed("clusters", "空间聚类 / statistical clusters") as progress:
+            clusters = _clusters(parcels, config, progress=progress)
             parcels = assemble.add_columns(parcels, clusters[["cluster"]])
 
     raster_out = None
@@ -280,7 +276,7 @@ def run_years(config: Config, years: Iterable[int], *, step: Step | None = None,
     years
         Two or more years of the firm table, e.g. ``range(2021, 2024)``.
     step
-        Optional context-manager factory wrapping each stage (the CLI shows progress with it).
+        Optional context-manager factory wrapping each stage, as for :func:`run`.
     blocks_per_year
         Find each year's contiguous blocks (on the sample county's 3,000 parcels about 1-4 s a year);
         False: blocks for the last year only, the other years' block figures missing.
@@ -322,7 +318,7 @@ def run_years(config: Config, years: Iterable[int], *, step: Step | None = None,
             return find_configured_blocks(parcels, config, result.policy)
 
     start = time.perf_counter()
-    with (step or _quiet_step)("逐年评价 / year by year"), arrow_memory_pool():
+    with (step or quiet_step)("逐年评价 / year by year"), arrow_memory_pool():
         years_run = evaluate_years(result, wanted, find_blocks=find)
     result.meta["timings_s"]["years"] = time.perf_counter() - start
     result.parcels["change"] = years_run.change.reindex(result.parcels.index).fillna("").to_numpy()
@@ -545,7 +541,7 @@ def _building_stats(parcels: Any, config: Config) -> Any:
     return stats.join(ratio.drop(columns=[c for c in ratio.columns if c in stats.columns]))
 
 
-def _clusters(parcels: Any, config: Config) -> Any:
+def _clusters(parcels: Any, config: Config, *, progress: Advance = quiet) -> Any:
     from gisefficiency.blocks.clusters import local_clusters
 
     return local_clusters(
@@ -556,6 +552,7 @@ def _clusters(parcels: Any, config: Config) -> Any:
         permutations=config.clusters.permutations,
         fdr=config.clusters.fdr,
         seed=config.clusters.seed,
+        progress=progress,
     )
 
 
@@ -568,6 +565,7 @@ def write_all(
     anonymise: bool | None = None,
     maps: bool = True,
     pdf: bool | None = None,
+    progress: Advance = quiet,
 ) -> dict[str, Any]:
     """Write every output of a run: results.gpkg, CSV tables, GeoTIFFs, map.html, report.html and report.pdf,
     and the tables of ``[output] database`` when set.
@@ -588,13 +586,16 @@ def write_all(
         Also write the HTML map and report.
     pdf
         Also print the report to report.pdf (headless Chromium, when installed); overrides ``[output] pdf``.
+    progress
+        ``progress(done, total)`` after each group of outputs (see :mod:`gisefficiency.core.progress`).
     """
     with arrow_memory_pool():
-        return _write_all(result, config, out_dir=out_dir, lang=lang, anonymise=anonymise, maps=maps, pdf=pdf)
+        return _write_all(result, config, out_dir=out_dir, lang=lang, anonymise=anonymise, maps=maps, pdf=pdf,
+                          progress=progress)
 
 
 def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None, anonymise: bool | None,
-               maps: bool, pdf: bool | None = None) -> dict[str, Any]:
+               maps: bool, pdf: bool | None = None, progress: Advance = quiet) -> dict[str, Any]:
     from pathlib import Path
 
     from gisefficiency.io.output import write_html, write_outputs
@@ -604,6 +605,19 @@ def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None
     if lang not in ("zh", "en"):
         raise ConfigError(f"lang = {lang!r}: must be 'zh' or 'en'")
     anonymise = config.output.anonymise if anonymise is None else anonymise
+    raster_out = result.meta.get("raster")
+    pdf = config.output.pdf if pdf is None else pdf
+    # Groups of outputs, counted as they are done: tables (and the database), years and prices,
+    # rasters, ledger, map, report, PDF.
+    total = 2 + (raster_out is not None) + config.ledger.enabled + (2 + bool(pdf)) * maps
+    done = 0
+
+    def advance() -> None:
+        nonlocal done
+        done += 1
+        progress(done, total)
+
+    progress(0, total)
     written = write_outputs(result, out, lang=lang)
     if config.output.database is not None:
         from gisefficiency.io.database import write_results
@@ -611,9 +625,10 @@ def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None
         # The four tables replace the previous run's in one transaction (see io/database.py).
         tables = write_results(result, config.output.database, schema=config.output.schema)
         written.update({f"database:{name}": table for name, table in tables.items()})
+    advance()
     written.update(_write_years_and_prices(result, out))
+    advance()
     overlays = {}
-    raster_out = result.meta.get("raster")
     if raster_out is not None:
         from gisefficiency.io.output import write_rasters
 
@@ -621,8 +636,10 @@ def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None
         written.update(rasters)
         result.rasters = rasters
         overlays = _density_overlay(raster_out, lang)
+        advance()
     if config.ledger.enabled:
         written.update(_write_ledger(result, config, out))
+        advance()
     if maps:
         from gisefficiency.maps import make_map, save_map
         from gisefficiency.report.build import anonymise_result, build_report
@@ -639,14 +656,17 @@ def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None
         )
         map_path = save_map(m, out / "map.html", inline=config.map.offline)
         written["map"] = map_path
+        advance()
         html = build_report(shown, lang=lang, anonymise=anonymise, map_html=Path(map_path).read_text("utf-8"))
         written["report"] = write_html(html, out / "report.html")
-        if config.output.pdf if pdf is None else pdf:
+        advance()
+        if pdf:
             from gisefficiency.io.output import write_report_pdf
 
             pdf_path = write_report_pdf(written["report"])
             if pdf_path is not None:
                 written["report_pdf"] = pdf_path
+            advance()
     return written
 
 

@@ -21,6 +21,7 @@ from scipy.sparse import coo_array
 
 from gisefficiency.blocks.adjacency import adjacency_pairs
 from gisefficiency.core.errors import ConfigError, CRSError, InputError, Problem
+from gisefficiency.core.progress import Advance, quiet
 
 METHODS: tuple[str, ...] = ("moran", "gi")
 
@@ -63,6 +64,7 @@ def local_clusters(
     permutations: int = 999,
     fdr: float = 0.05,
     seed: int = 12345,
+    progress: Advance = quiet,
 ) -> pd.DataFrame:
     """Local spatial clusters of a per-parcel value.
 
@@ -83,6 +85,8 @@ def local_clusters(
         False discovery rate for the Benjamini-Hochberg correction.
     seed
         Random seed: the same seed gives the same result.
+    progress
+        ``progress(done, total)``: parcels tested so far (see :mod:`gisefficiency.core.progress`).
 
     Returns
     -------
@@ -129,7 +133,9 @@ def local_clusters(
     with warnings.catch_warnings():
         # esda announces a future change of its default alternative; the current one is used here.
         warnings.filterwarnings("ignore", category=DeprecationWarning, module="esda")
+        progress(0, n)
         local = _local(esda, method, y, graph, permutations, seed)
+        progress(n, n)
     if method == "moran":
         stat, quad = np.asarray(local.Is, dtype=float), np.asarray(local.q, dtype=int)
     else:
