@@ -59,10 +59,10 @@ class _CountColumn(ProgressColumn):
 
 
 class _EtaColumn(TimeRemainingColumn):
-    """The time left, shown only once the stage has a total to go by."""
+    """The time left, shown once the stage has a total and some progress to go by."""
 
     def render(self, task: Task) -> Text:
-        if task.total is None:
+        if task.total is None or not task.completed:
             return Text("")
         return Text.assemble(("剩余 / ETA ", "dim"), super().render(task))
 

@@ -136,3 +136,17 @@ def test_spans_hold_the_same_cells_as_pairs():
     cells, labels = centre_pairs(edges, grid)
     np.testing.assert_array_equal(span_cells(start, length), cells)
     np.testing.assert_array_equal(np.repeat(label, length), labels)
+
+
+def test_crossings_in_order_equal_a_lexsort():
+    from gisefficiency.raster.grid import _crossings_in_order
+
+    rng = np.random.default_rng(8)
+    # nearly sorted keys in groups of 1 to 6, as edges listed polygon after polygon give them
+    key = np.repeat(np.arange(400) * 3, rng.integers(1, 7, 400))
+    key[rng.integers(0, len(key), 30)] = rng.integers(0, 1200, 30)
+    xc = rng.choice(np.arange(50.0), len(key))  # repeated x values too
+    order = np.lexsort((xc, key))
+    got_x, got_key = _crossings_in_order(xc.copy(), key.copy())
+    np.testing.assert_array_equal(got_key, key[order])
+    np.testing.assert_array_equal(got_x, xc[order])
