@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from gisefficiency.config import Config, is_database_url
 from gisefficiency.core.errors import ConfigError, InputError, Problem, format_ids
-from gisefficiency.core.progress import Advance, Step, advance_of, quiet, quiet_step
+from gisefficiency.core.progress import Advance, Parts, Step, advance_of, quiet, quiet_step
 from gisefficiency.result import Result, assemble
 
 if TYPE_CHECKING:
@@ -155,18 +155,28 @@ def _run(config: Config, *, step: Step | None, frames: dict[str, Any]) -> Result
     # Arrow and GEOS calls release the GIL. The side thread runs one stage at a time.
     side = ThreadPoolExecutor(max_workers=1)
     try:
-        with step("读取数据、地块面积 / reading inputs, land area"):
+        with step("读取数据、地块面积 / reading inputs, land area") as handle:
             start = time.perf_counter()
+            # One count for the phase, added up from its parts: each counts 0 of 1 until it is done (a
+            # reader may report its own rows into its part instead).
+            reading = Parts(advance_of(handle))
+            firms_read, parcels_read, land_read, land_prepared = (reading.part() for _ in range(4))
+            for part in (firms_read, parcels_read, land_read, land_prepared):
+                part(0, 1)
             firms_job = beside("read_firms", read_configured_firms, config, frames["firms"])
             # An absent optional column is a column of blanks: every stage and output sees one schema
             # (the report names the absent ones).
             parcels = read_configured_parcels(config, frames["parcels"])
+            parcels_read(1, 1)
             absent = {"parcels": missing_optional(parcels, "parcels")}
             parcels = with_optional_columns(parcels, "parcels")
             land = read_configured_land(config, frames["land"])
+            land_read(1, 1)
             with clock("land"):
                 parcels = prepare_configured_parcels(config, parcels)
+            land_prepared(1, 1)
             firms = firms_job.result()
+            firms_read(1, 1)
             absent["firms"] = missing_optional(firms, "firms")
             firms = with_optional_columns(firms, "firms")
             # Reading is the phase less the land preparation done while the firm table was read.

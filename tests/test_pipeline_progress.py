@@ -58,6 +58,12 @@ def test_clusters_count_parcels_up_to_the_total(recorded):
     assert dones[-1] == totals[-1] > 0
 
 
+def test_reading_counts_its_parts_up_to_the_total(recorded):
+    counts = recorded.counts[_label(recorded, "读取数据")]
+    assert counts[-1] == (4, 4)  # firm table, parcels, land rows, land area
+    assert [done for done, _ in counts] == sorted(done for done, _ in counts)
+
+
 def test_writing_counts_groups_of_outputs_up_to_the_total(recorded):
     # maps=False: tables, years and prices, rasters (the demo has [raster]) and the ledger (on by default).
     assert recorded.counts["write"] == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
