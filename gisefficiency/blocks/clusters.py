@@ -2,9 +2,15 @@
 
 Local Moran's I (``method="moran"``) labels each parcel ``"high-high"``, ``"low-low"``,
 ``"low-high"`` or ``"high-low"`` when significant; Getis-Ord Gi* (``method="gi"``) labels
-``"hot"`` or ``"cold"``. Significance uses conditional permutations (``p_sim``, esda) corrected
-for multiple testing with the Benjamini-Hochberg false discovery rate. Neighbours are the same
-gap-tolerant adjacency as the blocks (``gisefficiency.blocks.adjacency``), row-standardised.
+``"hot"`` or ``"cold"``. The statistics are esda's (``Moran_Local``, ``G_Local(star=True)``);
+significance uses esda's conditional permutations (``p_sim``), computed here for all parcels at once
+in numpy (:func:`_permutation_p`, about ten times less work than esda without numba at 100k parcels),
+corrected for multiple testing with the Benjamini-Hochberg false discovery rate. Neighbours are the
+same gap-tolerant adjacency as the blocks (``gisefficiency.blocks.adjacency``), row-standardised.
+
+A pseudo p-value cannot go below ``1 / (permutations + 1)``: with few permutations and thousands of
+parcels the FDR cut-off may sit right at that floor, and the number of significant parcels then jumps
+with the seed (esda's own labels too). More permutations move the floor away from the cut-off.
 """
 
 from __future__ import annotations
