@@ -230,13 +230,23 @@ def _run(config: Config, *, step: Step | None, frames: dict[str, Any]) -> Result
     if config.raster.enabled:
         from gisefficiency.raster.layers import raster_outputs
 
-        with timed("rasters", "栅格图层 / raster layers"):
+        with timed("rasters", "栅格图层 / raster layers") as progress:
+            ok = parcels[parcels["status"] == "ok"]
+            # raster_outputs names each layer it finishes: the index, each metric, the density surface.
+            layers = [0, 1 + len(config.raster.metrics) + ({"low_efficiency", "land_mu"} <= set(ok.columns))]
+
+            def layer_done(_: str) -> None:
+                layers[0] += 1
+                progress(*layers)
+
+            progress(*layers)
             raster_out = raster_outputs(
-                parcels[parcels["status"] == "ok"],
+                ok,
                 resolution_m=config.raster.resolution_m,
                 metrics=config.raster.metrics,
                 bandwidth_m=config.raster.bandwidth_m,
                 density_resolution_m=config.raster.density_resolution_m,
+                progress=layer_done,
             )
 
     result = Result(

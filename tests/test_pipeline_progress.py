@@ -64,6 +64,12 @@ def test_reading_counts_its_parts_up_to_the_total(recorded):
     assert [done for done, _ in counts] == sorted(done for done, _ in counts)
 
 
+def test_rasters_count_layers_up_to_the_total(recorded):
+    counts = recorded.counts[_label(recorded, "栅格图层")]
+    # the parcel index, four metrics (tax_per_mu, grade, disposal, block_id) and the density surface
+    assert counts == [(k, 6) for k in range(7)]
+
+
 def test_writing_counts_groups_of_outputs_up_to_the_total(recorded):
     # maps=False: tables, years and prices, rasters (the demo has [raster]) and the ledger (on by default).
     assert recorded.counts["write"] == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)]
