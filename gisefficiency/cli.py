@@ -16,9 +16,22 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from gisefficiency.core.errors import ConfigError, GisEfficiencyError, TextLang, record_text
+from gisefficiency.core.progress import Advance
 
 app = typer.Typer(
     add_completion=False,
@@ -77,12 +90,40 @@ def _say(zh: str, en: str) -> str:
     return zh if _LANG == "zh" else en if _LANG == "en" else f"{zh} / {en}"
 
 
+class _CountColumn(ProgressColumn):
+    """``done/total`` once a stage has said its total; blank before (a stage that reports nothing)."""
+
+    def render(self, task: Task) -> Text:
+        if task.total is None:
+            return Text("")
+        return Text(f"{int(task.completed):,}/{int(task.total):,}", style="progress.download")
+
+
+class _EtaColumn(TimeRemainingColumn):
+    """The time left, shown once the stage has a total and some progress to go by."""
+
+    def render(self, task: Task) -> Text:
+        if task.total is None or not task.completed:
+            return Text("")
+        return Text.assemble(("剩余 / ETA ", "dim"), super().render(task))
+
+
 @contextlib.contextmanager
-def _step(label: str) -> Iterator[None]:
+def _step(label: str) -> Iterator[Advance]:
+    """One stage on the terminal: a spinner, then a bar with counts and an ETA once the stage reports its
+    progress (``advance(done, total)``, see ``gisefficiency.core.progress``); a tick and its seconds at the end."""
     start = time.perf_counter()
-    with console.status(f"[bold]{label}[/bold] ..."):
-        yield
-    console.print(f"[green]✓[/green] {label} [dim]{time.perf_counter() - start:.2f} s[/dim]")
+    # transient: the bar is replaced by the one tick line when the stage ends.
+    bar = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), _CountColumn(),
+                   TimeElapsedColumn(), _EtaColumn(), console=console, transient=True)
+    task = bar.add_task(escape(label), total=None)
+
+    def advance(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=max(total, done))
+
+    with bar:
+        yield advance
+    console.print(f"[green]✓[/green] {escape(label)} [dim]{time.perf_counter() - start:.2f} s[/dim]")
 
 
 @contextlib.contextmanager
@@ -100,6 +141,19 @@ def _user_errors() -> Iterator[None]:
 
 #: Where ``gisefficiency demo`` writes when no ``--out`` is given (relative to the current folder).
 DEMO_OUT = Path("gisefficiency-demo")
+
+
+def total_line(seconds: float) -> str:
+    """The line printed after a run: the whole time, reading to the last output written.
+
+    >>> total_line(83.456)
+    '总计 / total 83.5 s (1 min 23 s)'
+    """
+    text = f"总计 / total {seconds:.1f} s"
+    if seconds >= 60:
+        minutes, rest = divmod(round(seconds), 60)
+        text += f" ({minutes} min {rest} s)"
+    return text
 
 
 def parse_years(text: str) -> tuple[int, ...]:
@@ -147,12 +201,15 @@ def _run_and_write(config_path: Path, out: Path | None, lang: str | None, anonym
     if words not in ("zh", "en"):
         raise ConfigError(f"--lang {words!r}: must be zh or en",
                           zh=f"--lang {words!r}：只能是 zh 或 en")
+    start = time.perf_counter()
     if years is not None:
         result = pipeline.run_years(config, parse_years(years), step=_step)
     else:
         result = pipeline.run(config, step=_step)
-    with _step("写出结果 / writing outputs"):
-        written = pipeline.write_all(result, config, out_dir=out, lang=lang, anonymise=anonymise, maps=maps, pdf=pdf)
+    with _step("写出结果 / writing outputs") as progress:
+        written = pipeline.write_all(result, config, out_dir=out, lang=lang, anonymise=anonymise, maps=maps, pdf=pdf,
+                                     progress=progress)
+    console.print(total_line(time.perf_counter() - start))
     _print_link_report(result, lang=words)
     _print_summary(result, lang=words)
     table = Table(title="输出文件" if words == "zh" else "outputs", show_header=False)

@@ -37,6 +37,7 @@ from gisefficiency.core.errors import (
     format_ids,
     format_ids_zh,
 )
+from gisefficiency.core.progress import Advance, Parts, Step, advance_of, quiet, quiet_step
 from gisefficiency.result import Result, assemble
 
 if TYPE_CHECKING:
@@ -44,14 +45,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 log = logging.getLogger(__name__)
-
-Step = Callable[[str], contextlib.AbstractContextManager[Any]]
-
-
-@contextlib.contextmanager
-def _quiet_step(label: str) -> Iterator[None]:
-    yield
-
 
 _POOL_LOCK = threading.Lock()
 _POOL_STATE: dict[str, Any] = {"depth": 0, "saved": None}  # blocks under way, and the pool to restore
@@ -106,7 +99,9 @@ def run(
     config
         A validated configuration (see :func:`gisefficiency.config.load_config`).
     step
-        Optional context-manager factory wrapping each stage (the CLI shows progress with it).
+        Optional context-manager factory wrapping each stage: ``step(label)``, e.g. to show progress (the
+        CLI draws a bar with it). What it yields may be an ``advance(done, total)`` callable, which long
+        stages call at chunk boundaries (see :mod:`gisefficiency.core.progress`). Without it the run is silent.
     parcels, firms, land
         Data already in memory, used instead of ``[parcels]``, ``[firms]`` and ``[land]`` path: a
         GeoDataFrame of parcels, the firm table and the land rows as DataFrames (long or wide, with
@@ -129,7 +124,7 @@ def _run(config: Config, *, step: Step | None, frames: dict[str, Any]) -> Result
     from gisefficiency.io.optional import missing_optional, with_optional_columns
     from gisefficiency.metrics.indicators import parcel_metrics, unit_metrics
 
-    step = step or _quiet_step
+    step = step or quiet_step
     timings: dict[str, float] = {}
 
     @contextlib.contextmanager
@@ -141,9 +136,10 @@ def _run(config: Config, *, step: Step | None, frames: dict[str, Any]) -> Result
             timings[key] = time.perf_counter() - start
 
     @contextlib.contextmanager
-    def timed(key: str, label: str) -> Iterator[None]:
-        with clock(key), step(label):
-            yield
+    def timed(key: str, label: str) -> Iterator[Advance]:
+        """The stage under ``step(label)``, timed under ``key``; yields the step's ``advance(done, total)``."""
+        with clock(key), step(label) as handle:
+            yield advance_of(handle)
 
     def beside(key: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``func`` in the side thread, timed under ``key`` (its time overlaps the main thread's)."""
@@ -169,18 +165,28 @@ def _run(config: Config, *, step: Step | None, frames: dict[str, Any]) -> Result
     # Arrow and GEOS calls release the GIL. The side thread runs one stage at a time.
     side = ThreadPoolExecutor(max_workers=1)
     try:
-        with step("读取数据、地块面积 / reading inputs, land area"):
+        with step("读取数据、地块面积 / reading inputs, land area") as handle:
             start = time.perf_counter()
+            # One count for the phase, added up from its parts: each counts 0 of 1 until it is done (a
+            # reader may report its own rows into its part instead).
+            reading = Parts(advance_of(handle))
+            firms_read, parcels_read, land_read, land_prepared = (reading.part() for _ in range(4))
+            for part in (firms_read, parcels_read, land_read, land_prepared):
+                part(0, 1)
             firms_job = beside("read_firms", read_configured_firms, config, frames["firms"])
             # An absent optional column is a column of blanks: every stage and output sees one schema
             # (the report names the absent ones).
             parcels = read_configured_parcels(config, frames["parcels"])
+            parcels_read(1, 1)
             absent = {"parcels": missing_optional(parcels, "parcels")}
             parcels = with_optional_columns(parcels, "parcels")
             land = read_configured_land(config, frames["land"])
+            land_read(1, 1)
             with clock("land"):
                 parcels = prepare_configured_parcels(config, parcels)
+            land_prepared(1, 1)
             firms = firms_job.result()
+            firms_read(1, 1)
             absent["firms"] = missing_optional(firms, "firms")
             firms = with_optional_columns(firms, "firms")
             # Reading is the phase less the land preparation done while the firm table was read.
@@ -226,21 +232,31 @@ def _run(config: Config, *, step: Step | None, frames: dict[str, Any]) -> Result
 
     clusters = None
     if config.clusters.enabled:
-        with timed("clusters", "空间聚类 / statistical clusters"):
-            clusters = _clusters(parcels, config)
+        with timed("clusters", "空间聚类 / statistical clusters") as progress:
+            clusters = _clusters(parcels, config, progress=progress)
             parcels = assemble.add_columns(parcels, clusters[["cluster"]])
 
     raster_out = None
     if config.raster.enabled:
         from gisefficiency.raster.layers import raster_outputs
 
-        with timed("rasters", "栅格图层 / raster layers"):
+        with timed("rasters", "栅格图层 / raster layers") as progress:
+            ok = parcels[parcels["status"] == "ok"]
+            # raster_outputs names each layer it finishes: the index, each metric, the density surface.
+            layers = [0, 1 + len(config.raster.metrics) + ({"low_efficiency", "land_mu"} <= set(ok.columns))]
+
+            def layer_done(_: str) -> None:
+                layers[0] += 1
+                progress(*layers)
+
+            progress(*layers)
             raster_out = raster_outputs(
-                parcels[parcels["status"] == "ok"],
+                ok,
                 resolution_m=config.raster.resolution_m,
                 metrics=config.raster.metrics,
                 bandwidth_m=config.raster.bandwidth_m,
                 density_resolution_m=config.raster.density_resolution_m,
+                progress=layer_done,
             )
 
     result = Result(
@@ -290,7 +306,7 @@ def run_years(config: Config, years: Iterable[int], *, step: Step | None = None,
     years
         Two or more years of the firm table, e.g. ``range(2021, 2024)``.
     step
-        Optional context-manager factory wrapping each stage (the CLI shows progress with it).
+        Optional context-manager factory wrapping each stage, as for :func:`run`.
     blocks_per_year
         Find each year's contiguous blocks (on the sample county's 3,000 parcels about 1-4 s a year);
         False: blocks for the last year only, the other years' block figures missing.
@@ -335,7 +351,7 @@ def run_years(config: Config, years: Iterable[int], *, step: Step | None = None,
             return find_configured_blocks(parcels, config, result.policy)
 
     start = time.perf_counter()
-    with (step or _quiet_step)("逐年评价 / year by year"), arrow_memory_pool():
+    with (step or quiet_step)("逐年评价 / year by year"), arrow_memory_pool():
         years_run = evaluate_years(result, wanted, find_blocks=find)
     result.meta["timings_s"]["years"] = time.perf_counter() - start
     result.parcels["change"] = years_run.change.reindex(result.parcels.index).fillna("").to_numpy()
@@ -558,20 +574,20 @@ def _default_scenario(result: Result) -> Any:
 
 
 def _building_stats(parcels: Any, config: Config) -> Any:
-    """Zonal statistics of the building-height raster and the plot ratio estimate per parcel."""
+    """Building height (tallest cell, coverage) and the plot ratio estimate per parcel, from one rasterisation."""
+    import rasterio
+
     from gisefficiency.io.raster import read_raster
-    from gisefficiency.raster import plot_ratio, zonal_stats
+    from gisefficiency.raster import building_stats
 
-    height = read_raster(config.raster.height)
+    # GDAL decompresses the GeoTIFF's tiles on every core: reading is most of this stage.
+    with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"):
+        height = read_raster(config.raster.height)
     ok = parcels[parcels["status"] == "ok"]
-    stats = zonal_stats(ok, height, stats=("max", "coverage")).rename(
-        columns={"max": "height_max_m", "coverage": "height_coverage_share"}
-    )
-    ratio = plot_ratio(ok, height, storey_height_m=config.raster.storey_height_m)
-    return stats.join(ratio.drop(columns=[c for c in ratio.columns if c in stats.columns]))
+    return building_stats(ok, height, storey_height_m=config.raster.storey_height_m)
 
 
-def _clusters(parcels: Any, config: Config) -> Any:
+def _clusters(parcels: Any, config: Config, *, progress: Advance = quiet) -> Any:
     from gisefficiency.blocks.clusters import local_clusters
 
     return local_clusters(
@@ -582,6 +598,7 @@ def _clusters(parcels: Any, config: Config) -> Any:
         permutations=config.clusters.permutations,
         fdr=config.clusters.fdr,
         seed=config.clusters.seed,
+        progress=progress,
     )
 
 
@@ -594,6 +611,7 @@ def write_all(
     anonymise: bool | None = None,
     maps: bool = True,
     pdf: bool | None = None,
+    progress: Advance = quiet,
 ) -> dict[str, Any]:
     """Write every output of a run: results.gpkg, CSV tables, GeoTIFFs, map.html, report.html and report.pdf,
     and the tables of ``[output] database`` when set.
@@ -614,13 +632,16 @@ def write_all(
         Also write the HTML map and report.
     pdf
         Also print the report to report.pdf (headless Chromium, when installed); overrides ``[output] pdf``.
+    progress
+        ``progress(done, total)`` after each group of outputs (see :mod:`gisefficiency.core.progress`).
     """
     with arrow_memory_pool():
-        return _write_all(result, config, out_dir=out_dir, lang=lang, anonymise=anonymise, maps=maps, pdf=pdf)
+        return _write_all(result, config, out_dir=out_dir, lang=lang, anonymise=anonymise, maps=maps, pdf=pdf,
+                          progress=progress)
 
 
 def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None, anonymise: bool | None,
-               maps: bool, pdf: bool | None = None) -> dict[str, Any]:
+               maps: bool, pdf: bool | None = None, progress: Advance = quiet) -> dict[str, Any]:
     from pathlib import Path
 
     from gisefficiency.io.output import write_html, write_outputs
@@ -631,6 +652,19 @@ def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None
         raise ConfigError(f"lang = {lang!r}: must be 'zh' or 'en'",
                           zh=f"lang = {lang!r}：只能是 'zh' 或 'en'")
     anonymise = config.output.anonymise if anonymise is None else anonymise
+    raster_out = result.meta.get("raster")
+    pdf = config.output.pdf if pdf is None else pdf
+    # Groups of outputs, counted as they are done: tables (and the database), years and prices,
+    # rasters, ledger, map, report, PDF.
+    total = 2 + (raster_out is not None) + config.ledger.enabled + (2 + bool(pdf)) * maps
+    done = 0
+
+    def advance() -> None:
+        nonlocal done
+        done += 1
+        progress(done, total)
+
+    progress(0, total)
     written = write_outputs(result, out, lang=lang)
     if config.output.database is not None:
         from gisefficiency.io.database import write_results
@@ -638,9 +672,10 @@ def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None
         # The four tables replace the previous run's in one transaction (see io/database.py).
         tables = write_results(result, config.output.database, schema=config.output.schema)
         written.update({f"database:{name}": table for name, table in tables.items()})
+    advance()
     written.update(_write_years_and_prices(result, out))
+    advance()
     overlays = {}
-    raster_out = result.meta.get("raster")
     if raster_out is not None:
         from gisefficiency.io.output import write_rasters
 
@@ -648,8 +683,10 @@ def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None
         written.update(rasters)
         result.rasters = rasters
         overlays = _density_overlay(raster_out, lang)
+        advance()
     if config.ledger.enabled:
         written.update(_write_ledger(result, config, out))
+        advance()
     if maps:
         from gisefficiency.maps import make_map, save_map
         from gisefficiency.report.build import anonymise_result, build_report
@@ -666,14 +703,17 @@ def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None
         )
         map_path = save_map(m, out / "map.html", inline=config.map.offline)
         written["map"] = map_path
+        advance()
         html = build_report(shown, lang=lang, anonymise=anonymise, map_html=Path(map_path).read_text("utf-8"))
         written["report"] = write_html(html, out / "report.html")
-        if config.output.pdf if pdf is None else pdf:
+        advance()
+        if pdf:
             from gisefficiency.io.output import write_report_pdf
 
             pdf_path = write_report_pdf(written["report"])
             if pdf_path is not None:
                 written["report_pdf"] = pdf_path
+            advance()
     return written
 
 

@@ -21,7 +21,7 @@ from gisefficiency.raster.layers import (
     parcel_index_raster,
     raster_outputs,
 )
-from gisefficiency.raster.zonal import plot_ratio, storey_equivalent, zonal_stats
+from gisefficiency.raster.zonal import building_stats, plot_ratio, storey_equivalent, zonal_stats
 
 __all__ = [
     "GRADE_ORDER",
@@ -29,6 +29,7 @@ __all__ = [
     "RasterData",
     "RasterLayer",
     "RasterOutputs",
+    "building_stats",
     "density_surface",
     "encode_categories",
     "metric_raster",

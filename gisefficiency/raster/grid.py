@@ -169,8 +169,15 @@ def _expand(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndar
     return owner, value
 
 
-def centre_pairs(edges: Edges, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
-    """Cells whose centre lies inside each polygon (even-odd rule): ``(flat cell, label)`` pairs."""
+def centre_spans(edges: Edges, grid: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of cells whose centre lies inside each polygon (even-odd rule), one per (polygon, row, crossing pair).
+
+    Returns
+    -------
+    start, length, label
+        Flat index of each run's first cell, its number of cells (>= 1; the cells follow each other along
+        the row) and its polygon. Runs come ordered by label, then row, then column.
+    """
     label, x1, y1, x2, y2 = edges
     ymin = np.minimum(y1, y2)
     ymax = np.maximum(y1, y2)
@@ -190,18 +197,46 @@ def centre_pairs(edges: Edges, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
     xc = ex1 + (yc - ey1) * (x2[edge] - ex1) / (y2[edge] - ey1)
     key = label[edge] * grid.height + row
     del edge, yc, ex1, ey1
-    order = np.lexsort((xc, key))
-    xc = xc[order]
-    key = key[order]
-    del order
+    xc, key = _crossings_in_order(xc, key)
     x_in, x_out, key = xc[0::2], xc[1::2], key[0::2]
     # columns whose centre x_c = x0 + (c + 0.5) * xres satisfies x_in <= x_c < x_out
     c_start = np.clip(np.ceil((x_in - grid.x0) / grid.xres - 0.5), 0, grid.width).astype(np.int64)
     c_end = np.clip(np.ceil((x_out - grid.x0) / grid.xres - 0.5), 0, grid.width).astype(np.int64)
-    length = np.maximum(c_end - c_start, 0)
-    span_label, span_row = np.divmod(key, grid.height)
-    span, col = _expand(c_start, length)
-    return span_row[span] * grid.width + col, span_label[span]
+    run = np.flatnonzero(c_end > c_start)
+    span_label, span_row = np.divmod(key[run], grid.height)
+    return span_row * grid.width + c_start[run], c_end[run] - c_start[run], span_label
+
+
+def _crossings_in_order(xc: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Crossings sorted by ``key`` (polygon, row), then by ``x``: what ``np.lexsort((xc, key))`` gives.
+
+    The keys come nearly sorted (edges are listed polygon after polygon), which a stable sort handles
+    in one fast pass, about 15 times faster than a lexsort on millions of crossings. Most (polygon,
+    row) groups then hold one pair of crossings, put in order with a minimum and a maximum; the few
+    larger groups (concave rings, holes, multipart polygons) are sorted on their own.
+    """
+    order = np.argsort(key, kind="stable")
+    key, xc = key[order], xc[order]
+    del order
+    if not len(key):
+        return xc, key
+    start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    size = np.diff(np.r_[start, len(key)])
+    pair = start[size == 2]
+    low, high = np.minimum(xc[pair], xc[pair + 1]), np.maximum(xc[pair], xc[pair + 1])
+    xc[pair], xc[pair + 1] = low, high
+    larger = np.flatnonzero(np.repeat(size > 2, size))
+    if len(larger):
+        # keys are equal within a group, so only the x values move
+        xc[larger] = xc[larger[np.lexsort((xc[larger], key[larger]))]]
+    return xc, key
+
+
+def centre_pairs(edges: Edges, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """Cells whose centre lies inside each polygon (even-odd rule): ``(flat cell, label)`` pairs."""
+    start, length, label = centre_spans(edges, grid)
+    span, cell = _expand(start, length)
+    return cell, label[span]
 
 
 def touched_pairs(edges: Edges, grid: Grid) -> tuple[np.ndarray, np.ndarray]:
@@ -265,6 +300,37 @@ def geometry_pairs(
         cells = np.concatenate([cells, fallback_cell[add]])
         labels = np.concatenate([labels, add])
     return cells, labels, fallback_cell
+
+
+def geometry_spans(geoms: np.ndarray, grid: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`geometry_pairs` as runs of cells: ``(start, length, label)`` as :func:`centre_spans` gives them.
+
+    A geometry that no cell centre falls into gets the cell holding its ``point_on_surface`` as a run of one
+    cell (appended after the others); one outside the grid gets none.
+    """
+    start, length, label = centre_spans(polygon_edges(geoms), grid)
+    n = len(geoms)
+    if n:
+        fallback_cell = fallback_cells(geoms, np.bincount(label, minlength=n) == 0, grid)
+        add = np.flatnonzero(fallback_cell >= 0)
+        start = np.concatenate([start, fallback_cell[add]])
+        length = np.concatenate([length, np.ones(len(add), dtype=length.dtype)])
+        label = np.concatenate([label, add])
+    return start, length, label
+
+
+def span_cells(start: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Flat index of every cell of the runs, run after run (the runs' cells in :func:`geometry_spans` order).
+
+    int32 when the grid allows it: half the memory traffic of int64 for tens of millions of cells.
+    """
+    total = int(length.sum())
+    dtype = np.int32 if (len(start) == 0 or int(start.max()) + int(length.max()) < 2**31) and total < 2**31 \
+        else np.int64
+    # cell = start of its run + its place in the run = (start - offset of the run) + its place overall
+    cells = np.repeat((start - (np.cumsum(length) - length)).astype(dtype), length)
+    cells += np.arange(total, dtype=dtype)
+    return cells
 
 
 def burn_index(geoms: np.ndarray, grid: Grid, *, all_touched: bool = False, fill: int = -1) -> np.ndarray:

@@ -1,13 +1,17 @@
-"""Zonal statistics and plot ratio per parcel (re-exported by ``gisefficiency.raster.layers``).
+"""Zonal statistics, building height and plot ratio per parcel.
 
-The parcels are rasterized once onto the raster's own grid (``gisefficiency.raster.grid.geometry_pairs``: every
-(cell, parcel) pair whose cell centre the parcel holds, plus one cell for parcels smaller than a cell),
-then aggregated with ``numpy.bincount`` / ``ufunc.at`` / one sort for the majority: no loop per parcel.
+The parcels are rasterised once onto the raster's own grid as runs of cells along rows
+(``gisefficiency.raster.grid.geometry_spans``: the cells whose centre a parcel holds, plus one cell for a
+parcel smaller than a cell). The run's cells are gathered from the raster in one numpy take, each run is
+reduced with ``ufunc.reduceat`` (its cells are contiguous) and the runs are added up per parcel with
+``numpy.bincount`` / ``ufunc.at``: no loop per parcel, and no per-cell scatter. :func:`building_stats`
+gives the pipeline's height and plot-ratio columns from a single rasterisation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -16,7 +20,7 @@ from pyproj import CRS
 
 from gisefficiency.core.constants import M2_PER_MU
 from gisefficiency.core.errors import CRSError, InputError, Problem
-from gisefficiency.raster.grid import Grid, RasterData, geometry_pairs
+from gisefficiency.raster.grid import Grid, RasterData, geometry_spans, span_cells
 
 #: Statistics ``zonal_stats`` can compute. ``count`` = valid cells, ``cells`` = all cells of the parcel,
 #: ``coverage`` = count / cells, ``majority`` = most frequent valid value (ties: the smallest).
@@ -49,8 +53,41 @@ def _geoms_in_raster_crs(parcels: gpd.GeoDataFrame, raster: RasterData, *, repro
     return np.asarray(parcels.geometry.to_crs(rcrs).values, dtype=object)
 
 
-def _pairs(parcels: gpd.GeoDataFrame, raster: RasterData, *, reproject: bool):
-    """``(labels, values, valid)`` for every (cell, parcel) pair on the raster's grid."""
+@dataclass(frozen=True)
+class _Cells:
+    """The raster's cells inside each parcel from one rasterisation, as runs of equal values.
+
+    The parcels are rasterised as runs of cells along rows; within a run neighbouring cells often hold the
+    same value (a building's height over its footprint), so those are kept once with their number:
+    ``values[r]`` repeats ``count[r]`` times in parcel ``label[r]``, and ``valid[r]`` says whether it is a
+    value at all (not nodata, not NaN). Sums, counts and extremes per parcel are then weighted
+    ``bincount`` / ``ufunc.at`` calls over the runs, not over every cell.
+    """
+
+    values: np.ndarray
+    valid: np.ndarray
+    count: np.ndarray
+    label: np.ndarray
+    n: int
+
+    def per_parcel_sum(self, run_values: np.ndarray) -> np.ndarray:
+        """Sum over each parcel's cells of a value given per run (float64)."""
+        return np.bincount(self.label, weights=run_values * self.count, minlength=self.n)
+
+    def per_parcel_count(self, mask: np.ndarray) -> np.ndarray:
+        """Number of cells in each parcel whose run has ``mask`` True (int64)."""
+        return np.bincount(self.label, weights=np.where(mask, self.count, 0), minlength=self.n).astype(np.int64)
+
+    def per_parcel_extreme(self, run_values: np.ndarray, *, largest: bool) -> np.ndarray:
+        """Largest (or smallest) run value in each parcel; ±inf for parcels without cells."""
+        ufunc = np.maximum if largest else np.minimum
+        out = np.full(self.n, -np.inf if largest else np.inf)
+        ufunc.at(out, self.label, run_values.astype(float))
+        return out
+
+
+def _cells(parcels: gpd.GeoDataFrame, raster: RasterData, *, reproject: bool) -> _Cells:
+    """Every parcel's cells on the raster's grid with their values (see :class:`_Cells`)."""
     if raster.array.ndim != 2:
         raise InputError("raster must be one band (2-D)",
                          [Problem(f"array shape {raster.array.shape}", fix="read one band (read_raster(band=...))",
@@ -59,21 +96,48 @@ def _pairs(parcels: gpd.GeoDataFrame, raster: RasterData, *, reproject: bool):
                          zh="栅格必须是单波段（二维）")
     geoms = _geoms_in_raster_crs(parcels, raster, reproject=reproject)
     grid = Grid.from_transform(raster.transform, raster.array.shape)
-    cells, labels, _ = geometry_pairs(geoms, grid)
-    values = raster.array.reshape(-1)[cells]
-    valid = raster.valid_mask().reshape(-1)[cells]
-    return labels, values, valid
+    start, length, label = geometry_spans(geoms, grid)
+    values = raster.array.reshape(-1).take(span_cells(start, length))
+    # A new run of values starts with every span and wherever the value changes (NaN != NaN: NaN cells
+    # stay apart, which changes nothing since they are not valid).
+    first = np.empty(len(values), dtype=bool)
+    if len(values):
+        first[0] = True
+        np.not_equal(values[1:], values[:-1], out=first[1:])
+        first[np.cumsum(length) - length] = True
+    starts = np.flatnonzero(first)
+    del first
+    count = np.diff(np.r_[starts, len(values)])
+    run_values = values[starts]
+    del values
+    # Runs of each span: the spans' first cells are run starts, found in order among the starts.
+    runs_per_span = np.diff(np.r_[np.searchsorted(starts, np.cumsum(length) - length), len(starts)])
+    return _Cells(run_values, _valid(run_values, raster.nodata), count, np.repeat(label, runs_per_span),
+                  len(parcels))
 
 
-def _majority(labels: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
-    """Most frequent value per label (ties: the smallest value); NaN for labels without values."""
+def _valid(values: np.ndarray, nodata: float | int | None) -> np.ndarray:
+    """True where a cell value is not nodata and not NaN (``RasterData.valid_mask`` for gathered cells)."""
+    valid = np.ones(values.shape, dtype=bool)
+    if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
+        valid &= values != nodata
+    if np.issubdtype(values.dtype, np.floating):
+        valid &= np.isfinite(values)
+    return valid
+
+
+def _majority(labels: np.ndarray, values: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """Most frequent value per label (ties: the smallest value); NaN for labels without values.
+
+    ``weights``: how many cells each (label, value) entry stands for (one each by default).
+    """
     out = np.full(n, np.nan)
     if labels.size == 0:
         return out
     order = np.lexsort((values, labels))
     lab, val = labels[order], values[order]
     start = np.flatnonzero(np.r_[True, (lab[1:] != lab[:-1]) | (val[1:] != val[:-1])])
-    run_count = np.diff(np.r_[start, lab.size])
+    run_count = np.diff(np.r_[start, lab.size]) if weights is None else np.add.reduceat(weights[order], start)
     run_lab, run_val = lab[start], val[start]
     best = np.lexsort((run_val, -run_count, run_lab))
     first = best[np.r_[True, run_lab[best][1:] != run_lab[best][:-1]]]
@@ -120,32 +184,32 @@ def zonal_stats(
                                   fix_zh=f"可使用 {', '.join(ZONAL_STATS)} 中的任意几个") for s in unknown],
                          zh="未知的分区统计量")
     n = len(parcels)
-    labels, values, valid = _pairs(parcels, raster, reproject=reproject)
-    lab, val = labels[valid], values[valid].astype(float)
-    cells = np.bincount(labels, minlength=n)
-    count = np.bincount(lab, minlength=n)
+    cells = _cells(parcels, raster, reproject=reproject)
+    valid = cells.valid
+    n_cells = np.bincount(cells.label, weights=cells.count, minlength=n).astype(np.int64)
+    count = cells.per_parcel_count(valid)
     has = count > 0
-    total = np.where(has, np.bincount(lab, weights=val, minlength=n), np.nan)
+    total = np.where(has, cells.per_parcel_sum(np.where(valid, cells.values, 0).astype(float)), np.nan)
     out: dict[str, np.ndarray] = {}
     for name in stats:
         if name == "mean":
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[name] = total / count
         elif name in ("min", "max"):
-            acc = np.full(n, np.inf if name == "min" else -np.inf)
-            (np.minimum if name == "min" else np.maximum).at(acc, lab, val)
-            out[name] = np.where(has, acc, np.nan)
+            largest = name == "max"
+            value = np.where(valid, cells.values.astype(float), -np.inf if largest else np.inf)
+            out[name] = np.where(has, cells.per_parcel_extreme(value, largest=largest), np.nan)
         elif name == "sum":
             out[name] = total
         elif name == "count":
             out[name] = count
         elif name == "cells":
-            out[name] = cells
+            out[name] = n_cells
         elif name == "majority":
-            out[name] = _majority(lab, val, n)
+            out[name] = _majority(cells.label[valid], cells.values[valid].astype(float), n, cells.count[valid])
         else:  # coverage
             with np.errstate(invalid="ignore", divide="ignore"):
-                out[name] = np.where(cells > 0, count / cells, np.nan)
+                out[name] = np.where(n_cells > 0, count / n_cells, np.nan)
     return pd.DataFrame(out, index=parcels.index.copy())
 
 
@@ -218,29 +282,36 @@ def plot_ratio(
         building_coverage, floor_area_est_m2, plot_ratio_est, plot_ratio_recorded, plot_ratio_diff,
         plot_ratio, plot_ratio_source``.
     """
-    n = len(parcels)
-    labels, values, valid = _pairs(parcels, height, reproject=reproject)
-    lab, h = labels[valid], values[valid].astype(float)
+    cells = _cells(parcels, height, reproject=reproject)
+    return _plot_ratio(parcels, cells, storey_height_m=storey_height_m, double_over_m=double_over_m)
+
+
+def _plot_ratio(parcels: gpd.GeoDataFrame, cells: _Cells, *, storey_height_m: float,
+                double_over_m: float) -> pd.DataFrame:
+    """:func:`plot_ratio` from the parcels' cells."""
+    n = cells.n
+    # Building cells: valid with a height above 0; heights in float64 for the storey rule and the sums.
+    h = np.where(cells.valid, cells.values.astype(float), 0.0)
+    building = cells.valid & (h > 0)
     storeys = storey_equivalent(h, storey_height_m=storey_height_m, double_over_m=double_over_m)
-    building = h > 0
-    cells = np.bincount(labels, minlength=n)
-    n_valid = np.bincount(lab, minlength=n).astype(float)
-    n_build = np.bincount(lab[building], minlength=n)
+    n_cells = np.bincount(cells.label, weights=cells.count, minlength=n).astype(np.int64)
+    n_valid = cells.per_parcel_count(cells.valid).astype(float)
+    n_build = cells.per_parcel_count(building)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(n_valid > 0, 1.0 / n_valid, np.nan)
-        mean_h = np.bincount(lab[building], weights=h[building], minlength=n) / n_build
+        mean_h = cells.per_parcel_sum(np.where(building, h, 0.0)) / n_build
         drawn = parcels.geometry.area.to_numpy(dtype=float)
         land = land_m2(parcels).to_numpy(dtype=float)
         footprint = drawn * n_build * share
-        floor_est = drawn * np.bincount(lab, weights=storeys, minlength=n) * share
+        floor_est = drawn * cells.per_parcel_sum(storeys) * share
         est = floor_est / land
-        coverage = np.where(cells > 0, n_valid / cells, np.nan)
+        coverage = np.where(n_cells > 0, n_valid / n_cells, np.nan)
     recorded = np.full(n, np.nan)
     if "floor_area_m2" in parcels.columns:
         recorded = pd.to_numeric(parcels["floor_area_m2"], errors="coerce").to_numpy(dtype=float) / land
     frame = pd.DataFrame(
         {
-            "cells": cells,
+            "cells": n_cells,
             "height_coverage": coverage,
             "building_cells": n_build,
             "mean_height_m": mean_h,
@@ -258,3 +329,40 @@ def plot_ratio(
     source = np.where(has_rec, "recorded", np.where(frame["plot_ratio_est"].notna(), "estimated", None))
     frame["plot_ratio_source"] = pd.Series(source, index=frame.index, dtype="string")
     return frame
+
+
+def building_stats(
+    parcels: gpd.GeoDataFrame,
+    height: RasterData,
+    *,
+    storey_height_m: float = 3.0,
+    double_over_m: float = 8.0,
+    reproject: bool = True,
+) -> pd.DataFrame:
+    """Building height and plot ratio per parcel from one rasterisation of the parcels.
+
+    The same figures as ``zonal_stats(parcels, height, stats=("max", "coverage"))`` joined to
+    :func:`plot_ratio`, with the parcels rasterised once onto the height raster's grid instead of twice.
+
+    Parameters
+    ----------
+    parcels
+        Parcels (index ``parcel_id``), with ``land_mu`` and ``floor_area_m2`` where known.
+    height
+        Building height raster in metres.
+    storey_height_m, double_over_m, reproject
+        As for :func:`plot_ratio`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``parcel_id``: ``height_max_m`` (tallest valid cell, NaN without one), ``height_coverage_share``
+        (valid cells / cells), then the columns of :func:`plot_ratio`.
+    """
+    cells = _cells(parcels, height, reproject=reproject)
+    has = cells.per_parcel_count(cells.valid) > 0
+    tallest = cells.per_parcel_extreme(np.where(cells.valid, cells.values.astype(float), -np.inf), largest=True)
+    ratio = _plot_ratio(parcels, cells, storey_height_m=storey_height_m, double_over_m=double_over_m)
+    ratio.insert(0, "height_coverage_share", ratio["height_coverage"].to_numpy())
+    ratio.insert(0, "height_max_m", np.where(has, tallest, np.nan))
+    return ratio
