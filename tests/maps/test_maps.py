@@ -28,6 +28,7 @@ from gisefficiency.maps.encode import (
     encode_polygons,
     simplify_parcels,
     split_ids,
+    unpack,
 )
 from gisefficiency.maps.image import overlay_png, rasterise_codes
 from gisefficiency.maps.layers import tax_classes
@@ -59,10 +60,16 @@ def html_zh(result, tmp_path_factory):
     return path
 
 
-def payload_of(html: str) -> dict:
-    match = re.search(r'<script type="application/json" id="[^"]+_data">(.*?)</script>', html, re.S)
+def payload_text(html: str) -> str:
+    """The map's payload JSON as map.js reads it (unpacked from its gzip+base64 element)."""
+    match = re.search(r'<script type="application/octet-stream" id="[^"]+_data" data-encoding="gzip\+base64"'
+                      r'\s+data-unsupported="[^"<>]*">([A-Za-z0-9+/=]*)</script>', html, re.S)
     assert match, "payload element missing"
-    return json.loads(match.group(1))
+    return unpack(match.group(1))
+
+
+def payload_of(html: str) -> dict:
+    return json.loads(payload_text(html))
 
 
 # ---------------------------------------------------------------- encoding
@@ -243,7 +250,7 @@ def test_offline_html_has_no_cdn_and_inlines_leaflet(html_zh):
     assert "cdn.jsdelivr" not in html and "code.jquery.com" not in html and "bootstrap" not in html.lower()
     assert 'src="data:' not in html  # inlined as text, not base64
     assert "L.Control.Search" in html and "L.Control.Draw" in html and "L.Control.Measure" in html
-    assert "GiseMap.init" in html
+    assert "GiseMap.load(" in html
 
 
 def test_payload_has_every_layer_with_zh_names(html_zh):
@@ -267,7 +274,8 @@ def test_missing_tax_stays_missing_in_payload(html_zh):
 def test_firm_names_are_never_markup_in_the_html(html_zh):
     html = html_zh.read_text(encoding="utf-8")
     assert XSS_SCRIPT not in html and XSS_IMG not in html
-    assert "\\u003cscript\\u003ealert(1)" in html
+    # packed, and inside the JSON "<" is escaped too, so the text could not end an element even unpacked
+    assert "\\u003cscript\\u003ealert(1)" in payload_text(html)
     assert payload_of(html)["firms"]["name"][0] == XSS_SCRIPT
 
 

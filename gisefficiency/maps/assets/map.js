@@ -708,5 +708,26 @@
     });
   }
 
-  global.GiseMap = {init: init, decode: decode, decodeFlat: decodeFlat, ParcelSet: ParcelSet};
+  // The payload element holds gzip-compressed JSON in base64 (gisefficiency.maps.encode.pack): unpacked with the
+  // browser's own DecompressionStream (Chrome/Edge 80+, Firefox 113+, Safari 16.4+), nothing fetched.
+  function unpack(node) {
+    var bin = atob(node.textContent.replace(/\s+/g, '')), n = bin.length, bytes = new Uint8Array(n);
+    for (var i = 0; i < n; i++) { bytes[i] = bin.charCodeAt(i); }
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+    return new Response(stream).text().then(JSON.parse);
+  }
+
+  function load(map, id) {
+    mark('gise-start');
+    var node = document.getElementById(id);
+    if (typeof DecompressionStream === 'undefined' || typeof Blob.prototype.stream !== 'function') {
+      var note = L.control({position: 'topright'});
+      note.onAdd = function () { return el('div', 'gise-note gise-unsupported leaflet-control', node.getAttribute('data-unsupported')); };
+      note.addTo(map);
+      return Promise.resolve(null);
+    }
+    return unpack(node).then(function (data) { mark('gise-unpacked'); return init(map, data); });
+  }
+
+  global.GiseMap = {init: init, load: load, unpack: unpack, decode: decode, decodeFlat: decodeFlat, ParcelSet: ParcelSet};
 })(window);
