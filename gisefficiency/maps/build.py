@@ -47,14 +47,17 @@ BLOCK_SIMPLIFY_M = 2.0
 class GiseLayers(MacroElement):
     """Embeds the map's payload and hands it to ``map.js`` (layers, legend, popups, search, draw)."""
 
-    # The payload is JSON, gzip-compressed and base64-encoded (encode.pack) in a script element of a data type:
-    # at 100k parcels 49 MB of JSON become an 11 MB page. map.js unpacks it with the browser's own
-    # DecompressionStream; base64 has no "<", so nothing in it can end the element.
+    # The payload is JSON, gzip-compressed and base64-encoded (encode.pack), in two script elements of a data
+    # type: what the first paint needs (geometry, layer classes, labels) and the popup and search columns,
+    # which map.js unpacks after the paint. At 100k parcels 49 MB of JSON become an 11 MB page. map.js
+    # unpacks them with the browser's own DecompressionStream; base64 has no "<", so nothing in it can end
+    # the element.
     _template = Template(
         """
         {% macro html(this, kwargs) %}
             <script type="application/octet-stream" id="{{ this.get_name() }}_data" data-encoding="gzip+base64"
-                data-unsupported="{{ this.unsupported }}">{{ this.payload }}</script>
+                data-details="{{ this.get_name() }}_details" data-unsupported="{{ this.unsupported }}">{{ this.payload }}</script>
+            <script type="application/octet-stream" id="{{ this.get_name() }}_details" data-encoding="gzip+base64">{{ this.details }}</script>
         {% endmacro %}
         {% macro script(this, kwargs) %}
             var {{ this.get_name() }} = GiseMap.load({{ this._parent.get_name() }}, "{{ this.get_name() }}_data");
@@ -62,10 +65,12 @@ class GiseLayers(MacroElement):
         """
     )
 
-    def __init__(self, payload: str, *, unsupported: str, default_js: list, default_css: list) -> None:
+    def __init__(self, payload: str, details: str, *, unsupported: str, default_js: list,
+                 default_css: list) -> None:
         super().__init__()
         self._name = "GiseLayers"
         self.payload = pack(payload)
+        self.details = pack(details)
         self.unsupported = html.escape(unsupported, quote=True)
         self.default_js = default_js
         self.default_css = default_css
@@ -239,8 +244,12 @@ def make_map(
     })
 
     m = _base_map(offline=offline, lang=lang)
+    # Popup and search columns travel apart: the page paints before it unpacks them.
+    details = {"parcels": payload["parcels"], "firms": payload.pop("firms"), "search": payload.pop("search", None)}
+    if payload["parcels"] is not None:
+        payload["parcels"] = {"geom": details["parcels"].pop("geom")}
     m.add_child(GiseLayers(
-        dumps(payload), unsupported=text("unsupported_browser", lang),
+        dumps(payload), dumps(details), unsupported=text("unsupported_browser", lang),
         default_js=[_js("search", offline), _js("draw", offline),
                     ("gisefficiency_map_js", assets.data_uri(assets.own_text("map.js").encode(), "text/javascript"))],
         default_css=[_css("search", offline), _css("draw", offline),

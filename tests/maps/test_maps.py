@@ -60,16 +60,23 @@ def html_zh(result, tmp_path_factory):
     return path
 
 
-def payload_text(html: str) -> str:
-    """The map's payload JSON as map.js reads it (unpacked from its gzip+base64 element)."""
-    match = re.search(r'<script type="application/octet-stream" id="[^"]+_data" data-encoding="gzip\+base64"'
-                      r'\s+data-unsupported="[^"<>]*">([A-Za-z0-9+/=]*)</script>', html, re.S)
-    assert match, "payload element missing"
-    return unpack(match.group(1))
+def payload_parts(html: str) -> tuple[str, str]:
+    """The map's two payload JSON texts as map.js reads them (unpacked from their gzip+base64 elements)."""
+    first = re.search(r'<script type="application/octet-stream" id="([^"]+)_data" data-encoding="gzip\+base64"'
+                      r'\s+data-details="\1_details" data-unsupported="[^"<>]*">([A-Za-z0-9+/=]*)</script>', html)
+    assert first, "payload element missing"
+    second = re.search(rf'<script type="application/octet-stream" id="{first.group(1)}_details" '
+                       r'data-encoding="gzip\+base64">([A-Za-z0-9+/=]*)</script>', html)
+    assert second, "details element missing"
+    return unpack(first.group(2)), unpack(second.group(1))
 
 
 def payload_of(html: str) -> dict:
-    return json.loads(payload_text(html))
+    """The payload as map.js has it once both parts are in (the details merged into ``parcels``)."""
+    core, details = (json.loads(t) for t in payload_parts(html))
+    if core["parcels"] is not None:
+        core["parcels"].update(details["parcels"])
+    return {**core, "firms": details["firms"], "search": details["search"]}
 
 
 # ---------------------------------------------------------------- encoding
@@ -275,7 +282,7 @@ def test_firm_names_are_never_markup_in_the_html(html_zh):
     html = html_zh.read_text(encoding="utf-8")
     assert XSS_SCRIPT not in html and XSS_IMG not in html
     # packed, and inside the JSON "<" is escaped too, so the text could not end an element even unpacked
-    assert "\\u003cscript\\u003ealert(1)" in payload_text(html)
+    assert "\\u003cscript\\u003ealert(1)" in payload_parts(html)[1]
     assert payload_of(html)["firms"]["name"][0] == XSS_SCRIPT
 
 

@@ -345,17 +345,30 @@
   function init(map, data) {
     mark('gise-init');
     var T = data.text;
-    var P = data.parcels, F = data.firms || {};
+    var P = data.parcels, F = {};
     var renderer = L.canvas({padding: 0.2});
     var flat = P ? decodeFlat(P.geom, map.options.crs) : null;
     mark('gise-decoded');
     var firmStart = null;
-    if (P && P.firm_count) {
-      firmStart = new Array(P.firm_count.length + 1); firmStart[0] = 0;
-      for (var i = 0; i < P.firm_count.length; i++) { firmStart[i + 1] = firmStart[i] + P.firm_count[i]; }
-    }
-    var state = {map: map, data: data, layers: {}, overlays: {}, visible: {}, ready: false};
+    var state = {map: map, data: data, layers: {}, overlays: {}, visible: {}, ready: false, detailed: false};
     global.GISE = state;
+
+    // The popup and search columns come in a second part of the payload, unpacked after the first paint
+    // (at 100k parcels they are four fifths of the JSON); ``attach`` adds them to ``data``.
+    state.attach = function (details) {
+      if (P && details.parcels) { Object.keys(details.parcels).forEach(function (k) { P[k] = details.parcels[k]; }); }
+      F = data.firms = details.firms || {};
+      data.search = details.search || null;
+      if (P && P.firm_count) {
+        firmStart = new Array(P.firm_count.length + 1); firmStart[0] = 0;
+        for (var i = 0; i < P.firm_count.length; i++) { firmStart[i + 1] = firmStart[i] + P.firm_count[i]; }
+      }
+      firmTargetCache = null;
+      state.detailed = true;
+    };
+    var detailsWaiting = [];
+    function whenDetailed(fn) { if (state.detailed) { fn(); } else { detailsWaiting.push(fn); } }
+    state.detailsAttached = function () { detailsWaiting.splice(0).forEach(function (fn) { fn(); }); };
 
     function row(table, key, value, unit) {
       if (value === null || value === undefined || value === '') { return; }
@@ -421,13 +434,15 @@
         renderer: renderer, weight: spec.key === 'grade' || spec.key === 'tax' ? 0.4 : 1
       });
       layer.on('click', function (e) {
-        var i = layer.parcelAt(e.layerPoint);
+        var i = layer.parcelAt(e.layerPoint), at = e.latlng;
         if (i < 0) { return; }
-        L.popup({maxWidth: 360, maxHeight: 360}).setLatLng(e.latlng).setContent(parcelPopup(i)).openOn(map);
+        whenDetailed(function () {
+          L.popup({maxWidth: 360, maxHeight: 360}).setLatLng(at).setContent(parcelPopup(i)).openOn(map);
+        });
       });
       layer.on('mouseover mousemove', function (e) {
         var i = layer.parcelAt(e.layerPoint);
-        if (i < 0) { return; }
+        if (i < 0 || !state.detailed) { return; }
         // one layer holds every parcel: moving onto a neighbour is a mousemove, so the text follows the hit
         if (i !== hoverAt || !hoverTip._map) {
           hoverAt = i;
@@ -692,11 +707,8 @@
     }
 
     // "painted": two animation frames after the visible layers were added, i.e. after the canvas drew them.
-    requestAnimationFrame(function () {
-      requestAnimationFrame(function () {
-        mark('gise-painted');
-        state.ready = true;
-      });
+    state.painted = new Promise(function (resolve) {
+      requestAnimationFrame(function () { requestAnimationFrame(function () { mark('gise-painted'); resolve(state); }); });
     });
     return state;
   }
@@ -726,7 +738,21 @@
       note.addTo(map);
       return Promise.resolve(null);
     }
-    return unpack(node).then(function (data) { mark('gise-unpacked'); return init(map, data); });
+    // The second part (popup and search columns) is unpacked once the map is painted; ``GISE.ready`` is
+    // set when both are in.
+    return unpack(node).then(function (data) {
+      mark('gise-unpacked');
+      var state = init(map, data);
+      return state.painted.then(function () {
+        return unpack(document.getElementById(node.getAttribute('data-details')));
+      }).then(function (details) {
+        state.attach(details);
+        mark('gise-detailed');
+        state.detailsAttached();
+        state.ready = true;
+        return state;
+      });
+    });
   }
 
   global.GiseMap = {init: init, load: load, unpack: unpack, decode: decode, decodeFlat: decodeFlat, ParcelSet: ParcelSet};
