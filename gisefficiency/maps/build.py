@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 #: Coverage simplification tolerance for parcels (m): below a screen pixel at street zoom levels.
 SIMPLIFY_M = 1.0
 BLOCK_SIMPLIFY_M = 2.0
+#: Above this many parcels (a city) parcel outlines are drawn only from ``DETAIL_ZOOM`` on: zoomed out they
+#: merge into a grey mesh and double the drawing time; the class colours show at every zoom.
+CITY_PARCELS = 20_000
+DETAIL_ZOOM = 14
 
 
 class GiseLayers(MacroElement):
@@ -132,7 +136,7 @@ def make_map(
     basemap: str = "osm",
     offline: bool = True,
     tianditu_key: str | None = None,
-    max_parcels: int = 50_000,
+    max_parcels: int = 200_000,
     layers: Sequence[str] | None = None,
     overlays: Mapping[str, Any] | None = None,
 ) -> folium.Map:
@@ -241,6 +245,7 @@ def make_map(
                  "crs": "GCJ-02" if gcj else None},
         "draw_local": DRAW_LOCAL_ZH if lang == "zh" else None,
         "note": " | ".join(notes) or None,
+        "detail_zoom": DETAIL_ZOOM if len(parcels) > CITY_PARCELS else None,
     })
 
     m = _base_map(offline=offline, lang=lang)

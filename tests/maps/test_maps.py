@@ -596,7 +596,17 @@ def test_block_labels_only_where_they_fit_and_never_overlap(tmp_path):
         assert page.evaluate(_then_labels("GISE.map.setZoom(12, {animate: false})")) == []
         page.page.wait_for_timeout(250)  # and nothing comes back once Leaflet's removal timers have run
         assert page.evaluate(VISIBLE_LABEL_RECTS) == []
-        assert page.evaluate("Object.values(GISE.layers.blocks._layers)[0].getLayers().length") == 43  # 42 + labels
+        # every outline in one canvas path set (plus the labels), and a click inside a block opens its popup
+        group = "Object.values(GISE.layers.blocks._layers)[0].getLayers()"
+        assert page.evaluate(f"{group}.length") == 2
+        assert page.evaluate(f"{group}[0] instanceof GiseMap.ParcelSet && {group}[0]._flat.n") == 42
+        xy = page.evaluate("""(() => { const b = GISE.data.layers.find(l => l.key === 'blocks');
+            const c = L.latLngBounds(GiseMap.decode(b.geom).boxes[4]).getCenter();
+            GISE.map.setView(c, 19, {animate: false});
+            const p = GISE.map.latLngToContainerPoint(c); return [p.x, p.y]; })()""")
+        page.page.mouse.click(xy[0], xy[1])
+        page.page.wait_for_selector(".leaflet-popup-content .gise-popup", timeout=5000)
+        assert page.evaluate("document.querySelector('.gise-popup-title').textContent").startswith("区块 5 · ")
         assert page.errors == []
 
 
