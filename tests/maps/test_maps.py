@@ -26,12 +26,13 @@ from gisefficiency.maps.encode import (
     decode_polygons,
     dumps,
     encode_polygons,
+    pack,
     simplify_parcels,
     split_ids,
     unpack,
 )
 from gisefficiency.maps.image import overlay_png, rasterise_codes
-from gisefficiency.maps.layers import tax_classes
+from gisefficiency.maps.layers import natural_breaks, tax_classes
 
 
 def test_map_libraries_are_vendored_with_their_licences():
@@ -142,12 +143,52 @@ def test_simplify_invalid_coverage_moves_vertices_at_most_fallback():
 
 
 def test_tax_classes_use_policy_thresholds_and_no_data_class():
-    values = pd.Series([0.5, 2.0, 4.0, 8.0, np.nan])
+    values = pd.Series([0.5, 1.0, 2.0, 3.0, 4.0, 8.0, np.nan])
     classes = tax_classes(values, [1.0, 3.0, 5.0], "zh")
     assert classes["method"] == "policy thresholds"
-    assert list(classes["codes"]) == [0, 1, 2, 3, 4]
-    assert classes["labels"][-1] == "无数据"
-    assert classes["labels"][0] == "0.50 – 1.00"
+    assert list(classes["codes"]) == [0, 1, 1, 2, 2, 3, 4]  # "below 1" is < 1: a value at 1 is in the next class
+    assert classes["labels"] == ["< 1", "1 – 3", "3 – 5", "≥ 5", "无数据"]
+    # every class of the policy stays in the legend, also where no value falls in it
+    assert tax_classes(pd.Series([12.0, 20.0]), [1.0, 3.0, 5.0], "en")["labels"] == [
+        "< 1", "1 – 3", "3 – 5", "≥ 5", "No data"]
+
+
+def test_natural_breaks_without_thresholds_come_from_the_parcels():
+    # three clusters: sums of squares are zero only when each is a class of its own
+    assert natural_breaks(np.array([21.0, 1.0, 2.0, 10.0, 11.0, 20.0]), k=3).tolist() == [2.0, 11.0, 21.0]
+    parcels = pd.Series([1.0, 1.0, 1.0, 10.0, 10.0, 50.0, 50.0, np.nan])
+    classes = tax_classes(parcels, [], "zh")
+    assert classes["method"] == "natural breaks"
+    assert classes["labels"] == ["≤ 1", "1 – 10", "10 – 50", "无数据"]
+    assert list(classes["codes"]) == [0, 0, 0, 1, 1, 2, 2, 3]
+    # two streets with means 12 and 20 are classed on the parcels' breaks, not on their own quantiles
+    streets = tax_classes(pd.Series([12.0, 20.0]), [], "zh", breaks_from=parcels)
+    assert streets["labels"] == classes["labels"] and list(streets["codes"]) == [2, 2]
+
+
+@pytest.mark.filterwarnings("ignore:Numba not installed")
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.floats(0, 100), min_size=6, max_size=60), st.integers(2, 5))
+def test_natural_breaks_match_mapclassify_fisher_jenks(values, k):
+    import mapclassify
+
+    y = np.asarray(values)
+    k = min(k, len(np.unique(y)))
+    ours = natural_breaks(y, k=k)
+    theirs = mapclassify.FisherJenks(y, k=k).bins
+    # the same within-class sum of squares (ties can split equal values either way)
+    def ssd(bins):
+        codes = np.searchsorted(bins, y, side="left")
+        return sum(((y[codes == c] - y[codes == c].mean()) ** 2).sum() for c in np.unique(codes))
+    assert ssd(ours) == pytest.approx(ssd(theirs), abs=1e-6)
+
+
+def test_pack_round_trips_and_is_plain_base64():
+    text = json.dumps({"name": "甲纺织有限公司", "v": [1, 2, 3]}, ensure_ascii=False)
+    packed = pack(text)
+    assert re.fullmatch(r"[A-Za-z0-9+/=]+", packed)
+    assert unpack(packed) == text
+    assert pack(text) == packed  # the same map gives the same bytes
 
 
 def decode_png(png: bytes) -> np.ndarray:
@@ -246,6 +287,11 @@ def test_aggregated_raster_pixels_show_the_parcel_grades(result):
     colours = np.array([hex_to_rgb(c) for c in grade["colours"]])
     np.testing.assert_array_equal(pixels[row, col, :3], colours[expected])
     assert (pixels[row, col, 3] == 200).all()
+    # the street choropleth reads in the policy's classes (1, 3, 5 万元/亩), never quantiles of a few streets
+    streets = next(lay for lay in data["layers"] if lay["key"] == "streets")
+    assert streets["labels"] == ["< 1", "1 – 3", "3 – 5", "≥ 5", "无数据"]
+    means = streets["attrs"]["tax_per_mu"]
+    assert streets["codes"] == [int(np.searchsorted([1.0, 3.0, 5.0], v, side="right")) for v in means]
 
 
 # ---------------------------------------------------------------- HTML as text
