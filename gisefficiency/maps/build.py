@@ -13,7 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import MacroElement
+from branca.element import Element, MacroElement
 from folium.plugins import Fullscreen, MeasureControl
 from folium.template import Template
 
@@ -48,21 +48,28 @@ CITY_PARCELS = 20_000
 DETAIL_ZOOM = 14
 
 
+class _Text(Element):
+    """Markup put in the page as it is: branca would compile an ``Element``'s text as a Jinja template,
+    which for megabytes of payload took two seconds (and would read any ``{{`` in it as a placeholder)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._text = text
+
+    def render(self, **kwargs: Any) -> str:
+        return self._text
+
+
 class GiseLayers(MacroElement):
     """Embeds the map's payload and hands it to ``map.js`` (layers, legend, popups, search, draw)."""
 
     # The payload is JSON, gzip-compressed and base64-encoded (encode.pack), in two script elements of a data
     # type: what the first paint needs (geometry, layer classes, labels) and the popup and search columns,
-    # which map.js unpacks after the paint. At 100k parcels 49 MB of JSON become an 11 MB page. map.js
+    # which map.js unpacks after the paint. At 100k parcels 49 MB of JSON become a 12 MB page. map.js
     # unpacks them with the browser's own DecompressionStream; base64 has no "<", so nothing in it can end
     # the element.
     _template = Template(
         """
-        {% macro html(this, kwargs) %}
-            <script type="application/octet-stream" id="{{ this.get_name() }}_data" data-encoding="gzip+base64"
-                data-details="{{ this.get_name() }}_details" data-unsupported="{{ this.unsupported }}">{{ this.payload }}</script>
-            <script type="application/octet-stream" id="{{ this.get_name() }}_details" data-encoding="gzip+base64">{{ this.details }}</script>
-        {% endmacro %}
         {% macro script(this, kwargs) %}
             var {{ this.get_name() }} = GiseMap.load({{ this._parent.get_name() }}, "{{ this.get_name() }}_data");
         {% endmacro %}
@@ -88,6 +95,12 @@ class GiseLayers(MacroElement):
             figure.header.add_child(JavascriptLink(url), name=name)
         for name, url in self.default_css:
             figure.header.add_child(CssLink(url), name=name)
+        name = self.get_name()
+        figure.html.add_child(_Text(
+            f'<script type="application/octet-stream" id="{name}_data" data-encoding="gzip+base64" '
+            f'data-details="{name}_details" data-unsupported="{self.unsupported}">{self.payload}</script>\n'
+            f'<script type="application/octet-stream" id="{name}_details" data-encoding="gzip+base64">'
+            f"{self.details}</script>"), name=name)
         super().render(**kwargs)
 
 
