@@ -341,7 +341,7 @@
       this._measured = false;
     },
 
-    getEvents: function () { return {zoomend: this._place, viewreset: this._place}; },
+    getEvents: function () { return {moveend: this._place, viewreset: this._place}; },
 
     onAdd: function (map) {
       L.LayerGroup.prototype.onAdd.call(this, map);
@@ -369,12 +369,18 @@
       var map = this._map;
       if (!map) { return; }
       var z = map.getZoom(), placed = [], gap = 2;
+      // only labels near the view: a city has thousands of blocks, and zoomed in every one of them fits
+      var view = map.getPixelBounds(), vw = view.max.x - view.min.x, vh = view.max.y - view.min.y;
+      var near = L.bounds([view.min.x - vw / 2, view.min.y - vh / 2], [view.max.x + vw / 2, view.max.y + vh / 2]);
       for (var k = 0; k < this._items.length; k++) {
         var it = this._items[k];
         var sw = map.project(it.box[0], z), ne = map.project(it.box[1], z);
         var ok = ne.x - sw.x >= it.w && sw.y - ne.y >= it.h, rect = null;
         if (ok) {
           var c = map.project(it.at, z);
+          ok = near.contains(c);
+        }
+        if (ok) {
           rect = [c.x - it.w / 2 - gap, c.y - it.h / 2 - gap, c.x + it.w / 2 + gap, c.y + it.h / 2 + gap];
           for (var q = 0; q < placed.length && ok; q++) {
             var p = placed[q];
