@@ -692,3 +692,15 @@ def test_canvas_parcel_hole_is_neither_painted_nor_clickable(tmp_path):
         page.page.wait_for_selector(".leaflet-popup-content .gise-popup", timeout=5000)
         assert page.evaluate("document.querySelector('.gise-popup-title').textContent") == "地块 P00000"
         assert page.errors == []
+
+
+@pytest.mark.browser
+@needs_browser
+def test_a_browser_without_decompression_says_so(html_zh):
+    with open_page(html_zh, screenshot=False) as page:
+        page.page.add_init_script("delete window.DecompressionStream")
+        page.page.reload(wait_until="load")
+        page.page.wait_for_selector(".gise-unsupported", timeout=5000)
+        assert page.evaluate("document.querySelector('.gise-unsupported').textContent").startswith("此浏览器无法解压地图数据")
+        assert page.evaluate("window.GISE === undefined")
+        assert page.js_errors == []

@@ -137,7 +137,7 @@
   // raster tile), and outlines are drawn only from ``strokeZoom`` on (below it they would be a grey mesh).
   var ParcelSet = L.Path.extend({
     options: {color: '#4d4d4d', weight: 1, opacity: 0.8, fillOpacity: 0.75, lineJoin: 'round', strokeZoom: 0,
-               tinyPx: TINY_PX},
+               thinZoom: 0, thinWeight: 1, tinyPx: TINY_PX},
 
     initialize: function (flat, codes, colours, options) {
       L.setOptions(this, options);
@@ -267,9 +267,10 @@
         ctx.fillStyle = this._colours[k];
         ctx.fill(paths[k], 'nonzero');  // rings are oriented (holes clockwise), so overlaps never cancel out
       }
-      if (opt.stroke && opt.weight > 0 && this._map.getZoom() >= opt.strokeZoom) {
+      var zoom = this._map.getZoom(), weight = zoom < opt.thinZoom ? opt.thinWeight : opt.weight;
+      if (opt.stroke && weight > 0 && zoom >= opt.strokeZoom) {
         if (ctx.setLineDash) { ctx.setLineDash([]); }
-        ctx.globalAlpha = opt.opacity; ctx.lineWidth = opt.weight; ctx.strokeStyle = opt.color;
+        ctx.globalAlpha = opt.opacity; ctx.lineWidth = weight; ctx.strokeStyle = opt.color;
         ctx.lineJoin = opt.lineJoin; ctx.lineCap = opt.lineCap;
         for (k = 0; k < paths.length; k++) { if (paths[k]) { ctx.stroke(paths[k]); } }
       }
@@ -551,7 +552,9 @@
       // L.polygon objects made each pan and zoom of a city map take a second.
       var bflat = decodeFlat(spec.geom, map.options.crs), group = L.featureGroup(), items = [], A = spec.attrs;
       var outlines = new ParcelSet(bflat, new Int32Array(bflat.n), [spec.colour], {
-        renderer: renderer, color: spec.colour, weight: 2.5, opacity: 1, fillOpacity: 0.05, tinyPx: 0  // outlines at any size
+        renderer: renderer, color: spec.colour, weight: 2.5, opacity: 1, fillOpacity: 0.05, tinyPx: 0,  // outlines at any size
+        // a city seen whole: thin outlines, or thousands of blocks would paint it red over the grades
+        thinZoom: data.detail_zoom ? data.detail_zoom - 2 : 0, thinWeight: 0.8
       });
       function label(i) {
         var area = A.area_mu ? fmt(A.area_mu[i], 1) : null;
