@@ -112,4 +112,9 @@ def test_city_map_opens_and_a_parcel_answers_a_click_at_zoom_15(city):
         page.page.mouse.click(xy[0], xy[1])
         page.page.wait_for_selector(".leaflet-popup-content .gise-popup", timeout=5000)
         assert page.evaluate("document.querySelector('.gise-popup-title').textContent") == f"地块 {pid}"
+        # the tools of a small map work at city scale too: search, scale bar, draw and export
+        assert page.evaluate(f"GISE.search({json.dumps(pid)})") == [f"地块 {pid}"]
+        firm = result.firms.index[0]
+        assert any(key.endswith(firm) for key in page.evaluate(f"GISE.search({json.dumps(firm)})"))
+        assert page.evaluate("document.querySelectorAll('.leaflet-control-scale, .leaflet-draw, .gise-export').length") == 3
         assert page.errors == []
