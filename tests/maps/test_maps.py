@@ -704,3 +704,33 @@ def test_a_browser_without_decompression_says_so(html_zh):
         assert page.evaluate("document.querySelector('.gise-unsupported').textContent").startswith("此浏览器无法解压地图数据")
         assert page.evaluate("window.GISE === undefined")
         assert page.js_errors == []
+
+
+@pytest.mark.browser
+@needs_browser
+def test_zoomed_out_parcels_are_pixels_and_zoomed_in_only_those_near_the_view_are_built(result, tmp_path):
+    path = save_map(make_map(result, basemap="none", layers=["grade"]), tmp_path / "lod.html")
+    layer = "Object.values(GISE.layers.grade._layers)[0]"
+    with open_page(path, wait_for="window.GISE && GISE.ready", screenshot=False) as page:
+        # zoom 12: a 60 × 50 m parcel is under 2 px, so every parcel is a pixel of the layer's image
+        page.evaluate("GISE.map.setZoom(12, {animate: false})")
+        assert page.evaluate(f"{layer}._tiny !== null && {layer}._paths.every(p => p === null)")
+        colours = page.evaluate("""(() => { const c = document.querySelector('.leaflet-overlay-pane canvas');
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data, out = new Set();
+            for (let i = 0; i < d.length; i += 4) { if (d[i + 3] > 0) out.add([d[i], d[i + 1], d[i + 2]].join()); }
+            return [...out].map(s => s.split(',').map(Number)); })()""")
+        palette = np.array([hex_to_rgb(c) for c in page.evaluate("GISE.data.layers[0].colours")])
+        assert colours and all(np.abs(palette - rgb).max(axis=1).min() <= 2 for rgb in colours)
+        # zoom 20 on parcel 60: only the parcels around the view are built, and parcel 60 among them
+        page.evaluate("""(() => { const b = L.latLngBounds(GiseMap.decode(GISE.data.parcels.geom).boxes[60]);
+            GISE.map.setView(b.getCenter(), 20, {animate: false}); })()""")
+        built = page.evaluate(f"Array.from({layer}._select({layer}._built).members)")
+        # the grid query finds exactly the parcels whose box meets the built region (the canvas area and half
+        # a view more each way: about 8 × 6 parcels of some 460 × 390 px), not all 120
+        meeting = page.evaluate(f"""(() => {{ const l = {layer}, r = l._built, B = l._flat.box, out = [];
+            for (let i = 0; i < l._flat.n; i++) {{
+                if (B[4*i+2] >= r[0] && B[4*i] <= r[2] && B[4*i+3] >= r[1] && B[4*i+1] <= r[3]) out.push(i); }}
+            return out; }})()""")
+        assert sorted(built) == meeting and 60 in built and len(built) < 120
+        assert page.evaluate(f"{layer}._tiny === null")
+        assert page.errors == []
