@@ -734,3 +734,33 @@ def test_zoomed_out_parcels_are_pixels_and_zoomed_in_only_those_near_the_view_ar
         assert sorted(built) == meeting and 60 in built and len(built) < 120
         assert page.evaluate(f"{layer}._tiny === null")
         assert page.errors == []
+
+
+def test_the_anonymiser_safety_net_reaches_into_the_packed_payload():
+    import html as html_lib
+
+    from _report_fixtures import make_result
+
+    from gisefficiency.report.build import build_report
+
+    result = make_result()
+    page = render_html(make_map(result, basemap="none"))  # a map of the real names, as a caller might pass
+    names = set(result.firms["name"])
+    assert names & set(payload_of(page)["firms"]["name"])
+    report = build_report(result, anonymise=True, map_html=page)
+    embedded = html_lib.unescape(re.search(r'<iframe[^>]*srcdoc="([^"]*)"', report).group(1))
+    data = payload_of(embedded)
+    assert not names & set(data["firms"]["name"]) and not set(result.firms.index) & set(data["firms"]["uscc"])
+    assert all(name.startswith("企业-") for name in data["firms"]["name"])
+
+
+def test_rewriting_payloads_keeps_text_that_looks_like_an_escape(result):
+    from gisefficiency.maps.html import rewrite_payloads
+
+    res = fake_result(5)
+    res.firms.loc[res.firms.index[1], "name"] = "甲\\u003c乙 & <b>"  # a backslash, then "u003c", as data
+    page = render_html(make_map(res, basemap="none"))
+    same = rewrite_payloads(page, lambda text: text)
+    assert payload_of(same) == payload_of(page)
+    assert payload_of(same)["firms"]["name"][1] == "甲\\u003c乙 & <b>"
+    assert payload_of(rewrite_payloads(page, lambda t: t.replace("<b>", "<i>")))["firms"]["name"][1] == "甲\\u003c乙 & <i>"
