@@ -179,8 +179,10 @@ def make_map(
     tianditu_key
         Tianditu key; defaults to the ``TIANDITU_KEY`` environment variable.
     max_parcels
-        Above this many parcels the map shows the aggregated view (streets, parcel rasters, blocks) instead of
-        every parcel, so the page stays usable.
+        Up to this many parcels (default 200,000) every parcel is in the page, coloured and clickable at every
+        zoom (a city of 100,000 is a 12 MB page that paints in about a second; above ``CITY_PARCELS`` outlines
+        start at ``DETAIL_ZOOM``); above it the map shows the aggregated view (streets, parcel rasters,
+        blocks).
     layers
         Layer keys to include (default all of ``LAYERS``); ``"grade"`` and ``"blocks"`` start visible.
     overlays
