@@ -706,6 +706,11 @@ def test_a_browser_without_decompression_says_so(html_zh):
         assert page.js_errors == []
 
 
+_painted_pixels = """(() => { const c = document.querySelector('.leaflet-overlay-pane canvas');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
+    for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) n++; } return n; })()"""
+
+
 @pytest.mark.browser
 @needs_browser
 def test_zoomed_out_parcels_are_pixels_and_zoomed_in_only_those_near_the_view_are_built(result, tmp_path):
@@ -721,6 +726,11 @@ def test_zoomed_out_parcels_are_pixels_and_zoomed_in_only_those_near_the_view_ar
             return [...out].map(s => s.split(',').map(Number)); })()""")
         palette = np.array([hex_to_rgb(c) for c in page.evaluate("GISE.data.layers[0].colours")])
         assert colours and all(np.abs(palette - rgb).max(axis=1).min() <= 2 for rgb in colours)
+        # were the image too large (a wide screen), the tiny parcels are boxes in the class paths instead
+        page.evaluate(f"(() => {{ const l = {layer}; l.options.maxTinyPixels = 0; l._paths = null; l.redraw(); }})()")
+        page.page.wait_for_function(f"{layer}._paths !== null")  # the canvas redraws on the next frame
+        assert page.evaluate(f"{layer}._tiny === null && {layer}._paths.some(p => p !== null)")
+        assert page.evaluate(_painted_pixels) > 100
         # zoom 20 on parcel 60: only the parcels around the view are built, and parcel 60 among them
         page.evaluate("""(() => { const b = L.latLngBounds(GiseMap.decode(GISE.data.parcels.geom).boxes[60]);
             GISE.map.setView(b.getCenter(), 20, {animate: false}); })()""")

@@ -137,7 +137,7 @@
   // raster tile), and outlines are drawn only from ``strokeZoom`` on (below it they would be a grey mesh).
   var ParcelSet = L.Path.extend({
     options: {color: '#4d4d4d', weight: 1, opacity: 0.8, fillOpacity: 0.75, lineJoin: 'round', strokeZoom: 0,
-               thinZoom: 0, thinWeight: 1, tinyPx: TINY_PX},
+               thinZoom: 0, thinWeight: 1, tinyPx: TINY_PX, maxTinyPixels: MAX_TINY_PIXELS},
 
     initialize: function (flat, codes, colours, options) {
       L.setOptions(this, options);
@@ -228,13 +228,22 @@
         paths.push(parts.length ? new Path2D(parts.join(' ')) : null);
       }
       this._tiny = tiny.length ? this._tinyImage(tiny, Math.floor(tx0), Math.floor(ty0), Math.ceil(tx1) + 1, Math.ceil(ty1) + 1) : null;
+      if (tiny.length && !this._tiny) {
+        // an image that large (a wide screen zoomed out) would cost more than it saves: boxes in the paths
+        for (var t = 0; t < tiny.length; t += 2) {
+          var q = tiny[t], c = tiny[t + 1];
+          paths[c] = paths[c] || new Path2D();
+          paths[c].rect(B[4 * q] * s - ox, B[4 * q + 1] * s - oy, Math.max(1, (B[4 * q + 2] - B[4 * q]) * s),
+                        Math.max(1, (B[4 * q + 3] - B[4 * q + 1]) * s));
+        }
+      }
       return paths;
     },
 
     _tinyImage: function (tiny, x0, y0, x1, y1) {
       // the tiny parcels as pixels of one canvas: each parcel colours the pixels its box touches (at least one)
       var w = x1 - x0, h = y1 - y0, s = this._scale, ox = this._origin.x + x0, oy = this._origin.y + y0;
-      if (w * h > MAX_TINY_PIXELS) { return null; }
+      if (w * h > this.options.maxTinyPixels) { return null; }
       var canvas = document.createElement('canvas');
       canvas.width = w; canvas.height = h;
       var ctx = canvas.getContext('2d'), img = ctx.createImageData(w, h), px = new Uint32Array(img.data.buffer);
