@@ -162,7 +162,7 @@ class MapSection:
     lang: Literal["zh", "en"] = "zh"
     basemap: Literal["osm", "gaode", "gaode_satellite", "tianditu", "tianditu_satellite", "none"] = "osm"
     offline: bool = True
-    max_parcels: int = 50_000
+    max_parcels: int = 200_000
     tianditu_key: str | None = None
 
 

@@ -57,9 +57,14 @@ def street_table(parcels: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(table.join(outline), geometry="geometry", crs=parcels.crs)
 
 
-def street_layer(streets: gpd.GeoDataFrame, lonlat: np.ndarray, policy: Any, lang: Lang) -> dict:
-    """The street choropleth layer spec for ``map.js`` (kind ``areas``)."""
-    classes = tax_classes(streets["tax_per_mu"], tax_thresholds(policy), lang)
+def street_layer(streets: gpd.GeoDataFrame, lonlat: np.ndarray, policy: Any, lang: Lang, *,
+                 parcel_values: pd.Series | None = None) -> dict:
+    """The street choropleth layer spec for ``map.js`` (kind ``areas``).
+
+    The classes are the parcels' classes (the policy's thresholds, else natural breaks over
+    ``parcel_values``), so a street reads on the same scale as its parcels.
+    """
+    classes = tax_classes(streets["tax_per_mu"], tax_thresholds(policy), lang, breaks_from=parcel_values)
     classes["codes"] = integers(classes["codes"])
     return {
         "key": "streets", "kind": "areas", "name": text("layer_streets", lang), "show": True,
@@ -106,7 +111,7 @@ def aggregated_layers(parcels: gpd.GeoDataFrame, lonlat: np.ndarray, streets: gp
     """Layer specs of the aggregated view: the street choropleth and the grade and tax rasters."""
     layers: list[dict] = []
     if streets is not None and streets_lonlat is not None:
-        layers.append(street_layer(streets, streets_lonlat, policy, lang))
+        layers.append(street_layer(streets, streets_lonlat, policy, lang, parcel_values=col(parcels, "tax_per_mu")))
     if "grade" in wanted:
         classes = grade_classes(col(parcels, "grade"), parcels.index, lang)
         layers.append(raster_layer("grade", text("layer_raster_grade", lang), lonlat, classes,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -12,7 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import MacroElement
+from branca.element import Element, MacroElement
 from folium.plugins import Fullscreen, MeasureControl
 from folium.template import Template
 
@@ -21,7 +22,14 @@ from gisefficiency.core.errors import ConfigError
 from gisefficiency.core.i18n import Lang
 from gisefficiency.maps import aggregate, assets
 from gisefficiency.maps.basemaps import basemap_tiles, is_gcj
-from gisefficiency.maps.encode import dumps, encode_polygons, simplify_parcels, to_display_lonlat
+from gisefficiency.maps.encode import (
+    FALLBACK_SIMPLIFY_M,
+    dumps,
+    encode_polygons,
+    pack,
+    simplify_parcels,
+    to_display_lonlat,
+)
 from gisefficiency.maps.image import as_overlays
 from gisefficiency.maps.layers import (
     BLOCK_COLOUR,
@@ -41,29 +49,47 @@ log = logging.getLogger(__name__)
 #: Coverage simplification tolerance for parcels (m): below a screen pixel at street zoom levels.
 SIMPLIFY_M = 1.0
 BLOCK_SIMPLIFY_M = 2.0
+#: Above this many parcels (a city) parcel outlines are drawn only from ``DETAIL_ZOOM`` on: zoomed out they
+#: merge into a grey mesh and double the drawing time; the class colours show at every zoom.
+CITY_PARCELS = 20_000
+DETAIL_ZOOM = 14
+
+
+class _Text(Element):
+    """Markup put in the page as it is: branca would compile an ``Element``'s text as a Jinja template,
+    which for megabytes of payload took two seconds (and would read any ``{{`` in it as a placeholder)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._text = text
+
+    def render(self, **kwargs: Any) -> str:
+        return self._text
 
 
 class GiseLayers(MacroElement):
     """Embeds the map's payload and hands it to ``map.js`` (layers, legend, popups, search, draw)."""
 
-    # The payload sits in a JSON script element: JSON.parse reads megabytes faster than a JS literal, and
-    # dumps() escapes "<" so nothing in it can end the element.
+    # The payload is JSON, gzip-compressed and base64-encoded (encode.pack), in two script elements of a data
+    # type: what the first paint needs (geometry, layer classes, labels) and the popup and search columns,
+    # which map.js unpacks after the paint. At 100k parcels 49 MB of JSON become a 12 MB page. map.js
+    # unpacks them with the browser's own DecompressionStream; base64 has no "<", so nothing in it can end
+    # the element.
     _template = Template(
         """
-        {% macro html(this, kwargs) %}
-            <script type="application/json" id="{{ this.get_name() }}_data">{{ this.payload }}</script>
-        {% endmacro %}
         {% macro script(this, kwargs) %}
-            var {{ this.get_name() }} = GiseMap.init({{ this._parent.get_name() }},
-                JSON.parse(document.getElementById("{{ this.get_name() }}_data").textContent));
+            var {{ this.get_name() }} = GiseMap.load({{ this._parent.get_name() }}, "{{ this.get_name() }}_data");
         {% endmacro %}
         """
     )
 
-    def __init__(self, payload: str, *, default_js: list, default_css: list) -> None:
+    def __init__(self, payload: str, details: str, *, unsupported: str, default_js: list,
+                 default_css: list) -> None:
         super().__init__()
         self._name = "GiseLayers"
-        self.payload = payload
+        self.payload = pack(payload)
+        self.details = pack(details)
+        self.unsupported = html.escape(unsupported, quote=True)
         self.default_js = default_js
         self.default_css = default_css
 
@@ -76,6 +102,12 @@ class GiseLayers(MacroElement):
             figure.header.add_child(JavascriptLink(url), name=name)
         for name, url in self.default_css:
             figure.header.add_child(CssLink(url), name=name)
+        name = self.get_name()
+        figure.html.add_child(_Text(
+            f'<script type="application/octet-stream" id="{name}_data" data-encoding="gzip+base64" '
+            f'data-details="{name}_details" data-unsupported="{self.unsupported}">{self.payload}</script>\n'
+            f'<script type="application/octet-stream" id="{name}_details" data-encoding="gzip+base64">'
+            f"{self.details}</script>"), name=name)
         super().render(**kwargs)
 
 
@@ -128,7 +160,7 @@ def make_map(
     basemap: str = "osm",
     offline: bool = True,
     tianditu_key: str | None = None,
-    max_parcels: int = 50_000,
+    max_parcels: int = 200_000,
     layers: Sequence[str] | None = None,
     overlays: Mapping[str, Any] | None = None,
 ) -> folium.Map:
@@ -151,8 +183,10 @@ def make_map(
     tianditu_key
         Tianditu key; defaults to the ``TIANDITU_KEY`` environment variable.
     max_parcels
-        Above this many parcels the map shows the aggregated view (streets, parcel rasters, blocks) instead of
-        every parcel, so the page stays usable.
+        Up to this many parcels (default 200,000) every parcel is in the page, coloured and clickable at every
+        zoom (a city of 100,000 is a 12 MB page that paints in about a second; above ``CITY_PARCELS`` outlines
+        start at ``DETAIL_ZOOM``); above it the map shows the aggregated view (streets, parcel rasters,
+        blocks).
     layers
         Layer keys to include (default all of ``LAYERS``); ``"grade"`` and ``"blocks"`` start visible.
     overlays
@@ -191,7 +225,11 @@ def make_map(
         firms = result.with_reasons(firms, lang=lang)
     payload: dict[str, Any] = {"text": ui_text(lang), "firms": firm_table(firms, policy, lang)}
     notes = []
-    simplified = simplify_parcels(parcels.geometry.values, tolerance_m=SIMPLIFY_M)
+    # A city's parcels only drop their collinear vertices (0.1 m): checking 100k parcels for a valid coverage
+    # took 2 s and real parcels seldom are one, and the page fits in its budget without it.
+    city = len(parcels) > CITY_PARCELS
+    simplified = simplify_parcels(parcels.geometry.values,
+                                  tolerance_m=FALLBACK_SIMPLIFY_M if city else SIMPLIFY_M)
     lonlat = to_display_lonlat(gpd.GeoSeries(simplified.geometry, crs=parcels.crs, index=parcels.index),
                                shift=shift)
     if aggregated:
@@ -239,11 +277,16 @@ def make_map(
                  "crs": "GCJ-02" if gcj else None},
         "draw_local": DRAW_LOCAL_ZH if lang == "zh" else None,
         "note": " | ".join(notes) or None,
+        "detail_zoom": DETAIL_ZOOM if city else None,
     })
 
     m = _base_map(offline=offline, lang=lang)
+    # Popup and search columns travel apart: the page paints before it unpacks them.
+    details = {"parcels": payload["parcels"], "firms": payload.pop("firms"), "search": payload.pop("search", None)}
+    if payload["parcels"] is not None:
+        payload["parcels"] = {"geom": details["parcels"].pop("geom")}
     m.add_child(GiseLayers(
-        dumps(payload),
+        dumps(payload), dumps(details), unsupported=text("unsupported_browser", lang),
         default_js=[_js("search", offline), _js("draw", offline),
                     ("gisefficiency_map_js", assets.data_uri(assets.own_text("map.js").encode(), "text/javascript"))],
         default_css=[_css("search", offline), _css("draw", offline),

@@ -8,6 +8,8 @@ coordinates are never duplicated per layer.
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -23,6 +25,9 @@ log = logging.getLogger(__name__)
 
 #: Coordinates are sent as integers of 1e-6 degree (about 0.1 m), the precision RFC 7946 suggests.
 COORD_SCALE = 1_000_000
+#: gzip level of the embedded payload: at 100k parcels level 4 packs ~49 MB of JSON into ~8.7 MB in ~1 s;
+#: level 6 saves another 0.9 MB for twice the time, level 1 costs 1.1 MB more.
+PACK_LEVEL = 4
 #: Vertices move at most this much when the parcels are not a valid coverage (same order as the rounding).
 FALLBACK_SIMPLIFY_M = 0.1
 
@@ -52,6 +57,21 @@ def _dump(obj: Any) -> str:
     if isinstance(obj, np.generic):
         obj = obj.item()
     return json.dumps(obj, ensure_ascii=False)
+
+
+def pack(text: str, *, level: int = PACK_LEVEL) -> str:
+    """``text`` gzip-compressed and base64-encoded, for the page to unpack with ``DecompressionStream``.
+
+    The payload is mostly repeated words (reasons, streets, categories) and small numbers, which gzip
+    shrinks six-fold; base64 adds a third back but keeps the HTML plain ASCII with no ``<`` in it.
+    ``mtime=0`` makes the same map give the same bytes.
+    """
+    return base64.b64encode(gzip.compress(text.encode("utf-8"), compresslevel=level, mtime=0)).decode("ascii")
+
+
+def unpack(packed: str) -> str:
+    """Inverse of :func:`pack` (for tests and tools that read a saved map's payload)."""
+    return gzip.decompress(base64.b64decode(packed)).decode("utf-8")
 
 
 def numbers(values: Any, *, decimals: int = 4) -> Raw:
@@ -114,7 +134,9 @@ def simplify_parcels(geoms: Any, *, tolerance_m: float = 1.0) -> Simplified:
     tol = min(tolerance_m, FALLBACK_SIMPLIFY_M)
     # Without topology preservation this is ~10x faster; the rare polygon it breaks keeps its original shape.
     pre = shapely.simplify(arr, tol, preserve_topology=False)
-    broken = (shapely.is_empty(pre) | ~shapely.is_valid(pre)) & shapely.is_valid(arr)
+    broken = shapely.is_empty(pre) | ~shapely.is_valid(pre)
+    # only the few broken ones need their original checked (100k validity checks cost half a second)
+    broken[broken] = shapely.is_valid(arr[broken])
     pre = np.where(broken, arr, pre)
     if tolerance_m <= tol:
         return Simplified(pre, "per-geometry", tol)

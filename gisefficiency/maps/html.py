@@ -5,14 +5,40 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import folium
+
+from gisefficiency.maps.encode import pack, unpack
 
 _SCRIPT = re.compile(r'<script src="data:text/javascript;base64,([A-Za-z0-9+/=]+)"></script>')
 _STYLE = re.compile(r'<link rel="stylesheet" href="data:text/css;base64,([A-Za-z0-9+/=]+)"\s*/?>')
 _CLOSE_SCRIPT = re.compile(r"</(script)", re.IGNORECASE)
 _CLOSE_STYLE = re.compile(r"</(style)", re.IGNORECASE)
+_ESCAPED = re.compile(r"(?<!\\)((?:\\\\)*)\\(u003[ce]|u0026|/)", re.IGNORECASE)
+_UNESCAPE = {"u003c": "<", "u003e": ">", "u0026": "&", "/": "/"}
+_PACKED = re.compile(r'(<script type="application/octet-stream" id="[^"]+" data-encoding="gzip\+base64"[^>]*>)'
+                     r"([A-Za-z0-9+/=]*)(</script>)")
+
+
+def rewrite_payloads(page: str, change: Callable[[str], str]) -> str:
+    """``page`` (a saved map) with ``change`` applied to the JSON text of each packed payload.
+
+    The payload is gzip-packed, so a text replacement over the page (e.g. ``Anonymiser.scrub_text``, the
+    report's safety net for names and USCCs) cannot see into it; this unpacks each part, applies ``change``
+    and packs it again. ``change`` must keep the text valid JSON.
+    """
+
+    def one(match: re.Match[str]) -> str:
+        # encode.dumps wrote "<", ">" and "&" as \u escapes and pandas "/" as "\/": give ``change`` the text as
+        # the data has it (an escape preceded by an escaped backslash is the data's own text and stays), and
+        # escape "<", ">" and "&" again
+        text = _ESCAPED.sub(lambda e: e.group(1) + _UNESCAPE[e.group(2).lower()], unpack(match.group(2)))
+        text = change(text).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+        return match.group(1) + pack(text) + match.group(3)
+
+    return _PACKED.sub(one, page)
 
 
 def render_html(m: folium.Map) -> str:

@@ -53,6 +53,10 @@ MAP_TEXT: dict[str, tuple[str, str]] = {
         "地块数超过{max}个,显示街道汇总、区块和栅格化地块,而非逐个地块",
         "More than {max} parcels: showing streets, blocks and a raster of parcels instead of each parcel",
     ),
+    "unsupported_browser": (
+        "此浏览器无法解压地图数据,请用新版 Chrome、Edge、Firefox 或 360 极速模式打开",
+        "This browser cannot unpack the map data: open it in a current Chrome, Edge or Firefox",
+    ),
     "gcj_note": (
         "数据已转换为GCJ-02坐标以叠加高德底图;导出的图形为GCJ-02坐标",
         "Data shifted to GCJ-02 to sit on Amap tiles; exported shapes are in GCJ-02",

@@ -569,8 +569,10 @@ def build_report(
     if anonymise:
         anonymiser = Anonymiser.from_result(result, lang=lang)
         result = anonymiser.value(result)
-        if embed_map:
-            map_html = anonymiser.scrub_text(map_html)
+        if embed_map:  # the names in the map's packed payload too
+            from gisefficiency.maps.html import rewrite_payloads  # maps imports result: not at module level
+
+            map_html = rewrite_payloads(anonymiser.scrub_text(map_html), anonymiser.scrub_text)
     meta = dict(result.meta or {})
     county = str(meta.get("county") or meta.get("county_name") or text("county_default", lang))
     categories = _categories(result.policy, lang)

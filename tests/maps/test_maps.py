@@ -26,11 +26,13 @@ from gisefficiency.maps.encode import (
     decode_polygons,
     dumps,
     encode_polygons,
+    pack,
     simplify_parcels,
     split_ids,
+    unpack,
 )
 from gisefficiency.maps.image import overlay_png, rasterise_codes
-from gisefficiency.maps.layers import tax_classes
+from gisefficiency.maps.layers import natural_breaks, tax_classes
 
 
 def test_map_libraries_are_vendored_with_their_licences():
@@ -59,10 +61,23 @@ def html_zh(result, tmp_path_factory):
     return path
 
 
+def payload_parts(html: str) -> tuple[str, str]:
+    """The map's two payload JSON texts as map.js reads them (unpacked from their gzip+base64 elements)."""
+    first = re.search(r'<script type="application/octet-stream" id="([^"]+)_data" data-encoding="gzip\+base64"'
+                      r'\s+data-details="\1_details" data-unsupported="[^"<>]*">([A-Za-z0-9+/=]*)</script>', html)
+    assert first, "payload element missing"
+    second = re.search(rf'<script type="application/octet-stream" id="{first.group(1)}_details" '
+                       r'data-encoding="gzip\+base64">([A-Za-z0-9+/=]*)</script>', html)
+    assert second, "details element missing"
+    return unpack(first.group(2)), unpack(second.group(1))
+
+
 def payload_of(html: str) -> dict:
-    match = re.search(r'<script type="application/json" id="[^"]+_data">(.*?)</script>', html, re.S)
-    assert match, "payload element missing"
-    return json.loads(match.group(1))
+    """The payload as map.js has it once both parts are in (the details merged into ``parcels``)."""
+    core, details = (json.loads(t) for t in payload_parts(html))
+    if core["parcels"] is not None:
+        core["parcels"].update(details["parcels"])
+    return {**core, "firms": details["firms"], "search": details["search"]}
 
 
 # ---------------------------------------------------------------- encoding
@@ -128,12 +143,52 @@ def test_simplify_invalid_coverage_moves_vertices_at_most_fallback():
 
 
 def test_tax_classes_use_policy_thresholds_and_no_data_class():
-    values = pd.Series([0.5, 2.0, 4.0, 8.0, np.nan])
+    values = pd.Series([0.5, 1.0, 2.0, 3.0, 4.0, 8.0, np.nan])
     classes = tax_classes(values, [1.0, 3.0, 5.0], "zh")
     assert classes["method"] == "policy thresholds"
-    assert list(classes["codes"]) == [0, 1, 2, 3, 4]
-    assert classes["labels"][-1] == "无数据"
-    assert classes["labels"][0] == "0.50 – 1.00"
+    assert list(classes["codes"]) == [0, 1, 1, 2, 2, 3, 4]  # "below 1" is < 1: a value at 1 is in the next class
+    assert classes["labels"] == ["< 1", "1 – 3", "3 – 5", "≥ 5", "无数据"]
+    # every class of the policy stays in the legend, also where no value falls in it
+    assert tax_classes(pd.Series([12.0, 20.0]), [1.0, 3.0, 5.0], "en")["labels"] == [
+        "< 1", "1 – 3", "3 – 5", "≥ 5", "No data"]
+
+
+def test_natural_breaks_without_thresholds_come_from_the_parcels():
+    # three clusters: sums of squares are zero only when each is a class of its own
+    assert natural_breaks(np.array([21.0, 1.0, 2.0, 10.0, 11.0, 20.0]), k=3).tolist() == [2.0, 11.0, 21.0]
+    parcels = pd.Series([1.0, 1.0, 1.0, 10.0, 10.0, 50.0, 50.0, np.nan])
+    classes = tax_classes(parcels, [], "zh")
+    assert classes["method"] == "natural breaks"
+    assert classes["labels"] == ["≤ 1", "1 – 10", "10 – 50", "无数据"]
+    assert list(classes["codes"]) == [0, 0, 0, 1, 1, 2, 2, 3]
+    # two streets with means 12 and 20 are classed on the parcels' breaks, not on their own quantiles
+    streets = tax_classes(pd.Series([12.0, 20.0]), [], "zh", breaks_from=parcels)
+    assert streets["labels"] == classes["labels"] and list(streets["codes"]) == [2, 2]
+
+
+@pytest.mark.filterwarnings("ignore:Numba not installed")
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.floats(0, 100), min_size=6, max_size=60), st.integers(2, 5))
+def test_natural_breaks_match_mapclassify_fisher_jenks(values, k):
+    import mapclassify
+
+    y = np.asarray(values)
+    k = min(k, len(np.unique(y)))
+    ours = natural_breaks(y, k=k)
+    theirs = mapclassify.FisherJenks(y, k=k).bins
+    # the same within-class sum of squares (ties can split equal values either way)
+    def ssd(bins):
+        codes = np.searchsorted(bins, y, side="left")
+        return sum(((y[codes == c] - y[codes == c].mean()) ** 2).sum() for c in np.unique(codes))
+    assert ssd(ours) == pytest.approx(ssd(theirs), abs=1e-6)
+
+
+def test_pack_round_trips_and_is_plain_base64():
+    text = json.dumps({"name": "甲纺织有限公司", "v": [1, 2, 3]}, ensure_ascii=False)
+    packed = pack(text)
+    assert re.fullmatch(r"[A-Za-z0-9+/=]+", packed)
+    assert unpack(packed) == text
+    assert pack(text) == packed  # the same map gives the same bytes
 
 
 def decode_png(png: bytes) -> np.ndarray:
@@ -232,6 +287,11 @@ def test_aggregated_raster_pixels_show_the_parcel_grades(result):
     colours = np.array([hex_to_rgb(c) for c in grade["colours"]])
     np.testing.assert_array_equal(pixels[row, col, :3], colours[expected])
     assert (pixels[row, col, 3] == 200).all()
+    # the street choropleth reads in the policy's classes (1, 3, 5 万元/亩), never quantiles of a few streets
+    streets = next(lay for lay in data["layers"] if lay["key"] == "streets")
+    assert streets["labels"] == ["< 1", "1 – 3", "3 – 5", "≥ 5", "无数据"]
+    means = streets["attrs"]["tax_per_mu"]
+    assert streets["codes"] == [int(np.searchsorted([1.0, 3.0, 5.0], v, side="right")) for v in means]
 
 
 # ---------------------------------------------------------------- HTML as text
@@ -243,7 +303,7 @@ def test_offline_html_has_no_cdn_and_inlines_leaflet(html_zh):
     assert "cdn.jsdelivr" not in html and "code.jquery.com" not in html and "bootstrap" not in html.lower()
     assert 'src="data:' not in html  # inlined as text, not base64
     assert "L.Control.Search" in html and "L.Control.Draw" in html and "L.Control.Measure" in html
-    assert "GiseMap.init" in html
+    assert "GiseMap.load(" in html
 
 
 def test_payload_has_every_layer_with_zh_names(html_zh):
@@ -267,7 +327,8 @@ def test_missing_tax_stays_missing_in_payload(html_zh):
 def test_firm_names_are_never_markup_in_the_html(html_zh):
     html = html_zh.read_text(encoding="utf-8")
     assert XSS_SCRIPT not in html and XSS_IMG not in html
-    assert "\\u003cscript\\u003ealert(1)" in html
+    # packed, and inside the JSON "<" is escaped too, so the text could not end an element even unpacked
+    assert "\\u003cscript\\u003ealert(1)" in payload_parts(html)[1]
     assert payload_of(html)["firms"]["name"][0] == XSS_SCRIPT
 
 
@@ -581,7 +642,17 @@ def test_block_labels_only_where_they_fit_and_never_overlap(tmp_path):
         assert page.evaluate(_then_labels("GISE.map.setZoom(12, {animate: false})")) == []
         page.page.wait_for_timeout(250)  # and nothing comes back once Leaflet's removal timers have run
         assert page.evaluate(VISIBLE_LABEL_RECTS) == []
-        assert page.evaluate("Object.values(GISE.layers.blocks._layers)[0].getLayers().length") == 43  # 42 + labels
+        # every outline in one canvas path set (plus the labels), and a click inside a block opens its popup
+        group = "Object.values(GISE.layers.blocks._layers)[0].getLayers()"
+        assert page.evaluate(f"{group}.length") == 2
+        assert page.evaluate(f"{group}[0] instanceof GiseMap.ParcelSet && {group}[0]._flat.n") == 42
+        xy = page.evaluate("""(() => { const b = GISE.data.layers.find(l => l.key === 'blocks');
+            const c = L.latLngBounds(GiseMap.decode(b.geom).boxes[4]).getCenter();
+            GISE.map.setView(c, 19, {animate: false});
+            const p = GISE.map.latLngToContainerPoint(c); return [p.x, p.y]; })()""")
+        page.page.mouse.click(xy[0], xy[1])
+        page.page.wait_for_selector(".leaflet-popup-content .gise-popup", timeout=5000)
+        assert page.evaluate("document.querySelector('.gise-popup-title').textContent").startswith("区块 5 · ")
         assert page.errors == []
 
 
@@ -621,3 +692,85 @@ def test_canvas_parcel_hole_is_neither_painted_nor_clickable(tmp_path):
         page.page.wait_for_selector(".leaflet-popup-content .gise-popup", timeout=5000)
         assert page.evaluate("document.querySelector('.gise-popup-title').textContent") == "地块 P00000"
         assert page.errors == []
+
+
+@pytest.mark.browser
+@needs_browser
+def test_a_browser_without_decompression_says_so(html_zh):
+    with open_page(html_zh, screenshot=False) as page:
+        page.page.add_init_script("delete window.DecompressionStream")
+        page.page.reload(wait_until="load")
+        page.page.wait_for_selector(".gise-unsupported", timeout=5000)
+        assert page.evaluate("document.querySelector('.gise-unsupported').textContent").startswith("此浏览器无法解压地图数据")
+        assert page.evaluate("window.GISE === undefined")
+        assert page.js_errors == []
+
+
+_painted_pixels = """(() => { const c = document.querySelector('.leaflet-overlay-pane canvas');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
+    for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) n++; } return n; })()"""
+
+
+@pytest.mark.browser
+@needs_browser
+def test_zoomed_out_parcels_are_pixels_and_zoomed_in_only_those_near_the_view_are_built(result, tmp_path):
+    path = save_map(make_map(result, basemap="none", layers=["grade"]), tmp_path / "lod.html")
+    layer = "Object.values(GISE.layers.grade._layers)[0]"
+    with open_page(path, wait_for="window.GISE && GISE.ready", screenshot=False) as page:
+        # zoom 12: a 60 × 50 m parcel is under 2 px, so every parcel is a pixel of the layer's image
+        page.evaluate("GISE.map.setZoom(12, {animate: false})")
+        assert page.evaluate(f"{layer}._tiny !== null && {layer}._paths.every(p => p === null)")
+        colours = page.evaluate("""(() => { const c = document.querySelector('.leaflet-overlay-pane canvas');
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data, out = new Set();
+            for (let i = 0; i < d.length; i += 4) { if (d[i + 3] > 0) out.add([d[i], d[i + 1], d[i + 2]].join()); }
+            return [...out].map(s => s.split(',').map(Number)); })()""")
+        palette = np.array([hex_to_rgb(c) for c in page.evaluate("GISE.data.layers[0].colours")])
+        assert colours and all(np.abs(palette - rgb).max(axis=1).min() <= 2 for rgb in colours)
+        # were the image too large (a wide screen), the tiny parcels are boxes in the class paths instead
+        page.evaluate(f"(() => {{ const l = {layer}; l.options.maxTinyPixels = 0; l._paths = null; l.redraw(); }})()")
+        page.page.wait_for_function(f"{layer}._paths !== null")  # the canvas redraws on the next frame
+        assert page.evaluate(f"{layer}._tiny === null && {layer}._paths.some(p => p !== null)")
+        assert page.evaluate(_painted_pixels) > 100
+        # zoom 20 on parcel 60: only the parcels around the view are built, and parcel 60 among them
+        page.evaluate("""(() => { const b = L.latLngBounds(GiseMap.decode(GISE.data.parcels.geom).boxes[60]);
+            GISE.map.setView(b.getCenter(), 20, {animate: false}); })()""")
+        built = page.evaluate(f"Array.from({layer}._select({layer}._built).members)")
+        # the grid query finds exactly the parcels whose box meets the built region (the canvas area and half
+        # a view more each way: about 8 × 6 parcels of some 460 × 390 px), not all 120
+        meeting = page.evaluate(f"""(() => {{ const l = {layer}, r = l._built, B = l._flat.box, out = [];
+            for (let i = 0; i < l._flat.n; i++) {{
+                if (B[4*i+2] >= r[0] && B[4*i] <= r[2] && B[4*i+3] >= r[1] && B[4*i+1] <= r[3]) out.push(i); }}
+            return out; }})()""")
+        assert sorted(built) == meeting and 60 in built and len(built) < 120
+        assert page.evaluate(f"{layer}._tiny === null")
+        assert page.errors == []
+
+
+def test_the_anonymiser_safety_net_reaches_into_the_packed_payload():
+    import html as html_lib
+
+    from _report_fixtures import make_result
+
+    from gisefficiency.report.build import build_report
+
+    result = make_result()
+    page = render_html(make_map(result, basemap="none"))  # a map of the real names, as a caller might pass
+    names = set(result.firms["name"])
+    assert names & set(payload_of(page)["firms"]["name"])
+    report = build_report(result, anonymise=True, map_html=page)
+    embedded = html_lib.unescape(re.search(r'<iframe[^>]*srcdoc="([^"]*)"', report).group(1))
+    data = payload_of(embedded)
+    assert not names & set(data["firms"]["name"]) and not set(result.firms.index) & set(data["firms"]["uscc"])
+    assert all(name.startswith("企业-") for name in data["firms"]["name"])
+
+
+def test_rewriting_payloads_keeps_text_that_looks_like_an_escape(result):
+    from gisefficiency.maps.html import rewrite_payloads
+
+    res = fake_result(5)
+    res.firms.loc[res.firms.index[1], "name"] = "甲\\u003c乙 & <b>"  # a backslash, then "u003c", as data
+    page = render_html(make_map(res, basemap="none"))
+    same = rewrite_payloads(page, lambda text: text)
+    assert payload_of(same) == payload_of(page)
+    assert payload_of(same)["firms"]["name"][1] == "甲\\u003c乙 & <b>"
+    assert payload_of(rewrite_payloads(page, lambda t: t.replace("<b>", "<i>")))["firms"]["name"][1] == "甲\\u003c乙 & <i>"

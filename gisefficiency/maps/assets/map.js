@@ -118,9 +118,26 @@
     return inside;
   }
 
+  // '#rrggbb' or '#rgb' as one little-endian RGBA pixel (Uint32 over ImageData bytes).
+  function pixelOf(hex) {
+    var h = String(hex).replace('#', '');
+    if (h.length === 3) { h = h[0] + h[0] + h[1] + h[1] + h[2] + h[2]; }
+    var v = parseInt(h.slice(0, 6), 16);
+    return ((255 << 24) | ((v & 255) << 16) | (v & 0xff00) | ((v >> 16) & 255)) >>> 0;
+  }
+
+  // Parcels smaller than this many pixels each way are set as pixels of one image instead of paths (at that
+  // size a parcel and its box look the same).
+  var TINY_PX = 3, MAX_TINY_PIXELS = 16e6;
+
   // One thematic parcel layer drawn as a single path of the canvas renderer: fill per class, one stroke.
+  // Only the parcels near the view are built (a grid query of the canvas area plus half a view each way,
+  // rebuilt when the view leaves it), so zoomed in to a street the work is the parcels on screen, not the
+  // city's 100,000. Zoomed out, parcels under 3 px are set as pixels of one image (the page cuts its own
+  // raster tile), and outlines are drawn only from ``strokeZoom`` on (below it they would be a grey mesh).
   var ParcelSet = L.Path.extend({
-    options: {color: '#4d4d4d', weight: 1, opacity: 0.8, fillOpacity: 0.75, lineJoin: 'round'},
+    options: {color: '#4d4d4d', weight: 1, opacity: 0.8, fillOpacity: 0.75, lineJoin: 'round', strokeZoom: 0,
+               thinZoom: 0, thinWeight: 1, tinyPx: TINY_PX, maxTinyPixels: MAX_TINY_PIXELS},
 
     initialize: function (flat, codes, colours, options) {
       L.setOptions(this, options);
@@ -139,6 +156,7 @@
       }
       this._classStart = count; this._members = order;
       this._extent = order.length ? [x0, y0, x1, y1] : null;
+      this._pixels = colours.map(pixelOf);
     },
 
     _project: function () {
@@ -151,16 +169,53 @@
 
     _update: function () { if (this._map) { this._updatePath(); } },
 
-    _buildPaths: function () {
+    // The drawn parcels whose box meets the world rectangle r, grouped by class: {start, members}.
+    _select: function (r) {
+      var e = this._extent;
+      if (r[0] <= e[0] && r[1] <= e[1] && r[2] >= e[2] && r[3] >= e[3]) { return {start: this._classStart, members: this._members}; }
+      var ncls = this._colours.length, count = new Int32Array(ncls + 1), codes = this._codes, B = this._flat.box;
+      var hits = [], i, k, a, b;
+      if (r[2] >= e[0] && r[0] <= e[2] && r[3] >= e[1] && r[1] <= e[3]) {
+        var g = this._grid();
+        var c0 = Math.max(0, Math.floor((r[0] - e[0]) * g.cx)), c1 = Math.min(g.nx - 1, Math.floor((r[2] - e[0]) * g.cx));
+        var r0 = Math.max(0, Math.floor((r[1] - e[1]) * g.cy)), r1 = Math.min(g.ny - 1, Math.floor((r[3] - e[1]) * g.cy));
+        var stamp = this._stamp || (this._stamp = new Int32Array(codes.length));
+        var tick = this._tick = (this._tick || 0) + 1;
+        for (b = r0; b <= r1; b++) {
+          for (a = c0; a <= c1; a++) {
+            for (k = g.start[b * g.nx + a]; k < g.start[b * g.nx + a + 1]; k++) {
+              i = g.items[k];
+              if (stamp[i] === tick) { continue; }
+              stamp[i] = tick;
+              if (B[4 * i + 2] >= r[0] && B[4 * i] <= r[2] && B[4 * i + 3] >= r[1] && B[4 * i + 1] <= r[3]) { hits.push(i); }
+            }
+          }
+        }
+      }
+      for (k = 0; k < hits.length; k++) { count[codes[hits[k]] + 1]++; }
+      for (k = 0; k < ncls; k++) { count[k + 1] += count[k]; }
+      var members = new Int32Array(hits.length), fill = count.slice(0, ncls);
+      for (k = 0; k < hits.length; k++) { members[fill[codes[hits[k]]]++] = hits[k]; }
+      return {start: count, members: members};
+    },
+
+    _buildPaths: function (region) {
       // One Path2D per class, in layer pixels of the current zoom. Built from an SVG path string: one call
       // into the canvas instead of one per vertex (measured 4x faster for 20,000 parcels). Kept until the
-      // zoom changes, so panning only refills the cached paths.
-      var s = this._scale, ox = this._origin.x, oy = this._origin.y;
-      var F = this._flat, W = F.world, RS = F.ring, PS = F.poly, GS = F.geom, paths = [];
-      for (var k = 0; k + 1 < this._classStart.length; k++) {
+      // zoom changes or the view leaves the built region, so panning mostly refills the cached paths.
+      var s = this._scale, ox = this._origin.x, oy = this._origin.y, sel = this._select(region);
+      var F = this._flat, W = F.world, B = F.box, RS = F.ring, PS = F.poly, GS = F.geom, paths = [];
+      var tiny = [], tpx = this.options.tinyPx, tx0 = Infinity, ty0 = Infinity, tx1 = -Infinity, ty1 = -Infinity;
+      for (var k = 0; k + 1 < sel.start.length; k++) {
         var parts = [];
-        for (var j = this._classStart[k]; j < this._classStart[k + 1]; j++) {
-          var i = this._members[j];
+        for (var j = sel.start[k]; j < sel.start[k + 1]; j++) {
+          var i = sel.members[j];
+          var bx0 = B[4 * i] * s - ox, by0 = B[4 * i + 1] * s - oy, bx1 = B[4 * i + 2] * s - ox, by1 = B[4 * i + 3] * s - oy;
+          if (bx1 - bx0 < tpx && by1 - by0 < tpx) {
+            tiny.push(i, k);
+            tx0 = Math.min(tx0, bx0); ty0 = Math.min(ty0, by0); tx1 = Math.max(tx1, bx1); ty1 = Math.max(ty1, by1);
+            continue;
+          }
           for (var rr = PS[GS[i]]; rr < PS[GS[i + 1]]; rr++) {
             var v = RS[rr], end = RS[rr + 1];
             parts.push('M', Math.round((W[2 * v] * s - ox) * 10) / 10, Math.round((W[2 * v + 1] * s - oy) * 10) / 10);
@@ -172,24 +227,60 @@
         }
         paths.push(parts.length ? new Path2D(parts.join(' ')) : null);
       }
+      this._tiny = tiny.length ? this._tinyImage(tiny, Math.floor(tx0), Math.floor(ty0), Math.ceil(tx1) + 1, Math.ceil(ty1) + 1) : null;
+      if (tiny.length && !this._tiny) {
+        // an image that large (a wide screen zoomed out) would cost more than it saves: boxes in the paths
+        for (var t = 0; t < tiny.length; t += 2) {
+          var q = tiny[t], c = tiny[t + 1];
+          paths[c] = paths[c] || new Path2D();
+          paths[c].rect(B[4 * q] * s - ox, B[4 * q + 1] * s - oy, Math.max(1, (B[4 * q + 2] - B[4 * q]) * s),
+                        Math.max(1, (B[4 * q + 3] - B[4 * q + 1]) * s));
+        }
+      }
       return paths;
+    },
+
+    _tinyImage: function (tiny, x0, y0, x1, y1) {
+      // the tiny parcels as pixels of one canvas: each parcel colours the pixels its box touches (at least one)
+      var w = x1 - x0, h = y1 - y0, s = this._scale, ox = this._origin.x + x0, oy = this._origin.y + y0;
+      if (w * h > this.options.maxTinyPixels) { return null; }
+      var canvas = document.createElement('canvas');
+      canvas.width = w; canvas.height = h;
+      var ctx = canvas.getContext('2d'), img = ctx.createImageData(w, h), px = new Uint32Array(img.data.buffer);
+      var B = this._flat.box, P = this._pixels;
+      for (var t = 0; t < tiny.length; t += 2) {
+        var i = tiny[t], colour = P[tiny[t + 1]];
+        var c0 = Math.floor(B[4 * i] * s - ox), c1 = Math.max(c0, Math.ceil(B[4 * i + 2] * s - ox) - 1);
+        var r0 = Math.floor(B[4 * i + 1] * s - oy), r1 = Math.max(r0, Math.ceil(B[4 * i + 3] * s - oy) - 1);
+        for (var r = r0; r <= r1; r++) { for (var c = c0; c <= c1; c++) { px[r * w + c] = colour; } }
+      }
+      ctx.putImageData(img, 0, 0);
+      return {canvas: canvas, x: x0, y: y0};
     },
 
     _updatePath: function () {
       var r = this._renderer;
       if (!r._drawing || !this._extent) { return; }
-      var ctx = r._ctx, o = this.options, k;
-      var paths = this._paths = this._paths || this._buildPaths();
-      ctx.globalAlpha = o.fillOpacity;
+      var s = this._scale, o = this._origin, vb = r._bounds, built = this._built;
+      var view = [(vb.min.x + o.x) / s, (vb.min.y + o.y) / s, (vb.max.x + o.x) / s, (vb.max.y + o.y) / s];
+      if (!this._paths || !built || view[0] < built[0] || view[1] < built[1] || view[2] > built[2] || view[3] > built[3]) {
+        var hw = (view[2] - view[0]) / 2, hh = (view[3] - view[1]) / 2;
+        this._built = [view[0] - hw, view[1] - hh, view[2] + hw, view[3] + hh];
+        this._paths = this._buildPaths(this._built);
+      }
+      var ctx = r._ctx, opt = this.options, paths = this._paths, k;
+      ctx.globalAlpha = opt.fillOpacity;
+      if (this._tiny) { ctx.drawImage(this._tiny.canvas, this._tiny.x, this._tiny.y); }
       for (k = 0; k < paths.length; k++) {
         if (!paths[k]) { continue; }
         ctx.fillStyle = this._colours[k];
         ctx.fill(paths[k], 'nonzero');  // rings are oriented (holes clockwise), so overlaps never cancel out
       }
-      if (o.stroke && o.weight > 0) {
+      var zoom = this._map.getZoom(), weight = zoom < opt.thinZoom ? opt.thinWeight : opt.weight;
+      if (opt.stroke && weight > 0 && zoom >= opt.strokeZoom) {
         if (ctx.setLineDash) { ctx.setLineDash([]); }
-        ctx.globalAlpha = o.opacity; ctx.lineWidth = o.weight; ctx.strokeStyle = o.color;
-        ctx.lineJoin = o.lineJoin; ctx.lineCap = o.lineCap;
+        ctx.globalAlpha = opt.opacity; ctx.lineWidth = weight; ctx.strokeStyle = opt.color;
+        ctx.lineJoin = opt.lineJoin; ctx.lineCap = opt.lineCap;
         for (k = 0; k < paths.length; k++) { if (paths[k]) { ctx.stroke(paths[k]); } }
       }
     },
@@ -260,7 +351,7 @@
       this._measured = false;
     },
 
-    getEvents: function () { return {zoomend: this._place, viewreset: this._place}; },
+    getEvents: function () { return {moveend: this._place, viewreset: this._place}; },
 
     onAdd: function (map) {
       L.LayerGroup.prototype.onAdd.call(this, map);
@@ -269,17 +360,18 @@
     },
 
     _measure: function (map) {
-      // every label's size in one layout pass (Leaflet would lay out each tooltip as it is added)
-      if (this._measured) { return; }
-      var probe = el('div', null, null, map.getContainer()), nodes = [];
-      probe.style.cssText = 'position:absolute;left:0;top:0;visibility:hidden;';
-      this._items.forEach(function (it) {
-        var node = el('div', 'leaflet-tooltip gise-block-label', it.text, probe);
-        node.style.position = 'absolute';
-        nodes.push(node);
-      });
-      this._items.forEach(function (it, k) { it.w = nodes[k].offsetWidth; it.h = nodes[k].offsetHeight; });
+      // Every label's size from one probe label: its padding and height from the page's own layout, the
+      // text widths from canvas measureText (laying out thousands of hidden labels took a fifth of a second).
+      if (this._measured || !this._items.length) { return; }
+      var probe = el('div', 'leaflet-tooltip gise-block-label', 'x', map.getContainer());
+      probe.style.position = 'absolute'; probe.style.left = '0'; probe.style.top = '0'; probe.style.visibility = 'hidden';
+      var cs = global.getComputedStyle(probe), ctx = document.createElement('canvas').getContext('2d');
+      ctx.font = cs.font || [cs.fontStyle, cs.fontWeight, cs.fontSize, cs.fontFamily].join(' ');
+      var extra = probe.offsetWidth - ctx.measureText('x').width, h = probe.offsetHeight;
       probe.parentNode.removeChild(probe);
+      // one pixel more than measured: the layout rounds text widths up, and a label wider than thought could
+      // touch its neighbour
+      this._items.forEach(function (it) { it.w = Math.ceil(ctx.measureText(it.text).width + extra) + 1; it.h = h; });
       this._measured = true;
     },
 
@@ -287,12 +379,18 @@
       var map = this._map;
       if (!map) { return; }
       var z = map.getZoom(), placed = [], gap = 2;
+      // only labels near the view: a city has thousands of blocks, and zoomed in every one of them fits
+      var view = map.getPixelBounds(), vw = view.max.x - view.min.x, vh = view.max.y - view.min.y;
+      var near = L.bounds([view.min.x - vw / 2, view.min.y - vh / 2], [view.max.x + vw / 2, view.max.y + vh / 2]);
       for (var k = 0; k < this._items.length; k++) {
         var it = this._items[k];
         var sw = map.project(it.box[0], z), ne = map.project(it.box[1], z);
         var ok = ne.x - sw.x >= it.w && sw.y - ne.y >= it.h, rect = null;
         if (ok) {
           var c = map.project(it.at, z);
+          ok = near.contains(c);
+        }
+        if (ok) {
           rect = [c.x - it.w / 2 - gap, c.y - it.h / 2 - gap, c.x + it.w / 2 + gap, c.y + it.h / 2 + gap];
           for (var q = 0; q < placed.length && ok; q++) {
             var p = placed[q];
@@ -345,17 +443,30 @@
   function init(map, data) {
     mark('gise-init');
     var T = data.text;
-    var P = data.parcels, F = data.firms || {};
+    var P = data.parcels, F = {};
     var renderer = L.canvas({padding: 0.2});
     var flat = P ? decodeFlat(P.geom, map.options.crs) : null;
     mark('gise-decoded');
     var firmStart = null;
-    if (P && P.firm_count) {
-      firmStart = new Array(P.firm_count.length + 1); firmStart[0] = 0;
-      for (var i = 0; i < P.firm_count.length; i++) { firmStart[i + 1] = firmStart[i] + P.firm_count[i]; }
-    }
-    var state = {map: map, data: data, layers: {}, overlays: {}, visible: {}, ready: false};
+    var state = {map: map, data: data, layers: {}, overlays: {}, visible: {}, ready: false, detailed: false};
     global.GISE = state;
+
+    // The popup and search columns come in a second part of the payload, unpacked after the first paint
+    // (at 100k parcels they are four fifths of the JSON); ``attach`` adds them to ``data``.
+    state.attach = function (details) {
+      if (P && details.parcels) { Object.keys(details.parcels).forEach(function (k) { P[k] = details.parcels[k]; }); }
+      F = data.firms = details.firms || {};
+      data.search = details.search || null;
+      if (P && P.firm_count) {
+        firmStart = new Array(P.firm_count.length + 1); firmStart[0] = 0;
+        for (var i = 0; i < P.firm_count.length; i++) { firmStart[i + 1] = firmStart[i] + P.firm_count[i]; }
+      }
+      firmTargetCache = null;
+      state.detailed = true;
+    };
+    var detailsWaiting = [];
+    function whenDetailed(fn) { if (state.detailed) { fn(); } else { detailsWaiting.push(fn); } }
+    state.detailsAttached = function () { detailsWaiting.splice(0).forEach(function (fn) { fn(); }); };
 
     function row(table, key, value, unit) {
       if (value === null || value === undefined || value === '') { return; }
@@ -418,16 +529,19 @@
     var hoverTip = L.tooltip({sticky: true, direction: 'top', opacity: 0.95}), hoverAt = -1;
     function parcelLayer(spec) {
       var layer = new ParcelSet(flat, spec.codes, spec.colours, {
-        renderer: renderer, weight: spec.key === 'grade' || spec.key === 'tax' ? 0.4 : 1
+        renderer: renderer, weight: spec.key === 'grade' || spec.key === 'tax' ? 0.4 : 1,
+        strokeZoom: data.detail_zoom || 0
       });
       layer.on('click', function (e) {
-        var i = layer.parcelAt(e.layerPoint);
+        var i = layer.parcelAt(e.layerPoint), at = e.latlng;
         if (i < 0) { return; }
-        L.popup({maxWidth: 360, maxHeight: 360}).setLatLng(e.latlng).setContent(parcelPopup(i)).openOn(map);
+        whenDetailed(function () {
+          L.popup({maxWidth: 360, maxHeight: 360}).setLatLng(at).setContent(parcelPopup(i)).openOn(map);
+        });
       });
       layer.on('mouseover mousemove', function (e) {
         var i = layer.parcelAt(e.layerPoint);
-        if (i < 0) { return; }
+        if (i < 0 || !state.detailed) { return; }
         // one layer holds every parcel: moving onto a neighbour is a mousemove, so the text follows the hit
         if (i !== hoverAt || !hoverTip._map) {
           hoverAt = i;
@@ -443,24 +557,34 @@
     }
 
     function blockLayer(spec) {
-      var dec = decode(spec.geom), group = L.featureGroup(), items = [], A = spec.attrs;
-      for (var i = 0; i < dec.geoms.length; i++) {
-        var poly = L.polygon(dec.geoms[i], {
-          renderer: renderer, color: spec.colour, weight: 2.5, fill: true, fillOpacity: 0.05, smoothFactor: 0
-        });
-        var id = A.id[i], area = A.area_mu ? fmt(A.area_mu[i], 1) : null;
-        var label = T.block + ' ' + id + (area !== null ? ' · ' + area + ' ' + T.mu : '');
+      // Every block outline in one ParcelSet (one path, grid hit test), as the parcels: thousands of
+      // L.polygon objects made each pan and zoom of a city map take a second.
+      var bflat = decodeFlat(spec.geom, map.options.crs), group = L.featureGroup(), items = [], A = spec.attrs;
+      var outlines = new ParcelSet(bflat, new Int32Array(bflat.n), [spec.colour], {
+        renderer: renderer, color: spec.colour, weight: 2.5, opacity: 1, fillOpacity: 0.05, tinyPx: 0,  // outlines at any size
+        // a city seen whole: thin outlines, or thousands of blocks would paint it red over the grades
+        thinZoom: data.detail_zoom ? data.detail_zoom - 2 : 0, thinWeight: 0.8
+      });
+      function label(i) {
+        var area = A.area_mu ? fmt(A.area_mu[i], 1) : null;
+        return T.block + ' ' + A.id[i] + (area !== null ? ' · ' + area + ' ' + T.mu : '');
+      }
+      outlines.on('click', function (e) {
+        var i = outlines.parcelAt(e.layerPoint);
+        if (i < 0) { return; }
         var box = el('div', 'gise-popup');
-        el('div', 'gise-popup-title', label, box);
+        el('div', 'gise-popup-title', label(i), box);
         var t = el('table', null, null, box);
         row(t, 'n_parcels', A.n_parcels ? fmt(A.n_parcels[i], 0) : null);
         row(t, 'freed_mu', A.freed_mu ? fmt(A.freed_mu[i], 2) : null);
-        poly.bindPopup(box);
-        group.addLayer(poly);
-        var b = dec.boxes[i];
+        L.popup().setLatLng(e.latlng).setContent(box).openOn(map);
+      });
+      group.addLayer(outlines);
+      for (var i = 0; i < bflat.n; i++) {
+        var bb = flatBounds(bflat, i), b = [[bb.getSouth(), bb.getWest()], [bb.getNorth(), bb.getEast()]];
         var at = A.label_lat && A.label_lat[i] !== null ? [A.label_lat[i], A.label_lon[i]]
           : [(b[0][0] + b[1][0]) / 2, (b[0][1] + b[1][1]) / 2];
-        items.push({text: label, at: L.latLng(at[0], at[1]), box: b, tip: null, w: 0, h: 0});
+        items.push({text: label(i), at: L.latLng(at[0], at[1]), box: b, tip: null, w: 0, h: 0});
       }
       group.addLayer(new BlockLabels(items));
       return group;
@@ -692,11 +816,8 @@
     }
 
     // "painted": two animation frames after the visible layers were added, i.e. after the canvas drew them.
-    requestAnimationFrame(function () {
-      requestAnimationFrame(function () {
-        mark('gise-painted');
-        state.ready = true;
-      });
+    state.painted = new Promise(function (resolve) {
+      requestAnimationFrame(function () { requestAnimationFrame(function () { mark('gise-painted'); resolve(state); }); });
     });
     return state;
   }
@@ -708,5 +829,40 @@
     });
   }
 
-  global.GiseMap = {init: init, decode: decode, decodeFlat: decodeFlat, ParcelSet: ParcelSet};
+  // The payload element holds gzip-compressed JSON in base64 (gisefficiency.maps.encode.pack): unpacked with the
+  // browser's own DecompressionStream (Chrome/Edge 80+, Firefox 113+, Safari 16.4+), nothing fetched.
+  function unpack(node) {
+    var bin = atob(node.textContent.replace(/\s+/g, '')), n = bin.length, bytes = new Uint8Array(n);
+    for (var i = 0; i < n; i++) { bytes[i] = bin.charCodeAt(i); }
+    var stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+    return new Response(stream).text().then(JSON.parse);
+  }
+
+  function load(map, id) {
+    mark('gise-start');
+    var node = document.getElementById(id);
+    if (typeof DecompressionStream === 'undefined' || typeof Blob.prototype.stream !== 'function') {
+      var note = L.control({position: 'topright'});
+      note.onAdd = function () { return el('div', 'gise-note gise-unsupported leaflet-control', node.getAttribute('data-unsupported')); };
+      note.addTo(map);
+      return Promise.resolve(null);
+    }
+    // The second part (popup and search columns) is unpacked once the map is painted; ``GISE.ready`` is
+    // set when both are in.
+    return unpack(node).then(function (data) {
+      mark('gise-unpacked');
+      var state = init(map, data);
+      return state.painted.then(function () {
+        return unpack(document.getElementById(node.getAttribute('data-details')));
+      }).then(function (details) {
+        state.attach(details);
+        mark('gise-detailed');
+        state.detailsAttached();
+        state.ready = true;
+        return state;
+      });
+    });
+  }
+
+  global.GiseMap = {init: init, load: load, unpack: unpack, decode: decode, decodeFlat: decodeFlat, ParcelSet: ParcelSet};
 })(window);
