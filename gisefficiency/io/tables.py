@@ -51,6 +51,7 @@ from gisefficiency.io.sheets import (
     locate_table,
     read_grid,
     text_cells,
+    typed_cells,
 )
 from gisefficiency.io.values import (
     as_code,
@@ -397,9 +398,12 @@ def _load_table(
         found: list[Problem] = []  # per column, so that problems keep the column order
         if name == "uscc":
             return code_column(body[j]), found
-        column = _parse(name, header, body[j], src_row, factors, file, found, errors=error_cells.get(j))
+        raw = body[j]
+        column = _parse(name, header, raw, src_row, factors, file, found, errors=error_cells.get(j))
         if j in grid.coded and is_coded_text(column.dtype):  # an extra column, kept as read
             column = text_cells(column)
+        elif grid.typed_text and column is raw:  # kept as read from a workbook: its numbers as numbers
+            column = typed_cells(column)
         return (column,), found
 
     # Large tables: columns parsed on two threads (Arrow and NumPy kernels release the GIL).
