@@ -285,8 +285,11 @@ def _joined(values: pd.Series) -> np.ndarray:
 
 def _summary(result: Result, cats: list[tuple[str, str, str, str]], lang: Lang) -> pd.DataFrame:
     """Per disposal category: firms, parcels, land (亩), tax (万元) and tax per mu, plus the total."""
-    fd = result.firms["disposal"].astype("object") if "disposal" in result.firms else pd.Series(dtype=object)
-    pdisp = result.parcels["disposal"].astype("object") if "disposal" in result.parcels else pd.Series(dtype=object)
+    # Without a disposal column (no evaluation), no firm or parcel is in a category.
+    fd = (result.firms["disposal"].astype("object") if "disposal" in result.firms
+          else pd.Series(None, index=result.firms.index, dtype=object))
+    pdisp = (result.parcels["disposal"].astype("object") if "disposal" in result.parcels
+             else pd.Series(None, index=result.parcels.index, dtype=object))
     land = pd.to_numeric(result.firms.get("land_mu", pd.Series(np.nan, index=result.firms.index)), errors="coerce")
     tax = pd.to_numeric(result.firms.get("tax", pd.Series(np.nan, index=result.firms.index)), errors="coerce")
     rows = []
