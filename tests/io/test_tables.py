@@ -843,3 +843,23 @@ def test_plain_codes_skip_the_per_code_work(monkeypatch):
     assert calls == []
     assert as_code(pd.Series([A, "NULL"], dtype=TEXT)).tolist() == [A, pd.NA] and calls == [2]
     assert as_code(pd.Series([A.lower(), "9 1"], dtype=TEXT)).tolist() == [A, "91"] and calls == [2, 2]
+
+
+@pytest.mark.parametrize("chunk", [3, 5, 6, 7, 1 << 24])
+def test_error_cells_found_whatever_the_chunks_the_sheet_is_scanned_in(tmp_path, monkeypatch, chunk):
+    import zipfile
+
+    from gisefficiency.io import tables
+
+    plain = write_xlsx(tmp_path / "plain.xlsx", [["统一社会信用代码", "年度", "实缴税金"], [A, 2021, "=1/0"]],
+                       title=False)
+    path = tmp_path / "formula.xlsx"
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(path, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b'<c r="C2"><f>1/0</f><v /></c>', b'<c r="C2" t="e"><f>1/0</f><v>#DIV/0!</v></c>')
+            dst.writestr(item, data)
+    monkeypatch.setattr(tables, "_SCAN_CHUNK", chunk)
+    assert tables._excel_error_cells(path, None) == {2: {2: "#DIV/0!"}}
+    assert tables._excel_error_cells(plain, None) == {}
