@@ -8,6 +8,7 @@ parcel id or name instead of USCC, or not found) and ``说明`` (what the status
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,12 +50,16 @@ _NOTES = [
 def write_ledger(ledger: pd.DataFrame, path: str | Path, *, year: int) -> Path:
     """Write the ledger workbook.
 
+    The sheets, header styles, comments, widths, frozen panes and filters are made by openpyxl in
+    write-only mode; the data rows are streamed in as 清单.xlsx's are (:mod:`gisefficiency.io.workbook`):
+    computed columns as whole Arrow columns, staff columns (whatever staff typed) cell by cell.
+
     Parameters
     ----------
     ledger
         :func:`gisefficiency.ledger.update` output (internal column names).
     path
-        The ``.xlsx`` file to write (its folder is created).
+        The ``.xlsx`` file to write (its folder is created; written under a temporary name and renamed).
     year
         The ledger's year, for the sheet title row.
 
@@ -63,28 +68,78 @@ def write_ledger(ledger: pd.DataFrame, path: str | Path, *, year: int) -> Path:
     Path
         The file written.
     """
+    import io
+    import os
+
     from openpyxl import Workbook
+
+    from gisefficiency.io.workbook import _zip_with_rows
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb = Workbook(write_only=True)
+    bodies = {
+        "xl/worksheets/sheet1.xml": _ledger_sheet(wb.create_sheet(LEDGER_SHEET), ledger),
+        "xl/worksheets/sheet2.xml": _match_sheet(wb.create_sheet(MATCH_SHEET), ledger),
+    }
+    _notes_sheet(wb.create_sheet(NOTES_SHEET), year)
+    skeleton = io.BytesIO()
+    wb.save(skeleton)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.part{path.suffix}")
+    try:
+        _zip_with_rows(skeleton, tmp, bodies)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+    return path
+
+
+#: Number formats of the ledger's columns (others: General).
+_TEXT_FORMAT, _DATE_FORMAT, _FIGURE_FORMAT = "@", "yyyy-mm-dd", "0.0000"
+
+
+def _ledger_sheet(ws: Any, ledger: pd.DataFrame) -> list[Any]:
+    """Header row, widths, frozen panes and filter of the 台账 sheet; returns its data cells by column."""
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.comments import Comment
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb = Workbook()
-    ws = wb.active
-    ws.title = LEDGER_SHEET
+    from gisefficiency.io.workbook import _cells, _format_style_id, _mixed_cells, _values
+
     columns = list(ledger.columns)
-    headers = to_headers(columns)
-    ws.append(headers)
     text_cols = {"uscc", "parcel_ids", "name"}
     date_like = [c for c in columns if pd.api.types.is_datetime64_any_dtype(ledger[c].dtype)]
     staff = set(STAFF_COLUMNS) | {c for c in columns if c not in HEADERS and year_column(str(c)) is None
                                   and not str(c).startswith(("category_", "tax_per_mu_")) and c not in date_like}
-    for row in ledger.itertuples(index=False, name=None):
-        ws.append([_cell(v) for v in row])
+    date_style = _format_style_id(ws, _DATE_FORMAT)
+    cells = []
+    for j, col in enumerate(columns):
+        letter = get_column_letter(j + 1)
+        ws.column_dimensions[letter].width = _WIDTHS.get(col, 16 if col in staff else 14)
+        values = ledger[col]
+        if col in text_cols:  # USCCs and parcel ids are text: Excel must not turn them into numbers
+            cells.append(_cells(_values(values, "id", "zh"), letter, "id", _format_style_id(ws, _TEXT_FORMAT)))
+        elif col in date_like:
+            cells.append(_cells(_values(values, "date", "zh"), letter, "date", date_style))
+        elif pd.api.types.is_object_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+            style = date_style if col == "认定日期" else None
+            cells.append(_mixed_cells(values, letter, style=style, date_style=date_style))
+        elif pd.api.types.is_numeric_dtype(values.dtype):
+            figure = str(col).startswith(("tax_per_mu_", "land_mu", "energy_tce"))
+            kind = "int" if pd.api.types.is_integer_dtype(values.dtype) else "num"
+            style = _format_style_id(ws, _FIGURE_FORMAT) if figure else None
+            cells.append(_cells(_values(values, kind, "zh"), letter, kind, style))
+        else:
+            cells.append(_cells(_values(values, "text", "zh"), letter, "text", None))
+    ws.freeze_panes = "C2"
+    if columns:
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{len(ledger) + 1}"
     bold = Font(bold=True)
-    for j, col in enumerate(columns, start=1):
-        cell = ws.cell(row=1, column=j)
+    header = []
+    for col, text in zip(columns, to_headers(columns), strict=True):
+        cell = WriteOnlyCell(ws, value=text)
         cell.font = bold
         cell.alignment = Alignment(wrap_text=True, vertical="center")
         fill = _DEADLINE_FILL if col in date_like and col not in staff else (
@@ -92,39 +147,46 @@ def write_ledger(ledger: pd.DataFrame, path: str | Path, *, year: int) -> Path:
         cell.fill = PatternFill("solid", start_color=fill, end_color=fill)
         if col in staff:
             cell.comment = Comment("工作人员填写；每年原样带入下一年台账", "gisefficiency")
-        letter = get_column_letter(j)
-        ws.column_dimensions[letter].width = _WIDTHS.get(col, 16 if col in staff else 14)
-        if col in text_cols:  # USCCs and parcel ids are text: Excel must not turn them into numbers
-            for c in ws[letter][1:]:
-                c.number_format = "@"
-        elif col in date_like or col == "认定日期":
-            for c in ws[letter][1:]:
-                c.number_format = "yyyy-mm-dd"
-        elif str(col).startswith(("tax_per_mu_", "land_mu", "energy_tce")):
-            for c in ws[letter][1:]:
-                c.number_format = "0.0000"
-    ws.freeze_panes = "C2"
-    ws.auto_filter.ref = ws.dimensions
+        header.append(cell)
+    ws.append(header)
+    return cells
+
+
+def _match_sheet(ws: Any, ledger: pd.DataFrame) -> list[Any]:
+    """The 匹配情况 sheet: rows of last year's ledger found by parcel id or name, or not found."""
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    from gisefficiency.io.workbook import _cells, _values
 
     matches = ledger[~ledger["match"].isin([MATCH_USCC, MATCH_NEW])]
-    ms = wb.create_sheet(MATCH_SHEET)
-    ms.append(["统一社会信用代码", "企业名称", "地块编号", "匹配方式", "状态"])
-    for row in matches[["uscc", "name", "parcel_ids", "match", "status"]].itertuples(index=False, name=None):
-        ms.append([_cell(v) for v in row])
+    bold = Font(bold=True)
     for j, w in enumerate((22, 30, 26, 40, 10), start=1):
-        ms.column_dimensions[get_column_letter(j)].width = w
-        ms.cell(row=1, column=j).font = bold
-    ms.freeze_panes = "A2"
+        ws.column_dimensions[get_column_letter(j)].width = w
+    ws.freeze_panes = "A2"
+    header = []
+    for text in ("统一社会信用代码", "企业名称", "地块编号", "匹配方式", "状态"):
+        cell = WriteOnlyCell(ws, value=text)
+        cell.font = bold
+        header.append(cell)
+    ws.append(header)
+    return [_cells(_values(matches[col], "text", "zh"), get_column_letter(j + 1), "text", None)
+            for j, col in enumerate(("uscc", "name", "parcel_ids", "match", "status"))]
 
-    ns = wb.create_sheet(NOTES_SHEET)
-    ns.append([f"{year}年度低效企业台账", ""])
-    ns.cell(row=1, column=1).font = bold
+
+def _notes_sheet(ws: Any, year: int) -> None:
+    """The 说明 sheet: what the statuses and header colours mean."""
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    ws.column_dimensions["A"].width = 12
+    ws.column_dimensions["B"].width = 90
+    title = WriteOnlyCell(ws, value=f"{year}年度低效企业台账")
+    title.font = Font(bold=True)
+    ws.append([title, ""])
     for k, v in _NOTES:
-        ns.append([k, v])
-    ns.column_dimensions["A"].width = 12
-    ns.column_dimensions["B"].width = 90
-    wb.save(path)
-    return path
+        ws.append([k, v])
 
 
 def write_ledger_table(ledger: pd.DataFrame, gpkg: str | Path) -> None:

@@ -16,8 +16,10 @@ shared machine), while the Arrow path builds the same ``<c>`` elements in C.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -288,8 +290,11 @@ def _joined(values: pd.Series) -> np.ndarray:
 
 def _summary(result: Result, cats: list[tuple[str, str, str, str]], lang: Lang) -> pd.DataFrame:
     """Per disposal category: firms, parcels, land (亩), tax (万元) and tax per mu, plus the total."""
-    fd = result.firms["disposal"].astype("object") if "disposal" in result.firms else pd.Series(dtype=object)
-    pdisp = result.parcels["disposal"].astype("object") if "disposal" in result.parcels else pd.Series(dtype=object)
+    # Without a disposal column (no evaluation), no firm or parcel is in a category.
+    fd = (result.firms["disposal"].astype("object") if "disposal" in result.firms
+          else pd.Series(None, index=result.firms.index, dtype=object))
+    pdisp = (result.parcels["disposal"].astype("object") if "disposal" in result.parcels
+             else pd.Series(None, index=result.parcels.index, dtype=object))
     land = pd.to_numeric(result.firms.get("land_mu", pd.Series(np.nan, index=result.firms.index)), errors="coerce")
     tax = pd.to_numeric(result.firms.get("tax", pd.Series(np.nan, index=result.firms.index)), errors="coerce")
     rows = []
@@ -420,14 +425,54 @@ def _rows(cells: list[_CellColumn], start: int, stop: int) -> memoryview:
 
 def _style_id(ws: Any, kind: Kind) -> int | None:
     """openpyxl's cell style id of a column kind's number format (registered in the workbook's styles)."""
+    return _format_style_id(ws, _FORMATS[kind])
+
+
+def _format_style_id(ws: Any, fmt: str | None) -> int | None:
+    """openpyxl's cell style id of an Excel number format (None: General, no style)."""
     from openpyxl.cell import WriteOnlyCell
 
-    fmt = _FORMATS[kind]
     if fmt is None:
         return None
     cell = WriteOnlyCell(ws)
     cell.number_format = fmt
     return cell.style_id
+
+
+def _mixed_cells(values: pd.Series, letter: str, *, style: int | None, date_style: int | None) -> _CellColumn:
+    """The cells of a column whose values differ in type from row to row (what staff typed: text, numbers,
+    dates), one Python step per present value.
+
+    Each cell carries its own type attribute (the column's opening tail only closes the reference):
+    text is an inline string, a number a ``<v>``, a date-time its Excel serial with ``date_style``, a flag
+    ``t="b"``. Missing values (None, NaN, NaT, infinities) are empty cells.
+    """
+    s = f' s="{style}"' if style else ""
+    d = f' s="{date_style}"' if date_style else s
+    out: list[str | None] = []
+    for v in values.astype(object).to_numpy():
+        if v is None or v is pd.NA or v is pd.NaT:
+            out.append(None)
+        elif isinstance(v, bool | np.bool_):
+            out.append(f'{s} t="b"><v>{int(v)}</v></c>')
+        elif isinstance(v, int | np.integer):
+            out.append(f"{s}><v>{int(v)}</v></c>")
+        elif isinstance(v, float | np.floating):
+            out.append(f"{s}><v>{float(v)!r}</v></c>" if np.isfinite(v) else None)
+        elif isinstance(v, dt.datetime | dt.date | np.datetime64):
+            serial = (pd.Timestamp(v) - pd.Timestamp(_EXCEL_EPOCH)) / pd.Timedelta(days=1)
+            out.append(f"{d}><v>{serial!r}</v></c>")
+        else:
+            text = _xml_text(str(v))
+            space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
+            out.append(f'{s} t="inlineStr"><is><t{space}>{text}</t></is></c>')
+    return pa.array(out, type=pa.string()), '"', letter
+
+
+def _xml_text(text: str) -> str:
+    """Text escaped for an XML element, without the control characters XML 1.0 forbids."""
+    text = re.sub(_ILLEGAL, "", text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _header(ws: Any, cols: list[Column], values: list[pa.Array], n: int, lang: Lang) -> None:

@@ -101,3 +101,24 @@ def test_duplicate_uscc_and_bad_status_name_rows(ledger, tmp_path):
         read_ledger(path)
     rows = sorted((p.row, p.message) for p in info.value.problems)
     assert rows == [(2, "USCC on more than one row"), (2, "unknown status '整改中'"), (3, "USCC on more than one row")]
+
+
+def test_staff_cells_keep_their_types_and_the_columns_their_formats(ledger, tmp_path):
+    import datetime as dt
+
+    ledger = ledger.assign(备注=["改造中", 3], 认定日期=[pd.Timestamp("2022-05-06"), "待定"])
+    path = write_ledger(ledger, tmp_path / "台账.xlsx", year=2022)
+    ws = load_workbook(path)["台账"]
+    headers = [c.value for c in ws[1]]
+
+    def cell(row, header):
+        return ws.cell(row=row, column=headers.index(header) + 1)
+
+    assert cell(2, "认定日期").value == dt.datetime(2022, 5, 6) and cell(2, "认定日期").number_format == "yyyy-mm-dd"
+    assert cell(3, "认定日期").value == "待定"
+    assert cell(2, "备注").value == "改造中" and cell(3, "备注").value == 3
+    taxes = [cell(r, "2022年亩均税收（万元/亩）") for r in (2, 3)]
+    assert sorted(c.value for c in taxes) == [0.5, 2.0] and {c.number_format for c in taxes} == {"0.0000"}
+    assert ws.auto_filter.ref == f"A1:{ws.cell(row=1, column=len(headers)).column_letter}3"
+    back = read_ledger(path)
+    assert sorted(back["备注"].astype(str)) == ["3", "改造中"]

@@ -342,3 +342,81 @@ def test_gpkg_ready_columns():
     assert ready["firm_names"].tolist() == ["浙江新顺机械有限公司", "甲厂、乙公司", pd.NA, pd.NA]
     assert ready["land_use"].dtype == "string" and ready["grade"].tolist()[:2] == ["A", "B"]
     assert ready["block_id"].dtype == "Int64"
+
+
+# --- the language of text columns, the CSV writer, the writers side by side --------------------------------
+
+
+def _bilingual_firms() -> gpd.GeoDataFrame:
+    firms = _firms()
+    firms["reason_zh"] = ["亩均税收低于1万元/亩", None]
+    firms["reason_en"] = ["tax per mu below 1", None]
+    firms["label_en"] = ["kept: no Chinese twin", "x"]
+    return firms
+
+
+def test_other_language_columns_are_only_translations():
+    firms = _bilingual_firms()
+    assert output.other_language_columns(firms, "zh") == ["reason_en"]
+    assert output.other_language_columns(firms, "en") == ["reason_zh"]
+    assert output.other_language_columns(firms, None) == [] and output.other_language_columns(firms, "both") == []
+
+
+def test_geopackage_and_firms_csv_keep_the_text_of_the_language_asked(tmp_path):
+    result = _result(firms=_bilingual_firms())
+    path = write_results_gpkg(result, tmp_path / "results.gpkg", lang="zh")
+    firms = pyogrio.read_dataframe(path, layer="firms", read_geometry=False)
+    assert "reason_zh" in firms and "reason_en" not in firms and "label_en" in firms
+    assert firms["reason_zh"].tolist()[0] == "亩均税收低于1万元/亩"
+    assert "reason_en" in pyogrio.read_dataframe(write_results_gpkg(result, tmp_path / "all.gpkg"), layer="firms")
+    csv = pd.read_csv(output.write_tables(result, tmp_path, lang="en")["firms_csv"], encoding="utf-8-sig")
+    assert list(csv.columns) == ["uscc", "name", "tax", "tenant", "reason_en", "label_en"]
+
+
+def test_write_csv_reads_back_as_pandas_wrote_it(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "tax": [104.86, np.nan, 2021.0],
+            "n": pd.array([1, None, 3], dtype="Int64"),
+            "flag": pd.array([True, None, False], dtype="boolean"),
+            "plain": [True, False, True],
+            "objects": np.array([True, np.nan, False], dtype=object),
+            "day": pd.to_datetime(["2019-05-01", None, "2020-01-02"]),
+            "moment": pd.to_datetime(["2019-05-01 08:30", None, "2020-01-02 00:00"]),
+            "text": pd.array(['甲,"厂"', None, ""], dtype="str"),
+            "lists": [["a", "b"], None, []],
+            "grade": pd.Categorical(["A", None, "D"]),
+        },
+        index=pd.Index(["913308275449522029", "91330827238821538K", "x"], name="uscc"),
+    )
+    path = output.write_csv(frame, tmp_path / "t.csv")
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    lines = raw[3:].decode("utf-8").splitlines()
+    assert lines[0] == '"uscc","tax","n","flag","plain","objects","day","moment","text","lists","grade"'
+    assert lines[1] == ('"913308275449522029",104.86,1,"True","True","True",2019-05-01,"2019-05-01 08:30:00",'
+                        '"甲,""厂""","[\'a\', \'b\']","A"')
+    assert lines[2] == '"91330827238821538K",,,,"False",,,,,,'
+    assert lines[3].startswith('"x",2021,3,"False","True","False",2020-01-02,"2020-01-02 00:00:00","",')
+    ours = pd.read_csv(path, encoding="utf-8-sig", dtype={"uscc": str})
+    frame.to_csv(tmp_path / "pandas.csv", encoding="utf-8-sig")
+    theirs = pd.read_csv(tmp_path / "pandas.csv", encoding="utf-8-sig", dtype={"uscc": str})
+    pd.testing.assert_frame_equal(ours, theirs, check_dtype=False)
+    assert not list(tmp_path.glob(".*part*"))
+
+
+def test_write_outputs_reports_each_writer_done(tmp_path):
+    calls = []
+    written = output.write_outputs(_result(), tmp_path, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+    assert {"results", "workbook", "firms_csv"} <= set(written)
+    assert all(Path(p).is_file() for p in written.values())
+
+
+def test_a_time_of_day_keeps_a_column_date_time():
+    """Arrow's cast to date32 drops a time of day silently: the check is on the values."""
+    frame = gpd.GeoDataFrame({"at": pd.to_datetime(["2019-05-01 08:30", None]),
+                              "day": pd.to_datetime(["2019-05-01", None])}, geometry=[Point(0, 0)] * 2, crs=CRS)
+    ready = gpkg_ready(frame, arrow_dates=True)
+    assert ready["at"].dtype == frame["at"].dtype and ready["at"].iloc[0] == pd.Timestamp("2019-05-01 08:30")
+    assert str(ready["day"].dtype) == "date32[day][pyarrow]"

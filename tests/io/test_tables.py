@@ -96,6 +96,54 @@ def test_xlsx_with_title_row(tmp_path):
     check_standard(read_firms(write_xlsx(tmp_path / "f.xlsx", [HEADER, *ROWS])))
 
 
+def test_workbook_cells_are_read_as_text_from_cell_a1(tmp_path):
+    """Rows and columns keep their Excel positions (a blank column A, blank rows on top); numbers, dates and
+    flags come as the text Excel shows, ids typed as text stay as typed."""
+    from gisefficiency.io import sheets
+
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws["C2"] = "标题"
+    ws["B4"], ws["C4"], ws["D4"], ws["E4"] = "编号", "税金", "日期", "标志"
+    ws["B5"], ws["C5"], ws["D5"], ws["E5"] = "001", 46.76, dt.datetime(2019, 5, 1), True
+    ws["B6"], ws["C6"], ws["D6"], ws["E6"] = 913308272508170051, 2021, dt.datetime(2020, 1, 2, 8, 30), " 是 "
+    book.save(tmp_path / "g.xlsx")
+    grid = sheets.read_grid(tmp_path / "g.xlsx")
+    cells = grid.cells
+    assert cells.shape == (6, 5) and grid.first_row == 1 and grid.typed_text
+    assert cells[0].isna().all() and cells.iloc[0].isna().all() and cells.iloc[1, 2] == "标题"
+    assert cells.iloc[3].tolist()[1:] == ["编号", "税金", "日期", "标志"]
+    assert cells.iloc[4].tolist()[1:] == ["001", "46.76", "2019-05-01 00:00:00", "true"]
+    # An 18-digit number is a float in the file: the digits Excel keeps (as pandas' reader gave them).
+    assert cells.iloc[5].tolist()[1:] == ["913308272508170112", "2021", "2020-01-02 08:30:00", " 是 "]
+
+
+def test_typed_cells_give_workbook_numbers_and_dates_back():
+    from gisefficiency.io.sheets import typed_cells
+
+    text = pd.StringDtype("pyarrow", na_value=np.nan)
+    numbers = typed_cells(pd.Series(["2", "-0.5", None, "100000000000000000000"], dtype=text))
+    assert numbers.dtype == float and numbers.iloc[:2].tolist() == [2.0, -0.5] and np.isnan(numbers.iloc[2])
+    assert numbers.iloc[3] == 1e20
+    dates = typed_cells(pd.Series(["2019-05-01 00:00:00", None, "2020-01-02 08:30:00"], dtype=text))
+    assert pd.api.types.is_datetime64_any_dtype(dates)
+    assert dates.iloc[0] == pd.Timestamp("2019-05-01") and dates.iloc[2] == pd.Timestamp("2020-01-02 08:30")
+    # Text typed by a person (a leading zero, a trailing zero, a space, a word) keeps the column text.
+    for cells in (["001", "2"], ["2.50"], [" 2"], ["2", "无"], [None, None]):
+        column = pd.Series(cells, dtype=text)
+        assert typed_cells(column) is column
+
+
+def test_extra_workbook_columns_keep_their_numbers_and_dates(tmp_path):
+    rows = [["序号", "统一社会信用代码", "年度", "实缴税金", "备注", "登记日期"],
+            [1, A, 2021, 1.5, "001", dt.datetime(2019, 5, 1)], [2, B, 2021, 2, "2", dt.datetime(2020, 1, 2)]]
+    out = read_firms(write_xlsx(tmp_path / "x.xlsx", rows, title=False))
+    assert out["序号"].dtype == float and out["序号"].tolist() == [1.0, 2.0]
+    assert out["备注"].tolist() == ["001", "2"]  # text typed by a person stays text
+    assert out["登记日期"].tolist() == [pd.Timestamp("2019-05-01"), pd.Timestamp("2020-01-02")]
+    assert out["tax"].tolist() == [1.5, 2.0] and out["year"].tolist() == [2021, 2021]
+
+
 def test_xls_written_by_xlwt(tmp_path):
     check_standard(read_firms(write_xls(tmp_path / "f.xls", [HEADER, *ROWS])))
 
@@ -795,3 +843,23 @@ def test_plain_codes_skip_the_per_code_work(monkeypatch):
     assert calls == []
     assert as_code(pd.Series([A, "NULL"], dtype=TEXT)).tolist() == [A, pd.NA] and calls == [2]
     assert as_code(pd.Series([A.lower(), "9 1"], dtype=TEXT)).tolist() == [A, "91"] and calls == [2, 2]
+
+
+@pytest.mark.parametrize("chunk", [3, 5, 6, 7, 1 << 24])
+def test_error_cells_found_whatever_the_chunks_the_sheet_is_scanned_in(tmp_path, monkeypatch, chunk):
+    import zipfile
+
+    from gisefficiency.io import tables
+
+    plain = write_xlsx(tmp_path / "plain.xlsx", [["统一社会信用代码", "年度", "实缴税金"], [A, 2021, "=1/0"]],
+                       title=False)
+    path = tmp_path / "formula.xlsx"
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(path, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b'<c r="C2"><f>1/0</f><v /></c>', b'<c r="C2" t="e"><f>1/0</f><v>#DIV/0!</v></c>')
+            dst.writestr(item, data)
+    monkeypatch.setattr(tables, "_SCAN_CHUNK", chunk)
+    assert tables._excel_error_cells(path, None) == {2: {2: "#DIV/0!"}}
+    assert tables._excel_error_cells(plain, None) == {}
