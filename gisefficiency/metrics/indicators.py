@@ -290,6 +290,123 @@ def _land_by_year(land: np.ndarray, unit_codes: np.ndarray, row_years: np.ndarra
     return out
 
 
+#: Land-right holder figures of a unit (see :func:`_holdings`), added to the unit panel after the inputs.
+HOLDER_COLUMNS: tuple[str, ...] = ("holder_land_mu", "holder_other_firms", "holder_tax", "holder_tax_per_mu",
+                                   "leased_floor_m2")
+
+
+def _holdings(firms: pd.DataFrame, links: Any, ids: pa.Array, unit: np.ndarray, uscc_codes: np.ndarray,
+              y_codes: np.ndarray, years: np.ndarray, group_unit: np.ndarray, group_year: np.ndarray,
+              parcels: pd.DataFrame | None) -> dict[str, np.ndarray]:
+    """What a unit holds as land-right holder (国有土地使用权人), per output row ``(group_unit, group_year)``.
+
+    - ``holder_land_mu``: land of the parcels its firms hold (own links), whole parcels, tenants' floor
+      included; co-holders of one parcel split it by their own shares (equally when those are all 0).
+    - ``holder_other_firms``: firms outside the unit linked on that land (its tenants), 0 for a holder
+      alone on its land.
+    - ``holder_tax``: tax of every firm on those parcels that year (the holder's own and its tenants'),
+      each firm's tax apportioned to its parcels by land share as in :func:`parcel_metrics`; missing
+      when a firm reporting on one of them that year has a blank tax (a blank is never 0), and for a
+      holder without tenants (whose combined figure is its own 亩均税收).
+    - ``holder_tax_per_mu``: the two divided, the Wenzhou ETDZ 年度综合亩均税收 of a land-right holder.
+    - ``leased_floor_m2``: floor area its firms lease from others (承租面积), NaN when none is known; a
+      merged tenant's floor on its own unit's parcel is not leased from others.
+
+    A parcel counts from the year of its supply date (as the unit's own land does). Units holding no
+    parcel have NaN holder figures.
+    """
+    n_out = len(group_unit)
+    nan = np.full(n_out, np.nan)
+    out = {"holder_tax": nan.copy(), "holder_land_mu": nan.copy(), "holder_other_firms": nan.copy(),
+           "leased_floor_m2": nan.copy()}
+    shares = links.shares
+    if not len(shares):
+        return out
+    f = positions(arrow_ids(shares["uscc"]), ids)
+    p, pids = pd.factorize(shares["parcel_id"])
+    mu = shares["land_mu"].to_numpy(dtype="float64", na_value=np.nan)
+    own = shares["kind"].eq("own").to_numpy(dtype=bool, na_value=False)
+    floor = pd.to_numeric(shares["floor_area_m2"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan) \
+        if "floor_area_m2" in shares else np.full(len(shares), np.nan)
+    ok = (f >= 0) & (p >= 0) & ~np.isnan(mu)
+    n_ids = len(ids)
+    u = np.where(f >= 0, unit[np.maximum(f, 0)], -1)
+
+    # leased floor of a unit: the sum of its known leased floors (a snapshot, like the links); floor a
+    # merged tenant leases from its own unit's holder is not leased by the unit
+    leased = ok & ~own & ~np.isnan(floor)
+    width = np.int64(max(n_ids, 1))
+    leased &= ~np.isin(p * width + u, (p * width + u)[ok & own])
+    if leased.any():
+        total = np.bincount(u[leased], weights=floor[leased], minlength=n_ids)
+        has = np.bincount(u[leased], minlength=n_ids) > 0
+        out["leased_floor_m2"] = np.where(has, total, np.nan)[group_unit]
+
+    holds = ok & own
+    if not holds.any():
+        return out
+    n_p = len(pids)
+    parcel_mu = np.bincount(p[ok], weights=mu[ok], minlength=n_p)
+    # co-holders split a parcel by their own shares, equally when those are all 0
+    own_mu = np.bincount(p[holds], weights=mu[holds], minlength=n_p)
+    n_own = np.bincount(p[holds], minlength=n_p)
+    weight = np.where(own_mu[p] > 0, mu / np.where(own_mu[p] > 0, own_mu[p], 1.0), 1.0 / np.maximum(n_own[p], 1))
+    supply = np.full(n_p, np.nan)
+    if parcels is not None and "supply_date" in parcels:
+        dates = pd.to_datetime(parcels["supply_date"], errors="coerce")
+        first = ~parcels.index.duplicated()
+        by_id = pd.Series(dates.dt.year.to_numpy(dtype="float64", na_value=np.nan)[first], index=parcels.index[first])
+        supply = by_id.reindex(pd.Index(pids)).to_numpy(dtype="float64", na_value=np.nan)
+    link_year = supply[np.maximum(p, 0)]
+    tax = floats(firms, "tax") if "tax" in firms.columns else np.full(len(firms), np.nan)
+    rows = pd.DataFrame({"f": uscc_codes, "y": y_codes, "tax": tax})
+    hp, hw, hu = p[holds], weight[holds], u[holds]
+    # other firms on the land a unit holds (its tenants): the combined figures speak only for such holders
+    pairs = pd.DataFrame({"p": hp, "u": hu}).merge(pd.DataFrame({"p": p[ok], "f": f[ok], "fu": u[ok]}), on="p")
+    pairs = pairs[pairs["fu"] != pairs["u"]].drop_duplicates(["u", "f"])
+    others = np.bincount(pairs["u"].to_numpy(dtype=np.int64), minlength=n_ids).astype("float64")
+    is_holder = np.bincount(hu, minlength=n_ids) > 0
+    out["holder_other_firms"] = np.where(is_holder, others, np.nan)[group_unit]
+    land = np.full(n_out, np.nan)
+    tax_out = np.full(n_out, np.nan)
+    for yc in np.unique(group_year):  # a handful of years
+        # a parcel counts from the year of its supply date; each firm's tax that year goes to the parcels
+        # it has then by land share (equally over them when it has no land)
+        with np.errstate(invalid="ignore"):
+            active = ok & ~(link_year > years[yc])
+        held_p = np.zeros(n_p, dtype=bool)
+        held_p[p[active & own]] = True
+        firm_mu = np.bincount(f[active], weights=mu[active], minlength=n_ids)
+        n_links = np.bincount(f[active], minlength=n_ids)
+        on = active & held_p[np.maximum(p, 0)]
+        fo = f[on]
+        frac = np.where(firm_mu[fo] > 0, mu[on] / np.where(firm_mu[fo] > 0, firm_mu[fo], 1.0),
+                        1.0 / np.maximum(n_links[fo], 1))
+        joined = rows[y_codes == yc].merge(pd.DataFrame({"f": fo, "p": p[on], "frac": frac}), on="f")
+        v = (joined["tax"] * joined["frac"]).to_numpy(dtype="float64")
+        jp = joined["p"].to_numpy(dtype=np.int64)
+        blank_v = np.isnan(v)
+        parcel_tax = np.bincount(jp[~blank_v], weights=v[~blank_v], minlength=n_p)
+        reported = np.bincount(jp, minlength=n_p) > 0
+        parcel_blank = np.bincount(jp[blank_v], minlength=n_p) > 0
+        held = active[holds]
+        land_u = np.bincount(hu[held], weights=hw[held] * parcel_mu[hp[held]], minlength=n_ids)
+        count_u = np.bincount(hu[held], minlength=n_ids)
+        # a parcel nobody on it reported for that year adds nothing; a blank tax makes the holder's sum blank
+        blank = held & reported[hp] & parcel_blank[hp]
+        add = held & reported[hp] & ~parcel_blank[hp]
+        tax_u = np.bincount(hu[add], weights=hw[add] * parcel_tax[hp[add]], minlength=n_ids)
+        seen_u = np.bincount(hu[add], minlength=n_ids) > 0
+        blank_u = np.bincount(hu[blank], minlength=n_ids) > 0
+        rows_y = np.flatnonzero(group_year == yc)
+        gu = group_unit[rows_y]
+        land[rows_y] = np.where(count_u[gu] > 0, land_u[gu], np.nan)
+        tax_out[rows_y] = np.where(seen_u[gu] & ~blank_u[gu] & (count_u[gu] > 0), tax_u[gu], np.nan)
+    out["holder_land_mu"] = land
+    out["holder_tax"] = np.where(out["holder_other_firms"] > 0, tax_out, np.nan)
+    return out
+
+
 def unit_metrics(
     firms: pd.DataFrame,
     links: Any,
@@ -424,6 +541,12 @@ def unit_metrics(
         at += i == n_before_land  # step over land_mu
         out.insert(at, c, values)
         at += 1
+    held = _holdings(firms, links, ids, unit, uscc_codes, y_codes, years, unit_codes, y_codes[rep], parcels)
+    ratio = np.empty(n_groups)
+    divide(held["holder_tax"], held["holder_land_mu"], ratio)
+    held["holder_tax_per_mu"] = ratio
+    for c in HOLDER_COLUMNS:  # after the metrics: the contract's columns keep their places
+        out[c] = held[c]
     return out  # rows are in (eval_id, year) order already
 
 
