@@ -17,7 +17,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gisefficiency.core.constants import M2_PER_MU, PER_MU_DECIMALS
-from gisefficiency.core.errors import InputError, Problem
 from gisefficiency.core.grouped import unit_of
 from gisefficiency.core.ids import arrow_ids, first_codes, positions
 from gisefficiency.core.text import (
@@ -38,6 +37,7 @@ from gisefficiency.evaluate.contexts import years_of
 from gisefficiency.evaluate.policy import Policy
 from gisefficiency.evaluate.rules import Flag
 from gisefficiency.evaluate.scoring import grade_units
+from gisefficiency.evaluate.years import ReferenceYear, reference_year
 
 __all__ = ["Evaluation", "evaluate", "flag_parcels"]
 
@@ -64,6 +64,8 @@ class Evaluation:
     verdicts: pd.DataFrame
     year: int
     policy: str
+    #: Which year was used and why (:class:`~gisefficiency.evaluate.years.ReferenceYear`).
+    reference: ReferenceYear | None = None
 
 
 def _arrow_nulls(s: pd.Series) -> pa.Array:
@@ -162,23 +164,14 @@ def _dispose(d: Any, cats: Any, ctx: UnitContext) -> tuple[np.ndarray, np.ndarra
     return in_scope, exempt, disposal, rz, assemble(n, seg_en)
 
 
-def _reference_year(panel: pd.DataFrame, policy: Policy, year: int | None) -> int:
-    if len(panel) == 0:
-        raise InputError("the panel is empty", [Problem("no unit-year rows", fix="check the firm table and links")])
+def _reference_year(panel: pd.DataFrame, policy: Policy, year: int | None) -> ReferenceYear:
     idx = panel.index
-    if isinstance(idx, pd.MultiIndex) and idx.codes[1].min() >= 0:  # the years present, from the level's codes
+    if len(idx) and isinstance(idx, pd.MultiIndex) and idx.codes[1].min() >= 0:  # years present, from the codes
         used = np.bincount(idx.codes[1], minlength=len(idx.levels[1])) > 0
         present = np.unique(idx.levels[1].to_numpy(dtype="int64")[used])
     else:
         present = np.unique(years_of(idx))
-    ref = year if year is not None else policy.reference_year if policy.reference_year is not None \
-        else int(present.max())
-    if ref not in present:
-        raise InputError(
-            f"no data for the reference year {ref} (preset {policy.name})",
-            [Problem(f"years in the panel: {', '.join(map(str, present))}",
-                     fix="pass year=... (config [policy] year) for a year the firm table covers")])
-    return int(ref)
+    return reference_year(present.tolist(), policy, year)
 
 
 _OFFICIAL = re.compile(r"^\s*([A-Da-d])\s*(?:类|档|级|等)?\s*$")
@@ -206,7 +199,8 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
     policy
         A preset from ``policy.load_preset``.
     year
-        Reference year; default the preset's ``reference_year``, else the latest year of the panel.
+        Reference year (must be in the panel); default the preset's ``reference_year``, or the latest year of
+        the panel when the preset has none or the panel lacks it (``Evaluation.reference`` says which).
     links
         ``link.Links``, needed by presets with leasing penalties (tenants per holder).
 
@@ -219,7 +213,8 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
     InputError
         Empty panel, no data for the reference year, or links needed and missing.
     """
-    ref = _reference_year(panel, policy, year)
+    reference = _reference_year(panel, policy, year)
+    ref = reference.year
     grades = grade_units(panel, policy, links=links)
     official = official_grades(panel)
     if official is not None:
@@ -284,7 +279,7 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
         verdicts.insert(2, "official_grade", to_series(take_text(grades["official_grade"].fillna(""), pos), units)
                         .replace("", pd.NA))
     verdicts.index.name = "eval_id"
-    return Evaluation(grades=grades, verdicts=verdicts, year=ref, policy=policy.name)
+    return Evaluation(grades=grades, verdicts=verdicts, year=ref, policy=policy.name, reference=reference)
 
 
 def flag_parcels(
