@@ -51,6 +51,7 @@ from gisefficiency.core.grouped import (
 )
 from gisefficiency.core.ids import arrow_ids, encode, positions, run_heads
 from gisefficiency.core.schema import EXTRA_FLAG_COLUMNS, FLAG_FIRM_COLUMNS, NUMERIC_FIRM_COLUMNS
+from gisefficiency.io.columns import CERTIFICATE_DATE_COLUMNS
 from gisefficiency.link.codes import codes_for
 
 __all__ = [
@@ -510,7 +511,8 @@ def unit_metrics(
     out = pd.DataFrame(block.T, index=index, columns=float_cols, copy=False)
     extra = {"n_firms": np.bincount(group, minlength=n_groups)}
     del group
-    attr_cols = [c for c in (*ATTRIBUTE_COLUMNS, *EXTRA_FLAG_COLUMNS, *EXTRA_TEXT_COLUMNS) if c in firms.columns]
+    attr_cols = [c for c in (*ATTRIBUTE_COLUMNS, *EXTRA_FLAG_COLUMNS, *EXTRA_TEXT_COLUMNS, *CERTIFICATE_DATE_COLUMNS)
+                 if c in firms.columns]
     for c in attr_cols:
         extra[c] = pd.Series(take_rows(firms[c], rep, few_values=c in ("scale", "industry")), index=index)
     tenant = np.zeros(n_ids, dtype=bool)
@@ -530,6 +532,9 @@ def unit_metrics(
     for c in ("production_date", "supply_date"):
         extra[c] = (pd.to_datetime(extra[c], errors="coerce") if c in extra
                     else pd.Series(pd.NaT, index=index, dtype="datetime64[ns]"))
+    for c in CERTIFICATE_DATE_COLUMNS:  # only where the firm table has them
+        if c in extra:
+            extra[c] = pd.to_datetime(extra[c], errors="coerce")
     if dated is not None:
         supply = _supply_dates(links, n_ids, dated)
         extra["supply_date"] = extra["supply_date"].fillna(pd.Series(supply[unit_codes], index=index))
