@@ -291,6 +291,35 @@ def _land_by_year(land: np.ndarray, unit_codes: np.ndarray, row_years: np.ndarra
     return out
 
 
+def _land_of_land_years(land: np.ndarray, unit_codes: np.ndarray, row_years: np.ndarray, by_year: pd.DataFrame,
+                        ids: pa.Array, unit: np.ndarray, parcels: pd.DataFrame | None) -> np.ndarray:
+    """A unit's land in each year the land rows cover, from that year's shares (``Links.by_year``).
+
+    Land rows with a year column say what each firm held that year; a unit-year of such a year gets the
+    sum of its members' shares that year (missing when it held none), a parcel counting from the year of
+    its supply date. Years the land rows do not cover keep ``land`` (the latest holdings).
+    """
+    f = positions(arrow_ids(by_year["uscc"]), ids)
+    mu = by_year["land_mu"].to_numpy(dtype="float64", na_value=np.nan)
+    share_year = by_year["year"].to_numpy(dtype=np.int64)
+    ok = (f >= 0) & ~np.isnan(mu)
+    if parcels is not None and "supply_date" in parcels:
+        first = ~parcels.index.duplicated()
+        supplied = pd.Series(pd.to_datetime(parcels["supply_date"], errors="coerce").dt.year.to_numpy(
+            dtype="float64", na_value=np.nan)[first], index=parcels.index[first])
+        with np.errstate(invalid="ignore"):
+            ok &= ~(supplied.reindex(pd.Index(by_year["parcel_id"])).to_numpy(dtype="float64") > share_year)
+    u = unit[np.maximum(f, 0)]
+    out = land.copy()
+    for y in np.intersect1d(np.unique(share_year), np.unique(row_years)):  # a handful of years
+        held = ok & (share_year == y)
+        total = np.bincount(u[held], weights=mu[held], minlength=len(unit))
+        count = np.bincount(u[held], minlength=len(unit))
+        at = np.flatnonzero(row_years == y)
+        out[at] = np.where(count[unit_codes[at]] > 0, total[unit_codes[at]], np.nan)
+    return out
+
+
 #: Land-right holder figures of a unit (see :func:`_holdings`), added to the unit panel after the inputs.
 HOLDER_COLUMNS: tuple[str, ...] = ("holder_land_mu", "holder_other_firms", "holder_tax", "holder_tax_per_mu",
                                    "leased_floor_m2")
@@ -506,6 +535,9 @@ def unit_metrics(
     dated = _share_dates(parcels, links, ids, unit, known)
     if dated is not None:
         rows["land_mu"][:] = _land_by_year(rows["land_mu"], unit_codes, years[y_codes[rep]], links, n_ids, dated)
+    if getattr(links, "by_year", None) is not None:
+        rows["land_mu"][:] = _land_of_land_years(rows["land_mu"], unit_codes, years[y_codes[rep]], links.by_year,
+                                                 ids, unit, parcels)
     _metric_rows(rows, block[len(INPUT_COLUMNS) + 1:])
 
     out = pd.DataFrame(block.T, index=index, columns=float_cols, copy=False)
