@@ -404,15 +404,19 @@ def _holdings(firms: pd.DataFrame, links: Any, ids: pa.Array, unit: np.ndarray, 
         # it has then by land share (equally over them when it has no land)
         with np.errstate(invalid="ignore"):
             active = ok & ~(link_year > years[yc])
+        # only parcels of holders with tenants need their tax: the others have no combined figure
         held_p = np.zeros(n_p, dtype=bool)
-        held_p[p[active & own]] = True
+        held_p[p[active & own & (others[np.maximum(u, 0)] > 0)]] = True
         firm_mu = np.bincount(f[active], weights=mu[active], minlength=n_ids)
         n_links = np.bincount(f[active], minlength=n_ids)
         on = active & held_p[np.maximum(p, 0)]
         fo = f[on]
         frac = np.where(firm_mu[fo] > 0, mu[on] / np.where(firm_mu[fo] > 0, firm_mu[fo], 1.0),
                         1.0 / np.maximum(n_links[fo], 1))
-        joined = rows[y_codes == yc].merge(pd.DataFrame({"f": fo, "p": p[on], "frac": frac}), on="f")
+        wanted = np.zeros(n_ids, dtype=bool)
+        wanted[fo] = True
+        this_year = (y_codes == yc) & wanted[np.maximum(uscc_codes, 0)] & (uscc_codes >= 0)
+        joined = rows[this_year].merge(pd.DataFrame({"f": fo, "p": p[on], "frac": frac}), on="f")
         v = (joined["tax"] * joined["frac"]).to_numpy(dtype="float64")
         jp = joined["p"].to_numpy(dtype=np.int64)
         blank_v = np.isnan(v)
