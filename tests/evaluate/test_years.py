@@ -92,3 +92,21 @@ def test_a_year_asked_for_must_be_in_the_data_and_no_year_means_the_latest():
         reference_year([2020, 2021], wenzhou, 2019)
     with pytest.raises(InputError, match="the panel is empty"):
         reference_year([], wenzhou)
+
+
+def test_validate_warns_when_the_data_lack_the_documents_year():
+    from types import SimpleNamespace
+
+    from gisefficiency.evaluate.policy import load_preset
+    from gisefficiency.pipeline import _year_problems
+
+    firms = pd.DataFrame({"uscc": ["A", "A"], "year": [2020, 2021]})
+    config = SimpleNamespace(policy=SimpleNamespace(year=None), source=None)
+    [problem] = _year_problems(firms, config, load_preset("zhoushan-2020"))
+    assert problem.severity == "warning"
+    assert problem.message == ("no data for the reference year of preset zhoushan-2020 = 2019: the firm table has "
+                               "2020, 2021; the run uses 2021")
+    assert _year_problems(firms, config, load_preset("wenzhou-etdz-2021")) == []
+    config.policy.year = 2019  # asked for: an error, as before
+    [asked] = _year_problems(firms, config, load_preset("wenzhou-etdz-2021"))
+    assert asked.severity == "error" and asked.message.startswith("no data for [policy] year = 2019")
