@@ -199,7 +199,11 @@ def _metric(c: Metric, ctx: Context) -> Outcome:
     uen_p = f" ({uen})" if uen else ""
     # a ratio that names its parts (a holder's 综合亩均税收): the reason gives the two figures too
     explained = EXPLAINED_RATIOS.get(c.column)
-    vals, misses, oks, years, parts = [], [], [], [], []
+    vals, misses, oks, years, parts, no_land = [], [], [], [], [], []
+    # a per-mu figure of a unit with tax but 0 mu (a holder whose floor is all let under floor_share) is
+    # not missing data: it has no land of its own to divide by, and its reason says so
+    ratio = METRICS.get(c.column) if c.column in METRICS and METRICS[c.column].per_mu else None
+    den_zh, den_en = NUMBER_COLUMNS[ratio.denominator][:2] if ratio is not None else ("", "")
     for k in range(c.years - 1, -1, -1):  # oldest year first
         if explained is not None:
             applies = ctx.values(explained[2], k) > 0
@@ -210,6 +214,8 @@ def _metric(c: Metric, ctx: Context) -> Outcome:
         missing = np.isnan(v)
         with np.errstate(invalid="ignore"):
             ok = (v >= c.value) & (v < c.upper) if c.op == "between" else OPS[c.op](v, c.value)
+        if ratio is not None:
+            no_land.append(missing & ~np.isnan(ctx.values(ratio.numerator, k)) & (ctx.values(ratio.denominator, k) == 0))
         vals.append(v)
         misses.append(missing)
         oks.append((ok & ~missing) | (missing & c.if_missing))
@@ -220,12 +226,15 @@ def _metric(c: Metric, ctx: Context) -> Outcome:
     tails_en = [f"{uen_p}, {w}" for w in _relation_words(c.value, c.op, c.upper, False)] + [""]
 
     def text_at(v: np.ndarray, miss: np.ndarray, y: np.ndarray,
-                num_den: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Text, Text]:
+                num_den: tuple[np.ndarray, np.ndarray] | None = None,
+                zero: np.ndarray | None = None) -> tuple[Text, Text]:
         """The value against the threshold (or that it is missing), one join of three pieces per language."""
         yc, ys = _codes_of_years(y)
-        head = yc * 2 + miss
-        head_zh = [t for yr in ys for t in (f"{yr}年{zh_name}", f"缺少{yr}年{zh_name}数据{tail_zh}")]
-        head_en = [t for yr in ys for t in (f"{en_name} {yr}: ", f"no {en_name} data for {yr}{tail_en}")]
+        head = yc * 3 + miss + (zero if zero is not None else 0)
+        head_zh = [t for yr in ys for t in (f"{yr}年{zh_name}", f"缺少{yr}年{zh_name}数据{tail_zh}",
+                                            f"{yr}年{den_zh}为0，无{zh_name}{tail_zh}")]
+        head_en = [t for yr in ys for t in (f"{en_name} {yr}: ", f"no {en_name} data for {yr}{tail_en}",
+                                            f"no {en_name} in {yr}: {den_en} 0{tail_en}")]
         rel = np.where(miss, 3, _relation_code(v, c.value, c.op, c.upper))
         vs = with_valid(fmt(v), ~miss) if miss.any() else fmt(v)  # missing values are left out
         zh = pc.binary_join_element_wise(vocab(head, head_zh), vs, vocab(rel, tails_zh), "", null_handling="skip")
@@ -244,7 +253,8 @@ def _metric(c: Metric, ctx: Context) -> Outcome:
 
     def one(j: int, idx: np.ndarray) -> tuple[Text, Text]:
         return text_at(vals[j][idx], misses[j][idx], years[j][idx],
-                       (parts[j][0][idx], parts[j][1][idx]) if parts else None)
+                       (parts[j][0][idx], parts[j][1][idx]) if parts else None,
+                       no_land[j][idx] if no_land else None)
 
     def first_failing(idx: np.ndarray) -> tuple[Text, Text]:
         """The first year that fails, read straight from the stacked years (no per-year pieces)."""
@@ -254,7 +264,7 @@ def _metric(c: Metric, ctx: Context) -> Outcome:
         num_den = None if not parts else (_pick_years([q[0] for q in parts], at, rows),
                                           _pick_years([q[1] for q in parts], at, rows))
         zh, en = text_at(_pick_years(vals, at, rows), _pick_years(misses, at, rows), _pick_years(years, at, rows),
-                         num_den)
+                         num_den, _pick_years(no_land, at, rows) if no_land else None)
         if len(has) == len(idx):
             return zh, en
         return assemble(len(idx), [(has, zh)]), assemble(len(idx), [(has, en)])

@@ -73,6 +73,9 @@ def test_holder_and_tenants_listed_in_one_run():
     assert v.loc["T", "reason_zh"] == RECTIFY + "2021年亩均税收8.3333万元/亩，低于10万元/亩"
     # S at exactly 10 is not below 10; its own share is 0 mu, so it is not graded and has no own figure
     assert v.loc["S", "disposal"] == ""
+    # its own 亩均税收 is not missing data: it has tax but no land of its own under floor_share
+    assert "2021年用地面积为0，无亩均税收" in v.loc["S", "reason_zh"] and "缺少" not in v.loc["S", "reason_zh"]
+    assert "no tax per mu in 2021: land 0" in v.loc["S", "reason_en"]
     assert "2021年综合亩均税收10万元/亩，不低于10万元/亩（所持土地上企业实缴税金合计200万元，自有用地面积20亩）" in v.loc["S", "reason_zh"]
     # L: 50 / 20 = 2.5; leases 12,000 m² (>= 10,000) while 规下: must reach 规上
     assert v.loc["L", "disposal"] == "rectify"
