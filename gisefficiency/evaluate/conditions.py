@@ -248,8 +248,9 @@ def _metric(c: Metric, ctx: Context) -> Outcome:
         zh = glue(zh, (cat(f"（{nz}", fmt(num), f"{nu}，{dz}", fmt(np.round(den, PER_MU_DECIMALS)), f"{du}）"), shown))
         en = glue(en, (cat(f" ({ne}: ", fmt(num), f" {nue}; {de}: ", fmt(np.round(den, PER_MU_DECIMALS)),
                            f" {due})"), shown))
-        # the ratio does not apply (no land held, or no other firm on it): nothing to say, left out
-        return (zh, en) if applies.all() else (with_valid(zh, applies), with_valid(en, applies))
+        # the ratio does not apply (no land held, or no other firm on it): nothing to say (an empty text,
+        # which the joins of reasons leave out)
+        return (zh, en) if applies.all() else (where(applies, zh, ""), where(applies, en, ""))
 
     def one(j: int, idx: np.ndarray) -> tuple[Text, Text]:
         return text_at(vals[j][idx], misses[j][idx], years[j][idx],

@@ -60,7 +60,7 @@ NUMBER_COLUMNS: dict[str, tuple[str, str, str, str]] = {
 }
 #: Ratio columns whose reasons also give the figures they divide: (numerator, denominator, applies)
 #: columns. Where ``applies`` is missing or 0 (a unit holding no land, or none other firms use) the
-#: ratio does not apply and its counter-reason is left out.
+#: ratio does not apply: the condition is false and its counter-reason is empty (left out of joins).
 EXPLAINED_RATIOS: dict[str, tuple[str, str, str]] = {
     "holder_tax_per_mu": ("holder_tax", "holder_land_mu", "holder_other_firms"),
 }
