@@ -116,8 +116,9 @@ def link_firms(
         Firm-year panel (long): ``uscc`` and where known ``name, year, parcel_id, lon, lat, coord_sys``.
     land
         Optional land rows ``uscc, parcel_id, kind ("own"|"leased"), floor_area_m2`` as the Wenzhou ETDZ
-        platform keeps them (with a ``year`` column, each firm's latest year is used; rows of one firm
-        and parcel are summed). They also settle own/leased and leased floor for links found otherwise.
+        platform keeps them (with a ``year`` column, ``shares`` use each firm's latest year, and with two or
+        more years ``by_year`` holds each year's shares as well; rows of one firm and parcel are summed).
+        They also settle own/leased and leased floor for links found otherwise.
     methods
         Priority order of ``"table"`` (the panel's ``parcel_id``), ``"land"`` (land rows), ``"holder"``
         (the parcel's ``holder_uscc``) and ``"point"`` (the firm's lon/lat inside a parcel).
