@@ -159,7 +159,7 @@ def _run(config: Config, *, step: Step | None, frames: dict[str, Any]) -> Result
 
     with timed("policy", "载入政策 / policy preset"):
         policy = with_pricing(load_preset(config.policy.preset), config.policy.pricing)
-        year = config.policy.year or policy.reference_year
+        year = config.policy.year  # None: the preset's year, or the data's latest (evaluate says which)
 
     # Stages that do not need each other run side by side on the machine's two cores: their numpy,
     # Arrow and GEOS calls release the GIL. The side thread runs one stage at a time.
@@ -276,6 +276,8 @@ def _run(config: Config, *, step: Step | None, frames: dict[str, Any]) -> Result
             "firms_path": _source_name(config.firms, frames["firms"], "firms"),
             "timings_s": timings,
             "parcel_panel": parcel_panel,
+            # which year the verdicts are for, and why (the document's, asked for, or the data's latest)
+            "reference_year": evaluation.reference,
             "absent_columns": absent,
             # The block settings, for reports that say which threshold no block reached.
             "blocks": {"gap_m": config.blocks.gap_m, "min_area_mu": config.blocks.min_area_mu},
@@ -923,15 +925,22 @@ def _year_problems(firms: Any, config: Config, policy: Any) -> list[Problem]:
     if "year" not in firms or not len(firms):
         return []
     present = sorted({int(y) for y in firms.loc[firms["uscc"].notna(), "year"].unique()})
+    where = str(config.source) if config.source else None
     if config.policy.year is not None:
         ref, source = config.policy.year, "[policy] year"
-    elif policy.reference_year is not None:
-        ref, source = policy.reference_year, f"the reference year of preset {policy.name}"
+    elif policy.reference_year is not None and policy.reference_year not in present and present:
+        # the run carries on with the data's latest year (evaluate.years.reference_year): a warning
+        return [Problem(f"no data for the reference year of preset {policy.name} = {policy.reference_year}: the "
+                        f"firm table has {', '.join(map(str, present))}; the run uses {present[-1]}",
+                        fix=f"add the {policy.reference_year} figures, or set [policy] year to choose the year",
+                        message_zh=(f"预设 {policy.name} 的评价年度为 {policy.reference_year}，企业表只有 "
+                                    f"{'、'.join(map(str, present))} 年度的数据；本次运行改用 {present[-1]} 年度"),
+                        fix_zh=f"请补充 {policy.reference_year} 年度数据，或在 [policy] year 中指定年度",
+                        file=where, severity="warning")]
     else:
-        return []  # the data's latest year
+        return []  # the preset's year, or the data's latest
     if ref in present:
         return []
-    where = str(config.source) if config.source else None
     return [Problem(f"no data for {source} = {ref}: the firm table has {', '.join(map(str, present)) or 'no years'}",
                     fix=f"set [policy] year to one of {', '.join(map(str, present))} in the config, or add the "
                         f"{ref} figures to the firm table", file=where,

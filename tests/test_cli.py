@@ -159,7 +159,6 @@ BAD = {
     "clusters permutations = 0": ("[clusters]\nenabled = true\npermutations = 0\n", None),
     "clusters fdr = 2": ("[clusters]\nenabled = true\nfdr = 2\n", None),
     "year without data": ("[policy]\npreset = \"suichang-2022\"\nyear = 2030\n", None),
-    "preset year without data": ("", _edit_firms(lambda rows: [("数据", [r for r in rows if r[2] != 2021])])),
     "empty firm table": ("", _edit_firms(lambda rows: [("数据", rows[:2])])),
     "repeated firm-year": ("", _edit_firms(lambda rows: [("数据", [*rows, rows[2]])])),
     "unknown sheet": ("[firms]\nsheet = \"2022年\"\n", None),
@@ -237,6 +236,16 @@ def test_validate_names_the_year_and_the_years_there_are(small_county, tmp_path)
     res = runner.invoke(app, ["validate", str(cfg)], terminal_width=300)
     assert res.exit_code == 1
     assert "no data for [policy] year = 2030: the firm table has 2020, 2021, 2022, 2023" in res.output
+
+
+def test_a_preset_year_without_data_falls_back_to_the_latest_with_a_warning(small_county, tmp_path):
+    # Suichang evaluates 2021; without 2021 rows the run evaluates the data's latest year and says so
+    cfg = _county(small_county, tmp_path, "", _edit_firms(lambda rows: [("数据", [r for r in rows if r[2] != 2021])]))
+    checked = runner.invoke(app, ["validate", str(cfg)], terminal_width=300)
+    assert checked.exit_code == 0, checked.output
+    assert "no data for the reference year of preset suichang-2022 = 2021" in checked.output.replace("\n", "")
+    done = runner.invoke(app, ["run", str(cfg), "--no-map"], terminal_width=250)
+    assert done.exit_code == 0, done.output
 
 
 def test_validate_warns_that_scenario_block_ids_wait_for_the_run(small_county, tmp_path):

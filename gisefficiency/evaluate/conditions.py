@@ -40,6 +40,7 @@ from gisefficiency.evaluate.rules import (
     ATTR_COLUMNS,
     DATE_COLUMNS,
     DATE_TEMPLATE,
+    EXPLAINED_RATIOS,
     FLAG_COLUMNS,
     GRADES,
     NUMBER_COLUMNS,
@@ -194,16 +195,27 @@ def _metric(c: Metric, ctx: Context) -> Outcome:
     zh_name, en_name, uzh, uen = NUMBER_COLUMNS[c.column]
     # Per-mu figures and areas in mu compare at the precision the documents publish and the reasons
     # print (4 decimals): a drawn 2,000 m² parcel is 3 mu, not 2.9999999999999996, and "3亩以上" holds.
-    per_mu = (c.column in METRICS and METRICS[c.column].per_mu) or NUMBER_COLUMNS[c.column][2] == "亩"
+    per_mu = (c.column in METRICS and METRICS[c.column].per_mu) or uzh in ("亩", "万元/亩")
     uen_p = f" ({uen})" if uen else ""
-    vals, misses, oks, years = [], [], [], []
+    # a ratio that names its parts (a holder's 综合亩均税收): the reason gives the two figures too
+    explained = EXPLAINED_RATIOS.get(c.column)
+    vals, misses, oks, years, parts, no_land = [], [], [], [], [], []
+    # a per-mu figure of a unit with tax but 0 mu (a holder whose floor is all let under floor_share) is
+    # not missing data: it has no land of its own to divide by, and its reason says so
+    ratio = METRICS.get(c.column) if c.column in METRICS and METRICS[c.column].per_mu else None
+    den_zh, den_en = NUMBER_COLUMNS[ratio.denominator][:2] if ratio is not None else ("", "")
     for k in range(c.years - 1, -1, -1):  # oldest year first
+        if explained is not None:
+            applies = ctx.values(explained[2], k) > 0
+            parts.append((ctx.values(explained[0], k), np.where(applies, ctx.values(explained[1], k), np.nan)))
         v = ctx.values(c.column, k)
         if per_mu:
             v = np.round(v, PER_MU_DECIMALS)
         missing = np.isnan(v)
         with np.errstate(invalid="ignore"):
             ok = (v >= c.value) & (v < c.upper) if c.op == "between" else OPS[c.op](v, c.value)
+        if ratio is not None:
+            no_land.append(missing & ~np.isnan(ctx.values(ratio.numerator, k)) & (ctx.values(ratio.denominator, k) == 0))
         vals.append(v)
         misses.append(missing)
         oks.append((ok & ~missing) | (missing & c.if_missing))
@@ -213,26 +225,47 @@ def _metric(c: Metric, ctx: Context) -> Outcome:
     tails_zh = [f"{uzh}，{w}{uzh}" for w in _relation_words(c.value, c.op, c.upper, True)] + [""]
     tails_en = [f"{uen_p}, {w}" for w in _relation_words(c.value, c.op, c.upper, False)] + [""]
 
-    def text_at(v: np.ndarray, miss: np.ndarray, y: np.ndarray) -> tuple[Text, Text]:
+    def text_at(v: np.ndarray, miss: np.ndarray, y: np.ndarray,
+                num_den: tuple[np.ndarray, np.ndarray] | None = None,
+                zero: np.ndarray | None = None) -> tuple[Text, Text]:
         """The value against the threshold (or that it is missing), one join of three pieces per language."""
         yc, ys = _codes_of_years(y)
-        head = yc * 2 + miss
-        head_zh = [t for yr in ys for t in (f"{yr}年{zh_name}", f"缺少{yr}年{zh_name}数据{tail_zh}")]
-        head_en = [t for yr in ys for t in (f"{en_name} {yr}: ", f"no {en_name} data for {yr}{tail_en}")]
+        head = yc * 3 + miss + (zero if zero is not None else 0)
+        head_zh = [t for yr in ys for t in (f"{yr}年{zh_name}", f"缺少{yr}年{zh_name}数据{tail_zh}",
+                                            f"{yr}年{den_zh}为0，无{zh_name}{tail_zh}")]
+        head_en = [t for yr in ys for t in (f"{en_name} {yr}: ", f"no {en_name} data for {yr}{tail_en}",
+                                            f"no {en_name} in {yr}: {den_en} 0{tail_en}")]
         rel = np.where(miss, 3, _relation_code(v, c.value, c.op, c.upper))
         vs = with_valid(fmt(v), ~miss) if miss.any() else fmt(v)  # missing values are left out
-        return (pc.binary_join_element_wise(vocab(head, head_zh), vs, vocab(rel, tails_zh), "", null_handling="skip"),
-                pc.binary_join_element_wise(vocab(head, head_en), vs, vocab(rel, tails_en), "", null_handling="skip"))
+        zh = pc.binary_join_element_wise(vocab(head, head_zh), vs, vocab(rel, tails_zh), "", null_handling="skip")
+        en = pc.binary_join_element_wise(vocab(head, head_en), vs, vocab(rel, tails_en), "", null_handling="skip")
+        if num_den is None or explained is None:
+            return zh, en
+        num, den = num_den
+        applies = ~np.isnan(den)
+        shown = ~miss & ~np.isnan(num) & applies
+        (nz, ne, nu, nue), (dz, de, du, due) = NUMBER_COLUMNS[explained[0]], NUMBER_COLUMNS[explained[1]]
+        zh = glue(zh, (cat(f"（{nz}", fmt(num), f"{nu}，{dz}", fmt(np.round(den, PER_MU_DECIMALS)), f"{du}）"), shown))
+        en = glue(en, (cat(f" ({ne}: ", fmt(num), f" {nue}; {de}: ", fmt(np.round(den, PER_MU_DECIMALS)),
+                           f" {due})"), shown))
+        # the ratio does not apply (no land held, or no other firm on it): nothing to say (an empty text,
+        # which the joins of reasons leave out)
+        return (zh, en) if applies.all() else (where(applies, zh, ""), where(applies, en, ""))
 
     def one(j: int, idx: np.ndarray) -> tuple[Text, Text]:
-        return text_at(vals[j][idx], misses[j][idx], years[j][idx])
+        return text_at(vals[j][idx], misses[j][idx], years[j][idx],
+                       (parts[j][0][idx], parts[j][1][idx]) if parts else None,
+                       no_land[j][idx] if no_land else None)
 
     def first_failing(idx: np.ndarray) -> tuple[Text, Text]:
         """The first year that fails, read straight from the stacked years (no per-year pieces)."""
         choice = first_true([~ok[idx] for ok in oks])
         has = np.flatnonzero(choice >= 0)
         at, rows = choice[has], idx[has]
-        zh, en = text_at(_pick_years(vals, at, rows), _pick_years(misses, at, rows), _pick_years(years, at, rows))
+        num_den = None if not parts else (_pick_years([q[0] for q in parts], at, rows),
+                                          _pick_years([q[1] for q in parts], at, rows))
+        zh, en = text_at(_pick_years(vals, at, rows), _pick_years(misses, at, rows), _pick_years(years, at, rows),
+                         num_den, _pick_years(no_land, at, rows) if no_land else None)
         if len(has) == len(idx):
             return zh, en
         return assemble(len(idx), [(has, zh)]), assemble(len(idx), [(has, en)])

@@ -3,7 +3,7 @@
 :class:`PanelContext` has one row per (unit, year) (grading: ``k`` years back is the same unit's
 earlier row); :class:`UnitContext` one row per unit at a reference year (verdicts: yearly values by
 year, static facts as last known up to that year; a certificate flag only within its term,
-``rules.CERTIFICATE_YEARS``).
+``rules.CERTIFICATE_YEARS``, or by its dates where the firm table gives them).
 """
 
 from __future__ import annotations
@@ -196,4 +196,26 @@ class UnitContext:
                     known &= age < CERTIFICATE_YEARS[col]
                 taken = s.iloc[np.where(known, pos, 0)].reset_index(drop=True)
                 self._attrs[col] = taken.where(pd.Series(known), pd.NA) if not known.all() else taken
+                if col in CERTIFICATE_YEARS:
+                    self._attrs[col] = self._certificate_dates(col, self._attrs[col])
         return self._attrs[col]
+
+    def _certificate_dates(self, col: str, flag: pd.Series) -> pd.Series:
+        """``flag`` where the unit has no certificate date, else whether the certificate is in force on 31
+        December of the reference year (``<col>_date`` to ``<col>_until``; without an end date, the date
+        plus the term of ``CERTIFICATE_YEARS`` less a day). Dates are those last known up to the year."""
+        start_col, until_col = f"{col}_date", f"{col}_until"
+        if start_col not in self.frame and until_col not in self.frame:
+            return flag
+        start = pd.to_datetime(self.attr(start_col), errors="coerce").to_numpy(dtype="datetime64[ns]")
+        until = pd.to_datetime(self.attr(until_col), errors="coerce").to_numpy(dtype="datetime64[ns]")
+        term = (pd.DatetimeIndex(start) + pd.DateOffset(years=CERTIFICATE_YEARS[col]) - pd.Timedelta(days=1))
+        until = np.where(np.isnat(until), term.to_numpy(dtype="datetime64[ns]"), until)
+        dated = ~np.isnat(start) | ~np.isnat(until)
+        if not dated.any():
+            return flag
+        end = np.datetime64(f"{self.year:04d}-12-31", "ns")
+        valid = (np.isnat(start) | (start <= end)) & ~np.isnat(until) & (until >= end)
+        out = flag.astype("boolean").copy()
+        out[dated] = valid[dated]
+        return out

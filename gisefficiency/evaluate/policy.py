@@ -45,13 +45,16 @@ class FrozenDict(dict):  # type: ignore[type-arg]
 
 @dataclass(frozen=True)
 class Category:
-    """A disposal category: ``id`` as stored in verdicts, labels, map colour, and whether it is low efficiency."""
+    """A disposal category: ``id`` as stored in verdicts, labels, map colour, whether it is low efficiency,
+    and whether its land leaves the firm (``frees_land``: counted as freed land by the targets; default
+    as ``low_efficiency``; Suichang's 整治提升 land stays with its firm)."""
 
     id: str
     zh: str
     en: str
     colour: str
     low_efficiency: bool = True
+    frees_land: bool = True
 
 
 @dataclass(frozen=True)
@@ -481,7 +484,8 @@ def _scoring(r: _Reader, d: Any) -> Scoring:
 def _categories(r: _Reader, d: Any) -> FrozenDict:
     out: dict[str, Category] = {}
     for _, item, p in r.items(d, "categories"):
-        item = r.table(item, p, {"id", "zh", "en", "colour", "low_efficiency"}, ("id", "zh", "en", "colour"))
+        item = r.table(item, p, {"id", "zh", "en", "colour", "low_efficiency", "frees_land"},
+                       ("id", "zh", "en", "colour"))
         cid = r.text(item, "id", p)
         if not re.fullmatch(r"[a-z][a-z0-9_]*", cid) or cid in out:
             r.fail(p, f"category id {cid!r} must be a new lower_snake_case name",
@@ -489,8 +493,13 @@ def _categories(r: _Reader, d: Any) -> FrozenDict:
         if not _COLOUR.match(str(item["colour"])):
             r.fail(p, f"'colour' must be '#rrggbb', got {item['colour']!r}",
                    zh=f"'colour' 必须写成 '#rrggbb'，实际为 {item['colour']!r}")
-        out[cid] = Category(cid, r.text(item, "zh", p), r.text(item, "en", p), item["colour"],
-                            bool(item.get("low_efficiency", True)))
+        low = item.get("low_efficiency", True)
+        frees = item.get("frees_land", low)
+        for key, value in (("low_efficiency", low), ("frees_land", frees)):
+            if not isinstance(value, bool):
+                r.fail(p, f"'{key}' must be true or false, got {value!r}",
+                       zh=f"'{key}' 必须是 true 或 false，实际为 {value!r}")
+        out[cid] = Category(cid, r.text(item, "zh", p), r.text(item, "en", p), item["colour"], low, frees)
     return FrozenDict(out)
 
 

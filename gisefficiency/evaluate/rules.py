@@ -51,6 +51,19 @@ NUMBER_COLUMNS: dict[str, tuple[str, str, str, str]] = {
     "staff": ("年平均职工人数", "staff", "人", "persons"),
     "water_m3": ("用水量", "water use", "立方米", "m³"), "gas_m3": ("天然气用量", "natural gas use", "立方米", "m³"),
     "score": ("综合得分", "score", "分", "points"),
+    # A land-right holder's figures (metrics.indicators._holdings): the land it holds, whole parcels, and
+    # the tax of every firm on it, its tenants' included (温州经开区: 年度综合亩均税收 of 国有土地使用权人).
+    "holder_tax_per_mu": ("综合亩均税收", "combined tax per mu of the land held", "万元/亩", "10k yuan/mu"),
+    "holder_tax": ("所持土地上企业实缴税金合计", "tax of all firms on the land held", "万元", "10k yuan"),
+    "holder_land_mu": ("自有用地面积", "land held", "亩", "mu"),
+    "holder_other_firms": ("自有用地上其他企业数", "other firms on the land held", "家", "firms"),
+    "leased_floor_m2": ("承租面积", "leased floor area", "平方米", "m²"),
+}
+#: Ratio columns whose reasons also give the figures they divide: (numerator, denominator, applies)
+#: columns. Where ``applies`` is missing or 0 (a unit holding no land, or none other firms use) the
+#: ratio does not apply: the condition is false and its counter-reason is empty (left out of joins).
+EXPLAINED_RATIOS: dict[str, tuple[str, str, str]] = {
+    "holder_tax_per_mu": ("holder_tax", "holder_land_mu", "holder_other_firms"),
 }
 assert set(INPUT_COLUMNS) <= set(NUMBER_COLUMNS)
 _SECTION_LETTER = r"^[A-Ta-t](?=\d)"

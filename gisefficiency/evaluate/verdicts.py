@@ -18,7 +18,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gisefficiency.core.constants import M2_PER_MU, PER_MU_DECIMALS
-from gisefficiency.core.errors import InputError, Problem
 from gisefficiency.core.grouped import unit_of
 from gisefficiency.core.ids import arrow_ids, first_codes, positions
 from gisefficiency.core.text import (
@@ -47,6 +46,7 @@ from gisefficiency.evaluate.contexts import years_of
 from gisefficiency.evaluate.policy import Policy
 from gisefficiency.evaluate.rules import Flag
 from gisefficiency.evaluate.scoring import GradeText, grades_and_reasons
+from gisefficiency.evaluate.years import ReferenceYear, reference_year
 
 __all__ = ["Evaluation", "ReasonLang", "evaluate", "flag_parcels", "reason_langs"]
 
@@ -108,6 +108,8 @@ class Evaluation:
     grade_text: GradeText | None = field(default=None, repr=False)
     verdict_text: Producer | None = field(default=None, repr=False)
     unit_grade_text: Producer | None = field(default=None, repr=False)
+    #: Which year was used and why (:class:`~gisefficiency.evaluate.years.ReferenceYear`).
+    reference: ReferenceYear | None = None
 
     def reasons(self, lang: ReasonLang = "zh", *, units: np.ndarray | None = None) -> pd.DataFrame:
         """The verdicts' reasons at the reference year, written for the units asked.
@@ -265,29 +267,14 @@ def _dispose(d: Any, cats: Any, ctx: UnitContext
     return in_scope, exempt, disposal, case, np.where(exempt, ex_choice, -1), reasons
 
 
-def _reference_year(panel: pd.DataFrame, policy: Policy, year: int | None) -> int:
-    if len(panel) == 0:
-        raise InputError("the panel is empty", [Problem("no unit-year rows", fix="check the firm table and links",
-                                                        message_zh="没有任何单位-年份行",
-                                                        fix_zh="请检查企业表与关联结果")],
-                         zh="面板数据为空")
+def _reference_year(panel: pd.DataFrame, policy: Policy, year: int | None) -> ReferenceYear:
     idx = panel.index
-    if isinstance(idx, pd.MultiIndex) and idx.codes[1].min() >= 0:  # the years present, from the level's codes
+    if len(idx) and isinstance(idx, pd.MultiIndex) and idx.codes[1].min() >= 0:  # years present, from the codes
         used = np.bincount(idx.codes[1], minlength=len(idx.levels[1])) > 0
         present = np.unique(idx.levels[1].to_numpy(dtype="int64")[used])
     else:
         present = np.unique(years_of(idx))
-    ref = year if year is not None else policy.reference_year if policy.reference_year is not None \
-        else int(present.max())
-    if ref not in present:
-        raise InputError(
-            f"no data for the reference year {ref} (preset {policy.name})",
-            [Problem(f"years in the panel: {', '.join(map(str, present))}",
-                     fix="pass year=... (config [policy] year) for a year the firm table covers",
-                     message_zh=f"面板中的年份：{', '.join(map(str, present))}",
-                     fix_zh="请传入 year=...（配置 [policy] year），选企业表覆盖的年份")],
-            zh=f"没有参照年份 {ref} 的数据（预设 {policy.name}）")
-    return int(ref)
+    return reference_year(present.tolist(), policy, year)
 
 
 _OFFICIAL = re.compile(r"^\s*([A-Da-d])\s*(?:类|档|级|等)?\s*$")
@@ -315,7 +302,8 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
     policy
         A preset from ``policy.load_preset``.
     year
-        Reference year; default the preset's ``reference_year``, else the latest year of the panel.
+        Reference year (must be in the panel); default the preset's ``reference_year``, or the latest year of
+        the panel when the preset has none or the panel lacks it (``Evaluation.reference`` says which).
     links
         ``link.Links``, needed by presets with leasing penalties (tenants per holder).
 
@@ -328,7 +316,8 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
     InputError
         Empty panel, no data for the reference year, or links needed and missing.
     """
-    ref = _reference_year(panel, policy, year)
+    reference = _reference_year(panel, policy, year)
+    ref = reference.year
     grades, grade_text = grades_and_reasons(panel, policy, links=links)
     official = official_grades(panel)
     if official is not None:
@@ -414,7 +403,7 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
                         .replace("", pd.NA))
     verdicts.index.name = "eval_id"
     return Evaluation(grades=grades, verdicts=verdicts, year=ref, policy=policy.name, grade_text=grade_text,
-                      verdict_text=reasons, unit_grade_text=grade_why)
+                      verdict_text=reasons, unit_grade_text=grade_why, reference=reference)
 
 
 def flag_parcels(

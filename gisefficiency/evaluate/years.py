@@ -10,6 +10,7 @@ newly low, recovered or still low in the last year against the first.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,9 +18,105 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gisefficiency.core.errors import InputError
+from gisefficiency.core.errors import InputError, Problem
 
-__all__ = ["CHANGE_CLASSES", "YearRun", "change_classes", "evaluate_years", "trend_table"]
+__all__ = ["CHANGE_CLASSES", "ReferenceYear", "YearRun", "change_classes", "evaluate_years", "reference_year",
+           "trend_table"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReferenceYear:
+    """The year verdicts are made for, and why that year (for the report and ``Result.meta``).
+
+    Attributes
+    ----------
+    year
+        The year used.
+    source
+        ``"asked"`` (``year=`` / ``[policy] year`` / a multi-year run, unless it is the document's year),
+        ``"preset"`` (the document's year),
+        ``"fallback"`` (the document's year is not in the data: the latest year instead) or ``"latest"``
+        (the preset fixes no year: the latest year of the data).
+    preset_year
+        The preset's ``reference_year`` (None when it has none).
+    note_zh, note_en
+        One sentence saying which year and why.
+    """
+
+    year: int
+    source: str
+    preset_year: int | None
+    note_zh: str
+    note_en: str
+
+
+def reference_year(present: Sequence[int], policy: Any, year: int | None = None) -> ReferenceYear:
+    """The reference year of a run: the year asked for, else the document's, else the data's latest.
+
+    A year asked for (``year``) must be in the data: the user named it. The document's year
+    (``policy.reference_year``, e.g. Zhoushan's 2019) is the default; when the data lack it the run does
+    not stop: it uses the latest year of the data, logs a warning and says so in ``note_zh/en``.
+
+    Parameters
+    ----------
+    present
+        The years the panel has data for.
+    policy
+        The preset (its ``name`` and ``reference_year``).
+    year
+        The year asked for, or None.
+
+    Returns
+    -------
+    ReferenceYear
+
+    Raises
+    ------
+    InputError
+        ``year`` given and not in ``present``, or no years at all.
+    """
+    have = sorted({int(y) for y in present})
+    pref = getattr(policy, "reference_year", None)
+    name = getattr(policy, "name", "")
+    if not have:
+        raise InputError("the panel is empty", [Problem("no unit-year rows", fix="check the firm table and links",
+                                                        message_zh="没有任何单位-年份行",
+                                                        fix_zh="请检查企业表与关联结果")],
+                         zh="面板数据为空")
+    listed = ", ".join(map(str, have))
+    if year is not None:
+        if int(year) not in have:
+            raise InputError(
+                f"no data for the reference year {year} (preset {name})",
+                [Problem(f"years in the panel: {listed}",
+                         fix="pass year=... (config [policy] year) for a year the firm table covers",
+                         message_zh=f"面板中的年份：{listed}",
+                         fix_zh="请传入 year=...（配置 [policy] year），选企业表覆盖的年份")],
+                zh=f"没有参照年份 {year} 的数据（预设 {name}）")
+        if int(year) == pref:  # asked for the document's own year
+            return ReferenceYear(pref, "preset", pref, f"评价年度{pref}年（政策文件规定的评价年度）",
+                                 f"reference year {pref} (the year the policy document fixes)")
+        return ReferenceYear(int(year), "asked", pref, f"评价年度{year}年（按指定）",
+                             f"reference year {year} (as asked)")
+    latest = have[-1]
+    if pref is not None and pref in have:
+        return ReferenceYear(pref, "preset", pref, f"评价年度{pref}年（政策文件规定的评价年度）",
+                             f"reference year {pref} (the year the policy document fixes)")
+    if pref is not None:
+        log.warning("preset %s evaluates %d, which the data lack (years: %s): the latest year, %d, is used",
+                    name, pref, listed, latest,
+                    extra={"zh": f"预设 {name} 评价 {pref} 年度，数据中没有该年度（数据年度：{listed}），"
+                                 f"改用最新年度 {latest}"})
+        return ReferenceYear(latest, "fallback", pref,
+                             f"评价年度{latest}年：政策文件规定评价{pref}年度，数据无该年度（数据年度：{listed}），"
+                             "改用数据最新年度",
+                             f"reference year {latest}: the policy document evaluates {pref}, which the data lack "
+                             f"(years: {listed}), so the latest year of the data is used")
+    return ReferenceYear(latest, "latest", None, f"评价年度{latest}年（政策文件未规定评价年度，取数据最新年度）",
+                         f"reference year {latest} (the policy document fixes none: the latest year of the data)")
+
 
 #: Change codes of a parcel, last year against first: (code, zh, en, colour). "recovered" is blue, not
 #: green: the grade layer's A and B are green.

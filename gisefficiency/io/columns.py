@@ -126,6 +126,25 @@ def header_unit(text: object) -> str | None:
     return normalise_unit(parts[-1]) if parts else None
 
 
+#: Certificate dates (read as dates): 高新技术企业 认定/发证 date and 有效期至, 科技型中小企业 入库 date and
+#: 有效期至. Where a unit has them, "有效期内" is read from them (``evaluate.contexts``), not from the yearly 是/否.
+CERTIFICATE_DATE_COLUMNS: tuple[str, ...] = ("high_tech_date", "high_tech_until", "tech_sme_date", "tech_sme_until")
+#: Their headers. A bare 证书有效期至 is the 高新技术企业 certificate's, the one certificate the evaluation
+#: rules exempt for a term (3 years). Bare 认定日期 (the 台账's 低效认定), 发证日期 (a land certificate's on
+#: parcel layers) and 入库日期 are not taken: they name other things in bureau tables.
+CERTIFICATE_ALIASES: dict[str, str] = {
+    "高新技术企业认定日期": "high_tech_date", "高新技术企业认定时间": "high_tech_date", "高企认定日期": "high_tech_date",
+    "高新技术企业发证日期": "high_tech_date", "高新技术企业证书发证日期": "high_tech_date",
+    "高企发证日期": "high_tech_date", "高企证书发证日期": "high_tech_date",
+    "高新技术企业证书有效期至": "high_tech_until", "高新技术企业有效期至": "high_tech_until",
+    "高企证书有效期至": "high_tech_until", "高企有效期至": "high_tech_until", "证书有效期至": "high_tech_until",
+    "高新技术企业证书到期日": "high_tech_until", "高企到期日期": "high_tech_until",
+    "科技型中小企业入库日期": "tech_sme_date", "科技型中小企业入库时间": "tech_sme_date", "科小入库日期": "tech_sme_date",
+    "科技型中小企业入库登记日期": "tech_sme_date",
+    "科技型中小企业有效期至": "tech_sme_until", "科小有效期至": "tech_sme_until",
+}
+
+
 def alias_lookup(aliases: Mapping[str, str] | None = None) -> dict[str, str]:
     """Matching key -> canonical name, from ``schema.ALIASES``, the canonical names and ``aliases``.
 
@@ -135,8 +154,10 @@ def alias_lookup(aliases: Mapping[str, str] | None = None) -> dict[str, str]:
     lookup: dict[str, str] = {}
     for name in (*PARCEL_COLUMNS, *PARCEL_EXTRA_COLUMNS, *FIRM_COLUMNS, *READ_FLAG_COLUMNS, *LAND_COLUMNS):
         lookup[normalise_header(name)] = name
-    for header, name in ALIASES.items():
+    for header, name in (*ALIASES.items(), *CERTIFICATE_ALIASES.items()):
         lookup[normalise_header(header)] = name
+    for name in CERTIFICATE_DATE_COLUMNS:
+        lookup[normalise_header(name)] = name
     for header, name in (aliases or {}).items():
         lookup[normalise_header(header)] = str(name)
     return lookup

@@ -32,6 +32,7 @@ from gisefficiency.core.schema import (
     SCALE_VALUES,
 )
 from gisefficiency.io.columns import (
+    CERTIFICATE_DATE_COLUMNS,
     COLUMN_UNITS,
     alias_lookup,
     area_unit_factors,
@@ -83,7 +84,7 @@ _PARSE_THREADS, _PARSE_THREADS_FROM = 2, 200_000
 _USCC_KEY = "\x00uscc_code"
 _TEXT = ("name", "parcel_id", "land_use", "street")
 _NUMBERS = (*NUMERIC_FIRM_COLUMNS, "lon", "lat", "cert_area_m2", "floor_area_m2", "building_height_m")
-_DATES = ("production_date", "supply_date")
+_DATES = ("production_date", "supply_date", *CERTIFICATE_DATE_COLUMNS)
 _CHOICES: dict[str, dict[str, str]] = {"scale": SCALE_VALUES, "coord_sys": COORD_SYSTEMS, "kind": KIND_VALUES}
 _WHAT = {"number": "a number", "date": "a date such as 2019-05-01", "flag": "是/否 (yes/no)",
          "year": "a year such as 2021"}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +77,9 @@ class Links:
     firm_links: pd.DataFrame
     parcel_links: pd.DataFrame
     report: LinkReport
+    #: Shares per year (``shares``' columns and ``year``), when the land rows carry two or more years:
+    #: holdings that change from year to year. None otherwise (one snapshot: ``shares``).
+    by_year: pd.DataFrame | None = None
     codes: LinkCodes | None = field(default=None, init=False, repr=False, compare=False)
 
 
@@ -112,8 +116,9 @@ def link_firms(
         Firm-year panel (long): ``uscc`` and where known ``name, year, parcel_id, lon, lat, coord_sys``.
     land
         Optional land rows ``uscc, parcel_id, kind ("own"|"leased"), floor_area_m2`` as the Wenzhou ETDZ
-        platform keeps them (with a ``year`` column, each firm's latest year is used; rows of one firm
-        and parcel are summed). They also settle own/leased and leased floor for links found otherwise.
+        platform keeps them (with a ``year`` column, ``shares`` use each firm's latest year, and with two or
+        more years ``by_year`` holds each year's shares as well; rows of one firm and parcel are summed).
+        They also settle own/leased and leased floor for links found otherwise.
     methods
         Priority order of ``"table"`` (the panel's ``parcel_id``), ``"land"`` (land rows), ``"holder"``
         (the parcel's ``holder_uscc``) and ``"point"`` (the firm's lon/lat inside a parcel).
@@ -252,12 +257,48 @@ def link_firms(
     for hint in report.id_hints:
         log.warning("%s", hint,
                     extra={"zh": hint.text("zh")})
-    links = Links(shares=shares_out, firm_links=firm_links, parcel_links=parcel_links, report=report)
+    links = Links(shares=shares_out, firm_links=firm_links, parcel_links=parcel_links, report=report,
+                  by_year=_shares_by_year(parcels, firms, checked, methods=methods, tenant_mode=tenant_mode,
+                                          fixed_ratio_m2_per_mu=fixed_ratio_m2_per_mu, nearest_m=nearest_m,
+                                          point_crs=point_crs, table_years=table_years, combine=combine,
+                                          sources=sources))
     held = anchors(firms, parcels, shares_out, firm_links)
     if clean_ids and held is not None:  # the codes stand for the text ids only when cleaning changed none
         links.codes = LinkCodes(firm_ids=firm_ids.slice(0, n_firms), panel_f=panel_f, eval_f=eval_f,
                                 share_f=shares["f"], share_p=shares["p"], anchors=held)
     return links
+
+
+def _shares_by_year(parcels: gpd.GeoDataFrame, firms: pd.DataFrame, land: pd.DataFrame | None,
+                    **options: Any) -> pd.DataFrame | None:
+    """Each land year's shares, when the land rows carry two or more years (holdings that change).
+
+    A year's links are found as :func:`link_firms` finds them, from that year's land rows alone: a firm
+    without rows that year holds no land by the land rows that year (other methods still place it).
+    """
+    if land is None or "year" not in land:
+        return None
+    years = sorted({int(y) for y in pd.to_numeric(land["year"], errors="coerce").dropna()})
+    if len(years) < 2:
+        return None
+    year_of = pd.to_numeric(land["year"], errors="coerce")
+    parts = []
+    for y in years:  # a handful of years
+        rows = land.loc[year_of.eq(y).to_numpy(bool)].drop(columns="year")
+        with _quiet_links():
+            parts.append(link_firms(parcels, firms, land=rows, **options).shares.assign(year=y))
+    return pd.concat(parts, ignore_index=True)
+
+
+@contextlib.contextmanager
+def _quiet_links() -> Iterator[None]:
+    """The per-year link passes repeat the main pass's warnings: they are silenced while they run."""
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def _source(sources: Mapping[str, str | os.PathLike[str]] | None, key: str) -> str | None:

@@ -51,6 +51,7 @@ from gisefficiency.core.grouped import (
 )
 from gisefficiency.core.ids import arrow_ids, encode, positions, run_heads
 from gisefficiency.core.schema import EXTRA_FLAG_COLUMNS, FLAG_FIRM_COLUMNS, NUMERIC_FIRM_COLUMNS
+from gisefficiency.io.columns import CERTIFICATE_DATE_COLUMNS
 from gisefficiency.link.codes import codes_for
 
 __all__ = [
@@ -301,6 +302,156 @@ def _land_by_year(land: np.ndarray, unit_codes: np.ndarray, row_years: np.ndarra
     return out
 
 
+def _land_of_land_years(land: np.ndarray, unit_codes: np.ndarray, row_years: np.ndarray, by_year: pd.DataFrame,
+                        ids: pa.Array, unit: np.ndarray, parcels: pd.DataFrame | None) -> np.ndarray:
+    """A unit's land in each year the land rows cover, from that year's shares (``Links.by_year``).
+
+    Land rows with a year column say what each firm held that year; a unit-year of such a year gets the
+    sum of its members' shares that year (missing when it held none), a parcel counting from the year of
+    its supply date. Years the land rows do not cover keep ``land`` (the latest holdings).
+    """
+    f = positions(arrow_ids(by_year["uscc"]), ids)
+    mu = by_year["land_mu"].to_numpy(dtype="float64", na_value=np.nan)
+    share_year = by_year["year"].to_numpy(dtype=np.int64)
+    ok = (f >= 0) & ~np.isnan(mu)
+    if parcels is not None and "supply_date" in parcels:
+        first = ~parcels.index.duplicated()
+        supplied = pd.Series(pd.to_datetime(parcels["supply_date"], errors="coerce").dt.year.to_numpy(
+            dtype="float64", na_value=np.nan)[first], index=parcels.index[first])
+        with np.errstate(invalid="ignore"):
+            ok &= ~(supplied.reindex(pd.Index(by_year["parcel_id"])).to_numpy(dtype="float64") > share_year)
+    u = unit[np.maximum(f, 0)]
+    out = land.copy()
+    for y in np.intersect1d(np.unique(share_year), np.unique(row_years)):  # a handful of years
+        held = ok & (share_year == y)
+        total = np.bincount(u[held], weights=mu[held], minlength=len(unit))
+        count = np.bincount(u[held], minlength=len(unit))
+        at = np.flatnonzero(row_years == y)
+        out[at] = np.where(count[unit_codes[at]] > 0, total[unit_codes[at]], np.nan)
+    return out
+
+
+#: Land-right holder figures of a unit (see :func:`_holdings`), added to the unit panel after the inputs.
+HOLDER_COLUMNS: tuple[str, ...] = ("holder_land_mu", "holder_other_firms", "holder_tax", "holder_tax_per_mu",
+                                   "leased_floor_m2")
+
+
+def _holdings(firms: pd.DataFrame, links: Any, ids: pa.Array, unit: np.ndarray, uscc_codes: np.ndarray,
+              y_codes: np.ndarray, years: np.ndarray, group_unit: np.ndarray, group_year: np.ndarray,
+              parcels: pd.DataFrame | None) -> dict[str, np.ndarray]:
+    """What a unit holds as land-right holder (国有土地使用权人), per output row ``(group_unit, group_year)``.
+
+    - ``holder_land_mu``: land of the parcels its firms hold (own links), whole parcels, tenants' floor
+      included; co-holders of one parcel split it by their own shares (equally when those are all 0).
+    - ``holder_other_firms``: firms outside the unit linked on that land (its tenants), 0 for a holder
+      alone on its land.
+    - ``holder_tax``: tax of every firm on those parcels that year (the holder's own and its tenants'),
+      each firm's tax apportioned to its parcels by land share as in :func:`parcel_metrics`; missing
+      when a firm reporting on one of them that year has a blank tax (a blank is never 0), and for a
+      holder without tenants (whose combined figure is its own 亩均税收).
+    - ``holder_tax_per_mu``: the two divided, the Wenzhou ETDZ 年度综合亩均税收 of a land-right holder.
+    - ``leased_floor_m2``: floor area its firms lease from others (承租面积), NaN when none is known; a
+      merged tenant's floor on its own unit's parcel is not leased from others.
+
+    A parcel counts from the year of its supply date (as the unit's own land does). Units holding no
+    parcel have NaN holder figures.
+    """
+    n_out = len(group_unit)
+    nan = np.full(n_out, np.nan)
+    out = {"holder_tax": nan.copy(), "holder_land_mu": nan.copy(), "holder_other_firms": nan.copy(),
+           "leased_floor_m2": nan.copy()}
+    shares = links.shares
+    if not len(shares):
+        return out
+    f = positions(arrow_ids(shares["uscc"]), ids)
+    p, pids = pd.factorize(shares["parcel_id"])
+    mu = shares["land_mu"].to_numpy(dtype="float64", na_value=np.nan)
+    own = shares["kind"].eq("own").to_numpy(dtype=bool, na_value=False)
+    floor = pd.to_numeric(shares["floor_area_m2"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan) \
+        if "floor_area_m2" in shares else np.full(len(shares), np.nan)
+    ok = (f >= 0) & (p >= 0) & ~np.isnan(mu)
+    n_ids = len(ids)
+    u = np.where(f >= 0, unit[np.maximum(f, 0)], -1)
+
+    # leased floor of a unit: the sum of its known leased floors (a snapshot, like the links); floor a
+    # merged tenant leases from its own unit's holder is not leased by the unit
+    leased = ok & ~own & ~np.isnan(floor)
+    width = np.int64(max(n_ids, 1))
+    leased &= ~np.isin(p * width + u, (p * width + u)[ok & own])
+    if leased.any():
+        total = np.bincount(u[leased], weights=floor[leased], minlength=n_ids)
+        has = np.bincount(u[leased], minlength=n_ids) > 0
+        out["leased_floor_m2"] = np.where(has, total, np.nan)[group_unit]
+
+    holds = ok & own
+    if not holds.any():
+        return out
+    n_p = len(pids)
+    parcel_mu = np.bincount(p[ok], weights=mu[ok], minlength=n_p)
+    # co-holders split a parcel by their own shares, equally when those are all 0
+    own_mu = np.bincount(p[holds], weights=mu[holds], minlength=n_p)
+    n_own = np.bincount(p[holds], minlength=n_p)
+    weight = np.where(own_mu[p] > 0, mu / np.where(own_mu[p] > 0, own_mu[p], 1.0), 1.0 / np.maximum(n_own[p], 1))
+    supply = np.full(n_p, np.nan)
+    if parcels is not None and "supply_date" in parcels:
+        dates = pd.to_datetime(parcels["supply_date"], errors="coerce")
+        first = ~parcels.index.duplicated()
+        by_id = pd.Series(dates.dt.year.to_numpy(dtype="float64", na_value=np.nan)[first], index=parcels.index[first])
+        supply = by_id.reindex(pd.Index(pids)).to_numpy(dtype="float64", na_value=np.nan)
+    link_year = supply[np.maximum(p, 0)]
+    tax = floats(firms, "tax") if "tax" in firms.columns else np.full(len(firms), np.nan)
+    rows = pd.DataFrame({"f": uscc_codes, "y": y_codes, "tax": tax})
+    hp, hw, hu = p[holds], weight[holds], u[holds]
+    # other firms on the land a unit holds (its tenants): the combined figures speak only for such holders
+    pairs = pd.DataFrame({"p": hp, "u": hu}).merge(pd.DataFrame({"p": p[ok], "f": f[ok], "fu": u[ok]}), on="p")
+    pairs = pairs[pairs["fu"] != pairs["u"]].drop_duplicates(["u", "f"])
+    others = np.bincount(pairs["u"].to_numpy(dtype=np.int64), minlength=n_ids).astype("float64")
+    is_holder = np.bincount(hu, minlength=n_ids) > 0
+    out["holder_other_firms"] = np.where(is_holder, others, np.nan)[group_unit]
+    land = np.full(n_out, np.nan)
+    tax_out = np.full(n_out, np.nan)
+    for yc in np.unique(group_year):  # a handful of years
+        # a parcel counts from the year of its supply date; each firm's tax that year goes to the parcels
+        # it has then by land share (equally over them when it has no land)
+        with np.errstate(invalid="ignore"):
+            active = ok & ~(link_year > years[yc])
+        # only parcels of holders with tenants need their tax: the others have no combined figure
+        held_p = np.zeros(n_p, dtype=bool)
+        held_p[p[active & own & (others[np.maximum(u, 0)] > 0)]] = True
+        firm_mu = np.bincount(f[active], weights=mu[active], minlength=n_ids)
+        n_links = np.bincount(f[active], minlength=n_ids)
+        on = active & held_p[np.maximum(p, 0)]
+        fo = f[on]
+        frac = np.where(firm_mu[fo] > 0, mu[on] / np.where(firm_mu[fo] > 0, firm_mu[fo], 1.0),
+                        1.0 / np.maximum(n_links[fo], 1))
+        wanted = np.zeros(n_ids, dtype=bool)
+        wanted[fo] = True
+        this_year = (y_codes == yc) & wanted[np.maximum(uscc_codes, 0)] & (uscc_codes >= 0)
+        joined = rows[this_year].merge(pd.DataFrame({"f": fo, "p": p[on], "frac": frac}), on="f")
+        v = (joined["tax"] * joined["frac"]).to_numpy(dtype="float64")
+        jp = joined["p"].to_numpy(dtype=np.int64)
+        blank_v = np.isnan(v)
+        parcel_tax = np.bincount(jp[~blank_v], weights=v[~blank_v], minlength=n_p)
+        reported = np.bincount(jp, minlength=n_p) > 0
+        parcel_blank = np.bincount(jp[blank_v], minlength=n_p) > 0
+        held = active[holds]
+        land_u = np.bincount(hu[held], weights=hw[held] * parcel_mu[hp[held]], minlength=n_ids)
+        count_u = np.bincount(hu[held], minlength=n_ids)
+        # a parcel nobody on it reported for that year adds nothing; a blank tax makes the holder's sum blank
+        blank = held & reported[hp] & parcel_blank[hp]
+        add = held & reported[hp] & ~parcel_blank[hp]
+        tax_u = np.bincount(hu[add], weights=hw[add] * parcel_tax[hp[add]], minlength=n_ids)
+        seen_u = np.bincount(hu[add], minlength=n_ids) > 0
+        blank_u = np.bincount(hu[blank], minlength=n_ids) > 0
+        rows_y = np.flatnonzero(group_year == yc)
+        gu = group_unit[rows_y]
+        land[rows_y] = np.where(count_u[gu] > 0, land_u[gu], np.nan)
+        tax_out[rows_y] = np.where(seen_u[gu] & ~blank_u[gu] & (count_u[gu] > 0), tax_u[gu], np.nan)
+    out["holder_land_mu"] = land
+    out["holder_tax"] = np.where(out["holder_other_firms"] > 0, tax_out, np.nan)
+    return out
+
+
 def unit_metrics(
     firms: pd.DataFrame,
     links: Any,
@@ -399,12 +550,16 @@ def unit_metrics(
     dated = _share_dates(parcels, links, ids, unit, known)
     if dated is not None:
         rows["land_mu"][:] = _land_by_year(rows["land_mu"], unit_codes, years[y_codes[rep]], links, n_ids, dated)
+    if getattr(links, "by_year", None) is not None:
+        rows["land_mu"][:] = _land_of_land_years(rows["land_mu"], unit_codes, years[y_codes[rep]], links.by_year,
+                                                 ids, unit, parcels)
     _metric_rows(rows, block[len(INPUT_COLUMNS) + 1:])
 
     out = pd.DataFrame(block.T, index=index, columns=float_cols, copy=False)
     extra = {"n_firms": np.bincount(group, minlength=n_groups)}
     del group
-    attr_cols = [c for c in (*ATTRIBUTE_COLUMNS, *EXTRA_FLAG_COLUMNS, *EXTRA_TEXT_COLUMNS) if c in firms.columns]
+    attr_cols = [c for c in (*ATTRIBUTE_COLUMNS, *EXTRA_FLAG_COLUMNS, *EXTRA_TEXT_COLUMNS, *CERTIFICATE_DATE_COLUMNS)
+                 if c in firms.columns]
     for c in attr_cols:
         extra[c] = pd.Series(take_rows(firms[c], rep, few_values=c in ("scale", "industry")), index=index)
     tenant = np.zeros(n_ids, dtype=bool)
@@ -424,6 +579,9 @@ def unit_metrics(
     for c in ("production_date", "supply_date"):
         extra[c] = (pd.to_datetime(extra[c], errors="coerce") if c in extra
                     else pd.Series(pd.NaT, index=index, dtype="datetime64[ns]"))
+    for c in CERTIFICATE_DATE_COLUMNS:  # only where the firm table has them
+        if c in extra:
+            extra[c] = pd.to_datetime(extra[c], errors="coerce")
     if dated is not None:
         supply = _supply_dates(links, n_ids, dated)
         extra["supply_date"] = extra["supply_date"].fillna(pd.Series(supply[unit_codes], index=index))
@@ -435,6 +593,12 @@ def unit_metrics(
         at += i == n_before_land  # step over land_mu
         out.insert(at, c, values)
         at += 1
+    held = _holdings(firms, links, ids, unit, uscc_codes, y_codes, years, unit_codes, y_codes[rep], parcels)
+    ratio = np.empty(n_groups)
+    divide(held["holder_tax"], held["holder_land_mu"], ratio)
+    held["holder_tax_per_mu"] = ratio
+    for c in HOLDER_COLUMNS:  # after the metrics: the contract's columns keep their places
+        out[c] = held[c]
     return out  # rows are in (eval_id, year) order already
 
 

@@ -405,13 +405,55 @@ def _summary_value(summary: Any, key: str) -> float:
         return np.nan
 
 
+def _year_note(r: Result, lang: Lang) -> str:
+    """Which year the verdicts are for and why (``meta["reference_year"]``, else the evaluation's), or ""."""
+    ref = (r.meta or {}).get("reference_year") or getattr(getattr(r, "evaluation", None), "reference", None)
+    return str(getattr(ref, "note_zh" if lang == "zh" else "note_en", "") or "")
+
+
+_KEPT_COLUMN = {"freed_mu": "land_mu", "freed_tce": "energy_tce"}
+
+
+def _staying(r: Result) -> list[Any]:
+    """Low-efficiency categories whose land stays with the firm (``frees_land = false``, e.g. 整治提升)."""
+    cats = dict(_attr(r.policy, "categories", default={}) or {}) if r.policy is not None else {}
+    return [c for c in cats.values() if getattr(c, "low_efficiency", True) and not getattr(c, "frees_land", True)]
+
+
+def _blocks_freed(r: Result, key: str) -> float:
+    """A block figure summed over all blocks, less the land (energy) of flagged block parcels whose firm's
+    category keeps its land: freed land is land that leaves its firm."""
+    total = _block_total(r.blocks, key)
+    stays = {c.id for c in _staying(r)}
+    parcels = r.parcels
+    column = _KEPT_COLUMN.get(key)
+    if not stays or column is None or parcels is None or not np.isfinite(total) or \
+            not {"block_id", "disposal", "low_efficiency", column} <= set(parcels.columns):
+        return total
+    kept = (parcels["block_id"].notna() & parcels["low_efficiency"].astype("boolean").fillna(False)
+            & parcels["disposal"].isin(stays)).to_numpy(bool)
+    return float(total - pd.to_numeric(parcels.loc[kept, column], errors="coerce").sum())
+
+
+def _targets_note(r: Result, lang: Lang) -> str:
+    """What the blocks' freed land counts, when a category's land stays with its firm."""
+    stays = _staying(r)
+    if not stays or not any(k in _KEPT_COLUMN for k in (_attr(r.policy, "targets", default={}) or {})):
+        return ""
+    names = ("、" if lang == "zh" else ", ").join(c.zh if lang == "zh" else c.en for c in stays)
+    if lang == "zh":
+        return f"全部区块的腾出用地、用能计入区块内的低效地块，不计{names}地块（用地留在原企业，不腾出）。"
+    return (f"Land and energy freed by all blocks count their low-efficiency parcels, not those of {names} firms "
+            "(their land stays with the firm).")
+
+
 def _targets(r: Result, lang: Lang) -> list[dict[str, Any]]:
     """Target bars: for each preset target, what all blocks and each scenario achieve."""
     targets = dict(_attr(r.policy, "targets", default={}) or {}) if r.policy is not None else {}
     rows = []
     for key, goal in targets.items():
         goal = float(goal)
-        sources = [(text("all_blocks", lang), _block_total(r.blocks, key))]
+        sources = [(text("all_blocks", lang), _blocks_freed(r, key))]
         for sc in r.scenarios or []:
             achieved = _summary_value(getattr(sc, "summary", None), key)
             progress = (getattr(sc, "progress", None) or {}).get(key)
@@ -584,10 +626,12 @@ def build_report(
         "title": title or text("title", lang, county=county, year=result.year),
         "county": county,
         "year": result.year,
+        "year_note": _year_note(result, lang),
         "anonymised": anonymise,
         "headline": _headline(result, lang, groups_frame),
         "groups": groups,
         "targets": _targets(result, lang),
+        "targets_note": _targets_note(result, lang),
         "has_targets": result.policy is not None and bool(_attr(result.policy, "targets", default={})),
         "yearly": yearly_targets_section(result, lang),
         "charts": _charts(result, lang),

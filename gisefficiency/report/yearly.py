@@ -21,6 +21,7 @@ _TEXT = {
     "achieved": ("实际", "Achieved"),
     "progress": ("完成度", "Progress"),
     "by": ("计量依据", "Measured from"),
+    "counts": ("计量口径", "What it counts"),
     "note": ("情况", "Status"),
     "source": ("文件原文", "Document"),
     "data": ("本次数据", "this run's data"),
@@ -62,6 +63,7 @@ def yearly_targets_section(result: Any, lang: Lang = "zh") -> dict[str, Any] | N
             "goal": fmt(rec["goal"]), "achieved": fmt(rec["achieved"]),
             "share_text": f"{share:.1%}" if np.isfinite(share) else "—",
             "width": f"{min(max(share, 0.0), 1.0) * 100:.1f}" if np.isfinite(share) else "0",
-            "by": _TEXT[rec["measured_by"]][i], "note": note, "source": rec["source"],
+            "by": _TEXT[rec["measured_by"]][i], "counts": rec["counts_zh"] if lang == "zh" else rec["counts_en"],
+            "note": note, "source": rec["source"],
         })
     return {"t": {k: v[i] for k, v in _TEXT.items()}, "rows": rows}

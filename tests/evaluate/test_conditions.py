@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from _evaluate_fixtures import simple_panel
 
@@ -70,3 +71,52 @@ def test_a_high_tech_certificate_exempts_for_its_three_years_only(flags, exempt)
     v = _zhejiang(flags)
     assert bool(v["exempt"]) is exempt
     assert bool(v["low_efficiency"]) is (not exempt)
+
+
+def _zhejiang_dated(**static):
+    """H1 at 0.5 万元/亩 in 2019-2021 (low in each of the 3 years unless exempt); F1 has only a 2021 是."""
+    tax = {2018: 2.0, 2019: 5.0, 2020: 5.0, 2021: 5.0}
+    spec = {"H1": {"land_mu": 10, "tax": tax, "scale": "above", "industry": "3311", **static},
+            "F1": {"land_mu": 10, "tax": tax, "scale": "above", "industry": "3311",
+                   "years": {2021: {"high_tech": True}}}}
+    panel, links, _ = simple_panel(spec)
+    return evaluate(panel, load_preset("zhejiang-2019"), year=2021, links=links).verdicts
+
+
+@pytest.mark.parametrize(("static", "exempt"), [
+    ({"high_tech_date": "2018-11-30"}, False),   # 3 years: to 2021-11-29, expired by 2021-12-31
+    ({"high_tech_date": "2019-01-15"}, True),    # to 2022-01-14: in force on 2021-12-31
+    ({"high_tech_date": "2018-11-30", "high_tech_until": "2021-12-31"}, True),  # the certificate's own end
+    ({"high_tech_until": "2021-06-30"}, False),  # ended in the year
+    ({"high_tech_date": "2022-03-01"}, False),   # not yet certified in 2021
+    ({"tech_sme_date": "2021-04-01"}, True),     # registered for 2021 (1 year: to 2022-03-31)
+    ({"tech_sme_date": "2020-04-01"}, False),    # to 2021-03-31
+])
+def test_certificate_dates_decide_whether_it_is_in_force(static, exempt):
+    v = _zhejiang_dated(**static)
+    assert bool(v.loc["H1", "exempt"]) is exempt
+    assert bool(v.loc["H1", "low_efficiency"]) is (not exempt)
+    # a unit without dates keeps the yearly 是/否 (its 2021 是 holds in 2021)
+    assert bool(v.loc["F1", "exempt"])
+
+
+def test_certificate_dates_win_over_the_yearly_flag():
+    tax = {2019: 5.0, 2020: 5.0, 2021: 5.0}
+    years = {y: {"tax": t, "high_tech": True} for y, t in tax.items()}
+    spec = {"H1": {"land_mu": 10, "years": years, "scale": "above", "industry": "3311",
+                   "high_tech_date": "2017-06-01"}}  # ran to 2020-05-31 although the rows say 是
+    panel, links, _ = simple_panel(spec)
+    v = evaluate(panel, load_preset("zhejiang-2019"), year=2021, links=links).verdicts.loc["H1"]
+    assert not bool(v["exempt"]) and v["disposal"] == "low_efficiency"
+
+
+def test_certificate_headers_are_read_as_dates(tmp_path):
+    from gisefficiency.io.tables import read_firms
+
+    path = tmp_path / "firms.csv"
+    path.write_text("统一社会信用代码,年度,实缴税金（万元）,高新技术企业认定日期,证书有效期至,科技型中小企业入库日期\n"
+                    "91330000000000001X,2021,5,2019/01/15,2022-01-14,2021-04-01\n", encoding="utf-8")
+    firms = read_firms(path)
+    assert firms.loc[0, "high_tech_date"] == pd.Timestamp("2019-01-15")
+    assert firms.loc[0, "high_tech_until"] == pd.Timestamp("2022-01-14")
+    assert firms.loc[0, "tech_sme_date"] == pd.Timestamp("2021-04-01")

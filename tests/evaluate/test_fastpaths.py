@@ -184,9 +184,11 @@ def test_years_and_reference_year_read_the_level_codes() -> None:
     assert years_of(pd.Index([("a", 2020)])).tolist() == [2020]
     policy = load_preset("suichang-2022")
     panel = pd.DataFrame({"x": [1.0, 2.0]}, index=sub)
-    assert _reference_year(panel, policy, 2022) == 2022
+    assert _reference_year(panel, policy, 2022).year == 2022
     with pytest.raises(InputError, match="no data for the reference year 2023"):
         _reference_year(panel, policy, 2023)
+    # the preset's 2021 is in the level's codes: it is the reference year without being asked
+    assert _reference_year(panel, policy, None).year == 2021
 
 
 def test_context_text_reads_columns_in_arrow() -> None:

@@ -45,7 +45,9 @@ def test_zhoushan_2020_threshold_and_protection_period():
 def test_wenzhou_2021_rules_flags_targets():
     p = load_preset("wenzhou-etdz-2021")
     assert [r.category for r in p.disposal.rules] == ["rectify", "rectify_c"]
-    assert p.disposal.rules[0].when == AnyOf((Grade(("D",)), Metric("tax_per_mu", "<", 10.0)))
+    # 亩税10万以下 (own figure) and, for land-right holders, the 综合亩均税收 of the land they hold
+    assert p.disposal.rules[0].when == AnyOf((Grade(("D",)), Metric("tax_per_mu", "<", 10.0),
+                                              Metric("holder_tax_per_mu", "<", 10.0)))
     assert not p.categories["rectify_c"].low_efficiency
     assert [f.id for f in p.flags] == ["two_high", "must_upgrade_scale"]
     assert dict(p.targets) == {"freed_mu": 500.0, "freed_tce": 4800.0}

@@ -53,7 +53,8 @@ def test_shipped_seed_targets():
                   (2020, "tax_per_mu"): 32, (2020, "va_per_mu"): 120}
     sc = load_preset("suichang-2022")
     assert [(t.measure, t.categories, t.value) for t in sc.yearly_targets] == [
-        ("firms_delisted", ("close",), 30), ("firms_delisted", ("swap", "upgrade"), 50), ("freed_mu", (), 800)]
+        ("firms_delisted", ("close",), 30), ("firms_delisted", ("swap", "upgrade"), 50),
+        ("freed_mu", ("close", "swap"), 800)]  # 腾出: land that leaves its firm, not 整治提升 land
     assert [(d.name, d.days, d.working_days) for d in sc.deadlines] == [
         ("整治方案提交期限", 30, False), ("设备搬离期限", 45, False), ("异议申请期限", 5, True)]
 

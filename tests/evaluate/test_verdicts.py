@@ -103,10 +103,11 @@ def test_zhoushan_threshold_and_protected_new_land():
     assert v.loc["W", "exempt"]
 
 
-def test_zhoushan_reference_year_is_configurable():
+def test_zhoushan_reference_year_is_the_documents_2019_and_configurable():
+    # “全面梳理全市2019年度亩均税收低于2万元工业企业名单”: 2019 (1.0 万元/亩) is judged, not the later 2020 (3.0)
     spec = {"A": {"land_mu": 10, "tax": {2019: 10.0, 2020: 30.0}}}
-    assert verdicts(spec, "zhoushan-2020").loc["A", "disposal"] == ""
-    assert verdicts(spec, "zhoushan-2020", year=2019).loc["A", "disposal"] == "low_efficiency"
+    assert verdicts(spec, "zhoushan-2020").loc["A", "disposal"] == "low_efficiency"
+    assert verdicts(spec, "zhoushan-2020", year=2020).loc["A", "disposal"] == ""
 
 
 # ---- wenzhou-etdz-2021 ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from _ledger_fixtures import fake_result
 
+from gisefficiency.core.errors import ConfigError
 from gisefficiency.evaluate.policy import parse_preset
 from gisefficiency.ledger import target_progress
 
@@ -103,3 +104,41 @@ def test_ledger_targets_without_a_ledger_say_so():
     p = _policy({"year": 2023, "measure": "freed_mu", "value": 800})
     out = target_progress(_result(p))
     assert np.isnan(out.loc[0, "achieved"]) and out.loc[0, "note_zh"] == "需台账"
+
+
+def test_freed_land_counts_what_leaves_its_firm():
+    """Suichang: 腾出工业用地800亩 counts exits of 淘汰关停类 and 腾笼换鸟类; 整治提升类 land stays with its firm."""
+    data = copy.deepcopy(BASE)
+    data["categories"][2]["frees_land"] = False
+    data["targets"] = {"yearly": [
+        {"year": 2023, "measure": "freed_mu", "value": 800, "cumulative": True, "since": 2022,
+         "categories": ["close", "swap"], "zh": "腾出工业用地（亩）", "source": "腾出工业用地800亩以上"},
+        {"year": 2023, "measure": "freed_mu", "value": 800, "cumulative": True, "since": 2022, "zh": "x",
+         "source": "s"}]}
+    p = parse_preset(data, where="t.toml", name="t")
+    assert not p.categories["upgrade"].frees_land and p.categories["swap"].frees_land
+    out = target_progress(_result(p), ledger=LEDGER)
+    # exits 2022-2023 of close/swap: a 12 + b 30.5 = 42.5 (c was raised, not exited; d is 整治提升: 20 not
+    # counted); without categories every exit counts: 12 + 30.5 + 20 = 62.5
+    assert out["achieved"].tolist() == pytest.approx([42.5, 62.5])
+    assert out.loc[0, "counts_zh"] == ("2022—2023年累计台账退出企业的用地（淘汰关停类、腾笼换鸟类）；"
+                                       "不计整治提升类（用地留在原企业）")
+    assert out.loc[0, "counts_en"] == ("land of the firms that exited (close, swap), 2022-2023, cumulative; "
+                                       "not upgrade (their land stays with the firm)")
+    assert out.loc[1, "counts_zh"] == "2022—2023年累计台账退出企业的用地"
+
+
+def test_counts_text_of_levels_and_shares():
+    p = _policy({"year": 2021, "measure": "tax_per_mu", "group": "above", "value": 30},
+                {"year": 2020, "measure": "share_tax_per_mu_at_least", "group": "below", "threshold": 2,
+                 "value": 0.8})
+    out = target_progress(_result(p))
+    assert out["counts_zh"].tolist() == ["2021年规上企业实缴税金合计÷用地合计（缺数据的企业不计）",
+                                         "2020年纳入范围、非豁免、有数据的规下企业中亩均税收不低于2万元/亩的比例"]
+
+
+def test_frees_land_must_be_true_or_false():
+    data = copy.deepcopy(BASE)
+    data["categories"][2]["frees_land"] = "no"
+    with pytest.raises(ConfigError, match=r"\[categories\[2\]\] 'frees_land' must be true or false, got 'no'"):
+        parse_preset(data, where="t.toml", name="t")

@@ -790,3 +790,37 @@ def test_land_file_kinds_from_either_side(tmp_path):
                     encoding="utf-8")
     land = read_land(path)
     assert land["kind"].tolist() == ["own", "leased", "own", "own", "leased"]
+
+
+def test_land_rows_by_year_give_each_year_its_holdings():
+    """A holds P1 in 2022 and P1 + P2 in 2023 (10 mu each); B leases 2,000 of P3's 4,000 m² in 2022 only
+    (no owner is linked on P3, so B takes its 10 mu). Tax 20 a year: A's 亩均税收 is 20 / 10 = 2 in 2022 and 20 / 20 = 1 in 2023; B has no land in 2023, so
+    no per-mu figure; 2021, a year the land rows do not cover, keeps the latest holdings (A 20 mu)."""
+    from gisefficiency.metrics.indicators import unit_metrics
+
+    firms = panel([{"uscc": u, "year": y, "tax": 20.0} for u in ("A", "B") for y in (2021, 2022, 2023)])
+    land = land_rows([("A", "P1", "自有", np.nan), ("B", "P3", "租赁", 2000.0), ("A", "P1", "自有", np.nan),
+                      ("A", "P2", "自有", np.nan)])
+    land["year"] = [2022, 2022, 2023, 2023]
+    parcels = grid_parcels(floor_area_m2=[np.nan, np.nan, 4000.0] + [np.nan] * 6)
+    links = link_firms(parcels, firms, land=land)
+    # the latest holdings, as without a year column: each firm's latest year (B's 2022 row)
+    assert sorted(zip(links.shares["uscc"], links.shares["parcel_id"], strict=True)) == [
+        ("A", "P1"), ("A", "P2"), ("B", "P3")]
+    by_year = links.by_year.set_index(["year", "uscc", "parcel_id"])["land_mu"]
+    assert by_year.to_dict() == {(2022, "A", "P1"): 10.0, (2022, "B", "P3"): 10.0, (2023, "A", "P1"): 10.0,
+                                 (2023, "A", "P2"): 10.0}
+    p = unit_metrics(firms, links, parcels=parcels)
+    assert p["land_mu"].to_dict() == pytest.approx({
+        ("A", 2021): 20.0, ("A", 2022): 10.0, ("A", 2023): 20.0,
+        ("B", 2021): 10.0, ("B", 2022): 10.0, ("B", 2023): np.nan}, nan_ok=True)
+    assert p.loc[("A", 2022), "tax_per_mu"] == 2.0 and p.loc[("A", 2023), "tax_per_mu"] == 1.0
+    assert np.isnan(p.loc[("B", 2023), "tax_per_mu"])
+
+
+def test_land_rows_of_one_year_or_none_keep_one_snapshot():
+    firms = panel([{"uscc": "A"}])
+    land = land_rows([("A", "P1", "自有", np.nan)])
+    assert link_firms(grid_parcels(), firms, land=land).by_year is None
+    land["year"] = 2023
+    assert link_firms(grid_parcels(), firms, land=land).by_year is None

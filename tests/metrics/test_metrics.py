@@ -383,3 +383,27 @@ def test_sorted_rank_hand_computed():
     rank, ids = sorted_rank(arr)
     assert rank.tolist() == [2, 1, 0]
     assert ids.to_pylist() == ["913308270000000001", "913308270000000002", "913311000000000001"]
+
+
+def test_holder_figures_co_holders_and_supply_year():
+    """A holds 6 and B 4 of P1 (10 mu, supplied 2015) with tenant C on it; A also holds P2 (5 mu, supplied
+    2022). 2021: P1's tax is A 6 (all its 2021 land is P1) + B 4 + C 10 = 20 over 10 mu; co-holders split
+    it by their shares: A 0.6 -> 12 over 6 mu, B 0.4 -> 8 over 4 mu, both 2.0. 2022: A's 22 goes to P1 and
+    P2 by land share (6/11, 5/11): P1 = 12 + 4 + 10 = 26 -> A 15.6 + P2 10 = 25.6 over 6 + 5 = 11 mu."""
+    rows = (firm_rows("A", {2021: {"tax": 6.0}, 2022: {"tax": 22.0}})
+            + firm_rows("B", {2021: {"tax": 4.0}, 2022: {"tax": 4.0}})
+            + firm_rows("C", {2021: {"tax": 10.0}, 2022: {"tax": 10.0}}))
+    links = make_links([("A", "P1", "own", 6.0), ("B", "P1", "own", 4.0), ("C", "P1", "leased", 0.0),
+                        ("A", "P2", "own", 5.0)], ["A", "B", "C"])
+    parcels = pd.DataFrame({"land_mu": [10.0, 5.0], "supply_date": pd.to_datetime(["2015-01-01", "2022-03-01"])},
+                           index=pd.Index(["P1", "P2"], name="parcel_id"))
+    p = unit_metrics(frame(rows), links, parcels=parcels)
+    assert p.loc[("A", 2021), "holder_land_mu"] == pytest.approx(6.0)
+    assert p.loc[("A", 2021), "holder_tax"] == pytest.approx(12.0)
+    assert p.loc[("B", 2021), "holder_tax_per_mu"] == pytest.approx(2.0)
+    assert p.loc[("A", 2022), "holder_land_mu"] == pytest.approx(11.0)
+    assert p.loc[("A", 2022), "holder_tax"] == pytest.approx(25.6)
+    assert p.loc[("A", 2022), "holder_tax_per_mu"] == pytest.approx(25.6 / 11)
+    # B and the tenant C are other firms on A's land; A and C on B's
+    assert p.loc[("A", 2021), "holder_other_firms"] == 2 and p.loc[("B", 2021), "holder_other_firms"] == 2
+    assert np.isnan(p.loc[("C", 2021), "holder_land_mu"]) and np.isnan(p.loc[("C", 2021), "leased_floor_m2"])

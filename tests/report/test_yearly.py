@@ -54,3 +54,33 @@ def test_demo_report_shows_the_section(demo_result):
     html = build_report(shown, lang="zh")
     assert '<section id="yearly-targets">' in html and "腾出工业用地800亩以上" in html
     assert "截至2021年，未达成" in html  # the Suichang targets fall in 2023; the ledger starts in 2021
+
+
+def test_block_targets_leave_out_land_that_stays_with_its_firm():
+    """Block 1 frees P4 (15 mu, 300 tce) and P5 (8 mu, idle): 23 mu. With P4's firm in 整治提升类, whose land
+    stays (frees_land = false), all blocks free 23 - 15 = 8 mu and 300 - 300 = 0 tce."""
+    from _report_fixtures import FakePolicy, make_result
+
+    from gisefficiency.evaluate.policy import Category
+    from gisefficiency.report.build import _targets, _targets_note
+
+    r = make_result()
+    r.parcels.loc["P4", "disposal"] = "upgrade"
+    assert [row["achieved"] for row in _targets(r, "zh") if row["basis"] == "全部连片区块"] == ["23.00", "300.00"]
+    assert _targets_note(r, "zh") == ""
+    cats = dict(FakePolicy().categories)
+    cats["upgrade"] = Category("upgrade", "整治提升", "Upgrade", "#fee08b", frees_land=False)
+    r = dataclasses.replace(r, policy=dataclasses.replace(FakePolicy(), categories=cats))
+    assert [row["achieved"] for row in _targets(r, "zh") if row["basis"] == "全部连片区块"] == ["8.00", "0.00"]
+    assert _targets_note(r, "zh") == "全部区块的腾出用地、用能计入区块内的低效地块，不计整治提升地块（用地留在原企业，不腾出）。"
+    assert _targets_note(r, "en").startswith("Land and energy freed by all blocks count their low-efficiency parcels, "
+                                             "not those of Upgrade firms")
+
+
+def test_demo_report_says_the_reference_year_and_what_targets_count(demo_result):
+    html = build_report(demo_result, lang="zh")
+    # Suichang fixes 2021 (“2021年度亩均税收”); the demo asks for 2021 too
+    assert "评价年度2021年（政策文件规定的评价年度）" in html
+    assert demo_result.meta["reference_year"].source == "preset"
+    assert "2022—2023年累计台账退出企业的用地（淘汰关停类、腾笼换鸟类）；不计整治提升类（用地留在原企业）" in html
+    assert "不计整治提升类地块（用地留在原企业，不腾出）" in html
