@@ -119,3 +119,16 @@ def fake_result(n: int = 100, *, seed: int = 0, xss: bool = True, densify_m: flo
     )
     policy = SimpleNamespace(categories=CATEGORIES, tax_thresholds={"close": 1.0, "swap": 3.0, "upgrade": 5.0})
     return Result(parcels=parcels, firms=firms, blocks=blocks, panel=pd.DataFrame(), year=2021, policy=policy)
+
+
+def map_page_text(path) -> str:
+    """A saved map's HTML with the JSON of its gzip-packed payloads appended, so text checks see the data too."""
+    from pathlib import Path
+
+    from gisefficiency.maps.html import rewrite_payloads
+
+    page = Path(path).read_text("utf-8")
+    packed: list[str] = []
+    rewrite_payloads(page, lambda text: packed.append(text) or text)
+    assert packed, "the map has no packed payload"
+    return page + "\n".join(packed)

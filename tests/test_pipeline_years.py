@@ -10,6 +10,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
+from _maps_fixtures import map_page_text
 from typer.testing import CliRunner
 
 from gisefficiency import pipeline
@@ -170,7 +171,7 @@ def test_outputs_map_and_report_of_a_multi_year_run(tiny, tiny_years, tmp_path):
     assert sorted(prices["amount_wan"].round(6)) == [2.0, 2.0]
     gpkg = gpd.read_file(written["results"], layer="parcels").set_index("parcel_id")
     assert gpkg.loc["P2", "change"] == "newly_low"
-    html = Path(written["map"]).read_text("utf-8")
+    html = map_page_text(written["map"])
     assert "低效用地变化 2021→2023" in html and "新增低效" in html
     report = Path(written["report"]).read_text("utf-8")
     assert 'id="trends"' in report and "逐年趋势 2021–2023" in report and 'id="pricing"' in report
