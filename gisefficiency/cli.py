@@ -285,8 +285,9 @@ def validate(config: Annotated[Path, typer.Argument(help="Run configuration (TOM
 
 @app.command()
 def presets(lang: LangOption = None) -> None:
-    """List the shipped policy presets."""
+    """List the shipped policy presets and differentiated-price schemes."""
     from gisefficiency.evaluate.policy import list_presets
+    from gisefficiency.evaluate.pricing import list_pricing_schemes
 
     with _user_errors():
         _terminal(lang)
@@ -298,6 +299,15 @@ def presets(lang: LangOption = None) -> None:
             ([("", info.description_en)] if _LANG != "zh" else []) + [(_say("来源：", "source: "), info.source)]
         for prefix, text in texts:
             console.print(f"  {prefix}{text}", markup=False, highlight=False, soft_wrap=True)
+    schemes = list_pricing_schemes()
+    if schemes:
+        console.print(_say("差别化价格方案（[policy] pricing）", "Differentiated-price schemes ([policy] pricing)"),
+                      style="bold underline", markup=False, highlight=False, soft_wrap=True)
+    for scheme in schemes:
+        console.print(scheme.name, style="bold", markup=False, highlight=False)
+        titles = ([scheme.title_zh] if _LANG != "en" else []) + ([scheme.title_en] if _LANG != "zh" else [])
+        for text in [*titles, _say("来源：", "source: ") + scheme.pricing.source]:
+            console.print(f"  {text}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

@@ -30,6 +30,9 @@ def test_presets_are_shown_in_full():
     assert "…" not in res.output
     for info in list_presets():
         assert info.description_zh in res.output and info.description_en in res.output and info.source in res.output
+    # and the differentiated-price schemes a config can put in force, with their documents
+    assert "差别化价格方案（[policy] pricing） / Differentiated-price schemes ([policy] pricing)" in res.output
+    assert "linhai-2022\n  临海市差别化水价" in res.output and "临政办发〔2019〕75号" in res.output
 
 
 def test_run_help_shows_the_output_section():
