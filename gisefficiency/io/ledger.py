@@ -68,12 +68,9 @@ def write_ledger(ledger: pd.DataFrame, path: str | Path, *, year: int) -> Path:
     Path
         The file written.
     """
-    import io
-    import os
-
     from openpyxl import Workbook
 
-    from gisefficiency.io.workbook import _zip_with_rows
+    from gisefficiency.io.workbook import save_streamed
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,16 +80,7 @@ def write_ledger(ledger: pd.DataFrame, path: str | Path, *, year: int) -> Path:
         "xl/worksheets/sheet2.xml": _match_sheet(wb.create_sheet(MATCH_SHEET), ledger),
     }
     _notes_sheet(wb.create_sheet(NOTES_SHEET), year)
-    skeleton = io.BytesIO()
-    wb.save(skeleton)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.part{path.suffix}")
-    try:
-        _zip_with_rows(skeleton, tmp, bodies)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
-    return path
+    return save_streamed(wb, path, bodies)
 
 
 #: Number formats of the ledger's columns (others: General).

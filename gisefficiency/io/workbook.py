@@ -131,16 +131,7 @@ def write_workbook(result: Result, path: str | Path, *, lang: Lang = "zh") -> Pa
         styles = [_style_id(ws, c.kind) for c in cols]
         bodies[f"xl/worksheets/sheet{i}.xml"] = [
             _cells(v, _letter(j), c.kind, s) for j, (v, c, s) in enumerate(zip(values, cols, styles, strict=True))]
-    skeleton = io.BytesIO()
-    wb.save(skeleton)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.part{path.suffix}")
-    try:
-        _zip_with_rows(skeleton, tmp, bodies)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
-    return path
+    return save_streamed(wb, path, bodies)
 
 
 # --- what goes in the sheets -------------------------------------------------------------------------------
@@ -516,6 +507,22 @@ def _width(head: str, values: pa.Array, kind: Kind) -> float:
 
 
 # --- the package ------------------------------------------------------------------------------------------
+
+
+def save_streamed(wb: Any, path: Path, bodies: dict[str, list[_CellColumn]]) -> Path:
+    """Save ``wb`` (openpyxl, write-only: the sheets' headers, styles and settings) to ``path`` with each
+    sheet's data rows streamed in from ``bodies`` (part name -> cell columns); ``path`` appears whole or not
+    at all (a reader never sees half a workbook)."""
+    skeleton = io.BytesIO()
+    wb.save(skeleton)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.part{path.suffix}")
+    try:
+        _zip_with_rows(skeleton, tmp, bodies)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+    return path
 
 
 def _zip_with_rows(skeleton: io.BytesIO, path: Path, bodies: dict[str, list[_CellColumn]]) -> None:
