@@ -82,6 +82,8 @@ WRITERS: list[tuple[str, str, str]] = [
     ("gisefficiency.io.output", "write_html", "report_save"),
     ("gisefficiency.io.output", "write_report_pdf", "report_pdf"),
 ]
+#: Environment variable with the time (``time.time()``) the parent started a child process.
+SPAWN_TIME = "GISEFFICIENCY_BENCH_SPAWNED"
 HTML_WRITERS = ("map_build", "map_save", "report_build", "report_save", "report_pdf", "density_overlay")
 
 
@@ -117,17 +119,18 @@ def child_cli(config: Path, out: Path, report: Path, *, maps: bool, pdf: bool) -
     run, write_all = pipeline.run, pipeline.write_all
 
     def run_and_keep(*args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
+        captured["run_start"] = time.time()
         captured["result"] = run(*args, **kwargs)
-        captured["pipeline_s"] = time.perf_counter() - start
+        captured["pipeline_s"] = time.time() - captured["run_start"]
         return captured["result"]
 
     def write_and_time(*args: Any, **kwargs: Any) -> Any:
-        start = time.perf_counter()
+        start = time.time()
         try:
             return write_all(*args, **kwargs)
         finally:
-            captured["write_s"] = time.perf_counter() - start
+            captured["write_end"] = time.time()
+            captured["write_s"] = captured["write_end"] - start
 
     pipeline.run, pipeline.write_all = run_and_keep, write_and_time
     argv = ["run", str(config), "--out", str(out), *([] if maps else ["--no-map"]), *([] if pdf else ["--no-pdf"])]
@@ -136,11 +139,17 @@ def child_cli(config: Path, out: Path, report: Path, *, maps: bool, pdf: bool) -
         app(argv, prog_name="gisefficiency")
     except SystemExit as exc:
         code = exc.code
+    end = time.time()
     result = captured.get("result")
     html = sum(writers.get(k, 0.0) for k in HTML_WRITERS)
+    spawned = float(os.environ.get(SPAWN_TIME, "nan"))
     facts = {
         "exit_code": code,
+        # From the process's start to the pipeline: the interpreter, imports, the config and its checks.
+        "startup_s": captured["run_start"] - spawned if "run_start" in captured else None,
         "pipeline_s": captured.get("pipeline_s"),
+        # After the outputs: the link report and the summary printed in the terminal.
+        "after_write_s": end - captured["write_end"] if "write_end" in captured else None,
         "write_s": captured.get("write_s"),
         "write_no_html_s": captured["write_s"] - html if "write_s" in captured else None,
         "stages_s": dict(result.meta.get("timings_s", {})) if result is not None else {},
@@ -183,7 +192,8 @@ def spawn(args: list[str], *, log: Path, lines: Path | None = None, cap_s: float
     """
     start = time.perf_counter()
     with log.open("w", encoding="utf-8") as out:
-        proc = subprocess.Popen([sys.executable, *args], stdout=out, stderr=subprocess.STDOUT, cwd=HERE.parent)
+        env = {**os.environ, SPAWN_TIME: repr(time.time())}
+        proc = subprocess.Popen([sys.executable, *args], stdout=out, stderr=subprocess.STDOUT, cwd=HERE.parent, env=env)
         capped = None
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -244,6 +254,8 @@ def bench_case(name: str, county: dict[str, Any], *, kind: str, runs: int, mode:
         "rows": facts[-1].get("rows", {}),
     }
     if mode != "pipeline":
+        entry["startup_s"] = _summary([f["startup_s"] for f in facts])
+        entry["after_write_s"] = _summary([f["after_write_s"] for f in facts])
         entry["write_s"] = _summary([f["write_s"] for f in facts])
         entry["write_no_html_s"] = _summary([f["write_no_html_s"] for f in facts])
         entry["writers_s"] = _median_dict([f["writers_s"] for f in facts])

@@ -92,6 +92,10 @@ def markdown(report: dict[str, Any]) -> str:
             continue
         stages = ", ".join(f"{k} {_s(v)}" for k, v in case["stages_s"].items())
         out += ["", f"Stages of {name} (median seconds; read_firms and parcel_metrics run beside others): {stages}."]
+        if case.get("startup_s"):
+            out.append(f"Wall {_s(case['wall_s']['median'])}: start-up (interpreter, imports, config) "
+                       f"{_s(case['startup_s']['median'])}, pipeline {_s(case['pipeline_s']['median'])}, writing "
+                       f"{_s(case['write_s']['median'])}, terminal summary {_s(case['after_write_s']['median'])}.")
         if case.get("writers_s"):
             writers = ", ".join(f"{k} {_s(v)}" for k, v in case["writers_s"].items())
             out.append(f"Writing {_s(case['write_s']['median'])}: {writers}.")
