@@ -186,8 +186,8 @@ def _rows(result: Any) -> dict[str, int]:
 def spawn(args: list[str], *, log: Path, lines: Path | None = None, cap_s: float | None = None) -> dict[str, Any]:
     """Run ``python <args>`` as a process of its own; wall seconds, peak memory and exit status.
 
-    With ``lines`` and ``cap_s``, the process is stopped when a step has run for ``cap_s`` seconds and a grace
-    of a fifth more (``baseline.py`` writes a line as each step starts and ends, and stops its heights step at
+    With ``lines`` and ``cap_s``, the process is stopped when a step other than ``read`` and ``metrics`` has run
+    for ``cap_s`` seconds and a grace of a fifth more (``baseline.py`` writes a line as each step starts and ends, and stops its heights step at
     the cap itself); ``capped`` then names the step.
     """
     start = time.perf_counter()
@@ -201,7 +201,9 @@ def spawn(args: list[str], *, log: Path, lines: Path | None = None, cap_s: float
                 break
             if lines is not None and cap_s is not None and lines.is_file():
                 last = [json.loads(x) for x in lines.read_text(encoding="utf-8").splitlines() if x.strip()]
-                if last and "start" in last[-1] and time.time() - last[-1]["t"] > 1.2 * cap_s + 10:
+                # Reading and the metrics are never stopped: every later step needs what they make.
+                if (last and last[-1].get("start") not in (None, "read", "metrics")
+                        and time.time() - last[-1]["t"] > 1.2 * cap_s + 10):
                     capped = last[-1]["start"]
                     proc.send_signal(signal.SIGTERM)
                     pid, status, usage = os.wait4(proc.pid, 0)
