@@ -29,7 +29,7 @@ PERMUTATIONS = 999
 #: One sheet holds 1,048,576 rows: the title row and the header take two.
 XLSX_MAX_ROWS = 1_048_574
 #: Bump when the files written change, so stale caches are drawn again.
-VERSION = "1"
+VERSION = "2"
 
 
 def ensure_county(n: int, *, data: Path = DATA) -> dict[str, Any]:
@@ -94,13 +94,15 @@ def _firms_csv(parquet: Path, path: Path) -> None:
 def _scenario_polygon(parcels_path: Path, path: Path, *, radius_m: float = 800.0) -> None:
     """A drawn area in the old town: the hull of the parcels within ``radius_m`` of 龙溪街道's middle, lon/lat."""
     import geopandas as gpd
+    import numpy as np
     import shapely
 
     parcels = gpd.read_parquet(parcels_path, columns=["街道", "geometry"])
     old = parcels[parcels["街道"] == "龙溪街道"]
     old = old if len(old) else parcels
     points = shapely.centroid(old.geometry.to_numpy())
-    middle = shapely.Point(shapely.get_x(points).mean(), shapely.get_y(points).mean())
+    # Medians: the sample holds broken parcels far off (a mean lands in no park).
+    middle = shapely.Point(np.median(shapely.get_x(points)), np.median(shapely.get_y(points)))
     nearest = points[shapely.distance(points, middle).argmin()]
     inside = old.geometry.to_numpy()[shapely.distance(points, nearest) <= radius_m]
     # The hull of the parcels as a collection: no union, which the sample's bow-tie parcels would upset.
