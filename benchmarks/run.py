@@ -219,7 +219,7 @@ def _summary(values: list[float]) -> dict[str, float]:
 
 
 def _median_dict(dicts: list[dict[str, float]]) -> dict[str, float]:
-    keys = sorted({k for d in dicts for k in d})
+    keys = list(dict.fromkeys(k for d in dicts for k in d))  # in the order the run met them
     return {k: statistics.median([d[k] for d in dicts if d.get(k) is not None]) for k in keys
             if any(d.get(k) is not None for d in dicts)}
 
