@@ -4,8 +4,8 @@ It reads the files ``benchmarks/county.py`` writes (the sample county's files) w
 analyst reaches for, each with its defaults, one step after the other:
 
 ``read``
-    ``geopandas.read_file`` of ``parcels.gpkg``, ``pandas.read_excel`` of ``firms.xlsx`` (default engine,
-    openpyxl; ``header=1`` for the title row) and ``pandas.read_csv`` of ``land.csv``.
+    ``geopandas.read_file`` of ``parcels.gpkg`` and ``pandas.read_excel`` of ``firms.xlsx`` (default engine,
+    openpyxl; ``header=1`` for the title row). The land rows are not used: the chain links by parcel id only.
 ``metrics``
     Duplicate ids dropped and geometries made valid; the reference year's firm rows summed per parcel with
     ``groupby`` and merged onto the parcels; tax, value added and energy per mu (certificate area, else the
@@ -83,7 +83,6 @@ def run_analyst(folder: Path, out: Path, *, permutations: int, skip: Iterable[st
         state["parcels"] = gpd.read_file(folder / "parcels.gpkg", layer="parcels")
         # pandas' default engine for .xlsx (openpyxl) is what the analyst gets without asking.
         state["firms"] = pd.read_excel(folder / "firms.xlsx", header=1, engine="openpyxl")
-        state["land"] = pd.read_csv(folder / "land.csv")
 
     def metrics() -> None:
         parcels = state["parcels"].drop_duplicates("地块编号").reset_index(drop=True)
