@@ -36,8 +36,11 @@ system:
 lint:
 	$(BIN)/ruff check gisefficiency tests benchmarks
 
+# The 100k-parcel comparison (ours beside the analyst's chain); BENCH_ARGS="--province" adds 1M parcels,
+# "--province --no-city --no-analyst" runs 1M alone, "--runs 5" more runs per case (benchmarks/run.py --help).
+BENCH_ARGS ?=
 bench: setup
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) maps/*.html maps/*/ build
