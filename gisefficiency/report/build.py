@@ -441,10 +441,14 @@ def _targets_note(r: Result, lang: Lang) -> str:
     if not stays or not any(k in _KEPT_COLUMN for k in (_attr(r.policy, "targets", default={}) or {})):
         return ""
     names = ("、" if lang == "zh" else ", ").join(c.zh if lang == "zh" else c.en for c in stays)
+    # A scenario is an area redeveloped whole: every firm in it leaves, so its rows count all of its parcels.
+    scenarios = bool(r.scenarios)
     if lang == "zh":
-        return f"全部区块的腾出用地、用能计入区块内的低效地块，不计{names}地块（用地留在原企业，不腾出）。"
+        return (f"全部区块的腾出用地、用能计入区块内的低效地块，不计{names}地块（用地留在原企业，不腾出）"
+                + ("；各情景按整片腾退计，计入情景选定的全部地块。" if scenarios else "。"))
     return (f"Land and energy freed by all blocks count their low-efficiency parcels, not those of {names} firms "
-            "(their land stays with the firm).")
+            "(their land stays with the firm)"
+            + ("; a scenario is redeveloped whole and counts every parcel it selects." if scenarios else "."))
 
 
 def _targets(r: Result, lang: Lang) -> list[dict[str, Any]]:

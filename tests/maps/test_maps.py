@@ -585,9 +585,10 @@ def test_canvas_parcels_answer_clicks_and_hover_per_parcel(result, tmp_path):
             xy = page.evaluate(f"""(() => {{ const p = GISE.map.latLngToContainerPoint(
                 L.latLngBounds(GiseMap.decode(GISE.data.parcels.geom).boxes[{k}]).getCenter()); return [p.x, p.y]; }})()""")
             page.page.mouse.move(xy[0], xy[1], steps=4)
-            page.page.wait_for_timeout(100)
-            assert page.evaluate("document.querySelector('.leaflet-tooltip-pane').textContent").startswith(
-                f"地块 P{k:05d}")
+            # wait for the tooltip rather than a fixed time: under load the hover handler may run later
+            page.page.wait_for_function(
+                f"(document.querySelector('.leaflet-tooltip-pane') || {{}}).textContent?.startsWith('地块 P{k:05d}')",
+                timeout=5000)
         # a parcel without a disposal category is not drawn on the disposal layer, so it has no popup there
         page.page.get_by_label("地块评价类别").uncheck()
         page.page.get_by_label("处置类别").check()

@@ -72,7 +72,11 @@ def test_block_targets_leave_out_land_that_stays_with_its_firm():
     cats["upgrade"] = Category("upgrade", "整治提升", "Upgrade", "#fee08b", frees_land=False)
     r = dataclasses.replace(r, policy=dataclasses.replace(FakePolicy(), categories=cats))
     assert [row["achieved"] for row in _targets(r, "zh") if row["basis"] == "全部连片区块"] == ["8.00", "0.00"]
-    assert _targets_note(r, "zh") == "全部区块的腾出用地、用能计入区块内的低效地块，不计整治提升地块（用地留在原企业，不腾出）。"
+    # a scenario is an area redeveloped whole: its rows count every parcel it selects, and the note says so
+    assert _targets_note(r, "zh") == ("全部区块的腾出用地、用能计入区块内的低效地块，不计整治提升地块（用地留在原企业，不腾出）"
+                                      "；各情景按整片腾退计，计入情景选定的全部地块。")
+    assert _targets_note(dataclasses.replace(r, scenarios=[]), "zh") == (
+        "全部区块的腾出用地、用能计入区块内的低效地块，不计整治提升地块（用地留在原企业，不腾出）。")
     assert _targets_note(r, "en").startswith("Land and energy freed by all blocks count their low-efficiency parcels, "
                                              "not those of Upgrade firms")
 
