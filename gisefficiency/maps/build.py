@@ -57,7 +57,8 @@ DETAIL_ZOOM = 14
 
 class _Text(Element):
     """Markup put in the page as it is: branca would compile an ``Element``'s text as a Jinja template,
-    which for megabytes of payload took two seconds (and would read any ``{{`` in it as a placeholder)."""
+    which for megabytes of payload took two seconds (and would read Jinja's double-brace syntax in the data as
+    template code)."""
 
     def __init__(self, text: str) -> None:
         super().__init__()
