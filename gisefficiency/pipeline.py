@@ -11,13 +11,15 @@ up to the run (a wait for a side stage counts in the stage that waits), and the 
 (``read_firms``, ``parcel_metrics``) overlap them.
 
 Arrow buffers (text columns, Parquet reads) come from Arrow's jemalloc pool while :func:`run` and
-:func:`write_all` work (see :func:`arrow_memory_pool`).
+:func:`write_all` work (see :func:`arrow_memory_pool`), and the cyclic garbage collector leaves alone the
+objects alive when they start (see :func:`collector_for_batch`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import logging
 import math
 import os
@@ -84,6 +86,43 @@ def arrow_memory_pool() -> Iterator[None]:
                 _POOL_STATE["saved"] = None
 
 
+_GC_STATE: dict[str, Any] = {"depth": 0, "saved": None}  # blocks under way, and the thresholds to restore
+
+#: Allocations between two young-generation collections inside :func:`collector_for_batch` (Python's default
+#: is 700).
+_BATCH_GC_THRESHOLD = 50_000
+
+
+@contextlib.contextmanager
+def collector_for_batch() -> Iterator[None]:
+    """Collect cyclic garbage rarely inside the block, and only among objects made inside it.
+
+    A run allocates millions of short-lived containers (rows of text, tuples of ids), and with Python's
+    default thresholds (700 allocations) the cyclic collector ran 3,300 times in a 100k-parcel run and
+    walked every object of the imported libraries and of the result each time it reached the oldest
+    generation: 6 s of a 50 s run on the loaded machine. Inside the block the objects alive at its start
+    are frozen (``gc.freeze``: never walked again) and the young generation is collected every 50,000
+    allocations: 0.6 s. Reference counting still frees everything acyclic at once, so memory is unchanged.
+    Blocks may nest or run in several threads: the first one in switches, the last one out unfreezes and
+    restores the thresholds.
+    """
+    with _POOL_LOCK:
+        if _GC_STATE["depth"] == 0:
+            _GC_STATE["saved"] = gc.get_threshold()
+            gc.freeze()
+            gc.set_threshold(_BATCH_GC_THRESHOLD, *_GC_STATE["saved"][1:])
+        _GC_STATE["depth"] += 1
+    try:
+        yield
+    finally:
+        with _POOL_LOCK:
+            _GC_STATE["depth"] -= 1
+            if _GC_STATE["depth"] == 0:
+                gc.set_threshold(*_GC_STATE["saved"])
+                gc.unfreeze()
+                _GC_STATE["saved"] = None
+
+
 def run(
     config: Config,
     *,
@@ -113,7 +152,7 @@ def run(
     -------
     Result
     """
-    with arrow_memory_pool():
+    with arrow_memory_pool(), collector_for_batch():
         return _run(config, step=step, frames={"parcels": parcels, "firms": firms, "land": land})
 
 
@@ -353,7 +392,7 @@ def run_years(config: Config, years: Iterable[int], *, step: Step | None = None,
             return find_configured_blocks(parcels, config, result.policy)
 
     start = time.perf_counter()
-    with (step or quiet_step)("逐年评价 / year by year"), arrow_memory_pool():
+    with (step or quiet_step)("逐年评价 / year by year"), arrow_memory_pool(), collector_for_batch():
         years_run = evaluate_years(result, wanted, find_blocks=find)
     result.meta["timings_s"]["years"] = time.perf_counter() - start
     result.parcels["change"] = years_run.change.reindex(result.parcels.index).fillna("").to_numpy()
@@ -637,7 +676,7 @@ def write_all(
     progress
         ``progress(done, total)`` after each group of outputs (see :mod:`gisefficiency.core.progress`).
     """
-    with arrow_memory_pool():
+    with arrow_memory_pool(), collector_for_batch():
         return _write_all(result, config, out_dir=out_dir, lang=lang, anonymise=anonymise, maps=maps, pdf=pdf,
                           progress=progress)
 
