@@ -27,7 +27,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gisefficiency.config import Config, is_database_url
@@ -685,7 +685,7 @@ def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None
                maps: bool, pdf: bool | None = None, progress: Advance = quiet) -> dict[str, Any]:
     from pathlib import Path
 
-    from gisefficiency.io.output import write_html, write_outputs
+    from gisefficiency.io.output import WRITE_THREADS, output_jobs, write_html
 
     out = Path(out_dir) if out_dir else Path(config.output.dir)
     lang = lang or config.map.lang
@@ -695,66 +695,95 @@ def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None
     anonymise = config.output.anonymise if anonymise is None else anonymise
     raster_out = result.meta.get("raster")
     pdf = config.output.pdf if pdf is None else pdf
-    # Groups of outputs, counted as they are done: tables (and the database), years and prices,
-    # rasters, ledger, map, report, PDF.
-    total = 2 + (raster_out is not None) + config.ledger.enabled + (2 + bool(pdf)) * maps
-    done = 0
+    out.mkdir(parents=True, exist_ok=True)
 
-    def advance() -> None:
-        nonlocal done
-        done += 1
-        progress(done, total)
+    # Every writer is a job on one pool; a job that needs another's output waits for its future. The jobs
+    # are submitted longest chain first, and a job only ever waits for jobs submitted before it: the pool
+    # takes jobs in order, so what it waits for has started on another thread, and no wait can block the
+    # pool. Writers in GDAL, zlib and Arrow release the GIL, so they overlap the pure-Python builders.
+    jobs: dict[str, Callable[[], dict[str, Any]]] = {}
+    futures: dict[str, Any] = {}
 
-    progress(0, total)
-    written = write_outputs(result, out, lang=lang)
-    if config.output.database is not None:
-        from gisefficiency.io.database import write_results
+    def after(*names: str) -> None:
+        for name in names:
+            if name in futures:
+                futures[name].result()
 
-        # The four tables replace the previous run's in one transaction (see io/database.py).
-        tables = write_results(result, config.output.database, schema=config.output.schema)
-        written.update({f"database:{name}": table for name, table in tables.items()})
-    advance()
-    written.update(_write_years_and_prices(result, out))
-    advance()
-    overlays = {}
-    if raster_out is not None:
-        from gisefficiency.io.output import write_rasters
-
-        rasters = write_rasters(raster_out, out, policy=result.policy)
-        written.update(rasters)
-        result.rasters = rasters
-        overlays = _density_overlay(raster_out, lang)
-        advance()
-    if config.ledger.enabled:
-        written.update(_write_ledger(result, config, out))
-        advance()
     if maps:
         from gisefficiency.maps import make_map, save_map
         from gisefficiency.report.build import anonymise_result, build_report
 
-        shown = anonymise_result(result) if anonymise else result
-        m = make_map(
-            shown,
-            lang=lang,
-            basemap=config.map.basemap,
-            offline=config.map.offline,
-            tianditu_key=config.map.tianditu_key,
-            max_parcels=config.map.max_parcels,
-            overlays=overlays,
-        )
-        map_path = save_map(m, out / "map.html", inline=config.map.offline)
-        written["map"] = map_path
-        advance()
-        html = build_report(shown, lang=lang, anonymise=anonymise, map_html=Path(map_path).read_text("utf-8"))
-        written["report"] = write_html(html, out / "report.html")
-        advance()
-        if pdf:
-            from gisefficiency.io.output import write_report_pdf
+        def write_map() -> dict[str, Any]:
+            shown = anonymise_result(result) if anonymise else result
+            m = make_map(
+                shown,
+                lang=lang,
+                basemap=config.map.basemap,
+                offline=config.map.offline,
+                tianditu_key=config.map.tianditu_key,
+                max_parcels=config.map.max_parcels,
+                overlays=_density_overlay(raster_out, lang) if raster_out is not None else {},
+            )
+            return {"map": save_map(m, out / "map.html", inline=config.map.offline)}
 
-            pdf_path = write_report_pdf(written["report"])
-            if pdf_path is not None:
-                written["report_pdf"] = pdf_path
-            advance()
+        jobs["map"] = write_map
+    tables = output_jobs(result, out, lang=lang)
+    jobs.update(tables)
+    if config.ledger.enabled:
+        def write_ledger() -> dict[str, Any]:
+            after("results")  # the ledger is also a table of results.gpkg
+            return _write_ledger(result, config, out)
+
+        jobs["ledger"] = write_ledger
+    if raster_out is not None:
+        from gisefficiency.io.output import write_rasters
+
+        def rasters() -> dict[str, Any]:
+            written = write_rasters(raster_out, out, policy=result.policy)
+            result.rasters = written
+            return written
+
+        jobs["rasters"] = rasters
+    jobs["years_and_prices"] = lambda: _write_years_and_prices(result, out)
+    if config.output.database is not None:
+        def database() -> dict[str, Any]:
+            from gisefficiency.io.database import write_results
+
+            # The four tables replace the previous run's in one transaction (see io/database.py).
+            tables = write_results(result, config.output.database, schema=config.output.schema)
+            return {f"database:{name}": table for name, table in tables.items()}
+
+        jobs["database"] = database
+    if maps:
+        def write_report() -> dict[str, Any]:
+            after("map", "ledger")  # the report holds the map and the ledger's targets
+            shown = anonymise_result(result) if anonymise else result
+            html = build_report(shown, lang=lang, anonymise=anonymise,
+                                map_html=Path(futures["map"].result()["map"]).read_text("utf-8"))
+            return {"report": write_html(html, out / "report.html")}
+
+        jobs["report"] = write_report
+    total = len(jobs) + bool(maps and pdf)
+    progress(0, total)
+    with ThreadPoolExecutor(max(1, min(WRITE_THREADS, len(jobs)))) as pool:
+        for name, job in jobs.items():
+            futures[name] = pool.submit(job)
+        for done, _ in enumerate(as_completed(futures.values()), start=1):
+            progress(done, total)
+    # The first failure in submission order is the cause: a job that waited for it failed with it.
+    parts = {name: futures[name].result() for name in futures}
+    # Outputs listed in a fixed order: tables, years and prices, rasters, ledger, map, report.
+    order = [*tables, "years_and_prices", "database", "rasters", "ledger", "map", "report"]
+    written: dict[str, Any] = {}
+    for name in order:
+        written.update(parts.get(name, {}))
+    if maps and pdf:
+        from gisefficiency.io.output import write_report_pdf
+
+        pdf_path = write_report_pdf(written["report"])
+        if pdf_path is not None:
+            written["report_pdf"] = pdf_path
+        progress(total, total)
     return written
 
 

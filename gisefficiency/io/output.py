@@ -513,21 +513,26 @@ def write_outputs(result: Result, out_dir: str | Path, *, extras: dict[str, Any]
     dict
         Output name -> path.
     """
-    from gisefficiency.io.workbook import WORKBOOK_NAME, write_workbook
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs: list[Callable[[], dict[str, Path]]] = [
-        lambda: {"results": write_results_gpkg(result, out_dir / "results.gpkg", lang=lang)},
-        lambda: {"workbook": write_workbook(result, out_dir / WORKBOOK_NAME, lang=lang)},
-        lambda: write_tables(result, out_dir, lang=lang),
-    ]
-    parts = _run_jobs(jobs, progress=progress)
+    parts = _run_jobs(list(output_jobs(result, out_dir, lang=lang).values()), progress=progress)
     written: dict[str, Path] = {}
     for part in parts:  # in the order of the jobs, whatever order they finished in
         written.update(part)
     written.update(extras or {})
     return written
+
+
+def output_jobs(result: Result, out_dir: Path, *, lang: Lang = "zh") -> dict[str, Callable[[], dict[str, Path]]]:
+    """The writers of :func:`write_outputs` as jobs, by name: ``results`` (results.gpkg), ``workbook`` (清单.xlsx)
+    and ``tables`` (the CSVs). Each returns output name -> path; ``out_dir`` must exist."""
+    from gisefficiency.io.workbook import WORKBOOK_NAME, write_workbook
+
+    return {
+        "results": lambda: {"results": write_results_gpkg(result, out_dir / "results.gpkg", lang=lang)},
+        "workbook": lambda: {"workbook": write_workbook(result, out_dir / WORKBOOK_NAME, lang=lang)},
+        "tables": lambda: write_tables(result, out_dir, lang=lang),
+    }
 
 
 def _run_jobs(jobs: list[Callable[[], T]], *, progress: Callable[[int, int], None] | None = None) -> list[T]:
