@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -487,26 +487,27 @@ def _band_totals(geoms: np.ndarray, source: Any, *, storey_height_m: float, doub
 
 
 def _add_bands(bands: Iterable[_BandRuns], source: Any, grid: Grid, totals: _Totals, **options: Any) -> None:
-    """Read each band's tiles on a thread and add its runs to ``totals`` while the next band is read."""
+    """Add each band's runs to ``totals``, the next band rasterised and read on a thread meanwhile."""
     # Two buffers taken in turn: one is read into while the other is reduced (reused, so their memory
     # is touched once, not once per band).
     buffers = [np.empty(0, dtype=source.dtype), np.empty(0, dtype=source.dtype)]
-    pending: tuple[Future[np.ndarray], np.ndarray, np.ndarray, np.ndarray] | None = None
+    todo = iter(bands)
+
+    def load(slot: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """The next band with runs: its cells read into ``buffers[slot]``, where its runs start there."""
+        for rows, start, length, label in todo:
+            if len(start):
+                cols, pos, size = _band_layout(rows, start, length, grid.width, source.block_shape[1])
+                if len(buffers[slot]) < size:
+                    buffers[slot] = np.empty(size, dtype=source.dtype)
+                return source.read(rows, cols, out=buffers[slot]), pos, length, label
+        return None
+
     with ThreadPoolExecutor(max_workers=1) as reader:
-        slot = 0
-        for rows, start, length, label in bands:
-            if not len(start):
-                continue
-            cols, pos, size = _band_layout(rows, start, length, grid.width, source.block_shape[1])
-            if len(buffers[slot]) < size:
-                buffers[slot] = np.empty(size, dtype=source.dtype)
-            job = reader.submit(source.read, rows, cols, out=buffers[slot])
-            if pending is not None:
-                _add_band(pending[0].result(), *pending[1:], totals, **options)
-            pending = (job, pos, length, label)
-            slot = 1 - slot
-        if pending is not None:
-            _add_band(pending[0].result(), *pending[1:], totals, **options)
+        job, slot = reader.submit(load, 0), 1
+        while (band := job.result()) is not None:
+            job, slot = reader.submit(load, slot), 1 - slot
+            _add_band(*band, totals, **options)
 
 
 def _band_layout(rows: tuple[int, int], start: np.ndarray, length: np.ndarray, width: int,
@@ -543,6 +544,8 @@ def _add_band(values: np.ndarray, pos: np.ndarray, length: np.ndarray, label: np
     change[0] = True
     np.not_equal(values[1:], values[:-1], out=change[1:])
     run_start = np.flatnonzero(change)
+    # each cell's run, counted from 1 (a lookup per parcel run, not a binary search: those miss the cache)
+    run_of = np.cumsum(change.view(np.int8), dtype=np.int32 if n < 2**31 else np.int64)
     del change
     run_end = np.r_[run_start[1:], n]
     run_value = values[run_start]
@@ -554,8 +557,9 @@ def _add_band(values: np.ndarray, pos: np.ndarray, length: np.ndarray, label: np
     # They come parcel after parcel, row after row, west to east, and are added in that order with
     # ufunc.at (in order, like bincount): each parcel's sums are then the in-memory ones to the bit.
     end = pos + length
-    first = np.searchsorted(run_start, pos, side="right") - 1
-    crossed = np.searchsorted(run_start, end - 1, side="right") - first
+    first = run_of[pos] - 1
+    crossed = run_of[end - 1] - first
+    del run_of
     run = span_cells(first, crossed)
     span = np.repeat(np.arange(len(pos)), crossed)
     cells = np.minimum(end[span], run_end[run]) - np.maximum(pos[span], run_start[run])
