@@ -232,9 +232,10 @@ def edges_by_band(edges: Edges, grid: Grid, band_rows: int) -> Iterator[tuple[tu
     first = r_start[keep] // band_rows
     edge, band = _expand(first, r_end[keep] // band_rows - first + 1)
     edge = keep[edge]
-    del keep, first
-    # stable: each band keeps the edges in their order (polygon after polygon), as centre_spans expects
-    order = np.argsort(band, kind="stable")
+    del keep, first, r_start, r_end
+    # stable: each band keeps the edges in their order (polygon after polygon), as centre_spans expects;
+    # band numbers of 16 bits are sorted by a radix sort, in one pass
+    order = np.argsort(band.astype(np.uint16) if grid.height // band_rows < 2**16 else band, kind="stable")
     edge, band = edge[order], band[order]
     del order
     if not len(band):

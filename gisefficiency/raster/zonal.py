@@ -26,6 +26,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from pyproj import CRS
 
 from gisefficiency.core.constants import M2_PER_MU
@@ -47,6 +48,9 @@ ZONAL_STATS: tuple[str, ...] = ("mean", "min", "max", "sum", "count", "majority"
 
 #: Rows of the height raster :func:`building_stats` holds at a time (rounded up to whole tiles of the file).
 BAND_ROWS: int = 256
+
+#: Parcels :func:`building_stats` rasterises together (their polygon edges are held at once).
+GROUP_PARCELS: int = 200_000
 
 
 def _geoms_in_raster_crs(parcels: gpd.GeoDataFrame, raster_crs: Any, *, reproject: bool) -> np.ndarray:
@@ -467,23 +471,34 @@ def _band_totals(geoms: np.ndarray, source: Any, *, storey_height_m: float, doub
     band_rows = tile_rows * max(1, -(-BAND_ROWS // tile_rows))
     totals = _Totals.zeros(len(geoms))
     options = {"nodata": source.nodata, "storey_height_m": storey_height_m, "double_over_m": double_over_m}
-    bands = ((rows, *centre_spans(edges, grid, rows=rows))
-             for rows, edges in edges_by_band(polygon_edges(geoms), grid, band_rows))
+    # The parcels go in groups from north to south, so only one group's polygon edges are held at a time
+    # (a million parcels have 160 MB of them); a band where two groups meet is read once for each.
+    order = np.argsort(-shapely.bounds(geoms)[:, 3], kind="stable")
+    for group in np.array_split(order, max(1, -(-len(order) // GROUP_PARCELS))):
+        _add_group(geoms, group, source, grid, band_rows, totals, **options)
+    return totals
+
+
+def _add_group(geoms: np.ndarray, group: np.ndarray, source: Any, grid: Grid, band_rows: int, totals: _Totals,
+               **options: Any) -> None:
+    """Add the parcels ``geoms[group]`` to ``totals``, band after band."""
+    bands = ((rows, start, length, group[label])
+             for rows, edges in edges_by_band(polygon_edges(geoms[group]), grid, band_rows)
+             for start, length, label in [centre_spans(edges, grid, rows=rows)])
     _add_bands(bands, source, grid, totals, **options)
     # A parcel holding no cell centre (smaller than a cell, a sliver) reads the cell at its point_on_surface:
     # known only once every band is done, so those cells are read in a second, usually tiny, pass.
-    cell = fallback_cells(geoms, totals.cells == 0, grid)
+    cell = fallback_cells(geoms[group], totals.cells[group] == 0, grid)
     label = np.flatnonzero(cell >= 0)
     if len(label):
         order = np.argsort(cell[label], kind="stable")
-        cell, label = cell[label][order], label[order]
+        cell, label = cell[label][order], group[label[order]]
         band = cell // grid.width // band_rows
         cut = np.flatnonzero(np.r_[True, band[1:] != band[:-1], True])
         ones = np.ones(len(cell), dtype=np.int64)
         fallback = (((int(band[a]) * band_rows, min((int(band[a]) + 1) * band_rows, grid.height)),
                      cell[a:b], ones[a:b], label[a:b]) for a, b in pairwise(cut))
         _add_bands(fallback, source, grid, totals, **options)
-    return totals
 
 
 def _add_bands(bands: Iterable[_BandRuns], source: Any, grid: Grid, totals: _Totals, **options: Any) -> None:

@@ -104,6 +104,15 @@ def test_file_read_by_bands_equals_the_in_memory_path(tmp_path, bands_of_16, mon
     assert read_cells < raster.array.size
 
 
+def test_parcels_in_groups_north_to_south_give_the_same_frame(tmp_path, bands_of_16, monkeypatch):
+    # 80 parcels in groups of 7: bands where groups meet are read once for each group
+    monkeypatch.setattr(zonal, "GROUP_PARCELS", 7)
+    parcels, raster = county(8)
+    path = write_tif(tmp_path / "h.tif", raster.array, raster.transform, nodata=-9999.0)
+    pd.testing.assert_frame_equal(building_stats(parcels, path, storey_height_m=4.0),
+                                  in_memory(parcels, raster, 4.0), check_exact=True)
+
+
 def test_in_memory_raster_gives_the_same_frame(bands_of_16):
     parcels, raster = county(4)
     pd.testing.assert_frame_equal(building_stats(parcels, raster, storey_height_m=9.0),
