@@ -475,7 +475,8 @@ def _band_totals(geoms: np.ndarray, source: Any, *, storey_height_m: float, doub
     # (a million parcels have 160 MB of them); a band where two groups meet is read once for each.
     order = np.argsort(-shapely.bounds(geoms)[:, 3], kind="stable")
     for group in np.array_split(order, max(1, -(-len(order) // GROUP_PARCELS))):
-        _add_group(geoms, group, source, grid, band_rows, totals, **options)
+        # in their own order within the group: the geometries are read where they lie in memory
+        _add_group(geoms, np.sort(group), source, grid, band_rows, totals, **options)
     return totals
 
 
@@ -559,9 +560,11 @@ def _add_band(values: np.ndarray, pos: np.ndarray, length: np.ndarray, label: np
     change[0] = True
     np.not_equal(values[1:], values[:-1], out=change[1:])
     run_start = np.flatnonzero(change)
-    # each cell's run, counted from 1 (a lookup per parcel run, not a binary search: those miss the cache)
-    run_of = np.cumsum(change.view(np.int8), dtype=np.int32 if n < 2**31 else np.int64)
     del change
+    # each cell's run, counted from 1 (a lookup per parcel run, not a binary search: those miss the cache)
+    run_of = np.zeros(n, dtype=np.int32 if n < 2**31 else np.int64)
+    run_of[run_start] = 1
+    np.cumsum(run_of, out=run_of)
     run_end = np.r_[run_start[1:], n]
     run_value = values[run_start]
     valid = _valid(run_value, nodata)
