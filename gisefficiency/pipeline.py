@@ -615,17 +615,15 @@ def _default_scenario(result: Result) -> Any:
 
 
 def _building_stats(parcels: Any, config: Config) -> Any:
-    """Building height (tallest cell, coverage) and the plot ratio estimate per parcel, from one rasterisation."""
-    import rasterio
+    """Building height (tallest cell, coverage) and the plot ratio estimate per parcel.
 
-    from gisefficiency.io.raster import read_raster
+    The height GeoTIFF is read a band of rows at a time, only where parcels lie, never whole (it is 0.6 GB
+    as float32 for a 100,000-parcel county, 6 GB for 1,000,000).
+    """
     from gisefficiency.raster import building_stats
 
-    # GDAL decompresses the GeoTIFF's tiles on every core: reading is most of this stage.
-    with rasterio.Env(GDAL_NUM_THREADS="ALL_CPUS"):
-        height = read_raster(config.raster.height)
     ok = parcels[parcels["status"] == "ok"]
-    return building_stats(ok, height, storey_height_m=config.raster.storey_height_m)
+    return building_stats(ok, config.raster.height, storey_height_m=config.raster.storey_height_m)
 
 
 def _clusters(parcels: Any, config: Config, *, progress: Advance = quiet) -> Any:

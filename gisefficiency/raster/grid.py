@@ -17,7 +17,9 @@ cell for every parcel that contains it and the index raster can burn them (the l
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -169,8 +171,24 @@ def _expand(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndar
     return owner, value
 
 
-def centre_spans(edges: Edges, grid: Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _edge_rows(y1: np.ndarray, y2: np.ndarray, grid: Grid, rows: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """First and last row (within ``rows``, first and past-the-end) whose centre line an edge crosses."""
+    ymin = np.minimum(y1, y2)
+    ymax = np.maximum(y1, y2)
+    # rows whose centre y_r = y0 - (r + 0.5) * yres satisfies ymin <= y_r < ymax
+    r_start = np.floor((grid.y0 - ymax) / grid.yres - 0.5).astype(np.int64) + 1
+    r_end = np.floor((grid.y0 - ymin) / grid.yres - 0.5).astype(np.int64)
+    # a whole (polygon, row) group is dropped or kept together, so crossings stay paired
+    return np.maximum(r_start, rows[0]), np.minimum(r_end, rows[1] - 1)
+
+
+def centre_spans(
+    edges: Edges, grid: Grid, *, rows: tuple[int, int] | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Runs of cells whose centre lies inside each polygon (even-odd rule), one per (polygon, row, crossing pair).
+
+    ``rows``: only the rows ``rows[0]`` to ``rows[1] - 1`` (default all); the runs of those rows are the
+    same as over the whole grid.
 
     Returns
     -------
@@ -179,14 +197,7 @@ def centre_spans(edges: Edges, grid: Grid) -> tuple[np.ndarray, np.ndarray, np.n
         the row) and its polygon. Runs come ordered by label, then row, then column.
     """
     label, x1, y1, x2, y2 = edges
-    ymin = np.minimum(y1, y2)
-    ymax = np.maximum(y1, y2)
-    # rows whose centre y_r = y0 - (r + 0.5) * yres satisfies ymin <= y_r < ymax
-    r_start = np.floor((grid.y0 - ymax) / grid.yres - 0.5).astype(np.int64) + 1
-    r_end = np.floor((grid.y0 - ymin) / grid.yres - 0.5).astype(np.int64)
-    # a whole (polygon, row) group is dropped or kept together, so crossings stay paired
-    r_start = np.maximum(r_start, 0)
-    r_end = np.minimum(r_end, grid.height - 1)
+    r_start, r_end = _edge_rows(y1, y2, grid, (0, grid.height) if rows is None else rows)
     counts = np.where(y1 != y2, np.maximum(r_end - r_start + 1, 0), 0)
     keep = np.flatnonzero(counts)
     edge, row = _expand(r_start[keep], counts[keep])
@@ -205,6 +216,35 @@ def centre_spans(edges: Edges, grid: Grid) -> tuple[np.ndarray, np.ndarray, np.n
     run = np.flatnonzero(c_end > c_start)
     span_label, span_row = np.divmod(key[run], grid.height)
     return span_row * grid.width + c_start[run], c_end[run] - c_start[run], span_label
+
+
+def edges_by_band(edges: Edges, grid: Grid, band_rows: int) -> Iterator[tuple[tuple[int, int], Edges]]:
+    """The edges crossing some row centre of each band of ``band_rows`` rows, band after band from the north.
+
+    Yields ``((first row, row after the last), edges)`` for every band some edge crosses (bands without
+    any are skipped), the edges in their order in ``edges``; ``centre_spans(edges, grid, rows=rows)`` then
+    gives the band's runs, so a large grid is rasterised one band at a time. An edge crossing several
+    bands is listed in each.
+    """
+    label, x1, y1, x2, y2 = edges
+    r_start, r_end = _edge_rows(y1, y2, grid, (0, grid.height))
+    keep = np.flatnonzero((y1 != y2) & (r_end >= r_start))
+    first = r_start[keep] // band_rows
+    edge, band = _expand(first, r_end[keep] // band_rows - first + 1)
+    edge = keep[edge]
+    del keep, first, r_start, r_end
+    # stable: each band keeps the edges in their order (polygon after polygon), as centre_spans expects;
+    # band numbers of 16 bits are sorted by a radix sort, in one pass
+    order = np.argsort(band.astype(np.uint16) if grid.height // band_rows < 2**16 else band, kind="stable")
+    edge, band = edge[order], band[order]
+    del order
+    if not len(band):
+        return
+    cut = np.flatnonzero(np.r_[True, band[1:] != band[:-1], True])
+    for a, b in pairwise(cut):
+        sel = edge[a:b]
+        r0 = int(band[a]) * band_rows
+        yield (r0, min(r0 + band_rows, grid.height)), (label[sel], x1[sel], y1[sel], x2[sel], y2[sel])
 
 
 def _crossings_in_order(xc: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

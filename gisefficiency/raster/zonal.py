@@ -1,43 +1,69 @@
 """Zonal statistics, building height and plot ratio per parcel.
 
-The parcels are rasterised once onto the raster's own grid as runs of cells along rows
-(``gisefficiency.raster.grid.geometry_spans``: the cells whose centre a parcel holds, plus one cell for a
-parcel smaller than a cell). The run's cells are gathered from the raster in one numpy take, each run is
-reduced with ``ufunc.reduceat`` (its cells are contiguous) and the runs are added up per parcel with
-``numpy.bincount`` / ``ufunc.at``: no loop per parcel, and no per-cell scatter. :func:`building_stats`
-gives the pipeline's height and plot-ratio columns from a single rasterisation.
+The parcels are rasterised onto the raster's own grid as runs of cells along rows
+(``gisefficiency.raster.grid.centre_spans``: the cells whose centre a parcel holds, plus one cell for a
+parcel smaller than a cell). Within a run neighbouring cells often hold the same value (a building's
+height over its footprint), so the cells are taken as runs of equal values, each weighted by its number of
+cells, and added up per parcel with ``numpy.bincount`` / ``ufunc.at``: no loop per parcel, and no
+per-cell scatter.
+
+:func:`zonal_stats` and :func:`plot_ratio` gather every parcel cell of a raster held in memory.
+:func:`building_stats`, the pipeline's height and plot-ratio columns, goes through the raster a band of
+rows at a time instead (a county's 5 m height raster is 0.6 to 6 GB as float32): each band is rasterised
+on its own, only the tiles its parcels touch are read (on a second thread, while the band before is
+reduced), and each parcel's runs are added in the same order, so the figures are the same to the bit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from pyproj import CRS
 
 from gisefficiency.core.constants import M2_PER_MU
 from gisefficiency.core.errors import CRSError, InputError, Problem
-from gisefficiency.raster.grid import Grid, RasterData, geometry_spans, span_cells
+from gisefficiency.raster.grid import (
+    Grid,
+    RasterData,
+    centre_spans,
+    edges_by_band,
+    fallback_cells,
+    geometry_spans,
+    polygon_edges,
+    span_cells,
+)
 
 #: Statistics ``zonal_stats`` can compute. ``count`` = valid cells, ``cells`` = all cells of the parcel,
 #: ``coverage`` = count / cells, ``majority`` = most frequent valid value (ties: the smallest).
 ZONAL_STATS: tuple[str, ...] = ("mean", "min", "max", "sum", "count", "majority", "coverage", "cells")
 
+#: Rows of the height raster :func:`building_stats` holds at a time (rounded up to whole tiles of the file).
+BAND_ROWS: int = 256
 
-def _geoms_in_raster_crs(parcels: gpd.GeoDataFrame, raster: RasterData, *, reproject: bool) -> np.ndarray:
+#: Parcels :func:`building_stats` rasterises together (their polygon edges are held at once).
+GROUP_PARCELS: int = 200_000
+
+
+def _geoms_in_raster_crs(parcels: gpd.GeoDataFrame, raster_crs: Any, *, reproject: bool) -> np.ndarray:
     """Parcel geometries in the raster's CRS (reprojected, or an error naming both CRSs)."""
-    if parcels.crs is None or raster.crs is None:
+    if parcels.crs is None or raster_crs is None:
         which = "parcels" if parcels.crs is None else "raster"
         raise CRSError(f"the {which} have no CRS, so parcels and raster cannot be matched",
-                       [Problem(f"parcels CRS: {parcels.crs}, raster CRS: {raster.crs}",
+                       [Problem(f"parcels CRS: {parcels.crs}, raster CRS: {raster_crs}",
                                 fix=f"set the CRS of the {which} explicitly",
-                                message_zh=f"地块坐标系：{parcels.crs}，栅格坐标系：{raster.crs}",
+                                message_zh=f"地块坐标系：{parcels.crs}，栅格坐标系：{raster_crs}",
                                 fix_zh=f"请明确设置{'地块' if which == 'parcels' else '栅格'}的坐标系")],
                        zh=f"{'地块' if which == 'parcels' else '栅格'}没有坐标系，地块与栅格无法对应")
-    pcrs, rcrs = CRS.from_user_input(parcels.crs), CRS.from_user_input(raster.crs)
+    pcrs, rcrs = CRS.from_user_input(parcels.crs), CRS.from_user_input(raster_crs)
     if pcrs.equals(rcrs, ignore_axis_order=True):
         return np.asarray(parcels.geometry.values, dtype=object)
     if not reproject:
@@ -88,13 +114,8 @@ class _Cells:
 
 def _cells(parcels: gpd.GeoDataFrame, raster: RasterData, *, reproject: bool) -> _Cells:
     """Every parcel's cells on the raster's grid with their values (see :class:`_Cells`)."""
-    if raster.array.ndim != 2:
-        raise InputError("raster must be one band (2-D)",
-                         [Problem(f"array shape {raster.array.shape}", fix="read one band (read_raster(band=...))",
-                                  message_zh=f"数组形状为 {raster.array.shape}",
-                                  fix_zh="请只读一个波段（read_raster(band=...)）")],
-                         zh="栅格必须是单波段（二维）")
-    geoms = _geoms_in_raster_crs(parcels, raster, reproject=reproject)
+    _check_one_band(raster)
+    geoms = _geoms_in_raster_crs(parcels, raster.crs, reproject=reproject)
     grid = Grid.from_transform(raster.transform, raster.array.shape)
     start, length, label = geometry_spans(geoms, grid)
     values = raster.array.reshape(-1).take(span_cells(start, length))
@@ -114,6 +135,15 @@ def _cells(parcels: gpd.GeoDataFrame, raster: RasterData, *, reproject: bool) ->
     runs_per_span = np.diff(np.r_[np.searchsorted(starts, np.cumsum(length) - length), len(starts)])
     return _Cells(run_values, _valid(run_values, raster.nodata), count, np.repeat(label, runs_per_span),
                   len(parcels))
+
+
+def _check_one_band(raster: RasterData) -> None:
+    if raster.array.ndim != 2:
+        raise InputError("raster must be one band (2-D)",
+                         [Problem(f"array shape {raster.array.shape}", fix="read one band (read_raster(band=...))",
+                                  message_zh=f"数组形状为 {raster.array.shape}",
+                                  fix_zh="请只读一个波段（read_raster(band=...)）")],
+                         zh="栅格必须是单波段（二维）")
 
 
 def _valid(values: np.ndarray, nodata: float | int | None) -> np.ndarray:
@@ -286,24 +316,60 @@ def plot_ratio(
     return _plot_ratio(parcels, cells, storey_height_m=storey_height_m, double_over_m=double_over_m)
 
 
+@dataclass(frozen=True)
+class _Totals:
+    """Per parcel: ``cells``, ``valid`` and ``building`` cells (int64), Σ height of building cells and
+    Σ storey equivalents (float64), tallest valid cell (-inf without one)."""
+
+    cells: np.ndarray
+    valid: np.ndarray
+    building: np.ndarray
+    height_sum: np.ndarray
+    storeys: np.ndarray
+    tallest: np.ndarray
+
+    @classmethod
+    def zeros(cls, n: int) -> _Totals:
+        return cls(*(np.zeros(n, dtype=np.int64) for _ in range(3)), np.zeros(n), np.zeros(n), np.full(n, -np.inf))
+
+    @classmethod
+    def of_cells(cls, cells: _Cells, *, storey_height_m: float, double_over_m: float) -> _Totals:
+        """The totals of the parcels' cells gathered in memory."""
+        # Building cells: valid with a height above 0; heights in float64 for the storey rule and the sums.
+        h = np.where(cells.valid, cells.values.astype(float), 0.0)
+        building = cells.valid & (h > 0)
+        storeys = storey_equivalent(h, storey_height_m=storey_height_m, double_over_m=double_over_m)
+        return cls(
+            cells=np.bincount(cells.label, weights=cells.count, minlength=cells.n).astype(np.int64),
+            valid=cells.per_parcel_count(cells.valid),
+            building=cells.per_parcel_count(building),
+            height_sum=cells.per_parcel_sum(np.where(building, h, 0.0)),
+            storeys=cells.per_parcel_sum(storeys),
+            tallest=cells.per_parcel_extreme(np.where(cells.valid, cells.values.astype(float), -np.inf),
+                                             largest=True),
+        )
+
+
 def _plot_ratio(parcels: gpd.GeoDataFrame, cells: _Cells, *, storey_height_m: float,
                 double_over_m: float) -> pd.DataFrame:
     """:func:`plot_ratio` from the parcels' cells."""
-    n = cells.n
-    # Building cells: valid with a height above 0; heights in float64 for the storey rule and the sums.
-    h = np.where(cells.valid, cells.values.astype(float), 0.0)
-    building = cells.valid & (h > 0)
-    storeys = storey_equivalent(h, storey_height_m=storey_height_m, double_over_m=double_over_m)
-    n_cells = np.bincount(cells.label, weights=cells.count, minlength=n).astype(np.int64)
-    n_valid = cells.per_parcel_count(cells.valid).astype(float)
-    n_build = cells.per_parcel_count(building)
+    return _ratio_frame(parcels, _Totals.of_cells(cells, storey_height_m=storey_height_m,
+                                                  double_over_m=double_over_m))
+
+
+def _ratio_frame(parcels: gpd.GeoDataFrame, totals: _Totals) -> pd.DataFrame:
+    """The columns of :func:`plot_ratio` from the parcels' totals."""
+    n = len(parcels)
+    n_cells = totals.cells
+    n_valid = totals.valid.astype(float)
+    n_build = totals.building
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(n_valid > 0, 1.0 / n_valid, np.nan)
-        mean_h = cells.per_parcel_sum(np.where(building, h, 0.0)) / n_build
+        mean_h = totals.height_sum / n_build
         drawn = parcels.geometry.area.to_numpy(dtype=float)
         land = land_m2(parcels).to_numpy(dtype=float)
         footprint = drawn * n_build * share
-        floor_est = drawn * cells.per_parcel_sum(storeys) * share
+        floor_est = drawn * totals.storeys * share
         est = floor_est / land
         coverage = np.where(n_cells > 0, n_valid / n_cells, np.nan)
     recorded = np.full(n, np.nan)
@@ -333,23 +399,25 @@ def _plot_ratio(parcels: gpd.GeoDataFrame, cells: _Cells, *, storey_height_m: fl
 
 def building_stats(
     parcels: gpd.GeoDataFrame,
-    height: RasterData,
+    height: RasterData | str | os.PathLike[str],
     *,
     storey_height_m: float = 3.0,
     double_over_m: float = 8.0,
     reproject: bool = True,
 ) -> pd.DataFrame:
-    """Building height and plot ratio per parcel from one rasterisation of the parcels.
+    """Building height and plot ratio per parcel, going through the height raster a band of rows at a time.
 
     The same figures as ``zonal_stats(parcels, height, stats=("max", "coverage"))`` joined to
-    :func:`plot_ratio`, with the parcels rasterised once onto the height raster's grid instead of twice.
+    :func:`plot_ratio`, to the bit, with memory bounded by a band of the raster: a file is read only
+    where parcels lie (the tiles their cells touch, ``BAND_ROWS`` rows at a time, the next band read on a
+    second thread while one is reduced), never whole.
 
     Parameters
     ----------
     parcels
         Parcels (index ``parcel_id``), with ``land_mu`` and ``floor_area_m2`` where known.
     height
-        Building height raster in metres.
+        Building height raster in metres: a GeoTIFF's path (read band by band), or one in memory.
     storey_height_m, double_over_m, reproject
         As for :func:`plot_ratio`.
 
@@ -359,10 +427,164 @@ def building_stats(
         Index ``parcel_id``: ``height_max_m`` (tallest valid cell, NaN without one), ``height_coverage_share``
         (valid cells / cells), then the columns of :func:`plot_ratio`.
     """
-    cells = _cells(parcels, height, reproject=reproject)
-    has = cells.per_parcel_count(cells.valid) > 0
-    tallest = cells.per_parcel_extreme(np.where(cells.valid, cells.values.astype(float), -np.inf), largest=True)
-    ratio = _plot_ratio(parcels, cells, storey_height_m=storey_height_m, double_over_m=double_over_m)
+    if isinstance(height, RasterData):
+        _check_one_band(height)
+        source: Any = _ArrayWindows(height)
+    else:
+        from gisefficiency.io.raster import open_raster_windows
+
+        source = open_raster_windows(height)
+    geoms = _geoms_in_raster_crs(parcels, source.crs, reproject=reproject)
+    storey_equivalent(np.zeros(0), storey_height_m=storey_height_m, double_over_m=double_over_m)  # checks them
+    totals = _band_totals(geoms, source, storey_height_m=storey_height_m, double_over_m=double_over_m)
+    ratio = _ratio_frame(parcels, totals)
     ratio.insert(0, "height_coverage_share", ratio["height_coverage"].to_numpy())
-    ratio.insert(0, "height_max_m", np.where(has, tallest, np.nan))
+    ratio.insert(0, "height_max_m", np.where(totals.valid > 0, totals.tallest, np.nan))
     return ratio
+
+
+class _ArrayWindows:
+    """A raster in memory read like ``io.raster.RasterWindows``: a band of rows is a view of the array."""
+
+    def __init__(self, raster: RasterData) -> None:
+        self.array = raster.array
+        self.shape = raster.array.shape
+        # one "tile" spans a row: a band is read whole, as a view, never copied
+        self.block_shape = (1, raster.array.shape[1])
+        self.dtype, self.transform, self.crs, self.nodata = (raster.array.dtype, raster.transform, raster.crs,
+                                                             raster.nodata)
+
+    def read(self, rows: tuple[int, int], cols: Sequence[tuple[int, int]], *,
+             out: np.ndarray | None = None) -> np.ndarray:
+        del cols, out  # always the whole width (block_shape)
+        return self.array[rows[0]:rows[1]].reshape(-1)
+
+
+# A band's parcel runs: (first row, row after the last), then start (flat cell), length and label of each run.
+_BandRuns = tuple[tuple[int, int], np.ndarray, np.ndarray, np.ndarray]
+
+
+def _band_totals(geoms: np.ndarray, source: Any, *, storey_height_m: float, double_over_m: float) -> _Totals:
+    """Every parcel's totals (:class:`_Totals`) from ``source`` read a band of rows at a time."""
+    grid = Grid.from_transform(source.transform, source.shape)
+    tile_rows = source.block_shape[0]
+    band_rows = tile_rows * max(1, -(-BAND_ROWS // tile_rows))
+    totals = _Totals.zeros(len(geoms))
+    options = {"nodata": source.nodata, "storey_height_m": storey_height_m, "double_over_m": double_over_m}
+    # The parcels go in groups from north to south, so only one group's polygon edges are held at a time
+    # (a million parcels have 160 MB of them); a band where two groups meet is read once for each.
+    order = np.argsort(-shapely.bounds(geoms)[:, 3], kind="stable")
+    for group in np.array_split(order, max(1, -(-len(order) // GROUP_PARCELS))):
+        # in their own order within the group: the geometries are read where they lie in memory
+        _add_group(geoms, np.sort(group), source, grid, band_rows, totals, **options)
+    return totals
+
+
+def _add_group(geoms: np.ndarray, group: np.ndarray, source: Any, grid: Grid, band_rows: int, totals: _Totals,
+               **options: Any) -> None:
+    """Add the parcels ``geoms[group]`` to ``totals``, band after band."""
+    bands = ((rows, start, length, group[label])
+             for rows, edges in edges_by_band(polygon_edges(geoms[group]), grid, band_rows)
+             for start, length, label in [centre_spans(edges, grid, rows=rows)])
+    _add_bands(bands, source, grid, totals, **options)
+    # A parcel holding no cell centre (smaller than a cell, a sliver) reads the cell at its point_on_surface:
+    # known only once every band is done, so those cells are read in a second, usually tiny, pass.
+    cell = fallback_cells(geoms[group], totals.cells[group] == 0, grid)
+    label = np.flatnonzero(cell >= 0)
+    if len(label):
+        order = np.argsort(cell[label], kind="stable")
+        cell, label = cell[label][order], group[label[order]]
+        band = cell // grid.width // band_rows
+        cut = np.flatnonzero(np.r_[True, band[1:] != band[:-1], True])
+        ones = np.ones(len(cell), dtype=np.int64)
+        fallback = (((int(band[a]) * band_rows, min((int(band[a]) + 1) * band_rows, grid.height)),
+                     cell[a:b], ones[a:b], label[a:b]) for a, b in pairwise(cut))
+        _add_bands(fallback, source, grid, totals, **options)
+
+
+def _add_bands(bands: Iterable[_BandRuns], source: Any, grid: Grid, totals: _Totals, **options: Any) -> None:
+    """Add each band's runs to ``totals``, the next band rasterised and read on a thread meanwhile."""
+    # Two buffers taken in turn: one is read into while the other is reduced (reused, so their memory
+    # is touched once, not once per band).
+    buffers = [np.empty(0, dtype=source.dtype), np.empty(0, dtype=source.dtype)]
+    todo = iter(bands)
+
+    def load(slot: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """The next band with runs: its cells read into ``buffers[slot]``, where its runs start there."""
+        for rows, start, length, label in todo:
+            if len(start):
+                cols, pos, size = _band_layout(rows, start, length, grid.width, source.block_shape[1])
+                if len(buffers[slot]) < size:
+                    buffers[slot] = np.empty(size, dtype=source.dtype)
+                return source.read(rows, cols, out=buffers[slot]), pos, length, label
+        return None
+
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        job, slot = reader.submit(load, 0), 1
+        while (band := job.result()) is not None:
+            job, slot = reader.submit(load, slot), 1 - slot
+            _add_band(*band, totals, **options)
+
+
+def _band_layout(rows: tuple[int, int], start: np.ndarray, length: np.ndarray, width: int,
+                 tile_cols: int) -> tuple[list[tuple[int, int]], np.ndarray, int]:
+    """The windows of a band to read and where each run starts in them.
+
+    Only the tile columns some run touches are read: stretches of neighbouring ones as one window each,
+    the windows one after another (row by row within each). Returns the windows' column ranges, each run's
+    first cell in that layout, and the number of cells read.
+    """
+    row, col = np.divmod(start, width)
+    n_tiles = -(-width // tile_cols)
+    # +1 where a stretch of touched tiles may begin, -1 after it: a running sum > 0 marks touched tiles
+    touched = np.cumsum(np.bincount(col // tile_cols, minlength=n_tiles + 1)
+                        - np.bincount((col + length - 1) // tile_cols + 1, minlength=n_tiles + 1))[:n_tiles] > 0
+    edge = np.diff(np.r_[0, touched.astype(np.int8), 0])
+    c0 = np.flatnonzero(edge == 1) * tile_cols
+    c1 = np.minimum(np.flatnonzero(edge == -1) * tile_cols, width)
+    height = rows[1] - rows[0]
+    size = height * (c1 - c0)
+    offset = np.cumsum(size) - size
+    window = np.searchsorted(c0, col, side="right") - 1
+    pos = offset[window] + (row - rows[0]) * (c1 - c0)[window] + col - c0[window]
+    return list(zip(c0.tolist(), c1.tolist(), strict=True)), pos, int(size.sum())
+
+
+def _add_band(values: np.ndarray, pos: np.ndarray, length: np.ndarray, label: np.ndarray, totals: _Totals, *,
+              nodata: float | int | None, storey_height_m: float, double_over_m: float) -> None:
+    """Add a band's runs to ``totals``: ``values`` the cells read, a run ``length`` cells from ``pos``."""
+    n = len(values)
+    # Runs of equal values (a building's height over its footprint, open ground, nodata): everything below
+    # is per run. NaN != NaN keeps NaN cells apart, which changes nothing as they are not valid.
+    change = np.empty(n, dtype=bool)
+    change[0] = True
+    np.not_equal(values[1:], values[:-1], out=change[1:])
+    run_start = np.flatnonzero(change)
+    del change
+    # each cell's run, counted from 1 (a lookup per parcel run, not a binary search: those miss the cache)
+    run_of = np.zeros(n, dtype=np.int32 if n < 2**31 else np.int64)
+    run_of[run_start] = 1
+    np.cumsum(run_of, out=run_of)
+    run_end = np.r_[run_start[1:], n]
+    run_value = values[run_start]
+    valid = _valid(run_value, nodata)
+    h = np.where(valid, run_value.astype(float), 0.0)
+    building = valid & (h > 0)
+    storeys = storey_equivalent(h, storey_height_m=storey_height_m, double_over_m=double_over_m)
+    # Each parcel run as the runs of equal values it crosses, cut to it: (parcel run, value run, cells).
+    # They come parcel after parcel, row after row, west to east, and are added in that order with
+    # ufunc.at (in order, like bincount): each parcel's sums are then the in-memory ones to the bit.
+    end = pos + length
+    first = run_of[pos] - 1
+    crossed = run_of[end - 1] - first
+    del run_of
+    run = span_cells(first, crossed)
+    span = np.repeat(np.arange(len(pos)), crossed)
+    cells = np.minimum(end[span], run_end[run]) - np.maximum(pos[span], run_start[run])
+    lab = label[span]
+    np.add.at(totals.cells, label, length)
+    np.add.at(totals.valid, lab, np.where(valid[run], cells, 0))
+    np.add.at(totals.building, lab, np.where(building[run], cells, 0))
+    np.add.at(totals.height_sum, lab, np.where(building, h, 0.0)[run] * cells)
+    np.add.at(totals.storeys, lab, storeys[run] * cells)
+    np.maximum.at(totals.tallest, lab, np.where(valid, h, -np.inf)[run])
