@@ -297,7 +297,6 @@ def metric_raster(
                          zh="未知的 cell_area_weighting")
     series = _aligned_values(index_raster, values)
     idx = index_raster.array
-    inside = idx >= 0
     if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_integer_dtype(series.dtype):
         codes = series.astype("Int64")
         if (codes.dropna() < 0).any():
@@ -308,7 +307,7 @@ def metric_raster(
                                       fix_zh="代码必须 >= 0（-1 表示无数据）")],
                              zh=f"{series.name!r} 中有负的代码")
         lookup = codes.fillna(INT_NODATA).to_numpy(dtype=np.int32)
-        return np.where(inside, lookup[np.where(inside, idx, 0)], INT_NODATA).astype(np.int32)
+        return _gather(lookup, idx, INT_NODATA)
     if not pd.api.types.is_numeric_dtype(series.dtype):
         raise InputError(
             f"values of {series.name!r} are not numeric",
@@ -323,16 +322,28 @@ def metric_raster(
         total = value * index_raster.area_m2  # per unit area × area: the parcel's total
         with np.errstate(divide="ignore", invalid="ignore"):
             per_cell = total / (index_raster.cell_count * cell_area)
-        out = np.where(inside, per_cell[np.where(inside, idx, 0)], np.nan)
+        out = _gather(per_cell.astype(np.float32), idx, np.nan)
         small = (index_raster.fallback_cell >= 0) & np.isfinite(total)
         if small.any():
+            # Sparse: only the cells that receive small parcels' totals, added in float64 to the
+            # cell's own share and then rounded, as if the whole raster were float64 until the end.
             add = np.bincount(index_raster.fallback_cell[small], weights=total[small] / cell_area,
                               minlength=out.size)
             target = np.flatnonzero(add)
-            flat = out.reshape(-1)
-            flat[target] = np.nan_to_num(flat[target]) + add[target]
-        return out.astype(np.float32)
-    return np.where(inside, value[np.where(inside, idx, 0)], np.nan).astype(np.float32)
+            own = np.append(per_cell, np.nan)[idx.reshape(-1)[target]]
+            out.reshape(-1)[target] = (np.nan_to_num(own) + add[target]).astype(np.float32)
+        return out
+    return _gather(value.astype(np.float32), idx, np.nan)
+
+
+def _gather(lookup: np.ndarray, idx: np.ndarray, nodata: float | int) -> np.ndarray:
+    """``lookup[idx]`` with ``nodata`` where ``idx`` is -1, in one pass over the raster.
+
+    ``nodata`` is appended to the lookup, so -1 (Python's last element) picks it: no mask, no second
+    array the size of the raster. Casting the per-parcel lookup before the gather gives the same
+    values as casting the gathered raster.
+    """
+    return np.append(lookup, np.array([nodata], dtype=lookup.dtype))[idx]
 
 
 def encode_categories(
@@ -356,10 +367,15 @@ def encode_categories(
         Code -> label (``str`` of the value).
     """
     present = pd.unique(values.dropna())
-    labels = [v for v in (order or []) if v in set(present)]
-    labels += sorted((v for v in present if v not in set(labels)), key=str)
-    mapping = {v: i for i, v in enumerate(labels)}
-    codes = values.map(mapping).astype("Int32")
+    seen = set(present)
+    labels = [v for v in (order or []) if v in seen]
+    first = set(labels)
+    labels += sorted((v for v in present if v not in first), key=str)
+    # A hash lookup of every value in the labels (what ``values.map(dict)`` gives, without a Python
+    # call per parcel); -1 = missing.
+    found = pd.Categorical(values, categories=labels).codes.astype(np.int32) if labels else \
+        np.full(len(values), -1, dtype=np.int32)
+    codes = pd.Series(pd.arrays.IntegerArray(found, mask=found < 0), index=values.index, name=values.name)
     return codes, {i: str(v) for i, v in enumerate(labels)}
 
 
