@@ -1,7 +1,7 @@
 """Read and write rasters: the only place that touches GeoTIFF files.
 
-``write_cog`` writes Cloud-Optimized GeoTIFFs: 512 × 512 tiles, DEFLATE or ZSTD compression with a
-predictor, internal overviews, CRS and nodata set. It uses GDAL's COG driver (present in the GDAL that
+``write_cog`` writes Cloud-Optimized GeoTIFFs: 512 × 512 tiles, DEFLATE or ZSTD compression (with a
+predictor unless told not to), internal overviews, CRS and nodata set. It uses GDAL's COG driver (present in the GDAL that
 rasterio bundles, 3.10); on a GDAL without it, a tiled GTiff with overviews is built in memory and copied
 with ``COPY_SRC_OVERVIEWS=YES``, which gives the same layout.
 """
@@ -199,6 +199,8 @@ def write_cog(
     compress: str = "deflate",
     resampling: str | None = None,
     colormap: dict[int, tuple[int, int, int, int]] | None = None,
+    predictor: bool = True,
+    level: int | None = None,
 ) -> Path:
     """Write an array as a Cloud-Optimized GeoTIFF.
 
@@ -213,12 +215,20 @@ def write_cog(
     overviews
         Build internal overviews (halving until the image fits one 512 tile; none for smaller images).
     compress
-        ``"deflate"`` or ``"zstd"``, with a predictor.
+        ``"deflate"`` or ``"zstd"``.
     resampling
         Overview resampling; default ``"nearest"`` for integer rasters (codes stay codes) and
         ``"average"`` for floats.
     colormap
         Value -> RGBA colour table of band 1 (uint8/uint16 arrays only; category rasters).
+    predictor
+        Difference neighbouring cells before compressing (GDAL's floating-point predictor for floats,
+        horizontal for integers): smaller files for smooth surfaces (a density). Rasters painted from
+        parcels are runs of one value per parcel, which DEFLATE packs best as they are: the predictor
+        turns them into noise and doubles a float raster's file.
+    level
+        Compression level (DEFLATE 1-12, ZSTD 1-22); None = GDAL's default (DEFLATE 6, ZSTD 9).
+        The values read back are the same at any level.
 
     Returns
     -------
@@ -245,10 +255,11 @@ def write_cog(
     with rasterio.Env() as env:
         has_cog = "COG" in env.drivers()
     if has_cog:
+        options = {"LEVEL": str(level)} if level is not None else {}
         with rasterio.open(
             path, "w", driver="COG", **profile, BLOCKSIZE=COG_BLOCKSIZE, COMPRESS=compress.upper(),
-            PREDICTOR="YES", OVERVIEWS="AUTO" if overviews else "NONE", RESAMPLING=resampling.upper(),
-            BIGTIFF="IF_SAFER",
+            PREDICTOR="YES" if predictor else "NO", OVERVIEWS="AUTO" if overviews else "NONE",
+            RESAMPLING=resampling.upper(), BIGTIFF="IF_SAFER", **options,
         ) as dst:
             dst.write(data)
             if colormap:
@@ -256,12 +267,12 @@ def write_cog(
         return path
     log.info("GDAL has no COG driver: writing a tiled GTiff with COPY_SRC_OVERVIEWS")
     return _write_tiled_copy(path, data, profile, overviews=overviews, compress=compress, resampling=resampling,
-                             colormap=colormap)
+                             colormap=colormap, predictor=predictor, level=level)
 
 
 def _write_tiled_copy(
     path: Path, data: np.ndarray, profile: dict[str, Any], *, overviews: bool, compress: str, resampling: str,
-    colormap: dict[int, tuple[int, int, int, int]] | None = None,
+    colormap: dict[int, tuple[int, int, int, int]] | None = None, predictor: bool = True, level: int | None = None,
 ) -> Path:
     """COG layout without the COG driver: tiled GTiff + overviews in memory, copied with its overviews."""
     from rasterio.enums import Resampling
@@ -281,10 +292,12 @@ def _write_tiled_copy(
                     size = (size + 1) // 2
                 if factors:
                     tmp.build_overviews(factors, Resampling[resampling])
+        options = {("ZLEVEL" if compress == "deflate" else "ZSTD_LEVEL"): str(level)} if level is not None else {}
         with mem.open() as tmp:
             rio_copy(tmp, path, driver="GTiff", TILED="YES", BLOCKXSIZE=COG_BLOCKSIZE,
-                     BLOCKYSIZE=COG_BLOCKSIZE, COMPRESS=compress.upper(), PREDICTOR=3 if floating else 2,
-                     COPY_SRC_OVERVIEWS="YES", BIGTIFF="IF_SAFER")
+                     BLOCKYSIZE=COG_BLOCKSIZE, COMPRESS=compress.upper(),
+                     PREDICTOR=(3 if floating else 2) if predictor else 1,
+                     COPY_SRC_OVERVIEWS="YES", BIGTIFF="IF_SAFER", **options)
     return path
 
 
@@ -296,6 +309,7 @@ def write_category_cog(
     crs: Any,
     nodata: int | None,
     legend: dict[int, tuple[str, str, str | None]],
+    level: int | None = None,
 ) -> Path:
     """Write category codes as a COG with a colour table and category names.
 
@@ -312,6 +326,9 @@ def write_category_cog(
     legend
         Code -> (Chinese name, English name, ``#rrggbb`` or None): QGIS and ArcGIS show the Chinese
         name (``CategoryNames``); the attribute table carries both and the code.
+    level
+        Compression level (see :func:`write_cog`). Codes are written without a predictor: a category
+        raster is runs of one code, which differencing only scrambles.
 
     Returns
     -------
@@ -319,13 +336,16 @@ def write_category_cog(
     """
     path = Path(path)
     arr = np.asarray(codes)
-    missing = arr == nodata if nodata is not None else np.zeros(arr.shape, dtype=bool)
-    top = max([int(arr[~missing].max()) if (~missing).any() else 0, *legend]) if arr.size else max(legend, default=0)
-    if (~missing).any() and int(arr[~missing].min()) < 0:
+    if arr.dtype == bool:
+        arr = arr.view(np.uint8)
+    missing = arr == nodata if nodata is not None else None
+    lo, hi = _code_range(arr, missing)
+    top = max([hi if hi is not None else 0, *legend]) if arr.size else max(legend, default=0)
+    if lo is not None and lo < 0:
         raise InputError(f"category codes of {path.name} must be >= 0",
-                         [Problem(f"smallest code {int(arr[~missing].min())}", file=str(path),
+                         [Problem(f"smallest code {lo}", file=str(path),
                                   fix="encode categories with raster.layers.encode_categories",
-                                  message_zh=f"最小代码为 {int(arr[~missing].min())}",
+                                  message_zh=f"最小代码为 {lo}",
                                   fix_zh="请用 raster.layers.encode_categories 编码类别")],
                          zh=f"{path.name} 的类别代码必须 >= 0")
     dtype, fill = (np.uint8, 255) if top < 255 else (np.uint16, 65535)
@@ -335,11 +355,31 @@ def write_category_cog(
                                   message_zh=f"最大代码为 {top}",
                                   fix_zh="请用 write_cog 写出（int32）")],
                          zh=f"{path.name} 的类别过多")
-    data = np.where(missing, fill, arr).astype(dtype)
+    data = arr.astype(dtype)  # codes fit (checked above); nodata cells are set just below
+    if missing is not None:
+        data[missing] = fill
     colours = {code: _rgba(colour) for code, (_zh, _en, colour) in legend.items()}
-    write_cog(path, data, transform=transform, crs=crs, nodata=fill, colormap=colours or None)
+    write_cog(path, data, transform=transform, crs=crs, nodata=fill, colormap=colours or None, predictor=False,
+              level=level)
     _write_category_names(path, legend)
     return path
+
+
+def _code_range(arr: np.ndarray, missing: np.ndarray | None) -> tuple[int | None, int | None]:
+    """Smallest and largest code outside ``missing``; (None, None) when there is none.
+
+    Reductions with ``where=`` over the whole raster: no copy of the codes that are present.
+    """
+    if arr.size == 0:
+        return None, None
+    if missing is None:
+        return int(arr.min()), int(arr.max())
+    present = ~missing
+    if not present.any():
+        return None, None
+    info = np.iinfo(arr.dtype) if np.issubdtype(arr.dtype, np.integer) else None
+    low, high = (info.max, info.min) if info is not None else (np.inf, -np.inf)
+    return int(arr.min(where=present, initial=low)), int(arr.max(where=present, initial=high))
 
 
 def _rgba(colour: str | None) -> tuple[int, int, int, int]:

@@ -48,7 +48,7 @@ def density_surface(
     """Kernel density of flagged land, in mu per km².
 
     Each flagged parcel puts its ``weight`` (mu) at its centroid's cell (``numpy.add.at`` via bincount);
-    the grid is convolved (``scipy.signal.fftconvolve``) with a kernel of radius ``bandwidth_m``:
+    the grid is convolved (``scipy.signal.fftconvolve``'s computation, see :func:`_fft_convolve_same`) with a kernel of radius ``bandwidth_m``:
     quartic ``(1 - d²/h²)²`` or Epanechnikov ``1 - d²/h²`` for ``d < h``, sampled at cell centres and
     normalised to sum to 1, so no mass is lost to discretisation. The grid covers all parcels plus one
     bandwidth on every side, aligned to multiples of ``resolution_m``; hence Σ density × cell area (km²)
@@ -62,8 +62,6 @@ def density_surface(
     transform
         Grid transform in the parcels' CRS.
     """
-    from scipy.signal import fftconvolve
-
     missing = [c for c in (weight, flag) if c not in parcels.columns]
     if missing:
         raise InputError("density needs columns that the parcels lack",
@@ -111,10 +109,35 @@ def density_surface(
     u = (off[None, :] ** 2 + off[:, None] ** 2) / bandwidth_m**2
     k = np.where(u < 1, (1 - u) ** (2 if kernel == "quartic" else 1), 0.0)
     k /= k.sum()
-    dens = fftconvolve(mass, k, mode="same") if mass.any() else mass
+    dens = _fft_convolve_same(mass, k) if mass.any() else mass
     # FFT round-off leaves tiny values (negative or ~1e-17) where no mass reaches: clear them
-    dens = np.where(dens > 1e-12 * max(float(dens.max()), 1e-300), dens, 0.0)
-    return dens / grid.cell_area * M2_PER_KM2, grid.transform
+    # (in place: the grid is tens of millions of cells at 1M parcels; NaN cannot occur, but would be cleared too)
+    dens[~(dens > 1e-12 * max(float(dens.max()), 1e-300))] = 0.0
+    dens /= grid.cell_area
+    dens *= M2_PER_KM2
+    return dens, grid.transform
+
+
+def _fft_convolve_same(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """``scipy.signal.fftconvolve(image, kernel, mode="same")`` for real 2-D float64 arrays, same values.
+
+    The same steps as SciPy's (real FFTs padded to ``next_fast_len`` of the full size, product, inverse,
+    centred crop), through ``scipy.fft`` alone: importing ``scipy.signal`` takes about a second (it
+    loads most of SciPy) and is needed for nothing else. The transforms run on two threads; each
+    one-dimensional transform is computed as on one thread, so the values do not change.
+    """
+    from scipy import fft as sp_fft
+
+    full = [a + b - 1 for a, b in zip(image.shape, kernel.shape, strict=True)]
+    fshape = [sp_fft.next_fast_len(n, True) for n in full]
+    axes = [0, 1]
+    with sp_fft.set_workers(2):
+        spectrum = sp_fft.rfftn(image, fshape, axes=axes)
+        spectrum *= sp_fft.rfftn(kernel, fshape, axes=axes)
+        out = sp_fft.irfftn(spectrum, fshape, axes=axes)
+    del spectrum
+    start = [(f - s) // 2 for f, s in zip(full, image.shape, strict=True)]
+    return out[start[0]:start[0] + image.shape[0], start[1]:start[1] + image.shape[1]].copy()
 
 
 def to_png_overlay(

@@ -11,6 +11,7 @@ and PNG overlay (``gisefficiency.raster.density``) are re-exported here.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -49,6 +50,9 @@ INT_NODATA: int = -1
 
 #: Largest grid ``parcel_index_raster`` builds (cells): 1M parcels at 20 m are about 0.1 of it.
 MAX_CELLS: int = 400_000_000
+
+#: Metric layers ``raster_outputs`` paints at the same time (the gathers run without the GIL).
+PAINT_THREADS: int = 2
 
 
 @dataclass(frozen=True)
@@ -297,7 +301,6 @@ def metric_raster(
                          zh="未知的 cell_area_weighting")
     series = _aligned_values(index_raster, values)
     idx = index_raster.array
-    inside = idx >= 0
     if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_integer_dtype(series.dtype):
         codes = series.astype("Int64")
         if (codes.dropna() < 0).any():
@@ -308,7 +311,7 @@ def metric_raster(
                                       fix_zh="代码必须 >= 0（-1 表示无数据）")],
                              zh=f"{series.name!r} 中有负的代码")
         lookup = codes.fillna(INT_NODATA).to_numpy(dtype=np.int32)
-        return np.where(inside, lookup[np.where(inside, idx, 0)], INT_NODATA).astype(np.int32)
+        return _gather(lookup, idx, INT_NODATA)
     if not pd.api.types.is_numeric_dtype(series.dtype):
         raise InputError(
             f"values of {series.name!r} are not numeric",
@@ -323,16 +326,28 @@ def metric_raster(
         total = value * index_raster.area_m2  # per unit area × area: the parcel's total
         with np.errstate(divide="ignore", invalid="ignore"):
             per_cell = total / (index_raster.cell_count * cell_area)
-        out = np.where(inside, per_cell[np.where(inside, idx, 0)], np.nan)
+        out = _gather(per_cell.astype(np.float32), idx, np.nan)
         small = (index_raster.fallback_cell >= 0) & np.isfinite(total)
         if small.any():
+            # Sparse: only the cells that receive small parcels' totals, added in float64 to the
+            # cell's own share and then rounded, as if the whole raster were float64 until the end.
             add = np.bincount(index_raster.fallback_cell[small], weights=total[small] / cell_area,
                               minlength=out.size)
             target = np.flatnonzero(add)
-            flat = out.reshape(-1)
-            flat[target] = np.nan_to_num(flat[target]) + add[target]
-        return out.astype(np.float32)
-    return np.where(inside, value[np.where(inside, idx, 0)], np.nan).astype(np.float32)
+            own = np.append(per_cell, np.nan)[idx.reshape(-1)[target]]
+            out.reshape(-1)[target] = (np.nan_to_num(own) + add[target]).astype(np.float32)
+        return out
+    return _gather(value.astype(np.float32), idx, np.nan)
+
+
+def _gather(lookup: np.ndarray, idx: np.ndarray, nodata: float | int) -> np.ndarray:
+    """``lookup[idx]`` with ``nodata`` where ``idx`` is -1, in one pass over the raster.
+
+    ``nodata`` is appended to the lookup, so -1 (Python's last element) picks it: no mask, no second
+    array the size of the raster. Casting the per-parcel lookup before the gather gives the same
+    values as casting the gathered raster.
+    """
+    return np.append(lookup, np.array([nodata], dtype=lookup.dtype))[idx]
 
 
 def encode_categories(
@@ -356,10 +371,15 @@ def encode_categories(
         Code -> label (``str`` of the value).
     """
     present = pd.unique(values.dropna())
-    labels = [v for v in (order or []) if v in set(present)]
-    labels += sorted((v for v in present if v not in set(labels)), key=str)
-    mapping = {v: i for i, v in enumerate(labels)}
-    codes = values.map(mapping).astype("Int32")
+    seen = set(present)
+    labels = [v for v in (order or []) if v in seen]
+    first = set(labels)
+    labels += sorted((v for v in present if v not in first), key=str)
+    # A hash lookup of every value in the labels (what ``values.map(dict)`` gives, without a Python
+    # call per parcel); -1 = missing.
+    found = pd.Categorical(values, categories=labels).codes.astype(np.int32) if labels else \
+        np.full(len(values), -1, dtype=np.int32)
+    codes = pd.Series(pd.arrays.IntegerArray(found, mask=found < 0), index=values.index, name=values.name)
     return codes, {i: str(v) for i, v in enumerate(labels)}
 
 
@@ -418,23 +438,28 @@ def raster_outputs(
 
     index = parcel_index_raster(parcels, resolution_m=resolution_m)
     done("index")
-    layers: dict[str, RasterLayer] = {}
-    for name in metrics:
+
+    def paint(name: str) -> RasterLayer:
         col = parcels[name]
         if pd.api.types.is_integer_dtype(col.dtype):
             arr = metric_raster(index, col)
             cats = {int(v): str(v) for v in pd.unique(col.dropna())}
-            layers[name] = RasterLayer(arr, index.transform, index.crs, INT_NODATA, cats)
-        elif pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+            return RasterLayer(arr, index.transform, index.crs, INT_NODATA, cats)
+        if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
             is_density = name.endswith("_per_mu")
             arr = metric_raster(index, col.astype(float), density=is_density)
-            layers[name] = RasterLayer(arr, index.transform, index.crs, np.nan,
-                                       unit="万元/亩" if is_density else "")
-        else:
-            codes, cats = encode_categories(col, order=GRADE_ORDER if name == "grade" else None)
-            layers[name] = RasterLayer(metric_raster(index, codes), index.transform, index.crs,
-                                       INT_NODATA, cats)
-        done(name)
+            return RasterLayer(arr, index.transform, index.crs, np.nan, unit="万元/亩" if is_density else "")
+        codes, cats = encode_categories(col, order=GRADE_ORDER if name == "grade" else None)
+        return RasterLayer(metric_raster(index, codes), index.transform, index.crs, INT_NODATA, cats)
+
+    # Each layer is mostly one gather over the whole raster (100M cells at 1M parcels), which numpy
+    # does without the GIL: two layers are painted at a time. Finished layers are reported in order.
+    layers: dict[str, RasterLayer] = {}
+    with ThreadPoolExecutor(max(1, min(PAINT_THREADS, len(metrics)))) as pool:
+        painted = [pool.submit(paint, name) for name in metrics]
+        for name, future in zip(metrics, painted, strict=True):
+            layers[name] = future.result()
+            done(name)
     ratio = None
     if height is not None:
         ratio = plot_ratio(parcels, height, storey_height_m=storey_height_m, double_over_m=double_over_m)
