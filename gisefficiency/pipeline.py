@@ -231,6 +231,7 @@ def _run(config: Config, *, step: Step | None, frames: dict[str, Any]) -> Result
     with timed("firms", "企业汇总 / firm table"):
         firms_table = assemble.firms_table(firms, links, evaluation, panel, parcels, year=year)
     del firms  # the raw firm-year table is no longer needed: its memory serves the later stages
+    _release_free_memory()
 
     with timed("blocks", "集中连片 / contiguous blocks"):
         blocks = find_configured_blocks(parcels, config, policy)
@@ -245,6 +246,8 @@ def _run(config: Config, *, step: Step | None, frames: dict[str, Any]) -> Result
     raster_out = None
     if config.raster.enabled:
         from gisefficiency.raster.layers import raster_outputs
+
+        _release_free_memory()  # the rasters come on top of everything the run holds: its peak of memory
 
         with timed("rasters", "栅格图层 / raster layers") as progress:
             # Only the columns painted (and those of the density surface): rows picked from all ~60
@@ -596,6 +599,31 @@ def _building_stats(parcels: Any, config: Config) -> Any:
         height = read_raster(config.raster.height)
     ok = parcels[parcels["status"] == "ok"]
     return building_stats(ok, height, storey_height_m=config.raster.storey_height_m)
+
+
+def _release_free_memory() -> None:
+    """Give the free pages inside the C heap back to the system (glibc's ``malloc_trim``; elsewhere nothing).
+
+    glibc keeps the pages of freed arrays below 32 MB (a 1M-row float column is 8 MB) for later
+    allocations, so the memory of frames a stage let go (the firm-year table, the permutation blocks
+    of the clusters) still counts in the process until it is reused. Trimming before the rasters, which
+    come on top of everything the run holds, lowers the run's peak (about 0.7 GB at 1M parcels); it
+    takes a fraction of a second.
+    """
+    global _MALLOC_TRIM
+    if _MALLOC_TRIM is None:
+        import ctypes
+        import ctypes.util
+
+        try:
+            _MALLOC_TRIM = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):  # no glibc (macOS, Windows, musl): nothing to trim
+            _MALLOC_TRIM = False
+    if _MALLOC_TRIM:
+        _MALLOC_TRIM(0)
+
+
+_MALLOC_TRIM: Any = None  # glibc's malloc_trim once looked up, False where there is none
 
 
 def _ok_rows(parcels: Any, columns: Iterable[str]) -> Any:
