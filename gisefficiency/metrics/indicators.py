@@ -336,6 +336,25 @@ HOLDER_COLUMNS: tuple[str, ...] = ("holder_land_mu", "holder_other_firms", "hold
                                    "leased_floor_m2")
 
 
+def _other_firms(hp: np.ndarray, hu: np.ndarray, lp: np.ndarray, lf: np.ndarray, lu: np.ndarray, n_p: int,
+                 n_ids: int) -> np.ndarray:
+    """Per unit (float64): the distinct firms of other units linked to a parcel the unit holds.
+
+    ``hp, hu``: parcel and unit code of each holding (own) link; ``lp, lf, lu``: parcel, firm and unit code
+    of every usable link (all codes >= 0). Each holding meets the links of its parcel (a join on the
+    parcel by counting, no hashing); a (unit, firm) pair counts once however many parcels it meets on.
+    """
+    by_parcel = np.argsort(lp, kind="stable")
+    n_links = np.bincount(lp, minlength=n_p)
+    starts = np.cumsum(n_links) - n_links
+    cnt = n_links[hp]
+    left = np.repeat(np.arange(len(hp)), cnt)
+    right = by_parcel[np.arange(len(left)) - np.repeat(np.cumsum(cnt) - cnt, cnt) + starts[hp][left]]
+    other = lu[right] != hu[left]
+    pairs = np.unique(hu[left][other].astype(np.int64) * max(n_ids, 1) + lf[right][other])
+    return np.bincount(pairs // max(n_ids, 1), minlength=n_ids).astype("float64")
+
+
 def _holdings(firms: pd.DataFrame, links: Any, ids: pa.Array, unit: np.ndarray, uscc_codes: np.ndarray,
               y_codes: np.ndarray, years: np.ndarray, group_unit: np.ndarray, group_year: np.ndarray,
               parcels: pd.DataFrame | None) -> dict[str, np.ndarray]:
@@ -403,9 +422,7 @@ def _holdings(firms: pd.DataFrame, links: Any, ids: pa.Array, unit: np.ndarray, 
     rows = pd.DataFrame({"f": uscc_codes, "y": y_codes, "tax": tax})
     hp, hw, hu = p[holds], weight[holds], u[holds]
     # other firms on the land a unit holds (its tenants): the combined figures speak only for such holders
-    pairs = pd.DataFrame({"p": hp, "u": hu}).merge(pd.DataFrame({"p": p[ok], "f": f[ok], "fu": u[ok]}), on="p")
-    pairs = pairs[pairs["fu"] != pairs["u"]].drop_duplicates(["u", "f"])
-    others = np.bincount(pairs["u"].to_numpy(dtype=np.int64), minlength=n_ids).astype("float64")
+    others = _other_firms(hp, hu, p[ok], f[ok], u[ok], n_p, n_ids)
     is_holder = np.bincount(hu, minlength=n_ids) > 0
     out["holder_other_firms"] = np.where(is_holder, others, np.nan)[group_unit]
     land = np.full(n_out, np.nan)
