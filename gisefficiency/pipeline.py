@@ -607,7 +607,7 @@ def _release_free_memory() -> None:
     glibc keeps the pages of freed arrays below 32 MB (a 1M-row float column is 8 MB) for later
     allocations, so the memory of frames a stage let go (the firm-year table, the permutation blocks
     of the clusters) still counts in the process until it is reused. Trimming before the rasters, which
-    come on top of everything the run holds, lowers the run's peak (about 0.7 GB at 1M parcels); it
+    come on top of everything the run holds, lowers the run's peak (about 0.6 GB at 1M parcels); it
     takes a fraction of a second.
     """
     global _MALLOC_TRIM
