@@ -249,20 +249,51 @@ def _permutation_p(
     progress(0, permutations)
     for start in range(0, permutations, _PERMUTATION_BLOCK):
         rows = slice(start, min(start + _PERMUTATION_BLOCK, permutations))
-        n_rows = rows.stop - rows.start
         for k, sites in groups:
-            block = ids[rows, :k]
             # Sites are sorted: parcel sites[j] sees id a shifted (a + 1) unless a < sites[j], i.e. j >= place.
-            place = np.searchsorted(sites, block, side="right")
-            slot = place + (len(sites) + 1) * np.arange(n_rows)[:, None]
-            correction = np.bincount(slot.ravel(), weights=(lower[rows, :k] - upper[rows, :k]).ravel(),
-                                     minlength=n_rows * (len(sites) + 1)).reshape(n_rows, -1)
-            sums = upper[rows, :k].sum(axis=1)[:, None] + np.cumsum(correction, axis=1)[:, :-1]
-            random_stat = sums * form.scale[sites] + form.shift[sites]
-            larger[sites] += (random_stat >= form.observed[sites]).sum(axis=0)
+            place = np.searchsorted(sites, ids[rows, :k], side="right")
+            sums = _site_sums(place, lower[rows, :k] - upper[rows, :k], upper[rows, :k].sum(axis=1), len(sites))
+            np.multiply(sums, form.scale[sites], out=sums)  # in place: the random statistic of each site
+            np.add(sums, form.shift[sites], out=sums)
+            larger[sites] += np.count_nonzero(sums >= form.observed[sites], axis=0)
         progress(rows.stop, permutations)
     larger = np.where(permutations - larger < larger, permutations - larger, larger)
     return (larger + 1.0) / (permutations + 1.0)
+
+
+def _site_sums(place: np.ndarray, correction: np.ndarray, base: np.ndarray, n_sites: int) -> np.ndarray:
+    """Each permutation's random sum at each site: ``base`` plus the corrections of the ids placed at or
+    before the site, as a running sum over the sites.
+
+    ``place`` and ``correction`` have one row per permutation and one column per random id; the result has
+    one row per permutation and ``n_sites`` columns. The running sum changes only at the (at most ``k``)
+    places of a row's ids, so it is a step function: its steps are summed over the ids alone and spread
+    over the sites by ``np.repeat``, one pass over the (permutations x sites) result. The additions are
+    those of a running sum over every site, in the same order (corrections of ids at the same place
+    first, in id order, then place after place; the sites between add 0.0), so every sum is the same
+    float.
+    """
+    n_rows, k = place.shape
+    order = np.argsort(place, axis=1, kind="stable")  # stable: ids at one place keep their order
+    place = np.take_along_axis(place, order, axis=1)
+    correction = np.take_along_axis(correction, order, axis=1)
+    # Runs of one place within a row: their corrections summed left to right, as bincount adds them.
+    new_run = np.ones((n_rows, k), dtype=bool)
+    new_run[:, 1:] = place[:, 1:] != place[:, :-1]
+    starts = np.flatnonzero(new_run)
+    totals = np.add.reduceat(correction.ravel(), starts)
+    run_row = starts // k
+    run_col = np.cumsum(new_run, axis=1).ravel()[starts] - 1  # the run's number within its row
+    steps = np.zeros((n_rows, k + 1))  # step 0: before the first place (the running sum is 0.0 there)
+    steps[run_row, run_col + 1] = totals
+    steps[:, 1:] = np.cumsum(steps[:, 1:], axis=1)
+    steps += base[:, None]
+    # Site j takes the step of the last run at or before it: the runs' places bound the steps' widths.
+    bounds = np.full((n_rows, k + 2), n_sites, dtype=np.int64)
+    bounds[:, 0] = 0
+    bounds[run_row, run_col + 1] = place.ravel()[starts]
+    widths = np.diff(np.minimum(bounds, n_sites), axis=1)
+    return np.repeat(steps.ravel(), widths.ravel()).reshape(n_rows, n_sites)
 
 
 def _check(parcels, column, method, gap_m, permutations, fdr) -> None:

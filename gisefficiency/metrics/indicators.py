@@ -336,6 +336,38 @@ HOLDER_COLUMNS: tuple[str, ...] = ("holder_land_mu", "holder_other_firms", "hold
                                    "leased_floor_m2")
 
 
+def _merge_order(left_keys: np.ndarray, right_keys: np.ndarray, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row pairs of the inner join of two key columns (codes in ``0 .. n_keys - 1``), in pandas' merge
+    order: left rows in turn, each with its right rows in their order. Sums over the pairs then add in
+    the order they did over the merged frame."""
+    by_key = np.argsort(right_keys, kind="stable")
+    n_right = np.bincount(right_keys, minlength=n_keys)
+    starts = np.cumsum(n_right) - n_right
+    cnt = n_right[left_keys]
+    left = np.repeat(np.arange(len(left_keys)), cnt)
+    right = by_key[np.arange(len(left)) - np.repeat(np.cumsum(cnt) - cnt, cnt) + starts[left_keys][left]]
+    return left, right
+
+
+def _other_firms(hp: np.ndarray, hu: np.ndarray, lp: np.ndarray, lf: np.ndarray, lu: np.ndarray, n_p: int,
+                 n_ids: int) -> np.ndarray:
+    """Per unit (float64): the distinct firms of other units linked to a parcel the unit holds.
+
+    ``hp, hu``: parcel and unit code of each holding (own) link; ``lp, lf, lu``: parcel, firm and unit code
+    of every usable link (all codes >= 0). Each holding meets the links of its parcel (a join on the
+    parcel by counting, no hashing); a (unit, firm) pair counts once however many parcels it meets on.
+    """
+    by_parcel = np.argsort(lp, kind="stable")
+    n_links = np.bincount(lp, minlength=n_p)
+    starts = np.cumsum(n_links) - n_links
+    cnt = n_links[hp]
+    left = np.repeat(np.arange(len(hp)), cnt)
+    right = by_parcel[np.arange(len(left)) - np.repeat(np.cumsum(cnt) - cnt, cnt) + starts[hp][left]]
+    other = lu[right] != hu[left]
+    pairs = np.unique(hu[left][other].astype(np.int64) * max(n_ids, 1) + lf[right][other])
+    return np.bincount(pairs // max(n_ids, 1), minlength=n_ids).astype("float64")
+
+
 def _holdings(firms: pd.DataFrame, links: Any, ids: pa.Array, unit: np.ndarray, uscc_codes: np.ndarray,
               y_codes: np.ndarray, years: np.ndarray, group_unit: np.ndarray, group_year: np.ndarray,
               parcels: pd.DataFrame | None) -> dict[str, np.ndarray]:
@@ -400,12 +432,9 @@ def _holdings(firms: pd.DataFrame, links: Any, ids: pa.Array, unit: np.ndarray, 
         supply = by_id.reindex(pd.Index(pids)).to_numpy(dtype="float64", na_value=np.nan)
     link_year = supply[np.maximum(p, 0)]
     tax = floats(firms, "tax") if "tax" in firms.columns else np.full(len(firms), np.nan)
-    rows = pd.DataFrame({"f": uscc_codes, "y": y_codes, "tax": tax})
     hp, hw, hu = p[holds], weight[holds], u[holds]
     # other firms on the land a unit holds (its tenants): the combined figures speak only for such holders
-    pairs = pd.DataFrame({"p": hp, "u": hu}).merge(pd.DataFrame({"p": p[ok], "f": f[ok], "fu": u[ok]}), on="p")
-    pairs = pairs[pairs["fu"] != pairs["u"]].drop_duplicates(["u", "f"])
-    others = np.bincount(pairs["u"].to_numpy(dtype=np.int64), minlength=n_ids).astype("float64")
+    others = _other_firms(hp, hu, p[ok], f[ok], u[ok], n_p, n_ids)
     is_holder = np.bincount(hu, minlength=n_ids) > 0
     out["holder_other_firms"] = np.where(is_holder, others, np.nan)[group_unit]
     land = np.full(n_out, np.nan)
@@ -427,9 +456,9 @@ def _holdings(firms: pd.DataFrame, links: Any, ids: pa.Array, unit: np.ndarray, 
         wanted = np.zeros(n_ids, dtype=bool)
         wanted[fo] = True
         this_year = (y_codes == yc) & wanted[np.maximum(uscc_codes, 0)] & (uscc_codes >= 0)
-        joined = rows[this_year].merge(pd.DataFrame({"f": fo, "p": p[on], "frac": frac}), on="f")
-        v = (joined["tax"] * joined["frac"]).to_numpy(dtype="float64")
-        jp = joined["p"].to_numpy(dtype=np.int64)
+        left, right = _merge_order(uscc_codes[this_year], fo, n_ids)  # the firm's links, firm-year by firm-year
+        v = tax[this_year][left] * frac[right]
+        jp = p[on][right].astype(np.int64)
         blank_v = np.isnan(v)
         parcel_tax = np.bincount(jp[~blank_v], weights=v[~blank_v], minlength=n_p)
         reported = np.bincount(jp, minlength=n_p) > 0

@@ -250,3 +250,29 @@ def test_neighbours_equal_libpysal_fuzzy_contiguity(gap_m):
     adjacency = graph.adjacency.reset_index()
     theirs = {(min(a, b), max(a, b)) for a, b, w in adjacency.itertuples(index=False) if a != b and w > 0}
     assert len(ours) > 50 and ours == theirs
+
+
+def test_site_sums_step_through_the_places_of_the_ids():
+    from gisefficiency.blocks.clusters import _site_sums
+
+    # Row 1: ids at places 1, 0, 1 -> site 0 adds the place-0 id, sites 1-2 also both place-1 ids.
+    # Row 2: two ids above every site (place 3 = n_sites), one at place 2.
+    place = np.array([[1, 0, 1], [3, 3, 2]])
+    correction = np.array([[0.5, 1.0, 2.0], [1.0, 1.0, 4.0]])
+    sums = _site_sums(place, correction, np.array([10.0, 20.0]), 3)
+    np.testing.assert_array_equal(sums, [[11.0, 13.5, 13.5], [20.0, 20.0, 24.0]])
+
+
+def test_site_sums_are_the_running_sums_over_every_site_to_the_last_bit():
+    from gisefficiency.blocks.clusters import _site_sums
+
+    rng = np.random.default_rng(3)
+    n_rows, k, n_sites = 16, 7, 40
+    place = rng.integers(0, n_sites + 1, (n_rows, k))  # many ids share a place
+    correction = rng.normal(size=(n_rows, k)) * 10.0 ** rng.integers(-8, 8, (n_rows, k))
+    base = rng.normal(size=n_rows)
+    # The running sum over every slot (corrections of one place added in id order), as a dense array.
+    slot = place + (n_sites + 1) * np.arange(n_rows)[:, None]
+    dense = np.bincount(slot.ravel(), weights=correction.ravel(), minlength=n_rows * (n_sites + 1))
+    expected = base[:, None] + np.cumsum(dense.reshape(n_rows, -1), axis=1)[:, :-1]
+    np.testing.assert_array_equal(_site_sums(place, correction, base, n_sites), expected)

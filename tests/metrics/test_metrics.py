@@ -407,3 +407,13 @@ def test_holder_figures_co_holders_and_supply_year():
     # B and the tenant C are other firms on A's land; A and C on B's
     assert p.loc[("A", 2021), "holder_other_firms"] == 2 and p.loc[("B", 2021), "holder_other_firms"] == 2
     assert np.isnan(p.loc[("C", 2021), "holder_land_mu"]) and np.isnan(p.loc[("C", 2021), "leased_floor_m2"])
+
+
+def test_other_firms_counts_each_firm_of_another_unit_once():
+    from gisefficiency.metrics.indicators import _other_firms
+
+    # Unit 0 (firm 0) holds parcels 0 and 1. On parcel 0: firm 1 (unit 1) and firm 2, merged into unit 0
+    # (not another unit's); on parcel 1: firm 1 again (counted once) and firm 3 (unit 2).
+    lp, lf, lu = np.array([0, 0, 0, 1, 1, 1]), np.array([0, 1, 2, 0, 1, 3]), np.array([0, 1, 0, 0, 1, 2])
+    others = _other_firms(np.array([0, 1]), np.array([0, 0]), lp, lf, lu, 2, 4)
+    np.testing.assert_array_equal(others, [2.0, 0.0, 0.0, 0.0])
