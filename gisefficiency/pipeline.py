@@ -634,7 +634,8 @@ def _building_stats(parcels: Any, config: Config) -> Any:
     """
     from gisefficiency.raster import building_stats
 
-    ok = parcels[parcels["status"] == "ok"]
+    # The land and the recorded floor area are the only columns the plot ratio reads.
+    ok = _ok_rows(parcels, ["land_mu", "floor_area_m2"])
     return building_stats(ok, config.raster.height, storey_height_m=config.raster.storey_height_m)
 
 
