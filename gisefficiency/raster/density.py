@@ -103,7 +103,8 @@ def density_surface(
     pts = shapely.centroid(np.asarray(parcels.geometry.values, dtype=object)[sel])
     cell = grid.cell_of(shapely.get_x(pts), shapely.get_y(pts))
     mass = np.bincount(cell, weights=w.to_numpy(dtype=float)[sel], minlength=grid.width * grid.height)
-    mass = mass.reshape(grid.shape)
+    # bincount of no cells is int64 whatever the weights: the surface is float64 either way
+    mass = mass.astype(float, copy=False).reshape(grid.shape)
     r = int(np.ceil(bandwidth_m / resolution_m))
     off = np.arange(-r, r + 1) * resolution_m
     u = (off[None, :] ** 2 + off[:, None] ** 2) / bandwidth_m**2
