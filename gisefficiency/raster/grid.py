@@ -13,6 +13,8 @@ of every ring is handled at once with numpy:
 
 Both return ``(flat cell index, label)`` pairs instead of burning an array, so zonal statistics can count a
 cell for every parcel that contains it and the index raster can burn them (the later parcel wins, as in GDAL).
+The crossings are computed for a block of polygons at a time (``centre_spans`` by blocks of edges,
+``burn_index`` by blocks of geometries): the same result, with arrays small enough to stay in the cache.
 """
 
 from __future__ import annotations
