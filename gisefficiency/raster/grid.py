@@ -13,6 +13,8 @@ of every ring is handled at once with numpy:
 
 Both return ``(flat cell index, label)`` pairs instead of burning an array, so zonal statistics can count a
 cell for every parcel that contains it and the index raster can burn them (the later parcel wins, as in GDAL).
+The crossings are computed for a block of polygons at a time (``centre_spans`` by blocks of edges,
+``burn_index`` by blocks of geometries): the same result, with arrays small enough to stay in the cache.
 """
 
 from __future__ import annotations
@@ -139,28 +141,35 @@ Edges = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 def polygon_edges(geoms: np.ndarray) -> Edges:
     """Every ring edge of every (multi)polygon: ``(label, x1, y1, x2, y2)``, label = position in ``geoms``.
 
+    The edges come by label, each ring's in order along the ring.
+
     Non-polygonal parts (points, lines of a collection) have no area and give no edges.
     """
     geoms = np.asarray(geoms, dtype=object)
     # a polygon without holes is one ring: its coordinates need no ring objects (get_rings is slow)
     simple = (shapely.get_type_id(geoms) == shapely.GeometryType.POLYGON) & (
         shapely.get_num_interior_rings(geoms) == 0)
-    simple_pos = np.flatnonzero(simple)
-    coords, coord_of = shapely.get_coordinates(geoms[simple_pos], return_index=True)
-    owner = simple_pos[coord_of]
-    if not simple.all():
-        rest = np.flatnonzero(~simple)
+    if simple.all():
+        rings, ring_owner = geoms, np.arange(len(geoms))
+    else:
+        simple_pos, rest = np.flatnonzero(simple), np.flatnonzero(~simple)
         parts, part_of = shapely.get_parts(geoms[rest], return_index=True)
-        rings, ring_of = shapely.get_rings(parts, return_index=True)
-        rc, rc_of = shapely.get_coordinates(rings, return_index=True)
-        coords = np.concatenate([coords, rc])
-        # rings get ids after the simple polygons' so two rings never share a run
-        coord_of = np.concatenate([coord_of, len(simple_pos) + rc_of])
-        owner = np.concatenate([owner, rest[part_of[ring_of[rc_of]]]])
-    # rings are closed, so consecutive coordinates of the same ring form exactly the ring's edges
-    start = np.flatnonzero(coord_of[:-1] == coord_of[1:])
-    return (owner[start].astype(np.int64), coords[start, 0], coords[start, 1], coords[start + 1, 0],
-            coords[start + 1, 1])
+        rest_rings, ring_of = shapely.get_rings(parts, return_index=True)
+        rings = np.concatenate([geoms[simple_pos], rest_rings])
+        ring_owner = np.concatenate([simple_pos, rest[part_of[ring_of]]])
+        # rings by label (a polygon's in their order): the edges then come by label
+        order = np.argsort(ring_owner, kind="stable")
+        rings, ring_owner = rings[order], ring_owner[order]
+    # counts instead of get_coordinates' return_index: that costs more than the coordinates themselves
+    coords = shapely.get_coordinates(rings)
+    n_coords = shapely.get_num_coordinates(rings)
+    # rings are closed, so each coordinate but a ring's last starts one of the ring's edges
+    start = np.ones(len(coords), dtype=bool)
+    start[np.cumsum(n_coords)[n_coords > 0] - 1] = False
+    start = np.flatnonzero(start)
+    x, y = coords[:, 0], coords[:, 1]
+    return (np.repeat(ring_owner.astype(np.int64), np.maximum(n_coords - 1, 0)), x[start], y[start],
+            x[start + 1], y[start + 1])
 
 
 def _expand(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -182,6 +191,13 @@ def _edge_rows(y1: np.ndarray, y2: np.ndarray, grid: Grid, rows: tuple[int, int]
     return np.maximum(r_start, rows[0]), np.minimum(r_end, rows[1] - 1)
 
 
+# Edges handled in one go by centre_spans: its arrays (a few per crossing) then stay in the processor's cache
+# instead of going through memory about ten times, about twice as fast on a million parcels.
+_BLOCK_EDGES = 1 << 14
+# Geometries rasterised in one go by burn_index: their coordinates and edges stay small as well.
+_BLOCK_GEOMS = 1 << 12
+
+
 def centre_spans(
     edges: Edges, grid: Grid, *, rows: tuple[int, int] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -196,18 +212,47 @@ def centre_spans(
         Flat index of each run's first cell, its number of cells (>= 1; the cells follow each other along
         the row) and its polygon. Runs come ordered by label, then row, then column.
     """
+    rows = (0, grid.height) if rows is None else rows
+    parts = [_block_spans(block, grid, rows) for block in _label_blocks(edges)]
+    if len(parts) == 1:
+        return parts[0]
+    start, length, label = (np.concatenate([part[i] for part in parts]) for i in range(3))
+    return start, length, label
+
+
+def _label_blocks(edges: Edges) -> Iterator[Edges]:
+    """``edges`` cut into blocks of about ``_BLOCK_EDGES`` edges, each holding every edge of its labels.
+
+    The blocks come in label order and keep the edges' order within a label, so the runs of the blocks put
+    one after the other are the runs of all edges at once, in the same order and to the bit.
+    """
+    label = edges[0]
+    if len(label) <= _BLOCK_EDGES:
+        yield edges
+        return
+    if (label[1:] < label[:-1]).any():
+        # polygon_edges lists them by label already; other callers' edges are put in that order first
+        order = np.argsort(label, kind="stable")
+        label, x1, y1, x2, y2 = (column[order] for column in edges)
+        edges = (label, x1, y1, x2, y2)
+    # each cut moves back to the first edge of the label it falls in
+    cut = np.unique(np.searchsorted(label, label[_BLOCK_EDGES::_BLOCK_EDGES]))
+    for a, b in pairwise(np.r_[0, cut[cut > 0], len(label)]):
+        yield edges[0][a:b], edges[1][a:b], edges[2][a:b], edges[3][a:b], edges[4][a:b]
+
+
+def _block_spans(edges: Edges, grid: Grid, rows: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`centre_spans` of a block of edges holding every edge of its labels."""
     label, x1, y1, x2, y2 = edges
-    r_start, r_end = _edge_rows(y1, y2, grid, (0, grid.height) if rows is None else rows)
+    r_start, r_end = _edge_rows(y1, y2, grid, rows)
     counts = np.where(y1 != y2, np.maximum(r_end - r_start + 1, 0), 0)
     keep = np.flatnonzero(counts)
     edge, row = _expand(r_start[keep], counts[keep])
     edge = keep[edge]
-    del keep
     yc = grid.y0 - (row + 0.5) * grid.yres
     ex1, ey1 = x1[edge], y1[edge]
     xc = ex1 + (yc - ey1) * (x2[edge] - ex1) / (y2[edge] - ey1)
     key = label[edge] * grid.height + row
-    del edge, yc, ex1, ey1
     xc, key = _crossings_in_order(xc, key)
     x_in, x_out, key = xc[0::2], xc[1::2], key[0::2]
     # columns whose centre x_c = x0 + (c + 0.5) * xres satisfies x_in <= x_c < x_out
@@ -375,17 +420,22 @@ def span_cells(start: np.ndarray, length: np.ndarray) -> np.ndarray:
 
 def burn_index(geoms: np.ndarray, grid: Grid, *, all_touched: bool = False, fill: int = -1) -> np.ndarray:
     """int32 raster of each cell's geometry position; where geometries share a cell the later one wins."""
-    edges = polygon_edges(geoms)
-    cells, labels = centre_pairs(edges, grid)  # already ordered by label
-    if all_touched:
-        tc, tl = touched_pairs(edges, grid)  # ordered by label too
-        cells, labels = np.concatenate([cells, tc]), np.concatenate([labels, tl])
-        # merge the two label-ordered lists so the last write to a cell is the highest label (GDAL order)
-        order = np.argsort(labels, kind="stable")
-        cells, labels = cells[order], labels[order]
-    del edges
+    geoms = np.asarray(geoms, dtype=object)
     array = np.full(grid.height * grid.width, fill, dtype=np.int32)
-    array[cells] = labels  # numpy assigns in order: the last (highest) label wins
+    # a block of geometries at a time, blocks in order: each block's writes come after the earlier ones'
+    for first in range(0, len(geoms), _BLOCK_GEOMS):
+        edges = polygon_edges(geoms[first:first + _BLOCK_GEOMS])
+        start, length, label = centre_spans(edges, grid)  # ordered by label
+        cells = span_cells(start, length)
+        labels = np.repeat((label + first).astype(np.int32), length)
+        if all_touched:
+            tc, tl = touched_pairs(edges, grid)  # ordered by label too
+            cells = np.concatenate([cells, tc.astype(cells.dtype)])
+            labels = np.concatenate([labels, (tl + first).astype(np.int32)])
+            # merge the two label-ordered lists so the last write to a cell is the highest label (GDAL order)
+            order = np.argsort(labels, kind="stable")
+            cells, labels = cells[order], labels[order]
+        array[cells] = labels  # numpy assigns in order: the last (highest) label wins
     return array.reshape(grid.shape)
 
 
