@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from gisefficiency.core.errors import InputError, Problem
 from gisefficiency.ledger.columns import (
@@ -94,7 +96,7 @@ def _ledger_sheet(ws: Any, ledger: pd.DataFrame) -> list[Any]:
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    from gisefficiency.io.workbook import _cells, _format_style_id, _mixed_cells, _values
+    from gisefficiency.io.workbook import _cells, _format_style_id, _values
 
     columns = list(ledger.columns)
     text_cols = {"uscc", "parcel_ids", "name"}
@@ -113,7 +115,7 @@ def _ledger_sheet(ws: Any, ledger: pd.DataFrame) -> list[Any]:
             cells.append(_cells(_values(values, "date", "zh"), letter, "date", date_style))
         elif pd.api.types.is_object_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
             style = date_style if col == "认定日期" else None
-            cells.append(_mixed_cells(values, letter, style=style, date_style=date_style))
+            cells.append(_object_cells(values, letter, style=style, date_style=date_style))
         elif pd.api.types.is_numeric_dtype(values.dtype):
             figure = str(col).startswith(("tax_per_mu_", "land_mu", "energy_tce"))
             kind = "int" if pd.api.types.is_integer_dtype(values.dtype) else "num"
@@ -188,8 +190,71 @@ def write_ledger_table(ledger: pd.DataFrame, gpkg: str | Path) -> None:
     table = ledger.copy()
     for col in table.columns:
         if table[col].dtype == object:
-            table[col] = table[col].map(lambda v: None if _cell(v) is None else str(_cell(v))).astype("string")
+            table[col] = _as_text(table[col])
     pyogrio.write_dataframe(table, Path(gpkg), layer="ledger")
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """An object column as pandas text (NA where missing): text as it is, anything else through ``str``.
+
+    The ledger's computed columns hold text only and go through Arrow in C; ``str`` (and :func:`_cell`)
+    runs for the other values staff typed (numbers, dates) only.
+    """
+    obj = values.to_numpy(object)
+    try:
+        return pd.Series(pd.array(pa.array(obj, type=pa.string(), from_pandas=True).to_numpy(zero_copy_only=False),
+                                  dtype="string"), index=values.index)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    other = ~_is_text(obj)
+    out = obj.copy()
+    out[other] = [None if _cell(v) is None else str(_cell(v)) for v in obj[other]]
+    return pd.Series(out, index=values.index).astype("string")
+
+
+def _is_text(obj: np.ndarray) -> np.ndarray:
+    """Which values of an object array are ``str`` (the type test runs in C, no Python step per value)."""
+    return np.frompyfunc(isinstance, 2, 1)(obj, str).astype(bool) if len(obj) else np.zeros(0, dtype=bool)
+
+
+#: Every character Python's ``str.isspace`` accepts, as an RE2 class: a text cell starting or ending with one
+#: gets ``xml:space="preserve"``, as openpyxl and :func:`gisefficiency.io.workbook._mixed_cells` decide it.
+_SPACE = "[" + "".join(f"\\x{{{c:x}}}" for c in (
+    0x9, 0xA, 0xB, 0xC, 0xD, 0x1C, 0x1D, 0x1E, 0x1F, 0x20, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028,
+    0x2029, 0x202F, 0x205F, 0x3000)) + "]"
+
+
+def _object_cells(values: pd.Series, letter: str, *, style: int | None, date_style: int | None) -> Any:
+    """The cells of an object column, as :func:`gisefficiency.io.workbook._mixed_cells` writes them.
+
+    Text (every value of the computed columns, most of the staff's) is escaped and wrapped by Arrow
+    kernels in C; the other values staff typed (numbers, dates, flags) go through ``_mixed_cells``.
+    """
+    from gisefficiency.io.workbook import _ILLEGAL, _mixed_cells
+
+    obj = values.to_numpy(object)
+    try:
+        text = pa.array(obj, type=pa.string(), from_pandas=True)
+        is_text = ~np.asarray(text.is_null())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        is_text = _is_text(obj)
+        text = pa.array(np.where(is_text, obj, None), type=pa.string())
+    other = np.flatnonzero(~is_text & ~pd.isna(obj))
+    s = f' s="{style}"' if style else ""
+    t = pc.replace_substring_regex(text, _ILLEGAL, "")
+    for ch, ent in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+        t = pc.replace_substring(t, ch, ent)
+    spaced = pc.match_substring_regex(t, f"^{_SPACE}|{_SPACE}$")
+    opening = pc.if_else(spaced, pa.scalar(f'{s} t="inlineStr"><is><t xml:space="preserve">'),
+                         pa.scalar(f'{s} t="inlineStr"><is><t>'))
+    body = pc.binary_join_element_wise(opening, t, "</t></is></c>", "")
+    if len(other):
+        # Numbers, dates and flags: each its own cell type, one Python step per such value.
+        typed, _, _ = _mixed_cells(pd.Series(obj[other], dtype=object), letter, style=style, date_style=date_style)
+        take = np.arange(len(obj))
+        take[other] = len(obj) + np.arange(len(other))
+        body = pa.concat_arrays([body, typed]).take(pa.array(take))
+    return body, '"', letter
 
 
 def _cell(v: object) -> object:
