@@ -7,6 +7,7 @@ parcel id or name instead of USCC, or not found) and ``说明`` (what the status
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -208,8 +209,41 @@ def _as_text(values: pd.Series) -> pd.Series:
         pass
     other = ~_is_text(obj)
     out = obj.copy()
-    out[other] = [None if _cell(v) is None else str(_cell(v)) for v in obj[other]]
+    first, inverse = _distinct(obj[other])
+    texts = np.empty(len(first), dtype=object)
+    texts[:] = [None if _cell(v) is None else str(_cell(v)) for v in obj[other][first]]
+    out[other] = texts[inverse]
     return pd.Series(out, index=values.index).astype("string")
+
+
+#: Types whose equal values are written alike (floats compared by their bits: -0.0 is not 0.0).
+_SAME_WHEN_EQUAL = (bool, np.bool_, int, np.int64, dt.datetime, dt.date)
+
+
+def _distinct(obj: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One position per distinct value of an object array and each value's index into them.
+
+    Staff type the same few dates and numbers on many rows, so a Python step per distinct value instead
+    of per row. Values are alike when of the same type and equal, for the types in ``_SAME_WHEN_EQUAL``
+    and floats; any other value counts as distinct.
+    """
+    codes = np.arange(len(obj), dtype=np.int64)
+    if not len(obj):
+        return codes, codes
+    kinds, types = pd.factorize(np.frompyfunc(type, 1, 1)(obj))
+    start = len(obj)  # codes of grouped values follow the positions (unique either way)
+    for k, t in enumerate(types):
+        at = np.flatnonzero(kinds == k)
+        if t in (float, np.float64):
+            c, u = pd.factorize(obj[at].astype(float).view(np.int64))
+        elif t in _SAME_WHEN_EQUAL:
+            c, u = pd.factorize(obj[at])
+        else:
+            continue
+        codes[at] = start + c
+        start += len(u)
+    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    return first, inverse.reshape(-1)
 
 
 def _is_text(obj: np.ndarray) -> np.ndarray:
@@ -249,8 +283,11 @@ def _object_cells(values: pd.Series, letter: str, *, style: int | None, date_sty
                          pa.scalar(f'{s} t="inlineStr"><is><t>'))
     body = pc.binary_join_element_wise(opening, t, "</t></is></c>", "")
     if len(other):
-        # Numbers, dates and flags: each its own cell type, one Python step per such value.
-        typed, _, _ = _mixed_cells(pd.Series(obj[other], dtype=object), letter, style=style, date_style=date_style)
+        # Numbers, dates and flags: each its own cell type, one Python step per distinct value.
+        first, inverse = _distinct(obj[other])
+        typed, _, _ = _mixed_cells(pd.Series(obj[other][first], dtype=object), letter, style=style,
+                                   date_style=date_style)
+        typed = typed.take(pa.array(inverse))
         take = np.arange(len(obj))
         take[other] = len(obj) + np.arange(len(other))
         body = pa.concat_arrays([body, typed]).take(pa.array(take))
