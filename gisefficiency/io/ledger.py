@@ -207,8 +207,11 @@ def _as_text(values: pd.Series) -> pd.Series:
                                   dtype="string"), index=values.index)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         pass
-    other = ~_is_text(obj)
+    kind = _kinds(obj)
     out = obj.copy()
+    floats = kind == _FLOAT
+    out[floats] = _float_reprs(obj[floats].astype(float)).to_numpy(zero_copy_only=False)
+    other = kind == _OTHER
     first, inverse = _distinct(obj[other])
     texts = np.empty(len(first), dtype=object)
     texts[:] = [None if _cell(v) is None else str(_cell(v)) for v in obj[other][first]]
@@ -246,9 +249,39 @@ def _distinct(obj: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, inverse.reshape(-1)
 
 
-def _is_text(obj: np.ndarray) -> np.ndarray:
-    """Which values of an object array are ``str`` (the type test runs in C, no Python step per value)."""
-    return np.frompyfunc(isinstance, 2, 1)(obj, str).astype(bool) if len(obj) else np.zeros(0, dtype=bool)
+_MISSING, _TEXT, _FLOAT, _OTHER = range(4)
+
+
+def _kinds(obj: np.ndarray) -> np.ndarray:
+    """What each value of an object array is: missing (None, NA, NaN, NaT), text, a float (finite or not)
+    or anything else. The type tests run in C (``isinstance`` through a ufunc), no Python step per value."""
+    if not len(obj):
+        return np.zeros(0, dtype=np.int8)
+    kind = np.full(len(obj), _OTHER, dtype=np.int8)
+    kind[np.frompyfunc(isinstance, 2, 1)(obj, float).astype(bool)] = _FLOAT
+    kind[np.frompyfunc(isinstance, 2, 1)(obj, str).astype(bool)] = _TEXT
+    kind[pd.isna(obj)] = _MISSING
+    return kind
+
+
+def _float_reprs(values: np.ndarray) -> pa.Array:
+    """Floats as Python's ``repr`` writes them (``12.5``, ``3.0``, ``1e+16``), null where not finite.
+
+    Arrow's cast gives the same shortest digits; it differs from ``repr`` only in the ``.0`` of whole
+    numbers (added here) and in where it switches to an exponent: outside ``1e-4 <= |x| < 1e16`` or when
+    Arrow wrote one, ``repr`` itself runs (a few figures of a ledger, if any).
+    """
+    arr = pc.cast(pa.array(values), pa.string())
+    size = np.abs(values)
+    finite = np.isfinite(values)
+    plain = finite & ((values == 0) | ((size >= 1e-4) & (size < 1e16)))
+    plain &= ~pc.match_substring(arr, "e").to_numpy(zero_copy_only=False)
+    text = pc.if_else(pc.match_substring(arr, "."), arr, pc.binary_join_element_wise(arr, ".0", ""))
+    rest = np.flatnonzero(finite & ~plain)
+    out = text.to_numpy(zero_copy_only=False).astype(object)
+    out[rest] = [repr(float(v)) for v in values[rest]]
+    out[~finite] = None
+    return pa.array(out, type=pa.string())
 
 
 #: Every character Python's ``str.isspace`` accepts, as an RE2 class: a text cell starting or ending with one
@@ -269,11 +302,10 @@ def _object_cells(values: pd.Series, letter: str, *, style: int | None, date_sty
     obj = values.to_numpy(object)
     try:
         text = pa.array(obj, type=pa.string(), from_pandas=True)
-        is_text = ~np.asarray(text.is_null())
+        kind = np.where(np.asarray(text.is_null()), _MISSING, _TEXT)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        is_text = _is_text(obj)
-        text = pa.array(np.where(is_text, obj, None), type=pa.string())
-    other = np.flatnonzero(~is_text & ~pd.isna(obj))
+        kind = _kinds(obj)
+        text = pa.array(np.where(kind == _TEXT, obj, None), type=pa.string())
     s = f' s="{style}"' if style else ""
     t = pc.replace_substring_regex(text, _ILLEGAL, "")
     for ch, ent in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
@@ -282,16 +314,21 @@ def _object_cells(values: pd.Series, letter: str, *, style: int | None, date_sty
     opening = pc.if_else(spaced, pa.scalar(f'{s} t="inlineStr"><is><t xml:space="preserve">'),
                          pa.scalar(f'{s} t="inlineStr"><is><t>'))
     body = pc.binary_join_element_wise(opening, t, "</t></is></c>", "")
-    if len(other):
-        # Numbers, dates and flags: each its own cell type, one Python step per distinct value.
-        first, inverse = _distinct(obj[other])
-        typed, _, _ = _mixed_cells(pd.Series(obj[other][first], dtype=object), letter, style=style,
-                                   date_style=date_style)
-        typed = typed.take(pa.array(inverse))
-        take = np.arange(len(obj))
-        take[other] = len(obj) + np.arange(len(other))
-        body = pa.concat_arrays([body, typed]).take(pa.array(take))
-    return body, '"', letter
+    floats = np.flatnonzero(kind == _FLOAT)
+    other = np.flatnonzero(kind == _OTHER)
+    if not len(floats) and not len(other):
+        return body, '"', letter
+    # Figures carried in object columns (a firm that is gone keeps last year's 用地面积): repr, as a number.
+    figures = pc.binary_join_element_wise(f"{s}><v>", _float_reprs(obj[floats].astype(float)), "</v></c>", "")
+    # Whole numbers, dates and flags staff typed: each its own cell type, one Python step per distinct value.
+    first, inverse = _distinct(obj[other])
+    typed, _, _ = _mixed_cells(pd.Series(obj[other][first], dtype=object), letter, style=style,
+                               date_style=date_style)
+    take = np.arange(len(obj))
+    take[floats] = len(obj) + np.arange(len(floats))
+    take[other] = len(obj) + len(floats) + np.arange(len(other))
+    body = pa.concat_arrays([body, figures.cast(pa.string()), typed.take(pa.array(inverse)).cast(pa.string())])
+    return body.take(pa.array(take)), '"', letter
 
 
 def _cell(v: object) -> object:
