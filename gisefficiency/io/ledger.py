@@ -192,7 +192,9 @@ def write_ledger_table(ledger: pd.DataFrame, gpkg: str | Path) -> None:
     for col in table.columns:
         if table[col].dtype == object:
             table[col] = _as_text(table[col])
-    pyogrio.write_dataframe(table, Path(gpkg), layer="ledger")
+    # Through Arrow, as results.gpkg's layers are (io.output): the same table and rows, without a Python
+    # object per cell on the way to GDAL.
+    pyogrio.write_dataframe(table, Path(gpkg), layer="ledger", use_arrow=True)
 
 
 def _as_text(values: pd.Series) -> pd.Series:
