@@ -46,8 +46,8 @@ _PARCEL_SEP = "、"
 
 
 def _firm_facts(result: Any) -> pd.DataFrame:
-    """One row per firm of the run: what the ledger shows about it this year (the reasons come later,
-    from :func:`_add_reasons`, for the firms the ledger shows only)."""
+    """One row per firm of the run: what the ledger shows about it this year (reasons and parcel ids come
+    later, from :func:`_add_shown`, for the firms the ledger shows only)."""
     firms = result.firms
     policy = result.policy
     low = [cid for cid, c in policy.categories.items() if c.low_efficiency]
@@ -58,7 +58,6 @@ def _firm_facts(result: Any) -> pd.DataFrame:
     out["listed"] = out["disposal"].isin(low)
     # Gone: no land this year (the firm left its parcels, the land was taken back) or no row at all.
     out["present"] = pd.to_numeric(out["land_mu"], errors="coerce").gt(0).to_numpy()
-    out["parcel_ids"] = _joined_parcel_ids(_shares(result), out.index)
     return out
 
 
@@ -69,31 +68,30 @@ def _shares(result: Any) -> pd.DataFrame | None:
 
 
 def _joined_parcel_ids(shares: pd.DataFrame | None, usccs: pd.Index) -> np.ndarray:
-    """Each firm's parcel ids joined by "、" in the links' order (NaN for a firm without any).
+    """Each of ``usccs``' parcel ids joined by "、" in the links' order (NaN for a firm without any).
 
-    The pairs are grouped by integer codes and joined by Arrow's ``binary_join`` over list offsets: a
-    pandas group-by with ``"、".join`` costs a Python call per firm.
+    The links of these firms are grouped by their position and joined by Arrow's ``binary_join`` over
+    list offsets: a pandas group-by with ``"、".join`` costs a Python call per firm.
     """
     out = np.full(len(usccs), np.nan, dtype=object)
-    if shares is None:
+    if shares is None or not len(usccs):
         return out
-    ids = shares[["uscc", "parcel_id"]].astype(str)
-    codes, uniques = pd.factorize(ids["uscc"].to_numpy(object))
-    order = np.argsort(codes, kind="stable")  # parcels of a firm stay in the links' order
-    offsets = np.r_[0, np.cumsum(np.bincount(codes, minlength=len(uniques)))].astype(np.int64)
-    pid = ids["parcel_id"].to_numpy(object)[order]
-    lists = pa.LargeListArray.from_arrays(pa.array(offsets), pa.array(pid, type=pa.large_string()))
+    at = pc.index_in(_text(shares["uscc"].astype(str)), value_set=_text(usccs))  # null: a firm not asked for
+    keep = at.is_valid()
+    at = at.filter(keep).to_numpy().astype(np.int64)
+    pid = _text(shares["parcel_id"].astype(str)).filter(keep)
+    order = np.argsort(at, kind="stable")  # parcels of a firm stay in the links' order
+    counts = np.bincount(at, minlength=len(usccs))
+    offsets = np.r_[0, np.cumsum(counts)].astype(np.int64)
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets), pid.take(pa.array(order)))
     joined = pc.binary_join(lists, pa.scalar(_PARCEL_SEP, pa.large_string())).to_numpy(zero_copy_only=False)
-    pos = pc.index_in(_text(usccs), value_set=_text(uniques)).to_numpy(zero_copy_only=False)
-    has = ~np.isnan(pos)
-    pos = np.where(has, pos, 0).astype(np.int64)
-    out[has] = joined[pos[has]]
+    out[counts > 0] = joined[counts > 0]
     return out
 
 
-def _add_reasons(facts: pd.DataFrame, result: Any, wanted: np.ndarray) -> None:
-    """``reason_zh`` (this year's verdict reason) of the firms at positions ``wanted``, written for them only:
-    the reasons of every firm of a county would cost most of the update."""
+def _add_shown(facts: pd.DataFrame, result: Any, shares: pd.DataFrame | None, wanted: np.ndarray) -> None:
+    """``reason_zh`` (this year's verdict reason) and ``parcel_ids`` of the firms at positions ``wanted``,
+    made for them only: for every firm of a county they would cost most of the update."""
     firms = result.firms
     reason = np.full(len(facts), np.nan, dtype=object)
     if hasattr(result, "with_reasons"):
@@ -103,6 +101,9 @@ def _add_reasons(facts: pd.DataFrame, result: Any, wanted: np.ndarray) -> None:
     elif "reason_zh" in firms.columns:
         reason = firms["reason_zh"].to_numpy(object)
     facts["reason_zh"] = reason
+    parcel_ids = np.full(len(facts), np.nan, dtype=object)
+    parcel_ids[wanted] = _joined_parcel_ids(shares, facts.index[wanted])
+    facts["parcel_ids"] = parcel_ids
 
 
 def _parcel_owners(shares: pd.DataFrame | None, parcel_ids: Iterable[str]) -> dict[str, list[str]]:
@@ -158,10 +159,16 @@ def _match(previous: pd.DataFrame, facts: pd.DataFrame, shares: pd.DataFrame | N
     wanted = [[p.strip() for p in str(v).split(_PARCEL_SEP)] if pd.notna(v) else [] for v in pids_prev]
     owners = _parcel_owners(shares, (p for ps in wanted for p in ps))
     names = facts["name"].astype("string").str.strip()
-    near = pd.Index({u for us in owners.values() for u in us}, dtype=object)
-    near_names = names.reindex(near[_isin(near, facts.index)])
-    name_of = dict(zip(near_names.index, near_names.astype(object).where(near_names.notna(), None), strict=True))
-    by_name = names[~names.duplicated(keep=False)].dropna()
+    # The names of the firms on their parcels, and the firms named as one of these rows is (a name on one
+    # firm only is a match): looked up for these rows' firms and names only.
+    near = pd.Index(list(dict.fromkeys(u for us in owners.values() for u in us)), dtype=object)
+    at = pc.index_in(_text(near), value_set=_text(facts.index)).to_numpy(zero_copy_only=False)
+    found_at = ~np.isnan(at)
+    near_names = names.iloc[at[found_at].astype(np.int64)]
+    name_of = dict(zip(near[found_at], near_names.astype(object).where(near_names.notna(), None), strict=True))
+    asked = {str(v).strip() for v in names_prev if pd.notna(v)} - {""}
+    named = names[_isin(names, pd.Index(list(asked), dtype=object))]
+    by_name = named[~named.duplicated(keep=False)].dropna()
     name_to_uscc = pd.Series(by_name.index, index=by_name.to_numpy())
     taken = set(found.dropna())
     picks = found.to_numpy(object, copy=True)
@@ -229,7 +236,7 @@ def update(previous: pd.DataFrame | None, result: Any, *, year: int | None = Non
     shares = _shares(result)
     found, how = _match(prev, facts, shares)
     # Reasons of the firms the ledger shows: listed this year, or on a row of last year's ledger.
-    _add_reasons(facts, result, np.flatnonzero(facts["listed"].to_numpy(bool) | _isin(facts.index, found.dropna())))
+    _add_shown(facts, result, shares, np.flatnonzero(facts["listed"].to_numpy(bool) | _isin(facts.index, found.dropna())))
 
     cat_labels = {cid: c.zh for cid, c in result.policy.categories.items()}
     was_closed = prev["status"].astype("string").eq(CLOSED).fillna(False).to_numpy()
