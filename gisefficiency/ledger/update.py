@@ -52,8 +52,13 @@ def _firm_facts(result: Any) -> pd.DataFrame:
     policy = result.policy
     low = [cid for cid, c in policy.categories.items() if c.low_efficiency]
     out = pd.DataFrame(index=pd.Index(firms.index.astype(str), name="uscc"))
-    for col in ("name", "street", "land_mu", "tax_per_mu", "energy_tce", "disposal", "disposal_zh"):
-        out[col] = firms[col].to_numpy() if col in firms.columns else np.nan
+    for col in ("name", "street", "land_mu", "tax_per_mu", "energy_tce", "disposal"):
+        if col not in firms.columns:
+            out[col] = np.nan
+        elif col in ("name", "street") and isinstance(firms[col].dtype, pd.StringDtype):
+            out[col] = firms[col].array  # Arrow text as it is: the rows the ledger shows become objects later
+        else:
+            out[col] = firms[col].to_numpy()
     out["disposal"] = out["disposal"].fillna("").astype(str)
     out["listed"] = out["disposal"].isin(low)
     # Gone: no land this year (the firm left its parcels, the land was taken back) or no row at all.
