@@ -7,11 +7,14 @@ parcel id or name instead of USCC, or not found) and ``说明`` (what the status
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from gisefficiency.core.errors import InputError, Problem
 from gisefficiency.ledger.columns import (
@@ -94,7 +97,7 @@ def _ledger_sheet(ws: Any, ledger: pd.DataFrame) -> list[Any]:
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
-    from gisefficiency.io.workbook import _cells, _format_style_id, _mixed_cells, _values
+    from gisefficiency.io.workbook import _cells, _format_style_id, _values
 
     columns = list(ledger.columns)
     text_cols = {"uscc", "parcel_ids", "name"}
@@ -113,7 +116,7 @@ def _ledger_sheet(ws: Any, ledger: pd.DataFrame) -> list[Any]:
             cells.append(_cells(_values(values, "date", "zh"), letter, "date", date_style))
         elif pd.api.types.is_object_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
             style = date_style if col == "认定日期" else None
-            cells.append(_mixed_cells(values, letter, style=style, date_style=date_style))
+            cells.append(_object_cells(values, letter, style=style, date_style=date_style))
         elif pd.api.types.is_numeric_dtype(values.dtype):
             figure = str(col).startswith(("tax_per_mu_", "land_mu", "energy_tce"))
             kind = "int" if pd.api.types.is_integer_dtype(values.dtype) else "num"
@@ -188,8 +191,146 @@ def write_ledger_table(ledger: pd.DataFrame, gpkg: str | Path) -> None:
     table = ledger.copy()
     for col in table.columns:
         if table[col].dtype == object:
-            table[col] = table[col].map(lambda v: None if _cell(v) is None else str(_cell(v))).astype("string")
-    pyogrio.write_dataframe(table, Path(gpkg), layer="ledger")
+            table[col] = _as_text(table[col])
+    # Through Arrow, as results.gpkg's layers are (io.output): the same table and rows, without a Python
+    # object per cell on the way to GDAL.
+    pyogrio.write_dataframe(table, Path(gpkg), layer="ledger", use_arrow=True)
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """An object column as pandas text (NA where missing): text as it is, anything else through ``str``.
+
+    The ledger's computed columns hold text only and go through Arrow in C; ``str`` (and :func:`_cell`)
+    runs for the other values staff typed (numbers, dates) only.
+    """
+    obj = values.to_numpy(object)
+    try:
+        return pd.Series(pd.array(pa.array(obj, type=pa.string(), from_pandas=True).to_numpy(zero_copy_only=False),
+                                  dtype="string"), index=values.index)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    kind = _kinds(obj)
+    out = obj.copy()
+    floats = kind == _FLOAT
+    out[floats] = _float_reprs(obj[floats].astype(float)).to_numpy(zero_copy_only=False)
+    other = kind == _OTHER
+    first, inverse = _distinct(obj[other])
+    texts = np.empty(len(first), dtype=object)
+    texts[:] = [None if _cell(v) is None else str(_cell(v)) for v in obj[other][first]]
+    out[other] = texts[inverse]
+    return pd.Series(out, index=values.index).astype("string")
+
+
+#: Types whose equal values are written alike (floats compared by their bits: -0.0 is not 0.0).
+_SAME_WHEN_EQUAL = (bool, np.bool_, int, np.int64, dt.datetime, dt.date)
+
+
+def _distinct(obj: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One position per distinct value of an object array and each value's index into them.
+
+    Staff type the same few dates and numbers on many rows, so a Python step per distinct value instead
+    of per row. Values are alike when of the same type and equal, for the types in ``_SAME_WHEN_EQUAL``
+    and floats; any other value counts as distinct.
+    """
+    codes = np.arange(len(obj), dtype=np.int64)
+    if not len(obj):
+        return codes, codes
+    kinds, types = pd.factorize(np.frompyfunc(type, 1, 1)(obj))
+    start = len(obj)  # codes of grouped values follow the positions (unique either way)
+    for k, t in enumerate(types):
+        at = np.flatnonzero(kinds == k)
+        if t in (float, np.float64):
+            c, u = pd.factorize(obj[at].astype(float).view(np.int64))
+        elif t in _SAME_WHEN_EQUAL:
+            c, u = pd.factorize(obj[at])
+        else:
+            continue
+        codes[at] = start + c
+        start += len(u)
+    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    return first, inverse.reshape(-1)
+
+
+_MISSING, _TEXT, _FLOAT, _OTHER = range(4)
+
+
+def _kinds(obj: np.ndarray) -> np.ndarray:
+    """What each value of an object array is: missing (None, NA, NaN, NaT), text, a float (finite or not)
+    or anything else. The type tests run in C (``isinstance`` through a ufunc), no Python step per value."""
+    if not len(obj):
+        return np.zeros(0, dtype=np.int8)
+    kind = np.full(len(obj), _OTHER, dtype=np.int8)
+    kind[np.frompyfunc(isinstance, 2, 1)(obj, float).astype(bool)] = _FLOAT
+    kind[np.frompyfunc(isinstance, 2, 1)(obj, str).astype(bool)] = _TEXT
+    kind[pd.isna(obj)] = _MISSING
+    return kind
+
+
+def _float_reprs(values: np.ndarray) -> pa.Array:
+    """Floats as Python's ``repr`` writes them (``12.5``, ``3.0``, ``1e+16``), null where not finite.
+
+    Arrow's cast gives the same shortest digits; it differs from ``repr`` only in the ``.0`` of whole
+    numbers (added here) and in where it switches to an exponent: outside ``1e-4 <= |x| < 1e16`` or when
+    Arrow wrote one, ``repr`` itself runs (a few figures of a ledger, if any).
+    """
+    arr = pc.cast(pa.array(values), pa.string())
+    size = np.abs(values)
+    finite = np.isfinite(values)
+    plain = finite & ((values == 0) | ((size >= 1e-4) & (size < 1e16)))
+    plain &= ~pc.match_substring(arr, "e").to_numpy(zero_copy_only=False)
+    text = pc.if_else(pc.match_substring(arr, "."), arr, pc.binary_join_element_wise(arr, ".0", ""))
+    rest = np.flatnonzero(finite & ~plain)
+    out = text.to_numpy(zero_copy_only=False).astype(object)
+    out[rest] = [repr(float(v)) for v in values[rest]]
+    out[~finite] = None
+    return pa.array(out, type=pa.string())
+
+
+#: Every character Python's ``str.isspace`` accepts, as an RE2 class: a text cell starting or ending with one
+#: gets ``xml:space="preserve"``, as openpyxl and :func:`gisefficiency.io.workbook._mixed_cells` decide it.
+_SPACE = "[" + "".join(f"\\x{{{c:x}}}" for c in (
+    0x9, 0xA, 0xB, 0xC, 0xD, 0x1C, 0x1D, 0x1E, 0x1F, 0x20, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028,
+    0x2029, 0x202F, 0x205F, 0x3000)) + "]"
+
+
+def _object_cells(values: pd.Series, letter: str, *, style: int | None, date_style: int | None) -> Any:
+    """The cells of an object column, as :func:`gisefficiency.io.workbook._mixed_cells` writes them.
+
+    Text (every value of the computed columns, most of the staff's) is escaped and wrapped by Arrow
+    kernels in C; the other values staff typed (numbers, dates, flags) go through ``_mixed_cells``.
+    """
+    from gisefficiency.io.workbook import _ILLEGAL, _mixed_cells
+
+    obj = values.to_numpy(object)
+    try:
+        text = pa.array(obj, type=pa.string(), from_pandas=True)
+        kind = np.where(np.asarray(text.is_null()), _MISSING, _TEXT)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        kind = _kinds(obj)
+        text = pa.array(np.where(kind == _TEXT, obj, None), type=pa.string())
+    s = f' s="{style}"' if style else ""
+    t = pc.replace_substring_regex(text, _ILLEGAL, "")
+    for ch, ent in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+        t = pc.replace_substring(t, ch, ent)
+    spaced = pc.match_substring_regex(t, f"^{_SPACE}|{_SPACE}$")
+    opening = pc.if_else(spaced, pa.scalar(f'{s} t="inlineStr"><is><t xml:space="preserve">'),
+                         pa.scalar(f'{s} t="inlineStr"><is><t>'))
+    body = pc.binary_join_element_wise(opening, t, "</t></is></c>", "")
+    floats = np.flatnonzero(kind == _FLOAT)
+    other = np.flatnonzero(kind == _OTHER)
+    if not len(floats) and not len(other):
+        return body, '"', letter
+    # Figures carried in object columns (a firm that is gone keeps last year's 用地面积): repr, as a number.
+    figures = pc.binary_join_element_wise(f"{s}><v>", _float_reprs(obj[floats].astype(float)), "</v></c>", "")
+    # Whole numbers, dates and flags staff typed: each its own cell type, one Python step per distinct value.
+    first, inverse = _distinct(obj[other])
+    typed, _, _ = _mixed_cells(pd.Series(obj[other][first], dtype=object), letter, style=style,
+                               date_style=date_style)
+    take = np.arange(len(obj))
+    take[floats] = len(obj) + np.arange(len(floats))
+    take[other] = len(obj) + len(floats) + np.arange(len(other))
+    body = pa.concat_arrays([body, figures.cast(pa.string()), typed.take(pa.array(inverse)).cast(pa.string())])
+    return body.take(pa.array(take)), '"', letter
 
 
 def _cell(v: object) -> object:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import numpy as np
 import pandas as pd
 import pytest
 from _ledger_fixtures import fake_result
@@ -122,3 +125,61 @@ def test_staff_cells_keep_their_types_and_the_columns_their_formats(ledger, tmp_
     assert ws.auto_filter.ref == f"A1:{ws.cell(row=1, column=len(headers)).column_letter}3"
     back = read_ledger(path)
     assert sorted(back["备注"].astype(str)) == ["3", "改造中"]
+
+
+# --- the cells of object columns, through Arrow: the same XML as the per-value writer --------------------------
+
+_MIXED = [
+    "甲厂", " 前空格", "后空格 ", "\u3000全角空格", "不换行\xa0", "a<b>&c", "\x01控制符", "", None, float("nan"),
+    pd.NA, pd.NaT, 3, 2.5, 3.0, -0.0, 1e16, 1e-5, float("inf"), True, np.True_, np.int64(7), np.float64(12.5),
+    np.float32(1.5), dt.datetime(2022, 5, 6), dt.datetime(2022, 5, 6, 13, 5, 1, 123), dt.date(2021, 1, 1),
+    pd.Timestamp("2020-01-01 10:00"), np.datetime64("2020-02-02"), np.str_("np"),
+]
+
+
+@pytest.mark.parametrize("style", [None, 3])
+def test_object_cells_are_the_per_value_writers_cells(style):
+    from gisefficiency.io.ledger import _object_cells
+    from gisefficiency.io.workbook import _mixed_cells
+
+    values = pd.Series(_MIXED * 3, dtype=object)  # repeated: dates and numbers are formatted once per value
+    fast = _object_cells(values, "C", style=style, date_style=5)
+    slow = _mixed_cells(values, "C", style=style, date_style=5)
+    assert fast[1:] == slow[1:]
+    assert fast[0].to_pylist() == slow[0].to_pylist()
+
+
+def test_object_cells_by_hand():
+    from gisefficiency.io.ledger import _object_cells
+
+    body, tail, letter = _object_cells(pd.Series(["甲", "\u3000乙", None, 3.0, 1e16, 4, ""], dtype=object), "B",
+                                       style=None, date_style=None)
+    assert (tail, letter) == ('"', "B")
+    assert body.to_pylist() == [
+        ' t="inlineStr"><is><t>甲</t></is></c>', ' t="inlineStr"><is><t xml:space="preserve">\u3000乙</t></is></c>',
+        None, "><v>3.0</v></c>", "><v>1e+16</v></c>", "><v>4</v></c>", ' t="inlineStr"><is><t></t></is></c>']
+
+
+def test_float_reprs_are_pythons():
+    from gisefficiency.io.ledger import _float_reprs
+
+    values = np.array([3.0, 12.5, 0.1 + 0.2, 1e16, 1e-5, 1e-4, -0.0, 0.0, 123456789012.5, np.nan, np.inf])
+    assert _float_reprs(values).to_pylist() == [
+        "3.0", "12.5", "0.30000000000000004", "1e+16", "1e-05", "0.0001", "-0.0", "0.0", "123456789012.5", None, None]
+
+
+def test_gpkg_text_of_object_columns():
+    from gisefficiency.io.ledger import _as_text, _cell
+
+    values = pd.Series(_MIXED * 2, dtype=object)
+    text = _as_text(values)
+    assert text.dtype == "string"
+    assert text.iloc[:3].tolist() == ["甲厂", " 前空格", "后空格 "]
+    assert text.isna().tolist()[7:12] == [False, True, True, True, True]  # "" stays text, the rest missing
+    assert text.iloc[12:15].tolist() == ["3", "2.5", "3.0"]
+    assert text.iloc[24] == "2022-05-06 00:00:00"
+    # the same as the one-value-at-a-time conversion it replaces
+    pd.testing.assert_series_equal(text, values.map(lambda v: None if _cell(v) is None else str(_cell(v)))
+                                   .astype("string"))
+    pd.testing.assert_series_equal(_as_text(pd.Series(["a", None, np.nan], dtype=object)),
+                                   pd.Series(["a", None, None], dtype="string"))

@@ -172,3 +172,31 @@ def test_category_read_back_from_its_label_when_the_code_column_is_cleared():
     led = _by(update(prev, fake_result(2023, FIRMS_2023)))
     assert led.loc["B", "status"] == "类别变化" and led.loc["B", "status_reason"] == "腾笼换鸟类→淘汰关停类"
     assert led.loc["C", "category_id"] == "upgrade" and led.loc["A", "status"] == "继续列入"
+
+
+def test_parcel_ids_joined_in_link_order():
+    from gisefficiency.ledger.update import _joined_parcel_ids
+
+    shares = pd.DataFrame({"uscc": ["B", "A", "B", "C"], "parcel_id": ["P9", "P1", "P2", "P3"],
+                           "kind": ["own", "own", "leased", "own"]})
+    out = _joined_parcel_ids(shares, pd.Index(["A", "B", "Z"]))
+    assert out[:2].tolist() == ["P1", "P9、P2"]
+    assert np.isnan(out[2])  # a firm without parcels
+    assert np.isnan(_joined_parcel_ids(None, pd.Index(["A"]))[0])
+
+
+def test_parcel_owners_holder_first_for_the_asked_parcels_only():
+    from gisefficiency.ledger.update import _parcel_owners
+
+    shares = pd.DataFrame({"uscc": ["T", "H", "X"], "parcel_id": ["P1", "P1", "P2"], "kind": ["leased", "own", "own"]})
+    assert _parcel_owners(shares, ["P1", "P1", "P7"]) == {"P1": ["H", "T"]}
+    assert _parcel_owners(shares, []) == {}
+
+
+def test_isin_text_and_otherwise():
+    from gisefficiency.ledger.update import _isin
+
+    among = pd.Index(["A", "B"]).astype(str)
+    assert _isin(pd.Series(["A", None, "C"], dtype="string"), among).tolist() == [True, False, False]
+    assert _isin(np.array(["B", "A"], dtype=object), among).tolist() == [True, True]
+    assert _isin(pd.Index([1, 2]), [2]).tolist() == [False, True]  # not text: pandas' isin
