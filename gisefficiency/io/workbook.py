@@ -218,8 +218,24 @@ def _labels(values: pd.Series, table: dict[str, tuple[str, str]], lang: Lang) ->
     """Codes ("above", "A") as their labels; unknown values stay as they are."""
     pick = 0 if lang == "zh" else 1
     names = {k: v[pick] for k, v in table.items()}
+    arr = _arrow_strings(values)
+    if arr is not None:  # Arrow-backed text: looked up by Arrow, without a Python object per value
+        found = pc.index_in(arr, value_set=pa.array(list(names), pa.string()))
+        mapped = pc.take(pa.array(list(names.values()), pa.string()), found)
+        return pd.Series(pd.arrays.ArrowExtensionArray(pc.coalesce(mapped, arr)), index=values.index)
     obj = values.astype("object")
     return obj.map(names).where(obj.isin(list(names)), obj)
+
+
+def _arrow_strings(values: pd.Series) -> pa.ChunkedArray | None:
+    """The column as Arrow text if it is Arrow-backed text already (pandas' ``str`` dtype), else None."""
+    if isinstance(values.dtype, np.dtype) or not len(values):
+        return None
+    try:
+        arr = pa.chunked_array(pa.array(values.array, from_pandas=True))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return None
+    return arr.cast(pa.string()) if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) else None
 
 
 def _firm_frame(result: Result, firms: pd.DataFrame, cats: list[tuple[str, str, str, str]],
@@ -233,9 +249,9 @@ def _firm_frame(result: Result, firms: pd.DataFrame, cats: list[tuple[str, str, 
         if key in firms.columns:
             out[key] = firms[key].array
     if "scale" in firms.columns:
-        out["scale"] = _labels(firms["scale"], SCALE_LABELS, lang).to_numpy()
+        out["scale"] = _labels(firms["scale"], SCALE_LABELS, lang).array
     if "grade" in firms.columns:
-        out["grade"] = _labels(firms["grade"], GRADE_LABELS, lang).to_numpy()
+        out["grade"] = _labels(firms["grade"], GRADE_LABELS, lang).array
     disp = disposal_labels(firms, cats, lang)
     if disp is not None:
         out["disposal"] = disp.to_numpy()
@@ -288,7 +304,7 @@ def _parcel_frame(result: Result, cats: list[tuple[str, str, str, str]], lang: L
     if "firm_names" in parcels.columns:
         out["firm_names"] = _joined(parcels["firm_names"])
     if "grade" in parcels.columns:
-        out["grade"] = _labels(parcels["grade"], GRADE_LABELS, lang).to_numpy()
+        out["grade"] = _labels(parcels["grade"], GRADE_LABELS, lang).array
     disp = disposal_labels(parcels, cats, lang)
     if disp is not None:
         out["disposal"] = disp.to_numpy()
@@ -297,7 +313,7 @@ def _parcel_frame(result: Result, cats: list[tuple[str, str, str, str]], lang: L
         out["low_eff_reason"] = reason.to_numpy()
     if "block_role" in parcels.columns:
         roles = {"low": ("低效", "low efficiency"), "kept": ("留用", "kept")}
-        out["block_role"] = _labels(parcels["block_role"], roles, lang).to_numpy()
+        out["block_role"] = _labels(parcels["block_role"], roles, lang).array
     return out
 
 
@@ -495,12 +511,20 @@ def _rows(cells: list[_CellColumn], start: int, stop: int) -> memoryview:
     Every step is an Arrow kernel over the column; the result is the joined array's own data buffer,
     so no Python string is made per row or cell.
     """
+    n = stop - start
     rownum = pc.cast(pa.array(np.arange(start + 2, stop + 2, dtype=np.int64)), pa.string())
     parts: list[Any] = ['<row r="', rownum, '">']
     for body, open_tail, letter in cells:
-        # A null body (empty cell) makes the whole cell null, which the row join below skips.
-        parts.append(pc.binary_join_element_wise(f'<c r="{letter}', rownum, open_tail,
-                                                 body.slice(start, stop - start), ""))
+        part = body.slice(start, n)
+        if part.null_count == 0:
+            parts += [f'<c r="{letter}', rownum, open_tail, part]
+            continue
+        # An empty cell (null body) is left out whole: each piece of the cell is null where the body is,
+        # and the one join below skips nulls. The pieces share the row numbers' and a constant's buffers
+        # with the body's validity, so the cell's bytes are copied once, into the row.
+        valid = pc.is_valid(part)
+        parts += [_masked_constant(f'<c r="{letter}', valid), _masked(rownum, valid),
+                  _masked_constant(open_tail, valid), part]
     parts.append("</row>")
     line = pc.binary_join_element_wise(*parts, "", null_handling="skip")
     if isinstance(line, pa.ChunkedArray):
@@ -508,6 +532,23 @@ def _rows(cells: list[_CellColumn], start: int, stop: int) -> memoryview:
     width = np.int64 if pa.types.is_large_string(line.type) else np.int32
     offsets = np.frombuffer(line.buffers()[1], dtype=width)[line.offset:line.offset + len(line) + 1]
     return memoryview(line.buffers()[2])[int(offsets[0]):int(offsets[-1])]
+
+
+def _masked(values: pa.Array, valid: pa.Array) -> pa.Array:
+    """``values`` (a string array) made null where ``valid`` (a boolean array as long) is false."""
+    if values.offset == 0 and valid.offset == 0 and valid.null_count == 0:
+        return pa.Array.from_buffers(values.type, len(values), [valid.buffers()[1], *values.buffers()[1:]])
+    return pc.if_else(valid, values, pa.scalar(None, values.type))
+
+
+def _masked_constant(text: str, valid: pa.Array) -> pa.Array:
+    """``text`` on every row where ``valid`` is true, null elsewhere."""
+    data = text.encode("utf-8")
+    offsets = np.arange(len(valid) + 1, dtype=np.int64) * len(data)
+    kind = pa.large_string() if offsets[-1] >= 2**31 else pa.string()
+    offsets = offsets.astype(np.int64 if kind == pa.large_string() else np.int32)
+    same = pa.Array.from_buffers(kind, len(valid), [None, pa.py_buffer(offsets), pa.py_buffer(data * len(valid))])
+    return _masked(same, valid)
 
 
 def _style_id(ws: Any, kind: Kind) -> int | None:
