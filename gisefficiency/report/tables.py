@@ -200,7 +200,7 @@ def own_figure(firms: pd.DataFrame, name: str) -> pd.Series:
     return pd.to_numeric(col(firms, source), errors="coerce").astype(float)
 
 
-def per_mu_summary(firms: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
+def per_mu_summary(firms: pd.DataFrame, keys: pd.Series, *, work: pd.DataFrame | None = None) -> pd.DataFrame:
     """Firms, land, tax, value added, energy and per-mu figures per group of ``keys``.
 
     Parameters
@@ -210,6 +210,8 @@ def per_mu_summary(firms: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
         are preferred where present, see ``own_figure``).
     keys
         Group label per firm (aligned to ``firms``); NA labels form their own group.
+    work
+        ``per_mu_work(firms)`` when the caller groups the same firms several ways (made here if None).
 
     Returns
     -------
@@ -217,6 +219,19 @@ def per_mu_summary(firms: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
         Index = group, columns ``n_firms, land_mu, tax, value_added, energy_tce, tax_per_mu, va_per_mu,
         low_firms``; sums of all-missing groups stay NaN.
     """
+    if work is None:
+        work = per_mu_work(firms)
+    grouped = work.groupby(keys.to_numpy(), dropna=False, sort=False).sum(min_count=1)
+    grouped["tax_per_mu"] = grouped["tax_num"] / grouped["tax_land"]
+    grouped["va_per_mu"] = grouped["va_num"] / grouped["va_land"]
+    grouped["n_firms"] = grouped["n_firms"].fillna(0).astype(int)
+    grouped["low_firms"] = grouped["low_firms"].fillna(0).astype(int)
+    return grouped.drop(columns=["tax_num", "tax_land", "va_num", "va_land"])
+
+
+def per_mu_work(firms: pd.DataFrame) -> pd.DataFrame:
+    """The per-firm figures ``per_mu_summary`` adds up (numbers made once for all the ways a report groups
+    the firms: converting the Arrow-backed columns is most of a grouping's time)."""
     land = pd.to_numeric(col(firms, "land_mu"), errors="coerce").astype(float)
     land = land.where(land > 0)
     tax = own_figure(firms, "tax")
@@ -224,7 +239,7 @@ def per_mu_summary(firms: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
     tax_ok = tax.notna() & land.notna()
     va_ok = va.notna() & land.notna()
     low = col(firms, "low_efficiency", default=False).astype("boolean").fillna(False).astype(int)
-    work = pd.DataFrame(
+    return pd.DataFrame(
         {
             "n_firms": 1,
             "land_mu": land,
@@ -239,12 +254,6 @@ def per_mu_summary(firms: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
         },
         index=firms.index,
     )
-    grouped = work.groupby(keys.to_numpy(), dropna=False, sort=False).sum(min_count=1)
-    grouped["tax_per_mu"] = grouped["tax_num"] / grouped["tax_land"]
-    grouped["va_per_mu"] = grouped["va_num"] / grouped["va_land"]
-    grouped["n_firms"] = grouped["n_firms"].fillna(0).astype(int)
-    grouped["low_firms"] = grouped["low_firms"].fillna(0).astype(int)
-    return grouped.drop(columns=["tax_num", "tax_land", "va_num", "va_land"])
 
 
 def parcel_summary(parcels: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
