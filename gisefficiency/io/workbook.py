@@ -279,8 +279,9 @@ def _parcel_ids_of_firms(parcels: pd.DataFrame, usccs: pd.Index) -> np.ndarray |
     if "firm_usccs" not in parcels.columns:
         return None
     flat = parcels["firm_usccs"].explode()
-    keep = flat.notna().to_numpy() & (flat.astype(str).to_numpy() != "")
-    firm = flat.astype(str).to_numpy()[keep]
+    text = flat.astype(str).to_numpy()
+    keep = flat.notna().to_numpy() & (text != "")
+    firm = text[keep]
     pid = flat.index.astype(str).to_numpy()[keep]
     codes, uniques = pd.factorize(firm)
     order = np.argsort(codes, kind="stable")  # parcels of a firm stay in the layer's order
@@ -517,6 +518,8 @@ def _rows(cells: list[_CellColumn], start: int, stop: int) -> memoryview:
     parts: list[Any] = ['<row r="', rownum, '">']
     for body, open_tail, letter in cells:
         part = body.slice(start, n)
+        if isinstance(part, pa.ChunkedArray):
+            part = part.combine_chunks()
         if part.null_count == 0:
             parts += [f'<c r="{letter}', rownum, open_tail, part]
             continue
