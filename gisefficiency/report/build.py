@@ -54,6 +54,7 @@ from gisefficiency.report.tables import (
     names_of,
     parcel_summary,
     per_mu_summary,
+    per_mu_work,
 )
 from gisefficiency.report.yearly import yearly_targets_section
 from gisefficiency.result import Result
@@ -180,11 +181,11 @@ def _absent_note(r: Result, lang: Lang) -> str | None:
     return text("absent_columns", lang, columns=("；" if lang == "zh" else "; ").join(parts)) if parts else None
 
 
-def _group_table(firms: pd.DataFrame, lang: Lang) -> tuple[pd.DataFrame, Any]:
+def _group_table(firms: pd.DataFrame, lang: Lang, *, work: pd.DataFrame | None = None) -> tuple[pd.DataFrame, Any]:
     scale = col(firms, "scale", default="").astype(object)
     scale_label = scale.map(_labels(SCALE_LABELS, lang)).fillna(text("scale_unknown", lang))
-    by_scale = per_mu_summary(firms, scale_label)
-    overall = per_mu_summary(firms, pd.Series(text("all_firms", lang), index=firms.index))
+    by_scale = per_mu_summary(firms, scale_label, work=work)
+    overall = per_mu_summary(firms, pd.Series(text("all_firms", lang), index=firms.index), work=work)
     order = [_pick(SCALE_LABELS[s], lang) for s in ("above", "below", "tenant")] + [text("scale_unknown", lang)]
     frame = pd.concat([overall, by_scale.reindex([o for o in order if o in by_scale.index])])
     frame = frame.rename_axis("group").reset_index()
@@ -206,9 +207,9 @@ def _firm_columns(lang: Lang) -> list[Column]:
     ]
 
 
-def _street_table(r: Result, lang: Lang) -> Any:
+def _street_table(r: Result, lang: Lang, *, work: pd.DataFrame | None = None) -> Any:
     unknown = text("street_unknown", lang)
-    by_firm = per_mu_summary(r.firms, col(r.firms, "street", default="").astype(object).fillna(unknown))
+    by_firm = per_mu_summary(r.firms, col(r.firms, "street", default="").astype(object).fillna(unknown), work=work)
     by_parcel = parcel_summary(r.parcels, col(r.parcels, "street", default="").astype(object).fillna(unknown))
     frame = by_parcel.join(by_firm, how="outer")
     frame.index = frame.index.map(lambda s: s if isinstance(s, str) and s else unknown)
@@ -224,9 +225,9 @@ def _street_table(r: Result, lang: Lang) -> Any:
     ], id="t-street", searchable=True)
 
 
-def _industry_table(r: Result, lang: Lang) -> Any:
+def _industry_table(r: Result, lang: Lang, *, work: pd.DataFrame | None = None) -> Any:
     division = industry_division(col(r.firms, "industry", default=""))
-    frame = per_mu_summary(r.firms, division).rename_axis("code").reset_index()
+    frame = per_mu_summary(r.firms, division, work=work).rename_axis("code").reset_index()
     # One name per division row (a few dozen at most); a table without industry codes has one row,
     # "industry unknown" (Arrow text cannot be filled from an all-missing column, so plain objects here).
     frame["name"] = [
@@ -243,9 +244,9 @@ def _industry_table(r: Result, lang: Lang) -> Any:
     ], id="t-industry", searchable=True)
 
 
-def _grade_table(r: Result, lang: Lang) -> Any:
+def _grade_table(r: Result, lang: Lang, *, work: pd.DataFrame | None = None) -> Any:
     grade = col(r.firms, "grade", default="").astype(object)
-    frame = per_mu_summary(r.firms, grade).reindex([g for g in GRADES if g in set(grade)])
+    frame = per_mu_summary(r.firms, grade, work=work).reindex([g for g in GRADES if g in set(grade)])
     frame["share"] = frame["n_firms"] / max(len(r.firms), 1)
     frame["grade"] = [_pick(GRADE_LABELS[g], lang) for g in frame.index]
     return make_table(frame, [
@@ -265,9 +266,10 @@ def _disposal_labels(firms: pd.DataFrame, categories: list[dict[str, str]], lang
     return labels.where(disposal != "", text("not_disposed", lang)).fillna(disposal)
 
 
-def _disposal_table(r: Result, lang: Lang, categories: list[dict[str, str]]) -> Any:
+def _disposal_table(r: Result, lang: Lang, categories: list[dict[str, str]], *,
+                    work: pd.DataFrame | None = None) -> Any:
     labels = _disposal_labels(r.firms, categories, lang)
-    frame = per_mu_summary(r.firms, labels)
+    frame = per_mu_summary(r.firms, labels, work=work)
     order = [c["label"] for c in categories] + sorted(set(frame.index) - {c["label"] for c in categories})
     frame = frame.reindex([o for o in order if o in frame.index]).rename_axis("disposal").reset_index()
     return make_table(frame, [
@@ -622,7 +624,8 @@ def build_report(
     meta = dict(result.meta or {})
     county = str(meta.get("county") or meta.get("county_name") or text("county_default", lang))
     categories = _categories(result.policy, lang)
-    groups_frame, groups = _group_table(result.firms, lang)
+    work = per_mu_work(result.firms)  # the firms' figures, made once for the five tables that group them
+    groups_frame, groups = _group_table(result.firms, lang, work=work)
     flagged = _flagged_frame(result, lang, categories)
     context = {
         "lang": lang,
@@ -639,10 +642,10 @@ def build_report(
         "has_targets": result.policy is not None and bool(_attr(result.policy, "targets", default={})),
         "yearly": yearly_targets_section(result, lang),
         "charts": _charts(result, lang),
-        "street": _street_table(result, lang),
-        "industry": _industry_table(result, lang),
-        "grade": _grade_table(result, lang),
-        "disposal": _disposal_table(result, lang, categories),
+        "street": _street_table(result, lang, work=work),
+        "industry": _industry_table(result, lang, work=work),
+        "grade": _grade_table(result, lang, work=work),
+        "disposal": _disposal_table(result, lang, categories, work=work),
         "blocks": _blocks_table(result, lang),
         "blocks_note": _blocks_note(result, lang),
         "flagged": _flagged_table(flagged, lang, anonymise),

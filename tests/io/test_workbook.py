@@ -238,3 +238,29 @@ def test_sheet_names_legal_unique_and_cut_cleanly():
     long = "x" * 40
     assert _sheet_name(long, used) == "x" * 31 and _sheet_name(long, used) == "x" * 29 + "~2"
     assert all(len(u) <= 31 for u in used)
+
+
+def test_float_codes_read_as_integers_per_sheet(tmp_path):
+    """A float column of ids reads "6" on a sheet whose values are all whole, whatever the other sheets hold
+    (the disposal sheets share one frame of listed firms, but this choice stays the sheet's own)."""
+    res = _result()
+    res.firms["industry"] = [6.0, 36.5, np.nan]
+    wb = openpyxl.load_workbook(write_workbook(res, tmp_path / "x.xlsx"))
+    assert wb["淘汰关停类"]["D2"].value == "6"
+    assert wb["腾笼换鸟类"]["D2"].value == "36.5"
+
+
+def test_cells_and_rows_xml_by_hand():
+    """Escapes only where needed, xml:space only at edge white space, empty cells left out of a row."""
+    import pyarrow as pa
+
+    from gisefficiency.io.workbook import _cells, _rows
+
+    text = _cells(pa.array(["a&b", " x", None, "y\x01<"]), "A", "text", None)
+    assert text[0].to_pylist() == ["<is><t>a&amp;b</t></is></c>", '<is><t xml:space="preserve"> x</t></is></c>',
+                                   None, "<is><t>y&lt;</t></is></c>"]
+    plain = _cells(pa.array(["1", None, "3", "4"]), "B", "num", 2)
+    rows = bytes(_rows([text, plain], 1, 4)).decode("utf-8")
+    assert rows == ('<row r="3"><c r="A3" t="inlineStr"><is><t xml:space="preserve"> x</t></is></c></row>'
+                    '<row r="4"><c r="B4" s="2"><v>3</v></c></row>'
+                    '<row r="5"><c r="A5" t="inlineStr"><is><t>y&lt;</t></is></c><c r="B5" s="2"><v>4</v></c></row>')

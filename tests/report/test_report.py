@@ -593,3 +593,16 @@ def test_absent_input_columns_are_named(result):
             "地块表：街道/乡镇。") in build_report(absent)
     assert "firm table: Value added (10k yuan), cod_t; parcels: Street/town." in build_report(absent, lang="en")
     assert "输入数据缺少" not in build_report(result)  # nothing absent, nothing said
+
+
+def test_names_of_full_and_short_lists_by_hand():
+    """Names in each row's order, unknown ids as themselves, the short list cut after ``limit`` names."""
+    from gisefficiency.report.tables import names_of
+
+    ids = pd.Series(["a,b", ["c", "x"], None, "a,b,c"], index=[10, 11, 12, 13])
+    names = pd.Series({"a": "甲", "b": "乙", "c": "丙"})
+    full, short = names_of(ids, names, limit=2, more="等{n}家")
+    assert full.tolist()[:2] == ["甲、乙", "丙、x"] and pd.isna(full[12]) and full[13] == "甲、乙、丙"
+    assert short[10] == "甲、乙" and pd.isna(short[12]) and short[13] == "甲、乙等3家"
+    empty_full, empty_short = names_of(pd.Series([], dtype=object), names)
+    assert empty_full.empty and empty_short.empty
