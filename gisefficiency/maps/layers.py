@@ -263,7 +263,7 @@ def _optional(out: dict, key: str, values: pd.Series | None, kind: str) -> None:
     elif kind == "int":
         out[key] = numbers(values, decimals=0)
     elif kind == "cat":
-        codes, cats = categories(values.astype("object"))
+        codes, cats = categories(values)
         out[key] = {"codes": codes, "cats": cats}
     else:
         out[key] = strings(values)
