@@ -8,6 +8,8 @@ low-efficiency blocks as vectors, and a search that finds firms and low-efficien
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import geopandas as gpd
@@ -51,10 +53,33 @@ def street_table(parcels: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         "taxed_land": g["taxed_land"].sum(min_count=1),
     })
     table["tax_per_mu"] = table["tax"] / table["taxed_land"].where(table["taxed_land"] > 0)
-    shapes = gpd.GeoDataFrame({"street": frame["street"]}, geometry=parcels.geometry.values, crs=parcels.crs)
-    outline = shapes.dissolve(by="street", method="disjoint_subset")
-    outline["geometry"] = outline.geometry.simplify(STREET_SIMPLIFY_M)
+    outline = gpd.GeoDataFrame(geometry=street_outlines(frame["street"], parcels.geometry.values),
+                               crs=parcels.crs)
     return gpd.GeoDataFrame(table.join(outline), geometry="geometry", crs=parcels.crs)
+
+
+def street_outlines(street: pd.Series, geoms: Any) -> gpd.GeoSeries:
+    """Each street's parcels merged (``disjoint_subset`` union) and simplified with ``STREET_SIMPLIFY_M``,
+    keeping topology, indexed by street in sorted order: what ``dissolve(by="street",
+    method="disjoint_subset")`` and ``simplify`` give, one street per thread.
+
+    A street of a county is thousands of separate parts with thousands of holes, and the topology-preserving
+    simplification of it takes seconds (9 s for the 5 streets of 100k parcels); GEOS runs it without the
+    interpreter lock, so the streets share the cores.
+    """
+    codes, names = pd.factorize(street, sort=True)
+    arr = np.asarray(geoms, dtype=object)
+    order = np.argsort(codes, kind="stable")  # each street's parcels in their own order, as groupby has them
+    groups = np.split(arr[order], np.cumsum(np.bincount(codes, minlength=len(names)))[:-1])
+
+    def outline(parts: np.ndarray) -> Any:
+        return shapely.simplify(shapely.disjoint_subset_union_all(parts), STREET_SIMPLIFY_M, preserve_topology=True)
+
+    # the biggest streets first, so that no core is left with a long one at the end
+    big_first = np.argsort([-len(g) for g in groups], kind="stable")
+    with ThreadPoolExecutor(max_workers=max(1, min(len(groups), os.cpu_count() or 1))) as pool:
+        done = dict(zip(big_first.tolist(), pool.map(outline, [groups[i] for i in big_first]), strict=True))
+    return gpd.GeoSeries([done[i] for i in range(len(groups))], index=pd.Index(names, name="street"))
 
 
 def street_layer(streets: gpd.GeoDataFrame, lonlat: np.ndarray, policy: Any, lang: Lang, *,

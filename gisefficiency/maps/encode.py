@@ -12,7 +12,8 @@ import base64
 import gzip
 import json
 import logging
-from collections.abc import Callable, Mapping
+import zlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,27 +39,47 @@ class Raw(str):
     """A JSON text to splice into the payload as is (already serialised, e.g. by pandas)."""
 
 
+class Digits(Raw):
+    """A :class:`Raw` JSON text of numbers only (``integers``, ``numbers``): nothing in it needs escaping."""
+
+
+def _safe(text: str) -> str:
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def dumps(obj: Any) -> str:
     """Serialise a payload of dicts/lists/scalars/:class:`Raw` to JSON that is safe inside ``<script>``.
 
     ``<``, ``>`` and ``&`` are written as ``\\u003c`` etc., so text from data (a firm named
     ``</script><script>...``) can neither close the script element nor start markup.
     """
-    return _dump(obj).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return "".join(_pieces(obj))
 
 
-def _dump(obj: Any) -> str:
-    if isinstance(obj, Raw):
-        return str(obj)
-    if isinstance(obj, Mapping):
-        return "{" + ",".join(f"{json.dumps(str(k))}:{_dump(v)}" for k, v in obj.items()) + "}"
-    if isinstance(obj, list | tuple):
-        return "[" + ",".join(_dump(v) for v in obj) + "]"
-    if isinstance(obj, float | np.floating) and not np.isfinite(obj):
-        return "null"
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    return json.dumps(obj, ensure_ascii=False)
+def _pieces(obj: Any) -> Iterator[str]:
+    """The JSON text of ``obj`` in pieces, escaped as :func:`dumps` says: the columns are spliced and
+    compressed one by one instead of being copied into one string of tens of megabytes."""
+    if isinstance(obj, Digits):
+        yield obj
+    elif isinstance(obj, Raw):
+        yield _safe(obj)
+    elif isinstance(obj, Mapping):
+        yield "{"
+        for i, (k, v) in enumerate(obj.items()):  # a few dozen keys
+            yield ("," if i else "") + _safe(json.dumps(str(k))) + ":"
+            yield from _pieces(v)
+        yield "}"
+    elif isinstance(obj, list | tuple):
+        yield "["
+        for i, v in enumerate(obj):  # layers, basemaps: a handful
+            if i:
+                yield ","
+            yield from _pieces(v)
+        yield "]"
+    elif isinstance(obj, float | np.floating) and not np.isfinite(obj):
+        yield "null"
+    else:
+        yield _safe(json.dumps(obj.item() if isinstance(obj, np.generic) else obj, ensure_ascii=False))
 
 
 def pack(text: str, *, level: int = PACK_LEVEL) -> str:
@@ -71,6 +92,17 @@ def pack(text: str, *, level: int = PACK_LEVEL) -> str:
     return base64.b64encode(gzip.compress(text.encode("utf-8"), compresslevel=level, mtime=0)).decode("ascii")
 
 
+def pack_json(obj: Any, *, level: int = PACK_LEVEL) -> str:
+    """``pack(dumps(obj))`` without the whole JSON text in memory: each piece is compressed as it comes.
+
+    The gzip stream is zlib's (its header has no time stamp either), so the same map gives the same bytes.
+    """
+    comp = zlib.compressobj(level, zlib.DEFLATED, 31)  # 31: a gzip header and trailer
+    out = [comp.compress(piece.encode("utf-8")) for piece in _pieces(obj)]
+    out.append(comp.flush())
+    return base64.b64encode(b"".join(out)).decode("ascii")
+
+
 def unpack(packed: str) -> str:
     """Inverse of :func:`pack` (for tests and tools that read a saved map's payload)."""
     return gzip.decompress(base64.b64decode(packed)).decode("utf-8")
@@ -79,7 +111,7 @@ def unpack(packed: str) -> str:
 def numbers(values: Any, *, decimals: int = 4) -> Raw:
     """A numeric column as a JSON array, rounded; NaN/NA become ``null`` (missing stays missing)."""
     s = pd.Series(pd.to_numeric(pd.Series(values), errors="coerce"), dtype="float64").round(decimals)
-    return Raw(s.to_json(orient="values", double_precision=min(decimals, 15)))
+    return Digits(s.to_json(orient="values", double_precision=min(decimals, 15)))
 
 
 def _json_array(items: pa.Array) -> str:
@@ -97,8 +129,8 @@ def integers(values: Any) -> Raw:
     """An integer column (codes, counts) as a JSON array."""
     arr = np.asarray(values, dtype=np.int64)
     if arr.ndim != 1:
-        return Raw(json.dumps(arr.tolist(), separators=(",", ":")))
-    return Raw(_json_array(pc.cast(pa.array(arr), pa.string())))
+        return Digits(json.dumps(arr.tolist(), separators=(",", ":")))
+    return Digits(_json_array(pc.cast(pa.array(arr), pa.string())))
 
 
 def _arrow_text(values: Any) -> pa.Array | None:
