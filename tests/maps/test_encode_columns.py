@@ -21,11 +21,13 @@ from gisefficiency.maps.encode import (
     integers,
     pack,
     pack_json,
+    ragged_links,
     simplify_parcels,
     split_ids,
     strings,
     unpack,
 )
+from gisefficiency.maps.layers import _id_text
 
 TEXT_DTYPES = ["str", "string", "string[pyarrow]", object]
 
@@ -145,3 +147,27 @@ def test_street_outlines_are_dissolve_then_simplify():
     assert list(got.index) == ["东", "西"] == list(want.index)
     assert shapely.equals_identical(got.values, want.values).all()
     assert shapely.get_num_interior_rings(got.values).tolist() == [1, 0]
+
+
+@pytest.mark.parametrize("dtype", TEXT_DTYPES)
+def test_ragged_links_find_text_ids_as_get_indexer(dtype):
+    parcels = pd.Index(["p1", "p2", "p3"], dtype=dtype)
+    firms = pd.Index(["f1", "f2"], dtype=dtype)
+    pairs = pd.DataFrame({"owner": ["p3", "p1", "p9", "p1", "p3"], "target": ["f2", "f2", "f1", "f1", "f2"]},
+                         dtype=object)
+    counts, index = ragged_links(parcels, pairs, firms)
+    assert (json.loads(counts), json.loads(index)) == ([2, 0, 1], [0, 1, 1])
+
+
+def test_ragged_links_with_repeated_ids_refuse_as_pandas_does():
+    with pytest.raises(pd.errors.InvalidIndexError, match="uniquely valued"):
+        ragged_links(pd.Index(["p1", "p1"]), pd.DataFrame({"owner": ["p1"], "target": ["f1"]}), pd.Index(["f1"]))
+
+
+@pytest.mark.parametrize(("ids", "expected"), [
+    (pd.Series([1, None, 30], dtype="Int64"), ["1", None, "30"]),
+    (pd.Series([7, -5], dtype="int64"), ["7", "-5"]),
+    (pd.Series([1.0, np.nan]), ["1.0", None]),  # float ids keep Python's spelling
+])
+def test_block_ids_as_text(ids, expected):
+    assert json.loads(strings(_id_text(ids))) == expected
