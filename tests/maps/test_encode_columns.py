@@ -12,7 +12,7 @@ import pytest
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 
-from gisefficiency.maps.aggregate import STREET_SIMPLIFY_M, street_outlines
+from gisefficiency.maps.aggregate import STREET_SIMPLIFY_M, simplify_apart, street_outlines
 from gisefficiency.maps.encode import (
     _SPACE_RE2,
     _ragged,
@@ -171,3 +171,22 @@ def test_ragged_links_with_repeated_ids_refuse_as_pandas_does():
 ])
 def test_block_ids_as_text(ids, expected):
     assert json.loads(strings(_id_text(ids))) == expected
+
+
+def test_simplify_apart_is_the_whole_topology_preserving_simplification():
+    rng = np.random.default_rng(3)
+    # wobbly discs close together (their simplified edges would cross without the topology check), a ring
+    # with a disc inside its hole, and far-away ones: groups of every kind
+    centres = np.r_[rng.uniform(0, 60, (25, 2)), rng.uniform(500, 520, (5, 2))]
+    angle = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+    radius = rng.uniform(2, 6, (len(centres), 1)) * (1 + 0.15 * rng.standard_normal((len(centres), 64)))
+    ring = centres[:, None, :] + radius[..., None] * np.stack([np.cos(angle), np.sin(angle)], axis=-1)
+    wobble = shapely.polygons(np.concatenate([ring, ring[:, :1]], axis=1))
+    merged = shapely.union_all(np.r_[shapely.make_valid(wobble), shapely.box(100, 100, 140, 140).difference(
+        shapely.box(105, 105, 135, 135)), shapely.box(110, 110, 130, 130)])
+    assert shapely.get_num_geometries(merged) > 5
+    for tolerance in (0.5, 2.0, 5.0):
+        want = shapely.simplify(merged, tolerance, preserve_topology=True)
+        assert shapely.equals_identical(simplify_apart(merged, tolerance), want)
+    one = _square(0, 0, 10)  # a single polygon is simplified as it is
+    assert shapely.equals_identical(simplify_apart(one, 1.0), shapely.simplify(one, 1.0, preserve_topology=True))
