@@ -70,9 +70,9 @@ class _Text(Element):
 class GiseLayers(MacroElement):
     """Embeds the map's payload and hands it to ``map.js`` (layers, legend, popups, search, draw)."""
 
-    # The payload is JSON, gzip-compressed and base64-encoded (encode.pack), in two script elements of a data
+    # The payload is JSON, gzip-compressed and base64-encoded (encode.pack_json), in two script elements of a data
     # type: what the first paint needs (geometry, layer classes, labels) and the popup and search columns,
-    # which map.js unpacks after the paint. At 100k parcels 49 MB of JSON become a 12 MB page. map.js
+    # which map.js unpacks after the paint. At 100k parcels 32 MB of JSON become a 13 MB page. map.js
     # unpacks them with the browser's own DecompressionStream; base64 has no "<", so nothing in it can end
     # the element.
     _template = Template(
