@@ -190,3 +190,13 @@ def test_simplify_apart_is_the_whole_topology_preserving_simplification():
         assert shapely.equals_identical(simplify_apart(merged, tolerance), want)
     one = _square(0, 0, 10)  # a single polygon is simplified as it is
     assert shapely.equals_identical(simplify_apart(one, 1.0), shapely.simplify(one, 1.0, preserve_topology=True))
+
+
+def test_pack_json_in_runs_is_one_gzip_stream(monkeypatch):
+    from gisefficiency.maps import encode
+
+    monkeypatch.setattr(encode, "PACK_RUN_BYTES", 1000)
+    monkeypatch.setattr(encode.os, "cpu_count", lambda: 3)
+    obj = {"reason": strings([f"亩均税收低于{i % 7}万元" for i in range(2000)]), "n": integers(range(3000))}
+    assert len(dumps(obj).encode()) > 3 * 1000
+    assert unpack(pack_json(obj)) == dumps(obj)
