@@ -8,12 +8,16 @@ low-efficiency blocks as vectors, and a search that finds firms and low-efficien
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from gisefficiency.core.i18n import Lang
 from gisefficiency.core.png import encode_png
@@ -51,10 +55,59 @@ def street_table(parcels: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         "taxed_land": g["taxed_land"].sum(min_count=1),
     })
     table["tax_per_mu"] = table["tax"] / table["taxed_land"].where(table["taxed_land"] > 0)
-    shapes = gpd.GeoDataFrame({"street": frame["street"]}, geometry=parcels.geometry.values, crs=parcels.crs)
-    outline = shapes.dissolve(by="street", method="disjoint_subset")
-    outline["geometry"] = outline.geometry.simplify(STREET_SIMPLIFY_M)
+    outline = gpd.GeoDataFrame(geometry=street_outlines(frame["street"], parcels.geometry.values),
+                               crs=parcels.crs)
     return gpd.GeoDataFrame(table.join(outline), geometry="geometry", crs=parcels.crs)
+
+
+def street_outlines(street: pd.Series, geoms: Any) -> gpd.GeoSeries:
+    """Each street's parcels merged (``disjoint_subset`` union) and simplified with ``STREET_SIMPLIFY_M``,
+    keeping topology, indexed by street in sorted order: what ``dissolve(by="street",
+    method="disjoint_subset")`` and ``simplify`` give, one street per thread.
+
+    A street of a county is thousands of separate parts with thousands of holes; GEOS merges and simplifies
+    without the interpreter lock, so the streets share the cores.
+    """
+    codes, names = pd.factorize(street, sort=True)
+    arr = np.asarray(geoms, dtype=object)
+    order = np.argsort(codes, kind="stable")  # each street's parcels in their own order, as groupby has them
+    groups = np.split(arr[order], np.cumsum(np.bincount(codes, minlength=len(names)))[:-1])
+
+    def outline(parts: np.ndarray) -> Any:
+        return simplify_apart(shapely.disjoint_subset_union_all(parts), STREET_SIMPLIFY_M)
+
+    # the biggest streets first, so that no core is left with a long one at the end
+    big_first = np.argsort([-len(g) for g in groups], kind="stable")
+    with ThreadPoolExecutor(max_workers=max(1, min(len(groups), os.cpu_count() or 1))) as pool:
+        done = dict(zip(big_first.tolist(), pool.map(outline, [groups[i] for i in big_first]), strict=True))
+    return gpd.GeoSeries([done[i] for i in range(len(groups))], index=pd.Index(names, name="street"))
+
+
+def simplify_apart(geom: Any, tolerance: float) -> Any:
+    """``shapely.simplify(geom, tolerance, preserve_topology=True)``, the same coordinates, in far less time.
+
+    The topology-preserving simplification of a multipolygon checks each candidate segment against the
+    segments of every part, and its time grows faster than the parts (9 s for the 5 streets of 100k parcels,
+    minutes at 300k). A candidate segment joins two vertices of one ring, so it stays inside that part's
+    bounding box and can only meet a part whose box meets that box: the parts are simplified in groups of
+    parts with touching boxes (transitively) and put back in their order, which gives what the whole did.
+    """
+    if shapely.get_type_id(geom) != shapely.GeometryType.MULTIPOLYGON or shapely.get_num_geometries(geom) < 2:
+        return shapely.simplify(geom, tolerance, preserve_topology=True)
+    parts = shapely.get_parts(geom)
+    boxes = shapely.box(*shapely.bounds(parts).T)
+    left, right = shapely.STRtree(boxes).query(boxes, predicate="intersects")
+    _, group = connected_components(
+        coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(len(parts), len(parts))),
+        directed=False)
+    order = np.argsort(group, kind="stable")
+    simplified = shapely.get_parts(shapely.simplify(
+        shapely.multipolygons(parts[order], indices=group[order]), tolerance, preserve_topology=True))
+    if len(simplified) != len(parts):  # a part dropped (never seen): the whole geometry, as before
+        return shapely.simplify(geom, tolerance, preserve_topology=True)
+    back = np.empty(len(parts), dtype=object)
+    back[order] = simplified
+    return shapely.multipolygons(back)
 
 
 def street_layer(streets: gpd.GeoDataFrame, lonlat: np.ndarray, policy: Any, lang: Lang, *,

@@ -24,9 +24,8 @@ from gisefficiency.maps import aggregate, assets
 from gisefficiency.maps.basemaps import basemap_tiles, is_gcj
 from gisefficiency.maps.encode import (
     FALLBACK_SIMPLIFY_M,
-    dumps,
     encode_polygons,
-    pack,
+    pack_json,
     simplify_parcels,
     to_display_lonlat,
 )
@@ -71,9 +70,9 @@ class _Text(Element):
 class GiseLayers(MacroElement):
     """Embeds the map's payload and hands it to ``map.js`` (layers, legend, popups, search, draw)."""
 
-    # The payload is JSON, gzip-compressed and base64-encoded (encode.pack), in two script elements of a data
+    # The payload is JSON, gzip-compressed and base64-encoded (encode.pack_json), in two script elements of a data
     # type: what the first paint needs (geometry, layer classes, labels) and the popup and search columns,
-    # which map.js unpacks after the paint. At 100k parcels 49 MB of JSON become a 12 MB page. map.js
+    # which map.js unpacks after the paint. At 100k parcels 32 MB of JSON become a 13 MB page. map.js
     # unpacks them with the browser's own DecompressionStream; base64 has no "<", so nothing in it can end
     # the element.
     _template = Template(
@@ -84,12 +83,12 @@ class GiseLayers(MacroElement):
         """
     )
 
-    def __init__(self, payload: str, details: str, *, unsupported: str, default_js: list,
+    def __init__(self, payload: Any, details: Any, *, unsupported: str, default_js: list,
                  default_css: list) -> None:
         super().__init__()
         self._name = "GiseLayers"
-        self.payload = pack(payload)
-        self.details = pack(details)
+        self.payload = pack_json(payload)
+        self.details = pack_json(details)
         self.unsupported = html.escape(unsupported, quote=True)
         self.default_js = default_js
         self.default_css = default_css
@@ -287,7 +286,7 @@ def make_map(
     if payload["parcels"] is not None:
         payload["parcels"] = {"geom": details["parcels"].pop("geom")}
     m.add_child(GiseLayers(
-        dumps(payload), dumps(details), unsupported=text("unsupported_browser", lang),
+        payload, details, unsupported=text("unsupported_browser", lang),
         default_js=[_js("search", offline), _js("draw", offline),
                     ("gisefficiency_map_js", assets.data_uri(assets.own_text("map.js").encode(), "text/javascript"))],
         default_css=[_css("search", offline), _css("draw", offline),

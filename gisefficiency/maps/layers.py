@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from gisefficiency.core.constants import PER_MU_DECIMALS
@@ -263,10 +265,17 @@ def _optional(out: dict, key: str, values: pd.Series | None, kind: str) -> None:
     elif kind == "int":
         out[key] = numbers(values, decimals=0)
     elif kind == "cat":
-        codes, cats = categories(values.astype("object"))
+        codes, cats = categories(values)
         out[key] = {"codes": codes, "cats": cats}
     else:
         out[key] = strings(values)
+
+
+def _id_text(ids: pd.Series) -> Any:
+    """Ids as text (``str`` of each), missing ones missing: integer ids cast by Arrow, the same digits."""
+    if pd.api.types.is_integer_dtype(ids.dtype) and not pd.api.types.is_bool_dtype(ids.dtype):
+        return pc.cast(pa.array(ids, type=pa.int64(), from_pandas=True), pa.string())
+    return ids.astype("object").where(ids.notna(), None).map(str, na_action="ignore")
 
 
 def parcel_attributes(parcels: pd.DataFrame, firm_ids: pd.Index, policy: Any, lang: Lang) -> dict:
@@ -284,8 +293,7 @@ def parcel_attributes(parcels: pd.DataFrame, firm_ids: pd.Index, policy: Any, la
     _optional(out, "disposal", disposal_labels(parcels, cats, lang), "cat")
     _optional(out, "reason", _text_column(parcels, lang, "low_eff_reason_zh", "low_eff_reason_en"), "str")
     if "block_id" in parcels.columns:
-        out["block_id"] = strings(parcels["block_id"].astype("object").where(parcels["block_id"].notna(), None)
-                                  .map(str, na_action="ignore"))
+        out["block_id"] = strings(_id_text(parcels["block_id"]))
     _optional(out, "block_role", col(parcels, "block_role"), "cat")
     for flag in ("idle", "low_efficiency", "in_scenario"):
         if flag in parcels.columns:
