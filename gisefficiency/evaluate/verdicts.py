@@ -8,6 +8,7 @@ arrays over all units at once (see :mod:`gisefficiency.evaluate.rules`).
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -73,6 +74,11 @@ def _columns(texts: tuple[Text, Text], name: str, langs: tuple[str, ...], index:
     return {f"{name}_{lang}": to_series(texts[("zh", "en").index(lang)], index) for lang in langs}
 
 
+def _take(s: pd.Series, rows: np.ndarray, index: pd.Index) -> pd.Series:
+    """Rows ``rows`` of a kept text column, on ``index``."""
+    return pd.Series(s.array.take(rows), index=index, name=s.name, copy=False)
+
+
 @dataclass
 class Evaluation:
     """What :func:`evaluate` returns.
@@ -110,6 +116,10 @@ class Evaluation:
     unit_grade_text: Producer | None = field(default=None, repr=False)
     #: Which year was used and why (:class:`~gisefficiency.evaluate.years.ReferenceYear`).
     reference: ReferenceYear | None = None
+    #: Every unit's texts by language, written once by :meth:`unit_texts` (each output asks for them again).
+    _texts: dict[str, tuple[Text, Text]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    #: Outputs are written on two threads: the first to ask writes the texts, the other waits for them.
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def reasons(self, lang: ReasonLang = "zh", *, units: np.ndarray | None = None) -> pd.DataFrame:
         """The verdicts' reasons at the reference year, written for the units asked.
@@ -132,14 +142,53 @@ class Evaluation:
         ------
         ValueError
             ``lang`` is not one of the three, or the evaluation was not made by :func:`evaluate`.
+
+        Notes
+        -----
+        Every unit's texts are written once per language and kept (see :meth:`unit_texts`); a few units
+        asked before that are written on their own.
         """
         langs = reason_langs(lang)
+        self._check()
+        idx = None if units is None else np.asarray(units, dtype=np.int64)
+        index = self.verdicts.index if idx is None else self.verdicts.index[idx]
+        if idx is None or all(x in self._texts for x in langs):
+            kept = self.unit_texts(lang)
+            return pd.DataFrame({c: t if idx is None else _take(t, idx, index) for c, t in kept.items()}, index=index)
+        return pd.DataFrame({**_columns(self.verdict_text(idx), "reason", langs, index),  # type: ignore[misc]
+                             **_columns(self.unit_grade_text(idx), "grade_reason", langs, index)},  # type: ignore[misc]
+                            index=index)
+
+    def unit_texts(self, lang: ReasonLang = "zh") -> dict[str, pd.Series]:
+        """Every unit's ``reason_<lang>`` and ``grade_reason_<lang>`` (index ``eval_id``), written once.
+
+        The texts of a language are written on its first request and kept, so the outputs that each show
+        the reasons ask for them once in all; concurrent first requests wait for one writing.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`reasons`.
+        """
+        langs = reason_langs(lang)
+        self._check()
+        if not all(x in self._texts for x in langs):
+            with self._lock:
+                if not all(x in self._texts for x in langs):
+                    self._write_texts()
+        index = self.verdicts.index
+        return {f"{name}_{x}": to_series(self._texts[x][k], index).rename(f"{name}_{x}")
+                for k, name in enumerate(("reason", "grade_reason")) for x in langs}
+
+    def _write_texts(self) -> None:
+        """Write every unit's reasons (the producers give both languages at once) into ``_texts``."""
+        idx = np.arange(len(self.verdicts))
+        (rz, re_), (gz, ge) = self.verdict_text(idx), self.unit_grade_text(idx)  # type: ignore[misc]
+        self._texts.update(zh=(rz, gz), en=(re_, ge))
+
+    def _check(self) -> None:
         if self.verdict_text is None or self.unit_grade_text is None:
             raise ValueError("this evaluation keeps no reasons (made without evaluate)")
-        idx = np.arange(len(self.verdicts)) if units is None else np.asarray(units, dtype=np.int64)
-        index = self.verdicts.index[idx]
-        return pd.DataFrame({**_columns(self.verdict_text(idx), "reason", langs, index),
-                             **_columns(self.unit_grade_text(idx), "grade_reason", langs, index)}, index=index)
 
     def grade_reasons(self, lang: ReasonLang = "zh", *, years: Iterable[int] | None = None) -> pd.DataFrame:
         """The grade reasons of every unit in ``years`` (default every year), written on request.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from gisefficiency.evaluate.policy import load_preset
@@ -102,3 +103,33 @@ def test_a_language_outside_the_three_is_refused(suichang):
         suichang.reasons("fr")
     with pytest.raises(ValueError, match="reasons are written in"):
         suichang.grade_reasons("zh-CN")
+
+
+def test_every_units_texts_are_written_once_for_all_outputs():
+    from concurrent.futures import ThreadPoolExecutor
+
+    panel, links, _ = simple_panel({
+        "S1": {"land_mu": 10, "tax": {2020: 6.2, 2021: 8.1}, **W},
+        "S4": {"land_mu": 10, "tax": {2020: 30.0, 2021: 20.0}, **W},
+    })
+    ev = evaluate(panel, load_preset("suichang-2022"), links=links)
+    few = ev.reasons("both", units=np.array([1, 0]))  # a few units before any output: written on their own
+    asked = []
+    written = ev.verdict_text
+
+    def counted(idx):
+        asked.append(len(idx))
+        return written(idx)
+
+    ev.verdict_text = counted
+    # two outputs written at the same time: one writes every unit's texts, the other waits for them
+    with ThreadPoolExecutor(2) as pool:
+        zh, zh_again = pool.map(lambda _: ev.unit_texts("zh"), range(2))
+    assert asked == [2]
+    assert list(zh) == ["reason_zh", "grade_reason_zh"] and zh["reason_zh"].to_dict() == zh_again["reason_zh"].to_dict()
+    assert zh["reason_zh"]["S1"] == S1_ZH
+    # the other language, and any units, are read from the kept texts
+    assert ev.unit_texts("en")["reason_en"]["S1"] == S1_EN
+    assert ev.reasons("both", units=np.array([1, 0])).equals(few)
+    assert ev.reasons("zh").equals(pd.DataFrame(zh))
+    assert asked == [2]
