@@ -29,11 +29,14 @@ from gisefficiency.core.text import (
     fmt,
     fmt1,
     join,
+    pair,
     take_text,
     to_series,
     vocab,
+    wanted,
     where,
     with_valid,
+    writing,
 )
 from gisefficiency.evaluate.conditions import (
     Producer,
@@ -155,8 +158,9 @@ class Evaluation:
         if idx is None or all(x in self._texts for x in langs):
             kept = self.unit_texts(lang)
             return pd.DataFrame({c: t if idx is None else _take(t, idx, index) for c, t in kept.items()}, index=index)
-        return pd.DataFrame({**_columns(self.verdict_text(idx), "reason", langs, index),  # type: ignore[misc]
-                             **_columns(self.unit_grade_text(idx), "grade_reason", langs, index)},  # type: ignore[misc]
+        with writing(langs):
+            verdict, grade = self.verdict_text(idx), self.unit_grade_text(idx)  # type: ignore[misc]
+        return pd.DataFrame({**_columns(verdict, "reason", langs, index), **_columns(grade, "grade_reason", langs, index)},
                             index=index)
 
     def unit_texts(self, lang: ReasonLang = "zh") -> dict[str, pd.Series]:
@@ -174,17 +178,21 @@ class Evaluation:
         self._check()
         if not all(x in self._texts for x in langs):
             with self._lock:
-                if not all(x in self._texts for x in langs):
-                    self._write_texts()
+                missing = tuple(x for x in langs if x not in self._texts)
+                if missing:
+                    self._write_texts(missing)
         index = self.verdicts.index
         return {f"{name}_{x}": to_series(self._texts[x][k], index).rename(f"{name}_{x}")
                 for k, name in enumerate(("reason", "grade_reason")) for x in langs}
 
-    def _write_texts(self) -> None:
-        """Write every unit's reasons (the producers give both languages at once) into ``_texts``."""
+    def _write_texts(self, langs: tuple[str, ...]) -> None:
+        """Write every unit's reasons in ``langs`` (only those) into ``_texts``."""
         idx = np.arange(len(self.verdicts))
-        (rz, re_), (gz, ge) = self.verdict_text(idx), self.unit_grade_text(idx)  # type: ignore[misc]
-        self._texts.update(zh=(rz, gz), en=(re_, ge))
+        with writing(langs):
+            verdict, grade = self.verdict_text(idx), self.unit_grade_text(idx)  # type: ignore[misc]
+        for x in langs:
+            k = ("zh", "en").index(x)
+            self._texts[x] = (verdict[k], grade[k])
 
     def _check(self) -> None:
         if self.verdict_text is None or self.unit_grade_text is None:
@@ -210,7 +218,9 @@ class Evaluation:
         if years is not None:
             rows = rows[np.isin(years_of(self.grades.index), np.asarray(list(years), dtype=np.int64))]
         index = self.grades.index[rows]
-        return pd.DataFrame(_columns(self.grade_text(rows), "grade_reason", langs, index), index=index)
+        with writing(langs):
+            texts = self.grade_text(rows)
+        return pd.DataFrame(_columns(texts, "grade_reason", langs, index), index=index)
 
 
 def _arrow_nulls(s: pd.Series) -> pa.Array:
@@ -266,12 +276,12 @@ def _dispose(d: Any, cats: Any, ctx: UnitContext
         def one(j: int, rows: np.ndarray) -> tuple[Text, Text]:
             c = cats[d.rules[j].category]
             zh, en = outs[j].why(rows)
-            return cat(f"{c.zh}：", zh), cat(f"{c.en}: ", en)
+            return pair(lambda: cat(f"{c.zh}：", zh), lambda: cat(f"{c.en}: ", en))
         return pick_segments(idx, rule_choice[idx], [lambda rows, j=j: one(j, rows) for j in range(len(outs))])
 
     def matched_why(idx: np.ndarray) -> tuple[Text, Text]:
         zh, en = matched_parts(idx)
-        return assemble(len(idx), zh), assemble(len(idx), en)
+        return pair(lambda: assemble(len(idx), zh), lambda: assemble(len(idx), en))
 
     def exempt_why(idx: np.ndarray) -> tuple[Text, Text]:
         def one(j: int, rows: np.ndarray) -> tuple[Text, Text]:
@@ -283,20 +293,20 @@ def _dispose(d: Any, cats: Any, ctx: UnitContext
         ez, ee = pick2(idx, ex_choice[idx], [lambda rows, j=j: one(j, rows) for j in range(len(ex_outs))])
         wz, we = matched_why(idx)  # what the exemption spares the unit from
         m = matched[idx]
-        return (cat("豁免：", ez, where(m, cat("（否则应列为", wz, "）"), "")),
-                cat("exempt: ", ee, where(m, cat(" (otherwise ", we, ")"), "")))
+        return pair(lambda: cat("豁免：", ez, where(m, cat("（否则应列为", wz, "）"), "")),
+                    lambda: cat("exempt: ", ee, where(m, cat(" (otherwise ", we, ")"), "")))
 
     def none_why(idx: np.ndarray) -> tuple[Text, Text]:
         texts = [p(idx) for o in outs for p in o.why_not_parts()]
         k = len(idx)
-        zh = join([t[0] for t in texts], "；", n=k, unique=True, head="未达处置条件：")
+        zh = join([t[0] for t in texts], "；", n=k, unique=True, head="未达处置条件：") if wanted()[0] else ""
         en_parts = [t[1] for t in texts]
         del texts  # the Chinese pieces are let go before the English text is written
-        return zh, join(en_parts, "; ", n=k, unique=True, head="no rule met: ")
+        return zh, join(en_parts, "; ", n=k, unique=True, head="no rule met: ") if wanted()[1] else ""
 
     def out_why(idx: np.ndarray) -> tuple[Text, Text]:
         zh, en = scope.why_not(idx) if scope is not None else ("", "")
-        return cat(zh, f"，不在{d.scope_zh}"), cat(en, f": outside the {d.scope_en}")
+        return pair(lambda: cat(zh, f"，不在{d.scope_zh}"), lambda: cat(en, f": outside the {d.scope_en}"))
 
     case = np.select([~in_scope, exempt, disposal >= 0], [0, 1, 2], 3)
 
@@ -309,9 +319,9 @@ def _dispose(d: Any, cats: Any, ctx: UnitContext
             mz, me = matched_parts(idx[rows])
             seg_zh += [(rows[pos], t) for pos, t in mz]
             seg_en += [(rows[pos], t) for pos, t in me]
-        rz = assemble(len(idx), seg_zh)
+        rz = assemble(len(idx), seg_zh) if wanted()[0] else ""
         seg_zh.clear()  # the pieces are let go before the English text is put in place
-        return rz, assemble(len(idx), seg_en)
+        return rz, assemble(len(idx), seg_en) if wanted()[1] else ""
 
     return in_scope, exempt, disposal, case, np.where(exempt, ex_choice, -1), reasons
 
@@ -397,8 +407,8 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
             return grade_text(rows)
         gz, ge = grade_text(rows[found]) if len(found) else ("", "")
         lost = np.flatnonzero(rows < 0)
-        return (assemble(len(idx), [(found, gz), (lost, absent[0])]),
-                assemble(len(idx), [(found, ge), (lost, absent[1])]))
+        return pair(lambda: assemble(len(idx), [(found, gz), (lost, absent[0])]),
+                    lambda: assemble(len(idx), [(found, ge), (lost, absent[1])]))
 
     d = policy.disposal
     cats = policy.categories
@@ -426,14 +436,17 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
         """The verdict reasons of units ``idx``: the case's reason, then the words of each flag that holds."""
         rz, re_ = why(idx)
         if d is None:  # the flags' words are appended in the 32-bit layout
-            rz, re_ = _text(rz, len(idx)).cast(pa.string()), _text(re_, len(idx)).cast(pa.string())
+            rz, re_ = pair(lambda: _text(rz, len(idx)).cast(pa.string()), lambda: _text(re_, len(idx)).cast(pa.string()))
         for f, o in flag_outs:
             sub = np.flatnonzero(o.mask[idx])
             if len(sub):
                 fz, fe = o.why(idx[sub])
                 # the flag's words for its rows (empty elsewhere) appended in one pass over the units asked
-                rz = cat(rz, assemble(len(idx), [(sub, cat(f"；{f.zh}：", fz))]))
-                re_ = cat(re_, assemble(len(idx), [(sub, cat(f"; {f.en}: ", fe))]))
+                want_zh, want_en = wanted()
+                if want_zh:
+                    rz = cat(rz, assemble(len(idx), [(sub, cat(f"；{f.zh}：", fz))]))
+                if want_en:
+                    re_ = cat(re_, assemble(len(idx), [(sub, cat(f"; {f.en}: ", fe))]))
         return rz, re_
 
     verdicts = pd.DataFrame({

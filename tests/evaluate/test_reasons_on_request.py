@@ -128,8 +128,36 @@ def test_every_units_texts_are_written_once_for_all_outputs():
     assert asked == [2]
     assert list(zh) == ["reason_zh", "grade_reason_zh"] and zh["reason_zh"].to_dict() == zh_again["reason_zh"].to_dict()
     assert zh["reason_zh"]["S1"] == S1_ZH
-    # the other language, and any units, are read from the kept texts
+    # the other language is written when first asked for; then any units are read from the kept texts
     assert ev.unit_texts("en")["reason_en"]["S1"] == S1_EN
+    assert asked == [2, 2]
     assert ev.reasons("both", units=np.array([1, 0])).equals(few)
     assert ev.reasons("zh").equals(pd.DataFrame(zh))
-    assert asked == [2]
+    assert asked == [2, 2]
+
+
+def test_a_reason_asked_in_one_language_is_written_in_that_language_only(suichang):
+    from gisefficiency.core.text import writing
+
+    idx = np.arange(len(suichang.verdicts))
+    with writing(["zh"]):
+        zh, en = suichang.verdict_text(idx)
+        gz, ge = suichang.unit_grade_text(idx)
+    # the English pieces were never put together (a constant for every unit costs nothing)
+    assert en == "" and isinstance(ge, str) and gz == "规模未知，不参评"
+    assert zh.to_pylist()[list(suichang.verdicts.index).index("S1")] == S1_ZH
+    with writing(["en"]):
+        zh, en = suichang.verdict_text(idx)
+    assert zh == "" and en.to_pylist()[list(suichang.verdicts.index).index("S1")] == S1_EN
+    # outside ``writing`` both languages are written, as before
+    both = suichang.verdict_text(idx)
+    assert both[0].to_pylist() == suichang.reasons("zh")["reason_zh"].tolist()
+
+
+def test_the_kept_texts_hold_the_languages_asked_only():
+    panel, links, _ = simple_panel({"S1": {"land_mu": 10, "tax": {2020: 6.2, 2021: 8.1}, **W}})
+    ev = evaluate(panel, load_preset("suichang-2022"), links=links)
+    assert ev.unit_texts("en")["reason_en"]["S1"] == S1_EN
+    assert set(ev._texts) == {"en"}
+    assert ev.reasons("both").loc["S1", "reason_zh"] == S1_ZH
+    assert set(ev._texts) == {"zh", "en"}
