@@ -194,6 +194,13 @@ class Evaluation:
             k = ("zh", "en").index(x)
             self._texts[x] = (verdict[k], grade[k])
 
+    def __getstate__(self) -> dict[str, Any]:
+        # A lock does not pickle: a copy gets its own (the kept texts go with it).
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _texts=dict(state.get("_texts", {})), _lock=threading.Lock())
+
     def _check(self) -> None:
         if self.verdict_text is None or self.unit_grade_text is None:
             raise ValueError("this evaluation keeps no reasons (made without evaluate)")

@@ -161,3 +161,12 @@ def test_the_kept_texts_hold_the_languages_asked_only():
     assert set(ev._texts) == {"en"}
     assert ev.reasons("both").loc["S1", "reason_zh"] == S1_ZH
     assert set(ev._texts) == {"zh", "en"}
+
+
+def test_a_copy_has_its_own_lock_and_kept_texts(suichang):
+    import copy
+
+    suichang.unit_texts("zh")
+    twin = copy.copy(suichang)
+    assert twin._lock is not suichang._lock and twin._texts is not suichang._texts
+    assert twin.reasons("zh").equals(suichang.reasons("zh"))
