@@ -12,7 +12,10 @@ a small vocabulary, and :func:`join` skips empty pieces in the same pass by mark
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -22,11 +25,16 @@ import pyarrow.compute as pc
 from gisefficiency.core.constants import PER_MU_DECIMALS
 
 Text = pa.Array | str
+_T = TypeVar("_T")
 
 __all__ = ["Text", "assemble", "cat", "const", "days", "empty", "few_days", "fmt", "fmt1", "glue", "ints", "join",
-           "labels", "pick",
-           "select", "to_series", "vocab", "where",
-           "with_valid"]
+           "labels", "pair", "pick",
+           "select", "to_series", "vocab", "wanted", "where",
+           "with_valid", "writing"]
+
+#: The languages of the reasons being written (zh, en): see :func:`writing`. A context variable, so each
+#: thread (outputs are written on two) has its own.
+_WANTED: ContextVar[tuple[bool, bool]] = ContextVar("gisefficiency_reason_langs", default=(True, True))
 
 # Arrow prints whole numbers below 1e10 without an exponent; casting int64 is ~4x faster than float64.
 _INT_FAST = 1e9
@@ -35,6 +43,32 @@ _INT_FAST = 1e9
 def const(n: int, s: str = "") -> pa.Array:
     """``n`` copies of ``s``."""
     return pa.array([s], pa.string()).take(pa.array(np.zeros(n, dtype=np.int32)))
+
+
+@contextmanager
+def writing(langs: Sequence[str]) -> Iterator[None]:
+    """Within the block, reasons are written in ``langs`` (``"zh"``, ``"en"``) only.
+
+    The producers of reasons give a ``(zh, en)`` pair; a language not asked comes back as a cheap
+    placeholder (``""`` or a text of no meaning) that the caller drops, so a one-language output
+    never pays for the other language's texts.
+    """
+    token = _WANTED.set(("zh" in langs, "en" in langs))
+    try:
+        yield
+    finally:
+        _WANTED.reset(token)
+
+
+def wanted() -> tuple[bool, bool]:
+    """Whether Chinese and English reasons are being written (see :func:`writing`)."""
+    return _WANTED.get()
+
+
+def pair(zh: Callable[[], _T], en: Callable[[], _T]) -> tuple[_T | str, _T | str]:
+    """``(zh(), en())``, with ``""`` in place of a language not being written (see :func:`writing`)."""
+    want_zh, want_en = _WANTED.get()
+    return (zh() if want_zh else ""), (en() if want_en else "")
 
 
 def take_text(s: pd.Series, pos: np.ndarray | None, *, absent: str = "") -> pa.Array:

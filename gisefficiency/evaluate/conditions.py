@@ -31,7 +31,9 @@ from gisefficiency.core.text import (
     glue,
     ints,
     join,
+    pair,
     vocab,
+    wanted,
     where,
     with_valid,
 )
@@ -119,7 +121,7 @@ def pick2(idx: np.ndarray, choice: np.ndarray, producers: Sequence[Producer]) ->
     if len(producers) and len(choice) and (choice == choice[0]).all() and choice[0] >= 0:
         return producers[int(choice[0])](idx)  # every row from one producer: no reordering
     zh, en = pick_segments(idx, choice, producers)
-    return assemble(len(idx), zh), assemble(len(idx), en)
+    return pair(lambda: assemble(len(idx), zh), lambda: assemble(len(idx), en))
 
 
 def first_true(masks: Sequence[np.ndarray]) -> np.ndarray:
@@ -237,20 +239,26 @@ def _metric(c: Metric, ctx: Context) -> Outcome:
                                             f"no {en_name} in {yr}: {den_en} 0{tail_en}")]
         rel = np.where(miss, 3, _relation_code(v, c.value, c.op, c.upper))
         vs = with_valid(fmt(v), ~miss) if miss.any() else fmt(v)  # missing values are left out
-        zh = pc.binary_join_element_wise(vocab(head, head_zh), vs, vocab(rel, tails_zh), "", null_handling="skip")
-        en = pc.binary_join_element_wise(vocab(head, head_en), vs, vocab(rel, tails_en), "", null_handling="skip")
         if num_den is None or explained is None:
-            return zh, en
+            return pair(lambda: pc.binary_join_element_wise(vocab(head, head_zh), vs, vocab(rel, tails_zh), "",
+                                                            null_handling="skip"),
+                        lambda: pc.binary_join_element_wise(vocab(head, head_en), vs, vocab(rel, tails_en), "",
+                                                            null_handling="skip"))
         num, den = num_den
         applies = ~np.isnan(den)
         shown = ~miss & ~np.isnan(num) & applies
         (nz, ne, nu, nue), (dz, de, du, due) = NUMBER_COLUMNS[explained[0]], NUMBER_COLUMNS[explained[1]]
-        zh = glue(zh, (cat(f"（{nz}", fmt(num), f"{nu}，{dz}", fmt(np.round(den, PER_MU_DECIMALS)), f"{du}）"), shown))
-        en = glue(en, (cat(f" ({ne}: ", fmt(num), f" {nue}; {de}: ", fmt(np.round(den, PER_MU_DECIMALS)),
-                           f" {due})"), shown))
-        # the ratio does not apply (no land held, or no other firm on it): nothing to say (an empty text,
-        # which the joins of reasons leave out)
-        return (zh, en) if applies.all() else (where(applies, zh, ""), where(applies, en, ""))
+        ns, ds = fmt(num), fmt(np.round(den, PER_MU_DECIMALS))
+
+        def explain(heads: list[str], tails: list[str], figures: Text) -> Text:
+            t = glue(pc.binary_join_element_wise(vocab(head, heads), vs, vocab(rel, tails), "", null_handling="skip"),
+                     (figures, shown))
+            # the ratio does not apply (no land held, or no other firm on it): nothing to say (an empty text,
+            # which the joins of reasons leave out)
+            return t if applies.all() else where(applies, t, "")
+
+        return pair(lambda: explain(head_zh, tails_zh, cat(f"（{nz}", ns, f"{nu}，{dz}", ds, f"{du}）")),
+                    lambda: explain(head_en, tails_en, cat(f" ({ne}: ", ns, f" {nue}; {de}: ", ds, f" {due})")))
 
     def one(j: int, idx: np.ndarray) -> tuple[Text, Text]:
         return text_at(vals[j][idx], misses[j][idx], years[j][idx],
@@ -268,7 +276,7 @@ def _metric(c: Metric, ctx: Context) -> Outcome:
                          num_den, _pick_years(no_land, at, rows) if no_land else None)
         if len(has) == len(idx):
             return zh, en
-        return assemble(len(idx), [(has, zh)]), assemble(len(idx), [(has, en)])
+        return pair(lambda: assemble(len(idx), [(has, zh)]), lambda: assemble(len(idx), [(has, en)]))
 
     if c.years == 1:
         return Outcome(oks[0], lambda idx: one(0, idx), lambda idx: one(0, idx))
@@ -280,14 +288,13 @@ def _metric(c: Metric, ctx: Context) -> Outcome:
         rel_en = f"{_TRUE_EN[c.op]} {fmt1(c.value)}{uen_p}"
 
     def why(idx: np.ndarray) -> tuple[Text, Text]:
-        vz, ve = [], []
-        for j in range(len(vals)):
-            miss, y, vs = misses[j][idx], ints(years[j][idx]), fmt(vals[j][idx])
-            vz.append(where(miss, cat(y, "年无数据"), cat(y, "年", vs)))
-            ve.append(where(miss, cat(y, ": no data"), cat(y, ": ", vs)))
+        per_year = [(misses[j][idx], ints(years[j][idx]), fmt(vals[j][idx])) for j in range(len(vals))]
         n = len(idx)
-        return (join(vz, "、", n=n, head=f"{zh_name}{_span(c.years, c.wording, True)}{rel_zh}（", tail=f"{uzh}）"),
-                join(ve, ", ", n=n, head=f"{en_name} {rel_en} {_span(c.years, c.wording, False)} (", tail=")"))
+        return pair(
+            lambda: join([where(miss, cat(y, "年无数据"), cat(y, "年", vs)) for miss, y, vs in per_year], "、", n=n,
+                         head=f"{zh_name}{_span(c.years, c.wording, True)}{rel_zh}（", tail=f"{uzh}）"),
+            lambda: join([where(miss, cat(y, ": no data"), cat(y, ": ", vs)) for miss, y, vs in per_year], ", ", n=n,
+                         head=f"{en_name} {rel_en} {_span(c.years, c.wording, False)} (", tail=")"))
 
     return Outcome(np.logical_and.reduce(oks), why, first_failing)
 
@@ -324,7 +331,7 @@ def _grade(c: Grade, ctx: Context) -> Outcome:
                 else:
                     zh.append(f"{v}年评价为{shown[min(i, len(GRADES))]}类")
                     en.append(f"class {shown[min(i, len(GRADES))]} in {v}")
-        return vocab(at, zh), vocab(at, en)
+        return pair(lambda: vocab(at, zh), lambda: vocab(at, en))
 
     def one(j: int, idx: np.ndarray) -> tuple[Text, Text]:
         return state(years[j][idx], codes[j][idx])
@@ -332,17 +339,21 @@ def _grade(c: Grade, ctx: Context) -> Outcome:
     def lacking(idx: np.ndarray) -> tuple[list[Text], list[Text]]:
         """'2021年评分缺单位能耗增加值数据' for each year whose class was scored without some of the unit's
         data (``missing_data_zh/en`` of the grades), null elsewhere: a class verdict says what it lacked."""
-        out_zh, out_en = [], []
+        out_zh: list[Text] = []
+        out_en: list[Text] = []
+        want_zh, want_en = wanted()
         for k, j in zip(range(c.years - 1, -1, -1), range(c.years), strict=True):
-            mz = ctx.text("missing_data_zh", k).take(idx).cast(pa.string())
-            me = ctx.text("missing_data_en", k).take(idx).cast(pa.string())
-            has = pc.greater(pc.utf8_length(mz), 0).to_numpy(zero_copy_only=False)
+            # the two languages name the same indicators: either tells which rows lack any
+            mz = ctx.text("missing_data_zh", k).take(idx).cast(pa.string()) if want_zh else None
+            me = ctx.text("missing_data_en", k).take(idx).cast(pa.string()) if want_en or not want_zh else None
+            has = pc.greater(pc.utf8_length(mz if mz is not None else me), 0).to_numpy(zero_copy_only=False)
             if not has.any():
                 continue
             yc, ys = _codes_of_years(years[j][idx])
-            out_zh.append(with_valid(glue(vocab(yc, [f"{v}年评分缺" for v in ys]), mz, const(len(idx), "数据")), has))
+            out_zh.append(with_valid(glue(vocab(yc, [f"{v}年评分缺" for v in ys]), mz, const(len(idx), "数据")), has)
+                          if mz is not None else "")
             out_en.append(with_valid(glue(vocab(yc, ["scored without the unit's data on "] * len(ys)), me,
-                                          vocab(yc, [f" in {v}" for v in ys])), has))
+                                          vocab(yc, [f" in {v}" for v in ys])), has) if want_en else "")
         return out_zh, out_en
 
     def noted(idx: np.ndarray, zh: Text, en: Text) -> tuple[Text, Text]:
@@ -350,7 +361,7 @@ def _grade(c: Grade, ctx: Context) -> Outcome:
         if not lz:
             return zh, en
         n = len(idx)
-        return join([zh, *lz], "；", n=n), join([en, *le], "; ", n=n)
+        return pair(lambda: join([zh, *lz], "；", n=n), lambda: join([en, *le], "; ", n=n))
 
     if c.years == 1:
         return Outcome(oks[0], lambda idx: noted(idx, *one(0, idx)), lambda idx: one(0, idx))
@@ -363,20 +374,22 @@ def _grade(c: Grade, ctx: Context) -> Outcome:
         zh, en = state(_pick_years(years, at, rows), _pick_years(codes, at, rows))
         if len(has) == len(idx):
             return zh, en
-        return assemble(len(idx), [(has, zh)]), assemble(len(idx), [(has, en)])
+        return pair(lambda: assemble(len(idx), [(has, zh)]), lambda: assemble(len(idx), [(has, en)]))
 
     def why(idx: np.ndarray) -> tuple[Text, Text]:
-        vz, ve = [], []
+        per_year = []
         for j in range(len(codes)):
             yc, ys = _codes_of_years(years[j][idx])
-            at = yc * (len(GRADES) + 2) + codes[j][idx]
-            vz.append(vocab(at, [f"{v}年{g}" if i != len(GRADES) else f"{v}年无" for v in ys
-                                 for i, g in enumerate([*shown, ""])]))
-            ve.append(vocab(at, [f"{v}: {g}" if i != len(GRADES) else f"{v}: none" for v in ys
-                                 for i, g in enumerate([*shown, ""])]))
+            per_year.append((yc * (len(GRADES) + 2) + codes[j][idx], ys))
         n = len(idx)
-        return noted(idx, join(vz, "、", n=n, head=f"{_span(c.years, c.wording, True)}评价为{label_zh}（", tail="）"),
-                     join(ve, ", ", n=n, head=f"{label_en} {_span(c.years, c.wording, False)} (", tail=")"))
+        zh, en = pair(
+            lambda: join([vocab(at, [f"{v}年{g}" if i != len(GRADES) else f"{v}年无" for v in ys
+                                     for i, g in enumerate([*shown, ""])]) for at, ys in per_year],
+                         "、", n=n, head=f"{_span(c.years, c.wording, True)}评价为{label_zh}（", tail="）"),
+            lambda: join([vocab(at, [f"{v}: {g}" if i != len(GRADES) else f"{v}: none" for v in ys
+                                     for i, g in enumerate([*shown, ""])]) for at, ys in per_year],
+                         ", ", n=n, head=f"{label_en} {_span(c.years, c.wording, False)} (", tail=")"))
+        return noted(idx, zh, en)
 
     return Outcome(np.logical_and.reduce(oks), why, first_failing)
 
@@ -414,7 +427,7 @@ def _attr(c: Attr, ctx: Context) -> Outcome:
     at = np.where(missing, len(shown), codes)
 
     def text(idx: np.ndarray) -> tuple[Text, Text]:
-        return vocab(at[idx], table_zh), vocab(at[idx], table_en)
+        return pair(lambda: vocab(at[idx], table_zh), lambda: vocab(at[idx], table_en))
 
     return Outcome(ok, text, text)
 
@@ -455,8 +468,8 @@ def _date(c: DateCmp, ctx: Context) -> Outcome:
         ti = thr[idx]
         code = np.select([di < ti, di > ti], [0, 1], 2) * len(ts) + tc
         ds, ok = days(di), ~miss
-        return (glue(lz, (ds, ok), (vocab(code, [w + t for w in words_zh for t in ts]), ok)),
-                glue(le, (ds, ok), (vocab(code, [w + t for w in words_en for t in ts]), ok)))
+        return pair(lambda: glue(lz, (ds, ok), (vocab(code, [w + t for w in words_zh for t in ts]), ok)),
+                    lambda: glue(le, (ds, ok), (vocab(code, [w + t for w in words_en for t in ts]), ok)))
 
     return Outcome(OPS[c.op](d, thr) & ~missing, text, text)
 
@@ -474,8 +487,8 @@ def _within(c: Within, ctx: Context) -> Outcome:
         en_tail = f": under {c.years} years by the end of " if under else f": {c.years} years or more by the end of "
         known = ~missing[idx]
         ds = days(d[idx])
-        return (glue(lz, (ds, known), (vocab(yc, [f"，至{v}{zh_tail}" for v in ys]), known)),
-                glue(le, (ds, known), (vocab(yc, [f"{en_tail}{v}" for v in ys]), known)))
+        return pair(lambda: glue(lz, (ds, known), (vocab(yc, [f"，至{v}{zh_tail}" for v in ys]), known)),
+                    lambda: glue(le, (ds, known), (vocab(yc, [f"{en_tail}{v}" for v in ys]), known)))
 
     return Outcome(ok, lambda idx: text(idx, True), lambda idx: text(idx, False))
 
@@ -501,8 +514,8 @@ def _not_producing(c: NotProducingBy, ctx: Context) -> Outcome:
             + ["production from "] * len(bs) + ["in production"] * len(bs) + ["production status unknown"] * len(bs)
         tail_en = [")"] * len(bs) + [""] * len(bs) + [f", not after {b}" for b in bs] + [""] * 2 * len(bs)
         ps = days(pdate[idx])
-        return (glue(vocab(code, head_zh), (ps, kn), vocab(code, tail_zh)),
-                glue(vocab(code, head_en), (ps, kn), vocab(code, tail_en)))
+        return pair(lambda: glue(vocab(code, head_zh), (ps, kn), vocab(code, tail_zh)),
+                    lambda: glue(vocab(code, head_en), (ps, kn), vocab(code, tail_en)))
 
     return Outcome(ok, lambda idx: text(idx, ok[idx]), lambda idx: text(idx, np.zeros(len(idx), bool)))
 
@@ -512,7 +525,8 @@ def _all(outs: list[Outcome]) -> Outcome:
 
     def why(idx: np.ndarray) -> tuple[Text, Text]:
         texts = [o.why(idx) for o in outs]
-        return join([t[0] for t in texts], "，", n=len(idx)), join([t[1] for t in texts], "; ", n=len(idx))
+        return pair(lambda: join([t[0] for t in texts], "，", n=len(idx)),
+                    lambda: join([t[1] for t in texts], "; ", n=len(idx)))
 
     def why_not(idx: np.ndarray) -> tuple[Text, Text]:
         return pick2(idx, first_true([~m[idx] for m in masks]), [o.why_not for o in outs])
@@ -530,8 +544,8 @@ def _any(outs: list[Outcome]) -> Outcome:
     def why_not(idx: np.ndarray) -> tuple[Text, Text]:
         texts = [p(idx) for p in pieces]
         n = len(idx)
-        return (join([t[0] for t in texts], "；", n=n, unique=True),
-                join([t[1] for t in texts], "; ", n=n, unique=True))
+        return pair(lambda: join([t[0] for t in texts], "；", n=n, unique=True),
+                    lambda: join([t[1] for t in texts], "; ", n=n, unique=True))
 
     return Outcome(np.logical_or.reduce(masks), why, why_not, pieces)
 

@@ -46,9 +46,11 @@ from gisefficiency.core.text import (
     ints,
     join,
     labels,
+    pair,
     take_text,
     to_series,
     vocab,
+    wanted,
 )
 from gisefficiency.evaluate.conditions import PanelContext, evaluate_condition, pick2
 from gisefficiency.evaluate.contexts import years_of
@@ -334,7 +336,7 @@ def grades_and_reasons(panel: pd.DataFrame, policy: Policy, *, links: Any = None
 
     def base(idx: np.ndarray) -> tuple[Text, Text]:
         parts = class_text(idx, prefix, np.ones(len(idx), bool))
-        return glue(const(len(idx), "得分"), *parts(0)), glue(const(len(idx), "score "), *parts(1))
+        return pair(lambda: glue(const(len(idx), "得分"), *parts(0)), lambda: glue(const(len(idx), "score "), *parts(1)))
 
     for rule in sc.overrides:
         o = evaluate_condition(rule.when, ctx)
@@ -423,8 +425,11 @@ def _remarks(idx: np.ndarray | None, years: np.ndarray, no_bench: list[tuple[np.
         return (code, [f"（{f}）" if f else "" for f in forms_zh], [f" ({f})" if f else "" for f in forms_en])
     rows = sub if idx is None else idx[sub]
     details = [pick_rows(rows, h[rows], detail) for h, detail in adjust if h[rows].any()]
-    out = []
+    out: list[Text] = []
     for lang, (forms, left, right, sep) in enumerate(((forms_zh, "（", "）", "，"), (forms_en, " (", ")", "; "))):
+        if not wanted()[lang]:  # a language not being written
+            out.append("")
+            continue
         shown = vocab(code, [f"{left}{f}{right}" if f else "" for f in forms])
         parts: list[Text] = [vocab(code[sub], forms), *(d[lang] for d in details)]
         joined = _bracket(join(parts, sep, n=len(sub)), left, right, len(sub))
@@ -458,14 +463,14 @@ def _detail(a: Any, why: tuple[Text, Text]) -> tuple[Text, Text]:
 
 def _not_d(base: tuple[Text, Text], tax: np.ndarray, bench: np.ndarray) -> tuple[Text, Text]:
     """The class text of a D lifted to C because its 亩均税收 reaches the group's benchmark."""
-    return (cat(base[0], "；亩均税收", fmt(tax), "万元/亩不低于组基准", fmt(bench), "万元/亩，不评D类，定为C类"),
-            cat(base[1], "; tax per mu ", fmt(tax), " is not below the group benchmark ", fmt(bench),
-                ": not class D, class C"))
+    return pair(lambda: cat(base[0], "；亩均税收", fmt(tax), "万元/亩不低于组基准", fmt(bench), "万元/亩，不评D类，定为C类"),
+                lambda: cat(base[1], "; tax per mu ", fmt(tax), " is not below the group benchmark ", fmt(bench),
+                            ": not class D, class C"))
 
 
 def _override(base: tuple[Text, Text], rule: Any, why: tuple[Text, Text]) -> tuple[Text, Text]:
     zh, en = _labelled(rule, why, f"，定为{rule.grade}类", f": class {rule.grade}")
-    return cat(base[0], "；", zh), cat(base[1], "; ", en)
+    return pair(lambda: cat(base[0], "；", zh), lambda: cat(base[1], "; ", en))
 
 
 def _classes(panel: pd.DataFrame, sc: Scoring, key: np.ndarray, graded: np.ndarray, score: np.ndarray,

@@ -8,6 +8,7 @@ arrays over all units at once (see :mod:`gisefficiency.evaluate.rules`).
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -28,11 +29,14 @@ from gisefficiency.core.text import (
     fmt,
     fmt1,
     join,
+    pair,
     take_text,
     to_series,
     vocab,
+    wanted,
     where,
     with_valid,
+    writing,
 )
 from gisefficiency.evaluate.conditions import (
     Producer,
@@ -73,6 +77,11 @@ def _columns(texts: tuple[Text, Text], name: str, langs: tuple[str, ...], index:
     return {f"{name}_{lang}": to_series(texts[("zh", "en").index(lang)], index) for lang in langs}
 
 
+def _take(s: pd.Series, rows: np.ndarray, index: pd.Index) -> pd.Series:
+    """Rows ``rows`` of a kept text column, on ``index``."""
+    return pd.Series(s.array.take(rows), index=index, name=s.name, copy=False)
+
+
 @dataclass
 class Evaluation:
     """What :func:`evaluate` returns.
@@ -110,6 +119,10 @@ class Evaluation:
     unit_grade_text: Producer | None = field(default=None, repr=False)
     #: Which year was used and why (:class:`~gisefficiency.evaluate.years.ReferenceYear`).
     reference: ReferenceYear | None = None
+    #: Every unit's texts by language, written once by :meth:`unit_texts` (each output asks for them again).
+    _texts: dict[str, tuple[Text, Text]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    #: Outputs are written on two threads: the first to ask writes the texts, the other waits for them.
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def reasons(self, lang: ReasonLang = "zh", *, units: np.ndarray | None = None) -> pd.DataFrame:
         """The verdicts' reasons at the reference year, written for the units asked.
@@ -132,14 +145,65 @@ class Evaluation:
         ------
         ValueError
             ``lang`` is not one of the three, or the evaluation was not made by :func:`evaluate`.
+
+        Notes
+        -----
+        Every unit's texts are written once per language and kept (see :meth:`unit_texts`); a few units
+        asked before that are written on their own.
         """
         langs = reason_langs(lang)
+        self._check()
+        idx = None if units is None else np.asarray(units, dtype=np.int64)
+        index = self.verdicts.index if idx is None else self.verdicts.index[idx]
+        if idx is None or all(x in self._texts for x in langs):
+            kept = self.unit_texts(lang)
+            return pd.DataFrame({c: t if idx is None else _take(t, idx, index) for c, t in kept.items()}, index=index)
+        with writing(langs):
+            verdict, grade = self.verdict_text(idx), self.unit_grade_text(idx)  # type: ignore[misc]
+        return pd.DataFrame({**_columns(verdict, "reason", langs, index), **_columns(grade, "grade_reason", langs, index)},
+                            index=index)
+
+    def unit_texts(self, lang: ReasonLang = "zh") -> dict[str, pd.Series]:
+        """Every unit's ``reason_<lang>`` and ``grade_reason_<lang>`` (index ``eval_id``), written once.
+
+        The texts of a language are written on its first request and kept, so the outputs that each show
+        the reasons ask for them once in all; concurrent first requests wait for one writing.
+
+        Raises
+        ------
+        ValueError
+            As :meth:`reasons`.
+        """
+        langs = reason_langs(lang)
+        self._check()
+        if not all(x in self._texts for x in langs):
+            with self._lock:
+                missing = tuple(x for x in langs if x not in self._texts)
+                if missing:
+                    self._write_texts(missing)
+        index = self.verdicts.index
+        return {f"{name}_{x}": to_series(self._texts[x][k], index).rename(f"{name}_{x}")
+                for k, name in enumerate(("reason", "grade_reason")) for x in langs}
+
+    def _write_texts(self, langs: tuple[str, ...]) -> None:
+        """Write every unit's reasons in ``langs`` (only those) into ``_texts``."""
+        idx = np.arange(len(self.verdicts))
+        with writing(langs):
+            verdict, grade = self.verdict_text(idx), self.unit_grade_text(idx)  # type: ignore[misc]
+        for x in langs:
+            k = ("zh", "en").index(x)
+            self._texts[x] = (verdict[k], grade[k])
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A lock does not pickle: a copy gets its own (the kept texts go with it).
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _texts=dict(state.get("_texts", {})), _lock=threading.Lock())
+
+    def _check(self) -> None:
         if self.verdict_text is None or self.unit_grade_text is None:
             raise ValueError("this evaluation keeps no reasons (made without evaluate)")
-        idx = np.arange(len(self.verdicts)) if units is None else np.asarray(units, dtype=np.int64)
-        index = self.verdicts.index[idx]
-        return pd.DataFrame({**_columns(self.verdict_text(idx), "reason", langs, index),
-                             **_columns(self.unit_grade_text(idx), "grade_reason", langs, index)}, index=index)
 
     def grade_reasons(self, lang: ReasonLang = "zh", *, years: Iterable[int] | None = None) -> pd.DataFrame:
         """The grade reasons of every unit in ``years`` (default every year), written on request.
@@ -161,7 +225,9 @@ class Evaluation:
         if years is not None:
             rows = rows[np.isin(years_of(self.grades.index), np.asarray(list(years), dtype=np.int64))]
         index = self.grades.index[rows]
-        return pd.DataFrame(_columns(self.grade_text(rows), "grade_reason", langs, index), index=index)
+        with writing(langs):
+            texts = self.grade_text(rows)
+        return pd.DataFrame(_columns(texts, "grade_reason", langs, index), index=index)
 
 
 def _arrow_nulls(s: pd.Series) -> pa.Array:
@@ -217,12 +283,12 @@ def _dispose(d: Any, cats: Any, ctx: UnitContext
         def one(j: int, rows: np.ndarray) -> tuple[Text, Text]:
             c = cats[d.rules[j].category]
             zh, en = outs[j].why(rows)
-            return cat(f"{c.zh}：", zh), cat(f"{c.en}: ", en)
+            return pair(lambda: cat(f"{c.zh}：", zh), lambda: cat(f"{c.en}: ", en))
         return pick_segments(idx, rule_choice[idx], [lambda rows, j=j: one(j, rows) for j in range(len(outs))])
 
     def matched_why(idx: np.ndarray) -> tuple[Text, Text]:
         zh, en = matched_parts(idx)
-        return assemble(len(idx), zh), assemble(len(idx), en)
+        return pair(lambda: assemble(len(idx), zh), lambda: assemble(len(idx), en))
 
     def exempt_why(idx: np.ndarray) -> tuple[Text, Text]:
         def one(j: int, rows: np.ndarray) -> tuple[Text, Text]:
@@ -234,20 +300,20 @@ def _dispose(d: Any, cats: Any, ctx: UnitContext
         ez, ee = pick2(idx, ex_choice[idx], [lambda rows, j=j: one(j, rows) for j in range(len(ex_outs))])
         wz, we = matched_why(idx)  # what the exemption spares the unit from
         m = matched[idx]
-        return (cat("豁免：", ez, where(m, cat("（否则应列为", wz, "）"), "")),
-                cat("exempt: ", ee, where(m, cat(" (otherwise ", we, ")"), "")))
+        return pair(lambda: cat("豁免：", ez, where(m, cat("（否则应列为", wz, "）"), "")),
+                    lambda: cat("exempt: ", ee, where(m, cat(" (otherwise ", we, ")"), "")))
 
     def none_why(idx: np.ndarray) -> tuple[Text, Text]:
         texts = [p(idx) for o in outs for p in o.why_not_parts()]
         k = len(idx)
-        zh = join([t[0] for t in texts], "；", n=k, unique=True, head="未达处置条件：")
+        zh = join([t[0] for t in texts], "；", n=k, unique=True, head="未达处置条件：") if wanted()[0] else ""
         en_parts = [t[1] for t in texts]
         del texts  # the Chinese pieces are let go before the English text is written
-        return zh, join(en_parts, "; ", n=k, unique=True, head="no rule met: ")
+        return zh, join(en_parts, "; ", n=k, unique=True, head="no rule met: ") if wanted()[1] else ""
 
     def out_why(idx: np.ndarray) -> tuple[Text, Text]:
         zh, en = scope.why_not(idx) if scope is not None else ("", "")
-        return cat(zh, f"，不在{d.scope_zh}"), cat(en, f": outside the {d.scope_en}")
+        return pair(lambda: cat(zh, f"，不在{d.scope_zh}"), lambda: cat(en, f": outside the {d.scope_en}"))
 
     case = np.select([~in_scope, exempt, disposal >= 0], [0, 1, 2], 3)
 
@@ -260,9 +326,9 @@ def _dispose(d: Any, cats: Any, ctx: UnitContext
             mz, me = matched_parts(idx[rows])
             seg_zh += [(rows[pos], t) for pos, t in mz]
             seg_en += [(rows[pos], t) for pos, t in me]
-        rz = assemble(len(idx), seg_zh)
+        rz = assemble(len(idx), seg_zh) if wanted()[0] else ""
         seg_zh.clear()  # the pieces are let go before the English text is put in place
-        return rz, assemble(len(idx), seg_en)
+        return rz, assemble(len(idx), seg_en) if wanted()[1] else ""
 
     return in_scope, exempt, disposal, case, np.where(exempt, ex_choice, -1), reasons
 
@@ -348,8 +414,8 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
             return grade_text(rows)
         gz, ge = grade_text(rows[found]) if len(found) else ("", "")
         lost = np.flatnonzero(rows < 0)
-        return (assemble(len(idx), [(found, gz), (lost, absent[0])]),
-                assemble(len(idx), [(found, ge), (lost, absent[1])]))
+        return pair(lambda: assemble(len(idx), [(found, gz), (lost, absent[0])]),
+                    lambda: assemble(len(idx), [(found, ge), (lost, absent[1])]))
 
     d = policy.disposal
     cats = policy.categories
@@ -377,14 +443,17 @@ def evaluate(panel: pd.DataFrame, policy: Policy, *, year: int | None = None, li
         """The verdict reasons of units ``idx``: the case's reason, then the words of each flag that holds."""
         rz, re_ = why(idx)
         if d is None:  # the flags' words are appended in the 32-bit layout
-            rz, re_ = _text(rz, len(idx)).cast(pa.string()), _text(re_, len(idx)).cast(pa.string())
+            rz, re_ = pair(lambda: _text(rz, len(idx)).cast(pa.string()), lambda: _text(re_, len(idx)).cast(pa.string()))
         for f, o in flag_outs:
             sub = np.flatnonzero(o.mask[idx])
             if len(sub):
                 fz, fe = o.why(idx[sub])
                 # the flag's words for its rows (empty elsewhere) appended in one pass over the units asked
-                rz = cat(rz, assemble(len(idx), [(sub, cat(f"；{f.zh}：", fz))]))
-                re_ = cat(re_, assemble(len(idx), [(sub, cat(f"; {f.en}: ", fe))]))
+                want_zh, want_en = wanted()
+                if want_zh:
+                    rz = cat(rz, assemble(len(idx), [(sub, cat(f"；{f.zh}：", fz))]))
+                if want_en:
+                    re_ = cat(re_, assemble(len(idx), [(sub, cat(f"; {f.en}: ", fe))]))
         return rz, re_
 
     verdicts = pd.DataFrame({

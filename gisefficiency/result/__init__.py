@@ -4,8 +4,8 @@ Reads the outputs of every stage (prepared parcels, ``Links``, the panels, the `
 clusters, raster zonal frames, scenarios). ``assemble`` builds the two tables users read, one row per input
 parcel and one row per firm, joined on integer codes (``rows``) rather than pandas joins on text ids.
 :class:`Result` holds them with the blocks and the panel. The tables keep no reason texts: ``Result.reasons`` and
-``Result.with_reasons`` write them for the rows asked, in the language asked (outputs write them for the rows
-they show, in the run's language). ``summary`` tabulates a Result by street, industry,
+``Result.with_reasons`` write them for the rows asked, in the language asked (outputs take them for the rows
+they show, in the run's language, from every unit's texts written once per language: ``Evaluation.unit_texts``). ``summary`` tabulates a Result by street, industry,
 grade, disposal or scale; ``anonymise`` masks firm names and USCCs in every frame; ``plots`` draws the
 static matplotlib figures (``Result.plot_grades``, ``Result.plot_tax_distribution``).
 """
@@ -104,8 +104,9 @@ class Result:
         """``frame`` (``firms`` or ``parcels``, or some of their rows) with its verdict reasons as columns.
 
         Firm rows get ``reason_<lang>`` and ``grade_reason_<lang>`` of their evaluated unit, parcel rows the
-        ``reason_<lang>`` of their main firm's unit; only these rows' reasons are written. Without an
-        evaluation (or firm ids) the frame comes back as it is.
+        ``reason_<lang>`` of their main firm's unit. Every unit's texts in ``lang`` are written on the first
+        call and kept (the outputs of a run each ask for them); a few rows asked before that get only their
+        units' reasons. Without an evaluation (or firm ids) the frame comes back as it is.
         """
         if self.evaluation is None or self.links is None or getattr(self.evaluation, "verdict_text", None) is None:
             return frame

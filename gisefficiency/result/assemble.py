@@ -27,6 +27,8 @@ _VERDICT_COLUMNS = ("score", "grade", "disposal", "disposal_zh", "disposal_en", 
 _REASON_CODES = ("reason_code", "rule", "exemption")
 _OWN_FIGURES = ["tax", "value_added", "energy_tce"]
 _UNIT_METRICS = ("tax", "value_added", "energy_tce", "tax_per_mu", "va_per_mu", "group")
+#: Rows per unit below which ``reason_columns`` writes the reasons of its rows' units only, not of every unit.
+_FEW_ROWS = 8
 
 
 def add_columns(frame: pd.DataFrame, extra: pd.DataFrame) -> Any:
@@ -177,8 +179,9 @@ def reason_columns(frame: pd.DataFrame, links: Any, evaluation: Any, *, lang: st
 
     A firm row (index ``uscc``) shows its evaluated unit's ``reason_<lang>`` and ``grade_reason_<lang>``;
     a parcel row shows the ``reason_<lang>`` of its main firm's unit (``main_uscc``), as the parcel's
-    grade and disposal are that unit's. Each unit's reason is written once however many rows show it;
-    rows without a verdict are missing.
+    grade and disposal are that unit's. Each unit's reason is written once however many rows show it
+    (for an output's rows, once per language for all outputs: see ``Evaluation.unit_texts``); rows
+    without a verdict are missing.
 
     Parameters
     ----------
@@ -204,13 +207,16 @@ def reason_columns(frame: pd.DataFrame, links: Any, evaluation: Any, *, lang: st
     firm = positions(usccs, fl.index)
     units = arrow_ids(fl.get("eval_id", fl.index))
     row = positions(units.take(pa.array(np.maximum(firm, 0), mask=firm < 0)), evaluation.verdicts.index)
-    wanted, at = np.unique(row[row >= 0], return_inverse=True)
-    texts = evaluation.reasons(lang, units=wanted)
-    if not firm_rows:
-        texts = texts[[c for c in texts.columns if c.startswith("reason_")]]
-    take = np.full(len(row), -1, dtype=np.int64)
-    take[row >= 0] = at
-    return {c: keys.take(texts[c], take, frame.index) for c in texts.columns}
+    if len(row) * _FEW_ROWS < len(evaluation.verdicts):
+        # A few rows (a user's pick): their units' reasons are written on their own.
+        wanted, at = np.unique(row[row >= 0], return_inverse=True)
+        texts = dict(evaluation.reasons(lang, units=wanted).items())
+        take = np.full(len(row), -1, dtype=np.int64)
+        take[row >= 0] = at
+    else:
+        # An output's rows: every unit's reasons are written once per language and kept for the next output.
+        texts, take = evaluation.unit_texts(lang), row
+    return {c: keys.take(t, take, frame.index) for c, t in texts.items() if firm_rows or c.startswith("reason_")}
 
 
 def mark_scenario(parcels: gpd.GeoDataFrame, scenarios: list[Any]) -> gpd.GeoDataFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from gisefficiency.evaluate.policy import load_preset
@@ -102,3 +103,70 @@ def test_a_language_outside_the_three_is_refused(suichang):
         suichang.reasons("fr")
     with pytest.raises(ValueError, match="reasons are written in"):
         suichang.grade_reasons("zh-CN")
+
+
+def test_every_units_texts_are_written_once_for_all_outputs():
+    from concurrent.futures import ThreadPoolExecutor
+
+    panel, links, _ = simple_panel({
+        "S1": {"land_mu": 10, "tax": {2020: 6.2, 2021: 8.1}, **W},
+        "S4": {"land_mu": 10, "tax": {2020: 30.0, 2021: 20.0}, **W},
+    })
+    ev = evaluate(panel, load_preset("suichang-2022"), links=links)
+    few = ev.reasons("both", units=np.array([1, 0]))  # a few units before any output: written on their own
+    asked = []
+    written = ev.verdict_text
+
+    def counted(idx):
+        asked.append(len(idx))
+        return written(idx)
+
+    ev.verdict_text = counted
+    # two outputs written at the same time: one writes every unit's texts, the other waits for them
+    with ThreadPoolExecutor(2) as pool:
+        zh, zh_again = pool.map(lambda _: ev.unit_texts("zh"), range(2))
+    assert asked == [2]
+    assert list(zh) == ["reason_zh", "grade_reason_zh"] and zh["reason_zh"].to_dict() == zh_again["reason_zh"].to_dict()
+    assert zh["reason_zh"]["S1"] == S1_ZH
+    # the other language is written when first asked for; then any units are read from the kept texts
+    assert ev.unit_texts("en")["reason_en"]["S1"] == S1_EN
+    assert asked == [2, 2]
+    assert ev.reasons("both", units=np.array([1, 0])).equals(few)
+    assert ev.reasons("zh").equals(pd.DataFrame(zh))
+    assert asked == [2, 2]
+
+
+def test_a_reason_asked_in_one_language_is_written_in_that_language_only(suichang):
+    from gisefficiency.core.text import writing
+
+    idx = np.arange(len(suichang.verdicts))
+    with writing(["zh"]):
+        zh, en = suichang.verdict_text(idx)
+        gz, ge = suichang.unit_grade_text(idx)
+    # the English pieces were never put together (a constant for every unit costs nothing)
+    assert en == "" and isinstance(ge, str) and gz == "规模未知，不参评"
+    assert zh.to_pylist()[list(suichang.verdicts.index).index("S1")] == S1_ZH
+    with writing(["en"]):
+        zh, en = suichang.verdict_text(idx)
+    assert zh == "" and en.to_pylist()[list(suichang.verdicts.index).index("S1")] == S1_EN
+    # outside ``writing`` both languages are written, as before
+    both = suichang.verdict_text(idx)
+    assert both[0].to_pylist() == suichang.reasons("zh")["reason_zh"].tolist()
+
+
+def test_the_kept_texts_hold_the_languages_asked_only():
+    panel, links, _ = simple_panel({"S1": {"land_mu": 10, "tax": {2020: 6.2, 2021: 8.1}, **W}})
+    ev = evaluate(panel, load_preset("suichang-2022"), links=links)
+    assert ev.unit_texts("en")["reason_en"]["S1"] == S1_EN
+    assert set(ev._texts) == {"en"}
+    assert ev.reasons("both").loc["S1", "reason_zh"] == S1_ZH
+    assert set(ev._texts) == {"zh", "en"}
+
+
+def test_a_copy_has_its_own_lock_and_kept_texts(suichang):
+    import copy
+
+    suichang.unit_texts("zh")
+    twin = copy.copy(suichang)
+    assert twin._lock is not suichang._lock and twin._texts is not suichang._texts
+    assert twin.reasons("zh").equals(suichang.reasons("zh"))
