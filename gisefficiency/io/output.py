@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -130,49 +129,7 @@ def _object_to_string(s: pd.Series) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(arr.cast(pa.large_string())), index=s.index, name=s.name)
 
 
-class FirmReasons:
-    """``result.with_reasons(result.firms)`` written once for the writers that need it.
-
-    results.gpkg (firms layer, and the parcels' reasons, which are their main firm's) and firms.csv
-    show the same firm rows with the same reasons; :func:`write_outputs` hands one of these to both
-    writers, which run side by side: the first to ask writes the reasons, the other waits for them.
-    """
-
-    def __init__(self, result: Result, *, lang: Lang | None = None) -> None:
-        self.result = result
-        self.lang = lang
-        self._lock = threading.Lock()
-        self._firms: gpd.GeoDataFrame | None = None
-
-    def firms(self) -> gpd.GeoDataFrame:
-        """The firms with ``reason_<lang>`` and ``grade_reason_<lang>`` (both languages without ``lang``)."""
-        with self._lock:
-            if self._firms is None:
-                self._firms = self.result.with_reasons(self.result.firms, lang=self.lang or "both")
-            return self._firms
-
-    def parcels(self) -> gpd.GeoDataFrame:
-        """The parcels with the ``reason_<lang>`` of their main firm, as ``result.with_reasons`` gives them.
-
-        Taken from the firms' reasons by ``main_uscc`` rather than written again; when a main firm is
-        not among the firms (not made by this package), the parcels' reasons are written themselves.
-        """
-        from gisefficiency.core.ids import positions
-        from gisefficiency.result.rows import take
-
-        parcels, firms = self.result.parcels, self.firms()
-        added = [c for c in firms.columns if c not in self.result.firms.columns and str(c).startswith("reason_")]
-        if not added or "main_uscc" not in parcels.columns:
-            return self.result.with_reasons(parcels, lang=self.lang or "both")
-        main = parcels["main_uscc"]
-        at = positions(main, firms.index)
-        if ((at < 0) & main.notna().to_numpy()).any():
-            return self.result.with_reasons(parcels, lang=self.lang or "both")
-        return parcels.assign(**{c: take(firms[c], at, parcels.index) for c in added})
-
-
-def write_results_gpkg(result: Result, path: Path, *, lang: Lang | None = None,
-                       reasons: FirmReasons | None = None) -> Path:
+def write_results_gpkg(result: Result, path: Path, *, lang: Lang | None = None) -> Path:
     """Write the parcels, firms and blocks layers of ``result`` to one GeoPackage.
 
     With ``lang``, the file also gets QGIS's ``layer_styles`` table (:mod:`gisefficiency.io.styles`:
@@ -184,14 +141,10 @@ def write_results_gpkg(result: Result, path: Path, *, lang: Lang | None = None,
     The layers, fields, field types, geometry types, values and R-tree spatial indexes are what
     ``GeoDataFrame.to_file(engine="pyogrio", use_arrow=True)`` of :func:`gpkg_ready` frames writes;
     only the way there is faster (see :func:`_write_layer`). The file is written under a temporary
-    name and renamed at the end, so ``path`` never holds a half-written GeoPackage. ``reasons`` shares
-    the firms' reasons with another writer (see :class:`FirmReasons`).
+    name and renamed at the end, so ``path`` never holds a half-written GeoPackage.
     """
     import pyogrio
 
-    reasons = reasons if reasons is not None and reasons.result is result and reasons.lang == lang else \
-        FirmReasons(result, lang=lang)
-    with_reasons = {"parcels": reasons.parcels, "firms": reasons.firms}
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.part{path.suffix}")
@@ -201,9 +154,9 @@ def write_results_gpkg(result: Result, path: Path, *, lang: Lang | None = None,
     pyogrio.set_gdal_config_options(_GPKG_WRITE_CONFIG)
     try:
         for layer, attr in GPKG_LAYERS.items():
-            # the reasons are written for the layer's rows now, in the run's language (both without one)
-            frame = with_reasons[layer]() if layer in with_reasons else \
-                result.with_reasons(getattr(result, attr), lang=lang or "both")
+            # the layer's rows with their reasons in the run's language (both without one), from the texts
+            # the evaluation keeps once written (firms.csv's writer takes the same)
+            frame = result.with_reasons(getattr(result, attr), lang=lang or "both")
             _write_layer(frame.drop(columns=other_language_columns(frame, lang)), tmp, layer=layer)
         if lang is not None:
             _write_styles(result, tmp, lang=lang)
@@ -344,13 +297,11 @@ def _layer_wkb(values: np.ndarray) -> tuple[str, pa.Array]:
     return _TYPE_NAMES[multi_id], pc.if_else(pa.array(type_ids == single_id), promoted, wkb)
 
 
-def write_tables(result: Result, out_dir: Path, *, lang: Lang | None = None,
-                 reasons: FirmReasons | None = None) -> dict[str, Path]:
+def write_tables(result: Result, out_dir: Path, *, lang: Lang | None = None) -> dict[str, Path]:
     """Write CSV tables (UTF-8 with BOM so Excel shows Chinese): link report, firms, scenarios, clusters.
 
     With ``lang``, firms.csv has the reasons and text columns of that language only (as results.gpkg);
-    without one, both languages. ``reasons`` shares the firms' reasons with another writer (see
-    :class:`FirmReasons`).
+    without one, both languages.
 
     The CSVs are for machines: canonical column names and exact values (see :func:`write_csv`). They are
     not made "spreadsheet-safe" (a leading tab or ``="..."`` around USCCs would change the value for every
@@ -359,9 +310,8 @@ def write_tables(result: Result, out_dir: Path, *, lang: Lang | None = None,
     written: dict[str, Path] = {}
     if result.links is not None:
         written["link_report"] = write_csv(result.links.report.to_frame(), out_dir / "link_report.csv", index=False)
-    if reasons is None or reasons.result is not result or reasons.lang != lang:
-        reasons = FirmReasons(result, lang=lang)
-    firms = reasons.firms()  # the reasons for these rows, written now (or by results.gpkg's writer)
+    # The evaluation keeps each language's reason texts once written: results.gpkg's writer and this one share them.
+    firms = result.with_reasons(result.firms, lang=lang or "both")
     drop = [firms.geometry.name, *other_language_columns(firms, lang)]
     firms = pd.DataFrame(firms.drop(columns=drop), copy=False)
     written["firms_csv"] = write_csv(firms, out_dir / "firms.csv")
@@ -584,12 +534,10 @@ def output_jobs(result: Result, out_dir: Path, *, lang: Lang = "zh") -> dict[str
     and ``tables`` (the CSVs). Each returns output name -> path; ``out_dir`` must exist."""
     from gisefficiency.io.workbook import WORKBOOK_NAME, write_workbook
 
-    reasons = FirmReasons(result, lang=lang)  # written once for results.gpkg and firms.csv
     return {
-        "results": lambda: {"results": write_results_gpkg(result, out_dir / "results.gpkg", lang=lang,
-                                                          reasons=reasons)},
+        "results": lambda: {"results": write_results_gpkg(result, out_dir / "results.gpkg", lang=lang)},
         "workbook": lambda: {"workbook": write_workbook(result, out_dir / WORKBOOK_NAME, lang=lang)},
-        "tables": lambda: write_tables(result, out_dir, lang=lang, reasons=reasons),
+        "tables": lambda: write_tables(result, out_dir, lang=lang),
     }
 
 

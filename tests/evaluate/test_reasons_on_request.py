@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _evaluate_fixtures import simple_panel
 
 from gisefficiency.evaluate.policy import load_preset
 from gisefficiency.evaluate.verdicts import evaluate, reason_langs
-from tests._evaluate_fixtures import simple_panel
 
 OLD = "2010-01-01"
 W = {"public_welfare": True, "supply_date": OLD}  # no scale: not graded, suichang's tax rules only
