@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gc
 import logging
 import math
 import os
@@ -31,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gisefficiency.config import Config, is_database_url
+from gisefficiency.core.collector import collector_for_batch
 from gisefficiency.core.errors import (
     ConfigError,
     GisEfficiencyError,
@@ -84,43 +84,6 @@ def arrow_memory_pool() -> Iterator[None]:
             if _POOL_STATE["depth"] == 0:
                 pa.set_memory_pool(_POOL_STATE["saved"])
                 _POOL_STATE["saved"] = None
-
-
-_GC_STATE: dict[str, Any] = {"depth": 0, "saved": None}  # blocks under way, and the thresholds to restore
-
-#: Allocations between two young-generation collections inside :func:`collector_for_batch` (Python's default
-#: is 700).
-_BATCH_GC_THRESHOLD = 50_000
-
-
-@contextlib.contextmanager
-def collector_for_batch() -> Iterator[None]:
-    """Collect cyclic garbage rarely inside the block, and only among objects made inside it.
-
-    A run allocates millions of short-lived containers (rows of text, tuples of ids), and with Python's
-    default thresholds (700 allocations) the cyclic collector ran 3,300 times in a 100k-parcel run and
-    walked every object of the imported libraries and of the result each time it reached the oldest
-    generation: 6 s of a 50 s run on the loaded machine. Inside the block the objects alive at its start
-    are frozen (``gc.freeze``: never walked again) and the young generation is collected every 50,000
-    allocations: 0.6 s. Reference counting still frees everything acyclic at once, so memory is unchanged.
-    Blocks may nest or run in several threads: the first one in switches, the last one out unfreezes and
-    restores the thresholds.
-    """
-    with _POOL_LOCK:
-        if _GC_STATE["depth"] == 0:
-            _GC_STATE["saved"] = gc.get_threshold()
-            gc.freeze()
-            gc.set_threshold(_BATCH_GC_THRESHOLD, *_GC_STATE["saved"][1:])
-        _GC_STATE["depth"] += 1
-    try:
-        yield
-    finally:
-        with _POOL_LOCK:
-            _GC_STATE["depth"] -= 1
-            if _GC_STATE["depth"] == 0:
-                gc.set_threshold(*_GC_STATE["saved"])
-                gc.unfreeze()
-                _GC_STATE["saved"] = None
 
 
 def run(
@@ -629,8 +592,8 @@ def _default_scenario(result: Result) -> Any:
 def _building_stats(parcels: Any, config: Config) -> Any:
     """Building height (tallest cell, coverage) and the plot ratio estimate per parcel.
 
-    The height GeoTIFF is read a band of rows at a time, only where parcels lie, never whole (it is 0.6 GB
-    as float32 for a 100,000-parcel county, 6 GB for 1,000,000).
+    The height GeoTIFF is read a band of rows at a time, only where parcels lie (it is 0.6 GB as float32 for
+    a 100,000-parcel county, 6 GB for 1,000,000); see ``raster.zonal.building_stats``.
     """
     from gisefficiency.raster import building_stats
 
@@ -757,10 +720,13 @@ def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None
         from gisefficiency.maps import make_map, save_map
         from gisefficiency.report.build import anonymise_result, build_report
 
+        shown: dict[str, Result] = {}  # the result the pages show: anonymised once, for the map and the report
+
         def write_map() -> dict[str, Any]:
-            shown = anonymise_result(result) if anonymise else result
+            # Anonymising leaves ``meta`` shared, so the ledger written meanwhile reaches the report too.
+            shown["result"] = anonymise_result(result) if anonymise else result
             m = make_map(
-                shown,
+                shown["result"],
                 lang=lang,
                 basemap=config.map.basemap,
                 offline=config.map.offline,
@@ -801,8 +767,7 @@ def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None
     if maps:
         def write_report() -> dict[str, Any]:
             after("map", "ledger")  # the report holds the map and the ledger's targets
-            shown = anonymise_result(result) if anonymise else result
-            html = build_report(shown, lang=lang, anonymise=anonymise,
+            html = build_report(shown["result"], lang=lang, anonymise=anonymise,
                                 map_html=Path(futures["map"].result()["map"]).read_text("utf-8"))
             return {"report": write_html(html, out / "report.html")}
 
@@ -816,8 +781,8 @@ def _write_all(result: Result, config: Config, *, out_dir: Any, lang: str | None
             progress(done, total)
     # The first failure in submission order is the cause: a job that waited for it failed with it.
     parts = {name: futures[name].result() for name in futures}
-    # Outputs listed in a fixed order: tables, years and prices, rasters, ledger, map, report.
-    order = [*tables, "years_and_prices", "database", "rasters", "ledger", "map", "report"]
+    # Outputs listed in a fixed order: tables, database, years and prices, rasters, ledger, map, report.
+    order = [*tables, "database", "years_and_prices", "rasters", "ledger", "map", "report"]
     written: dict[str, Any] = {}
     for name in order:
         written.update(parts.get(name, {}))

@@ -142,7 +142,7 @@ class RasterWindows:
             out = np.empty(total, dtype=self.dtype)
         # The file is opened for each read: closing it drops its decoded tiles from GDAL's block cache,
         # which would otherwise keep up to 5 % of the machine's memory of tiles never read again.
-        with rasterio.open(self.path, NUM_THREADS=self.threads) as src:
+        with rasterio.Env(GDAL_NUM_THREADS=self.threads), rasterio.open(self.path) as src:
             at = 0
             for c0, c1 in cols:
                 size = height * (c1 - c0)

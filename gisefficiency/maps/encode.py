@@ -27,6 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 
+from gisefficiency.core.errors import InputError, Problem
+
 log = logging.getLogger(__name__)
 
 #: Coordinates are sent as integers of 1e-6 degree (about 0.1 m), the precision RFC 7946 suggests.
@@ -291,16 +293,27 @@ def _ragged(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     multipolygons are split into parts and only the polygons with holes into rings (to_ragged_array made
     a new geometry object of every part and every ring, 0.15 s at 100k parcels).
     """
-    multi = shapely.get_type_id(arr) == shapely.GeometryType.MULTIPOLYGON
-    n_parts = np.where(multi, shapely.get_num_geometries(arr), 1)
+    kind = shapely.get_type_id(arr)
+    missing = kind == shapely.GeometryType.MISSING  # no geometry: no polygon, as to_ragged_array has it
+    odd = ~missing & (kind != shapely.GeometryType.POLYGON) & (kind != shapely.GeometryType.MULTIPOLYGON)
+    if odd.any():
+        shown = ", ".join(sorted({str(t) for t in shapely.get_type_id(arr[odd])}))
+        raise InputError("only polygons and multipolygons can be encoded",
+                         [Problem(f"geometry type ids {shown}", fix="pass parcel polygons",
+                                  message_zh=f"几何类型编号 {shown}", fix_zh="请传入地块面要素")],
+                         zh="只能编码面和多面要素")
+    multi = kind == shapely.GeometryType.MULTIPOLYGON
+    single = ~multi & ~missing
+    n_parts = np.where(multi, shapely.get_num_geometries(arr), single.astype(np.int64))
     geom_off = np.r_[0, np.cumsum(n_parts)].astype(np.int64)
+    if multi.any() or missing.any():
+        polys = np.empty(geom_off[-1], dtype=object)
+        polys[geom_off[:-1][single]] = arr[single]
     if multi.any():
         parts, owner = shapely.get_parts(arr[multi], return_index=True)
-        polys = np.empty(geom_off[-1], dtype=object)
-        polys[geom_off[:-1][~multi]] = arr[~multi]
         first = np.r_[0, np.cumsum(n_parts[multi])[:-1]]  # each multipolygon's first part in ``parts``
         polys[geom_off[:-1][multi][owner] + np.arange(len(parts)) - first[owner]] = parts
-    else:
+    elif not missing.any():
         polys = arr
     n_holes = shapely.get_num_interior_rings(polys)
     n_rings = np.where(shapely.is_empty(polys), 0, 1 + n_holes)

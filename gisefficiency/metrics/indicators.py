@@ -357,12 +357,7 @@ def _other_firms(hp: np.ndarray, hu: np.ndarray, lp: np.ndarray, lf: np.ndarray,
     of every usable link (all codes >= 0). Each holding meets the links of its parcel (a join on the
     parcel by counting, no hashing); a (unit, firm) pair counts once however many parcels it meets on.
     """
-    by_parcel = np.argsort(lp, kind="stable")
-    n_links = np.bincount(lp, minlength=n_p)
-    starts = np.cumsum(n_links) - n_links
-    cnt = n_links[hp]
-    left = np.repeat(np.arange(len(hp)), cnt)
-    right = by_parcel[np.arange(len(left)) - np.repeat(np.cumsum(cnt) - cnt, cnt) + starts[hp][left]]
+    left, right = _merge_order(hp, lp, n_p)
     other = lu[right] != hu[left]
     pairs = np.unique(hu[left][other].astype(np.int64) * max(n_ids, 1) + lf[right][other])
     return np.bincount(pairs // max(n_ids, 1), minlength=n_ids).astype("float64")

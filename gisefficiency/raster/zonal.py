@@ -430,7 +430,8 @@ def building_stats(
     The same figures as ``zonal_stats(parcels, height, stats=("max", "coverage"))`` joined to
     :func:`plot_ratio`, to the bit, with memory bounded by a band of the raster: a file is read only
     where parcels lie (the tiles their cells touch, ``BAND_ROWS`` rows at a time, the next band read on a
-    second thread while one is reduced), never whole.
+    second thread while one is reduced). A file stored as one strip can only be decoded whole, so it is read
+    whole.
 
     Parameters
     ----------

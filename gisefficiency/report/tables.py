@@ -7,11 +7,9 @@ land, divided by those firms' land. Firms with a missing figure are left out of 
 from __future__ import annotations
 
 import base64
-import gc
 import gzip
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from operator import itemgetter
@@ -21,6 +19,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from gisefficiency.core.collector import collector_for_batch
 
 #: Decimals shown per kind of number: 万元/亩 and other per-mu figures, land (mu), money (万元), energy (tce).
 DECIMALS: dict[str, int] = {"per_mu": 2, "mu": 2, "money": 2, "tce": 2, "score": 2, "priority": 3, "int": 0}
@@ -89,7 +89,7 @@ class Table:
         rest = self.rows[len(self.html_rows):]
         if not rest:
             return ""
-        with paused_gc():
+        with collector_for_batch():
             return self._payload(rest)
 
     @staticmethod
@@ -113,23 +113,6 @@ class Table:
                           separators=(",", ":")).encode("utf-8")
         # mtime=0: the same report gives the same bytes (reproducible outputs, stable tests).
         return base64.b64encode(gzip.compress(data, compresslevel=6, mtime=0)).decode("ascii")
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a table's hundreds of thousands of cells are made.
-
-    Every container made counts toward a collection, and each collection walks all the tracked objects made
-    so far: for the 31,000-row firm table that doubled the time to build its payload. The cells hold no
-    reference cycle, so nothing is left for a collector to find; it runs again afterwards.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def col(frame: pd.DataFrame | None, name: str, default: object = np.nan) -> pd.Series:
@@ -184,7 +167,7 @@ def make_table(
         if c.title_key else [None] * len(frame)
         for c in columns
     ]
-    with paused_gc():
+    with collector_for_batch():
         rows = list(map(list, zip(*(zip(t, k, h, strict=True) for (t, k), h in zip(formatted, titles, strict=True)),
                                   strict=True)))
     return Table(id=id, columns=list(columns), rows=rows, searchable=searchable, print_rows=print_rows)

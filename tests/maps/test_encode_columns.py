@@ -200,3 +200,21 @@ def test_pack_json_in_runs_is_one_gzip_stream(monkeypatch):
     obj = {"reason": strings([f"亩均税收低于{i % 7}万元" for i in range(2000)]), "n": integers(range(3000))}
     assert len(dumps(obj).encode()) > 3 * 1000
     assert unpack(pack_json(obj)) == dumps(obj)
+
+
+def test_ragged_counts_a_missing_geometry_as_no_polygon_and_refuses_other_types():
+    import shapely
+
+    from gisefficiency.core.errors import InputError
+    from gisefficiency.maps.encode import _ragged
+
+    square = shapely.box(0, 0, 1, 1)
+    arr = np.array([None, square, None], dtype=object)
+    coords, ring_off, poly_off, geom_off = _ragged(arr)
+    # Nothing for the missing ones: one polygon of one 5-vertex ring, owned by the middle geometry.
+    assert geom_off.tolist() == [0, 0, 1, 1]
+    assert poly_off.tolist() == [0, 1]
+    assert ring_off.tolist() == [0, 5]
+    assert len(coords) == 5
+    with pytest.raises(InputError, match="only polygons and multipolygons"):
+        _ragged(np.array([square, shapely.Point(0, 0)], dtype=object))
