@@ -24,6 +24,12 @@ import pyarrow.compute as pc
 
 from gisefficiency.core.constants import PER_MU_DECIMALS
 
+#: The characters Python's regex ``\s`` (and ``str.isspace``) take for white space, as the body of an RE2
+#: character class: Arrow's regex kernels are RE2, whose ``\s`` knows ASCII only, and a bureau's text holds the
+#: full-width space U+3000 and no-break spaces.
+WHITESPACE_RE2 = (r"\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
+                  r"\x{205f}\x{3000}")
+
 Text = pa.Array | str
 _T = TypeVar("_T")
 

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from gisefficiency.core.errors import InputError, Problem
+from gisefficiency.core.text import WHITESPACE_RE2
 from gisefficiency.ledger.columns import (
     HEADERS,
     MATCH_NEW,
@@ -288,9 +289,7 @@ def _float_reprs(values: np.ndarray) -> pa.Array:
 
 #: Every character Python's ``str.isspace`` accepts, as an RE2 class: a text cell starting or ending with one
 #: gets ``xml:space="preserve"``, as openpyxl and :func:`gisefficiency.io.workbook._mixed_cells` decide it.
-_SPACE = "[" + "".join(f"\\x{{{c:x}}}" for c in (
-    0x9, 0xA, 0xB, 0xC, 0xD, 0x1C, 0x1D, 0x1E, 0x1F, 0x20, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028,
-    0x2029, 0x202F, 0x205F, 0x3000)) + "]"
+_SPACE = f"[{WHITESPACE_RE2}]"
 
 
 def _object_cells(values: pd.Series, letter: str, *, style: int | None, date_style: int | None) -> Any:

@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 import shapely
 
 from gisefficiency.core.errors import InputError, Problem
+from gisefficiency.core.text import WHITESPACE_RE2
 
 log = logging.getLogger(__name__)
 
@@ -401,12 +402,10 @@ def _positions(ids: pd.Index, values: Any) -> np.ndarray:
     return pc.fill_null(pc.index_in(wanted, value_set=keys), -1).to_numpy(zero_copy_only=False).astype(np.intp)
 
 
-#: The characters Python's ``\s`` matches in text (``str.isspace``), written for Arrow's RE2, whose ``\s`` is
-#: ASCII only: the full-width space of Chinese text must separate ids on both paths.
-_SPACE_RE2 = (r"\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}"
-              r"\x{3000}")
+#: Id separators; Python's ``\s`` spelled out for Arrow's RE2 (``core.text.WHITESPACE_RE2``): the full-width
+#: space of Chinese text must separate ids on both paths.
 _ID_SEPARATORS = r"[;,、|\s]+"
-_ID_SEPARATORS_RE2 = rf"[;,、|{_SPACE_RE2}]+"
+_ID_SEPARATORS_RE2 = rf"[;,、|{WHITESPACE_RE2}]+"
 
 
 def split_ids(values: pd.Series) -> pd.DataFrame:

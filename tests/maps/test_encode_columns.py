@@ -12,9 +12,9 @@ import pytest
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, box
 
+from gisefficiency.core.text import WHITESPACE_RE2
 from gisefficiency.maps.aggregate import STREET_SIMPLIFY_M, simplify_apart, street_outlines
 from gisefficiency.maps.encode import (
-    _SPACE_RE2,
     _ragged,
     categories,
     dumps,
@@ -71,7 +71,7 @@ def test_categories_with_a_given_order():
 
 def test_space_class_for_arrow_is_pythons_whitespace():
     python = {chr(i) for i in range(0x110000) if re.fullmatch(r"\s", chr(i))}
-    ranges = re.findall(r"\\x\{([0-9a-f]+)\}-\\x\{([0-9a-f]+)\}|\\x\{([0-9a-f]+)\}", _SPACE_RE2)
+    ranges = re.findall(r"\\x\{([0-9a-f]+)\}-\\x\{([0-9a-f]+)\}|\\x\{([0-9a-f]+)\}", WHITESPACE_RE2)
     listed = {chr(int(c, 16)) for a, b, c in ranges if c}
     listed |= {chr(i) for a, b, _ in ranges if a for i in range(int(a, 16), int(b, 16) + 1)}
     listed |= set("\t\n\x0b\x0c\r \x1c\x1d\x1e\x1f")
