@@ -329,15 +329,15 @@ def _repair(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     polygonal = np.isin(shapely.get_type_id(geoms), (_POLYGON, _MULTIPOLYGON)) & ~missing
     valid = np.zeros(len(geoms), dtype=bool)
     valid[polygonal] = _is_valid(geoms[polygonal])
-    todo = ~missing & ~valid
+    pending = ~missing & ~valid
     out = geoms.copy()
     out[missing] = None
     code = np.where(missing, _EMPTY, _OK).astype(np.int8)
     reason = np.full(len(geoms), "", dtype=object)
     reason[missing] = "empty geometry"
-    if todo.any():
-        fixed = _polygonal_parts(shapely.make_valid(geoms[todo]))
-        idx = np.flatnonzero(todo)
+    if pending.any():
+        fixed = _polygonal_parts(shapely.make_valid(geoms[pending]))
+        idx = np.flatnonzero(pending)
         out[idx] = fixed
         lost = shapely.is_missing(fixed)
         code[idx] = np.where(lost, _EMPTY, _REPAIRED)

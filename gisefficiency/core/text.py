@@ -55,9 +55,8 @@ def const(n: int, s: str = "") -> pa.Array:
 def writing(langs: Sequence[str]) -> Iterator[None]:
     """Within the block, reasons are written in ``langs`` (``"zh"``, ``"en"``) only.
 
-    The producers of reasons give a ``(zh, en)`` pair; a language not asked comes back as a cheap
-    placeholder (``""`` or a text of no meaning) that the caller drops, so a one-language output
-    never pays for the other language's texts.
+    The producers of reasons give a ``(zh, en)`` pair; a language not asked comes back empty (``""``, or a
+    constant the caller drops unread), so a one-language output never pays for the other language's texts.
     """
     token = _WANTED.set(("zh" in langs, "en" in langs))
     try:

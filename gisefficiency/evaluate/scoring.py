@@ -171,17 +171,8 @@ def _group_keys(panel: pd.DataFrame, sc: Scoring) -> np.ndarray:
 
 
 def grade_units(panel: pd.DataFrame, policy: Policy, *, links: Any = None) -> pd.DataFrame:
-    """Score and grade every ``(eval_id, year)`` of ``panel`` by ``policy.scoring`` (the reasons: see
-    :func:`grades_and_reasons`).
-
-    Parameters
-    ----------
-    panel
-        ``metrics.unit_metrics`` output.
-    policy
-        A loaded preset.
-    links
-        ``link.Links``: needed when the preset has a ``"tenants"`` adjustment (leasing penalties).
+    """Score and grade every ``(eval_id, year)`` of ``panel`` by ``policy.scoring``: the grades of
+    :func:`grades_and_reasons` (same parameters), without its reason writer.
 
     Returns
     -------

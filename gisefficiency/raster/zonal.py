@@ -528,11 +528,11 @@ def _add_bands(bands: Iterable[_BandRuns], source: Any, grid: Grid, totals: _Tot
     # Two buffers taken in turn: one is read into while the other is reduced (reused, so their memory
     # is touched once, not once per band).
     buffers = [np.empty(0, dtype=source.dtype), np.empty(0, dtype=source.dtype)]
-    todo = iter(bands)
+    pending = iter(bands)
 
     def load(slot: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
         """The next band with runs: its cells read into ``buffers[slot]``, where its runs start there."""
-        for rows, start, length, label in todo:
+        for rows, start, length, label in pending:
             if len(start):
                 cols, pos, size = _band_layout(rows, start, length, grid.width, source.block_shape[1])
                 if len(buffers[slot]) < size:

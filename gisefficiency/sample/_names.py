@@ -104,14 +104,14 @@ def _unique_keys(modern: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Distinct integers: legacy codes in [0, 10^8), modern ones in [10^8, 10^8 + 9·31^6)."""
     n = modern.size
     keys = np.empty(n, dtype=np.int64)
-    todo = np.arange(n)
-    while todo.size:
-        m = modern[todo]
-        keys[todo] = np.where(m, _LEGACY + rng.integers(0, _MODERN, todo.size), rng.integers(0, _LEGACY, todo.size))
+    unsettled = np.arange(n)
+    while unsettled.size:
+        m = modern[unsettled]
+        keys[unsettled] = np.where(m, _LEGACY + rng.integers(0, _MODERN, unsettled.size), rng.integers(0, _LEGACY, unsettled.size))
         order = np.argsort(keys, kind="stable")
         dup = np.zeros(n, dtype=bool)
         dup[order[1:]] = keys[order[1:]] == keys[order[:-1]]
-        todo = np.flatnonzero(dup)
+        unsettled = np.flatnonzero(dup)
     return keys
 
 
